@@ -1,0 +1,1 @@
+"""Kubernetes model, filters and API runtime."""

@@ -1,0 +1,142 @@
+"""Resource quantities and a pod's requests, computed the way kube-scheduler computes them.
+
+Mirrors `k8s.io/component-helpers/resource/helpers.go` (`PodRequests`, v1.36): the sum of the app
+containers, raised to the largest init container (restartable "sidecar" init containers add to both
+sides), pod-level `spec.resources` where set, plus `spec.overhead`. CPU is held in millicores, every
+other resource in its base unit (bytes, or a count for extended resources), both as integers.
+"""
+
+import math
+from collections.abc import Iterable, Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from kubernetes.utils.quantity import parse_quantity
+
+CPU = "cpu"
+MEMORY = "memory"
+EPHEMERAL_STORAGE = "ephemeral-storage"
+PODS = "pods"
+
+# kube-scheduler's defaults for containers that request nothing (pkg/scheduler/util/pod_resources.go).
+DEFAULT_MILLI_CPU_REQUEST = 100
+DEFAULT_MEMORY_REQUEST = 200 * 1024 * 1024
+
+# Resources that pod-level `spec.resources` may set (PodLevelResources).
+_POD_LEVEL = (CPU, MEMORY)
+
+
+class QuantityError(ValueError):
+    """A resource quantity that Kubernetes would reject."""
+
+
+def to_int(name: str, quantity: Any) -> int:
+    """A quantity as kube-scheduler stores it: millicores for CPU, rounded-up base units otherwise."""
+    try:
+        value: Decimal = parse_quantity(quantity)
+        if name == CPU:
+            value = value * 1000
+        result = math.ceil(value)
+    except (ValueError, InvalidOperation, TypeError, OverflowError) as exc:
+        raise QuantityError(f"invalid quantity {quantity!r} for {name}") from exc
+    if result < 0:
+        raise QuantityError(f"negative quantity {quantity!r} for {name}")
+    return result
+
+
+def parse_list(raw: Mapping[str, Any] | None) -> dict[str, int]:
+    """A Kubernetes ResourceList (`{"cpu": "500m", ...}`) in integer units."""
+    return {str(name): to_int(str(name), quantity) for name, quantity in (raw or {}).items()}
+
+
+def add(into: dict[str, int], other: Mapping[str, int]) -> None:
+    for name, value in other.items():
+        into[name] = into.get(name, 0) + value
+
+
+def raise_to(into: dict[str, int], other: Mapping[str, int]) -> None:
+    for name, value in other.items():
+        if value > into.get(name, 0):
+            into[name] = value
+
+
+def is_sidecar(container: Mapping[str, Any]) -> bool:
+    """An init container with `restartPolicy: Always` keeps running beside the app containers."""
+    return container.get("restartPolicy") == "Always"
+
+
+def container_requests(container: Mapping[str, Any]) -> dict[str, int]:
+    """Requests, defaulted from limits where only limits are set (as the API server's defaulting)."""
+    resources = container.get("resources") or {}
+    requests = parse_list(resources.get("requests"))
+    for name, value in parse_list(resources.get("limits")).items():
+        requests.setdefault(name, value)
+    return requests
+
+
+def _non_missing(requests: Mapping[str, int]) -> dict[str, int]:
+    """kube-scheduler's non-zero rule: an unset (not an explicit zero) cpu/memory request gets a default."""
+    out = dict(requests)
+    out.setdefault(CPU, DEFAULT_MILLI_CPU_REQUEST)
+    out.setdefault(MEMORY, DEFAULT_MEMORY_REQUEST)
+    return out
+
+
+def pod_requests(spec: Mapping[str, Any], *, non_missing: bool = False) -> dict[str, int]:
+    """Total requests of a pod spec; `non_missing` applies kube-scheduler's 100m/200Mi defaults per container."""
+    per_container = _non_missing if non_missing else dict
+    totals: dict[str, int] = {}
+    for container in spec.get("containers") or []:
+        add(totals, per_container(container_requests(container)))
+    sidecars: dict[str, int] = {}
+    init_max: dict[str, int] = {}
+    for container in spec.get("initContainers") or []:
+        requests = per_container(container_requests(container))
+        if is_sidecar(container):
+            add(totals, requests)
+            add(sidecars, requests)
+            effective = dict(sidecars)
+        else:
+            effective = dict(requests)
+            add(effective, sidecars)
+        raise_to(init_max, effective)
+    raise_to(totals, init_max)
+    pod_level = parse_list((spec.get("resources") or {}).get("requests"))
+    for name in _POD_LEVEL:
+        if name in pod_level:
+            totals[name] = pod_level[name]
+    add(totals, parse_list(spec.get("overhead")))
+    return {name: value for name, value in totals.items() if value or name in (CPU, MEMORY)}
+
+
+def host_ports(spec: Mapping[str, Any]) -> tuple[tuple[str, str, int], ...]:
+    """(hostIP, protocol, hostPort) of every container port that claims a host port."""
+    containers: Iterable[Mapping[str, Any]] = list(spec.get("containers") or []) + [
+        c for c in spec.get("initContainers") or [] if is_sidecar(c)
+    ]
+    ports = []
+    for container in containers:
+        for port in container.get("ports") or []:
+            host_port = int(port.get("hostPort") or 0)
+            if host_port > 0:
+                ports.append((str(port.get("hostIP") or "0.0.0.0"), str(port.get("protocol") or "TCP"), host_port))
+    return tuple(ports)
+
+
+def qos_class(spec: Mapping[str, Any]) -> str:
+    """Guaranteed, Burstable or BestEffort, as `GetPodQOS` decides from requests and limits."""
+    containers = list(spec.get("containers") or []) + list(spec.get("initContainers") or [])
+    requested: dict[str, int] = {}
+    limited: dict[str, int] = {}
+    guaranteed = True
+    for container in containers:
+        resources = container.get("resources") or {}
+        limits = {k: v for k, v in parse_list(resources.get("limits")).items() if k in (CPU, MEMORY)}
+        requests = {k: v for k, v in container_requests(container).items() if k in (CPU, MEMORY)}
+        add(requested, {k: v for k, v in requests.items() if v})
+        add(limited, {k: v for k, v in limits.items() if v})
+        if set(limits) != {CPU, MEMORY} or any(requests.get(k) != limits[k] for k in limits):
+            guaranteed = False
+    if not any(requested.values()) and not any(limited.values()):
+        return "BestEffort"
+    return "Guaranteed" if guaranteed else "Burstable"

@@ -1,0 +1,1 @@
+"""Scoring: the plugin framework, kube-scheduler plugins, the heuristic and transformer tiers, decide."""

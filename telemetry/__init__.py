@@ -1,0 +1,1 @@
+"""Node telemetry: the NodeState contract, its sources and the node agent."""

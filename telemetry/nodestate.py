@@ -1,0 +1,216 @@
+"""The NodeState contract (CONTRACTS §1): one node's interference telemetry, parsed and validated.
+
+Every reader (node annotation, Prometheus, file) and the node agent go through this module so the
+contract's rules hold in one place:
+- an absent metric is unknown, never zero;
+- a NaN, infinite, negative or out-of-range value makes that metric unknown, with a warning;
+- a state that is too old, unparsable, of another version or about another node is wholly unknown.
+
+Pure: no I/O; the current time and the warning sink are passed in.
+"""
+
+import json
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+VERSION = 1
+ANNOTATION = "ai-scheduler.io/node-state"
+STATS = ("mean", "std", "p95")
+SOURCES = ("perf", "resctrl", "psi", "cgroup")
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """A metric's valid range: `low` is inclusive unless `low_open`; `high` is None when unbounded."""
+
+    name: str
+    low: float
+    high: float | None
+    low_open: bool = False
+    unit: str = ""
+
+    def accepts(self, value: float) -> bool:
+        if not math.isfinite(value) or value < 0:
+            return False
+        if value < self.low or (self.low_open and value == self.low):
+            return False
+        return self.high is None or value <= self.high
+
+
+METRICS: dict[str, MetricSpec] = {
+    spec.name: spec
+    for spec in (
+        MetricSpec("cpu_utilization", 0.0, 1.0, unit="fraction"),
+        MetricSpec("cpu_throttling_ratio", 0.0, 1.0, unit="fraction"),
+        MetricSpec("cpi", 0.0, None, low_open=True, unit="cycles/instruction"),
+        MetricSpec("llc_miss_rate", 0.0, 1.0, unit="fraction"),
+        MetricSpec("llc_mpki", 0.0, None, unit="misses/kilo-instruction"),
+        MetricSpec("llc_occupancy_ratio", 0.0, 1.0, unit="fraction"),
+        MetricSpec("memory_bandwidth_gbps", 0.0, None, unit="GB/s"),
+        MetricSpec("memory_bandwidth_ratio", 0.0, 1.0, unit="fraction"),
+        MetricSpec("psi_cpu_some", 0.0, 100.0, unit="percent"),
+        MetricSpec("psi_memory_some", 0.0, 100.0, unit="percent"),
+        MetricSpec("psi_io_some", 0.0, 100.0, unit="percent"),
+    )
+}
+METRIC_NAMES: tuple[str, ...] = tuple(METRICS)
+
+
+@dataclass(frozen=True)
+class Summary:
+    """A metric summarised over the window."""
+
+    mean: float
+    std: float
+    p95: float
+
+
+@dataclass(frozen=True)
+class NodeState:
+    """A node's validated telemetry; metrics missing from `metrics` are unknown."""
+
+    node: str
+    timestamp: float | None = None
+    window_seconds: float | None = None
+    metrics: Mapping[str, Summary] = field(default_factory=dict)
+    sources: Mapping[str, bool] = field(default_factory=dict)
+
+    @property
+    def known(self) -> bool:
+        """True when at least one metric is known."""
+        return bool(self.metrics)
+
+    def value(self, metric: str, stat: str = "mean") -> float | None:
+        """One statistic of one metric, or None when unknown."""
+        summary = self.metrics.get(metric)
+        return None if summary is None else getattr(summary, stat)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The contract's JSON form."""
+        return {
+            "version": VERSION,
+            "node": self.node,
+            "timestamp": format_timestamp(self.timestamp) if self.timestamp is not None else None,
+            "window_seconds": self.window_seconds,
+            "metrics": {name: {"mean": s.mean, "std": s.std, "p95": s.p95} for name, s in self.metrics.items()},
+            "sources": {name: bool(self.sources.get(name, False)) for name in SOURCES},
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), separators=(",", ":"), sort_keys=True)
+
+
+def unknown(node: str) -> NodeState:
+    """A node about which nothing is known."""
+    return NodeState(node=node)
+
+
+Warn = Callable[[str], None]
+
+
+def _ignore(_: str) -> None:
+    return None
+
+
+def format_timestamp(epoch: float) -> str:
+    """RFC 3339 in UTC with a `Z`, as the contract's example."""
+    return datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_timestamp(text: str) -> float:
+    """RFC 3339 (a trailing `Z` or an offset) to epoch seconds; ValueError when malformed."""
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def parse(
+    raw: str | bytes | Mapping[str, Any] | None,
+    *,
+    node: str,
+    now: float | None = None,
+    max_age_seconds: float | None = None,
+    warn: Warn = _ignore,
+) -> NodeState:
+    """Validate a NodeState (JSON text or decoded) published for `node`.
+
+    `now` and `max_age_seconds` enable the staleness rule; leave them None where age does not matter
+    (the offline `decide` command). Never raises on bad input: what is bad becomes unknown, and each
+    problem is reported once through `warn`.
+    """
+    if raw is None or raw == "":
+        return unknown(node)
+    try:
+        data = json.loads(raw) if isinstance(raw, str | bytes) else raw
+    except (ValueError, TypeError) as exc:
+        warn(f"node {node}: NodeState is not valid JSON ({exc}); all metrics unknown")
+        return unknown(node)
+    if not isinstance(data, Mapping):
+        warn(f"node {node}: NodeState is not a JSON object; all metrics unknown")
+        return unknown(node)
+    if data.get("version") != VERSION:
+        warn(f"node {node}: NodeState version {data.get('version')!r} is not {VERSION}; all metrics unknown")
+        return unknown(node)
+    if data.get("node") not in (None, node):
+        warn(f"node {node}: NodeState names node {data.get('node')!r}; all metrics unknown")
+        return unknown(node)
+    try:
+        timestamp = parse_timestamp(str(data["timestamp"])) if data.get("timestamp") else None
+    except ValueError:
+        warn(f"node {node}: NodeState timestamp {data.get('timestamp')!r} is not RFC 3339; all metrics unknown")
+        return unknown(node)
+    if max_age_seconds is not None and now is not None:
+        if timestamp is None:
+            warn(f"node {node}: NodeState has no timestamp; all metrics unknown")
+            return unknown(node)
+        age = now - timestamp
+        if age > max_age_seconds or age < -max_age_seconds:
+            warn(f"node {node}: NodeState is {age:.0f}s old (max {max_age_seconds:g}s); all metrics unknown")
+            return unknown(node)
+    window = data.get("window_seconds")
+    window = float(window) if isinstance(window, int | float) and math.isfinite(window) else None
+    metrics = _parse_metrics(data.get("metrics"), node=node, warn=warn)
+    raw_sources = data.get("sources")
+    sources = {name: raw_sources.get(name) is True for name in SOURCES} if isinstance(raw_sources, Mapping) else {}
+    return NodeState(node=node, timestamp=timestamp, window_seconds=window, metrics=metrics, sources=sources)
+
+
+def _parse_metrics(raw: Any, *, node: str, warn: Warn) -> dict[str, Summary]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        warn(f"node {node}: NodeState metrics is not an object; all metrics unknown")
+        return {}
+    metrics: dict[str, Summary] = {}
+    for name, stats in raw.items():
+        spec = METRICS.get(name)
+        if spec is None:
+            continue  # a newer agent may publish more; the contract's eleven are what we read
+        summary = _parse_summary(spec, stats)
+        if summary is None:
+            warn(f"node {node}: metric {name} has an invalid value {stats!r}; treated as unknown")
+            continue
+        metrics[name] = summary
+    return metrics
+
+
+def _parse_summary(spec: MetricSpec, stats: Any) -> Summary | None:
+    if not isinstance(stats, Mapping):
+        return None
+    values: list[float] = []
+    for stat in STATS:
+        value = stats.get(stat)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return None
+        value = float(value)
+        if stat == "std":
+            if not math.isfinite(value) or value < 0:
+                return None
+        elif not spec.accepts(value):
+            return None
+        values.append(value)
+    return Summary(*values)
