@@ -163,20 +163,15 @@ def parse(
     except ValueError:
         warn(f"node {node}: NodeState timestamp {data.get('timestamp')!r} is not RFC 3339; all metrics unknown")
         return unknown(node)
-    if max_age_seconds is not None and now is not None:
-        if timestamp is None:
-            warn(f"node {node}: NodeState has no timestamp; all metrics unknown")
-            return unknown(node)
-        age = now - timestamp
-        if age > max_age_seconds or age < -max_age_seconds:
-            warn(f"node {node}: NodeState is {age:.0f}s old (max {max_age_seconds:g}s); all metrics unknown")
-            return unknown(node)
     window = data.get("window_seconds")
     window = float(window) if isinstance(window, int | float) and math.isfinite(window) else None
     metrics = _parse_metrics(data.get("metrics"), node=node, warn=warn)
     raw_sources = data.get("sources")
     sources = {name: raw_sources.get(name) is True for name in SOURCES} if isinstance(raw_sources, Mapping) else {}
-    return NodeState(node=node, timestamp=timestamp, window_seconds=window, metrics=metrics, sources=sources)
+    state = NodeState(node=node, timestamp=timestamp, window_seconds=window, metrics=metrics, sources=sources)
+    if max_age_seconds is not None and now is not None:
+        return age_out(state, now=now, max_age_seconds=max_age_seconds, warn=warn)
+    return state
 
 
 def _parse_metrics(raw: Any, *, node: str, warn: Warn) -> dict[str, Summary]:
@@ -214,3 +209,17 @@ def _parse_summary(spec: MetricSpec, stats: Any) -> Summary | None:
             return None
         values.append(value)
     return Summary(*values)
+
+
+def age_out(state: NodeState, *, now: float, max_age_seconds: float, warn: Warn = _ignore) -> NodeState:
+    """The contract's staleness rule applied at read time: a state older than the limit is wholly unknown."""
+    if not state.known:
+        return state
+    if state.timestamp is None:
+        warn(f"node {state.node}: NodeState has no timestamp; all metrics unknown")
+        return unknown(state.node)
+    age = now - state.timestamp
+    if age > max_age_seconds or age < -max_age_seconds:
+        warn(f"node {state.node}: NodeState is {age:.0f}s old (max {max_age_seconds:g}s); all metrics unknown")
+        return unknown(state.node)
+    return state
