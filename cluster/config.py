@@ -1,0 +1,257 @@
+"""Settings: `config.yaml`, then `.env`, then the environment (CONTRACTS §6), validated at start.
+
+One model per concern, each field documented under it. Unknown keys are refused so a typo does not
+silently fall back to a default. A bad value raises `ConfigError` naming the key, the value and what
+is allowed; the CLI turns it into a one-line message and exit status 2. The Hugging Face token comes
+only from the environment or `.env`, is held as a `SecretStr`, and never appears in a repr or log.
+"""
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from dotenv import dotenv_values
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+DEFAULT_MODEL = "meta-llama/Llama-3.3-70B-Instruct"
+
+# Environment variable → dotted config key (CONTRACTS §6).
+ENV_KEYS: Mapping[str, str] = {
+    "SCHEDULER_NAME": "scheduler.name",
+    "LLM_MODEL": "llm.model",
+    "LLM_ENDPOINT": "llm.endpoint",
+    "LOG_LEVEL": "logging.level",
+    "LOG_FORMAT": "logging.format",
+}
+TOKEN_ENV = "HUGGINGFACE_TOKEN"
+
+
+class ConfigError(ValueError):
+    """The configuration cannot be used; the message says which key, which value and what is allowed."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+class SchedulerSettings(_Section):
+    name: str = Field("ai-llama-scheduler", min_length=1)
+    """`schedulerName` of the pods this scheduler places (env SCHEDULER_NAME)."""
+    shadow_mode: bool = False
+    """Recommend without binding: annotate pods with the node they would get (CONTRACTS §3)."""
+    stats_interval: float = Field(60.0, gt=0)
+    """Seconds between the summary lines in the log."""
+    bind_workers: int = Field(16, ge=1, le=256)
+    """Bindings in flight at once."""
+    kubeconfig: str | None = None
+    """Kubeconfig file; unset means in-cluster config, else the default kubeconfig."""
+    request_timeout: float = Field(10.0, gt=0)
+    """Seconds before any call to the API server gives up."""
+
+
+class LLMSettings(_Section):
+    enabled: bool = True
+    """Ask the LLM at all (it is also skipped when no token and no endpoint are set)."""
+    model: str = Field(DEFAULT_MODEL, min_length=1)
+    """Model id on the Hugging Face router, or the model name a self-hosted server expects (env LLM_MODEL)."""
+    endpoint: str | None = None
+    """Base URL of a self-hosted OpenAI-compatible server (TGI, vLLM, llama.cpp); unset = the HF router."""
+    provider: str = "auto"
+    """Inference provider on the Hugging Face router."""
+    structured_output: Literal["response_format", "vllm", "none"] = "response_format"
+    """How the answer is constrained: OpenAI `response_format` JSON schema, vLLM `extra_body`, or prompt only."""
+    temperature: float = Field(0.0, ge=0.0, le=2.0)
+    """Sampling temperature; 0 makes answers repeatable."""
+    seed: int | None = 0
+    """Sampling seed sent where the endpoint supports it."""
+    max_tokens: int = Field(200, ge=16, le=4096)
+    """Upper bound on the answer's length in tokens."""
+    max_retries: int = Field(3, ge=0, le=10)
+    """Retries for 429, 5xx and timeouts (bounded by `deadline_seconds` too)."""
+    timeout: float = Field(10.0, gt=0)
+    """Seconds one request may take."""
+    deadline_seconds: float = Field(20.0, gt=0)
+    """Seconds a pod may wait for the LLM, retries included, before the next tier decides it."""
+    max_concurrency: int = Field(8, ge=1, le=256)
+    """LLM requests in flight at once."""
+    max_candidates: int = Field(20, ge=1, le=200)
+    """Candidates shown to the LLM; with more feasible nodes, the local tiers' best are sent."""
+    prompt_token_budget: int = Field(3000, ge=500, le=100000)
+    """Estimated tokens the prompt may use; candidates are dropped (worst first) to stay within it."""
+
+
+class CacheSettings(_Section):
+    enabled: bool = True
+    """Reuse an LLM decision for pods of the same shape in the same cluster state."""
+    ttl: float = Field(300.0, gt=0)
+    """Seconds a cached decision stays valid."""
+    max_size: int = Field(1000, ge=1)
+    """Decisions kept."""
+
+
+class CircuitBreakerSettings(_Section):
+    enabled: bool = True
+    """Stop calling a failing LLM for a while."""
+    failure_threshold: int = Field(5, ge=1)
+    """Consecutive failures that open the breaker."""
+    timeout: float = Field(60.0, gt=0)
+    """Seconds the breaker stays open before one trial call."""
+
+
+class FallbackSettings(_Section):
+    strategy: Literal["resource_balanced", "least_loaded", "round_robin"] = "resource_balanced"
+    """The heuristic tier: kube-scheduler's scoring plus InterferenceAware, least requested share, or rotation."""
+
+
+class ScoringSettings(_Section):
+    model_path: str = "scoring/transformer/model.pt"
+    """Weights of the local transformer scorer."""
+    latency_budget_ms: float = Field(45.0, gt=0)
+    """Milliseconds the transformer may take for one pod before the heuristic tier decides it."""
+    overrun_threshold: int = Field(5, ge=1)
+    """Consecutive budget overruns that open the transformer tier's breaker."""
+    overrun_timeout: float = Field(60.0, gt=0)
+    """Seconds the transformer tier stays off after its breaker opens."""
+    threads: int = Field(1, ge=1, le=64)
+    """CPU threads for transformer inference."""
+    weights: dict[str, int] = Field(
+        default_factory=lambda: {
+            "TaintToleration": 3,
+            "NodeAffinity": 2,
+            "NodeResourcesFit": 1,
+            "NodeResourcesBalancedAllocation": 1,
+            "InterferenceAware": 5,
+        }
+    )
+    """Score plugin weights of the heuristic tier (kube-scheduler's defaults plus InterferenceAware)."""
+
+
+class TelemetrySettings(_Section):
+    source: Literal["annotation", "prometheus", "file"] = "annotation"
+    """Where NodeStates come from: node annotations, a Prometheus server, or a JSON file."""
+    max_age_seconds: float = Field(120.0, gt=0)
+    """A NodeState older than this is treated as unknown."""
+    prometheus_url: str = "http://prometheus.monitoring:9090"
+    """Prometheus base URL for `source: prometheus`."""
+    poll_interval: float = Field(15.0, gt=0)
+    """Seconds between Prometheus polls."""
+    queries: dict[str, str] = Field(default_factory=dict)
+    """Per metric, a PromQL expression returning one series per node (label `node`) instead of the agent's gauges."""
+    file_path: str | None = None
+    """JSON file of NodeStates keyed by node, for `source: file`."""
+
+
+class LoggingSettings(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    """Log level (env LOG_LEVEL)."""
+    format: Literal["text", "json"] = "text"
+    """Log line format (env LOG_FORMAT)."""
+
+
+class MetricsSettings(_Section):
+    port: int = Field(10260, ge=0, le=65535)
+    """Port of `/metrics`, `/healthz` and `/readyz`; 0 disables the server."""
+    address: str = "0.0.0.0"
+    """Address the metrics server listens on."""
+
+
+class LeaderElectionSettings(_Section):
+    enabled: bool = False
+    """Run several replicas; only the holder of the lease schedules."""
+    lease_name: str = "ai-llama-scheduler"
+    """Name of the coordination.k8s.io Lease."""
+    lease_namespace: str = "kube-system"
+    """Namespace of the Lease."""
+    lease_duration: float = Field(15.0, gt=0)
+    """Seconds a lease is valid without renewal."""
+    renew_deadline: float = Field(10.0, gt=0)
+    """Seconds the leader keeps trying to renew before it stops scheduling."""
+    retry_period: float = Field(2.0, gt=0)
+    """Seconds between acquire and renew attempts."""
+
+
+class CollectorSettings(_Section):
+    path: str | None = None
+    """JSONL file that records every decision (and later outcomes) for retraining; unset disables it."""
+
+
+class Settings(_Section):
+    scheduler: SchedulerSettings = SchedulerSettings()
+    llm: LLMSettings = LLMSettings()
+    cache: CacheSettings = CacheSettings()
+    circuit_breaker: CircuitBreakerSettings = CircuitBreakerSettings()
+    fallback: FallbackSettings = FallbackSettings()
+    scoring: ScoringSettings = ScoringSettings()
+    telemetry: TelemetrySettings = TelemetrySettings()
+    logging: LoggingSettings = LoggingSettings()
+    metrics: MetricsSettings = MetricsSettings()
+    leader_election: LeaderElectionSettings = LeaderElectionSettings()
+    collector: CollectorSettings = CollectorSettings()
+    huggingface_token: SecretStr | None = None
+    """From HUGGINGFACE_TOKEN only (environment or .env), never from config.yaml."""
+
+
+def _set(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    node = tree
+    for part in parents:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = {}
+            node[part] = child
+        node = child
+    node[leaf] = value
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    key = ".".join(str(part) for part in error["loc"])
+    if error["type"] == "extra_forbidden":
+        return f"{key}: unknown key (check the spelling against config.yaml)"
+    value = error.get("input")
+    return f"{key}: {value!r} is not allowed: {error['msg']}"
+
+
+def load(
+    path: str | Path | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    dotenv: str | Path | None = ".env",
+) -> Settings:
+    """Settings from `path` (default `config.yaml` if present), `.env` and `environ`, in rising precedence."""
+    explicit = path is not None
+    config_path = Path(path if explicit else "config.yaml")
+    tree: dict[str, Any] = {}
+    if config_path.exists():
+        try:
+            loaded = yaml.safe_load(config_path.read_text())
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{config_path}: not valid YAML ({exc})") from exc
+        except OSError as exc:
+            raise ConfigError(f"{config_path}: cannot read ({exc.strerror})") from exc
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(
+                f"{config_path}: the top level must be a mapping of sections, not {type(loaded).__name__}"
+            )
+        tree = loaded or {}
+        if "huggingface_token" in tree:
+            raise ConfigError(f"{config_path}: huggingface_token is not read from config files; set {TOKEN_ENV}")
+    elif explicit:
+        raise ConfigError(f"{config_path}: no such config file")
+    layered: dict[str, str | None] = {}
+    if dotenv is not None and Path(dotenv).exists():
+        layered.update(dotenv_values(dotenv))
+    layered.update(os.environ if environ is None else environ)
+    for variable, key in ENV_KEYS.items():
+        value = layered.get(variable)
+        if value not in (None, ""):
+            _set(tree, key, value)
+    token = layered.get(TOKEN_ENV)
+    if token:
+        tree["huggingface_token"] = token
+    try:
+        return Settings.model_validate(tree)
+    except ValidationError as exc:
+        problems = "; ".join(_describe(e) for e in exc.errors())
+        raise ConfigError(f"{config_path}: {problems}") from None

@@ -1,0 +1,103 @@
+"""Reading snapshots and pod manifests from files, for `decide`, the demo and the benchmarks.
+
+A snapshot is a Kubernetes `List` of Nodes and Pods (and optionally Namespaces) in JSON or YAML,
+exactly as `kubectl get nodes,pods -A -o json` prints it; a pod file is one Pod, a `List` of pods, or
+a multi-document YAML of pods. Errors name the file and the object so the user can fix it.
+"""
+
+import json
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cluster.objects import ManifestError, Node, Pod, parse_node, parse_pod
+from cluster.snapshot import Snapshot
+from telemetry import nodestate
+
+
+def _documents(path: Path) -> Iterator[Any]:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ManifestError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    try:
+        if path.suffix == ".json":
+            yield json.loads(text)
+        else:
+            yield from yaml.safe_load_all(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        detail = str(exc).splitlines()[0]
+        raise ManifestError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'} ({detail})") from exc
+
+
+def objects(path: str | Path) -> list[Mapping[str, Any]]:
+    """Every object in the file, with `List` kinds flattened."""
+    path = Path(path)
+    out: list[Mapping[str, Any]] = []
+    for document in _documents(path):
+        if document is None:
+            continue
+        if not isinstance(document, Mapping):
+            raise ManifestError(f"{path}: expected Kubernetes objects, found a {type(document).__name__}")
+        if str(document.get("kind", "")).endswith("List") or "items" in document:
+            items = document.get("items") or []
+            if not isinstance(items, list):
+                raise ManifestError(f"{path}: items must be a list")
+            out.extend(items)
+        else:
+            out.append(document)
+    return out
+
+
+def _kind(obj: Any, path: Path, position: int) -> str:
+    if not isinstance(obj, Mapping):
+        raise ManifestError(f"{path}: object {position} is not a mapping")
+    return str(obj.get("kind") or "")
+
+
+def load_snapshot(path: str | Path, *, warn: nodestate.Warn | None = None) -> Snapshot:
+    """Nodes, their pods and their telemetry annotations; NodeState age is not checked (what-if use)."""
+    path = Path(path)
+    nodes: list[Node] = []
+    pods: list[Pod] = []
+    namespaces: dict[str, dict[str, str]] = {}
+    for position, obj in enumerate(objects(path)):
+        kind = _kind(obj, path, position)
+        try:
+            if kind == "Node":
+                nodes.append(parse_node(obj))
+            elif kind == "Pod":
+                pod = parse_pod(obj)
+                if pod.node_name:
+                    pods.append(pod)
+            elif kind == "Namespace":
+                meta = obj.get("metadata") or {}
+                namespaces[str(meta.get("name"))] = dict(meta.get("labels") or {})
+        except ManifestError as exc:
+            raise ManifestError(f"{path}: {exc}") from exc
+    if not nodes:
+        raise ManifestError(f"{path}: no Node objects (expected the output of `kubectl get nodes,pods -A -o json`)")
+    states = {
+        n.name: nodestate.parse(n.annotations.get(nodestate.ANNOTATION), node=n.name, warn=warn or (lambda _: None))
+        for n in nodes
+    }
+    return Snapshot.build(nodes, pods, states=states, namespaces=namespaces)
+
+
+def load_pods(path: str | Path) -> list[Pod]:
+    """Every Pod in the file, in order; other kinds are an error (they would be silently ignored)."""
+    path = Path(path)
+    pods = []
+    for position, obj in enumerate(objects(path)):
+        kind = _kind(obj, path, position)
+        if kind != "Pod":
+            raise ManifestError(f"{path}: object {position} is a {kind or 'object without kind'}, not a Pod")
+        try:
+            pods.append(parse_pod(obj))
+        except ManifestError as exc:
+            raise ManifestError(f"{path}: {exc}") from exc
+    if not pods:
+        raise ManifestError(f"{path}: no Pod objects")
+    return pods

@@ -1,0 +1,281 @@
+"""An immutable view of the cluster that every tier decides against.
+
+Holds the nodes in name order with their allocatable resources, the pods that run on each (terminal
+pods excluded), the sums kube-scheduler keeps per node (requested, non-zero requested, pod count,
+host ports), the pods' declared interference per node, and each node's telemetry as a metric matrix
+with NaN for unknown. Arrays are aligned with `names`, so filters and scorers work on all nodes at
+once. `with_pod`, `without_pod`, `with_node` and `with_state` return a new snapshot that shares what
+did not change, which is how successive decisions and the scheduler's assume cache stay cheap.
+"""
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+
+import numpy as np
+
+from cluster import resources
+from cluster.labels import LabelIndex
+from cluster.needs import DIMENSIONS, parse_needs
+from cluster.objects import Node, Pod, Taint
+from telemetry import nodestate
+from telemetry.nodestate import METRIC_NAMES, STATS, NodeState
+
+BASE_RESOURCES = (resources.CPU, resources.MEMORY, resources.EPHEMERAL_STORAGE)
+DIM_INDEX = {d: i for i, d in enumerate(DIMENSIONS)}
+
+
+@dataclass(frozen=True, eq=False)
+class NodeTable:
+    """What changes only when nodes change: names, allocatable, taints, labels."""
+
+    nodes: tuple[Node, ...]
+    resources: tuple[str, ...]
+    allocatable: np.ndarray
+    allowed_pods: np.ndarray
+    unschedulable: np.ndarray
+
+    @classmethod
+    def build(cls, nodes: Iterable[Node]) -> "NodeTable":
+        ordered = tuple(sorted(nodes, key=lambda n: n.name))
+        extended = sorted(
+            {name for n in ordered for name in n.allocatable if name not in BASE_RESOURCES and name != resources.PODS}
+        )
+        names = BASE_RESOURCES + tuple(extended)
+        allocatable = np.array([[n.allocatable.get(r, 0) for r in names] for n in ordered], dtype=np.int64).reshape(
+            len(ordered), len(names)
+        )
+        return cls(
+            nodes=ordered,
+            resources=names,
+            allocatable=allocatable,
+            allowed_pods=np.array([n.allowed_pods for n in ordered], dtype=np.int64),
+            unschedulable=np.array([n.unschedulable for n in ordered], dtype=bool),
+        )
+
+    @cached_property
+    def names(self) -> tuple[str, ...]:
+        return tuple(n.name for n in self.nodes)
+
+    @cached_property
+    def index(self) -> dict[str, int]:
+        return {name: i for i, name in enumerate(self.names)}
+
+    @cached_property
+    def labels(self) -> LabelIndex:
+        return LabelIndex([n.labels for n in self.nodes], self.names)
+
+    @cached_property
+    def taint_groups(self) -> tuple[tuple[tuple[Taint, ...], ...], np.ndarray]:
+        """Distinct taint sets and, per node, the index of its set (most clusters have a handful)."""
+        groups: dict[tuple[Taint, ...], int] = {}
+        of = np.array([groups.setdefault(n.taints, len(groups)) for n in self.nodes], dtype=np.int32)
+        return tuple(groups), of
+
+    def resource_vector(self, amounts: Mapping[str, int]) -> tuple[np.ndarray, tuple[str, ...]]:
+        """`amounts` aligned with the resource columns, and the requested resources no node offers."""
+        vector = np.array([amounts.get(r, 0) for r in self.resources], dtype=np.int64)
+        unknown = tuple(sorted(r for r, v in amounts.items() if v > 0 and r not in self.resources))
+        return vector, unknown
+
+
+def _metric_row(state: NodeState) -> np.ndarray:
+    row = np.full((len(METRIC_NAMES), len(STATS)), np.nan)
+    for m, name in enumerate(METRIC_NAMES):
+        summary = state.metrics.get(name)
+        if summary is not None:
+            row[m] = (summary.mean, summary.std, summary.p95)
+    return row
+
+
+def _declared(pod: Pod) -> np.ndarray:
+    """Per dimension: is the pod sensitive to it (row 0), does it stress it (row 1)."""
+    needs = parse_needs(pod).needs
+    out = np.zeros((2, len(DIMENSIONS)), dtype=np.int64)
+    for d in needs.sensitivity:
+        out[0, DIM_INDEX[d]] = 1
+    for d in needs.noisy:
+        out[1, DIM_INDEX[d]] = 1
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class Snapshot:
+    """The cluster as one decision sees it. Build with `Snapshot.build`; never mutate arrays in place."""
+
+    table: NodeTable
+    pods_on: tuple[tuple[Pod, ...], ...]
+    requested: np.ndarray
+    non_zero: np.ndarray
+    pod_count: np.ndarray
+    used_ports: tuple[frozenset[tuple[str, str, int]], ...]
+    declared: np.ndarray
+    states: tuple[NodeState, ...]
+    metrics: np.ndarray
+    namespaces: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    @classmethod
+    def build(
+        cls,
+        nodes: Iterable[Node],
+        pods: Iterable[Pod] = (),
+        *,
+        states: Mapping[str, NodeState] | None = None,
+        namespaces: Mapping[str, Mapping[str, str]] | None = None,
+    ) -> "Snapshot":
+        """A snapshot of `nodes` with the bound, non-terminal `pods` placed on them."""
+        table = NodeTable.build(nodes)
+        n = len(table.nodes)
+        per_node: list[list[Pod]] = [[] for _ in range(n)]
+        for pod in pods:
+            i = table.index.get(pod.node_name)
+            if i is not None and not pod.terminal:
+                per_node[i].append(pod)
+        states = states or {}
+        node_states = tuple(states.get(name) or nodestate.unknown(name) for name in table.names)
+        known_namespaces = {p.namespace for group in per_node for p in group}
+        all_namespaces = {ns: {"kubernetes.io/metadata.name": ns} for ns in known_namespaces}
+        all_namespaces.update(namespaces or {})
+        snapshot = cls(
+            table=table,
+            pods_on=tuple(tuple(group) for group in per_node),
+            requested=np.zeros((n, len(table.resources)), dtype=np.int64),
+            non_zero=np.zeros((n, 2), dtype=np.int64),
+            pod_count=np.zeros(n, dtype=np.int64),
+            used_ports=tuple(frozenset() for _ in range(n)),
+            declared=np.zeros((n, 2, len(DIMENSIONS)), dtype=np.int64),
+            states=node_states,
+            metrics=np.stack([_metric_row(s) for s in node_states])
+            if n
+            else np.zeros((0, len(METRIC_NAMES), len(STATS))),
+            namespaces=all_namespaces,
+        )
+        return snapshot._recount()
+
+    def _recount(self) -> "Snapshot":
+        """Recompute every per-node sum from `pods_on` (used when building)."""
+        n = len(self.table.nodes)
+        requested = np.zeros((n, len(self.table.resources)), dtype=np.int64)
+        non_zero = np.zeros((n, 2), dtype=np.int64)
+        declared = np.zeros((n, 2, len(DIMENSIONS)), dtype=np.int64)
+        ports = []
+        for i, group in enumerate(self.pods_on):
+            used: set[tuple[str, str, int]] = set()
+            for pod in group:
+                requested[i] += self.table.resource_vector(pod.requests)[0]
+                non_zero[i] += (pod.non_zero_requests[resources.CPU], pod.non_zero_requests[resources.MEMORY])
+                declared[i] += _declared(pod)
+                used.update(pod.host_ports)
+            ports.append(frozenset(used))
+        counts = np.array([len(g) for g in self.pods_on], dtype=np.int64)
+        return replace(
+            self, requested=requested, non_zero=non_zero, pod_count=counts, used_ports=tuple(ports), declared=declared
+        )
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return self.table.names
+
+    @property
+    def nodes(self) -> tuple[Node, ...]:
+        return self.table.nodes
+
+    def __len__(self) -> int:
+        return len(self.table.nodes)
+
+    def node_index(self, name: str) -> int | None:
+        return self.table.index.get(name)
+
+    def all_pods(self) -> Iterable[tuple[int, Pod]]:
+        for i, group in enumerate(self.pods_on):
+            for pod in group:
+                yield i, pod
+
+    @cached_property
+    def pods_with_required_anti_affinity(self) -> tuple[tuple[int, Pod], ...]:
+        """Existing pods whose required anti-affinity constrains newcomers (kube-scheduler keeps this list)."""
+        return tuple((i, p) for i, p in self.all_pods() if p.has_required_anti_affinity)
+
+    # -- changing (each returns a new snapshot) ---------------------------------------------------
+
+    def with_pod(self, pod: Pod, node: str | None = None) -> "Snapshot":
+        """The snapshot with `pod` running on `node` (default `pod.node_name`)."""
+        name = node or pod.node_name
+        i = self.table.index.get(name)
+        if i is None or pod.terminal:
+            return self
+        placed = replace(pod, node_name=name) if pod.node_name != name else pod
+        return self._change(i, self.pods_on[i] + (placed,), placed, sign=1)
+
+    def without_pod(self, pod: Pod) -> "Snapshot":
+        """The snapshot with `pod` (matched by namespace/name) no longer on its node."""
+        i = self.table.index.get(pod.node_name)
+        if i is None:
+            return self
+        kept = tuple(p for p in self.pods_on[i] if p.key != pod.key)
+        if len(kept) == len(self.pods_on[i]):
+            return self
+        removed = next(p for p in self.pods_on[i] if p.key == pod.key)
+        return self._change(i, kept, removed, sign=-1)
+
+    def _change(self, i: int, group: tuple[Pod, ...], pod: Pod, *, sign: int) -> "Snapshot":
+        requested = self.requested.copy()
+        requested[i] += sign * self.table.resource_vector(pod.requests)[0]
+        non_zero = self.non_zero.copy()
+        non_zero[i] += sign * np.array(
+            (pod.non_zero_requests[resources.CPU], pod.non_zero_requests[resources.MEMORY]), dtype=np.int64
+        )
+        pod_count = self.pod_count.copy()
+        pod_count[i] += sign
+        declared = self.declared.copy()
+        declared[i] += sign * _declared(pod)
+        ports = list(self.used_ports)
+        ports[i] = frozenset(port for p in group for port in p.host_ports)
+        pods_on = (*self.pods_on[:i], group, *self.pods_on[i + 1 :])
+        namespaces = self.namespaces
+        if pod.namespace not in namespaces:
+            namespaces = {**namespaces, pod.namespace: {"kubernetes.io/metadata.name": pod.namespace}}
+        return replace(
+            self,
+            pods_on=pods_on,
+            requested=requested,
+            non_zero=non_zero,
+            pod_count=pod_count,
+            used_ports=tuple(ports),
+            declared=declared,
+            namespaces=namespaces,
+        )
+
+    def with_state(self, state: NodeState) -> "Snapshot":
+        """The snapshot with one node's telemetry replaced."""
+        i = self.table.index.get(state.node)
+        if i is None:
+            return self
+        metrics = self.metrics.copy()
+        metrics[i] = _metric_row(state)
+        states = (*self.states[:i], state, *self.states[i + 1 :])
+        return replace(self, states=states, metrics=metrics)
+
+    def with_nodes(self, nodes: Sequence[Node]) -> "Snapshot":
+        """The snapshot over a new node set, keeping pods and telemetry of the nodes that remain."""
+        pods = [p for _, p in self.all_pods()]
+        states = {s.node: s for s in self.states}
+        return Snapshot.build(nodes, pods, states=states, namespaces=self.namespaces)
+
+    def aged(self, *, now: float, max_age_seconds: float) -> "Snapshot":
+        """The contract's staleness rule at decision time: too-old NodeStates become unknown."""
+        stale = [
+            i
+            for i, s in enumerate(self.states)
+            if s.known and (s.timestamp is None or abs(now - s.timestamp) > max_age_seconds)
+        ]
+        if not stale:
+            return self
+        metrics = self.metrics.copy()
+        metrics[stale] = np.nan
+        states = list(self.states)
+        for i in stale:
+            states[i] = nodestate.unknown(states[i].node)
+        return replace(self, states=tuple(states), metrics=metrics)

@@ -1,0 +1,98 @@
+"""Extension points, the 0..100 score range and the FitError message, defined once.
+
+Mirrors `pkg/scheduler/framework/interface.go` and `types.go` (kube-scheduler v1.36), vectorised: a
+filter sees every candidate node of the snapshot at once and returns the reasons of the ones that
+fail; a score plugin returns one 0..100 score per feasible node after its own normalisation. The
+runtime (`scoring.runtime`) runs them; plugins live one per module in `scoring.plugins`.
+"""
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from cluster.needs import Needs, parse_needs
+from cluster.objects import Pod
+from cluster.snapshot import Snapshot
+
+MAX_NODE_SCORE = 100
+MIN_NODE_SCORE = 0
+
+# kube-scheduler's FitError (pkg/scheduler/framework/types.go): "0/%v nodes are available" + ": reasons."
+NO_NODE_AVAILABLE = "0/{} nodes are available"
+# schedule_one.go's ErrNoNodesAvailable, for a cluster without nodes.
+NO_NODES = "no nodes available to schedule pods"
+
+Failures = dict[int, tuple[str, ...]]
+"""Node index → the reasons it cannot run the pod."""
+
+
+@dataclass(frozen=True, eq=False)
+class PodInfo:
+    """The incoming pod, pre-computed once per decision (kube-scheduler's PreFilter state)."""
+
+    pod: Pod
+    needs: Needs
+    requests: np.ndarray
+    unknown_resources: tuple[str, ...]
+    non_zero: np.ndarray
+
+    @classmethod
+    def of(cls, pod: Pod, snapshot: Snapshot) -> "PodInfo":
+        requests, unknown = snapshot.table.resource_vector(pod.requests)
+        non_zero = np.array([pod.non_zero_requests["cpu"], pod.non_zero_requests["memory"]], dtype=np.int64)
+        return cls(pod, parse_needs(pod).needs, requests, unknown, non_zero)
+
+
+class FilterPlugin(Protocol):
+    """Decides which candidate nodes can run the pod at all."""
+
+    name: str
+
+    def filter(self, pod: PodInfo, snapshot: Snapshot, candidates: np.ndarray) -> Failures:
+        """Reasons for every candidate (node indices) that cannot run the pod; absent means it can."""
+        ...
+
+
+class ScorePlugin(Protocol):
+    """Ranks the feasible nodes."""
+
+    name: str
+
+    def score(self, pod: PodInfo, snapshot: Snapshot, feasible: np.ndarray) -> np.ndarray | None:
+        """Normalised 0..100 scores aligned with `feasible`, or None to skip this pod (upstream `Skip`)."""
+        ...
+
+
+class PluginError(RuntimeError):
+    """A plugin broke its contract (for example a score outside 0..100)."""
+
+
+def fail_all(indices: np.ndarray, reason: str) -> Failures:
+    """The same single reason for each of `indices`."""
+    reasons = (reason,)
+    return {int(i): reasons for i in indices}
+
+
+def default_normalize(scores: np.ndarray, *, reverse: bool) -> np.ndarray:
+    """`helper.DefaultNormalizeScore`: scale to 0..100 by the maximum (integer), optionally reversed."""
+    scores = scores.astype(np.int64)
+    highest = int(scores.max()) if scores.size else 0
+    if highest == 0:
+        return np.full_like(scores, MAX_NODE_SCORE if reverse else 0)
+    scaled = MAX_NODE_SCORE * scores // highest
+    return MAX_NODE_SCORE - scaled if reverse else scaled
+
+
+def fit_error(num_nodes: int, failures: Mapping[int, tuple[str, ...]]) -> str:
+    """kube-scheduler's FitError message: reason counts, each "<count> <reason>", sorted as strings."""
+    if num_nodes == 0:
+        return NO_NODES
+    counts = Counter(reason for reasons in failures.values() for reason in reasons)
+    histogram = sorted(f"{count} {reason}" for reason, count in counts.items())
+    message = NO_NODE_AVAILABLE.format(num_nodes) + ":"
+    if histogram:
+        message += f" {', '.join(histogram)}."
+    return message

@@ -1,0 +1,99 @@
+"""The heuristic tier: the last word, always available, fast on thousands of nodes.
+
+Three strategies (config `fallback.strategy`):
+- `resource_balanced` (default): kube-scheduler's score plugins with their default weights, plus
+  InterferenceAware, through the plugin runtime;
+- `least_loaded`: the lowest mean requested share of cpu, memory and pod slots after placement;
+- `round_robin`: rotate over the feasible nodes in name order.
+The plugin breakdown is computed whatever the strategy, because the LLM prompt uses it as a hint and
+`decide --json` prints it.
+"""
+
+import itertools
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+
+from cluster.snapshot import Snapshot
+from scoring.framework import MAX_NODE_SCORE, PodInfo
+from scoring.runtime import DEFAULT_SCORE_WEIGHTS, Profile, run_scores
+
+
+class Strategy(StrEnum):
+    RESOURCE_BALANCED = "resource_balanced"
+    LEAST_LOADED = "least_loaded"
+    ROUND_ROBIN = "round_robin"
+
+
+@dataclass(frozen=True, eq=False)
+class HeuristicScores:
+    """Scores of every feasible node (aligned with `feasible`) and the strategy's pick."""
+
+    feasible: np.ndarray
+    scores: np.ndarray
+    plugin_scores: Mapping[str, np.ndarray]
+    best: int
+    reason: str
+
+    def by_node(self, names: tuple[str, ...]) -> dict[str, float]:
+        return {names[i]: round(float(s), 1) for i, s in zip(self.feasible, self.scores, strict=True)}
+
+    def plugins_by_node(self, names: tuple[str, ...]) -> dict[str, dict[str, int]]:
+        return {
+            plugin: {names[i]: int(s) for i, s in zip(self.feasible, scores, strict=True)}
+            for plugin, scores in self.plugin_scores.items()
+        }
+
+
+def least_loaded(pod: PodInfo, snapshot: Snapshot, feasible: np.ndarray) -> np.ndarray:
+    """100 × (1 − mean share of cpu, memory and pod slots requested once the pod is placed)."""
+    allocatable = snapshot.table.allocatable[feasible, :2].astype(float)
+    requested = snapshot.requested[feasible, :2] + pod.requests[:2]
+    shares = np.where(allocatable > 0, requested / np.where(allocatable > 0, allocatable, 1), 1.0)
+    slots = (snapshot.pod_count[feasible] + 1) / np.maximum(snapshot.table.allowed_pods[feasible], 1)
+    mean_share = np.clip((shares.sum(axis=1) + slots) / 3, 0.0, 1.0)
+    return MAX_NODE_SCORE * (1 - mean_share)
+
+
+def _best(scores: np.ndarray, feasible: np.ndarray, names: tuple[str, ...]) -> int:
+    top = scores.max()
+    tied = np.flatnonzero(scores >= top - 1e-9)
+    return int(min(tied, key=lambda k: names[feasible[k]]))
+
+
+class HeuristicTier:
+    """Scores with the configured strategy; thread-safe (round robin keeps one shared counter)."""
+
+    def __init__(
+        self, *, strategy: Strategy = Strategy.RESOURCE_BALANCED, weights: Mapping[str, int] = DEFAULT_SCORE_WEIGHTS
+    ) -> None:
+        self.strategy = Strategy(strategy)
+        self.profile = Profile.build(weights=weights)
+        self._turn = itertools.count()
+        self._lock = threading.Lock()
+
+    def score(self, pod: PodInfo, snapshot: Snapshot, feasible: np.ndarray) -> HeuristicScores:
+        """Score the feasible nodes (indices into the snapshot, at least one)."""
+        names = snapshot.names
+        outcome = run_scores(self.profile, pod, snapshot, feasible)
+        if self.strategy is Strategy.RESOURCE_BALANCED:
+            scores = outcome.normalized
+            best = _best(scores, feasible, names)
+            parts = ", ".join(f"{name} {int(s[best])}" for name, s in outcome.per_plugin.items())
+            reason = f"highest weighted score {scores[best]:.1f} of {len(feasible)} feasible node(s): {parts}"
+        elif self.strategy is Strategy.LEAST_LOADED:
+            scores = least_loaded(pod, snapshot, feasible)
+            best = _best(scores, feasible, names)
+            reason = f"least loaded: {100 - scores[best]:.0f}% of cpu, memory and pod slots requested after placement"
+        else:
+            with self._lock:
+                turn = next(self._turn)
+            order = sorted(range(len(feasible)), key=lambda k: names[feasible[k]])
+            best = order[turn % len(order)]
+            rank = {k: (pos - turn) % len(order) for pos, k in enumerate(order)}
+            scores = np.array([MAX_NODE_SCORE * (1 - rank[k] / len(order)) for k in range(len(feasible))])
+            reason = f"round robin: turn {turn % len(order) + 1} of {len(order)} feasible node(s)"
+        return HeuristicScores(feasible, scores, outcome.per_plugin, best, reason)

@@ -1,0 +1,118 @@
+"""InterPodAffinity (filter half): required pod affinity and anti-affinity, both directions.
+
+Mirrors `pkg/scheduler/framework/plugins/interpodaffinity/filtering.go` (v1.36). PreFilter counts,
+per topology pair (key=value of a node label), the existing pods that match the incoming pod's
+required affinity and anti-affinity terms, and the existing pods whose own required anti-affinity
+terms match the incoming pod. Filter then checks, per node and in this order: affinity (every term's
+topology must hold a matching pod, except the first pod of a self-affine group), anti-affinity, and
+the existing pods' anti-affinity. `matchLabelKeys`/`mismatchLabelKeys` are merged into the selector
+with the owning pod's label values, as the API server does on creation.
+"""
+
+from collections import Counter
+from collections.abc import Mapping
+
+import numpy as np
+
+from cluster.labels import selector_matches
+from cluster.objects import LabelSelector, Pod, PodAffinityTerm, Requirement
+from cluster.snapshot import Snapshot
+from scoring.framework import Failures, PodInfo
+
+NAME = "InterPodAffinity"
+ERR_REASON_AFFINITY = "node(s) didn't match pod affinity rules"
+ERR_REASON_ANTI_AFFINITY = "node(s) didn't match pod anti-affinity rules"
+ERR_REASON_EXISTING_ANTI_AFFINITY = "node(s) didn't satisfy existing pods anti-affinity rules"
+
+Pair = tuple[str, str]
+
+
+def effective_selector(term: PodAffinityTerm, owner: Pod) -> LabelSelector | None:
+    """The term's selector with match/mismatch label keys resolved against the owning pod."""
+    selector = term.label_selector
+    if selector is None or not (term.match_label_keys or term.mismatch_label_keys):
+        return selector
+    extra = [Requirement(k, "In", (owner.labels[k],)) for k in term.match_label_keys if k in owner.labels]
+    extra += [Requirement(k, "NotIn", (owner.labels[k],)) for k in term.mismatch_label_keys if k in owner.labels]
+    return LabelSelector(selector.match_labels, selector.match_expressions + tuple(extra))
+
+
+def term_matches_pod(
+    term: PodAffinityTerm, owner: Pod, target: Pod, namespaces: Mapping[str, Mapping[str, str]]
+) -> bool:
+    """Does `owner`'s term select `target` (namespace scope, then label selector)?"""
+    if term.namespace_selector is None and not term.namespaces:
+        in_scope = target.namespace == owner.namespace
+    else:
+        in_scope = target.namespace in term.namespaces or (
+            term.namespace_selector is not None
+            and selector_matches(term.namespace_selector, namespaces.get(target.namespace, {}))
+        )
+    return in_scope and selector_matches(effective_selector(term, owner), target.labels)
+
+
+class InterPodAffinity:
+    name = NAME
+
+    def filter(self, pod: PodInfo, snapshot: Snapshot, candidates: np.ndarray) -> Failures:
+        incoming = pod.pod
+        affinity = incoming.affinity.pod_affinity_required
+        anti = incoming.affinity.pod_anti_affinity_required
+        existing_anti = snapshot.pods_with_required_anti_affinity
+        if not affinity and not anti and not existing_anti:
+            return {}
+        labels = snapshot.table.nodes
+        namespaces = snapshot.namespaces
+        existing_counts: Counter[Pair] = Counter()
+        for i, other in existing_anti:
+            for term in other.affinity.pod_anti_affinity_required:
+                value = labels[i].labels.get(term.topology_key)
+                if value is not None and term_matches_pod(term, other, incoming, namespaces):
+                    existing_counts[(term.topology_key, value)] += 1
+        affinity_counts: Counter[Pair] = Counter()
+        anti_counts: Counter[Pair] = Counter()
+        if affinity or anti:
+            for i, other in snapshot.all_pods():
+                node_labels = labels[i].labels
+                for term in affinity:
+                    value = node_labels.get(term.topology_key)
+                    if value is not None and term_matches_pod(term, incoming, other, namespaces):
+                        affinity_counts[(term.topology_key, value)] += 1
+                for term in anti:
+                    value = node_labels.get(term.topology_key)
+                    if value is not None and term_matches_pod(term, incoming, other, namespaces):
+                        anti_counts[(term.topology_key, value)] += 1
+        self_affine = not affinity_counts and all(
+            term_matches_pod(term, incoming, incoming, namespaces) for term in affinity
+        )
+        failures: Failures = {}
+        for i in candidates:
+            node_labels = labels[i].labels
+            if affinity and not _satisfies_affinity(affinity, node_labels, affinity_counts, self_affine):
+                failures[int(i)] = (ERR_REASON_AFFINITY,)
+            elif any(
+                anti_counts.get((t.topology_key, node_labels.get(t.topology_key, "")))
+                for t in anti
+                if t.topology_key in node_labels
+            ):
+                failures[int(i)] = (ERR_REASON_ANTI_AFFINITY,)
+            elif existing_counts and any(existing_counts.get(pair) for pair in node_labels.items()):
+                failures[int(i)] = (ERR_REASON_EXISTING_ANTI_AFFINITY,)
+        return failures
+
+
+def _satisfies_affinity(
+    terms: tuple[PodAffinityTerm, ...], node_labels: Mapping[str, str], counts: Counter[Pair], self_affine: bool
+) -> bool:
+    pods_exist = True
+    for term in terms:
+        value = node_labels.get(term.topology_key)
+        if value is None:
+            return False
+        if counts.get((term.topology_key, value), 0) <= 0:
+            pods_exist = False
+    return pods_exist or self_affine
+
+
+def new(_: dict) -> InterPodAffinity:
+    return InterPodAffinity()
