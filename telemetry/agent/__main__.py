@@ -78,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--token-file", default=None, help="bearer token file for --api-server")
     parser.add_argument("--ca-file", default=None, help="CA bundle for --api-server")
     parser.add_argument("--kubeconfig", default=None, help="use this kubeconfig (imports the kubernetes client)")
-    return parser  # fmt: skip
+    return parser
 
 
 def peak_gbps(args: argparse.Namespace) -> float | None:
@@ -147,9 +147,13 @@ def configure_logging() -> None:
 class _JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         return json.dumps(
-            {"time": self.formatTime(record), "level": record.levelname, "logger": record.name,
-             "message": record.getMessage()}
-        )  # fmt: skip
+            {
+                "time": self.formatTime(record),
+                "level": record.levelname,
+                "logger": record.name,
+                "message": record.getMessage(),
+            }
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -168,15 +172,20 @@ def main(argv: Sequence[str] | None = None) -> int:
                 clock = SystemClock()
                 sinks.append(
                     publisher.Publisher(
-                        patcher(args), node=args.node, clock=clock, interval=args.publish_interval,
-                        min_interval=args.publish_min_interval, threshold=args.publish_threshold,
+                        patcher(args),
+                        node=args.node,
+                        clock=clock,
+                        interval=args.publish_interval,
+                        min_interval=args.publish_min_interval,
+                        threshold=args.publish_threshold,
                     ).offer
-                )  # fmt: skip
+                )
     except (ConfigError, publisher.PublishError, OSError) as exc:
         print(f"python -m telemetry.agent: {exc}", file=sys.stderr)
         return 2
-    agent = Agent(sources, node=args.node, clock=SystemClock(), window_seconds=args.window,
-                  interval=args.interval, sinks=sinks)  # fmt: skip
+    agent = Agent(
+        sources, node=args.node, clock=SystemClock(), window_seconds=args.window, interval=args.interval, sinks=sinks
+    )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

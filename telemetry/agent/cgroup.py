@@ -102,9 +102,9 @@ def read_slice(slice_path: str) -> dict[str, tuple[int, int]]:
     while pending:
         path = pending.pop()
         try:
-            counters = parse_cpu_stat(read_text(os.path.join(path, "cpu.stat")))
             with os.scandir(path) as entries:
                 pending.extend(entry.path for entry in entries if entry.is_dir(follow_symlinks=False))
+            counters = parse_cpu_stat(read_text(os.path.join(path, "cpu.stat")))
         except (OSError, CgroupFormatError):
             continue  # a pod cgroup removed while walking
         if counters is not None:

@@ -68,8 +68,12 @@ class PrometheusSettings:
         unknown = sorted(set(self.queries) - set(METRICS))
         if unknown:
             raise ValueError(f"telemetry.prometheus.queries: unknown metric(s) {unknown}; allowed: {sorted(METRICS)}")
-        for name, value in (("interval_seconds", self.interval_seconds), ("timeout_seconds", self.timeout_seconds),
-                            ("window_seconds", self.window_seconds), ("step_seconds", self.step_seconds)):  # fmt: skip
+        for name, value in (
+            ("interval_seconds", self.interval_seconds),
+            ("timeout_seconds", self.timeout_seconds),
+            ("window_seconds", self.window_seconds),
+            ("step_seconds", self.step_seconds),
+        ):
             if not value > 0:
                 raise ValueError(f"telemetry.prometheus.{name}: {value!r} is not a positive number of seconds")
 
