@@ -1,0 +1,334 @@
+"""The HTTP facade: a threading HTTP/1.1 server that speaks the kube-apiserver's REST protocol.
+
+One thread per connection (clients keep connections alive), JSON in and out, `Status` objects for errors, and
+watch streams as chunked newline-delimited JSON fed from the store's per-watcher queues. Requests pass fault
+injection first. The server never blocks store writers: a watch stream that cannot keep up is closed by its
+queue, and a client that goes away only ends its own thread. Sits between the socket and `api_handlers`.
+"""
+
+import contextlib
+import json
+import logging
+import socket
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from cluster.clock import Clock
+from sim import api_discovery, api_errors, api_handlers, tables
+from sim.api_routes import Route, parse_route
+from sim.api_watch import Watcher, WatchEvent
+from sim.faults import Faults
+from sim.store import Store
+
+__all__ = ["ApiServer", "ServerSettings"]
+
+log = logging.getLogger(__name__)
+JSON = dict[str, Any]
+_MAX_BODY = 16 * 1024 * 1024
+_INITIAL_EVENTS_END = "k8s.io/initial-events-end"
+
+
+def encode(payload: Any) -> bytes:
+    return json.dumps(payload, separators=(",", ":")).encode()
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """How the facade behaves where the real server is configurable."""
+
+    git_version: str = "v1.32.0"
+    watch_timeout: float = 1800.0  # seconds a watch without timeoutSeconds stays open (--min-request-timeout)
+    bookmark_interval: float = 60.0  # seconds between BOOKMARK events on watches that allow them
+
+
+class ApiServer(ThreadingHTTPServer):
+    """The listening socket and the shared state every request thread uses."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(
+        self, address: tuple[str, int], *, store: Store, faults: Faults, clock: Clock, settings: ServerSettings
+    ) -> None:
+        super().__init__(address, _Handler)
+        self.store = store
+        self.faults = faults
+        self.clock = clock
+        self.settings = settings
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+
+    @property
+    def address(self) -> str:
+        host, port = self.server_address[:2]
+        return f"{host}:{port}"
+
+    def track(self, conn: socket.socket, *, open_: bool) -> None:
+        with self._connections_lock:
+            if open_:
+                self._connections.add(conn)
+            else:
+                self._connections.discard(conn)
+
+    def close_connections(self) -> None:
+        """Cut every client connection (idle keep-alives included) so their threads end."""
+        with self._connections_lock:
+            connections = list(self._connections)
+        for conn in connections:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "sim-apiserver"
+    server: ApiServer
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.server.track(self.connection, open_=True)
+
+    def finish(self) -> None:
+        self.server.track(self.connection, open_=False)
+        with contextlib.suppress(OSError):
+            super().finish()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s " + format, self.address_string(), *args)
+
+    def do_GET(self) -> None:
+        self._serve("GET")
+
+    def do_POST(self) -> None:
+        self._serve("POST")
+
+    def do_PUT(self) -> None:
+        self._serve("PUT")
+
+    def do_PATCH(self) -> None:
+        self._serve("PATCH")
+
+    def do_DELETE(self) -> None:
+        self._serve("DELETE")
+
+    # -- request handling -------------------------------------------------------------------------------------
+
+    def _serve(self, method: str) -> None:
+        server = self.server
+        retry_after = None
+        try:
+            raw = self._read_body()
+            url = urlsplit(self.path)
+            query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
+            document = self._non_resource(method, url.path)
+            if document is not None:
+                self._send(200, document)
+                return
+            route = parse_route(method, url.path, query)
+            server.faults.before_request(route.verb, route.fault_key)
+            if route.verb == "watch":
+                self._watch(route, query)
+                return
+            body = self._decode(raw) if raw else None
+            code, payload = api_handlers.handle(
+                server.store,
+                route,
+                query,
+                body,
+                content_type=self.headers.get("Content-Type", ""),
+                table="as=Table" in self.headers.get("Accept", ""),
+                now=server.clock.now(),
+            )
+            self._send(code, encode(payload))
+        except api_errors.ApiError as exc:
+            retry_after = (exc.details or {}).get("retryAfterSeconds")
+            self._send(exc.code, encode(exc.status()), retry_after=retry_after)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+        except Exception as exc:
+            log.exception("emulator failed to serve %s %s", method, self.path)
+            self._send(500, encode(api_errors.internal_error(f"{type(exc).__name__}: {exc}").status()))
+
+    def _read_body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    self.rfile.readline()
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        length = self.headers.get("Content-Length")
+        if not length:
+            return b""
+        if not length.isdigit() or int(length) > _MAX_BODY:
+            self.close_connection = True
+            raise api_errors.ApiError(413, "RequestEntityTooLarge", f"invalid or too large Content-Length: {length}")
+        return self.rfile.read(int(length))
+
+    @staticmethod
+    def _decode(raw: bytes) -> Any:
+        try:
+            return json.loads(raw)
+        except ValueError as exc:
+            raise api_errors.bad_request(f"the request body is not valid JSON: {exc}") from None
+
+    def _non_resource(self, method: str, path: str) -> bytes | None:
+        """Discovery and health documents, or None for a resource path."""
+        path = path.rstrip("/") or "/"
+        settings = self.server.settings
+        if path in ("/healthz", "/livez", "/readyz"):
+            return b"ok"
+        if path == "/version":
+            document: JSON | None = api_discovery.version_info(settings.git_version)
+        elif path == "/api":
+            document = api_discovery.api_versions(self.server.address)
+        elif path == "/apis":
+            document = api_discovery.api_group_list()
+        elif path == "/api/v1":
+            document = api_discovery.api_resource_list("v1")
+        elif path.startswith("/apis/") and path.count("/") == 2:
+            document = api_discovery.api_group(path.split("/")[2])
+            if document is None:
+                raise api_errors.path_not_found()
+        elif path.startswith("/apis/") and path.count("/") == 3:
+            document = api_discovery.api_resource_list(path[len("/apis/") :])
+            if document is None:
+                raise api_errors.path_not_found()
+        elif path == "/openapi/v3":
+            document = api_discovery.openapi_v3_index()
+        elif path.startswith("/openapi/v3/"):
+            document = api_discovery.openapi_v3(path[len("/openapi/v3/") :])
+            if document is None:
+                raise api_errors.path_not_found()
+        elif path.startswith(("/api/", "/apis/")):
+            return None
+        else:
+            raise api_errors.path_not_found()
+        if method != "GET":
+            raise api_errors.method_not_allowed()
+        return encode(document)
+
+    def _send(self, code: int, payload: bytes, *, retry_after: int | None = None) -> None:
+        reason = HTTPStatus(code).phrase if code in HTTPStatus._value2member_map_ else ""
+        content_type = "text/plain" if payload == b"ok" else "application/json"
+        head = [f"HTTP/1.1 {code} {reason}", f"Content-Type: {content_type}", f"Content-Length: {len(payload)}"]
+        if retry_after is not None:
+            head.append(f"Retry-After: {retry_after}")
+        if self.close_connection:
+            head.append("Connection: close")
+        self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode() + payload)
+        self.log_request(code, len(payload))
+
+    # -- watch ------------------------------------------------------------------------------------------------
+
+    def _watch(self, route: Route, query: dict[str, str]) -> None:
+        server = self.server
+        since = api_handlers.parse_resource_version(query.get("resourceVersion"))
+        initial_events = query.get("sendInitialEvents", "").lower() == "true"
+        bookmarks = query.get("allowWatchBookmarks", "").lower() == "true"
+        table = "as=Table" in self.headers.get("Accept", "")
+        timeout = float(query["timeoutSeconds"]) if query.get("timeoutSeconds", "").isdigit() else None
+        clock, settings = server.clock, server.settings
+        try:
+            watcher, initial = server.store.watch(
+                route.resource,
+                namespace=route.namespace,
+                labels=query.get("labelSelector"),
+                fields=query.get("fieldSelector"),
+                since=None if initial_events else since,
+            )
+        except api_errors.ApiError as exc:
+            if exc.code != 410:
+                raise
+            self._start_stream()
+            self._chunk(self._error_event(exc))
+            self._end_stream()
+            return
+        try:
+            self._start_stream()
+            deadline = clock.monotonic() + (timeout if timeout is not None else settings.watch_timeout)
+            next_bookmark = clock.monotonic() + settings.bookmark_interval
+            self._chunk(self._events(watcher, initial, table))
+            if initial_events and bookmarks:
+                self._chunk(self._bookmark(watcher, end_of_initial=True))
+            while True:
+                progress = server.store.progress()
+                events = watcher.drain()
+                if events:
+                    self._chunk(self._events(watcher, events, table))
+                if watcher.closed == "expired":
+                    why = "the watcher fell too far behind and was closed; list again and start a new watch"
+                    self._chunk(self._error_event(api_errors.expired(why)))
+                    break
+                if watcher.closed:
+                    break
+                now = clock.monotonic()
+                if now >= deadline:
+                    if bookmarks:
+                        self._chunk(self._bookmark(watcher, rv=progress))
+                    break
+                if bookmarks and now >= next_bookmark:
+                    self._chunk(self._bookmark(watcher, rv=progress))
+                    next_bookmark = now + settings.bookmark_interval
+                wake = min(deadline, next_bookmark) if bookmarks else deadline
+                clock.wait(watcher.ready, max(0.0, wake - now))
+            self._end_stream()
+        except (BrokenPipeError, ConnectionResetError, OSError):
+            self.close_connection = True
+        finally:
+            server.store.unwatch(watcher)
+
+    def _start_stream(self) -> None:
+        head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
+        self.wfile.write((head + "Cache-Control: no-cache, private\r\n\r\n").encode())
+        self.log_request(200)
+
+    def _chunk(self, data: bytes) -> None:
+        if data:
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+
+    def _end_stream(self) -> None:
+        self.wfile.write(b"0\r\n\r\n")
+
+    @staticmethod
+    def _error_event(exc: api_errors.ApiError) -> bytes:
+        return encode({"type": "ERROR", "object": exc.status()}) + b"\n"
+
+    def _bookmark(self, watcher: Watcher, *, rv: int | None = None, end_of_initial: bool = False) -> bytes:
+        r = watcher.resource
+        meta: JSON = {"resourceVersion": str(rv if rv is not None else self.server.store.progress())}
+        if end_of_initial:
+            meta["annotations"] = {_INITIAL_EVENTS_END: "true"}
+        return (
+            encode({"type": "BOOKMARK", "object": {"kind": r.kind, "apiVersion": r.api_version, "metadata": meta}})
+            + b"\n"
+        )
+
+    def _events(self, watcher: Watcher, events: Iterable[WatchEvent], table: bool) -> bytes:
+        r = watcher.resource
+        lines = []
+        for event in events:
+            if table:
+                obj = encode(tables.table(r.kind, [event.object], now=self.server.clock.now(), wire=r.to_wire))
+            elif event.as_old and event.change is not None:
+                # an object that left the selection: its last matching state at the change's version
+                old = event.object
+                moved = {**old, "metadata": {**old["metadata"], "resourceVersion": str(event.change.resource_version)}}
+                obj = encode(r.to_wire(moved))
+            elif event.change is not None:
+                obj = event.change.encoded.get(r.api_version)
+                if obj is None:
+                    obj = event.change.encoded[r.api_version] = encode(r.to_wire(event.object))
+            else:
+                obj = encode(r.to_wire(event.object))
+            lines.append(b'{"type":"%s","object":%s}\n' % (event.type.encode(), obj))
+        return b"".join(lines)

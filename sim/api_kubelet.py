@@ -1,0 +1,187 @@
+"""A stand-in for every node's kubelet: pods bound to a node start running.
+
+Subscribed to the store, it notices a pod that is bound (`spec.nodeName` set), still `Pending` and not yet
+started, and after `delay` seconds (default: at once, inside the binding request) writes the status a real
+kubelet reports for a healthy pod: phase `Running`, pod and host IPs, start time, the `PodReadyToStartContainers`,
+`Initialized`, `Ready`, `ContainersReady` and `PodScheduled` conditions, and ready container statuses, so
+`kubectl get pods` shows `Running 1/1`. A pod bound to a node that does not exist stays `Pending`. It never
+runs anything, restarts containers or finishes pods.
+"""
+
+import hashlib
+import heapq
+import itertools
+import logging
+import threading
+from typing import Any
+
+from cluster.clock import Clock
+from sim import api_errors
+from sim.api_strategy import rfc3339
+from sim.api_watch import DELETED, Change
+from sim.store import Store
+
+__all__ = ["Kubelet"]
+
+log = logging.getLogger(__name__)
+JSON = dict[str, Any]
+
+
+def _needs_start(pod: JSON) -> bool:
+    status = pod.get("status") or {}
+    return bool(
+        (pod.get("spec") or {}).get("nodeName")
+        and status.get("phase", "Pending") == "Pending"
+        and not status.get("containerStatuses")
+        and not pod["metadata"].get("deletionTimestamp")
+    )
+
+
+class Kubelet:
+    """Starts bound pods, at once or `delay` seconds (on `clock`) after they were bound."""
+
+    def __init__(self, store: Store, *, clock: Clock, delay: float = 0.0) -> None:
+        if delay < 0:
+            raise ValueError(f"kubelet delay must not be negative, not {delay}")
+        self._store = store
+        self._clock = clock
+        self.delay = delay
+        self._lock = threading.Lock()
+        self._due: list[tuple[float, int, str, str]] = []
+        self._seq = itertools.count()
+        self._pod_ips = itertools.count(1)
+        self._host_ips: dict[str, str] = {}
+        self._wake = threading.Event()
+        self._stopped = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._unsubscribe = None
+
+    def start(self) -> None:
+        """Subscribe to the store (and, with a delay, start the timer thread); also starts pods bound already."""
+        if self._unsubscribe is not None:
+            return
+        self._stopped.clear()
+        self._unsubscribe = self._store.subscribe(self._on_change, copy=False)
+        if self.delay > 0:
+            self._thread = threading.Thread(target=self._run, name="sim-kubelet", daemon=True)
+            self._thread.start()
+        for pod in self._store.list("pods", copy=False).items:
+            if _needs_start(pod):
+                self._schedule(pod["metadata"]["namespace"], pod["metadata"]["name"])
+
+    def stop(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        self._stopped.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def _on_change(self, change: Change) -> None:
+        if change.resource == "pods" and change.type != DELETED and _needs_start(change.object):
+            meta = change.object["metadata"]
+            self._schedule(meta["namespace"], meta["name"])
+
+    def _schedule(self, namespace: str, name: str) -> None:
+        if self.delay <= 0:
+            self._start_pod(namespace, name)
+            return
+        with self._lock:
+            heapq.heappush(self._due, (self._clock.monotonic() + self.delay, next(self._seq), namespace, name))
+        self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stopped.is_set():
+            with self._lock:
+                due = self._due[0][0] if self._due else None
+            if due is None:
+                self._wake.wait()
+                self._wake.clear()
+                continue
+            remaining = due - self._clock.monotonic()
+            if remaining > 0:
+                self._clock.wait(self._wake, remaining)
+                self._wake.clear()
+                continue
+            with self._lock:
+                _, _, namespace, name = heapq.heappop(self._due)
+            self._start_pod(namespace, name)
+
+    def _start_pod(self, namespace: str, name: str) -> None:
+        try:
+            pod = self._store.get("pods", name, namespace=namespace, copy=False)
+            node = self._store.get("nodes", pod["spec"].get("nodeName", ""), copy=False)
+        except api_errors.ApiError:
+            return  # the pod is gone, or its node does not exist: nothing runs it
+        host_ip = self._host_ip(node)
+        try:
+            self._store.modify(
+                "pods", name, lambda p: self._running(p, host_ip), namespace=namespace, subresource="status"
+            )
+        except api_errors.ApiError as exc:
+            log.debug("kubelet could not start %s/%s: %s", namespace, name, exc.message)
+
+    def _host_ip(self, node: JSON) -> str:
+        for address in (node.get("status") or {}).get("addresses") or []:
+            if address.get("type") == "InternalIP" and address.get("address"):
+                return address["address"]
+        name = node["metadata"]["name"]
+        with self._lock:
+            if name not in self._host_ips:
+                n = len(self._host_ips) + 1
+                self._host_ips[name] = f"10.0.{n // 250}.{n % 250 + 1}"
+            return self._host_ips[name]
+
+    def _running(self, pod: JSON, host_ip: str) -> JSON:
+        if not _needs_start(pod):
+            return pod
+        now = rfc3339(self._clock.now())
+        n = next(self._pod_ips)
+        pod_ip = f"10.244.{n // 250}.{n % 250 + 1}"
+        status = pod.setdefault("status", {})
+        scheduled = next((c for c in status.get("conditions") or [] if c.get("type") == "PodScheduled"), None)
+        conditions = [
+            {"type": kind, "status": "True", "lastProbeTime": None, "lastTransitionTime": now}
+            for kind in ("PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady")
+        ]
+        conditions.append(
+            scheduled or {"type": "PodScheduled", "status": "True", "lastProbeTime": None, "lastTransitionTime": now}
+        )
+        status.update(
+            phase="Running",
+            conditions=conditions,
+            hostIP=host_ip,
+            hostIPs=[{"ip": host_ip}],
+            podIP=pod_ip,
+            podIPs=[{"ip": pod_ip}],
+            startTime=now,
+            containerStatuses=[_container_status(c, now, running=True) for c in pod["spec"].get("containers", [])],
+        )
+        init = pod["spec"].get("initContainers")
+        if init:
+            status["initContainerStatuses"] = [_container_status(c, now, running=False) for c in init]
+        return pod
+
+
+def _container_status(container: JSON, now: str, *, running: bool) -> JSON:
+    image = str(container.get("image", ""))
+    digest = hashlib.sha256(image.encode()).hexdigest()
+    container_id = hashlib.sha256(f"{container.get('name')}/{now}/{image}".encode()).hexdigest()
+    state = (
+        {"running": {"startedAt": now}}
+        if running
+        else {"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": now, "finishedAt": now}}
+    )
+    return {
+        "name": container.get("name", ""),
+        "state": state,
+        "lastState": {},
+        "ready": running,
+        "restartCount": 0,
+        "image": image,
+        "imageID": f"{image.split('@', maxsplit=1)[0]}@sha256:{digest}",
+        "containerID": f"containerd://{container_id}",
+        "started": running,
+    }

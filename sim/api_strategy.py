@@ -1,0 +1,204 @@
+"""Per-kind create and update rules: the defaulting and the field resets the real API server applies.
+
+Mirrors the parts of `pkg/registry/core/{pod,node,namespace}/strategy.go`, `pkg/apis/core/v1/defaults.go`
+and the DefaultTolerationSeconds admission plugin that a scheduler can observe: pod defaults (scheduler name,
+priority, QoS class, requests from limits), `status` ignored on pod create and on main-resource updates,
+`spec` ignored on status updates, and the pod spec being immutable apart from a few fields. Pure functions
+over plain dicts; the store calls them inside its write lock with objects it owns.
+"""
+
+import re
+import secrets
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sim import api_errors
+
+__all__ = ["micro_time", "parse_quantity", "prepare_create", "prepare_update", "qos_class", "rfc3339"]
+
+JSON = dict[str, Any]
+
+_SUFFIXES = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
+_SUFFIXES |= {"n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"), "": 1, "k": 10**3, "M": 10**6}
+_SUFFIXES |= {"G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18}
+_QUANTITY_RE = re.compile(r"^([+-]?[0-9.]+)(e[+-]?[0-9]+|E[+-]?[0-9]+|[a-zA-Z]*)$")
+_NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # k8s.io/apimachinery/pkg/util/rand: no vowels, no 0/1/3
+
+
+def rfc3339(seconds: float) -> str:
+    """A `metav1.Time` (second precision, UTC)."""
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def micro_time(seconds: float) -> str:
+    """A `metav1.MicroTime` (microsecond precision, UTC)."""
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_quantity(text: Any) -> Decimal:
+    """A resource quantity (`100m`, `1Gi`, `2e3`) as a number, to compare requests with limits."""
+    match = _QUANTITY_RE.match(str(text).strip())
+    try:
+        if match is None:
+            raise InvalidOperation
+        number, suffix = Decimal(match.group(1)), match.group(2)
+        if suffix[:1] in ("e", "E") and suffix[1:].lstrip("+-").isdigit():
+            return number * Decimal(10) ** int(suffix[1:])
+        return number * Decimal(_SUFFIXES[suffix])
+    except (InvalidOperation, KeyError):
+        raise api_errors.bad_request(f"quantities must match the regular expression '{_QUANTITY_RE.pattern}'") from None
+
+
+def qos_class(pod: JSON) -> str:
+    """`Guaranteed`, `Burstable` or `BestEffort`, as `pkg/apis/core/helper/qos` computes it."""
+    spec = pod.get("spec") or {}
+    containers = list(spec.get("containers") or []) + list(spec.get("initContainers") or [])
+    any_set = False
+    guaranteed = True
+    for container in containers:
+        resources = container.get("resources") or {}
+        requests = {k: v for k, v in (resources.get("requests") or {}).items() if k in ("cpu", "memory")}
+        limits = {k: v for k, v in (resources.get("limits") or {}).items() if k in ("cpu", "memory")}
+        if any(parse_quantity(v) != 0 for v in (*requests.values(), *limits.values())):
+            any_set = True
+        equal = all(parse_quantity(requests.get(k, v)) == parse_quantity(v) for k, v in limits.items())
+        if set(limits) != {"cpu", "memory"} or not equal:
+            guaranteed = False
+    if not any_set:
+        return "BestEffort"
+    return "Guaranteed" if guaranteed else "Burstable"
+
+
+def _default_container(container: JSON) -> JSON:
+    resources = container.get("resources")
+    if isinstance(resources, dict) and resources.get("limits"):
+        requests = dict(resources.get("requests") or {})
+        for name, value in resources["limits"].items():
+            requests.setdefault(name, value)
+        container["resources"] = {**resources, "requests": requests}
+    image = str(container.get("image", ""))
+    tag = image.rsplit("/", 1)[-1]
+    if "imagePullPolicy" not in container:
+        latest = "@" not in tag and (":" not in tag or tag.endswith(":latest"))
+        container["imagePullPolicy"] = "Always" if latest else "IfNotPresent"
+    container.setdefault("terminationMessagePath", "/dev/termination-log")
+    container.setdefault("terminationMessagePolicy", "File")
+    return container
+
+
+_DEFAULT_TOLERATIONS = (
+    {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300},
+    {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300},
+)
+
+
+def _default_pod_spec(pod: JSON) -> None:
+    spec = pod.setdefault("spec", {})
+    if not isinstance(spec, dict) or not isinstance(spec.get("containers"), list) or not spec["containers"]:
+        name = pod["metadata"].get("name", "")
+        raise api_errors.invalid("Pod", name, "spec.containers", "Required value")
+    for field in ("containers", "initContainers"):
+        if isinstance(spec.get(field), list):
+            spec[field] = [_default_container(dict(c)) for c in spec[field] if isinstance(c, dict)]
+    spec.setdefault("schedulerName", "default-scheduler")
+    spec.setdefault("priority", 0)
+    spec.setdefault("restartPolicy", "Always")
+    spec.setdefault("dnsPolicy", "ClusterFirst")
+    spec.setdefault("terminationGracePeriodSeconds", 30)
+    spec.setdefault("serviceAccountName", "default")
+    spec.setdefault("securityContext", {})
+    spec.setdefault("enableServiceLinks", True)
+    tolerations = list(spec.get("tolerations") or [])
+    for default in _DEFAULT_TOLERATIONS:
+        if not any(t.get("key") == default["key"] and t.get("effect") in (None, "", "NoExecute") for t in tolerations):
+            tolerations.append(dict(default))
+    spec["tolerations"] = tolerations
+
+
+def _default_pod(pod: JSON, *, keep_status: bool) -> None:
+    _default_pod_spec(pod)
+    status = pod.get("status") if keep_status and isinstance(pod.get("status"), dict) else {}
+    status = dict(status)
+    status.setdefault("phase", "Pending")
+    status["qosClass"] = qos_class(pod)
+    pod["status"] = status
+
+
+def prepare_create(store: str, obj: JSON, *, now: float, keep_status: bool = False) -> JSON:
+    """Apply the server's defaulting to a new object it owns (name generation, uid, timestamps, kind rules)."""
+    meta = obj["metadata"]
+    if not meta.get("name"):
+        prefix = meta.get("generateName")
+        if not prefix:
+            raise api_errors.invalid(
+                obj.get("kind", ""), "", "metadata.name", "Required value: name or generateName is required"
+            )
+        meta["name"] = prefix + "".join(secrets.choice(_NAME_ALPHABET) for _ in range(5))
+    if not keep_status or not meta.get("uid"):
+        meta["uid"] = str(uuid.uuid4())
+    if not keep_status or not meta.get("creationTimestamp"):
+        meta["creationTimestamp"] = rfc3339(now)
+    for transient in ("deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"):
+        meta.pop(transient, None)
+    if store == "pods":
+        _default_pod(obj, keep_status=keep_status)
+    elif store == "namespaces":
+        meta["labels"] = {**(meta.get("labels") or {}), "kubernetes.io/metadata.name": meta["name"]}
+        obj.setdefault("spec", {"finalizers": ["kubernetes"]})
+        obj["status"] = {"phase": "Active"} if not keep_status else obj.get("status") or {"phase": "Active"}
+    return obj
+
+
+_MUTABLE_POD_SPEC = ("activeDeadlineSeconds", "terminationGracePeriodSeconds", "tolerations", "schedulingGates")
+
+
+def _comparable_spec(spec: JSON) -> JSON:
+    out = {k: v for k, v in spec.items() if k not in _MUTABLE_POD_SPEC}
+    for field in ("containers", "initContainers"):
+        if isinstance(out.get(field), list):
+            out[field] = [{k: v for k, v in c.items() if k != "image"} for c in out[field] if isinstance(c, dict)]
+    return out
+
+
+def _check_pod_spec(old: JSON, new: JSON) -> None:
+    old_spec, new_spec = old.get("spec") or {}, new.get("spec") or {}
+    removed = [t for t in old_spec.get("tolerations") or [] if t not in (new_spec.get("tolerations") or [])]
+    if _comparable_spec(old_spec) != _comparable_spec(new_spec) or removed:
+        why = (
+            "Forbidden: pod updates may not change fields other than `spec.containers[*].image`,"
+            "`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` "
+            "(only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set "
+            "to 1 if it was previously negative)"
+        )
+        raise api_errors.invalid("Pod", old["metadata"]["name"], "spec", why)
+
+
+def prepare_update(store: str, old: JSON, new: JSON, *, subresource: str = "") -> JSON:
+    """Carry over what an update may not change (identity, and `status` or `spec` per endpoint)."""
+    meta, old_meta = new.setdefault("metadata", {}), old["metadata"]
+    if meta.get("uid") and meta["uid"] != old_meta["uid"]:
+        why = f"Precondition failed: UID in precondition: {meta['uid']}, UID in object meta: {old_meta['uid']}"
+        raise api_errors.conflict(store, old_meta["name"], why)
+    for kept in ("uid", "creationTimestamp", "namespace", "name", "deletionTimestamp"):
+        if kept in old_meta:
+            meta[kept] = old_meta[kept]
+    if subresource == "status":
+        if "spec" in old:
+            new["spec"] = old["spec"]
+        if store == "pods":
+            meta["ownerReferences"] = old_meta.get("ownerReferences")
+            if meta["ownerReferences"] is None:
+                del meta["ownerReferences"]
+    elif store in ("pods", "nodes", "namespaces"):
+        if "status" in old:
+            new["status"] = old["status"]
+        else:
+            new.pop("status", None)
+        if store == "pods":
+            _default_pod_spec(new)
+            _check_pod_spec(old, new)
+    if store == "namespaces":
+        meta["labels"] = {**(meta.get("labels") or {}), "kubernetes.io/metadata.name": old_meta["name"]}
+    return new

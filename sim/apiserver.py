@@ -1,0 +1,185 @@
+"""The Kubernetes API server emulator: what the real `kubernetes` client and kubectl talk to in tests and demos.
+
+`Emulator` bundles the store, the HTTP facade, the built-in kubelet and fault injection behind a small API:
+
+    with Emulator(objects=load_objects("cluster.yaml")) as emu:   # starts on 127.0.0.1, a free port
+        emu.write_kubeconfig(tmp / "kubeconfig")
+        emu.store.create("pods", {...})                            # in-process writes produce watch events
+        emu.faults.fail_next(verb="create", resource="pods/binding", code=500)
+
+or from a shell: `python -m sim.apiserver --cluster FILE --port N`, which prints the URL and the
+`KUBECONFIG=...` line and serves until SIGINT/SIGTERM. It is independent of the product's model code
+(`cluster.clock` is its only import from the project), so a bug there cannot hide itself here.
+"""
+
+import argparse
+import json
+import signal
+import sys
+import tempfile
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cluster.clock import Clock, SystemClock
+from sim.api_http import ApiServer, ServerSettings
+from sim.api_kubelet import Kubelet
+from sim.faults import Faults
+from sim.store import Store
+
+__all__ = ["Emulator", "load_objects", "main"]
+
+JSON = dict[str, Any]
+
+
+def load_objects(path: str | Path) -> list[JSON]:
+    """Objects from a `List` (JSON or YAML, as `kubectl get nodes,pods -A -o json` prints) or multi-doc YAML."""
+    text = Path(path).read_text()
+    try:
+        documents = list(yaml.safe_load_all(text))
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{path}: not valid JSON or YAML: {exc}") from exc
+    objects: list[JSON] = []
+    for doc in documents:
+        if doc is None:
+            continue
+        if not isinstance(doc, dict):
+            raise ValueError(f"{path}: expected Kubernetes objects, found a {type(doc).__name__}")
+        if isinstance(doc.get("items"), list) and str(doc.get("kind", "List")).endswith("List"):
+            item_kind = str(doc.get("kind", "List"))[: -len("List")]
+            for item in doc["items"]:
+                if item_kind and "kind" not in item:
+                    objects.append({"kind": item_kind, "apiVersion": doc.get("apiVersion", "v1"), **item})
+                else:
+                    objects.append(item)
+        else:
+            objects.append(doc)
+    for obj in objects:
+        if not obj.get("kind") or not (obj.get("metadata") or {}).get("name"):
+            raise ValueError(f"{path}: every object needs a kind and metadata.name, got {json.dumps(obj)[:120]}")
+    return objects
+
+
+class Emulator:
+    """An emulated cluster: store + HTTP facade + kubelet + faults (see the module docstring)."""
+
+    def __init__(
+        self,
+        objects: Iterable[JSON] = (),
+        *,
+        clock: Clock | None = None,
+        history: int = 10_000,
+        kubelet: bool = True,
+        kubelet_delay: float = 0.0,
+        watch_capacity: int = 1000,
+        watch_timeout: float = 1800.0,
+        bookmark_interval: float = 60.0,
+        version: str = "v1.32.0",
+    ) -> None:
+        """`history`: events kept for watch resumption; `watch_capacity`: events a slow watcher may lag."""
+        self.clock = clock or SystemClock()
+        self.store = Store(clock=self.clock, history=history, watch_capacity=watch_capacity)
+        self.store.load(objects)
+        self.faults = Faults(self.store, self.clock)
+        self.kubelet = Kubelet(self.store, clock=self.clock, delay=kubelet_delay) if kubelet else None
+        self.settings = ServerSettings(
+            git_version=version, watch_timeout=watch_timeout, bookmark_interval=bookmark_interval
+        )
+        self._server: ApiServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """`http://HOST:PORT` of the running server."""
+        if self._server is None:
+            raise RuntimeError("the emulator is not running; call start() first")
+        return f"http://{self._server.address}"
+
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Serve on `host:port` (0 picks a free port) in a background thread; returns the URL."""
+        if self._server is not None:
+            return self.url
+        self._server = ApiServer(
+            (host, port), store=self.store, faults=self.faults, clock=self.clock, settings=self.settings
+        )
+        if self.kubelet is not None:
+            self.kubelet.start()
+        self._thread = threading.Thread(target=self._server.serve_forever, name="sim-apiserver", daemon=True)
+        self._thread.start()
+        return self.url
+
+    def stop(self) -> None:
+        """Stop serving: end watches, cut connections, stop the kubelet. The store keeps its objects."""
+        if self._server is None:
+            return
+        self.store.drop_watches("stopped")
+        self._server.shutdown()
+        self._server.close_connections()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join()
+        if self.kubelet is not None:
+            self.kubelet.stop()
+        self._server = None
+        self._thread = None
+
+    def __enter__(self) -> "Emulator":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def write_kubeconfig(self, path: str | Path, *, context: str = "sim") -> Path:
+        """Write a kubeconfig whose current context points at this emulator; returns its path."""
+        path = Path(path)
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": context, "cluster": {"server": self.url}}],
+            "users": [{"name": context, "user": {}}],
+            "contexts": [{"name": context, "context": {"cluster": context, "user": context, "namespace": "default"}}],
+            "current-context": context,
+            "preferences": {},
+        }
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+        return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m sim.apiserver --cluster FILE --port N`: serve until SIGINT/SIGTERM."""
+    parser = argparse.ArgumentParser(prog="python -m sim.apiserver", description=__doc__.split("\n")[0])
+    parser.add_argument("--cluster", help="a List or multi-document YAML of Nodes, Pods, ... to start with")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--kubeconfig", help="where to write the kubeconfig (default: a temporary file)")
+    parser.add_argument("--history", type=int, default=10_000, help="watch events kept for resumption")
+    parser.add_argument("--kubelet-delay", type=float, default=0.0, help="seconds from bind to Running")
+    parser.add_argument("--no-kubelet", action="store_true", help="leave bound pods Pending")
+    args = parser.parse_args(argv)
+    try:
+        objects = load_objects(args.cluster) if args.cluster else []
+        emulator = Emulator(
+            objects, history=args.history, kubelet=not args.no_kubelet, kubelet_delay=args.kubelet_delay
+        )
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    url = emulator.start(args.host, args.port)
+    kubeconfig = args.kubeconfig or str(Path(tempfile.mkdtemp(prefix="sim-apiserver-")) / "kubeconfig")
+    emulator.write_kubeconfig(kubeconfig)
+    print(f"API server emulator listening on {url}", flush=True)
+    print(f"KUBECONFIG={kubeconfig}", flush=True)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+    emulator.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

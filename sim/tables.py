@@ -1,0 +1,281 @@
+"""Server-side printing: `meta.k8s.io/v1` `Table` responses for `kubectl get`.
+
+kubectl asks for tables in its `Accept` header and prints the server's columns and cells as they come, so the
+columns and cell texts here follow `pkg/printers/internalversion/printers.go` (the server always renders the
+wide columns; kubectl hides those with priority 1 unless `-o wide`). Pure functions of the stored objects
+and the current time; the HTTP facade decides when to answer with a table.
+"""
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+__all__ = ["human_duration", "table"]
+
+JSON = dict[str, Any]
+
+_NAME = {"name": "Name", "type": "string", "format": "name", "description": "Name must be unique within a namespace."}
+_AGE = {"name": "Age", "type": "string", "format": "", "description": "CreationTimestamp is a timestamp."}
+
+
+def _column(name: str, description: str, *, priority: int = 0, fmt: str = "") -> JSON:
+    return {"name": name, "type": "string", "format": fmt, "description": description, "priority": priority}
+
+
+COLUMNS: dict[str, list[JSON]] = {
+    "Pod": [
+        _NAME,
+        _column("Ready", "The aggregate readiness state of this pod for accepting traffic."),
+        _column("Status", "The aggregate status of the containers in this pod."),
+        _column("Restarts", "The number of times the containers in this pod have been restarted."),
+        _AGE,
+        _column("IP", "IP address allocated to the pod.", priority=1),
+        _column("Node", "Name of the node this pod runs on.", priority=1),
+        _column("Nominated Node", "Name of the node the pod is nominated to.", priority=1),
+        _column("Readiness Gates", "Pod readiness gates.", priority=1),
+    ],
+    "Node": [
+        _NAME,
+        _column("Status", "The status of the node"),
+        _column("Roles", "The roles of the node"),
+        _AGE,
+        _column("Version", "Kubelet Version reported by the node."),
+        _column("Internal-IP", "List of addresses reachable to the node.", priority=1),
+        _column("External-IP", "List of addresses reachable to the node.", priority=1),
+        _column("OS-Image", "OS Image reported by the node.", priority=1),
+        _column("Kernel-Version", "Kernel Version reported by the node.", priority=1),
+        _column("Container-Runtime", "ContainerRuntime Version reported by the node.", priority=1),
+    ],
+    "Namespace": [_NAME, _column("Status", "The status of the namespace"), _AGE],
+    "Lease": [_NAME, _column("Holder", "holderIdentity contains the identity of the holder of a current lease."), _AGE],
+    "Event": [
+        _column("Last Seen", "The time at which the most recent occurrence of this event was recorded."),
+        _column("Type", "Type of this event (Normal, Warning)."),
+        _column("Reason", "This should be a short, machine understandable string."),
+        _column("Object", "The object that this event is about."),
+        _column("Subobject", "The field of the object this event is about.", priority=1),
+        _column("Source", "The component reporting this event.", priority=1),
+        _column("Message", "A human-readable description of the status of this operation."),
+        _column("First Seen", "The time at which the event was first recorded.", priority=1),
+        _column("Count", "The number of times this event has occurred.", priority=1),
+        _column("Name", "Name must be unique within a namespace.", priority=1, fmt="name"),
+    ],
+}
+
+
+def human_duration(seconds: float) -> str:
+    """`k8s.io/apimachinery/pkg/util/duration.HumanDuration`: 45s, 3m20s, 5h10m, 2d3h, 1y20d."""
+    s = int(seconds)
+    if s < -1:
+        return "<invalid>"
+    if s < 0:
+        return "0s"
+    if s < 120:
+        return f"{s}s"
+    minutes = s // 60
+    if minutes < 10:
+        return f"{minutes}m" if s % 60 == 0 else f"{minutes}m{s % 60}s"
+    if minutes < 180:
+        return f"{minutes}m"
+    hours = s // 3600
+    if hours < 8:
+        return f"{hours}h" if minutes % 60 == 0 else f"{hours}h{minutes % 60}m"
+    if hours < 48:
+        return f"{hours}h"
+    if hours < 24 * 8:
+        return f"{hours // 24}d" if hours % 24 == 0 else f"{hours // 24}d{hours % 24}h"
+    if hours < 24 * 365 * 2:
+        return f"{hours // 24}d"
+    if hours < 24 * 365 * 8:
+        days = (hours // 24) % 365
+        return f"{hours // 24 // 365}y" if days == 0 else f"{hours // 24 // 365}y{days}d"
+    return f"{hours // 24 // 365}y"
+
+
+def _since(timestamp: Any, now: float) -> str:
+    if not timestamp:
+        return "<unknown>"
+    try:
+        then = datetime.fromisoformat(str(timestamp).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return "<unknown>"
+    return human_duration(now - then)
+
+
+def _pod_cells(pod: JSON, now: float) -> list[Any]:
+    spec, status, meta = pod.get("spec") or {}, pod.get("status") or {}, pod["metadata"]
+    reason = status.get("reason") or status.get("phase") or ""
+    restarts = ready = 0
+    initializing = False
+    init_statuses = status.get("initContainerStatuses") or []
+    for i, container in enumerate(init_statuses):
+        restarts += int(container.get("restartCount") or 0)
+        state = container.get("state") or {}
+        terminated, waiting = state.get("terminated"), state.get("waiting")
+        if terminated and terminated.get("exitCode", 0) == 0:
+            continue
+        initializing = True
+        if terminated:
+            reason = (
+                "Init:" + terminated["reason"]
+                if terminated.get("reason")
+                else f"Init:ExitCode:{terminated['exitCode']}"
+            )
+        elif waiting and waiting.get("reason") and waiting["reason"] != "PodInitializing":
+            reason = "Init:" + waiting["reason"]
+        else:
+            reason = f"Init:{i}/{len(spec.get('initContainers') or [])}"
+        break
+    conditions = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
+    if not initializing or conditions.get("Initialized") == "True":
+        restarts, running = 0, False
+        for container in reversed(status.get("containerStatuses") or []):
+            restarts += int(container.get("restartCount") or 0)
+            state = container.get("state") or {}
+            waiting, terminated = state.get("waiting") or {}, state.get("terminated")
+            if waiting.get("reason"):
+                reason = waiting["reason"]
+            elif terminated is not None:
+                reason = terminated.get("reason") or f"ExitCode:{terminated.get('exitCode', 0)}"
+            elif container.get("ready") and state.get("running") is not None:
+                running = True
+                ready += 1
+        if reason == "Completed" and running:
+            reason = "Running" if "Ready" in conditions else "NotReady"
+    if meta.get("deletionTimestamp"):
+        reason = "Unknown" if status.get("reason") == "NodeLost" else "Terminating"
+    gates = spec.get("readinessGates") or []
+    gates_cell = "<none>"
+    if gates:
+        passed = sum(1 for g in gates if conditions.get(g.get("conditionType")) == "True")
+        gates_cell = f"{passed}/{len(gates)}"
+    return [
+        meta["name"],
+        f"{ready}/{len(spec.get('containers') or [])}",
+        reason,
+        str(restarts),
+        _since(meta.get("creationTimestamp"), now),
+        status.get("podIP") or "<none>",
+        spec.get("nodeName") or "<none>",
+        status.get("nominatedNodeName") or "<none>",
+        gates_cell,
+    ]
+
+
+def _node_cells(node: JSON, now: float) -> list[Any]:
+    spec, status, meta = node.get("spec") or {}, node.get("status") or {}, node["metadata"]
+    ready = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)
+    states = [] if ready is None else ["Ready" if ready.get("status") == "True" else "NotReady"]
+    states = states or ["Unknown"]
+    if spec.get("unschedulable"):
+        states.append("SchedulingDisabled")
+    roles: set[str] = set()
+    for key, value in (meta.get("labels") or {}).items():
+        if key.startswith("node-role.kubernetes.io/") and key[len("node-role.kubernetes.io/") :]:
+            roles.add(key[len("node-role.kubernetes.io/") :])
+        elif key == "kubernetes.io/role" and value:
+            roles.add(value)
+    info = status.get("nodeInfo") or {}
+    addresses = status.get("addresses") or []
+
+    def address(kind: str) -> str:
+        return next((a.get("address") for a in addresses if a.get("type") == kind), None) or "<none>"
+
+    return [
+        meta["name"],
+        ",".join(states),
+        ",".join(sorted(roles)) or "<none>",
+        _since(meta.get("creationTimestamp"), now),
+        info.get("kubeletVersion", ""),
+        address("InternalIP"),
+        address("ExternalIP"),
+        info.get("osImage") or "<unknown>",
+        info.get("kernelVersion") or "<unknown>",
+        info.get("containerRuntimeVersion") or "<unknown>",
+    ]
+
+
+def _event_cells(event: JSON, now: float) -> list[Any]:
+    first = (
+        _since(event.get("firstTimestamp"), now) if event.get("firstTimestamp") else _since(event.get("eventTime"), now)
+    )
+    last = _since(event.get("lastTimestamp"), now) if event.get("lastTimestamp") else first
+    count = event.get("count") or 0
+    series = event.get("series")
+    if series:
+        last, count = _since(series.get("lastObservedTime"), now), series.get("count") or 0
+    elif count == 0:
+        count = 1
+    involved = event.get("involvedObject") or {}
+    kind = str(involved.get("kind") or "").lower()
+    target = f"{kind}/{involved['name']}" if involved.get("name") else kind
+    source = event.get("source") or {}
+    component = source.get("component") or event.get("reportingComponent") or ""
+    instance = source.get("host") or event.get("reportingInstance") or ""
+    return [
+        last,
+        event.get("type", ""),
+        event.get("reason", ""),
+        target,
+        involved.get("fieldPath", ""),
+        f"{component}, {instance}" if instance else component,
+        str(event.get("message") or "").strip(),
+        first,
+        str(count),
+        event["metadata"]["name"],
+    ]
+
+
+def _namespace_cells(ns: JSON, now: float) -> list[Any]:
+    phase = (ns.get("status") or {}).get("phase", "")
+    return [ns["metadata"]["name"], phase, _since(ns["metadata"].get("creationTimestamp"), now)]
+
+
+def _lease_cells(lease: JSON, now: float) -> list[Any]:
+    holder = (lease.get("spec") or {}).get("holderIdentity") or ""
+    return [lease["metadata"]["name"], holder, _since(lease["metadata"].get("creationTimestamp"), now)]
+
+
+_CELLS: dict[str, Callable[[JSON, float], list[Any]]] = {
+    "Pod": _pod_cells,
+    "Node": _node_cells,
+    "Event": _event_cells,
+    "Namespace": _namespace_cells,
+    "Lease": _lease_cells,
+}
+
+
+def table(
+    kind: str,
+    objects: list[JSON],
+    *,
+    now: float,
+    resource_version: str = "",
+    continue_token: str = "",
+    include_object: str = "Metadata",
+    wire: Callable[[JSON], JSON] | None = None,
+) -> JSON:
+    """A `Table` of stored objects of `kind`; `include_object` is the request's `None`/`Metadata`/`Object`."""
+    cells = _CELLS[kind]
+    rows = []
+    for obj in objects:
+        row: JSON = {"cells": cells(obj, now)}
+        if include_object == "Object":
+            row["object"] = wire(obj) if wire else obj
+        elif include_object != "None":
+            row["object"] = {
+                "kind": "PartialObjectMetadata",
+                "apiVersion": "meta.k8s.io/v1",
+                "metadata": obj["metadata"],
+            }
+        rows.append(row)
+    metadata: JSON = {"resourceVersion": resource_version}
+    if continue_token:
+        metadata["continue"] = continue_token
+    return {
+        "kind": "Table",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": metadata,
+        "columnDefinitions": COLUMNS[kind],
+        "rows": rows,
+    }
