@@ -85,7 +85,7 @@ def _non_missing(requests: Mapping[str, int]) -> dict[str, int]:
 def pod_requests(spec: Mapping[str, Any], *, non_missing: bool = False) -> dict[str, int]:
     """Total requests of a pod spec; `non_missing` applies kube-scheduler's 100m/200Mi defaults per container."""
     per_container = _non_missing if non_missing else dict
-    totals: dict[str, int] = {}
+    totals: dict[str, int] = {CPU: 0, MEMORY: 0}
     for container in spec.get("containers") or []:
         add(totals, per_container(container_requests(container)))
     sidecars: dict[str, int] = {}

@@ -1,0 +1,146 @@
+"""`scheduler.py decide` as a user runs it: CONTRACTS §4's output, its exit statuses and its errors."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAPSHOT = ROOT / "examples" / "cluster-6-workers.json"
+PODS = ROOT / "ai-test-pods.yaml"
+NOISY_NODES = {"worker-2", "worker-5"}
+
+
+def decide(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "scheduler.py", "decide", *args],
+        check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", **(env or {})},
+    )
+
+
+@pytest.fixture(scope="module")
+def decisions() -> dict[str, dict]:
+    result = decide("--snapshot", str(SNAPSHOT), "--pod", str(PODS), "--json")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    return {d["pod"]: d for d in map(json.loads, lines)}
+
+
+def test_one_valid_line_per_pod(decisions):
+    assert len(decisions) == 10
+    for d in decisions.values():
+        assert list(d)[:7] == ["pod", "node", "tier", "reason", "scores", "unschedulable", "latency_ms"]
+        assert d["tier"] == "heuristic"
+        assert all(0 <= s <= 100 for s in d["scores"].values())
+        assert d["latency_ms"] > 0
+        assert len(d["reason"]) <= 256
+
+
+def test_latency_critical_pods_avoid_the_noisy_nodes(decisions):
+    for name in ("default/redis-latency", "default/http-echo", "default/frontend-0", "default/frontend-1"):
+        assert decisions[name]["node"] not in NOISY_NODES, name
+        noisy_scores = [decisions[name]["scores"][n] for n in NOISY_NODES]
+        assert max(noisy_scores) < decisions[name]["scores"][decisions[name]["node"]]
+
+
+def test_constraints_are_respected(decisions):
+    assert decisions["ml/gpu-inference"]["node"] == "worker-4"
+    assert decisions["default/ssd-cache"]["node"] in {"worker-1", "worker-6"}
+    assert decisions["default/frontend-0"]["node"] != decisions["default/frontend-1"]["node"]
+    assert decisions["default/frontend-1"]["unschedulable"][decisions["default/frontend-0"]["node"]] == (
+        "node(s) didn't match pod anti-affinity rules"
+    )
+
+
+def test_plugin_scores_are_printed_for_the_heuristic_tier(decisions):
+    plugins = decisions["default/redis-latency"]["plugin_scores"]
+    assert set(plugins) == {
+        "NodeResourcesFit",
+        "NodeResourcesBalancedAllocation",
+        "TaintToleration",
+        "NodeAffinity",
+        "InterferenceAware",
+    }
+    assert plugins["InterferenceAware"]["worker-2"] < plugins["InterferenceAware"]["worker-1"]
+
+
+def test_the_pod_that_fits_nowhere(decisions):
+    too_big = decisions["default/too-big"]
+    assert too_big["node"] is None
+    assert too_big["reason"] == (
+        "0/7 nodes are available: 1 node(s) had untolerated taint {dedicated: gpu}, 1 node(s) had untolerated taint "
+        "{node-role.kubernetes.io/control-plane: }, 5 Insufficient cpu."
+    )
+    assert too_big["unschedulable"]["worker-1"] == "Insufficient cpu"
+
+
+def test_each_placement_counts_for_the_next(tmp_path):
+    pods = tmp_path / "pods.yaml"
+    pod = (
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: fill-{i}}}\nspec:\n  containers:\n  - name: c\n"
+        "    resources: {{requests: {{cpu: '5'}}}}\n"
+    )
+    pods.write_text("---\n".join(pod.format(i=i) for i in range(6)))
+    result = decide("--snapshot", str(SNAPSHOT), "--pod", str(pods), "--json")
+    nodes = [json.loads(line)["node"] for line in result.stdout.splitlines()]
+    placed = [n for n in nodes if n]
+    assert len(placed) == len(set(placed)) == 5  # 8-cpu workers hold one 5-cpu pod each (worker-4 is tainted)
+    assert nodes[-1] is None
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        pytest.param(["--snapshot", "missing.json", "--pod", str(PODS)], "missing.json: cannot read", id="no snapshot"),
+        pytest.param(["--snapshot", str(PODS), "--pod", str(PODS)], "no Node objects", id="snapshot without nodes"),
+        pytest.param(
+            ["--snapshot", str(SNAPSHOT), "--pod", str(SNAPSHOT)], "is a Node, not a Pod", id="pod file of nodes"
+        ),
+        pytest.param(["--snapshot", str(SNAPSHOT), "--pod", "config.yaml"], "not a Pod", id="pod file of config"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args, fragment):
+    result = decide(*args)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and fragment in lines[0] and "Traceback" not in result.stderr
+
+
+def test_bad_pod_manifest(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nspec:\n  containers:\n"
+        "  - name: c\n    resources: {requests: {cpu: lots}}\n"
+    )
+    result = decide("--snapshot", str(SNAPSHOT), "--pod", str(bad))
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"error: {bad}: pod default/x: invalid quantity 'lots' for cpu"
+
+
+def test_bad_yaml(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("kind: Pod\nmetadata: [\n")
+    result = decide("--snapshot", str(SNAPSHOT), "--pod", str(bad))
+    assert result.returncode == 2 and "not valid YAML" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_bad_config(tmp_path):
+    bad = tmp_path / "config.yaml"
+    bad.write_text("fallback:\n  strategy: fastest\n")
+    result = decide("--snapshot", str(SNAPSHOT), "--pod", str(PODS), "--config", str(bad))
+    assert result.returncode == 2
+    assert "fallback.strategy: 'fastest' is not allowed" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_bad_environment_value():
+    result = decide("--snapshot", str(SNAPSHOT), "--pod", str(PODS), env={"LOG_FORMAT": "xml"})
+    assert result.returncode == 2 and "logging.format: 'xml'" in result.stderr
