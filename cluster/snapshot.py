@@ -8,9 +8,10 @@ once. `with_pod`, `without_pod`, `with_node` and `with_state` return a new snaps
 did not change, which is how successive decisions and the scheduler's assume cache stay cheap.
 """
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
+from typing import TypeVar
 
 import numpy as np
 
@@ -23,6 +24,7 @@ from telemetry.nodestate import METRIC_NAMES, STATS, NodeState
 
 BASE_RESOURCES = (resources.CPU, resources.MEMORY, resources.EPHEMERAL_STORAGE)
 DIM_INDEX = {d: i for i, d in enumerate(DIMENSIONS)}
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, eq=False)
@@ -88,6 +90,30 @@ def _metric_row(state: NodeState) -> np.ndarray:
     return row
 
 
+@dataclass(frozen=True, eq=False)
+class Telemetry:
+    """Every node's NodeState and its metric matrix ([nodes, 11 metrics, 3 stats], NaN where unknown)."""
+
+    states: tuple[NodeState, ...]
+    metrics: np.ndarray
+    _derived: dict[Callable[[np.ndarray], object], object] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def of(cls, states: Sequence[NodeState]) -> "Telemetry":
+        rows = [_metric_row(s) for s in states]
+        empty = np.zeros((0, len(METRIC_NAMES), len(STATS)))
+        return cls(tuple(states), np.stack(rows) if rows else empty)
+
+    def derived(self, compute: Callable[[np.ndarray], T]) -> T:
+        """`compute(metrics)`, once per telemetry version: scorers keep their per-node readings here, so
+        successive decisions that only add pods do not recompute them."""
+        value = self._derived.get(compute)
+        if value is None:
+            value = compute(self.metrics)
+            self._derived[compute] = value
+        return value  # type: ignore[return-value]
+
+
 def _declared(pod: Pod) -> np.ndarray:
     """Per dimension: is the pod sensitive to it (row 0), does it stress it (row 1)."""
     needs = parse_needs(pod).needs
@@ -110,8 +136,9 @@ class Snapshot:
     pod_count: np.ndarray
     used_ports: tuple[frozenset[tuple[str, str, int]], ...]
     declared: np.ndarray
-    states: tuple[NodeState, ...]
-    metrics: np.ndarray
+    telemetry: Telemetry
+    anti_affinity: tuple[tuple[int, Pod], ...] = ()
+    """Pods with required anti-affinity and their node index (kube-scheduler keeps this list too)."""
     namespaces: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     @classmethod
@@ -144,10 +171,7 @@ class Snapshot:
             pod_count=np.zeros(n, dtype=np.int64),
             used_ports=tuple(frozenset() for _ in range(n)),
             declared=np.zeros((n, 2, len(DIMENSIONS)), dtype=np.int64),
-            states=node_states,
-            metrics=np.stack([_metric_row(s) for s in node_states])
-            if n
-            else np.zeros((0, len(METRIC_NAMES), len(STATS))),
+            telemetry=Telemetry.of(node_states),
             namespaces=all_namespaces,
         )
         return snapshot._recount()
@@ -168,8 +192,15 @@ class Snapshot:
                 used.update(pod.host_ports)
             ports.append(frozenset(used))
         counts = np.array([len(g) for g in self.pods_on], dtype=np.int64)
+        anti = tuple((i, p) for i, group in enumerate(self.pods_on) for p in group if p.has_required_anti_affinity)
         return replace(
-            self, requested=requested, non_zero=non_zero, pod_count=counts, used_ports=tuple(ports), declared=declared
+            self,
+            requested=requested,
+            non_zero=non_zero,
+            pod_count=counts,
+            used_ports=tuple(ports),
+            declared=declared,
+            anti_affinity=anti,
         )
 
     # -- reading ---------------------------------------------------------------------------------
@@ -182,6 +213,14 @@ class Snapshot:
     def nodes(self) -> tuple[Node, ...]:
         return self.table.nodes
 
+    @property
+    def states(self) -> tuple[NodeState, ...]:
+        return self.telemetry.states
+
+    @property
+    def metrics(self) -> np.ndarray:
+        return self.telemetry.metrics
+
     def __len__(self) -> int:
         return len(self.table.nodes)
 
@@ -192,11 +231,6 @@ class Snapshot:
         for i, group in enumerate(self.pods_on):
             for pod in group:
                 yield i, pod
-
-    @cached_property
-    def pods_with_required_anti_affinity(self) -> tuple[tuple[int, Pod], ...]:
-        """Existing pods whose required anti-affinity constrains newcomers (kube-scheduler keeps this list)."""
-        return tuple((i, p) for i, p in self.all_pods() if p.has_required_anti_affinity)
 
     # -- changing (each returns a new snapshot) ---------------------------------------------------
 
@@ -234,6 +268,9 @@ class Snapshot:
         ports = list(self.used_ports)
         ports[i] = frozenset(port for p in group for port in p.host_ports)
         pods_on = (*self.pods_on[:i], group, *self.pods_on[i + 1 :])
+        anti = self.anti_affinity
+        if pod.has_required_anti_affinity:
+            anti = (*anti, (i, pod)) if sign > 0 else tuple(e for e in anti if e[1].key != pod.key)
         namespaces = self.namespaces
         if pod.namespace not in namespaces:
             namespaces = {**namespaces, pod.namespace: {"kubernetes.io/metadata.name": pod.namespace}}
@@ -245,6 +282,7 @@ class Snapshot:
             pod_count=pod_count,
             used_ports=tuple(ports),
             declared=declared,
+            anti_affinity=anti,
             namespaces=namespaces,
         )
 
@@ -253,10 +291,10 @@ class Snapshot:
         i = self.table.index.get(state.node)
         if i is None:
             return self
+        states = (*self.states[:i], state, *self.states[i + 1 :])
         metrics = self.metrics.copy()
         metrics[i] = _metric_row(state)
-        states = (*self.states[:i], state, *self.states[i + 1 :])
-        return replace(self, states=states, metrics=metrics)
+        return replace(self, telemetry=Telemetry(states, metrics))
 
     def with_nodes(self, nodes: Sequence[Node]) -> "Snapshot":
         """The snapshot over a new node set, keeping pods and telemetry of the nodes that remain."""
@@ -278,4 +316,4 @@ class Snapshot:
         states = list(self.states)
         for i in stale:
             states[i] = nodestate.unknown(states[i].node)
-        return replace(self, states=tuple(states), metrics=metrics)
+        return replace(self, telemetry=Telemetry(tuple(states), metrics))

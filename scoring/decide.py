@@ -84,10 +84,8 @@ class Decision:
     extra: Mapping[str, Any] = field(default_factory=dict)
     declined: bool = False
     """A forced tier declined and nothing decided the pod (only without fallback)."""
-
-    @property
-    def score(self) -> float | None:
-        return None if self.node is None else self.scores.get(self.node)
+    score: float | None = None
+    """The chosen node's score."""
 
     def to_json(self) -> dict[str, Any]:
         """CONTRACTS §4's object (plus `plugin_scores` for the heuristic tier, and context fields)."""
@@ -189,8 +187,9 @@ class Decider:
                 pod=pod.key,
                 node=choice.node,
                 tier=tier.tier,
+                score=choice.scores.get(choice.node),
                 reason=clip_reason(choice.reason),
-                scores=dict(choice.scores),
+                scores=choice.scores,
                 unschedulable=unschedulable,
                 latency_ms=(self.clock.monotonic() - started) * 1000,
                 fallbacks=fallbacks,
@@ -202,6 +201,7 @@ class Decider:
             pod=pod.key,
             node=names[best],
             tier=Tier.HEURISTIC,
+            score=round(float(heuristic.scores[heuristic.best]), 1),
             reason=clip_reason(heuristic.reason),
             scores=heuristic.by_node(names),
             unschedulable=unschedulable,

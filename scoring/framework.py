@@ -7,7 +7,7 @@ runtime (`scoring.runtime`) runs them; plugins live one per module in `scoring.p
 """
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -96,3 +96,39 @@ def fit_error(num_nodes: int, failures: Mapping[int, tuple[str, ...]]) -> str:
     if histogram:
         message += f" {', '.join(histogram)}."
     return message
+
+
+class NodeScores(Mapping[str, float]):
+    """Scores of the feasible nodes keyed by name, built on first read.
+
+    A decision carries every feasible node's score for `decide --json`, but the scheduler loop reads
+    only the chosen one; building a thousand-entry dict per plugin per pod would cost more than
+    deciding, so the mapping materialises lazily.
+    """
+
+    __slots__ = ("_built", "_decimals", "_feasible", "_names", "_values")
+
+    def __init__(
+        self, names: tuple[str, ...], feasible: np.ndarray, values: np.ndarray, *, decimals: int | None
+    ) -> None:
+        self._names = names
+        self._feasible = feasible
+        self._values = values
+        self._decimals = decimals
+        self._built: dict[str, float] | None = None
+
+    def _dict(self) -> dict[str, float]:
+        if self._built is None:
+            values = self._values if self._decimals is None else np.round(self._values, self._decimals)
+            ordered = [self._names[i] for i in self._feasible.tolist()]
+            self._built = dict(zip(ordered, values.tolist(), strict=True))
+        return self._built
+
+    def __getitem__(self, node: str) -> float:
+        return self._dict()[node]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._dict())
+
+    def __len__(self) -> int:
+        return len(self._feasible)

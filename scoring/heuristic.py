@@ -18,7 +18,7 @@ from enum import StrEnum
 import numpy as np
 
 from cluster.snapshot import Snapshot
-from scoring.framework import MAX_NODE_SCORE, PodInfo
+from scoring.framework import MAX_NODE_SCORE, NodeScores, PodInfo
 from scoring.runtime import DEFAULT_SCORE_WEIGHTS, Profile, run_scores
 
 
@@ -38,12 +38,12 @@ class HeuristicScores:
     best: int
     reason: str
 
-    def by_node(self, names: tuple[str, ...]) -> dict[str, float]:
-        return {names[i]: round(float(s), 1) for i, s in zip(self.feasible, self.scores, strict=True)}
+    def by_node(self, names: tuple[str, ...]) -> NodeScores:
+        return NodeScores(names, self.feasible, self.scores, decimals=1)
 
-    def plugins_by_node(self, names: tuple[str, ...]) -> dict[str, dict[str, int]]:
+    def plugins_by_node(self, names: tuple[str, ...]) -> dict[str, NodeScores]:
         return {
-            plugin: {names[i]: int(s) for i, s in zip(self.feasible, scores, strict=True)}
+            plugin: NodeScores(names, self.feasible, scores, decimals=None)
             for plugin, scores in self.plugin_scores.items()
         }
 

@@ -58,7 +58,7 @@ class InterPodAffinity:
         incoming = pod.pod
         affinity = incoming.affinity.pod_affinity_required
         anti = incoming.affinity.pod_anti_affinity_required
-        existing_anti = snapshot.pods_with_required_anti_affinity
+        existing_anti = snapshot.anti_affinity
         if not affinity and not anti and not existing_anti:
             return {}
         labels = snapshot.table.nodes

@@ -93,7 +93,7 @@ def declared_pressure(noisy_counts: np.ndarray) -> np.ndarray:
 
 def node_pressure(snapshot: Snapshot, indices: np.ndarray) -> np.ndarray:
     """Combined pressure (telemetry and declarations) for the nodes at `indices`, shape [len, 4]."""
-    measured = telemetry_pressure(snapshot.metrics)[indices]
+    measured = snapshot.telemetry.derived(telemetry_pressure)[indices]
     declared = declared_pressure(snapshot.declared[indices, 1, :])
     return np.maximum(measured, declared)
 

@@ -16,14 +16,13 @@ NAME = "NodeResourcesBalancedAllocation"
 
 
 def balance(requested: np.ndarray, allocatable: np.ndarray) -> np.ndarray:
-    """`balancedResourceScore` per row: int64((1 - std) * 100) over resources with allocatable > 0."""
+    """`balancedResourceScore` over rows of (cpu, memory): int64((1 - std) * 100), std = |f_cpu - f_mem| / 2.
+
+    A resource with zero allocatable is left out, and with fewer than two fractions upstream's std is 0.
+    """
     valid = allocatable > 0
     fractions = np.minimum(requested / np.where(valid, allocatable, 1), 1.0)
-    count = valid.sum(axis=1)
-    two = np.abs(fractions[:, 0] - fractions[:, 1]) / 2 if fractions.shape[1] >= 2 else np.zeros(len(fractions))
-    mean = np.where(count > 0, (fractions * valid).sum(axis=1) / np.maximum(count, 1), 0.0)
-    spread = np.sqrt((((fractions - mean[:, None]) ** 2) * valid).sum(axis=1) / np.maximum(count, 1))
-    std = np.where(count == 2, two, np.where(count > 2, spread, 0.0))
+    std = np.where(valid.all(axis=1), np.abs(fractions[:, 0] - fractions[:, 1]) / 2, 0.0)
     return ((1 - std) * MAX_NODE_SCORE).astype(np.int64)
 
 

@@ -46,7 +46,11 @@ class TaintToleration:
         if not reasons:
             return {}
         groups_of_candidates = group_of[candidates]
-        return {int(i): reasons[int(g)] for i, g in zip(candidates, groups_of_candidates, strict=True) if g in reasons}
+        failing = np.isin(groups_of_candidates, list(reasons))
+        return {
+            i: reasons[g]
+            for i, g in zip(candidates[failing].tolist(), groups_of_candidates[failing].tolist(), strict=True)
+        }
 
     def score(self, pod: PodInfo, snapshot: Snapshot, feasible: np.ndarray) -> np.ndarray:
         groups, group_of = snapshot.table.taint_groups
