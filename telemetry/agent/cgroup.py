@@ -5,13 +5,16 @@ driver, `kubepods` with cgroupfs): a cgroup's `nr_periods`/`nr_throttled` count 
 enforcement, so the slice's own file says nothing about its pods. The ratio is the throttled share of
 all enforcement periods that elapsed under the slice in the interval; when no quota-limited cgroup ran
 none could be throttled, and the ratio is 0. Counters become per-interval deltas, cgroup by cgroup.
+Only cgroups with a quota in `cpu.max` can count periods, so the tree is listed every `RESCAN_SECONDS`
+and just those cgroups' `cpu.stat` are read each second (a pod started in between joins at the next
+listing): this keeps a node with hundreds of containers within the agent's CPU budget.
 """
 
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from telemetry.agent.collector import Availability, describe_os_error, read_text
+from telemetry.agent.collector import RESCAN_SECONDS, Availability, describe_os_error, read_text
 
 UTILIZATION = "cpu_utilization"
 THROTTLING = "cpu_throttling_ratio"
@@ -95,18 +98,38 @@ def throttling_ratio(previous: Mapping[str, tuple[int, int]], current: Mapping[s
     return 0.0 if periods == 0 else min(throttled / periods, 1.0)
 
 
-def read_slice(slice_path: str) -> dict[str, tuple[int, int]]:
-    """Every cgroup's (nr_periods, nr_throttled) under `slice_path`, keyed by path; unreadable ones are skipped."""
-    readings: dict[str, tuple[int, int]] = {}
+def has_quota(cgroup_path: str) -> bool:
+    """Whether a cgroup can be throttled: its cpu.max has a quota (a missing file is given the benefit of doubt)."""
+    try:
+        return not read_text(os.path.join(cgroup_path, "cpu.max")).startswith("max")
+    except OSError:
+        return True
+
+
+def list_quota_cgroups(slice_path: str) -> list[str]:
+    """The slice and every cgroup below it that has a CPU quota: only those count CFS periods."""
+    found: list[str] = []
     pending = [slice_path]
     while pending:
         path = pending.pop()
         try:
             with os.scandir(path) as entries:
                 pending.extend(entry.path for entry in entries if entry.is_dir(follow_symlinks=False))
+        except OSError:
+            continue  # a pod cgroup removed while walking
+        if path == slice_path or has_quota(path):
+            found.append(path)
+    return found
+
+
+def read_counters(paths: list[str]) -> dict[str, tuple[int, int]]:
+    """(nr_periods, nr_throttled) per cgroup; removed or controller-less cgroups are left out."""
+    readings: dict[str, tuple[int, int]] = {}
+    for path in paths:
+        try:
             counters = parse_cpu_stat(read_text(os.path.join(path, "cpu.stat")))
         except (OSError, CgroupFormatError):
-            continue  # a pod cgroup removed while walking
+            continue
         if counters is not None:
             readings[path] = counters
     return readings
@@ -124,6 +147,8 @@ class CgroupCollector:
         self._cgroup_root = cgroup_root
         self._pods_cgroup = pods_cgroup
         self._slice: str | None = None
+        self._quota_cgroups: list[str] = []
+        self._listed_at: float | None = None
         self._proc_ok = False
         self._times: CpuTimes | None = None
         self._counters: dict[str, tuple[int, int]] | None = None
@@ -181,7 +206,9 @@ class CgroupCollector:
                     values[UTILIZATION] = value
             self._times = times
         if self._slice is not None:
-            counters = read_slice(self._slice)
+            if self._listed_at is None or now - self._listed_at >= RESCAN_SECONDS:
+                self._quota_cgroups, self._listed_at = list_quota_cgroups(self._slice), now
+            counters = read_counters(self._quota_cgroups)
             if self._counters is not None:
                 ratio = throttling_ratio(self._counters, counters)
                 if ratio is not None:

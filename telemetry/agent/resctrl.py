@@ -5,6 +5,7 @@ control group (a control group's files already include its monitoring sub-groups
 every task on the node. `llc_occupancy` is a gauge in bytes, divided by the L3 size from sysfs;
 `mbm_total_bytes` is a byte counter, turned into per-interval deltas (modulo the counter width, so a
 wrap is a small delta) and a rate. A read of `Unavailable` or `Error` makes that interval unknown.
+The groups are listed again every `RESCAN_SECONDS`, or at once when one disappears.
 Never mounts resctrl or creates groups: it only reads what the host set up.
 """
 
@@ -12,7 +13,7 @@ import glob
 import os
 from collections.abc import Mapping
 
-from telemetry.agent.collector import Availability, read_text
+from telemetry.agent.collector import RESCAN_SECONDS, Availability, read_text
 
 OCCUPANCY = "llc_occupancy_ratio"
 BANDWIDTH = "memory_bandwidth_gbps"
@@ -118,6 +119,8 @@ class ResctrlCollector:
         self._l3_bytes = 0
         self._previous: dict[tuple[str, str], int | None] | None = None
         self._previous_at = 0.0
+        self._domains: list[tuple[str, str]] = []
+        self._listed_at: float | None = None
 
     def open(self) -> Availability:
         metrics = (OCCUPANCY, BANDWIDTH, BANDWIDTH_RATIO)
@@ -148,24 +151,37 @@ class ResctrlCollector:
         self._events = tuple(e for e in ("llc_occupancy", "mbm_total_bytes") if e in features)
         return Availability(self.name, tuple(m for m in metrics if m not in missing), missing)
 
-    def _read(self, event: str) -> dict[tuple[str, str], int | None]:
+    def _list_domains(self) -> list[tuple[str, str]]:
+        """(group, mon_L3_* directory) for the default group and every top-level control group."""
         groups = [self._root] + [
             entry.path
             for entry in os.scandir(self._root)
             if entry.is_dir() and entry.name not in _NOT_GROUPS and os.path.isdir(os.path.join(entry.path, "mon_data"))
         ]
+        return [
+            (group, domain)
+            for group in groups
+            for domain in sorted(glob.glob(os.path.join(group, "mon_data", "mon_L3_*")))
+        ]
+
+    def _read(self, event: str) -> dict[tuple[str, str], int | None]:
         reading: dict[tuple[str, str], int | None] = {}
-        for group in groups:
-            for domain in glob.glob(os.path.join(group, "mon_data", "mon_L3_*")):
-                try:
-                    reading[(group, os.path.basename(domain))] = parse_counter(read_text(os.path.join(domain, event)))
-                except (OSError, ValueError):
-                    reading[(group, os.path.basename(domain))] = None
+        for group, domain in self._domains:
+            key = (group, os.path.basename(domain))
+            try:
+                reading[key] = parse_counter(read_text(os.path.join(domain, event)))
+            except OSError:
+                reading[key] = None
+                self._listed_at = None  # a group went away: list again at the next sample
+            except ValueError:
+                reading[key] = None
         return reading
 
     def sample(self, now: float) -> dict[str, float]:
         values: dict[str, float] = {}
         try:
+            if self._listed_at is None or now - self._listed_at >= RESCAN_SECONDS:
+                self._domains, self._listed_at = self._list_domains(), now
             if "llc_occupancy" in self._events and self._l3_bytes:
                 ratio = occupancy_ratio(self._read("llc_occupancy"), self._l3_bytes)
                 if ratio is not None:
@@ -180,7 +196,7 @@ class ResctrlCollector:
                             values[BANDWIDTH_RATIO] = bandwidth_ratio(gbps, self._peak_gbps)
                 self._previous, self._previous_at = current, now
         except OSError:
-            self._previous = None  # resctrl was unmounted; start over when it returns
+            self._previous, self._listed_at = None, None  # resctrl was unmounted; start over when it returns
         return values
 
     def close(self) -> None:

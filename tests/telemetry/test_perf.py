@@ -1,5 +1,6 @@
 import errno
 import json
+import os
 import struct
 from collections.abc import Iterator
 from pathlib import Path
@@ -112,7 +113,7 @@ class FakeKernel:
     def __init__(self, samples: list[dict], fail: dict[tuple[str, int | None], int] | None = None) -> None:
         self._samples: Iterator[dict] = iter(samples)
         self._fail = fail or {}
-        self._next_fd = 100
+        self._next_fd = 10_000  # far above the real descriptors a test process holds
         self.leaders: dict[int, int] = {}
         self.enabled: list[int] = []
         self.open_fds: set[int] = set()
@@ -204,16 +205,29 @@ def test_open_failures_are_reported_as_absent(tmp_path: Path, fail: dict, presen
         assert not kernel.enabled
 
 
+def _fake_close(closed: list[int]):
+    """os.close that records the fake kernel's descriptors and really closes the others (file reads)."""
+    real_close = os.close
+
+    def close(fd: int) -> None:
+        if fd >= 10_000:
+            closed.append(fd)
+        else:
+            real_close(fd)
+
+    return close
+
+
 def test_permission_failure_closes_what_was_opened(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     closed: list[int] = []
-    monkeypatch.setattr(perf.os, "close", closed.append)
+    monkeypatch.setattr(perf.os, "close", _fake_close(closed))
     kernel = FakeKernel([], {("instructions", None): errno.EPERM})
     kernel.collector(NodeTree(tmp_path, cpus=2)).open()
     assert closed == sorted(kernel.open_fds)
 
 
 def test_a_cpu_that_cannot_open_is_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(perf.os, "close", lambda fd: None)
+    monkeypatch.setattr(perf.os, "close", _fake_close([]))
     kernel = FakeKernel([], {("cycles", 1): errno.ENODEV})
     availability = kernel.collector(NodeTree(tmp_path, cpus=2)).open()
     assert availability.missing == {}
