@@ -13,7 +13,9 @@ from typing import Any, Literal
 
 import yaml
 from dotenv import dotenv_values
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+
+from telemetry.nodestate import METRICS
 
 DEFAULT_MODEL = "meta-llama/Llama-3.3-70B-Instruct"
 
@@ -142,6 +144,20 @@ class TelemetrySettings(_Section):
     file_path: str | None = None
     """JSON file of NodeStates keyed by node, for `source: file`."""
 
+    @field_validator("queries")
+    @classmethod
+    def _known_metrics(cls, queries: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(queries) - set(METRICS))
+        if unknown:
+            raise ValueError(f"unknown metric(s) {', '.join(unknown)}; allowed: {', '.join(METRICS)}")
+        return queries
+
+    @model_validator(mode="after")
+    def _file_needs_a_path(self) -> "TelemetrySettings":
+        if self.source == "file" and not self.file_path:
+            raise ValueError("source: file needs file_path")
+        return self
+
 
 class LoggingSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
@@ -170,6 +186,15 @@ class LeaderElectionSettings(_Section):
     """Seconds the leader keeps trying to renew before it stops scheduling."""
     retry_period: float = Field(2.0, gt=0)
     """Seconds between acquire and renew attempts."""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "LeaderElectionSettings":
+        if not self.lease_duration > self.renew_deadline > 1.2 * self.retry_period >= 1.2:
+            raise ValueError(
+                "needs lease_duration > renew_deadline > 1.2 * retry_period and retry_period >= 1 "
+                f"(got {self.lease_duration:g}, {self.renew_deadline:g}, {self.retry_period:g})"
+            )
+        return self
 
 
 class CollectorSettings(_Section):

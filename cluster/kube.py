@@ -1,23 +1,51 @@
-"""The only module that imports the kubernetes client: connection, and the calls the product makes.
+"""The only module that imports the kubernetes client: connection, and every call the product makes.
 
 Everything else works on plain JSON (`RawObject`) and the typed model. Every call carries a request
-timeout so a dead connection cannot hang a caller.
+timeout so a dead connection cannot hang a caller. Informers get list functions that return raw JSON
+instead of the client's models (`raw_lister`): the scheduler parses pods into its own frozen model,
+and skipping the model round trip keeps a burst of watch events cheap.
 """
 
+import functools
 import json
+import logging
 import os
-from collections.abc import Mapping
+import socket
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
+from kubernetes.informer import SharedInformer
+from kubernetes.leaderelection import electionconfig, leaderelection
+from kubernetes.leaderelection.resourcelock.leaselock import LeaseLock
+from urllib3.exceptions import HTTPError
+
+from cluster.clock import Clock, SystemClock
 
 MERGE_PATCH = "application/merge-patch+json"
 STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
+# Server-side watch timeout, and how much longer the client waits before calling the connection dead.
+WATCH_SECONDS = 300
+WATCH_GRACE = 30
 
-__all__ = ["ApiException", "Kube", "KubeConnectError", "to_plain"]
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "ApiException",
+    "BindOutcome",
+    "Kube",
+    "KubeConnectError",
+    "SharedInformer",
+    "TransportError",
+    "to_plain",
+]
+
+TransportError = (HTTPError, OSError)
+"""Connection-level failures (refused, reset, timed out) the callers treat like a 5xx."""
 
 
 class KubeConnectError(RuntimeError):
@@ -31,12 +59,30 @@ def to_plain(obj: Any) -> Any:
     return client.ApiClient().sanitize_for_serialization(obj)
 
 
+class BindOutcome:
+    BOUND = "bound"
+    ALREADY_BOUND = "already-bound"
+    GONE = "gone"
+
+
+class _Timed:
+    """Forwards API calls with the request timeout added (the library's LeaseLock passes none)."""
+
+    def __init__(self, api: Any, timeout: float) -> None:
+        self._api = api
+        self._timeout = timeout
+
+    def __getattr__(self, name: str) -> Any:
+        return functools.partial(getattr(self._api, name), _request_timeout=self._timeout)
+
+
 @dataclass
 class Kube:
     """A connection to one API server, with the request timeout applied to every call."""
 
     api: client.ApiClient
     timeout: float = 10.0
+    clock: Clock = SystemClock()  # noqa: RUF009 - the clock adapter is stateless
 
     @classmethod
     def connect(
@@ -46,6 +92,8 @@ class Kube:
         context: str | None = None,
         server: str | None = None,
         timeout: float = 10.0,
+        pool_size: int = 32,
+        clock: Clock | None = None,
     ) -> "Kube":
         """In-cluster config when running in a pod, else the kubeconfig (or `server` for a plain URL)."""
         configuration = client.Configuration()
@@ -53,17 +101,103 @@ class Kube:
             configuration.host = server
         else:
             try:
-                if kubeconfig is None and _in_cluster():
+                if kubeconfig is None and os.environ.get("KUBERNETES_SERVICE_HOST"):
                     config.load_incluster_config(client_configuration=configuration)
                 else:
                     config.load_kube_config(config_file=kubeconfig, context=context, client_configuration=configuration)
             except (ConfigException, OSError, TypeError) as exc:
                 raise KubeConnectError(f"cannot load Kubernetes configuration: {exc}") from exc
-        return cls(api=client.ApiClient(configuration), timeout=timeout)
+        configuration.connection_pool_maxsize = pool_size
+        return cls(api=client.ApiClient(configuration), timeout=timeout, clock=clock or SystemClock())
+
+    @property
+    def host(self) -> str:
+        return str(self.api.configuration.host)
 
     @property
     def core(self) -> client.CoreV1Api:
         return client.CoreV1Api(self.api)
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def version(self) -> dict[str, Any]:
+        """`/version`: a cheap call to prove the server answers."""
+        response = client.VersionApi(self.api).get_code(_preload_content=False, _request_timeout=self.timeout)
+        return json.loads(response.data)
+
+    def get_node(self, node: str) -> dict[str, Any]:
+        response = self.core.read_node(node, _preload_content=False, _request_timeout=self.timeout)
+        return json.loads(response.data)
+
+    def get_pod(self, namespace: str, name: str) -> dict[str, Any]:
+        response = self.core.read_namespaced_pod(name, namespace, _preload_content=False, _request_timeout=self.timeout)
+        return json.loads(response.data)
+
+    def informer(
+        self, resource: str, *, field_selector: str | None = None, on_synced: Callable[[], None] | None = None
+    ) -> SharedInformer:
+        """The client's SharedInformer over `pods` or `nodes`, delivering raw JSON objects.
+
+        `on_synced` runs when the informer starts watching, i.e. after its list has been delivered
+        to the handlers (the informer has no synced callback of its own).
+        """
+        method = {"pods": self.core.list_pod_for_all_namespaces, "nodes": self.core.list_node}[resource]
+        return SharedInformer(list_func=self.raw_lister(method, on_watch=on_synced), field_selector=field_selector)
+
+    def raw_lister(
+        self, method: Callable[..., Any], *, on_watch: Callable[[], None] | None = None
+    ) -> Callable[..., object]:
+        """Wrap a list method so SharedInformer gets raw JSON, timeouts, bookmarks and a pause after errors.
+
+        The `-> object` annotation makes `kubernetes.watch.Watch` pass event objects through as dicts
+        (it deserialises into the annotated type, and `object` means "as is") while still tracking
+        each event's resourceVersion. A failing watch connection waits before the error reaches the
+        informer, which would otherwise reconnect in a tight loop while the server is down.
+        """
+        failures = [0]
+
+        def list_func(**kwargs: Any) -> object:
+            try:
+                if kwargs.get("watch"):
+                    if on_watch is not None:
+                        on_watch()
+                    kwargs.setdefault("timeout_seconds", WATCH_SECONDS)
+                    kwargs["allow_watch_bookmarks"] = True
+                    kwargs["_request_timeout"] = (self.timeout, kwargs["timeout_seconds"] + WATCH_GRACE)
+                    result = method(**kwargs)
+                else:
+                    response = method(_preload_content=False, _request_timeout=self.timeout, **kwargs)
+                    result = _RawList(json.loads(response.data))
+            except (ApiException, *TransportError):
+                failures[0] += 1
+                self.clock.sleep(min(0.2 * 2 ** min(failures[0], 5), 5.0))
+                raise
+            failures[0] = 0
+            return result
+
+        return list_func
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    def bind(self, namespace: str, name: str, node: str, *, uid: str | None = None) -> str:
+        """POST the binding subresource; 409 (already bound) and 404 (gone) are outcomes, not errors.
+
+        The response is read raw: the client cannot deserialise the server's `Status` reply into the
+        `V1Binding` it declares.
+        """
+        body = client.V1Binding(
+            metadata=client.V1ObjectMeta(name=name, namespace=namespace, uid=uid),
+            target=client.V1ObjectReference(api_version="v1", kind="Node", name=node),
+        )
+        try:
+            self.core.create_namespaced_binding(namespace, body, _preload_content=False, _request_timeout=self.timeout)
+        except ApiException as exc:
+            if exc.status == 409:
+                return BindOutcome.ALREADY_BOUND
+            if exc.status == 404:
+                return BindOutcome.GONE
+            raise
+        return BindOutcome.BOUND
 
     def patch_node_annotations(self, node: str, annotations: Mapping[str, str | None]) -> None:
         """Set (or, with None, remove) annotations on a node with a JSON merge patch of just those keys."""
@@ -72,12 +206,84 @@ class Kube:
             {"metadata": {"annotations": dict(annotations)}},
             _content_type=MERGE_PATCH,
             _request_timeout=self.timeout,
+            _preload_content=False,
         )
 
-    def get_node(self, node: str) -> dict[str, Any]:
-        response = self.core.read_node(node, _preload_content=False, _request_timeout=self.timeout)
-        return json.loads(response.data)
+    def patch_pod_annotations(self, namespace: str, name: str, annotations: Mapping[str, str | None]) -> None:
+        """A JSON merge patch of the given annotations on a pod."""
+        self.core.patch_namespaced_pod(
+            name,
+            namespace,
+            {"metadata": {"annotations": dict(annotations)}},
+            _content_type=MERGE_PATCH,
+            _request_timeout=self.timeout,
+            _preload_content=False,
+        )
+
+    def patch_pod_condition(self, namespace: str, name: str, condition: Mapping[str, Any]) -> None:
+        """Set one pod condition through the status subresource (strategic merge: conditions merge by type)."""
+        self.core.patch_namespaced_pod_status(
+            name,
+            namespace,
+            {"status": {"conditions": [dict(condition)]}},
+            _content_type=STRATEGIC_MERGE_PATCH,
+            _request_timeout=self.timeout,
+            _preload_content=False,
+        )
+
+    def patch_event(self, namespace: str, name: str, body: Mapping[str, Any]) -> None:
+        """A JSON merge patch of a core/v1 Event (to count a repeat)."""
+        self.core.patch_namespaced_event(
+            name,
+            namespace,
+            dict(body),
+            _content_type=MERGE_PATCH,
+            _request_timeout=self.timeout,
+            _preload_content=False,
+        )
+
+    def create_event(self, event: Mapping[str, Any]) -> None:
+        namespace = event["metadata"]["namespace"]
+        self.core.create_namespaced_event(
+            namespace, client.CoreV1Event.from_dict(dict(event)), _request_timeout=self.timeout, _preload_content=False
+        )
+
+    # -- leader election ---------------------------------------------------------------------------
+
+    def leader_election(
+        self,
+        *,
+        name: str,
+        namespace: str,
+        identity: str,
+        lease_duration: float,
+        renew_deadline: float,
+        retry_period: float,
+        on_started: Callable[[], None],
+        on_stopped: Callable[[], None],
+    ) -> leaderelection.LeaderElection:
+        """The client's leader election on a coordination.k8s.io Lease, through this connection."""
+        lock = LeaseLock(name, namespace, identity)
+        lock.api_instance = _Timed(client.CoordinationV1Api(self.api), self.timeout)
+        election = electionconfig.Config(
+            lock,
+            lease_duration=lease_duration,
+            renew_deadline=renew_deadline,
+            retry_period=retry_period,
+            onstarted_leading=on_started,
+            onstopped_leading=on_stopped,
+        )
+        return leaderelection.LeaderElection(election)
 
 
-def _in_cluster() -> bool:
-    return bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
+class _RawList:
+    """A list response in the shape SharedInformer reads (`items`, `metadata.resource_version`), items as JSON."""
+
+    def __init__(self, body: Mapping[str, Any]) -> None:
+        self.items = list(body.get("items") or [])
+        self.metadata = SimpleNamespace(resource_version=(body.get("metadata") or {}).get("resourceVersion"))
+
+
+def identity() -> str:
+    """This replica's identity for leader election: hostname and process id."""
+    return f"{socket.gethostname()}_{os.getpid()}"

@@ -96,13 +96,15 @@ class Telemetry:
 
     states: tuple[NodeState, ...]
     metrics: np.ndarray
+    timestamps: np.ndarray
+    """Per node: the NodeState's time, NaN where nothing is known."""
     _derived: dict[Callable[[np.ndarray], object], object] = field(default_factory=dict, repr=False)
 
     @classmethod
     def of(cls, states: Sequence[NodeState]) -> "Telemetry":
         rows = [_metric_row(s) for s in states]
         empty = np.zeros((0, len(METRIC_NAMES), len(STATS)))
-        return cls(tuple(states), np.stack(rows) if rows else empty)
+        return cls(tuple(states), np.stack(rows) if rows else empty, _timestamps(states))
 
     def derived(self, compute: Callable[[np.ndarray], T]) -> T:
         """`compute(metrics)`, once per telemetry version: scorers keep their per-node readings here, so
@@ -112,6 +114,12 @@ class Telemetry:
             value = compute(self.metrics)
             self._derived[compute] = value
         return value  # type: ignore[return-value]
+
+
+def _timestamps(states: Sequence[NodeState]) -> np.ndarray:
+    """NaN where nothing is known (never stale), -inf where a known state has no time (always stale)."""
+    values = [np.nan if not s.known else -np.inf if s.timestamp is None else s.timestamp for s in states]
+    return np.array(values, dtype=float).reshape(len(states))
 
 
 def _declared(pod: Pod) -> np.ndarray:
@@ -294,7 +302,9 @@ class Snapshot:
         states = (*self.states[:i], state, *self.states[i + 1 :])
         metrics = self.metrics.copy()
         metrics[i] = _metric_row(state)
-        return replace(self, telemetry=Telemetry(states, metrics))
+        timestamps = self.telemetry.timestamps.copy()
+        timestamps[i] = _timestamps([state])[0]
+        return replace(self, telemetry=Telemetry(states, metrics, timestamps))
 
     def with_nodes(self, nodes: Sequence[Node]) -> "Snapshot":
         """The snapshot over a new node set, keeping pods and telemetry of the nodes that remain."""
@@ -304,16 +314,16 @@ class Snapshot:
 
     def aged(self, *, now: float, max_age_seconds: float) -> "Snapshot":
         """The contract's staleness rule at decision time: too-old NodeStates become unknown."""
-        stale = [
-            i
-            for i, s in enumerate(self.states)
-            if s.known and (s.timestamp is None or abs(now - s.timestamp) > max_age_seconds)
-        ]
-        if not stale:
+        timestamps = self.telemetry.timestamps
+        with np.errstate(invalid="ignore"):
+            stale_rows = np.flatnonzero(np.abs(now - timestamps) > max_age_seconds).tolist()
+        if not stale_rows:
             return self
         metrics = self.metrics.copy()
-        metrics[stale] = np.nan
+        metrics[stale_rows] = np.nan
         states = list(self.states)
-        for i in stale:
+        for i in stale_rows:
             states[i] = nodestate.unknown(states[i].node)
-        return replace(self, telemetry=Telemetry(tuple(states), metrics))
+        timestamps = timestamps.copy()
+        timestamps[stale_rows] = np.nan
+        return replace(self, telemetry=Telemetry(tuple(states), metrics, timestamps))

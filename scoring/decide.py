@@ -141,6 +141,15 @@ class Decider:
     def filter(self, pod: PodInfo, snapshot: Snapshot) -> FilterOutcome:
         return run_filters(self.filter_profile, pod, snapshot)
 
+    def fits(self, pod: Pod, snapshot: Snapshot, node: str) -> bool:
+        """Does `pod` still pass every filter on `node` (the re-check before a decision is assumed)?"""
+        index = snapshot.node_index(node)
+        if index is None:
+            return False
+        info = PodInfo.of(pod, snapshot)
+        candidates = np.array([index], dtype=np.int64)
+        return not any(plugin.filter(info, snapshot, candidates) for plugin in self.filter_profile.filters)
+
     def decide(self, pod: Pod, snapshot: Snapshot, *, warnings: tuple[str, ...] = ()) -> Decision:
         started = self.clock.monotonic()
         info = PodInfo.of(pod, snapshot)

@@ -1,0 +1,162 @@
+"""Assembles and runs the production scheduler from settings: the composition root of `run`.
+
+`build` wires the decision chain, the telemetry source, the writer and the loop around one API
+connection; `run` adds what a long-running process needs — logging, `/metrics`, leader election,
+signal handling — and returns the exit status. The demo, the benchmarks and the end-to-end tests
+call `build` against the emulated cluster so they exercise exactly what production runs.
+"""
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+
+from cluster.clock import Clock, SystemClock
+from cluster.config import Settings
+from cluster.kube import ApiException, Kube, KubeConnectError, TransportError, identity
+from cluster.loop import LoopSettings, Scheduler
+from cluster.writer import Writer
+from scoring.assemble import build_decider
+from telemetry import logs
+from telemetry.server import MetricsServer
+from telemetry.sources import Source
+from telemetry.sources.file import FileSource
+from telemetry.sources.prometheus import PrometheusSettings, PrometheusSource
+from telemetry.stats import Stats
+
+log = logging.getLogger("scheduler")
+
+
+def telemetry_source(settings: Settings, clock: Clock) -> Source | None:
+    """None for node annotations (read by the cache from the node informer), else the configured poller."""
+    telemetry = settings.telemetry
+    if telemetry.source == "prometheus":
+        return PrometheusSource(
+            PrometheusSettings(
+                url=telemetry.prometheus_url, interval_seconds=telemetry.poll_interval, queries=telemetry.queries
+            ),
+            clock=clock,
+        )
+    if telemetry.source == "file":
+        return FileSource(str(telemetry.file_path))
+    return None
+
+
+def build(
+    settings: Settings,
+    kube: Kube,
+    *,
+    clock: Clock | None = None,
+    stats: Stats | None = None,
+    leading: bool = True,
+) -> Scheduler:
+    clock = clock or SystemClock()
+    decider = build_decider(settings, clock=clock)
+    has_llm = any(t.tier.value == "llm" for t in decider.tiers)
+    loop_settings = LoopSettings(
+        scheduler_name=settings.scheduler.name,
+        shadow_mode=settings.scheduler.shadow_mode,
+        decision_workers=settings.llm.max_concurrency + 1 if has_llm else 1,
+        stats_interval=settings.scheduler.stats_interval,
+        max_age_seconds=settings.telemetry.max_age_seconds,
+    )
+    writer = Writer(
+        kube,
+        scheduler_name=settings.scheduler.name,
+        instance=identity(),
+        clock=clock,
+        workers=settings.scheduler.bind_workers,
+    )
+    return Scheduler(
+        kube=kube,
+        decider=decider,
+        settings=loop_settings,
+        clock=clock,
+        stats=stats or Stats(profile=settings.scheduler.name),
+        writer=writer,
+        source=telemetry_source(settings, clock),
+        leading=leading,
+    )
+
+
+def connect(settings: Settings, *, server: str | None = None) -> Kube:
+    """A connection that has answered once, or KubeConnectError saying where and why not."""
+    kube = Kube.connect(
+        kubeconfig=settings.scheduler.kubeconfig,
+        server=server,
+        timeout=settings.scheduler.request_timeout,
+        pool_size=settings.scheduler.bind_workers + 8,
+    )
+    try:
+        kube.version()
+    except (ApiException, *TransportError) as exc:
+        raise KubeConnectError(f"cannot reach the Kubernetes API server at {kube.host}: {exc}") from None
+    return kube
+
+
+def run(settings: Settings, kube: Kube, *, stop: threading.Event | None = None) -> int:
+    """Schedule until SIGTERM/SIGINT (or `stop`), then shut down cleanly; returns the exit status."""
+    stop = stop or threading.Event()
+    _on_signals(stop.set)
+    scheduler = build(settings, kube, leading=not settings.leader_election.enabled)
+    server = None
+    if settings.metrics.port:
+        server = MetricsServer(
+            scheduler.stats.registry,
+            ready=scheduler.ready,
+            address=settings.metrics.address,
+            port=settings.metrics.port,
+        ).start()
+    log.info(
+        "watching for pods with schedulerName=%s on %s (tiers: %s)",
+        settings.scheduler.name,
+        kube.host,
+        " -> ".join([t.tier.value for t in scheduler.decider.tiers] + ["heuristic"]),
+    )
+    scheduler.start()
+    lost_lease = threading.Event()
+    if settings.leader_election.enabled:
+        _elect(settings, kube, scheduler, stop, lost_lease)
+    if scheduler.wait_ready(timeout=60):
+        scheduler.stats.ready.set(1)
+    stop.wait()
+    scheduler.stop()
+    if server is not None:
+        server.stop()
+    return 1 if lost_lease.is_set() else 0
+
+
+def _elect(settings: Settings, kube: Kube, scheduler: Scheduler, stop: threading.Event, lost: threading.Event) -> None:
+    election = settings.leader_election
+
+    def stopped() -> None:
+        scheduler.set_leading(False)
+        lost.set()
+        stop.set()
+
+    elector = kube.leader_election(
+        name=election.lease_name,
+        namespace=election.lease_namespace,
+        identity=identity(),
+        lease_duration=election.lease_duration,
+        renew_deadline=election.renew_deadline,
+        retry_period=election.retry_period,
+        on_started=lambda: scheduler.set_leading(True),
+        on_stopped=stopped,
+    )
+    threading.Thread(target=elector.run, name="leader-election", daemon=True).start()
+
+
+def _on_signals(handler: Callable[[], None]) -> None:
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: handler())
+
+
+def setup_logging(settings: Settings) -> None:
+    token = settings.huggingface_token.get_secret_value() if settings.huggingface_token else ""
+    logs.setup(level=settings.logging.level, fmt=settings.logging.format, secrets=[token])
+
+
+__all__ = ["KubeConnectError", "build", "connect", "run", "setup_logging"]

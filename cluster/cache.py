@@ -1,0 +1,223 @@
+"""The scheduler's view of the cluster, fed by the informers, with decisions assumed at once.
+
+As kube-scheduler's cache (`pkg/scheduler/backend/cache`): it holds the nodes, the assigned pods and
+each node's telemetry, and hands out an immutable `Snapshot` per decision. A decision is *assumed*
+the moment it is taken — the pod counts on its node before the binding is even sent — so neither
+concurrent nor successive decisions can overcommit a node; a failed binding forgets the assumption,
+and the informer's event for the bound pod confirms it. Node changes that matter for placement
+(labels, taints, allocatable, readiness) rebuild the snapshot lazily; telemetry-only updates and pod
+changes are applied incrementally. Thread-safe.
+"""
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from cluster.clock import Clock
+from cluster.needs import CLASS_ANNOTATION, NOISY_ANNOTATION, SENSITIVITY_ANNOTATION
+from cluster.objects import ManifestError, Node, Pod, parse_node, parse_pod
+from cluster.snapshot import Snapshot
+from telemetry import nodestate
+from telemetry.nodestate import NodeState
+from telemetry.sources import Source
+
+log = logging.getLogger(__name__)
+
+ADDED, MODIFIED, DELETED = "ADDED", "MODIFIED", "DELETED"
+SOURCE_REFRESH_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class PodChange:
+    """What an informer event means for the scheduling queue."""
+
+    pending: Pod | None = None
+    """A pod of ours waiting for a node (add or refresh it in the queue)."""
+    gone: str | None = None
+    """The key of a pod that must leave the queue (bound elsewhere, deleted, no longer ours)."""
+    freed: bool = False
+    """An assigned pod left its node: unschedulable pods may fit now."""
+
+
+def _scheduling_view(node: Node) -> tuple[Any, ...]:
+    """The node fields filters read; a change in any of them can make pods fit (or not)."""
+    return (
+        tuple(sorted(node.labels.items())),
+        tuple(sorted(node.allocatable.items())),
+        node.taints,
+        node.unschedulable,
+    )
+
+
+def _pod_fingerprint(raw: Mapping[str, Any]) -> tuple[Any, ...]:
+    """The raw pod fields the snapshot depends on; events that change none of them are skipped unparsed."""
+    meta = raw.get("metadata") or {}
+    spec = raw.get("spec") or {}
+    annotations = meta.get("annotations") or {}
+    return (
+        spec.get("nodeName"),
+        (raw.get("status") or {}).get("phase"),
+        bool(meta.get("deletionTimestamp")),
+        tuple(sorted((meta.get("labels") or {}).items())),
+        tuple(annotations.get(k) for k in (CLASS_ANNOTATION, SENSITIVITY_ANNOTATION, NOISY_ANNOTATION)),
+    )
+
+
+class SchedulerCache:
+    def __init__(
+        self,
+        *,
+        scheduler_name: str,
+        clock: Clock,
+        max_age_seconds: float,
+        source: Source | None = None,
+        warn: Callable[[str], None] | None = None,
+    ) -> None:
+        self.scheduler_name = scheduler_name
+        self._clock = clock
+        self._max_age = max_age_seconds
+        self._source = source
+        self._warn = warn or log.warning
+        self._lock = threading.Lock()
+        self._nodes: dict[str, Node] = {}
+        self._states: dict[str, NodeState] = {}
+        self._assigned: dict[str, Pod] = {}
+        self._fingerprints: dict[str, tuple[Any, ...]] = {}
+        self._assumed: dict[str, str] = {}
+        self._snapshot: Snapshot | None = None
+        self._source_checked = float("-inf")
+
+    # -- informer events --------------------------------------------------------------------------
+
+    def node_event(self, kind: str, raw: Mapping[str, Any]) -> bool:
+        """Apply a node event; True when pods that did not fit may fit now."""
+        name = str((raw.get("metadata") or {}).get("name") or "")
+        with self._lock:
+            if kind == DELETED:
+                self._nodes.pop(name, None)
+                self._states.pop(name, None)
+                self._snapshot = None
+                return False
+            try:
+                node = parse_node(raw)
+            except ManifestError as exc:
+                self._warn(f"ignoring node {name}: {exc}")
+                return False
+            old = self._nodes.get(name)
+            self._nodes[name] = node
+            if self._source is None:
+                state = nodestate.parse(node.annotations.get(nodestate.ANNOTATION), node=name, warn=self._warn)
+                if old is None or self._states.get(name) != state:
+                    self._states[name] = state
+                    if self._snapshot is not None and old is not None:
+                        self._snapshot = self._snapshot.with_state(state)
+            if old is None or _scheduling_view(old) != _scheduling_view(node):
+                self._snapshot = None
+                return True
+            return False
+
+    def pod_event(self, kind: str, raw: Mapping[str, Any]) -> PodChange:
+        """Apply a pod event and say what it means for the queue."""
+        meta = raw.get("metadata") or {}
+        key = f"{meta.get('namespace') or 'default'}/{meta.get('name')}"
+        spec = raw.get("spec") or {}
+        terminal = (raw.get("status") or {}).get("phase") in ("Succeeded", "Failed")
+        with self._lock:
+            if kind == DELETED or terminal:
+                self._fingerprints.pop(key, None)
+                freed = self._remove_assigned(key)
+                return PodChange(gone=key, freed=freed)
+            if spec.get("nodeName"):
+                fingerprint = _pod_fingerprint(raw)
+                if self._fingerprints.get(key) == fingerprint and key not in self._assumed:
+                    return PodChange(gone=key)
+                try:
+                    pod = parse_pod(raw)
+                except ManifestError as exc:
+                    self._warn(f"ignoring pod {key}: {exc}")
+                    return PodChange(gone=key)
+                self._fingerprints[key] = fingerprint
+                self._assumed.pop(key, None)
+                self._place(pod)
+                return PodChange(gone=key)
+            if spec.get("schedulerName") != self.scheduler_name or meta.get("deletionTimestamp"):
+                return PodChange(gone=key)
+            if key in self._assumed:
+                return PodChange()  # our binding is in flight; the bound pod's event will follow
+            try:
+                return PodChange(pending=parse_pod(raw))
+            except ManifestError as exc:
+                self._warn(f"cannot schedule pod {key}: {exc}")
+                return PodChange(gone=key)
+
+    # -- decisions --------------------------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        """The current view, with telemetry older than `telemetry.max_age_seconds` treated as unknown."""
+        now = self._clock.now()
+        with self._lock:
+            self._refresh_source()
+            if self._snapshot is None:
+                self._snapshot = Snapshot.build(self._nodes.values(), self._assigned.values(), states=self._states)
+            return self._snapshot.aged(now=now, max_age_seconds=self._max_age)
+
+    def assume(self, pod: Pod, node: str, *, fits: Callable[[Snapshot], bool] | None = None) -> bool:
+        """Count `pod` on `node` at once; False when the node is gone or `fits` says it no longer fits."""
+        with self._lock:
+            if node not in self._nodes or pod.key in self._assigned:
+                return False
+            if self._snapshot is None:
+                self._snapshot = Snapshot.build(self._nodes.values(), self._assigned.values(), states=self._states)
+            if fits is not None and not fits(self._snapshot):
+                return False
+            self._assumed[pod.key] = node
+            self._place(replace(pod, node_name=node))
+            return True
+
+    def forget(self, pod: Pod) -> None:
+        """Undo an assumption (the binding failed or the pod is gone)."""
+        with self._lock:
+            if self._assumed.pop(pod.key, None) is not None:
+                self._remove_assigned(pod.key)
+
+    def is_assumed(self, key: str) -> bool:
+        with self._lock:
+            return key in self._assumed
+
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            return {"nodes": len(self._nodes), "assigned_pods": len(self._assigned), "assumed_pods": len(self._assumed)}
+
+    # -- internals (lock held) ----------------------------------------------------------------------
+
+    def _place(self, pod: Pod) -> None:
+        old = self._assigned.get(pod.key)
+        self._assigned[pod.key] = pod
+        if self._snapshot is not None:
+            if old is not None:
+                self._snapshot = self._snapshot.without_pod(old)
+            self._snapshot = self._snapshot.with_pod(pod)
+
+    def _remove_assigned(self, key: str) -> bool:
+        self._assumed.pop(key, None)
+        old = self._assigned.pop(key, None)
+        if old is None:
+            return False
+        if self._snapshot is not None:
+            self._snapshot = self._snapshot.without_pod(old)
+        return True
+
+    def _refresh_source(self) -> None:
+        if self._source is None:
+            return
+        now = self._clock.monotonic()
+        if now - self._source_checked < SOURCE_REFRESH_SECONDS:
+            return
+        self._source_checked = now
+        for name, state in self._source.states().items():
+            if name in self._nodes and self._states.get(name) is not state:
+                self._states[name] = state
+                if self._snapshot is not None:
+                    self._snapshot = self._snapshot.with_state(state)

@@ -1,0 +1,270 @@
+"""The scheduling loop, as kube-scheduler's `schedule_one.go`: pop, decide, assume, bind asynchronously.
+
+Informers keep the cache and the queue current; decision workers pop pods, decide them against a
+snapshot, assume the placement in the cache (re-checking the node against the latest snapshot, so
+parallel decisions cannot overcommit it) and hand the binding to the writer's pool; one handler
+deals with each binding's outcome. With leader election only the lease holder schedules, and losing
+the lease stops scheduling at once. `stop` closes the queue, waits a bounded time for the bindings
+in flight and logs the final stats.
+"""
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, wait
+from dataclasses import dataclass
+from typing import Any
+
+from cluster.cache import ADDED, DELETED, MODIFIED, SchedulerCache
+from cluster.clock import Clock
+from cluster.kube import BindOutcome, Kube, SharedInformer
+from cluster.needs import parse_needs
+from cluster.queue import QueuedPod, SchedulingQueue
+from cluster.writer import Writer
+from scoring.decide import Decider, Decision
+from telemetry.logs import fields
+from telemetry.sources import Source
+from telemetry.stats import Stats
+
+log = logging.getLogger("scheduler")
+# kube-scheduler lists every pod but terminal ones: they hold nothing and are never scheduled.
+POD_SELECTOR = "status.phase!=Succeeded,status.phase!=Failed"
+
+
+@dataclass(frozen=True)
+class LoopSettings:
+    scheduler_name: str
+    shadow_mode: bool = False
+    decision_workers: int = 1
+    stats_interval: float = 60.0
+    max_age_seconds: float = 120.0
+    shutdown_grace: float = 10.0
+
+
+class Scheduler:
+    def __init__(
+        self,
+        *,
+        kube: Kube,
+        decider: Decider,
+        settings: LoopSettings,
+        clock: Clock,
+        stats: Stats,
+        writer: Writer,
+        source: Source | None = None,
+        leading: bool = True,
+    ) -> None:
+        self.kube = kube
+        self.decider = decider
+        self.settings = settings
+        self.clock = clock
+        self.stats = stats
+        self.writer = writer
+        self.source = source
+        self.cache = SchedulerCache(
+            scheduler_name=settings.scheduler_name,
+            clock=clock,
+            max_age_seconds=settings.max_age_seconds,
+            source=source,
+        )
+        self.queue = SchedulingQueue(clock)
+        self._leading = threading.Event()
+        if leading:
+            self._leading.set()
+        self._stop = threading.Event()
+        self._synced = {"nodes": threading.Event(), "pods": threading.Event()}
+        self._informers: list[SharedInformer] = []
+        self._threads: list[threading.Thread] = []
+        self._bindings: set[Future] = set()
+        self._bindings_lock = threading.Lock()
+        self._shadowed: set[str] = set()
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    def start(self) -> "Scheduler":
+        """Start the informers (nodes first, so pods land on known nodes), the workers and the ticker."""
+        if self.source is not None:
+            self.source.start()
+        nodes = self.kube.informer("nodes", on_synced=self._synced["nodes"].set)
+        for kind in (ADDED, MODIFIED, DELETED):
+            nodes.add_event_handler(kind, self._handler(kind, self._on_node))
+        nodes.start()
+        self._synced["nodes"].wait(timeout=60)
+        pods = self.kube.informer("pods", field_selector=POD_SELECTOR, on_synced=self._synced["pods"].set)
+        for kind in (ADDED, MODIFIED, DELETED):
+            pods.add_event_handler(kind, self._handler(kind, self._on_pod))
+        pods.start()
+        self._informers = [nodes, pods]
+        for i in range(self.settings.decision_workers):
+            self._spawn(f"decide-{i}", self._work)
+        self._spawn("ticker", self._tick)
+        return self
+
+    def ready(self) -> bool:
+        """Informers have delivered their first list (the `/readyz` condition)."""
+        return all(event.is_set() for event in self._synced.values())
+
+    def wait_ready(self, timeout: float) -> bool:
+        return all(event.wait(timeout) for event in self._synced.values())
+
+    def set_leading(self, leading: bool) -> None:
+        """Leader election's callbacks: only the lease holder schedules."""
+        self.stats.leader.set(1 if leading else 0)
+        if leading:
+            self._leading.set()
+            log.info("became the leader; scheduling")
+        else:
+            self._leading.clear()
+            log.warning("lost the lease; scheduling stopped")
+
+    def stop(self) -> None:
+        """Stop taking pods, let in-flight bindings finish (bounded), log the final stats."""
+        if self._stop.is_set():
+            return
+        self._stop.set()
+        self.queue.close()
+        with self._bindings_lock:
+            pending = list(self._bindings)
+        _, unfinished = wait(pending, timeout=self.settings.shutdown_grace)
+        if unfinished:
+            log.warning("%d binding(s) still in flight after %.0fs", len(unfinished), self.settings.shutdown_grace)
+        self.writer.close(wait=not unfinished)
+        for informer in self._informers:
+            informer.stop()
+        if self.source is not None:
+            self.source.stop()
+        self.log_stats(final=True)
+
+    def log_stats(self, *, final: bool = False) -> None:
+        summary = self.stats.summary()
+        log.info("stats" if not final else "final stats", extra=fields(event="stats", **summary))
+
+    # -- informer events --------------------------------------------------------------------------
+
+    def _handler(self, kind: str, apply: Callable[[str, Any], None]) -> Callable[[Any], None]:
+        def handle(obj: Any) -> None:
+            if isinstance(obj, dict):
+                apply(kind, obj)
+
+        return handle
+
+    def _on_node(self, kind: str, raw: dict[str, Any]) -> None:
+        if self.cache.node_event(kind, raw):
+            self.queue.move_all()
+
+    def _on_pod(self, kind: str, raw: dict[str, Any]) -> None:
+        change = self.cache.pod_event(kind, raw)
+        if change.gone is not None:
+            self.queue.delete(change.gone)
+            self._shadowed.discard(change.gone)
+        if change.pending is not None and change.pending.key not in self._shadowed:
+            self.stats.pod_seen(change.pending.key)
+            self.queue.add(change.pending)
+        if change.freed:
+            self.queue.move_all()
+
+    # -- decisions --------------------------------------------------------------------------------
+
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            if not self._leading.wait(timeout=0.5):
+                continue
+            queued = self.queue.pop(timeout=0.5)
+            if queued is None:
+                continue
+            try:
+                self.schedule_one(queued)
+            except Exception:
+                log.exception("scheduling pod %s failed", queued.key)
+                self.stats.error()
+                self.queue.retry(queued)
+
+    def schedule_one(self, queued: QueuedPod) -> None:
+        pod = queued.pod
+        parsed = parse_needs(pod)
+        decision = self.decider.decide(pod, self.cache.snapshot(), warnings=parsed.warnings)
+        self.stats.decided(
+            tier=decision.tier.value,
+            placed=decision.node is not None,
+            latency_ms=decision.latency_ms,
+            fallbacks=decision.fallbacks,
+        )
+        self._log(decision)
+        if parsed.warnings and queued.attempts == 0:
+            self.writer.warn(pod, "; ".join(parsed.warnings))
+        if decision.node is None:
+            self.writer.unschedulable(pod, decision.reason)
+            self.queue.unschedulable(queued)
+            return
+        if self.settings.shadow_mode:
+            self.writer.recommend(pod, decision)
+            self._shadowed.add(pod.key)
+            self.queue.forget(pod.key)
+            return
+        if not self._leading.is_set():
+            self.queue.activate(queued)
+            return
+        node = decision.node
+        if not self.cache.assume(pod, node, fits=lambda snapshot: self.decider.fits(pod, snapshot, node)):
+            self.queue.activate(queued)  # a concurrent decision took the room first: decide again
+            return
+        future = self.writer.bind_async(pod, decision, lambda outcome: self._bound(queued, decision, outcome))
+        with self._bindings_lock:
+            self._bindings.add(future)
+        future.add_done_callback(self._binding_finished)
+
+    def _binding_finished(self, future: Future) -> None:
+        with self._bindings_lock:
+            self._bindings.discard(future)
+
+    def _bound(self, queued: QueuedPod, decision: Decision, outcome: str | Exception) -> None:
+        """The one handler for every binding's outcome."""
+        pod = queued.pod
+        if outcome == BindOutcome.BOUND:
+            self.stats.bound(queued.attempts + 1)
+            self.queue.forget(pod.key)
+        elif outcome in (BindOutcome.ALREADY_BOUND, BindOutcome.GONE):
+            log.info("pod %s was %s before our binding", pod.key, "bound" if outcome == "already-bound" else "deleted")
+            self.cache.forget(pod)
+            self.queue.forget(pod.key)
+        else:
+            log.warning("binding %s to %s failed: %s", pod.key, decision.node, _describe(outcome))
+            self.stats.binding_failed()
+            self.cache.forget(pod)
+            self.queue.retry(queued)
+
+    def _log(self, decision: Decision) -> None:
+        values = {
+            "event": "decision",
+            "pod": decision.pod,
+            "node": decision.node,
+            "tier": decision.tier.value,
+            "score": decision.score,
+            "latency_ms": round(decision.latency_ms, 3),
+            "reason": decision.reason,
+        }
+        if decision.fallbacks:
+            values["fallbacks"] = dict(decision.fallbacks)
+        log.info("decision" if decision.node else "unschedulable", extra=fields(**values))
+
+    # -- background -------------------------------------------------------------------------------
+
+    def _tick(self) -> None:
+        last_stats = self.clock.monotonic()
+        while not self._stop.is_set():
+            self.clock.wait(self._stop, 1.0)
+            self.queue.wake()
+            self.stats.queue_lengths(self.queue.lengths())
+            if self.clock.monotonic() - last_stats >= self.settings.stats_interval:
+                last_stats = self.clock.monotonic()
+                self.log_stats()
+
+    def _spawn(self, name: str, target: Callable[[], None]) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+
+def _describe(error: object) -> str:
+    status = getattr(error, "status", None)
+    return f"HTTP {status}" if status else f"{type(error).__name__}: {error}"

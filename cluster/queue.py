@@ -1,0 +1,238 @@
+"""The scheduling queue, as kube-scheduler's PriorityQueue (`pkg/scheduler/backend/queue`).
+
+Three places a pending pod can wait:
+- active: ready to be tried, highest priority first, then first come;
+- backoff: failed recently; waits 1 s doubling per attempt up to 10 s before it is active again;
+- unschedulable: no node fit; waits for a cluster change that could help (a node added or changed,
+  an assigned pod deleted) or for five minutes, whichever comes first.
+A pod deleted while queued is dropped, including while a worker holds it ("in flight"); a cluster
+change that happens during an attempt sends the pod to backoff rather than unschedulable, so an
+event that might have helped is never missed. Time comes from the injected clock.
+"""
+
+import heapq
+import itertools
+import threading
+from dataclasses import dataclass, field, replace
+
+from cluster.clock import Clock
+from cluster.objects import Pod
+
+INITIAL_BACKOFF = 1.0
+MAX_BACKOFF = 10.0
+UNSCHEDULABLE_TIMEOUT = 300.0
+
+
+@dataclass
+class QueuedPod:
+    pod: Pod
+    attempts: int = 0
+    enqueued: float = 0.0
+    """Monotonic time the pod was first queued (for the attempt-duration metric)."""
+    backoff_until: float = 0.0
+    unschedulable_since: float = 0.0
+    move_cycle: int = field(default=0, repr=False)
+
+    @property
+    def key(self) -> str:
+        return self.pod.key
+
+
+class SchedulingQueue:
+    """Thread-safe; `pop` blocks until a pod is active, the queue closes or the timeout passes."""
+
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        initial_backoff: float = INITIAL_BACKOFF,
+        max_backoff: float = MAX_BACKOFF,
+        unschedulable_timeout: float = UNSCHEDULABLE_TIMEOUT,
+    ) -> None:
+        self._clock = clock
+        self._initial_backoff = initial_backoff
+        self._max_backoff = max_backoff
+        self._unschedulable_timeout = unschedulable_timeout
+        self._cond = threading.Condition()
+        self._seq = itertools.count()
+        self._pods: dict[str, QueuedPod] = {}
+        self._active: list[tuple[int, float, int, str]] = []
+        self._in_active: set[str] = set()
+        self._backoff: list[tuple[float, int, str]] = []
+        self._in_backoff: set[str] = set()
+        self._unschedulable: set[str] = set()
+        self._in_flight: set[str] = set()
+        self._move_cycle = 0
+        self._closed = False
+
+    # -- informer side ----------------------------------------------------------------------------
+
+    def add(self, pod: Pod) -> None:
+        """A pending pod appeared or changed; a changed pod waiting as unschedulable is retried.
+
+        Only a change the filters could see counts: our own status and event writes bump the
+        resourceVersion without making the pod any easier to place (kube-scheduler's `isPodUpdated`).
+        """
+        with self._cond:
+            queued = self._pods.get(pod.key)
+            if queued is None:
+                queued = QueuedPod(pod, enqueued=self._clock.monotonic())
+                self._pods[pod.key] = queued
+                self._push_active(queued)
+                return
+            changed = replace(queued.pod, resource_version="") != replace(pod, resource_version="")
+            queued.pod = pod
+            if changed and pod.key in self._unschedulable:
+                self._unschedulable.discard(pod.key)
+                self._push_active(queued)
+
+    def delete(self, key: str) -> None:
+        """The pod is gone or no longer ours to place (bound, deleted, renamed scheduler)."""
+        with self._cond:
+            self._pods.pop(key, None)
+            self._in_active.discard(key)
+            self._in_backoff.discard(key)
+            self._unschedulable.discard(key)
+
+    def move_all(self) -> None:
+        """A cluster change that may help unschedulable pods: retry them (after their backoff)."""
+        with self._cond:
+            self._move_cycle += 1
+            now = self._clock.monotonic()
+            for key in list(self._unschedulable):
+                self._unschedulable.discard(key)
+                self._requeue_after_backoff(self._pods[key], now)
+
+    # -- worker side ------------------------------------------------------------------------------
+
+    def pop(self, timeout: float | None = None) -> QueuedPod | None:
+        """The next active pod, or None when closed or after `timeout` seconds with none ready."""
+        with self._cond:
+            deadline = None if timeout is None else self._clock.monotonic() + timeout
+            while True:
+                if self._closed:
+                    return None
+                self._flush_locked()
+                while self._active:
+                    _, _, _, key = heapq.heappop(self._active)
+                    if key not in self._in_active:
+                        continue  # deleted or moved since it was pushed
+                    self._in_active.discard(key)
+                    queued = self._pods[key]
+                    queued.move_cycle = self._move_cycle
+                    self._in_flight.add(key)
+                    return queued
+                now = self._clock.monotonic()
+                wait = self._next_wakeup(now)
+                if deadline is not None:
+                    if now >= deadline:
+                        return None
+                    wait = min(wait, deadline - now)
+                self._cond.wait(max(wait, 0.0))
+
+    def done(self, key: str) -> None:
+        """The worker finished with the pod (it was bound, or requeued through another method)."""
+        with self._cond:
+            self._in_flight.discard(key)
+
+    def forget(self, key: str) -> None:
+        """The pod was placed: it leaves the queue for good."""
+        with self._cond:
+            self._in_flight.discard(key)
+            self._pods.pop(key, None)
+
+    def unschedulable(self, queued: QueuedPod) -> None:
+        """No node fit: wait for a cluster change, or back off if one happened during the attempt."""
+        with self._cond:
+            self._in_flight.discard(queued.key)
+            if queued.key not in self._pods:
+                return
+            queued.attempts += 1
+            now = self._clock.monotonic()
+            if self._move_cycle > queued.move_cycle:
+                self._requeue_after_backoff(queued, now)
+            else:
+                queued.unschedulable_since = now
+                self._unschedulable.add(queued.key)
+
+    def retry(self, queued: QueuedPod) -> None:
+        """The attempt failed for another reason (a failed bind, an API error): back off and retry."""
+        with self._cond:
+            self._in_flight.discard(queued.key)
+            if queued.key not in self._pods:
+                return
+            queued.attempts += 1
+            self._requeue_after_backoff(queued, self._clock.monotonic())
+
+    def activate(self, queued: QueuedPod) -> None:
+        """Try again at once (the decision lost a race with another placement; not the pod's fault)."""
+        with self._cond:
+            self._in_flight.discard(queued.key)
+            if queued.key in self._pods:
+                self._push_active(queued)
+
+    def is_queued(self, key: str) -> bool:
+        with self._cond:
+            return key in self._pods
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+    def lengths(self) -> dict[str, int]:
+        """Pending pods per queue, as kube-scheduler's `scheduler_pending_pods{queue}` reports them."""
+        with self._cond:
+            return {
+                "active": len(self._in_active),
+                "backoff": len(self._in_backoff),
+                "unschedulable": len(self._unschedulable),
+                "gated": 0,
+            }
+
+    def wake(self) -> None:
+        """Re-check timers (the periodic flush kube-scheduler runs every second)."""
+        with self._cond:
+            self._cond.notify_all()
+
+    # -- internals --------------------------------------------------------------------------------
+
+    def backoff_duration(self, attempts: int) -> float:
+        """1 s, 2 s, 4 s, 8 s, then 10 s."""
+        if attempts <= 0:
+            return 0.0
+        return min(self._initial_backoff * 2 ** (attempts - 1), self._max_backoff)
+
+    def _push_active(self, queued: QueuedPod) -> None:
+        self._in_backoff.discard(queued.key)
+        self._in_active.add(queued.key)
+        heapq.heappush(self._active, (-queued.pod.priority, self._clock.monotonic(), next(self._seq), queued.key))
+        self._cond.notify()
+
+    def _requeue_after_backoff(self, queued: QueuedPod, now: float) -> None:
+        queued.backoff_until = now + self.backoff_duration(queued.attempts)
+        if queued.backoff_until <= now:
+            self._push_active(queued)
+            return
+        self._in_backoff.add(queued.key)
+        heapq.heappush(self._backoff, (queued.backoff_until, next(self._seq), queued.key))
+        self._cond.notify()
+
+    def _flush_locked(self) -> None:
+        now = self._clock.monotonic()
+        while self._backoff and self._backoff[0][0] <= now:
+            _, _, key = heapq.heappop(self._backoff)
+            if key in self._in_backoff and key in self._pods:
+                self._push_active(self._pods[key])
+        limit = self._unschedulable_timeout
+        expired = [key for key in self._unschedulable if now - self._pods[key].unschedulable_since >= limit]
+        for key in expired:
+            self._unschedulable.discard(key)
+            self._requeue_after_backoff(self._pods[key], now)
+
+    def _next_wakeup(self, now: float) -> float:
+        """Seconds until a backoff ends or an unschedulable pod times out (capped at one second)."""
+        wake = 1.0
+        if self._backoff:
+            wake = min(wake, self._backoff[0][0] - now)
+        return max(wake, 0.0)

@@ -1,0 +1,107 @@
+"""Log lines for humans and for machines, with secrets scrubbed before anything is written.
+
+`setup` configures the root logger as text or JSON (config `logging.format`, env LOG_FORMAT). A
+record may carry structured `fields` (`log.info("decision", extra=fields(pod=..., node=...))`): the
+text format prints them as `key=value`, the JSON format as keys of the object, and `scheduler.py
+stats` reads both back. A filter on the handler replaces the Hugging Face token — and anything that
+looks like one — wherever it would appear, including exception tracebacks.
+"""
+
+import json
+import logging
+import math
+import re
+import sys
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+FIELDS = "fields"
+REDACTED = "***"
+# Hugging Face user access tokens; other secrets are registered explicitly.
+TOKEN_PATTERN = re.compile(r"hf_[A-Za-z0-9]{16,}")
+
+
+def fields(**values: Any) -> dict[str, Any]:
+    """`extra=` for a structured log line."""
+    return {FIELDS: values}
+
+
+class Redactor(logging.Filter):
+    """Scrubs registered secrets and token-shaped strings from the message, fields and traceback."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__()
+        self._secrets = [s for s in secrets if s]
+
+    def scrub(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, REDACTED)
+        return TOKEN_PATTERN.sub(REDACTED, text)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = self.scrub(record.getMessage())
+        record.args = None
+        if record.exc_info:
+            record.exc_text = self.scrub(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        values = getattr(record, FIELDS, None)
+        if isinstance(values, Mapping):
+            setattr(record, FIELDS, {k: self.scrub(v) if isinstance(v, str) else v for k, v in values.items()})
+        return True
+
+
+def _render(value: Any) -> str:
+    if isinstance(value, str):
+        return json.dumps(value) if (not value or any(c in value for c in ' "=\n')) else value
+    if isinstance(value, float):
+        return f"{value:.3f}".rstrip("0").rstrip(".") if math.isfinite(value) else str(value)
+    if isinstance(value, Mapping | list | tuple):
+        return json.dumps(value, separators=(",", ":"), sort_keys=True)
+    return str(value)
+
+
+class TextFormatter(logging.Formatter):
+    """`2026-11-22T10:00:00.123Z INFO scheduler: decision pod=default/redis node=worker-1 ...`"""
+
+    def format(self, record: logging.LogRecord) -> str:
+        when = datetime.fromtimestamp(record.created, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        line = f"{when} {record.levelname} {record.name}: {record.getMessage()}"
+        values = getattr(record, FIELDS, None)
+        if isinstance(values, Mapping) and values:
+            line += " " + " ".join(f"{k}={_render(v)}" for k, v in values.items())
+        if record.exc_text:
+            line += "\n" + record.exc_text
+        return line
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, and the record's fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        body: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, tz=UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        values = getattr(record, FIELDS, None)
+        if isinstance(values, Mapping):
+            body.update(values)
+        if record.exc_text:
+            body["exception"] = record.exc_text
+        return json.dumps(body, default=str, separators=(",", ":"))
+
+
+def setup(*, level: str = "INFO", fmt: str = "text", secrets: Iterable[str] = (), stream: TextIO | None = None) -> None:
+    """Route every logger to one handler with the chosen format and the redactor."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handler.addFilter(Redactor(secrets))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    for noisy in ("urllib3", "kubernetes", "httpx", "httpcore", "huggingface_hub"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
