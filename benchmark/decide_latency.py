@@ -52,7 +52,9 @@ def main() -> int:
     placed = sum(1 for d in decisions if d["node"])
     p50, p99 = statistics.median(latencies), percentile(latencies, 99)
     print(f"nodes={args.nodes} running_pods={args.nodes * args.pods_per_node} decided={len(decisions)} placed={placed}")
-    print(f"tier={args.tier} latency_ms p50={p50:.3f} p99={p99:.3f} max={max(latencies):.3f} (goal p99 <= {args.goal_ms})")
+    print(
+        f"tier={args.tier} latency_ms p50={p50:.3f} p99={p99:.3f} max={max(latencies):.3f} (goal p99 <= {args.goal_ms})"
+    )
     return 0 if p99 <= args.goal_ms else 1
 
 

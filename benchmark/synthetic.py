@@ -86,14 +86,21 @@ def pod(name: str, *, node: str = "", annotations: dict[str, str] | None = None,
     memory = rng.choice(["128Mi", "256Mi", "1Gi", "2Gi"])
     spec: dict[str, Any] = {
         "schedulerName": "ai-llama-scheduler",
-        "containers": [{"name": "app", "image": "example/app:1", "resources": {"requests": {"cpu": cpu, "memory": memory}}}],
+        "containers": [
+            {"name": "app", "image": "example/app:1", "resources": {"requests": {"cpu": cpu, "memory": memory}}}
+        ],
     }
     if node:
         spec["nodeName"] = node
     return {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": {"name": name, "namespace": "bench", "labels": {"app": name.split("-")[0]}, "annotations": annotations or {}},
+        "metadata": {
+            "name": name,
+            "namespace": "bench",
+            "labels": {"app": name.split("-", maxsplit=1)[0]},
+            "annotations": annotations or {},
+        },
         "spec": spec,
         "status": {"phase": "Running" if node else "Pending"},
     }
