@@ -118,7 +118,7 @@ class Kubelet:
         host_ip = self._host_ip(node)
         try:
             self._store.modify(
-                "pods", name, lambda p: self._running(p, host_ip), namespace=namespace, subresource="status"
+                "pods", name, lambda p: self._running(p, host_ip), namespace=namespace, subresource="status", copy=False
             )
         except api_errors.ApiError as exc:
             log.debug("kubelet could not start %s/%s: %s", namespace, name, exc.message)
@@ -135,12 +135,13 @@ class Kubelet:
             return self._host_ips[name]
 
     def _running(self, pod: JSON, host_ip: str) -> JSON:
+        """The pod (read-only, as stored) with a running status: a new dict, nothing of `pod` mutated."""
         if not _needs_start(pod):
             return pod
         now = rfc3339(self._clock.now())
         n = next(self._pod_ips)
         pod_ip = f"10.244.{n // 250}.{n % 250 + 1}"
-        status = pod.setdefault("status", {})
+        status = dict(pod.get("status") or {})
         scheduled = next((c for c in status.get("conditions") or [] if c.get("type") == "PodScheduled"), None)
         conditions = [
             {"type": kind, "status": "True", "lastProbeTime": None, "lastTransitionTime": now}
@@ -162,7 +163,7 @@ class Kubelet:
         init = pod["spec"].get("initContainers")
         if init:
             status["initContainerStatuses"] = [_container_status(c, now, running=False) for c in init]
-        return pod
+        return {**pod, "status": status}
 
 
 def _container_status(container: JSON, now: str, *, running: bool) -> JSON:

@@ -6,6 +6,7 @@ converted on the way in and out, so an event written through either API shows up
 Pure data and pure functions; nothing here touches the store or the network.
 """
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,11 +16,16 @@ __all__ = ["RESOURCES", "STORAGE", "Resource", "find", "get_path"]
 JSON = dict[str, Any]
 
 
+@functools.lru_cache(maxsize=256)
+def _parts(dotted: str) -> tuple[str, ...]:
+    return tuple(dotted.split("."))
+
+
 def get_path(obj: Mapping[str, Any], dotted: str) -> str:
     """The value at `a.b.c` as a field selector sees it: a string, "" when absent, booleans lowercased."""
     value: Any = obj
-    for part in dotted.split("."):
-        if not isinstance(value, Mapping):
+    for part in _parts(dotted):
+        if not isinstance(value, dict):
             return ""
         value = value.get(part)
     if value is None:

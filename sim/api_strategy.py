@@ -7,6 +7,7 @@ priority, QoS class, requests from limits), `status` ignored on pod create and o
 over plain dicts; the store calls them inside its write lock with objects it owns.
 """
 
+import functools
 import re
 import secrets
 import uuid
@@ -27,9 +28,14 @@ _QUANTITY_RE = re.compile(r"^([+-]?[0-9.]+)(e[+-]?[0-9]+|E[+-]?[0-9]+|[a-zA-Z]*)
 _NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # k8s.io/apimachinery/pkg/util/rand: no vowels, no 0/1/3
 
 
+@functools.lru_cache(maxsize=64)
+def _rfc3339(second: int) -> str:
+    return datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def rfc3339(seconds: float) -> str:
     """A `metav1.Time` (second precision, UTC)."""
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _rfc3339(int(seconds // 1))
 
 
 def micro_time(seconds: float) -> str:

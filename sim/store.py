@@ -65,10 +65,14 @@ class _Table:
 
     def put(self, key: Key, new: JSON | None, old: JSON | None) -> None:
         for name, index in self.indexes.items():
-            if old is not None:
-                index.get(self.resource.field_value(old, name), set()).discard(key)
-            if new is not None:
-                index.setdefault(self.resource.field_value(new, name), set()).add(key)
+            before = None if old is None else self.resource.field_value(old, name)
+            after = None if new is None else self.resource.field_value(new, name)
+            if before == after:
+                continue
+            if before is not None:
+                index.get(before, set()).discard(key)
+            if after is not None:
+                index.setdefault(after, set()).add(key)
         if new is None:
             self.objects.pop(key, None)
             self.by_namespace.get(key[0], set()).discard(key)
@@ -328,12 +332,19 @@ class Store:
         *,
         namespace: str | None = None,
         subresource: str = "",
+        copy: bool = True,
     ) -> JSON:
-        """Atomic read-modify-write: `change` gets a private copy of the object and returns the new one."""
+        """Atomic read-modify-write: `change` gets a private copy of the object and returns the new one.
+
+        With `copy=False`, `change` gets the stored object itself, must not mutate it and returns a new dict
+        (which may share unchanged parts with it); the result is then not copied either.
+        """
         table = self._table(resource)
-        return self._write(
-            table, name, namespace=namespace, build=lambda old: change(deep_copy(old)), subresource=subresource
-        )
+
+        def build(old: JSON) -> JSON:
+            return change(deep_copy(old) if copy else old)
+
+        return self._write(table, name, namespace=namespace, build=build, subresource=subresource, copy=copy)
 
     def bind(
         self,
