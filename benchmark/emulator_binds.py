@@ -21,6 +21,8 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from kubernetes import client
+
 from cluster.clock import SystemClock
 from sim.apiserver import Emulator
 
@@ -70,8 +72,6 @@ def build_cluster(*, nodes: int = 1000, pods: int = 10_000, pending: int = 5000)
 
 def _bind_worker(url: str, jobs: list[tuple[str, str, str]], threads: int) -> tuple[int, int, float, float]:
     """One client process: bind `jobs` (namespace, pod, node) with `threads` threads; (ok, failed, t0, t1)."""
-    from kubernetes import client  # imported here: the server process never needs the client
-
     configuration = client.Configuration()
     configuration.host = url
     configuration.connection_pool_maxsize = threads

@@ -17,7 +17,7 @@ from typing import Any
 
 from sim import api_errors
 
-__all__ = ["micro_time", "parse_quantity", "prepare_create", "prepare_update", "qos_class", "rfc3339"]
+__all__ = ["bind_pod", "micro_time", "parse_quantity", "prepare_create", "prepare_update", "qos_class", "rfc3339"]
 
 JSON = dict[str, Any]
 
@@ -208,3 +208,41 @@ def prepare_update(store: str, old: JSON, new: JSON, *, subresource: str = "") -
     if store == "namespaces":
         meta["labels"] = {**(meta.get("labels") or {}), "kubernetes.io/metadata.name": old_meta["name"]}
     return new
+
+
+def bind_pod(
+    pod: JSON,
+    node: str,
+    *,
+    annotations: dict[str, str] | None = None,
+    uid: str | None = None,
+    resource_version: str | None = None,
+    now: float,
+) -> JSON:
+    """The pod bound to `node`, as `pkg/registry/core/pod/storage.BindingREST` does it (a new dict).
+
+    Sets `spec.nodeName`, copies the binding's annotations and sets `PodScheduled=True`; a 409 `Conflict` on
+    `pods/binding` when the pod is bound already or a precondition (uid, resourceVersion) fails.
+    """
+    meta, name = pod["metadata"], pod["metadata"]["name"]
+    refuse = None
+    if uid and uid != meta.get("uid"):
+        refuse = f"Precondition failed: UID in precondition: {uid}, UID in object meta: {meta.get('uid')}"
+    elif resource_version and resource_version != meta.get("resourceVersion"):
+        refuse = "the object has been modified; please apply your changes to the latest version and try again"
+    elif pod["spec"].get("nodeName"):
+        refuse = f'pod {name} is already assigned to node "{pod["spec"]["nodeName"]}"'
+    if refuse:
+        raise api_errors.conflict("pods/binding", name, refuse)
+    status = dict(pod.get("status") or {})
+    conditions = [c for c in status.get("conditions") or [] if c.get("type") != "PodScheduled"]
+    previous = next((c for c in status.get("conditions") or [] if c.get("type") == "PodScheduled"), {})
+    scheduled = {"type": "PodScheduled", "status": "True", "lastProbeTime": None}
+    scheduled["lastTransitionTime"] = (
+        previous.get("lastTransitionTime") if previous.get("status") == "True" else rfc3339(now)
+    )
+    status["conditions"] = [scheduled, *conditions]
+    new_meta = dict(meta)
+    if annotations:
+        new_meta["annotations"] = {**(meta.get("annotations") or {}), **annotations}
+    return {**pod, "metadata": new_meta, "spec": {**pod["spec"], "nodeName": node}, "status": status}

@@ -10,22 +10,29 @@ outside the lock, in resourceVersion order. No HTTP and no sleeping here.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import logging
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from cluster.clock import Clock, SystemClock
 from sim import api_errors, api_strategy
-from sim.api_resources import RESOURCES, STORAGE, Resource
+from sim.api_index import (
+    Listing,
+    Table,
+    decode_continue,
+    deep_copy,
+    encode_continue,
+    object_key,
+    own,
+    selectors,
+    stored_form,
+)
+from sim.api_resources import STORAGE, Resource
 from sim.api_watch import ADDED, DELETED, MODIFIED, Change, Watcher, WatchEvent
 from sim.patch import PatchError, PatchTestError, json_patch, merge_patch, strategic_merge_patch
-from sim.selectors import FieldSelector, LabelSelector, SelectorError, parse_field_selector, parse_label_selector
+from sim.selectors import FieldSelector, LabelSelector
 
 __all__ = ["Change", "Listing", "Store", "deep_copy"]
 
@@ -33,73 +40,6 @@ log = logging.getLogger(__name__)
 JSON = dict[str, Any]
 Key = tuple[str, str]
 PATCH_TYPES = ("merge", "strategic", "json")
-
-
-def deep_copy(value: Any) -> Any:
-    """A copy of plain JSON data (several times faster than `copy.deepcopy`)."""
-    if isinstance(value, dict):
-        return {k: deep_copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [deep_copy(v) for v in value]
-    return value
-
-
-@dataclass
-class Listing:
-    """One page of a list: the items, the resourceVersion they were read at, and where the next page starts."""
-
-    items: list[JSON]
-    resource_version: int
-    continue_token: str = ""
-    remaining: int | None = None
-
-
-class _Table:
-    """The objects of one resource, with a namespace index and value indexes for hot field selectors."""
-
-    def __init__(self, resource: Resource) -> None:
-        self.resource = resource
-        self.objects: dict[Key, JSON] = {}
-        self.by_namespace: dict[str, set[Key]] = {}
-        self.indexes: dict[str, dict[str, set[Key]]] = {f: {} for f in resource.indexed}
-
-    def put(self, key: Key, new: JSON | None, old: JSON | None) -> None:
-        for name, index in self.indexes.items():
-            before = None if old is None else self.resource.field_value(old, name)
-            after = None if new is None else self.resource.field_value(new, name)
-            if before == after:
-                continue
-            if before is not None:
-                index.get(before, set()).discard(key)
-            if after is not None:
-                index.setdefault(after, set()).add(key)
-        if new is None:
-            self.objects.pop(key, None)
-            self.by_namespace.get(key[0], set()).discard(key)
-        else:
-            self.objects[key] = new
-            self.by_namespace.setdefault(key[0], set()).add(key)
-
-    def candidates(self, namespace: str | None, fields: FieldSelector) -> Iterable[Key]:
-        keys: set[Key] | None = None
-        for name, index in self.indexes.items():
-            value = fields.equals(name)
-            if value is not None:
-                found = index.get(value, set())
-                keys = found if keys is None or len(found) < len(keys) else keys
-        if namespace is not None:
-            in_ns = self.by_namespace.get(namespace, set())
-            keys = in_ns if keys is None or len(in_ns) < len(keys) else keys
-        return self.objects.keys() if keys is None else keys
-
-
-def _selectors(resource: Resource, labels: Any, fields: Any) -> tuple[LabelSelector, FieldSelector]:
-    try:
-        label_sel = labels if isinstance(labels, LabelSelector) else parse_label_selector(labels)
-        field_sel = fields if isinstance(fields, FieldSelector) else parse_field_selector(fields, resource.fields)
-    except SelectorError as exc:
-        raise api_errors.bad_request(str(exc)) from None
-    return label_sel, field_sel
 
 
 class Store:
@@ -110,7 +50,7 @@ class Store:
         self.watch_capacity = watch_capacity
         self._lock = threading.RLock()
         self._rv = 0
-        self._tables = {name: _Table(resource) for name, resource in STORAGE.items()}
+        self._tables = {name: Table(resource) for name, resource in STORAGE.items()}
         self._history: deque[Change] = deque(maxlen=max(1, history))
         self._floor = 0  # the oldest resourceVersion a watch or list can still start from
         self._watchers: dict[str, list[Watcher]] = {name: [] for name in STORAGE}
@@ -155,10 +95,10 @@ class Store:
     ) -> Listing:
         """Objects sorted by namespace/name; `resource_version` lists exactly at that version (410 when gone)."""
         table = self._table(resource)
-        label_sel, field_sel = _selectors(table.resource, labels, fields)
+        label_sel, field_sel = selectors(table.resource, labels, fields)
         start: Key | None = None
         if continue_token:
-            resource_version, start = _decode_continue(continue_token)
+            resource_version, start = decode_continue(continue_token)
         with self._lock:
             rv = self._rv if resource_version is None else resource_version
             if rv > self._rv:
@@ -179,12 +119,12 @@ class Store:
         page = selected[:limit] if limit > 0 else selected
         token, remaining = "", None
         if limit > 0 and len(selected) > limit:
-            token = _encode_continue(rv, page[-1][0])
+            token = encode_continue(rv, page[-1][0])
             remaining = len(selected) - limit
         items = [deep_copy(obj) if copy else obj for _, obj in page]
         return Listing(items, rv, token, remaining)
 
-    def _snapshot(self, table: _Table, rv: int, continue_token: str) -> dict[Key, JSON]:
+    def _snapshot(self, table: Table, rv: int, continue_token: str) -> dict[Key, JSON]:
         """The table as it was at `rv`, rebuilt by undoing the retained history."""
         if rv < self._floor:
             if continue_token:
@@ -199,7 +139,7 @@ class Store:
                 break
             if change.resource != table.resource.store_name:
                 continue
-            key = _object_key(change.object)
+            key = object_key(change.object)
             if change.type == ADDED:
                 objects.pop(key, None)
             elif change.old is not None:
@@ -220,7 +160,7 @@ class Store:
     ) -> JSON:
         """Create with the server's defaulting (`keep_status` keeps a loaded snapshot's status); 409 if taken."""
         table = self._table(resource)
-        obj = self._own(obj, table, namespace, copy)
+        obj = own(obj, table.resource, namespace, copy=copy)
         with self._lock:
             api_strategy.prepare_create(resource, obj, now=self.clock.now(), keep_status=keep_status)
             key = self._key(table, obj["metadata"].get("namespace"), obj["metadata"]["name"])
@@ -237,7 +177,7 @@ class Store:
         """Add objects as they are (status, uid and timestamps kept), e.g. a cluster snapshot; returns the count."""
         count = 0
         for obj in objects:
-            resource, stored = _stored_form(obj)
+            resource, stored = stored_form(obj)
             name = (stored.get("metadata") or {}).get("name")
             if resource == "namespaces" and ("", name) in self._tables["namespaces"].objects:
                 continue
@@ -257,7 +197,7 @@ class Store:
     ) -> JSON:
         """Replace an object; a stale `metadata.resourceVersion` is a 409 `Conflict`."""
         table = self._table(resource)
-        obj = self._own(obj, table, namespace, copy)
+        obj = own(obj, table.resource, namespace, copy=copy)
         name = obj["metadata"].get("name", "")
         expected = obj["metadata"].get("resourceVersion")
         return self._write(
@@ -363,30 +303,9 @@ class Store:
             raise api_errors.invalid("Binding", name, "target.name", "Required value")
 
         def assign(pod: JSON) -> JSON:
-            meta = pod["metadata"]
-            refuse = None
-            if uid and uid != meta.get("uid"):
-                refuse = f"Precondition failed: UID in precondition: {uid}, UID in object meta: {meta.get('uid')}"
-            elif resource_version and resource_version != meta.get("resourceVersion"):
-                refuse = "the object has been modified; please apply your changes to the latest version and try again"
-            elif pod["spec"].get("nodeName"):
-                refuse = f'pod {name} is already assigned to node "{pod["spec"]["nodeName"]}"'
-            if refuse:
-                raise api_errors.conflict("pods/binding", name, refuse)
-            status = dict(pod.get("status") or {})
-            conditions = [c for c in status.get("conditions") or [] if c.get("type") != "PodScheduled"]
-            previous = next((c for c in status.get("conditions") or [] if c.get("type") == "PodScheduled"), {})
-            scheduled = {"type": "PodScheduled", "status": "True", "lastProbeTime": None}
-            scheduled["lastTransitionTime"] = (
-                previous.get("lastTransitionTime")
-                if previous.get("status") == "True"
-                else api_strategy.rfc3339(self.clock.now())
+            return api_strategy.bind_pod(
+                pod, node, annotations=annotations, uid=uid, resource_version=resource_version, now=self.clock.now()
             )
-            status["conditions"] = [scheduled, *conditions]
-            new_meta = dict(meta)
-            if annotations:
-                new_meta["annotations"] = {**(meta.get("annotations") or {}), **annotations}
-            return {**pod, "metadata": new_meta, "spec": {**pod["spec"], "nodeName": node}, "status": status}
 
         return self._write(
             self._tables["pods"],
@@ -453,7 +372,7 @@ class Store:
         410 `Expired` when `since` is older than the retained history.
         """
         table = self._table(resource.store_name)
-        label_sel, field_sel = _selectors(resource, labels, fields)
+        label_sel, field_sel = selectors(resource, labels, fields)
         with self._lock:
             start = since or self._rv
             if since and since < self._floor:
@@ -527,39 +446,17 @@ class Store:
 
     # -- internals --------------------------------------------------------------------------------------------
 
-    def _table(self, resource: str) -> _Table:
+    def _table(self, resource: str) -> Table:
         table = self._tables.get(resource)
         if table is None:
             raise ValueError(f"unknown resource {resource!r}; the store holds {sorted(self._tables)}")
         return table
 
     @staticmethod
-    def _key(table: _Table, namespace: str | None, name: str) -> Key:
+    def _key(table: Table, namespace: str | None, name: str) -> Key:
         if table.resource.namespaced:
             return (namespace or "default", name)
         return ("", name)
-
-    @staticmethod
-    def _own(obj: JSON, table: _Table, namespace: str | None, copy: bool) -> JSON:
-        if not isinstance(obj, dict):
-            raise api_errors.bad_request(f"a {table.resource.kind} must be a JSON object")
-        obj = deep_copy(obj) if copy else obj
-        meta = obj.get("metadata")
-        if meta is None:
-            meta = obj["metadata"] = {}
-        elif not isinstance(meta, dict):
-            raise api_errors.bad_request("metadata must be a JSON object")
-        if table.resource.namespaced:
-            if namespace and meta.get("namespace") and meta["namespace"] != namespace:
-                raise api_errors.bad_request(
-                    "the namespace of the provided object does not match the namespace sent on the request"
-                )
-            meta["namespace"] = namespace or meta.get("namespace") or "default"
-        else:
-            meta.pop("namespace", None)
-        obj["kind"] = table.resource.kind
-        obj["apiVersion"] = table.resource.api_version
-        return obj
 
     def _new_namespace(self, name: str) -> JSON:
         obj: JSON = {"kind": "Namespace", "apiVersion": "v1", "metadata": {"name": name}}
@@ -567,7 +464,7 @@ class Store:
 
     def _write(
         self,
-        table: _Table,
+        table: Table,
         name: str,
         *,
         namespace: str | None,
@@ -601,7 +498,7 @@ class Store:
         self._deliver()
         return deep_copy(new) if copy else new
 
-    def _commit(self, table: _Table, kind: str, key: Key, new: JSON | None, old: JSON | None) -> JSON:
+    def _commit(self, table: Table, kind: str, key: Key, new: JSON | None, old: JSON | None) -> JSON:
         """Record a write (under the lock): bump the version, index, append history, feed watchers."""
         self._rv += 1
         version = str(self._rv)
@@ -642,31 +539,3 @@ class Store:
                                 log.exception("store subscriber failed on %s %s", change.type, change.resource)
             finally:
                 self._local.delivering = False
-
-
-def _object_key(obj: JSON) -> Key:
-    meta = obj["metadata"]
-    return (meta.get("namespace") or "", meta["name"])
-
-
-def _stored_form(obj: JSON) -> tuple[str, JSON]:
-    """The store resource for a manifest and the manifest in stored form (events.k8s.io events converted)."""
-    kind, api_version = obj.get("kind"), obj.get("apiVersion", "v1")
-    for resource in RESOURCES:
-        if resource.kind == kind and resource.api_version == api_version and resource.plural != "bindings":
-            return resource.store_name, resource.from_wire(obj)
-    raise ValueError(f"cannot load a {kind!r} ({api_version}): the emulator serves {sorted(STORAGE)}")
-
-
-def _encode_continue(rv: int, key: Key) -> str:
-    raw = json.dumps({"v": "meta.k8s.io/v1", "rv": rv, "start": f"{key[0]}/{key[1]}"}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode()
-
-
-def _decode_continue(token: str) -> tuple[int, Key]:
-    try:
-        data = json.loads(base64.urlsafe_b64decode(token.encode()))
-        namespace, _, name = data["start"].partition("/")
-        return int(data["rv"]), (namespace, name)
-    except (ValueError, KeyError, TypeError, binascii.Error):
-        raise api_errors.bad_request(f"continue key is not valid: {token}") from None
