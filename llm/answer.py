@@ -1,0 +1,107 @@
+"""The LLM's answer, validated: exactly `{"node": "<candidate id>", "reason": "<text>"}` or a rejection.
+
+Pure. The endpoint is asked for this shape with a JSON-schema constraint, but a constraint is a
+request, not a guarantee (providers differ, `structured_output: none` has none), so every answer is
+checked here: empty content, prose around the JSON, another shape, a missing or extra field, a
+duplicate key or an id that was not offered is rejected with a short cause, which is counted and
+recorded as the reason the next tier decided. The reason text is cleaned for the pod's annotation and
+is never used for control flow.
+"""
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from llm.client import Completion
+
+REASON_LIMIT = 200
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+_ID = re.compile(r"\bn(\d+)\b")
+
+
+class Rejection(StrEnum):
+    """Why an answer was refused; the `cause` label of `ai_scheduler_llm_rejections`."""
+
+    NO_CHOICES = "no_choices"
+    EMPTY = "empty"
+    NOT_JSON = "not_json"
+    PROSE = "prose"
+    NOT_OBJECT = "not_object"
+    MISSING_FIELD = "missing_field"
+    EXTRA_FIELD = "extra_field"
+    WRONG_TYPE = "wrong_type"
+    UNKNOWN_NODE = "unknown_node"
+
+
+class AnswerRejectedError(ValueError):
+    """The answer is not one the contract allows; `cause` is the short code, the message the detail."""
+
+    def __init__(self, cause: Rejection, detail: str) -> None:
+        super().__init__(f"{cause.value}: {detail}")
+        self.cause = cause
+
+
+@dataclass(frozen=True)
+class Answer:
+    node_id: str
+    node: str
+    reason: str
+    """Cleaned, candidate ids replaced by node names, at most REASON_LIMIT characters."""
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [k for k, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise AnswerRejectedError(Rejection.NOT_OBJECT, "the object repeats a key")
+    return dict(pairs)
+
+
+def _decode(text: str) -> Any:
+    """The one JSON value `text` holds, telling prose around JSON apart from no JSON at all."""
+    stripped = text.strip()
+    try:
+        return json.loads(stripped, object_pairs_hook=_no_duplicates)
+    except json.JSONDecodeError as exc:
+        start = stripped.find("{")
+        if start >= 0:
+            try:
+                json.JSONDecoder(object_pairs_hook=_no_duplicates).raw_decode(stripped, start)
+            except json.JSONDecodeError:
+                pass
+            else:
+                raise AnswerRejectedError(Rejection.PROSE, "text around the JSON object") from None
+        raise AnswerRejectedError(Rejection.NOT_JSON, f"not JSON ({exc.msg})") from None
+
+
+def clean_reason(text: str, ids: Mapping[str, str]) -> str:
+    """One printable line, candidate ids shown as node names, at most REASON_LIMIT characters."""
+    line = " ".join(_CONTROL.sub(" ", text).split())
+    line = _ID.sub(lambda m: ids.get(m.group(0), m.group(0)), line)
+    return line if len(line) <= REASON_LIMIT else line[: REASON_LIMIT - 1] + "…"
+
+
+def parse(completion: Completion, ids: Mapping[str, str]) -> Answer:
+    """The validated answer, or AnswerRejectedError saying why not."""
+    if completion.choices == 0:
+        raise AnswerRejectedError(Rejection.NO_CHOICES, "the endpoint returned no choices")
+    text = completion.content
+    if text is None or not text.strip():
+        raise AnswerRejectedError(Rejection.EMPTY, "the answer is empty")
+    value = _decode(text)
+    if not isinstance(value, dict):
+        raise AnswerRejectedError(Rejection.NOT_OBJECT, f"a JSON {type(value).__name__}, not an object")
+    missing = sorted({"node", "reason"} - set(value))
+    if missing:
+        raise AnswerRejectedError(Rejection.MISSING_FIELD, f"no {', '.join(missing)}")
+    extra = sorted(set(value) - {"node", "reason"})
+    if extra:
+        raise AnswerRejectedError(Rejection.EXTRA_FIELD, f"{len(extra)} unexpected field(s)")
+    node_id, reason = value["node"], value["reason"]
+    if not isinstance(node_id, str) or not isinstance(reason, str):
+        raise AnswerRejectedError(Rejection.WRONG_TYPE, "node and reason must be strings")
+    if node_id not in ids:
+        raise AnswerRejectedError(Rejection.UNKNOWN_NODE, f"{len(ids)} candidate(s) were offered, not that id")
+    return Answer(node_id=node_id, node=ids[node_id], reason=clean_reason(reason, ids) or "no reason given")

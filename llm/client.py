@@ -1,0 +1,226 @@
+"""The one seam to the LLM endpoint: the only module that imports `huggingface_hub`.
+
+`HubChatClient.complete` sends one chat-completions request through `huggingface_hub.InferenceClient`
+— to the Hugging Face router (`provider`, default `auto`) or, with `llm.endpoint`, to a self-hosted
+OpenAI-compatible server (TGI, vLLM, llama.cpp) through `base_url`, where the client posts to
+`<endpoint>/v1/chat/completions` — and returns the first choice's text. Every failure leaves as an
+`LLMCallError` whose `kind` says whether a retry can help; nothing from `huggingface_hub` or its HTTP
+stack escapes, and no message carries the token or the request's headers.
+
+It never retries, waits, parses the answer or decides anything: one call, one outcome. A fresh
+`InferenceClient` is made per call because its timeout is per instance and each call gets what is
+left of the pod's deadline; the HTTP connection pool underneath is shared and thread-safe.
+"""
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Literal, Protocol
+
+import httpx2
+from huggingface_hub import InferenceClient
+from huggingface_hub.errors import HfHubHTTPError, InferenceTimeoutError, OfflineModeIsEnabled
+from pydantic import SecretStr
+
+StructuredOutput = Literal["response_format", "vllm", "none"]
+SCHEMA_NAME = "placement"
+_DETAIL_LIMIT = 200
+
+
+class CallErrorKind(StrEnum):
+    """Why a call failed; also the `outcome` label of `ai_scheduler_llm_requests`."""
+
+    RATE_LIMITED = "rate_limited"
+    SERVER_ERROR = "server_error"
+    TIMEOUT = "timeout"
+    CONNECTION = "connection"
+    CLIENT_ERROR = "client_error"
+    BAD_RESPONSE = "bad_response"
+    CONFIG = "config"
+
+
+class LLMCallError(Exception):
+    """One chat-completions call failed; `kind` and `status` drive the retry decision."""
+
+    def __init__(
+        self, kind: CallErrorKind, message: str, *, status: int | None = None, retry_after: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.status = status
+        self.retry_after = retry_after
+        """The raw `Retry-After` header of a 429 or 503, if the server sent one."""
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """What one call asks: the messages, the answer's JSON schema and the sampling settings."""
+
+    messages: Sequence[Mapping[str, str]]
+    schema: Mapping[str, Any]
+    max_tokens: int
+    temperature: float
+    seed: int | None
+
+
+@dataclass(frozen=True)
+class Completion:
+    """The first choice's text (None when the server sent no choice or no content)."""
+
+    content: str | None
+    choices: int
+    finish_reason: str | None = None
+    prompt_tokens: int | None = None
+
+
+class ChatClient(Protocol):
+    """Sends one chat-completions request; raises `LLMCallError`."""
+
+    def complete(self, request: ChatRequest, *, timeout: float) -> Completion: ...
+
+
+def constraint_arguments(mode: StructuredOutput, schema: Mapping[str, Any]) -> dict[str, Any]:
+    """The `chat_completion` keyword arguments that constrain the answer to `schema`.
+
+    `response_format` sends OpenAI's JSON-schema format; the Hugging Face router passes it on, and in
+    `base_url` mode `InferenceClient` rewrites it into TGI's `{"type": "json_object", "value": schema}`.
+    `vllm` sends vLLM's `structured_outputs` extra parameter (vLLM >= 0.10; it replaced `guided_json`),
+    since vLLM does not read TGI's shape. `none` relies on the prompt and the validation in code.
+    """
+    if mode == "response_format":
+        return {
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {"name": SCHEMA_NAME, "schema": dict(schema), "strict": True},
+            }
+        }
+    if mode == "vllm":
+        return {"extra_body": {"structured_outputs": {"json": dict(schema)}}}
+    return {}
+
+
+class HubChatClient:
+    """Chat completions through `huggingface_hub.InferenceClient`; the token never leaves as text."""
+
+    def __init__(
+        self,
+        *,
+        model: str,
+        endpoint: str | None = None,
+        provider: str = "auto",
+        structured_output: StructuredOutput = "response_format",
+        token: SecretStr | None = None,
+    ) -> None:
+        self.model = model
+        self.endpoint = endpoint
+        self.provider = provider
+        self.structured_output = structured_output
+        self._token = token
+
+    def __repr__(self) -> str:
+        where = self.endpoint or f"the Hugging Face router (provider {self.provider})"
+        return f"HubChatClient(model={self.model!r}, endpoint={where!r}, token={'set' if self._token else 'unset'})"
+
+    def _client(self, timeout: float) -> InferenceClient:
+        token = self._token.get_secret_value() if self._token else None
+        if self.endpoint:
+            # Without a token, send no Authorization header at all: huggingface_hub would otherwise fall
+            # back to a token saved on this machine and hand it to a self-hosted server.
+            headers = {} if token else {"authorization": None}
+            return InferenceClient(base_url=self.endpoint, api_key=token, timeout=timeout, headers=headers)  # type: ignore[arg-type]
+        return InferenceClient(provider=self.provider, api_key=token, timeout=timeout)  # type: ignore[arg-type]
+
+    def complete(self, request: ChatRequest, *, timeout: float) -> Completion:
+        """One call with at most `timeout` seconds per connect/read; raises `LLMCallError`."""
+        try:
+            output = self._client(timeout).chat_completion(
+                [dict(m) for m in request.messages],
+                model=self.model,
+                max_tokens=request.max_tokens,
+                temperature=request.temperature,
+                seed=request.seed,
+                **constraint_arguments(self.structured_output, request.schema),
+            )
+        except Exception as exc:  # every failure of the seam becomes one typed error, see classify
+            raise self.classify(exc) from None
+        return _completion(output)
+
+    def classify(self, exc: Exception) -> LLMCallError:
+        """The typed error for anything `InferenceClient` raised, with the token scrubbed from its text."""
+        error = _classify(exc)
+        if self._token:
+            secret = self._token.get_secret_value()
+            if secret and secret in str(error):
+                error = LLMCallError(
+                    error.kind, str(error).replace(secret, "***"), status=error.status, retry_after=error.retry_after
+                )
+        return error
+
+
+def _classify(exc: Exception) -> LLMCallError:
+    if isinstance(exc, HfHubHTTPError) and exc.response is not None:
+        status = exc.response.status_code
+        detail = _detail(exc.server_message or _body(exc.response))
+        message = f"HTTP {status} from the LLM endpoint" + (f": {detail}" if detail else "")
+        retry_after = exc.response.headers.get("retry-after")
+        if status == 429:
+            return LLMCallError(CallErrorKind.RATE_LIMITED, message, status=status, retry_after=retry_after)
+        if status in (408, 504):
+            return LLMCallError(CallErrorKind.TIMEOUT, message, status=status, retry_after=retry_after)
+        if status >= 500:
+            return LLMCallError(CallErrorKind.SERVER_ERROR, message, status=status, retry_after=retry_after)
+        return LLMCallError(CallErrorKind.CLIENT_ERROR, message, status=status)
+    if isinstance(exc, InferenceTimeoutError | httpx2.TimeoutException | TimeoutError):
+        return LLMCallError(CallErrorKind.TIMEOUT, "the LLM endpoint did not answer within the timeout")
+    if isinstance(exc, OfflineModeIsEnabled):
+        return LLMCallError(CallErrorKind.CONFIG, "huggingface_hub is in offline mode (HF_HUB_OFFLINE is set)")
+    if isinstance(exc, httpx2.TransportError | ConnectionError):
+        return LLMCallError(CallErrorKind.CONNECTION, f"connection to the LLM endpoint failed ({type(exc).__name__})")
+    if isinstance(exc, json.JSONDecodeError | UnicodeDecodeError):
+        return LLMCallError(CallErrorKind.BAD_RESPONSE, "the LLM endpoint answered with a body that is not JSON")
+    if isinstance(exc, ValueError) and "Invalid data type" in str(exc):
+        return LLMCallError(CallErrorKind.BAD_RESPONSE, "the LLM endpoint answered with JSON of the wrong shape")
+    if isinstance(exc, ValueError):
+        # huggingface_hub refuses a request before sending it: an unknown provider, a router call
+        # without a Hugging Face token, a model the provider does not serve.
+        return LLMCallError(CallErrorKind.CONFIG, f"the LLM request cannot be made: {_detail(str(exc))}")
+    return LLMCallError(CallErrorKind.BAD_RESPONSE, f"the LLM call failed: {type(exc).__name__}")
+
+
+def _body(response: httpx2.Response) -> str:
+    try:
+        return response.text
+    except (httpx2.ResponseNotRead, httpx2.StreamError, UnicodeDecodeError):
+        return ""
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+
+
+def _detail(text: str | None) -> str:
+    """A server's error text as one short line (it ends up in logs and the decision's fallbacks)."""
+    line = " ".join(_CONTROL.sub(" ", text or "").split())
+    return line if len(line) <= _DETAIL_LIMIT else line[: _DETAIL_LIMIT - 1] + "…"
+
+
+def _completion(output: Any) -> Completion:
+    choices = getattr(output, "choices", None)
+    if not isinstance(choices, list):
+        raise LLMCallError(CallErrorKind.BAD_RESPONSE, "the LLM endpoint answered without a choices list")
+    usage = getattr(output, "usage", None)
+    prompt_tokens = getattr(usage, "prompt_tokens", None)
+    prompt_tokens = prompt_tokens if isinstance(prompt_tokens, int) else None
+    if not choices:
+        return Completion(content=None, choices=0, prompt_tokens=prompt_tokens)
+    first = choices[0]
+    message = getattr(first, "message", None)
+    content = getattr(message, "content", None)
+    finish = getattr(first, "finish_reason", None)
+    return Completion(
+        content=content if isinstance(content, str) else None,
+        choices=len(choices),
+        finish_reason=finish if isinstance(finish, str) else None,
+        prompt_tokens=prompt_tokens,
+    )

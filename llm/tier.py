@@ -1,0 +1,321 @@
+"""The LLM tier of the decision chain: ask Llama which feasible node fits the pod, or decline fast.
+
+`LLMTier.choose` is called by `scoring.decide.Decider` from several decision workers at once. For
+each pod it builds the prompt's facts (the local tiers' best candidates), looks the pod's shape up in
+the decision cache (a hit is re-checked against the feasible set), joins an identical question
+already in flight, or starts a call on a background thread and waits for it until the pod's deadline.
+It declines — `TierDeclinedError`, and the next tier decides that pod — at once when every one of
+the `llm.max_concurrency` call slots is busy or the circuit breaker is open, and otherwise when the
+call fails, the answer is rejected or the deadline passes. A call that outlives its pod's deadline
+finishes in the background (its slot stays taken, so the endpoint never sees more than
+`max_concurrency` requests), and its answer still feeds the cache and the breaker.
+
+It never lets a slow LLM hold a decision worker past the pod's deadline, never calls the LLM while
+the breaker is open, and never puts pod text into a prompt (see `llm.prompt`).
+"""
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from cluster.clock import Clock
+from cluster.config import Settings
+from llm import answer, prompt, retry
+from llm.breaker import CircuitBreaker, Permit, State, Transition
+from llm.cache import Cached, DecisionCache, Flight, Flights, cache_key, constraints_digest
+from llm.client import CallErrorKind, ChatClient, ChatRequest, Completion, HubChatClient, LLMCallError
+from scoring.decide import Choice, Request, Tier, TierDeclinedError
+from telemetry.logs import fields
+from telemetry.stats import Stats
+
+log = logging.getLogger("scheduler.llm")
+
+BREAKER_OPEN = "breaker_open"
+BUSY = "busy"
+DEADLINE = "deadline"
+INTERNAL = "internal"
+
+
+def unavailable_reason(settings: Settings) -> str | None:
+    """Why the LLM tier cannot run with these settings, or None when it can."""
+    if not settings.llm.enabled:
+        return "the llm tier is disabled (llm.enabled: false)"
+    if settings.huggingface_token is None and not settings.llm.endpoint:
+        return (
+            "the llm tier needs HUGGINGFACE_TOKEN (for the Hugging Face router) or LLM_ENDPOINT / llm.endpoint "
+            "(a self-hosted OpenAI-compatible server); neither is set"
+        )
+    return None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one question to the LLM ended: a node, or a cause (a short code) and its detail."""
+
+    node: str | None = None
+    reason: str = ""
+    cause: str = ""
+    detail: str = ""
+    attempts: int = 0
+
+
+class LLMTier:
+    """The `TierDecider` for `Tier.LLM`; thread-safe."""
+
+    tier = Tier.LLM
+
+    def __init__(
+        self,
+        *,
+        client: ChatClient,
+        clock: Clock,
+        stats: Stats | None = None,
+        cache: DecisionCache | None = None,
+        breaker: CircuitBreaker | None = None,
+        max_concurrency: int = 8,
+        max_candidates: int = 20,
+        token_budget: int = 3000,
+        timeout: float = 10.0,
+        deadline_seconds: float = 20.0,
+        max_retries: int = 3,
+        max_tokens: int = 200,
+        temperature: float = 0.0,
+        seed: int | None = 0,
+    ) -> None:
+        self.client = client
+        self.clock = clock
+        self.stats = stats or Stats()
+        self.cache = cache
+        self.breaker = breaker
+        self.max_concurrency = max_concurrency
+        self.max_candidates = max_candidates
+        self.token_budget = token_budget
+        self.timeout = timeout
+        self.deadline_seconds = deadline_seconds
+        self.max_retries = max_retries
+        self.max_tokens = max_tokens
+        self.temperature = temperature
+        self.seed = seed
+        self._slots = threading.BoundedSemaphore(max_concurrency)
+        self._flights: Flights[Outcome] = Flights()
+        if breaker is not None:
+            self.stats.breaker("llm", State.CLOSED.value, tripped=False)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, clock: Clock, stats: Stats | None = None) -> "LLMTier":
+        """The tier as configured: the Hugging Face client, the cache and the breaker per the settings."""
+        llm = settings.llm
+        stats = stats or Stats()
+        client = HubChatClient(
+            model=llm.model,
+            endpoint=llm.endpoint,
+            provider=llm.provider,
+            structured_output=llm.structured_output,
+            token=settings.huggingface_token,
+        )
+        cache = (
+            DecisionCache(ttl=settings.cache.ttl, max_size=settings.cache.max_size, clock=clock)
+            if settings.cache.enabled
+            else None
+        )
+        breaker = None
+        if settings.circuit_breaker.enabled:
+            breaker = CircuitBreaker(
+                name="llm",
+                failure_threshold=settings.circuit_breaker.failure_threshold,
+                reset_timeout=settings.circuit_breaker.timeout,
+                clock=clock,
+                listener=breaker_listener(stats),
+            )
+        return cls(
+            client=client,
+            clock=clock,
+            stats=stats,
+            cache=cache,
+            breaker=breaker,
+            max_concurrency=llm.max_concurrency,
+            max_candidates=llm.max_candidates,
+            token_budget=llm.prompt_token_budget,
+            timeout=llm.timeout,
+            deadline_seconds=llm.deadline_seconds,
+            max_retries=llm.max_retries,
+            max_tokens=llm.max_tokens,
+            temperature=llm.temperature,
+            seed=llm.seed,
+        )
+
+    def __repr__(self) -> str:
+        return f"LLMTier(client={self.client!r}, max_concurrency={self.max_concurrency})"
+
+    # -- deciding (the decision worker's thread) ------------------------------------------------------
+
+    def choose(self, request: Request) -> Choice:
+        """The LLM's pick among `request.feasible`, or TierDeclinedError with the cause."""
+        deadline = min(request.deadline, self.clock.monotonic() + self.deadline_seconds)
+        if self.clock.monotonic() >= deadline:
+            self._decline(DEADLINE, "the pod's decision deadline had passed before the LLM tier ran")
+        facts = prompt.facts(request, max_candidates=self.max_candidates)
+        feasible = set(request.names)
+        key = None
+        if self.cache is not None:
+            key = cache_key(facts, constraints=constraints_digest(request.pod.pod))
+            hit = self.cache.get(key)
+            if hit is not None and hit.node in feasible:
+                self.stats.cache_lookup(hit=True)
+                return self._choice(request, hit.node, hit.reason, source="cache", candidates=len(facts.candidates))
+            if hit is not None:
+                self.cache.discard(key)  # its node no longer fits: ask again
+            self.stats.cache_lookup(hit=False)
+        flight: Flight[Outcome] = Flight()
+        leader = True
+        if key is not None:
+            flight, leader = self._flights.lead_or_join(key)
+        if leader:
+            self._launch(flight, key, prompt.render(facts, token_budget=self.token_budget), deadline)
+        outcome = self._wait(flight, deadline)
+        if outcome.node is None:
+            self._decline(outcome.cause, outcome.detail)
+        if outcome.node not in feasible:
+            self._decline(answer.Rejection.UNKNOWN_NODE.value, "the shared answer's node does not fit this pod")
+        return self._choice(
+            request,
+            outcome.node,
+            outcome.reason,
+            source="answer" if leader else "shared",
+            candidates=len(facts.candidates),
+            attempts=outcome.attempts,
+        )
+
+    def _launch(self, flight: Flight[Outcome], key: str | None, built: prompt.Prompt, deadline: float) -> None:
+        """Start the call on its own thread, or end the flight at once when no slot or no permit."""
+        if not self._slots.acquire(blocking=False):
+            self._ground(flight, key, Outcome(cause=BUSY, detail=f"all {self.max_concurrency} LLM call slots are busy"))
+            return
+        permit = Permit(0)
+        if self.breaker is not None:
+            admitted = self.breaker.acquire()
+            if admitted is None:
+                self._slots.release()
+                wait = self.breaker.reopens_in()
+                detail = "circuit breaker is open" + (f" (trial call in {wait:.0f}s)" if wait else " (trial in flight)")
+                self._ground(flight, key, Outcome(cause=BREAKER_OPEN, detail=detail))
+                return
+            permit = admitted
+        thread = threading.Thread(
+            target=self._fly, args=(flight, key, built, permit, deadline), name="llm-call", daemon=True
+        )
+        thread.start()
+
+    def _ground(self, flight: Flight[Outcome], key: str | None, outcome: Outcome) -> None:
+        if key is not None:
+            self._flights.land(key, flight)
+        flight.finish(outcome)
+
+    def _wait(self, flight: Flight[Outcome], deadline: float) -> Outcome:
+        while not flight.done.is_set():
+            remaining = deadline - self.clock.monotonic()
+            if remaining <= 0:
+                self._decline(DEADLINE, f"no LLM answer within the {self.deadline_seconds:g}s decision deadline")
+            self.clock.wait(flight.done, remaining)
+        outcome = flight.outcome
+        return outcome if outcome is not None else Outcome(cause=INTERNAL, detail="the LLM call ended without result")
+
+    def _decline(self, cause: str, detail: str) -> None:
+        self.stats.llm_rejected(cause)
+        message = detail if detail.startswith(cause) else f"{cause}: {detail}"
+        raise TierDeclinedError(message)
+
+    def _choice(
+        self, request: Request, node: str, reason: str, *, source: str, candidates: int, attempts: int = 0
+    ) -> Choice:
+        facts: dict[str, object] = {"source": source, "candidates": candidates}
+        if attempts:
+            facts["attempts"] = attempts
+        return Choice(
+            node=node,
+            reason=reason,
+            scores=request.heuristic.by_node(request.snapshot.names),
+            extra={"llm": facts},
+        )
+
+    # -- calling (the background thread) --------------------------------------------------------------
+
+    def _fly(
+        self, flight: Flight[Outcome], key: str | None, built: prompt.Prompt, permit: Permit, deadline: float
+    ) -> None:
+        attempts = 0
+        ok = False
+        outcome = Outcome(cause=INTERNAL, detail="the LLM call failed unexpectedly")
+        chat = ChatRequest(
+            messages=built.messages,
+            schema=built.schema,
+            max_tokens=self.max_tokens,
+            temperature=self.temperature,
+            seed=self.seed,
+        )
+
+        def attempt() -> Completion:
+            nonlocal attempts
+            remaining = deadline - self.clock.monotonic()
+            if remaining < retry.MIN_ATTEMPT_SECONDS:
+                raise LLMCallError(CallErrorKind.TIMEOUT, "no time left before the pod's decision deadline")
+            attempts += 1
+            started = self.clock.monotonic()
+            try:
+                completion = self.client.complete(chat, timeout=min(self.timeout, remaining))
+            except LLMCallError as exc:
+                self._count_call(exc.kind.value, started)
+                raise
+            self._count_call("ok", started)
+            return completion
+
+        try:
+            completion = retry.call(
+                attempt, clock=self.clock, deadline=deadline, max_retries=self.max_retries, on_retry=self._on_retry
+            )
+            parsed = answer.parse(completion, built.ids)
+            ok = True
+            outcome = Outcome(node=parsed.node, reason=parsed.reason, attempts=attempts)
+            if key is not None and self.cache is not None:
+                self.cache.put(key, Cached(parsed.node, parsed.reason))
+        except LLMCallError as exc:
+            outcome = Outcome(cause=exc.kind.value, detail=str(exc), attempts=attempts)
+            log.info("LLM call failed", extra=fields(event="llm_call_failed", kind=exc.kind.value, status=exc.status))
+        except answer.AnswerRejectedError as exc:
+            outcome = Outcome(cause=exc.cause.value, detail=str(exc), attempts=attempts)
+            log.info("LLM answer rejected", extra=fields(event="llm_answer_rejected", cause=exc.cause.value))
+        except Exception:  # a bug here must not leave a slot taken or followers waiting
+            log.exception("LLM call crashed")
+        finally:
+            if self.breaker is not None:
+                self.breaker.record(permit, ok=ok)
+            self._slots.release()
+            self._ground(flight, key, outcome)
+
+    def _count_call(self, outcome: str, started: float) -> None:
+        self.stats.llm_call(outcome=outcome, latency_ms=(self.clock.monotonic() - started) * 1000)
+
+    def _on_retry(self, error: LLMCallError, wait: float) -> None:
+        self.stats.llm_retry()
+        log.info(
+            "retrying the LLM call",
+            extra=fields(event="llm_retry", kind=error.kind.value, status=error.status, wait_s=round(wait, 3)),
+        )
+
+
+def breaker_listener(stats: Stats) -> Callable[[Transition], None]:
+    """Logs each state change of the LLM breaker and feeds the state gauge and the trip counter."""
+
+    def changed(transition: Transition) -> None:
+        stats.breaker("llm", transition.new.value, tripped=transition.new is State.OPEN)
+        level = logging.WARNING if transition.new is State.OPEN else logging.INFO
+        log.log(
+            level,
+            "LLM circuit breaker %s -> %s",
+            transition.old.value,
+            transition.new.value,
+            extra=fields(event="breaker", tier="llm", state=transition.new.value, failures=transition.failures),
+        )
+
+    return changed
