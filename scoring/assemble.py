@@ -7,10 +7,12 @@ that are available; naming one tier forces it alone, with no fallback, for inspe
 
 from typing import Literal
 
-from cluster.clock import Clock
+from cluster.clock import Clock, SystemClock
 from cluster.config import Settings
-from scoring.decide import Decider
+from llm.tier import LLMTier, unavailable_reason
+from scoring.decide import Decider, TierDecider
 from scoring.heuristic import HeuristicTier, Strategy
+from telemetry.stats import Stats
 
 TierChoice = Literal["auto", "llm", "transformer", "heuristic"]
 
@@ -20,11 +22,31 @@ class TierUnavailableError(RuntimeError):
 
 
 def build_decider(
-    settings: Settings, *, tier: TierChoice = "auto", strategy: str | None = None, clock: Clock | None = None
+    settings: Settings,
+    *,
+    tier: TierChoice = "auto",
+    strategy: str | None = None,
+    clock: Clock | None = None,
+    stats: Stats | None = None,
 ) -> Decider:
+    """The chain for `tier`; `stats` receives the LLM tier's counters (the scheduler loop passes its own)."""
+    clock = clock or SystemClock()
     heuristic = HeuristicTier(
         strategy=Strategy(strategy or settings.fallback.strategy), weights=settings.scoring.weights
     )
-    if tier in ("llm", "transformer"):
+    tiers: list[TierDecider] = []
+    if tier in ("auto", "llm"):
+        llm_unavailable = unavailable_reason(settings)
+        if llm_unavailable is None:
+            tiers.append(LLMTier.from_settings(settings, clock=clock, stats=stats))
+        elif tier == "llm":
+            raise TierUnavailableError(llm_unavailable)
+    if tier == "transformer":
         raise TierUnavailableError(f"the {tier} tier is not available in this build")
-    return Decider(heuristic=heuristic, tiers=(), clock=clock, deadline_seconds=settings.llm.deadline_seconds)
+    return Decider(
+        heuristic=heuristic,
+        tiers=tiers,
+        clock=clock,
+        deadline_seconds=settings.llm.deadline_seconds,
+        fallback=tier == "auto",
+    )
