@@ -1,7 +1,8 @@
 """ai-llama-scheduler: an interference-aware, LLM-assisted Kubernetes scheduler.
 
-A thin command line over the packages: `decide` (offline what-if). Every expected failure —
-bad config, bad manifest, unreachable cluster — ends in one line on stderr and exit status 2.
+A thin command line over the packages: `run` (the scheduler, against a cluster), `demo` (the
+embedded emulated cluster), `decide` (offline what-if) and `stats` (review a log). Every expected
+failure — bad config, bad manifest, unreachable cluster — ends in one line on stderr and exit 2.
 """
 
 import argparse
@@ -10,6 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from cluster import config
+from cluster.kube import KubeConnectError
 from cluster.manifests import load_pods, load_snapshot
 from cluster.needs import parse_needs
 from cluster.objects import ManifestError
@@ -43,6 +45,41 @@ def _decide(args: argparse.Namespace) -> int:
     return EXIT_UNDECIDED if undecided else EXIT_OK
 
 
+def _run(args: argparse.Namespace) -> int:
+    from cluster import app  # noqa: PLC0415 - the API runtime is only needed by this command
+
+    settings = config.load(args.config)
+    if args.kubeconfig:
+        settings = settings.model_copy(
+            update={"scheduler": settings.scheduler.model_copy(update={"kubeconfig": args.kubeconfig})}
+        )
+    app.setup_logging(settings)
+    return app.run(settings, app.connect(settings, server=args.server))
+
+
+def _stats(args: argparse.Namespace) -> int:
+    from rich.console import Console  # noqa: PLC0415 - only the human output needs rich
+    from rich.table import Table  # noqa: PLC0415
+
+    from telemetry.review import review  # noqa: PLC0415
+
+    try:
+        with open(args.logfile, encoding="utf-8", errors="replace") as handle:
+            result = review(handle)
+    except OSError as exc:
+        raise config.ConfigError(f"{args.logfile}: cannot read ({exc.strerror})") from exc
+    if args.json:
+        print(json.dumps(dict(result.table())))
+        return EXIT_OK
+    table = Table(title=f"Scheduler log review: {args.logfile}")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for name, value in result.table():
+        table.add_row(name, value)
+    Console().print(table)
+    return EXIT_OK
+
+
 def _print_table(decisions: Sequence) -> None:
     from rich.console import Console  # noqa: PLC0415 - only the human output needs rich
     from rich.table import Table  # noqa: PLC0415
@@ -68,14 +105,23 @@ def _parser() -> argparse.ArgumentParser:
     decide.add_argument("--config", help="config file (default: config.yaml when present)")
     decide.add_argument("--json", action="store_true", help="one JSON object per pod, one per line")
     decide.set_defaults(run=_decide)
+    run = commands.add_parser("run", help="schedule pods on a cluster (kubeconfig or in-cluster)")
+    run.add_argument("--config", help="config file (default: config.yaml when present)")
+    run.add_argument("--kubeconfig", help="kubeconfig file (default: in-cluster, then ~/.kube/config)")
+    run.add_argument("--server", help="API server URL without credentials (for the emulated cluster)")
+    run.set_defaults(run=_run)
+    stats = commands.add_parser("stats", help="summarise a scheduler log (text or JSON lines) into a table")
+    stats.add_argument("logfile")
+    stats.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    stats.set_defaults(run=_stats)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = _parser().parse_args(["run", *(argv or [])] if not (argv or sys.argv[1:]) else argv)
     try:
         return args.run(args)
-    except (config.ConfigError, ManifestError, ProfileError, TierUnavailableError) as exc:
+    except (config.ConfigError, ManifestError, ProfileError, TierUnavailableError, KubeConnectError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
 

@@ -7,6 +7,7 @@ call `build` against the emulated cluster so they exercise exactly what producti
 """
 
 import logging
+import re
 import signal
 import threading
 from collections.abc import Callable
@@ -90,8 +91,16 @@ def connect(settings: Settings, *, server: str | None = None) -> Kube:
     try:
         kube.version()
     except (ApiException, *TransportError) as exc:
-        raise KubeConnectError(f"cannot reach the Kubernetes API server at {kube.host}: {exc}") from None
+        raise KubeConnectError(f"cannot reach the Kubernetes API server at {kube.host}: {_cause(exc)}") from None
     return kube
+
+
+def _cause(exc: BaseException) -> str:
+    """The root of a connection error in a few words ("Connection refused", "HTTP 401 Unauthorized")."""
+    if isinstance(exc, ApiException):
+        return f"HTTP {exc.status} {exc.reason}"
+    found = re.search(r"\[Errno -?\d+\] ([^\"')]+)", str(exc))
+    return found.group(1) if found else type(exc).__name__
 
 
 def run(settings: Settings, kube: Kube, *, stop: threading.Event | None = None) -> int:

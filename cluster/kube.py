@@ -59,6 +59,18 @@ def to_plain(obj: Any) -> Any:
     return client.ApiClient().sanitize_for_serialization(obj)
 
 
+def _body(response: Any) -> Any:
+    """Read a raw (`_preload_content=False`) response and give its connection back to the pool.
+
+    An unread raw response keeps its connection checked out, so the next call opens a new one.
+    """
+    try:
+        data = response.data
+    finally:
+        response.release_conn()
+    return json.loads(data) if data else None
+
+
 class BindOutcome:
     BOUND = "bound"
     ALREADY_BOUND = "already-bound"
@@ -122,16 +134,15 @@ class Kube:
 
     def version(self) -> dict[str, Any]:
         """`/version`: a cheap call to prove the server answers."""
-        response = client.VersionApi(self.api).get_code(_preload_content=False, _request_timeout=self.timeout)
-        return json.loads(response.data)
+        return _body(client.VersionApi(self.api).get_code(_preload_content=False, _request_timeout=self.timeout))
 
     def get_node(self, node: str) -> dict[str, Any]:
-        response = self.core.read_node(node, _preload_content=False, _request_timeout=self.timeout)
-        return json.loads(response.data)
+        return _body(self.core.read_node(node, _preload_content=False, _request_timeout=self.timeout))
 
     def get_pod(self, namespace: str, name: str) -> dict[str, Any]:
-        response = self.core.read_namespaced_pod(name, namespace, _preload_content=False, _request_timeout=self.timeout)
-        return json.loads(response.data)
+        return _body(
+            self.core.read_namespaced_pod(name, namespace, _preload_content=False, _request_timeout=self.timeout)
+        )
 
     def informer(
         self, resource: str, *, field_selector: str | None = None, on_synced: Callable[[], None] | None = None
@@ -166,8 +177,7 @@ class Kube:
                     kwargs["_request_timeout"] = (self.timeout, kwargs["timeout_seconds"] + WATCH_GRACE)
                     result = method(**kwargs)
                 else:
-                    response = method(_preload_content=False, _request_timeout=self.timeout, **kwargs)
-                    result = _RawList(json.loads(response.data))
+                    result = _RawList(_body(method(_preload_content=False, _request_timeout=self.timeout, **kwargs)))
             except (ApiException, *TransportError):
                 failures[0] += 1
                 self.clock.sleep(min(0.2 * 2 ** min(failures[0], 5), 5.0))
@@ -201,51 +211,64 @@ class Kube:
 
     def patch_node_annotations(self, node: str, annotations: Mapping[str, str | None]) -> None:
         """Set (or, with None, remove) annotations on a node with a JSON merge patch of just those keys."""
-        self.core.patch_node(
-            node,
-            {"metadata": {"annotations": dict(annotations)}},
-            _content_type=MERGE_PATCH,
-            _request_timeout=self.timeout,
-            _preload_content=False,
+        _body(
+            self.core.patch_node(
+                node,
+                {"metadata": {"annotations": dict(annotations)}},
+                _content_type=MERGE_PATCH,
+                _request_timeout=self.timeout,
+                _preload_content=False,
+            )
         )
 
     def patch_pod_annotations(self, namespace: str, name: str, annotations: Mapping[str, str | None]) -> None:
         """A JSON merge patch of the given annotations on a pod."""
-        self.core.patch_namespaced_pod(
-            name,
-            namespace,
-            {"metadata": {"annotations": dict(annotations)}},
-            _content_type=MERGE_PATCH,
-            _request_timeout=self.timeout,
-            _preload_content=False,
+        _body(
+            self.core.patch_namespaced_pod(
+                name,
+                namespace,
+                {"metadata": {"annotations": dict(annotations)}},
+                _content_type=MERGE_PATCH,
+                _request_timeout=self.timeout,
+                _preload_content=False,
+            )
         )
 
     def patch_pod_condition(self, namespace: str, name: str, condition: Mapping[str, Any]) -> None:
         """Set one pod condition through the status subresource (strategic merge: conditions merge by type)."""
-        self.core.patch_namespaced_pod_status(
-            name,
-            namespace,
-            {"status": {"conditions": [dict(condition)]}},
-            _content_type=STRATEGIC_MERGE_PATCH,
-            _request_timeout=self.timeout,
-            _preload_content=False,
+        _body(
+            self.core.patch_namespaced_pod_status(
+                name,
+                namespace,
+                {"status": {"conditions": [dict(condition)]}},
+                _content_type=STRATEGIC_MERGE_PATCH,
+                _request_timeout=self.timeout,
+                _preload_content=False,
+            )
         )
 
     def patch_event(self, namespace: str, name: str, body: Mapping[str, Any]) -> None:
         """A JSON merge patch of a core/v1 Event (to count a repeat)."""
-        self.core.patch_namespaced_event(
-            name,
-            namespace,
-            dict(body),
-            _content_type=MERGE_PATCH,
-            _request_timeout=self.timeout,
-            _preload_content=False,
+        _body(
+            self.core.patch_namespaced_event(
+                name,
+                namespace,
+                dict(body),
+                _content_type=MERGE_PATCH,
+                _request_timeout=self.timeout,
+                _preload_content=False,
+            )
         )
 
     def create_event(self, event: Mapping[str, Any]) -> None:
         namespace = event["metadata"]["namespace"]
-        self.core.create_namespaced_event(
-            namespace, client.CoreV1Event.from_dict(dict(event)), _request_timeout=self.timeout, _preload_content=False
+        _body(
+            self.core.create_namespaced_event(
+                namespace,
+                client.CoreV1Event.from_dict(dict(event)),
+                _request_timeout=self.timeout,
+                _preload_content=False,
+            )
         )
 
     # -- leader election ---------------------------------------------------------------------------

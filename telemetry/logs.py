@@ -57,7 +57,7 @@ def _render(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.3f}".rstrip("0").rstrip(".") if math.isfinite(value) else str(value)
     if isinstance(value, Mapping | list | tuple):
-        return json.dumps(value, separators=(",", ":"), sort_keys=True)
+        return json.dumps(json.dumps(value, separators=(",", ":"), sort_keys=True))
     return str(value)
 
 
@@ -103,5 +103,7 @@ def setup(*, level: str = "INFO", fmt: str = "text", secrets: Iterable[str] = ()
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
-    for noisy in ("urllib3", "kubernetes", "httpx", "httpcore", "huggingface_hub"):
+    for noisy in ("kubernetes", "httpx", "httpcore", "huggingface_hub"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    # urllib3 warns on every connection retry; the callers report the failure that matters once.
+    logging.getLogger("urllib3").setLevel(logging.ERROR)
