@@ -160,5 +160,5 @@ def status_error(code: int, message: str | None = None) -> ApiError:
         504: "the server was unable to return a response in the time allotted, but may still be processing",
     }
     text = message or defaults.get(code, f"injected fault ({code})")
-    details: dict[str, Any] | None = {"retryAfterSeconds": 1} if code in (429, 503) else None
+    details: dict[str, Any] | None = {"retryAfterSeconds": 1} if code == 429 else None
     return ApiError(code, reason, text, details)

@@ -148,6 +148,7 @@ def _list(store: Store, route: Route, query: Mapping[str, str]) -> Listing:
         limit=max(0, limit),
         continue_token=query.get("continue", ""),
         resource_version=rv if exact else None,
+        via=route.resource,
         copy=False,
     )
 

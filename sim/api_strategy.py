@@ -150,11 +150,34 @@ def prepare_create(store: str, obj: JSON, *, now: float, keep_status: bool = Fal
         meta.pop(transient, None)
     if store == "pods":
         _default_pod(obj, keep_status=keep_status)
+    elif store == "nodes":
+        _complete_node_info(obj)
     elif store == "namespaces":
         meta["labels"] = {**(meta.get("labels") or {}), "kubernetes.io/metadata.name": meta["name"]}
         obj.setdefault("spec", {"finalizers": ["kubernetes"]})
         obj["status"] = {"phase": "Active"} if not keep_status else obj.get("status") or {"phase": "Active"}
     return obj
+
+
+_NODE_INFO_FIELDS = (
+    "architecture",
+    "bootID",
+    "containerRuntimeVersion",
+    "kernelVersion",
+    "kubeProxyVersion",
+    "kubeletVersion",
+    "machineID",
+    "operatingSystem",
+    "osImage",
+    "systemUUID",
+)
+
+
+def _complete_node_info(node: JSON) -> None:
+    """Fill the `status.nodeInfo` fields a kubelet always reports, so typed clients can read hand-written nodes."""
+    status = node.get("status")
+    if isinstance(status, dict) and isinstance(status.get("nodeInfo"), dict):
+        status["nodeInfo"] = {field: "" for field in _NODE_INFO_FIELDS} | status["nodeInfo"]
 
 
 _MUTABLE_POD_SPEC = ("activeDeadlineSeconds", "terminationGracePeriodSeconds", "tolerations", "schedulingGates")

@@ -107,7 +107,9 @@ class Emulator:
         )
         if self.kubelet is not None:
             self.kubelet.start()
-        self._thread = threading.Thread(target=self._server.serve_forever, name="sim-apiserver", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="sim-apiserver", daemon=True
+        )
         self._thread.start()
         return self.url
 

@@ -91,11 +91,16 @@ class Store:
         limit: int = 0,
         continue_token: str = "",
         resource_version: int | None = None,
+        via: Resource | None = None,
         copy: bool = True,
     ) -> Listing:
-        """Objects sorted by namespace/name; `resource_version` lists exactly at that version (410 when gone)."""
+        """Objects sorted by namespace/name; `resource_version` lists exactly at that version (410 when gone).
+
+        `via` is the API resource whose field names the field selector uses, when that is not the stored one.
+        """
         table = self._table(resource)
-        label_sel, field_sel = selectors(table.resource, labels, fields)
+        api = via or table.resource
+        label_sel, field_sel = selectors(api, labels, fields)
         start: Key | None = None
         if continue_token:
             resource_version, start = decode_continue(continue_token)
@@ -114,7 +119,7 @@ class Store:
                 if (start is None or key > start)
                 and (namespace is None or key[0] == namespace)
                 and label_sel.matches((obj := objects[key])["metadata"].get("labels"))
-                and field_sel.matches(lambda f, o=obj: table.resource.field_value(o, f))
+                and field_sel.matches(lambda f, o=obj: api.field_value(o, f))
             )
         page = selected[:limit] if limit > 0 else selected
         token, remaining = "", None
@@ -203,7 +208,7 @@ class Store:
         return self._write(
             table,
             name,
-            namespace=namespace,
+            namespace=obj["metadata"].get("namespace"),
             build=lambda _old: obj,
             expected=expected,
             subresource=subresource,

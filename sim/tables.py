@@ -14,13 +14,13 @@ __all__ = ["human_duration", "table"]
 
 JSON = dict[str, Any]
 
-_NAME = {"name": "Name", "type": "string", "format": "name", "description": "Name must be unique within a namespace."}
-_AGE = {"name": "Age", "type": "string", "format": "", "description": "CreationTimestamp is a timestamp."}
-
 
 def _column(name: str, description: str, *, priority: int = 0, fmt: str = "") -> JSON:
     return {"name": name, "type": "string", "format": fmt, "description": description, "priority": priority}
 
+
+_NAME = _column("Name", "Name must be unique within a namespace.", fmt="name")
+_AGE = _column("Age", "CreationTimestamp is a timestamp representing the server time when this object was created.")
 
 COLUMNS: dict[str, list[JSON]] = {
     "Pod": [
