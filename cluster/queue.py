@@ -30,7 +30,8 @@ class QueuedPod:
     enqueued: float = 0.0
     """Monotonic time the pod was first queued (for the attempt-duration metric)."""
     backoff_until: float = 0.0
-    unschedulable_since: float = 0.0
+    last_failure: float = 0.0
+    """Monotonic time of the last failed attempt: backoff counts from it, as upstream's."""
     move_cycle: int = field(default=0, repr=False)
 
     @property
@@ -149,10 +150,10 @@ class SchedulingQueue:
                 return
             queued.attempts += 1
             now = self._clock.monotonic()
+            queued.last_failure = now
             if self._move_cycle > queued.move_cycle:
                 self._requeue_after_backoff(queued, now)
             else:
-                queued.unschedulable_since = now
                 self._unschedulable.add(queued.key)
 
     def retry(self, queued: QueuedPod) -> None:
@@ -162,7 +163,8 @@ class SchedulingQueue:
             if queued.key not in self._pods:
                 return
             queued.attempts += 1
-            self._requeue_after_backoff(queued, self._clock.monotonic())
+            queued.last_failure = self._clock.monotonic()
+            self._requeue_after_backoff(queued, queued.last_failure)
 
     def activate(self, queued: QueuedPod) -> None:
         """Try again at once (the decision lost a race with another placement; not the pod's fault)."""
@@ -210,7 +212,7 @@ class SchedulingQueue:
         self._cond.notify()
 
     def _requeue_after_backoff(self, queued: QueuedPod, now: float) -> None:
-        queued.backoff_until = now + self.backoff_duration(queued.attempts)
+        queued.backoff_until = queued.last_failure + self.backoff_duration(queued.attempts)
         if queued.backoff_until <= now:
             self._push_active(queued)
             return
@@ -225,7 +227,7 @@ class SchedulingQueue:
             if key in self._in_backoff and key in self._pods:
                 self._push_active(self._pods[key])
         limit = self._unschedulable_timeout
-        expired = [key for key in self._unschedulable if now - self._pods[key].unschedulable_since >= limit]
+        expired = [key for key in self._unschedulable if now - self._pods[key].last_failure >= limit]
         for key in expired:
             self._unschedulable.discard(key)
             self._requeue_after_backoff(self._pods[key], now)
