@@ -46,7 +46,8 @@ def constraints_digest(pod: Pod) -> str:
 
 
 def _share(free: int, allocatable: int) -> int:
-    return -1 if allocatable <= 0 else min(int(SHARE_BUCKETS * free / allocatable), SHARE_BUCKETS)
+    """The tenth of `allocatable` that `free` falls in (0..9; an empty node shares the top tenth)."""
+    return -1 if allocatable <= 0 else min(int(SHARE_BUCKETS * free / allocatable), SHARE_BUCKETS - 1)
 
 
 def _metric_buckets(values: tuple[float | None, ...]) -> list[int | None]:

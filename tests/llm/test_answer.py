@@ -1,0 +1,66 @@
+"""Answer validation: exactly {"node": <offered id>, "reason": <text>}, anything else rejected with a cause."""
+
+import pytest
+
+from llm.answer import AnswerRejectedError, Rejection, clean_reason, parse
+from llm.client import Completion
+
+IDS = {"n1": "worker-1", "n2": "worker-3", "n3": "worker-6"}
+
+
+def reply(text: str | None, choices: int = 1) -> Completion:
+    return Completion(content=text, choices=choices)
+
+
+@pytest.mark.parametrize(
+    ("text", "node", "reason"),
+    [
+        pytest.param('{"node": "n2", "reason": "quiet cache"}', "worker-3", "quiet cache", id="a plain answer"),
+        pytest.param('\n  {"reason":"ok","node":"n1"}\n', "worker-1", "ok", id="whitespace and any key order"),
+        pytest.param(
+            '{"node": "n3", "reason": "n3 beats n1 on\\nmembw"}',
+            "worker-6",
+            "worker-6 beats worker-1 on membw",
+            id="ids in the reason become node names on one line",
+        ),
+        pytest.param('{"node": "n1", "reason": ""}', "worker-1", "no reason given", id="an empty reason is allowed"),
+    ],
+)
+def test_valid_answers(text: str, node: str, reason: str) -> None:
+    answer = parse(reply(text), IDS)
+    assert (answer.node, answer.reason) == (node, reason)
+
+
+@pytest.mark.parametrize(
+    ("completion", "cause"),
+    [
+        pytest.param(reply(None, choices=0), Rejection.NO_CHOICES, id="no choice at all"),
+        pytest.param(reply(None), Rejection.EMPTY, id="a choice without content"),
+        pytest.param(reply("   "), Rejection.EMPTY, id="blank content"),
+        pytest.param(reply('{"node": "n1", "reason": '), Rejection.NOT_JSON, id="truncated JSON"),
+        pytest.param(reply("I would pick n1."), Rejection.NOT_JSON, id="prose without JSON"),
+        pytest.param(reply('Sure! {"node": "n1", "reason": "x"}'), Rejection.PROSE, id="prose before the JSON"),
+        pytest.param(reply('{"node": "n1", "reason": "x"} Hope this helps'), Rejection.PROSE, id="prose after"),
+        pytest.param(reply('```json\n{"node": "n1", "reason": "x"}\n```'), Rejection.PROSE, id="a code fence"),
+        pytest.param(reply('["n1"]'), Rejection.NOT_OBJECT, id="a list"),
+        pytest.param(reply('"n1"'), Rejection.NOT_OBJECT, id="a bare string"),
+        pytest.param(reply('{"node": "n1", "node": "n2", "reason": "x"}'), Rejection.NOT_OBJECT, id="a repeated key"),
+        pytest.param(reply('{"node": "n1"}'), Rejection.MISSING_FIELD, id="no reason"),
+        pytest.param(reply('{"reason": "x"}'), Rejection.MISSING_FIELD, id="no node"),
+        pytest.param(reply('{"node": "n1", "reason": "x", "score": 9}'), Rejection.EXTRA_FIELD, id="an extra field"),
+        pytest.param(reply('{"node": 1, "reason": "x"}'), Rejection.WRONG_TYPE, id="a number for the node"),
+        pytest.param(reply('{"node": "n9", "reason": "x"}'), Rejection.UNKNOWN_NODE, id="an id never offered"),
+        pytest.param(reply('{"node": "worker-1", "reason": "x"}'), Rejection.UNKNOWN_NODE, id="a real node name"),
+    ],
+)
+def test_rejected_answers(completion: Completion, cause: Rejection) -> None:
+    with pytest.raises(AnswerRejectedError) as caught:
+        parse(completion, IDS)
+    assert caught.value.cause is cause
+    assert str(caught.value).startswith(cause.value)
+
+
+def test_the_reason_is_one_printable_line_of_bounded_length() -> None:
+    cleaned = clean_reason("a\x00b\x1b[31m red \u2028" + "x" * 500, IDS)
+    assert "\x00" not in cleaned and "\x1b" not in cleaned and "\u2028" not in cleaned
+    assert len(cleaned) == 200 and cleaned.endswith("…")
