@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sim import api_errors
-from sim.api_resources import RESOURCES, STORAGE, Resource
+from sim.api_resources import RESOURCES, STORAGE, Resource, get_path
 from sim.selectors import FieldSelector, LabelSelector, SelectorError, parse_field_selector, parse_label_selector
 
 __all__ = [
@@ -59,11 +59,15 @@ class Table:
         self.objects: dict[Key, JSON] = {}
         self.by_namespace: dict[str, set[Key]] = {}
         self.indexes: dict[str, dict[str, set[Key]]] = {f: {} for f in resource.indexed}
+        self._paths = {f: (resource.fields[f], resource.fields[f].split(".")[0]) for f in resource.indexed}
 
     def put(self, key: Key, new: JSON | None, old: JSON | None) -> None:
         for name, index in self.indexes.items():
-            before = None if old is None else self.resource.field_value(old, name)
-            after = None if new is None else self.resource.field_value(new, name)
+            path, top = self._paths[name]
+            if old is not None and new is not None and old.get(top) is new.get(top):
+                continue  # e.g. a status write shares the spec it did not touch
+            before = None if old is None else get_path(old, path)
+            after = None if new is None else get_path(new, path)
             if before == after:
                 continue
             if before is not None:
