@@ -10,6 +10,7 @@ from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
 
 from cluster.clock import FakeClock
+from sim.api_strategy import rfc3339
 from sim.apiserver import Emulator
 
 
@@ -145,3 +146,19 @@ def many_pods() -> Iterator[Emulator]:
 def test_kubelet_off_leaves_bound_pods_pending(many_pods: Emulator) -> None:
     many_pods.store.bind("default", "p0", "node-1")
     assert many_pods.store.get("pods", "p0", namespace="default")["status"]["phase"] == "Pending"
+
+
+def test_the_kubelet_starts_a_pod_after_its_delay_on_the_emulator_clock() -> None:
+    clock = FakeClock()
+    running = threading.Event()
+    emu = Emulator([make_node("node-1"), make_pod("p")], clock=clock, kubelet_delay=5.0)
+    emu.store.subscribe(
+        lambda change: running.set() if change.object.get("status", {}).get("phase") == "Running" else None
+    )
+    with emu:
+        bound_at = clock.now()
+        emu.store.bind("default", "p", "node-1")
+        assert running.wait(10)
+        pod = emu.store.get("pods", "p", namespace="default")
+    assert pod["status"]["startTime"] == rfc3339(bound_at + 5.0)
+    assert pod["status"]["hostIP"].startswith("10.0.")

@@ -1,8 +1,10 @@
 """The real kubectl against the emulator: get, describe, events, apply and delete, by --server and kubeconfig."""
 
+import queue
 import re
 import shutil
 import subprocess
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -142,3 +144,23 @@ def test_get_a_single_pod_and_other_resources(cluster: Emulator, tmp_path: Path)
     assert namespaces["jobs"] == "Active" and namespaces["default"] == "Active"
     out = kubectl(tmp_path, "get", "pods", "-n", "jobs", "-o", "jsonpath={.items[*].metadata.name}", server=cluster.url)
     assert out == "batch-1"
+
+
+def test_get_pods_watch_prints_table_rows_as_things_change(cluster: Emulator, tmp_path: Path) -> None:
+    command = [str(KUBECTL), "--server", cluster.url, "--cache-dir", str(tmp_path / "cache"), "get", "pods", "-w"]
+    command.append("--output-watch-events")
+    env = {"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    lines: queue.Queue[str] = queue.Queue()
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True)  # type: ignore[union-attr]
+    reader.start()
+    try:
+        assert rows(lines.get(timeout=30))[0][:3] == ["EVENT", "NAME", "READY"]
+        assert rows(lines.get(timeout=30))[0][:4] == ["ADDED", "web-1", "1/1", "Running"]
+        cluster.store.create("pods", make_pod("late"))
+        assert rows(lines.get(timeout=30))[0][:4] == ["ADDED", "late", "0/1", "Pending"]
+        cluster.store.delete("pods", "late", namespace="default")
+        assert rows(lines.get(timeout=30))[0][:2] == ["DELETED", "late"]
+    finally:
+        process.kill()
+        process.wait(10)
