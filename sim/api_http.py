@@ -143,6 +143,15 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         return True
 
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Errors the base class detects itself (unknown method, oversized request line) as `Status` objects."""
+        if code == 501:
+            error = api_errors.method_not_allowed()
+        else:
+            error = api_errors.ApiError(code, api_errors.REASONS.get(code, ""), message or HTTPStatus(code).phrase)
+        self.close_connection = True
+        self._send(error.code, encode(error.status()))
+
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s " + format, self.address_string(), *args)
 
@@ -201,21 +210,38 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _read_body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunks = []
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    self.rfile.readline()
-                    return b"".join(chunks)
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
+            return self._read_chunked()
         length = self.headers.get("Content-Length")
         if not length:
             return b""
-        if not length.isdigit() or int(length) > _MAX_BODY:
+        if not length.isdigit():
             self.close_connection = True
-            raise api_errors.ApiError(413, "RequestEntityTooLarge", f"invalid or too large Content-Length: {length}")
+            raise api_errors.bad_request(f"invalid Content-Length: {length!r}")
+        if int(length) > _MAX_BODY:
+            self.close_connection = True
+            raise api_errors.ApiError(413, "RequestEntityTooLarge", f"the request body exceeds {_MAX_BODY} bytes")
         return self.rfile.read(int(length))
+
+    def _read_chunked(self) -> bytes:
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            line = self.rfile.readline(_MAX_LINE + 1)
+            try:
+                size = int(line.split(b";")[0].strip(), 16)
+            except ValueError:
+                self.close_connection = True
+                raise api_errors.bad_request(f"malformed chunk size line {line[:40]!r}") from None
+            total += size
+            if total > _MAX_BODY:
+                self.close_connection = True
+                raise api_errors.ApiError(413, "RequestEntityTooLarge", f"the request body exceeds {_MAX_BODY} bytes")
+            if size == 0:
+                while self.rfile.readline(_MAX_LINE + 1) not in (b"\r\n", b"\n", b""):
+                    pass  # trailers
+                return b"".join(chunks)
+            chunks.append(self.rfile.read(size))
+            self.rfile.readline(_MAX_LINE + 1)
 
     @staticmethod
     def _decode(raw: bytes) -> Any:
@@ -279,7 +305,8 @@ class _Handler(BaseHTTPRequestHandler):
         initial_events = query.get("sendInitialEvents", "").lower() == "true"
         bookmarks = query.get("allowWatchBookmarks", "").lower() == "true"
         table = "as=Table" in self.headers.get("Accept", "")
-        timeout = float(query["timeoutSeconds"]) if query.get("timeoutSeconds", "").isdigit() else None
+        asked = query.get("timeoutSeconds", "")
+        timeout = float(asked) if asked.isdigit() and int(asked) > 0 else None  # 0 means the server's default
         clock, settings = server.clock, server.settings
         try:
             watcher, initial = server.store.watch(

@@ -1,6 +1,7 @@
 """The real kubernetes client against the emulator over loopback: CRUD, selectors, binding, patches, leases."""
 
 import json
+import socket
 import threading
 
 import pytest
@@ -273,3 +274,53 @@ def test_paginated_lists_follow_continue_tokens(core: client.CoreV1Api) -> None:
         if not token:
             break
     assert names == ["p0", "p1", "p2", "p3", "p4"]
+
+
+def _raw(emulator: Emulator, data: bytes) -> tuple[int, dict, bytes]:
+    """Send raw bytes, read one response; (status code, Status body, what followed before the server closed)."""
+    host, port = emulator.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        conn.sendall(data)
+        reader = conn.makefile("rb")
+        code = int(reader.readline().split()[1])
+        headers = {}
+        while (line := reader.readline().strip()) != b"":
+            name, _, value = line.decode().partition(":")
+            headers[name.lower()] = value.strip()
+        body = json.loads(reader.read(int(headers["content-length"])))
+        return code, body, reader.read()
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "code", "reason"),
+    [
+        pytest.param(b"NONSENSE\r\n\r\n", 400, "BadRequest", id="a malformed request line"),
+        pytest.param(b"GET /api/v1/pods HTTP/1.1\r\nno-colon-here\r\n\r\n", 400, "BadRequest", id="a malformed header"),
+        pytest.param(b"OPTIONS /api/v1/pods HTTP/1.1\r\n\r\n", 405, "MethodNotAllowed", id="an unsupported method"),
+        pytest.param(
+            b"POST /api/v1/namespaces/default/pods HTTP/1.1\r\nContent-Length: nine\r\n\r\n",
+            400,
+            "BadRequest",
+            id="a bad content length",
+        ),
+    ],
+)
+def test_broken_http_gets_a_status_and_a_closed_connection(
+    emulator: Emulator, request_bytes: bytes, code: int, reason: str
+) -> None:
+    status, body, rest = _raw(emulator, request_bytes)
+    assert (status, body["kind"], body["reason"]) == (code, "Status", reason)
+    assert rest == b"", "the server closed the connection"
+
+
+def test_a_malformed_chunked_body_is_refused(emulator: Emulator) -> None:
+    head = b"POST /api/v1/namespaces/default/pods HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+    status, body, rest = _raw(emulator, head + b"zz\r\n{}\r\n0\r\n\r\n")
+    assert (status, body["reason"], rest) == (400, "BadRequest", b"")
+
+
+def test_a_chunked_request_body_is_read(emulator: Emulator) -> None:
+    body = json.dumps(make_pod("chunky")).encode()
+    head = b"POST /api/v1/namespaces/default/pods HTTP/1.1\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    status, created, _ = _raw(emulator, head + b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body))
+    assert (status, created["metadata"]["name"]) == (201, "chunky")
