@@ -11,7 +11,6 @@ import json
 import logging
 import socket
 import threading
-from collections.abc import Iterable
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,9 +18,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from cluster.clock import Clock
-from sim import api_discovery, api_errors, api_handlers, tables
+from sim import api_discovery, api_errors, api_handlers
 from sim.api_routes import Route, parse_route
-from sim.api_watch import Watcher, WatchEvent
+from sim.api_stream import WatchStream, encode
 from sim.faults import Faults
 from sim.store import Store
 
@@ -30,7 +29,6 @@ __all__ = ["ApiServer", "ServerSettings"]
 log = logging.getLogger(__name__)
 JSON = dict[str, Any]
 _MAX_BODY = 16 * 1024 * 1024
-_INITIAL_EVENTS_END = "k8s.io/initial-events-end"
 _MAX_HEADERS = 100
 _MAX_LINE = 65536
 
@@ -40,10 +38,6 @@ class _Headers(dict[str, str]):
 
     def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
         return super().get(name.lower(), default)
-
-
-def encode(payload: Any) -> bytes:
-    return json.dumps(payload, separators=(",", ":")).encode()
 
 
 @dataclass(frozen=True)
@@ -297,108 +291,17 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode() + payload)
         self.log_request(code, len(payload))
 
-    # -- watch ------------------------------------------------------------------------------------------------
-
     def _watch(self, route: Route, query: dict[str, str]) -> None:
         server = self.server
-        since = api_handlers.parse_resource_version(query.get("resourceVersion"))
-        initial_events = query.get("sendInitialEvents", "").lower() == "true"
-        bookmarks = query.get("allowWatchBookmarks", "").lower() == "true"
-        table = "as=Table" in self.headers.get("Accept", "")
-        asked = query.get("timeoutSeconds", "")
-        timeout = float(asked) if asked.isdigit() and int(asked) > 0 else None  # 0 means the server's default
-        clock, settings = server.clock, server.settings
+        stream = WatchStream(
+            self.wfile,
+            store=server.store,
+            clock=server.clock,
+            settings=server.settings,
+            table="as=Table" in self.headers.get("Accept", ""),
+        )
         try:
-            watcher, initial = server.store.watch(
-                route.resource,
-                namespace=route.namespace,
-                labels=query.get("labelSelector"),
-                fields=query.get("fieldSelector"),
-                since=None if initial_events else since,
-            )
-        except api_errors.ApiError as exc:
-            if exc.code != 410:
-                raise
-            self._start_stream()
-            self._chunk(self._error_event(exc))
-            self._end_stream()
-            return
-        try:
-            self._start_stream()
-            deadline = clock.monotonic() + (timeout if timeout is not None else settings.watch_timeout)
-            next_bookmark = clock.monotonic() + settings.bookmark_interval
-            self._chunk(self._events(watcher, initial, table))
-            if initial_events and bookmarks:
-                self._chunk(self._bookmark(watcher, end_of_initial=True))
-            while True:
-                progress = server.store.progress()
-                events = watcher.drain()
-                if events:
-                    self._chunk(self._events(watcher, events, table))
-                if watcher.closed == "expired":
-                    why = "the watcher fell too far behind and was closed; list again and start a new watch"
-                    self._chunk(self._error_event(api_errors.expired(why)))
-                    break
-                if watcher.closed:
-                    break
-                now = clock.monotonic()
-                if now >= deadline:
-                    if bookmarks:
-                        self._chunk(self._bookmark(watcher, rv=progress))
-                    break
-                if bookmarks and now >= next_bookmark:
-                    self._chunk(self._bookmark(watcher, rv=progress))
-                    next_bookmark = now + settings.bookmark_interval
-                wake = min(deadline, next_bookmark) if bookmarks else deadline
-                clock.wait(watcher.ready, max(0.0, wake - now))
-            self._end_stream()
+            self.log_request(200)
+            stream.serve(route, query)
         except (BrokenPipeError, ConnectionResetError, OSError):
             self.close_connection = True
-        finally:
-            server.store.unwatch(watcher)
-
-    def _start_stream(self) -> None:
-        head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
-        self.wfile.write((head + "Cache-Control: no-cache, private\r\n\r\n").encode())
-        self.log_request(200)
-
-    def _chunk(self, data: bytes) -> None:
-        if data:
-            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-
-    def _end_stream(self) -> None:
-        self.wfile.write(b"0\r\n\r\n")
-
-    @staticmethod
-    def _error_event(exc: api_errors.ApiError) -> bytes:
-        return encode({"type": "ERROR", "object": exc.status()}) + b"\n"
-
-    def _bookmark(self, watcher: Watcher, *, rv: int | None = None, end_of_initial: bool = False) -> bytes:
-        r = watcher.resource
-        meta: JSON = {"resourceVersion": str(rv if rv is not None else self.server.store.progress())}
-        if end_of_initial:
-            meta["annotations"] = {_INITIAL_EVENTS_END: "true"}
-        return (
-            encode({"type": "BOOKMARK", "object": {"kind": r.kind, "apiVersion": r.api_version, "metadata": meta}})
-            + b"\n"
-        )
-
-    def _events(self, watcher: Watcher, events: Iterable[WatchEvent], table: bool) -> bytes:
-        r = watcher.resource
-        lines = []
-        for event in events:
-            if table:
-                obj = encode(tables.table(r.kind, [event.object], now=self.server.clock.now(), wire=r.to_wire))
-            elif event.as_old and event.change is not None:
-                # an object that left the selection: its last matching state at the change's version
-                old = event.object
-                moved = {**old, "metadata": {**old["metadata"], "resourceVersion": str(event.change.resource_version)}}
-                obj = encode(r.to_wire(moved))
-            elif event.change is not None:
-                obj = event.change.encoded.get(r.api_version)
-                if obj is None:
-                    obj = event.change.encoded[r.api_version] = encode(r.to_wire(event.object))
-            else:
-                obj = encode(r.to_wire(event.object))
-            lines.append(b'{"type":"%s","object":%s}\n' % (event.type.encode(), obj))
-        return b"".join(lines)

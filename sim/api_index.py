@@ -14,6 +14,7 @@ from typing import Any
 
 from sim import api_errors
 from sim.api_resources import RESOURCES, STORAGE, Resource, get_path
+from sim.patch import deep_copy
 from sim.selectors import FieldSelector, LabelSelector, SelectorError, parse_field_selector, parse_label_selector
 
 __all__ = [
@@ -24,21 +25,13 @@ __all__ = [
     "encode_continue",
     "object_key",
     "own",
+    "rewind",
     "selectors",
     "stored_form",
 ]
 
 JSON = dict[str, Any]
 Key = tuple[str, str]
-
-
-def deep_copy(value: Any) -> Any:
-    """A copy of plain JSON data (several times faster than `copy.deepcopy`)."""
-    if isinstance(value, dict):
-        return {k: deep_copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [deep_copy(v) for v in value]
-    return value
 
 
 @dataclass
@@ -125,6 +118,22 @@ def own(obj: Any, resource: Resource, namespace: str | None, *, copy: bool) -> J
     obj["kind"] = resource.kind
     obj["apiVersion"] = resource.api_version
     return obj
+
+
+def rewind(objects: dict[Key, JSON], history: Iterable[Any], *, rv: int, resource: str) -> dict[Key, JSON]:
+    """The objects of `resource` as they were at `rv`, by undoing the newer changes of `history` (oldest first)."""
+    past = dict(objects)
+    for change in reversed(list(history)):
+        if change.resource_version <= rv:
+            break
+        if change.resource != resource:
+            continue
+        key = object_key(change.object)
+        if change.type == "ADDED":
+            past.pop(key, None)
+        elif change.old is not None:
+            past[key] = change.old
+    return past
 
 
 def object_key(obj: JSON) -> Key:

@@ -16,8 +16,19 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sim import api_errors
+from sim.patch import PatchError, PatchTestError, deep_copy, json_patch, merge_patch, strategic_merge_patch
 
-__all__ = ["bind_pod", "micro_time", "parse_quantity", "prepare_create", "prepare_update", "qos_class", "rfc3339"]
+__all__ = [
+    "PATCH_TYPES",
+    "bind_pod",
+    "micro_time",
+    "parse_quantity",
+    "patched",
+    "prepare_create",
+    "prepare_update",
+    "qos_class",
+    "rfc3339",
+]
 
 JSON = dict[str, Any]
 
@@ -269,3 +280,29 @@ def bind_pod(
     if annotations:
         new_meta["annotations"] = {**(meta.get("annotations") or {}), **annotations}
     return {**pod, "metadata": new_meta, "spec": {**pod["spec"], "nodeName": node}, "status": status}
+
+
+PATCH_TYPES = ("merge", "strategic", "json")
+
+
+def patched(old: JSON, patch: Any, *, patch_type: str, kind: str, via: Any = None) -> JSON:
+    """`old` with a patch applied, as a new object the caller owns; malformed patches are 400, failed tests 422.
+
+    `via` (a `Resource`) converts to and from the wire form the patch is written in (events.k8s.io events).
+    """
+    base = via.to_wire(old) if via else old
+    try:
+        if patch_type == "merge":
+            new = merge_patch(base, patch)
+        elif patch_type == "strategic":
+            new = strategic_merge_patch(base, patch, kind=kind)
+        else:
+            new = json_patch(base, patch)
+    except PatchTestError as exc:
+        raise api_errors.ApiError(422, "Invalid", str(exc)) from None
+    except PatchError as exc:
+        raise api_errors.bad_request(str(exc)) from None
+    if not isinstance(new, dict) or not isinstance(new.get("metadata"), dict):
+        raise api_errors.bad_request("the patched object is not a valid object")
+    new = via.from_wire(new) if via else new
+    return deep_copy(new) if patch_type != "json" else new

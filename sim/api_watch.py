@@ -7,16 +7,20 @@ events: a watcher that falls further behind is closed as expired instead of slow
 Nothing here does I/O or blocks a writer; the HTTP facade drains watchers in its own threads.
 """
 
+import logging
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from sim.api_resources import Resource
+from sim.patch import deep_copy
 from sim.selectors import FieldSelector, LabelSelector
 
-__all__ = ["ADDED", "DELETED", "MODIFIED", "Change", "WatchEvent", "Watcher"]
+__all__ = ["ADDED", "DELETED", "MODIFIED", "Change", "Notifier", "WatchEvent", "Watcher"]
 
+log = logging.getLogger(__name__)
 ADDED, MODIFIED, DELETED = "ADDED", "MODIFIED", "DELETED"
 JSON = dict[str, Any]
 
@@ -122,3 +126,65 @@ class Watcher:
             if self.closed:
                 self.ready.set()
         return events
+
+
+class Notifier:
+    """In-process subscribers of the store: each change delivered once, in order, outside the store's lock.
+
+    The writer that commits a change delivers it after releasing the lock (so subscribers may write to the
+    store); a write made by a subscriber is queued and delivered after the change being handled, by the same
+    thread, so every subscriber sees changes in resourceVersion order.
+    """
+
+    def __init__(self) -> None:
+        self._subscribers: list[Callable[[Change], None]] = []
+        self._pending: list[Change] = []
+        self._delivery = threading.Lock()
+        self._local = threading.local()
+
+    def subscribe(self, callback: Callable[[Change], None], *, copy: bool = True) -> Callable[[], None]:
+        """Add a subscriber (given copies of the objects unless `copy=False`); returns its unsubscriber."""
+
+        def deliver(change: Change) -> None:
+            if copy:
+                change = Change(
+                    change.type,
+                    change.resource,
+                    deep_copy(change.object),
+                    deep_copy(change.old),
+                    change.resource_version,
+                )
+            callback(change)
+
+        self._subscribers = [*self._subscribers, deliver]
+
+        def unsubscribe() -> None:
+            self._subscribers = [s for s in self._subscribers if s is not deliver]
+
+        return unsubscribe
+
+    def queue(self, change: Change) -> None:
+        """Note a committed change (called under the store's lock)."""
+        if self._subscribers:
+            self._pending.append(change)
+
+    def deliver(self, lock: threading.RLock) -> None:
+        """Deliver what is queued (called by writers after releasing `lock`, the store's lock)."""
+        if getattr(self._local, "delivering", False) or not self._pending:
+            return
+        with self._delivery:
+            self._local.delivering = True
+            try:
+                while True:
+                    with lock:
+                        batch, self._pending = self._pending, []
+                    if not batch:
+                        return
+                    for change in batch:
+                        for subscriber in self._subscribers:
+                            try:
+                                subscriber(change)
+                            except Exception:
+                                log.exception("store subscriber failed on %s %s", change.type, change.resource)
+            finally:
+                self._local.delivering = False

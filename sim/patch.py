@@ -10,7 +10,7 @@ also what the real server does for lists without a strategy. The store maps `Pat
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["PatchError", "PatchTestError", "json_patch", "merge_patch", "strategic_merge_patch"]
+__all__ = ["PatchError", "PatchTestError", "deep_copy", "json_patch", "merge_patch", "strategic_merge_patch"]
 
 _CONTAINER_KEYS = {("ports",): "containerPort", ("env",): "name", ("volumeMounts",): "mountPath"}
 _POD_KEYS: dict[tuple[str, ...], str] = {
@@ -182,7 +182,7 @@ def json_patch(target: Any, operations: Any) -> Any:
     """RFC 6902 JSON patch (`add`, `remove`, `replace`, `move`, `copy`, `test`), applied to a copy of `target`."""
     if not isinstance(operations, list):
         raise PatchError("json patch must be a list of operations")
-    doc = _copy(target)
+    doc = deep_copy(target)
     for op in operations:
         if not isinstance(op, Mapping) or "op" not in op or "path" not in op:
             raise PatchError(f"invalid json patch operation: {op!r}")
@@ -190,18 +190,18 @@ def json_patch(target: Any, operations: Any) -> Any:
         if name in ("add", "replace", "test") and "value" not in op:
             raise PatchError(f"missing value for {name} operation at {op['path']}")
         if name == "add":
-            doc = _put(doc, path, _copy(op["value"]), insert=True)
+            doc = _put(doc, path, deep_copy(op["value"]), insert=True)
         elif name == "remove":
             doc, _ = _take(doc, path)
         elif name == "replace":
             _get(doc, path)
-            doc = _put(doc, path, _copy(op["value"]), insert=False)
+            doc = _put(doc, path, deep_copy(op["value"]), insert=False)
         elif name in ("move", "copy"):
             source = _pointer(op.get("from", ""))
             if name == "move":
                 doc, value = _take(doc, source)
             else:
-                value = _copy(_get(doc, source))
+                value = deep_copy(_get(doc, source))
             doc = _put(doc, path, value, insert=True)
         elif name == "test":
             if _get(doc, path) != op["value"]:
@@ -211,11 +211,12 @@ def json_patch(target: Any, operations: Any) -> Any:
     return doc
 
 
-def _copy(value: Any) -> Any:
+def deep_copy(value: Any) -> Any:
+    """A copy of plain JSON data (several times faster than `copy.deepcopy`)."""
     if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
+        return {k: deep_copy(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_copy(v) for v in value]
+        return [deep_copy(v) for v in value]
     return value
 
 

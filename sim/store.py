@@ -24,14 +24,13 @@ from sim.api_index import (
     decode_continue,
     deep_copy,
     encode_continue,
-    object_key,
     own,
+    rewind,
     selectors,
     stored_form,
 )
 from sim.api_resources import STORAGE, Resource
-from sim.api_watch import ADDED, DELETED, MODIFIED, Change, Watcher, WatchEvent
-from sim.patch import PatchError, PatchTestError, json_patch, merge_patch, strategic_merge_patch
+from sim.api_watch import ADDED, DELETED, MODIFIED, Change, Notifier, Watcher, WatchEvent
 from sim.selectors import FieldSelector, LabelSelector
 
 __all__ = ["Change", "Listing", "Store", "deep_copy"]
@@ -39,7 +38,6 @@ __all__ = ["Change", "Listing", "Store", "deep_copy"]
 log = logging.getLogger(__name__)
 JSON = dict[str, Any]
 Key = tuple[str, str]
-PATCH_TYPES = ("merge", "strategic", "json")
 
 
 class Store:
@@ -54,10 +52,7 @@ class Store:
         self._history: deque[Change] = deque(maxlen=max(1, history))
         self._floor = 0  # the oldest resourceVersion a watch or list can still start from
         self._watchers: dict[str, list[Watcher]] = {name: [] for name in STORAGE}
-        self._subscribers: list[Callable[[Change], None]] = []
-        self._pending: list[Change] = []
-        self._delivery = threading.Lock()
-        self._local = threading.local()
+        self._notifier = Notifier()
         for ns in ("default", "kube-system", "kube-public", "kube-node-lease"):
             self.create("namespaces", {"metadata": {"name": ns}}, copy=False)
 
@@ -138,18 +133,7 @@ class Store:
                     "a new list without the continue parameter."
                 )
             raise api_errors.expired(f"too old resource version: {rv} ({self._floor})")
-        objects = dict(table.objects)
-        for change in reversed(self._history):
-            if change.resource_version <= rv:
-                break
-            if change.resource != table.resource.store_name:
-                continue
-            key = object_key(change.object)
-            if change.type == ADDED:
-                objects.pop(key, None)
-            elif change.old is not None:
-                objects[key] = change.old
-        return objects
+        return rewind(table.objects, self._history, rv=rv, resource=table.resource.store_name)
 
     # -- writes -----------------------------------------------------------------------------------------------
 
@@ -234,29 +218,14 @@ class Store:
         `via` is the API resource whose wire form the patch is written in, when that differs from the stored form.
         """
         table = self._table(resource)
-        if patch_type not in PATCH_TYPES:
-            raise ValueError(f"patch_type must be one of {PATCH_TYPES}, not {patch_type!r}")
+        if patch_type not in api_strategy.PATCH_TYPES:
+            raise ValueError(f"patch_type must be one of {api_strategy.PATCH_TYPES}, not {patch_type!r}")
         expected = None
         if patch_type != "json" and isinstance(patch, dict):
             expected = (patch.get("metadata") or {}).get("resourceVersion")
 
         def apply(old: JSON) -> JSON:
-            base = via.to_wire(old) if via else old
-            try:
-                if patch_type == "merge":
-                    new = merge_patch(base, patch)
-                elif patch_type == "strategic":
-                    new = strategic_merge_patch(base, patch, kind=table.resource.kind)
-                else:
-                    new = json_patch(base, patch)
-            except PatchTestError as exc:
-                raise api_errors.ApiError(422, "Invalid", str(exc)) from None
-            except PatchError as exc:
-                raise api_errors.bad_request(str(exc)) from None
-            if not isinstance(new, dict) or not isinstance(new.get("metadata"), dict):
-                raise api_errors.bad_request("the patched object is not a valid object")
-            new = via.from_wire(new) if via else new
-            return deep_copy(new) if patch_type != "json" else new
+            return api_strategy.patched(old, patch, patch_type=patch_type, kind=table.resource.kind, via=via)
 
         return self._write(
             table,
@@ -427,27 +396,7 @@ class Store:
         not wait for other threads that write to it. With `copy=False` the change's objects are the stored
         ones and must not be mutated.
         """
-
-        def deliver(change: Change) -> None:
-            if copy:
-                change = Change(
-                    change.type,
-                    change.resource,
-                    deep_copy(change.object),
-                    deep_copy(change.old),
-                    change.resource_version,
-                )
-            callback(change)
-
-        with self._lock:
-            self._subscribers.append(deliver)
-
-        def unsubscribe() -> None:
-            with self._lock:
-                if deliver in self._subscribers:
-                    self._subscribers.remove(deliver)
-
-        return unsubscribe
+        return self._notifier.subscribe(callback, copy=copy)
 
     # -- internals --------------------------------------------------------------------------------------------
 
@@ -520,27 +469,8 @@ class Store:
         self._history.append(change)
         for watcher in self._watchers[change.resource]:
             watcher.offer(change)
-        if self._subscribers:
-            self._pending.append(change)
+        self._notifier.queue(change)
         return final
 
     def _deliver(self) -> None:
-        if getattr(self._local, "delivering", False) or not self._pending:
-            return
-        with self._delivery:
-            self._local.delivering = True
-            try:
-                while True:
-                    with self._lock:
-                        batch, self._pending = self._pending, []
-                        subscribers = list(self._subscribers)
-                    if not batch:
-                        return
-                    for change in batch:
-                        for subscriber in subscribers:
-                            try:
-                                subscriber(change)
-                            except Exception:
-                                log.exception("store subscriber failed on %s %s", change.type, change.resource)
-            finally:
-                self._local.delivering = False
+        self._notifier.deliver(self._lock)
