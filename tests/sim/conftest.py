@@ -1,6 +1,6 @@
 """Fixtures for the API server emulator's tests: object builders, a running emulator, real clients for it."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -11,7 +11,7 @@ from sim.apiserver import Emulator
 JSON = dict[str, Any]
 
 
-def make_node(name: str, *, ready: bool = True, labels: dict[str, str] | None = None, ip: str | None = None) -> JSON:
+def build_node(name: str, *, ready: bool = True, labels: dict[str, str] | None = None, ip: str | None = None) -> JSON:
     """A Node as a kubelet registers it."""
     status: JSON = {
         "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
@@ -23,7 +23,7 @@ def make_node(name: str, *, ready: bool = True, labels: dict[str, str] | None = 
     return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": labels or {}}, "status": status}
 
 
-def make_pod(
+def build_pod(
     name: str,
     *,
     namespace: str = "default",
@@ -48,19 +48,37 @@ def make_pod(
     return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec}
 
 
-def binding(pod: str, node: str) -> JSON:
+def build_binding(pod: str, node: str) -> JSON:
     return {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": pod}, "target": {"kind": "Node", "name": node}}
+
+
+@pytest.fixture
+def make_node() -> Callable[..., JSON]:
+    """The Node builder (tests take builders as fixtures: test modules cannot import this conftest)."""
+    return build_node
+
+
+@pytest.fixture
+def make_pod() -> Callable[..., JSON]:
+    """The Pod builder."""
+    return build_pod
+
+
+@pytest.fixture
+def binding() -> Callable[[str, str], JSON]:
+    """The Binding builder: `binding(pod, node)`."""
+    return build_binding
 
 
 @pytest.fixture
 def emulator() -> Iterator[Emulator]:
     """A running emulator with three nodes and two pending pods (`web-1` labelled app=web, `db-1` app=db)."""
     objects = [
-        make_node("node-1", labels={"node-role.kubernetes.io/worker": ""}, ip="192.168.0.11"),
-        make_node("node-2", ip="192.168.0.12"),
-        make_node("node-3", ready=False),
-        make_pod("web-1", labels={"app": "web"}, scheduler="ai-llama-scheduler"),
-        make_pod("db-1", labels={"app": "db"}),
+        build_node("node-1", labels={"node-role.kubernetes.io/worker": ""}, ip="192.168.0.11"),
+        build_node("node-2", ip="192.168.0.12"),
+        build_node("node-3", ready=False),
+        build_pod("web-1", labels={"app": "web"}, scheduler="ai-llama-scheduler"),
+        build_pod("db-1", labels={"app": "db"}),
     ]
     emu = Emulator(objects)
     emu.start()

@@ -6,24 +6,24 @@ import subprocess
 import sys
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
-from conftest import make_node, make_pod
 
 from sim.apiserver import load_objects
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_load_a_kubectl_list(tmp_path: Path) -> None:
+def test_load_a_kubectl_list(make_node: Any, make_pod: Any, tmp_path: Path) -> None:
     listing = {"apiVersion": "v1", "kind": "List", "items": [make_node("n1"), make_pod("p1", node="n1")]}
     path = tmp_path / "cluster.json"
     path.write_text(json.dumps(listing))
     assert [(o["kind"], o["metadata"]["name"]) for o in load_objects(path)] == [("Node", "n1"), ("Pod", "p1")]
 
 
-def test_load_a_typed_list_whose_items_lack_kind(tmp_path: Path) -> None:
+def test_load_a_typed_list_whose_items_lack_kind(make_pod: Any, tmp_path: Path) -> None:
     pod = make_pod("p1")
     del pod["kind"], pod["apiVersion"]
     path = tmp_path / "pods.yaml"
@@ -31,7 +31,7 @@ def test_load_a_typed_list_whose_items_lack_kind(tmp_path: Path) -> None:
     assert load_objects(path)[0]["kind"] == "Pod"
 
 
-def test_load_multi_document_yaml(tmp_path: Path) -> None:
+def test_load_multi_document_yaml(make_node: Any, make_pod: Any, tmp_path: Path) -> None:
     path = tmp_path / "objects.yaml"
     path.write_text(yaml.safe_dump_all([make_node("n1"), None, make_pod("p1")]))
     assert [o["metadata"]["name"] for o in load_objects(path)] == ["n1", "p1"]
@@ -52,7 +52,7 @@ def test_bad_cluster_files_are_refused(tmp_path: Path, text: str, message: str) 
         load_objects(path)
 
 
-def test_the_cli_serves_a_cluster_file_until_sigterm(tmp_path: Path) -> None:
+def test_the_cli_serves_a_cluster_file_until_sigterm(make_node: Any, make_pod: Any, tmp_path: Path) -> None:
     path = tmp_path / "cluster.yaml"
     path.write_text(yaml.safe_dump_all([make_node("n1"), make_pod("p1", node="n1")]))
     kubeconfig = tmp_path / "kubeconfig"

@@ -3,9 +3,9 @@
 import json
 import socket
 import threading
+from typing import Any
 
 import pytest
-from conftest import binding, make_pod
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
@@ -54,7 +54,7 @@ def test_bad_selectors_are_400_bad_request(core: client.CoreV1Api, kwargs: dict,
     assert message in body["message"]
 
 
-def test_pod_create_get_and_defaults(core: client.CoreV1Api) -> None:
+def test_pod_create_get_and_defaults(make_pod: Any, core: client.CoreV1Api) -> None:
     created = core.create_namespaced_pod(
         "team-a", make_pod("api-1", namespace="team-a", limits={"cpu": "1", "memory": "1Gi"})
     )
@@ -68,7 +68,7 @@ def test_pod_create_get_and_defaults(core: client.CoreV1Api) -> None:
     assert (caught.value.status, status_of(caught.value)["reason"]) == (409, "AlreadyExists")
 
 
-def test_bind_answers_a_success_status_and_the_kubelet_starts_the_pod(core: client.CoreV1Api) -> None:
+def test_bind_answers_a_success_status_and_the_kubelet_starts_the_pod(binding: Any, core: client.CoreV1Api) -> None:
     response = core.create_namespaced_binding("default", binding("web-1", "node-1"), _preload_content=False)
     assert response.status == 201
     assert json.loads(response.data) == {
@@ -92,7 +92,7 @@ def test_bind_answers_a_success_status_and_the_kubelet_starts_the_pod(core: clie
     assert pod.status.container_statuses[0].ready is True
 
 
-def test_a_second_bind_is_409_conflict(core: client.CoreV1Api) -> None:
+def test_a_second_bind_is_409_conflict(binding: Any, core: client.CoreV1Api) -> None:
     core.create_namespaced_pod_binding("web-1", "default", binding("web-1", "node-1"), _preload_content=False)
     with pytest.raises(ApiException) as caught:
         core.create_namespaced_pod_binding("web-1", "default", binding("web-1", "node-2"), _preload_content=False)
@@ -104,14 +104,14 @@ def test_a_second_bind_is_409_conflict(core: client.CoreV1Api) -> None:
     )
 
 
-def test_binding_a_deleted_pod_is_404(core: client.CoreV1Api) -> None:
+def test_binding_a_deleted_pod_is_404(binding: Any, core: client.CoreV1Api) -> None:
     core.delete_namespaced_pod("db-1", "default")
     with pytest.raises(ApiException) as caught:
         core.create_namespaced_binding("default", binding("db-1", "node-1"), _preload_content=False)
     assert (caught.value.status, status_of(caught.value)["message"]) == (404, 'pods "db-1" not found')
 
 
-def test_concurrent_binds_of_one_pod_have_one_winner(emulator: Emulator, core: client.CoreV1Api) -> None:
+def test_concurrent_binds_of_one_pod_have_one_winner(binding: Any, emulator: Emulator, core: client.CoreV1Api) -> None:
     results: list[int] = []
 
     def bind(node: str) -> None:
@@ -263,7 +263,7 @@ def test_bad_requests_get_status_errors(
     assert (response.status, status["kind"], status["reason"], status["code"]) == (code, "Status", reason, code)
 
 
-def test_paginated_lists_follow_continue_tokens(core: client.CoreV1Api) -> None:
+def test_paginated_lists_follow_continue_tokens(make_pod: Any, core: client.CoreV1Api) -> None:
     for i in range(5):
         core.create_namespaced_pod("paged", make_pod(f"p{i}", namespace="paged"))
     names, token = [], None
@@ -319,7 +319,7 @@ def test_a_malformed_chunked_body_is_refused(emulator: Emulator) -> None:
     assert (status, body["reason"], rest) == (400, "BadRequest", b"")
 
 
-def test_a_chunked_request_body_is_read(emulator: Emulator) -> None:
+def test_a_chunked_request_body_is_read(make_pod: Any, emulator: Emulator) -> None:
     body = json.dumps(make_pod("chunky")).encode()
     head = b"POST /api/v1/namespaces/default/pods HTTP/1.1\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
     status, created, _ = _raw(emulator, head + b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body))

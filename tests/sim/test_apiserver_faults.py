@@ -3,9 +3,9 @@
 import json
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
-from conftest import binding, make_node, make_pod
 from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
 
@@ -23,7 +23,9 @@ from sim.apiserver import Emulator
         pytest.param(409, "Conflict", id="409 is Conflict"),
     ],
 )
-def test_fail_next_binding_then_recover(emulator: Emulator, core: client.CoreV1Api, code: int, reason: str) -> None:
+def test_fail_next_binding_then_recover(
+    binding: Any, emulator: Emulator, core: client.CoreV1Api, code: int, reason: str
+) -> None:
     emulator.faults.fail_next(1, verb="create", resource="pods/binding", code=code)
     with pytest.raises(ApiException) as caught:
         core.create_namespaced_pod_binding("web-1", "default", binding("web-1", "node-1"), _preload_content=False)
@@ -51,14 +53,14 @@ def test_failures_match_only_their_verb_and_resource(emulator: Emulator, core: c
 
 
 def test_the_bulk_binding_endpoint_is_the_same_fault_target_as_the_subresource(
-    emulator: Emulator, core: client.CoreV1Api
+    binding: Any, emulator: Emulator, core: client.CoreV1Api
 ) -> None:
     emulator.faults.fail_next(verb="create", resource="bindings", code=500)
     with pytest.raises(ApiException):
         core.create_namespaced_binding("default", binding("web-1", "node-1"), _preload_content=False)
 
 
-def test_latency_is_spent_on_the_emulator_clock() -> None:
+def test_latency_is_spent_on_the_emulator_clock(make_node: Any, make_pod: Any) -> None:
     clock = FakeClock()
     with Emulator([make_node("node-1"), make_pod("web-1")], clock=clock) as emu:
         configuration = client.Configuration()
@@ -94,7 +96,7 @@ def test_drop_watches_ends_every_open_stream(emulator: Emulator, core: client.Co
     assert sorted(seen) == ["node-1", "node-2", "node-3"]
 
 
-def test_expire_history_makes_the_next_resume_410(emulator: Emulator, core: client.CoreV1Api) -> None:
+def test_expire_history_makes_the_next_resume_410(make_pod: Any, emulator: Emulator, core: client.CoreV1Api) -> None:
     listed = core.list_namespaced_pod("default")
     core.create_namespaced_pod("default", make_pod("new-1"))
     stream = watch.Watch().stream(
@@ -138,7 +140,7 @@ def test_fault_arguments_are_checked(emulator: Emulator, kwargs: dict, error: st
 
 
 @pytest.fixture
-def many_pods() -> Iterator[Emulator]:
+def many_pods(make_pod: Any) -> Iterator[Emulator]:
     with Emulator([make_pod(f"p{i}") for i in range(3)], kubelet=False) as emu:
         yield emu
 
@@ -148,7 +150,7 @@ def test_kubelet_off_leaves_bound_pods_pending(many_pods: Emulator) -> None:
     assert many_pods.store.get("pods", "p0", namespace="default")["status"]["phase"] == "Pending"
 
 
-def test_the_kubelet_starts_a_pod_after_its_delay_on_the_emulator_clock() -> None:
+def test_the_kubelet_starts_a_pod_after_its_delay_on_the_emulator_clock(make_node: Any, make_pod: Any) -> None:
     clock = FakeClock()
     running = threading.Event()
     emu = Emulator([make_node("node-1"), make_pod("p")], clock=clock, kubelet_delay=5.0)

@@ -3,9 +3,9 @@
 import queue
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
-from conftest import binding, make_node, make_pod
 from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
 from kubernetes.informer import ADDED, ERROR, SharedInformer
@@ -28,7 +28,7 @@ def _take(stream: Iterator[dict], count: int) -> list[dict]:
     return events
 
 
-def test_watch_from_a_list_version_streams_changes(emulator: Emulator, core: client.CoreV1Api) -> None:
+def test_watch_from_a_list_version_streams_changes(make_pod: Any, emulator: Emulator, core: client.CoreV1Api) -> None:
     rv = core.list_namespaced_pod("default").metadata.resource_version
     core.create_namespaced_pod("default", make_pod("new-1"))
     core.patch_namespaced_pod(
@@ -47,7 +47,9 @@ def test_watch_without_a_version_starts_with_synthetic_adds(core: client.CoreV1A
     assert sorted(_names(_take(stream, 2))) == [("ADDED", "db-1"), ("ADDED", "web-1")]
 
 
-def test_a_field_selected_watch_sees_a_bound_pod_leave(emulator: Emulator, core: client.CoreV1Api) -> None:
+def test_a_field_selected_watch_sees_a_bound_pod_leave(
+    binding: Any, emulator: Emulator, core: client.CoreV1Api
+) -> None:
     unscheduled = "spec.schedulerName=ai-llama-scheduler,spec.nodeName="
     listed = core.list_pod_for_all_namespaces(field_selector=unscheduled)
     assert [p.metadata.name for p in listed.items] == ["web-1"]
@@ -61,7 +63,7 @@ def test_a_field_selected_watch_sees_a_bound_pod_leave(emulator: Emulator, core:
     assert _names(_take(stream, 1)) == [("DELETED", "web-1")]
 
 
-def test_a_label_selected_watch_sees_objects_enter_and_leave(core: client.CoreV1Api) -> None:
+def test_a_label_selected_watch_sees_objects_enter_and_leave(make_pod: Any, core: client.CoreV1Api) -> None:
     rv = core.list_namespaced_pod("default", label_selector="app=web").metadata.resource_version
     merge = "application/merge-patch+json"
     core.patch_namespaced_pod("db-1", "default", {"metadata": {"labels": {"app": "web"}}}, _content_type=merge)
@@ -73,7 +75,9 @@ def test_a_label_selected_watch_sees_objects_enter_and_leave(core: client.CoreV1
     assert _names(_take(stream, 2)) == [("ADDED", "db-1"), ("DELETED", "web-1")]
 
 
-def test_a_watch_from_an_expired_version_gets_410_gone(emulator: Emulator, core: client.CoreV1Api) -> None:
+def test_a_watch_from_an_expired_version_gets_410_gone(
+    make_pod: Any, emulator: Emulator, core: client.CoreV1Api
+) -> None:
     rv = core.list_namespaced_pod("default").metadata.resource_version
     core.create_namespaced_pod("default", make_pod("new-1"))
     emulator.faults.expire_history()
@@ -83,7 +87,7 @@ def test_a_watch_from_an_expired_version_gets_410_gone(emulator: Emulator, core:
     assert "Expired: too old resource version" in caught.value.reason
 
 
-def test_shared_informer_relists_after_410(emulator: Emulator, core: client.CoreV1Api) -> None:
+def test_shared_informer_relists_after_410(make_pod: Any, emulator: Emulator, core: client.CoreV1Api) -> None:
     added: queue.Queue[str] = queue.Queue()
     errors: queue.Queue[object] = queue.Queue()
     gate, blocked = threading.Event(), threading.Event()
@@ -126,7 +130,7 @@ def fake_clock() -> FakeClock:
 
 
 @pytest.fixture
-def slow_emulator(fake_clock: FakeClock) -> Iterator[Emulator]:
+def slow_emulator(make_node: Any, make_pod: Any, fake_clock: FakeClock) -> Iterator[Emulator]:
     """An emulator on a fake clock: its watch timeouts and bookmark intervals pass at once."""
     emu = Emulator([make_node("node-1"), make_pod("web-1")], clock=fake_clock, bookmark_interval=1.0)
     emu.start()
@@ -178,7 +182,7 @@ def test_send_initial_events_ends_with_the_marked_bookmark(slow_core: client.Cor
     assert events[1]["raw_object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
 
 
-def test_a_watcher_that_falls_behind_is_expired_not_waited_for() -> None:
+def test_a_watcher_that_falls_behind_is_expired_not_waited_for(make_pod: Any) -> None:
     emu = Emulator(watch_capacity=3)
     watcher, _ = emu.store.watch(find("v1", "pods"), since=emu.store.resource_version)
     for i in range(5):

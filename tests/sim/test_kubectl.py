@@ -7,9 +7,9 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from conftest import make_node, make_pod
 
 from sim.apiserver import Emulator
 
@@ -32,7 +32,7 @@ spec:
 
 
 @pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[Emulator]:
+def cluster(make_node: Any, make_pod: Any, tmp_path: Path) -> Iterator[Emulator]:
     """Two nodes, a bound pod with a Scheduled event, a pending pod elsewhere."""
     objects = [
         make_node("node-1", labels={"node-role.kubernetes.io/worker": ""}, ip="192.168.0.11"),
@@ -146,7 +146,7 @@ def test_get_a_single_pod_and_other_resources(cluster: Emulator, tmp_path: Path)
     assert out == "batch-1"
 
 
-def test_get_pods_watch_prints_table_rows_as_things_change(cluster: Emulator, tmp_path: Path) -> None:
+def test_get_pods_watch_prints_table_rows_as_things_change(make_pod: Any, cluster: Emulator, tmp_path: Path) -> None:
     command = [str(KUBECTL), "--server", cluster.url, "--cache-dir", str(tmp_path / "cache"), "get", "pods", "-w"]
     command.append("--output-watch-events")
     env = {"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}

@@ -3,7 +3,6 @@
 from typing import Any
 
 import pytest
-from conftest import make_node, make_pod
 
 from cluster.clock import FakeClock
 from sim.api_errors import ApiError
@@ -19,7 +18,7 @@ def store() -> Store:
     return Store(clock=FakeClock(), history=50)
 
 
-def test_pod_create_applies_the_defaulting_schedulers_see(store: Store) -> None:
+def test_pod_create_applies_the_defaulting_schedulers_see(make_pod: Any, store: Store) -> None:
     pod = store.create("pods", make_pod("p", namespace="team-a", limits={"cpu": "500m", "memory": "1Gi"}))
     assert pod["metadata"]["uid"] and pod["metadata"]["resourceVersion"]
     assert pod["metadata"]["creationTimestamp"] == "2027-01-15T08:00:00Z"
@@ -33,7 +32,7 @@ def test_pod_create_applies_the_defaulting_schedulers_see(store: Store) -> None:
     }
 
 
-def test_a_namespace_appears_with_its_first_object(store: Store) -> None:
+def test_a_namespace_appears_with_its_first_object(make_pod: Any, store: Store) -> None:
     store.create("pods", make_pod("p", namespace="team-a"))
     namespace = store.get("namespaces", "team-a")
     assert namespace["metadata"]["labels"] == {"kubernetes.io/metadata.name": "team-a"}
@@ -55,13 +54,13 @@ def test_a_namespace_appears_with_its_first_object(store: Store) -> None:
         pytest.param({"limits": {"cpu": "1"}}, "Burstable", id="a cpu limit alone is Burstable"),
     ],
 )
-def test_qos_class(store: Store, resources: dict[str, Any], qos: str) -> None:
+def test_qos_class(make_pod: Any, store: Store, resources: dict[str, Any], qos: str) -> None:
     pod = make_pod("p")
     pod["spec"]["containers"][0]["resources"] = resources
     assert store.create("pods", pod)["status"]["qosClass"] == qos
 
 
-def test_create_refuses_a_taken_name(store: Store) -> None:
+def test_create_refuses_a_taken_name(make_pod: Any, store: Store) -> None:
     store.create("pods", make_pod("p"))
     with pytest.raises(ApiError) as caught:
         store.create("pods", make_pod("p"))
@@ -72,7 +71,7 @@ def test_create_refuses_a_taken_name(store: Store) -> None:
     )
 
 
-def test_create_status_is_reset_but_load_keeps_it(store: Store) -> None:
+def test_create_status_is_reset_but_load_keeps_it(make_pod: Any, store: Store) -> None:
     running = make_pod("p", node="n1") | {"status": {"phase": "Running", "podIP": "10.0.0.9"}}
     assert store.create("pods", running)["status"]["phase"] == "Pending"
     store.load([make_pod("q", node="n1") | {"status": {"phase": "Running", "podIP": "10.0.0.9"}}])
@@ -93,14 +92,14 @@ def test_update_with_a_stale_resource_version_conflicts(store: Store) -> None:
     )
 
 
-def test_an_update_that_changes_nothing_writes_nothing(store: Store) -> None:
+def test_an_update_that_changes_nothing_writes_nothing(make_node: Any, store: Store) -> None:
     node = store.create("nodes", make_node("n1"))
     again = store.update("nodes", node)
     assert again["metadata"]["resourceVersion"] == node["metadata"]["resourceVersion"]
     assert store.resource_version == int(node["metadata"]["resourceVersion"])
 
 
-def test_status_and_spec_are_written_through_their_own_endpoints(store: Store) -> None:
+def test_status_and_spec_are_written_through_their_own_endpoints(make_pod: Any, store: Store) -> None:
     store.create("pods", make_pod("p"))
     patched = store.patch("pods", "p", {"status": {"phase": "Failed"}, "metadata": {"labels": {"x": "1"}}})
     assert patched["status"]["phase"] == "Pending", "the main resource ignores status"
@@ -109,7 +108,7 @@ def test_status_and_spec_are_written_through_their_own_endpoints(store: Store) -
     assert patched["status"]["phase"] == "Failed"
 
 
-def test_the_pod_spec_is_immutable_but_for_a_few_fields(store: Store) -> None:
+def test_the_pod_spec_is_immutable_but_for_a_few_fields(make_pod: Any, store: Store) -> None:
     store.create("pods", make_pod("p"))
     with pytest.raises(ApiError) as caught:
         store.patch("pods", "p", {"spec": {"nodeName": "n1"}})
@@ -118,7 +117,7 @@ def test_the_pod_spec_is_immutable_but_for_a_few_fields(store: Store) -> None:
     assert store.patch("pods", "p", image, patch_type="strategic")["spec"]["containers"][0]["image"] == "nginx:1.28"
 
 
-def test_bind_sets_the_node_and_the_scheduled_condition(store: Store) -> None:
+def test_bind_sets_the_node_and_the_scheduled_condition(make_pod: Any, store: Store) -> None:
     store.create("pods", make_pod("p"))
     pod = store.bind("default", "p", "n1", annotations={"ai-scheduler.io/decision-tier": "heuristic"})
     assert pod["spec"]["nodeName"] == "n1"
@@ -133,7 +132,7 @@ def test_bind_sets_the_node_and_the_scheduled_condition(store: Store) -> None:
         store.bind("default", "p", "n2")
 
 
-def test_delete_is_immediate_and_takes_a_new_version(store: Store) -> None:
+def test_delete_is_immediate_and_takes_a_new_version(make_pod: Any, store: Store) -> None:
     created = store.create("pods", make_pod("p"))
     deleted = store.delete("pods", "p", namespace="default")
     assert int(deleted["metadata"]["resourceVersion"]) > int(created["metadata"]["resourceVersion"])
@@ -141,13 +140,13 @@ def test_delete_is_immediate_and_takes_a_new_version(store: Store) -> None:
         store.get("pods", "p", namespace="default")
 
 
-def test_deleting_a_namespace_deletes_its_objects(store: Store) -> None:
+def test_deleting_a_namespace_deletes_its_objects(make_pod: Any, store: Store) -> None:
     store.create("pods", make_pod("p", namespace="gone"))
     store.delete("namespaces", "gone")
     assert store.list("pods", namespace="gone").items == []
 
 
-def test_field_selectors_use_the_node_name_index(store: Store) -> None:
+def test_field_selectors_use_the_node_name_index(make_pod: Any, store: Store) -> None:
     for i in range(6):
         store.create("pods", make_pod(f"p{i}", node="n1" if i % 2 else None, scheduler="ai-llama-scheduler"))
     unscheduled = store.list("pods", fields="spec.nodeName=,spec.schedulerName=ai-llama-scheduler")
@@ -157,7 +156,7 @@ def test_field_selectors_use_the_node_name_index(store: Store) -> None:
     assert len(store.list("pods", fields="spec.nodeName=n1").items) == 4
 
 
-def test_a_paginated_list_is_consistent_at_its_first_version(store: Store) -> None:
+def test_a_paginated_list_is_consistent_at_its_first_version(make_pod: Any, store: Store) -> None:
     for i in range(5):
         store.create("pods", make_pod(f"p{i}"))
     first = store.list("pods", limit=2)
@@ -171,7 +170,7 @@ def test_a_paginated_list_is_consistent_at_its_first_version(store: Store) -> No
     assert first.remaining == 3
 
 
-def test_exact_lists_and_continue_tokens_expire_with_the_history(store: Store) -> None:
+def test_exact_lists_and_continue_tokens_expire_with_the_history(make_pod: Any, store: Store) -> None:
     for i in range(3):
         store.create("pods", make_pod(f"p{i}"))
     page = store.list("pods", limit=1)
@@ -197,7 +196,9 @@ def test_the_history_is_a_bounded_ring(store: Store) -> None:
     assert replay == []
 
 
-def test_subscribers_see_every_change_in_order_even_their_own_writes(store: Store) -> None:
+def test_subscribers_see_every_change_in_order_even_their_own_writes(
+    make_node: Any, make_pod: Any, store: Store
+) -> None:
     seen: list[tuple[str, str, int]] = []
 
     def on_change(change: Change) -> None:
@@ -217,7 +218,7 @@ def test_subscribers_see_every_change_in_order_even_their_own_writes(store: Stor
     assert store.get("nodes", "n1")["metadata"]["annotations"] == {"last-bound": "p"}
 
 
-def test_subscribers_get_copies_they_may_keep(store: Store) -> None:
+def test_subscribers_get_copies_they_may_keep(make_pod: Any, store: Store) -> None:
     got: list[Change] = []
     store.subscribe(got.append)
     store.create("pods", make_pod("p"))
@@ -225,7 +226,7 @@ def test_subscribers_get_copies_they_may_keep(store: Store) -> None:
     assert store.get("pods", "p", namespace="default")["metadata"]["name"] == "p"
 
 
-def test_watch_replays_history_with_selector_transitions(store: Store) -> None:
+def test_watch_replays_history_with_selector_transitions(make_pod: Any, store: Store) -> None:
     store.create("pods", make_pod("p", labels={"app": "web"}))
     since = store.resource_version
     store.patch("pods", "p", {"metadata": {"labels": {"app": "db"}}})
