@@ -79,6 +79,10 @@ class ApiServer(ThreadingHTTPServer):
             else:
                 self._connections.discard(conn)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A connection that broke mid-request is the client's business: note it, never print a traceback."""
+        log.debug("connection from %s ended with an error", client_address, exc_info=True)
+
     def close_connections(self) -> None:
         """Cut every client connection (idle keep-alives included) so their threads end."""
         with self._connections_lock:
@@ -196,7 +200,7 @@ class _Handler(BaseHTTPRequestHandler):
         except api_errors.ApiError as exc:
             retry_after = (exc.details or {}).get("retryAfterSeconds")
             self._send(exc.code, encode(exc.status()), retry_after=retry_after)
-        except (BrokenPipeError, ConnectionResetError):
+        except OSError:  # the client went away, or the server is stopping and cut the connection
             self.close_connection = True
         except Exception as exc:
             log.exception("emulator failed to serve %s %s", method, self.path)
