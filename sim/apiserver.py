@@ -3,13 +3,21 @@
 `Emulator` bundles the store, the HTTP facade, the built-in kubelet and fault injection behind a small API:
 
     with Emulator(objects=load_objects("cluster.yaml")) as emu:   # starts on 127.0.0.1, a free port
-        emu.write_kubeconfig(tmp / "kubeconfig")
+        emu.write_kubeconfig(tmp / "kubeconfig")                   # or point a client at emu.url
         emu.store.create("pods", {...})                            # in-process writes produce watch events
+        emu.store.subscribe(on_change)                             # react to changes (e.g. pods being bound)
         emu.faults.fail_next(verb="create", resource="pods/binding", code=500)
 
-or from a shell: `python -m sim.apiserver --cluster FILE --port N`, which prints the URL and the
-`KUBECONFIG=...` line and serves until SIGINT/SIGTERM. It is independent of the product's model code
-(`cluster.clock` is its only import from the project), so a bug there cannot hide itself here.
+Served: discovery, namespaces, nodes (+status), pods (+status, +binding, and the `bindings` collection),
+core/v1 and events.k8s.io/v1 events (one storage), coordination.k8s.io/v1 leases; get, list, watch, create,
+update, patch (merge, strategic merge, JSON patch), delete, deletecollection; label and field selectors;
+resourceVersion semantics with a bounded history (410 `Expired` beyond it), bookmarks, `timeoutSeconds`,
+pagination; `Table` output for kubectl. The store's resource names are `namespaces`, `nodes`, `pods`,
+`events` and `leases`; its errors are `sim.api_errors.ApiError` with the real reasons and codes.
+
+From a shell: `python -m sim.apiserver --cluster FILE --port N` prints the URL and the `KUBECONFIG=...` line
+and serves until SIGINT/SIGTERM. It is independent of the product's model code (`cluster.clock` is its only
+import from the project), so a bug there cannot hide itself here.
 """
 
 import argparse
