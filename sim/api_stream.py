@@ -50,7 +50,7 @@ class WatchStream:
                 route.resource,
                 namespace=route.namespace,
                 labels=query.get("labelSelector"),
-                fields=query.get("fieldSelector"),
+                fields=_with_name(query.get("fieldSelector", ""), route.name),
                 since=None if initial_events else since,
             )
         except api_errors.ApiError as exc:
@@ -127,6 +127,13 @@ class WatchStream:
                 obj = encode(r.to_wire(event.object))
             lines.append(b'{"type":"%s","object":%s}\n' % (event.type.encode(), obj))
         return b"".join(lines)
+
+
+def _with_name(fields: str, name: str) -> str:
+    """A watch addressed to one object (`.../pods/NAME?watch=1`) is a watch selecting it by name."""
+    if not name:
+        return fields
+    return f"metadata.name={name},{fields}" if fields else f"metadata.name={name}"
 
 
 def _error_event(exc: api_errors.ApiError) -> bytes:

@@ -1,5 +1,6 @@
 """Watches through the real client: event streams, selectors, 410 and re-list, bookmarks, timeouts."""
 
+import json
 import queue
 import threading
 from collections.abc import Iterator
@@ -73,6 +74,18 @@ def test_a_label_selected_watch_sees_objects_enter_and_leave(make_pod: Any, core
         core.list_namespaced_pod, "default", label_selector="app=web", resource_version=rv, timeout_seconds=30
     )
     assert _names(_take(stream, 2)) == [("ADDED", "db-1"), ("DELETED", "web-1")]
+
+
+def test_a_watch_on_one_named_object_sees_only_it(emulator: Emulator, api: client.ApiClient) -> None:
+    url = f"{emulator.url}/api/v1/watch/namespaces/default/pods/db-1?resourceVersion=0&timeoutSeconds=30"
+    response = api.rest_client.pool_manager.request("GET", url, preload_content=False)
+    first = json.loads(response.readline())
+    assert (first["type"], first["object"]["metadata"]["name"]) == ("ADDED", "db-1")
+    emulator.store.patch("pods", "web-1", {"metadata": {"labels": {"x": "1"}}}, namespace="default")
+    emulator.store.patch("pods", "db-1", {"metadata": {"labels": {"x": "1"}}}, namespace="default")
+    second = json.loads(response.readline())
+    assert (second["type"], second["object"]["metadata"]["name"]) == ("MODIFIED", "db-1")
+    response.release_conn()
 
 
 def test_a_watch_from_an_expired_version_gets_410_gone(
