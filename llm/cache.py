@@ -4,7 +4,9 @@ single-flight, so identical questions asked at once reach the LLM once.
 The key is a SHA-256 digest of what the LLM's answer depends on: the pod's shape (requests, QoS and
 workload class, sensitivities, noisy dimensions, P99 target, and a digest of its scheduling
 constraints) and the candidate nodes with their free resources, pod slots and telemetry bucketed
-coarsely — so replicas of one Deployment, and a cluster that has not moved much, hit. No pod or
+coarsely, and the declared neighbours that matter to this pod (noisy ones on the dimensions it is
+sensitive to, sensitive ones on those it stresses) — so replicas of one Deployment, and a cluster
+that has not moved much, hit. No pod or
 namespace name, label or other free text is part of it: replicas differ only there, and a digest
 keeps even the constraints' text out of memory. What is cached is the node *name*; the caller
 re-checks it against the current feasible set before use, because buckets hide small changes.
@@ -22,8 +24,9 @@ from typing import Generic, TypeVar
 from cachetools import TTLCache
 
 from cluster.clock import Clock
+from cluster.needs import DIMENSIONS
 from cluster.objects import Pod
-from llm.prompt import METRIC_FORMAT, Candidate, PromptFacts
+from llm.prompt import METRIC_FORMAT, Candidate, PodFacts, PromptFacts
 from telemetry.nodestate import METRIC_NAMES
 
 T = TypeVar("T")
@@ -33,6 +36,8 @@ SHARE_BUCKETS = 10
 _METRIC_STEP: dict[str, float] = {"cpi": 0.25, "llc_mpki": 2.0, "memory_bandwidth_gbps": 2.0}
 """Bucket width per metric in the prompt's units; the rest (percents) use 10 points."""
 _PERCENT_STEP = 10.0
+NEIGHBOUR_CAP = 3
+"""Declared neighbours are counted up to this many (each one halves what is left, so more barely differ)."""
 
 
 def constraints_digest(pod: Pod) -> str:
@@ -61,14 +66,19 @@ def _metric_buckets(values: tuple[float | None, ...]) -> list[int | None]:
     return out
 
 
-def _candidate_state(c: Candidate) -> list[object]:
+def _relevant(counts: tuple[int, ...], dimensions: tuple[str, ...]) -> list[int]:
+    """Neighbour counts on `dimensions` only, capped at NEIGHBOUR_CAP."""
+    return [min(c, NEIGHBOUR_CAP) for d, c in zip(DIMENSIONS, counts, strict=True) if d.value in dimensions]
+
+
+def _candidate_state(c: Candidate, pod: PodFacts) -> list[object]:
     free = [max(a - r, 0) for a, r in zip(c.allocatable, c.requested, strict=True)]
     return [
         c.node,
         [_share(f, a) for f, a in zip(free, c.allocatable, strict=True)],
         _share(max(c.max_pods - c.pods, 0), c.max_pods),
-        list(c.noisy_neighbours),
-        list(c.sensitive_neighbours),
+        _relevant(c.noisy_neighbours, pod.sensitivity),
+        _relevant(c.sensitive_neighbours, pod.noisy),
         _metric_buckets(c.mean),
         _metric_buckets(c.p95),
     ]
@@ -86,7 +96,7 @@ def cache_key(prompt_facts: PromptFacts, *, constraints: str) -> str:
         [list(r) for r in pod.requests],
         constraints,
     ]
-    state = sorted((_candidate_state(c) for c in prompt_facts.candidates), key=lambda s: str(s[0]))
+    state = sorted((_candidate_state(c, pod) for c in prompt_facts.candidates), key=lambda s: str(s[0]))
     text = json.dumps([shape, list(prompt_facts.resources), state], separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
 

@@ -139,7 +139,9 @@ class FakeLLM:
             return reply
 
     def start(self) -> "FakeLLM":
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-llm", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-llm", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -182,6 +184,8 @@ class FakeLLM:
                 fake._record(Recorded(self.path, {k.lower(): v for k, v in self.headers.items()}, body, raw))
                 try:
                     self._reply(fake._next(), body if isinstance(body, dict) else {})
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True  # the client gave up (its timeout): nothing to answer
                 finally:
                     fake._done()
 

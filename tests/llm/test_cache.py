@@ -57,6 +57,11 @@ BASE = key(replica(), nodes_with())
             nodes_with().with_pod(make_pod("x", cpu="500m", memory="512Mi", node="a")),
             id="a replica placed on a roomy node",
         ),
+        pytest.param(
+            replica(),
+            nodes_with().with_pod(make_pod("y", cpu="100m", node="a", annotations=latency_critical())),
+            id="a sensitive neighbour, which matters only to noisy pods",
+        ),
     ],
 )
 def test_same_shape_same_coarse_state_same_key(pod: Pod, snapshot: Snapshot) -> None:
@@ -90,6 +95,11 @@ TOLERANT = {
             replica(),
             nodes_with().with_pod(make_pod("x", cpu="4", memory="512Mi", node="a")),
             id="a node lost a quarter of its cpu",
+        ),
+        pytest.param(
+            replica(),
+            nodes_with().with_pod(make_pod("z", cpu="100m", node="a", annotations={"ai-scheduler.io/noisy": "llc"})),
+            id="a noisy neighbour on a dimension the pod is sensitive to",
         ),
     ],
 )

@@ -1,0 +1,137 @@
+"""The huggingface_hub seam against a real HTTP server: what is sent, and how each failure is typed."""
+
+import socket
+
+import pytest
+from pydantic import SecretStr
+
+from llm.client import CallErrorKind, ChatRequest, HubChatClient, LLMCallError, constraint_arguments
+from tests.llm.conftest import TOKEN
+from tests.llm.fake_llm import FakeLLM, Reply
+
+SCHEMA = {"type": "object", "properties": {"node": {"type": "string", "enum": ["n1", "n2"]}}}
+REQUEST = ChatRequest(
+    messages=({"role": "system", "content": "s"}, {"role": "user", "content": "{}"}),
+    schema=SCHEMA,
+    max_tokens=64,
+    temperature=0.0,
+    seed=7,
+)
+
+
+def client(url: str, *, token: str | None = None, mode: str = "response_format") -> HubChatClient:
+    return HubChatClient(
+        model="meta-llama/Llama-3.3-70B-Instruct",
+        endpoint=url,
+        structured_output=mode,  # type: ignore[arg-type]
+        token=SecretStr(token) if token else None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [
+        pytest.param("response_format", {"response_format": {"type": "json_object", "value": SCHEMA}}, id="TGI shape"),
+        pytest.param("vllm", {"structured_outputs": {"json": SCHEMA}}, id="vLLM structured outputs"),
+        pytest.param("none", {}, id="no constraint"),
+    ],
+)
+def test_the_answer_is_constrained_as_configured(fake_llm: FakeLLM, mode: str, expected: dict) -> None:
+    completion = client(fake_llm.url, mode=mode).complete(REQUEST, timeout=2)
+    assert completion.content == '{"node": "n1", "reason": "first candidate offered"}'
+    (request,) = fake_llm.requests
+    assert request.path == "/v1/chat/completions"
+    body = request.body or {}
+    assert body["model"] == "meta-llama/Llama-3.3-70B-Instruct"
+    assert (body["seed"], body["temperature"], body["max_tokens"]) == (7, 0.0, 64)
+    assert {k: body[k] for k in ("response_format", "structured_outputs") if k in body} == expected
+
+
+def test_the_openai_shape_is_what_the_router_receives() -> None:
+    args = constraint_arguments("response_format", SCHEMA)
+    assert args == {
+        "response_format": {
+            "type": "json_schema",
+            "json_schema": {"name": "placement", "schema": SCHEMA, "strict": True},
+        }
+    }
+
+
+def test_an_endpoint_ending_in_v1_gets_the_same_path(fake_llm: FakeLLM) -> None:
+    client(fake_llm.url + "/v1").complete(REQUEST, timeout=2)
+    assert fake_llm.requests[0].path == "/v1/chat/completions"
+
+
+def test_without_a_token_no_credential_is_sent(fake_llm: FakeLLM, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_TOKEN", "hf_machineTokenThatMustNotLeak123")  # what huggingface_hub would fall back to
+    client(fake_llm.url).complete(REQUEST, timeout=2)
+    assert "authorization" not in fake_llm.requests[0].headers
+    assert "hf_machine" not in fake_llm.requests[0].text
+
+
+def test_with_a_token_it_is_the_bearer(fake_llm: FakeLLM) -> None:
+    seam = client(fake_llm.url, token=TOKEN)
+    seam.complete(REQUEST, timeout=2)
+    assert fake_llm.requests[0].headers["authorization"] == f"Bearer {TOKEN}"
+    assert TOKEN not in repr(seam)
+
+
+@pytest.mark.parametrize(
+    ("reply", "kind", "status"),
+    [
+        pytest.param(Reply.error(429, retry_after="3"), CallErrorKind.RATE_LIMITED, 429, id="429"),
+        pytest.param(Reply.error(500), CallErrorKind.SERVER_ERROR, 500, id="500"),
+        pytest.param(Reply.error(503, retry_after="1"), CallErrorKind.SERVER_ERROR, 503, id="503"),
+        pytest.param(Reply.error(504), CallErrorKind.TIMEOUT, 504, id="504 gateway timeout"),
+        pytest.param(Reply.error(400), CallErrorKind.CLIENT_ERROR, 400, id="400"),
+        pytest.param(Reply.error(401), CallErrorKind.CLIENT_ERROR, 401, id="401"),
+        pytest.param(Reply.error(422), CallErrorKind.CLIENT_ERROR, 422, id="422"),
+        pytest.param(Reply.garbage(), CallErrorKind.BAD_RESPONSE, None, id="a body that is not JSON"),
+        pytest.param(Reply(body=b"[1, 2]"), CallErrorKind.BAD_RESPONSE, None, id="JSON of the wrong shape"),
+        pytest.param(Reply(body=b'{"id": "x"}'), CallErrorKind.BAD_RESPONSE, None, id="no choices list"),
+        pytest.param(Reply.dropped(), CallErrorKind.CONNECTION, None, id="the connection is closed"),
+        pytest.param(Reply.slow(1.0), CallErrorKind.TIMEOUT, None, id="slower than the timeout"),
+    ],
+)
+def test_failures_are_typed(fake_llm: FakeLLM, reply: Reply, kind: CallErrorKind, status: int | None) -> None:
+    fake_llm.script(reply)
+    with pytest.raises(LLMCallError) as caught:
+        client(fake_llm.url, token=TOKEN).complete(REQUEST, timeout=0.3)
+    assert (caught.value.kind, caught.value.status) == (kind, status)
+    error = caught.value  # no chained huggingface_hub exception carries the request (and its headers) along
+    assert error.__cause__ is None and (error.__context__ is None or error.__suppress_context__)
+    if reply.headers:
+        assert caught.value.retry_after == reply.headers["Retry-After"]
+
+
+def test_nothing_listening_is_a_connection_error() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(LLMCallError) as caught:
+        client(f"http://127.0.0.1:{port}").complete(REQUEST, timeout=1)
+    assert caught.value.kind is CallErrorKind.CONNECTION
+
+
+def test_a_server_echoing_the_token_does_not_put_it_in_the_error(fake_llm: FakeLLM) -> None:
+    fake_llm.script(Reply(status=500, body=f"bad credentials Bearer {TOKEN}".encode()))
+    with pytest.raises(LLMCallError) as caught:
+        client(fake_llm.url, token=TOKEN).complete(REQUEST, timeout=2)
+    assert TOKEN not in str(caught.value) and "***" in str(caught.value)
+
+
+def test_no_choices_and_null_content_are_completions_for_the_validator(fake_llm: FakeLLM) -> None:
+    fake_llm.script(Reply.no_choices())
+    completion = client(fake_llm.url).complete(REQUEST, timeout=2)
+    assert (completion.choices, completion.content) == (0, None)
+    fake_llm.script(Reply(body=b'{"choices": [{"message": {"role": "assistant", "content": null}}]}'))
+    completion = client(fake_llm.url).complete(REQUEST, timeout=2)
+    assert (completion.choices, completion.content) == (1, None)
+
+
+def test_the_router_refuses_a_token_that_is_not_a_hugging_face_token() -> None:
+    router = HubChatClient(model="meta-llama/Llama-3.3-70B-Instruct", token=SecretStr("sk-not-hf"))
+    with pytest.raises(LLMCallError) as caught:
+        router.complete(REQUEST, timeout=1)
+    assert caught.value.kind is CallErrorKind.CONFIG
+    assert "sk-not-hf" not in str(caught.value)

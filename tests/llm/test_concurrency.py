@@ -1,0 +1,51 @@
+"""A slow LLM never holds up pods: calls run in parallel up to max_concurrency, the rest fall through at once."""
+
+import threading
+import time
+
+from cluster.clock import SystemClock
+from cluster.snapshot import Snapshot
+from scoring.assemble import build_decider
+from scoring.decide import Decision, Tier
+from telemetry.stats import Stats
+from tests.builders import make_pod
+from tests.llm.conftest import llm_settings
+from tests.llm.fake_llm import FakeLLM, Reply
+
+PODS = 32
+ANSWER_SECONDS = 1.0
+
+
+def test_thirty_two_pods_with_a_one_second_llm_are_decided_in_well_under_thirty_two_seconds(
+    fake_llm: FakeLLM, snapshot: Snapshot
+) -> None:
+    fake_llm.script(Reply.slow(ANSWER_SECONDS))
+    stats = Stats()
+    settings = llm_settings(fake_llm.url, llm={"max_concurrency": 8, "deadline_seconds": 5.0})
+    decider = build_decider(settings, clock=SystemClock(), stats=stats)
+    # 32 distinct shapes, so neither the cache nor single-flight can merge them.
+    pods = [make_pod(f"p{i}", cpu=f"{100 + 10 * i}m", memory="64Mi") for i in range(PODS)]
+    decisions: dict[int, Decision] = {}
+    start = threading.Barrier(PODS)
+
+    def decide(i: int) -> None:
+        start.wait()
+        decisions[i] = decider.decide(pods[i], snapshot)
+
+    threads = [threading.Thread(target=decide, args=(i,)) for i in range(PODS)]
+    began = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    wall = time.monotonic() - began
+
+    assert len(decisions) == PODS and all(d.node is not None for d in decisions.values())
+    assert wall < 3 * ANSWER_SECONDS, f"{PODS} pods took {wall:.2f}s"
+    by_llm = [d for d in decisions.values() if d.tier is Tier.LLM]
+    fell_through = [d for d in decisions.values() if d.tier is Tier.HEURISTIC]
+    assert len(by_llm) == 8 and fake_llm.max_in_flight == 8  # every slot used, never more
+    assert all(d.fallbacks["llm"].startswith("busy") for d in fell_through)
+    assert max(d.latency_ms for d in fell_through) < 800 * ANSWER_SECONDS  # none waited for a slot
+    assert stats.summary()["llm_rejections"] == {"busy": PODS - 8}
+    print(f"\n{PODS} pods, LLM {ANSWER_SECONDS:g}s per answer, 8 slots: {wall:.2f}s wall")
