@@ -9,7 +9,8 @@ would allow (`server_only_binds_per_second`).
 
     python benchmark/emulator_binds.py [--nodes 1000] [--pods 10000] [--pending 5000] [--processes 2] [--threads 4]
 
-`bind_ceiling(...)` is the function the scheduler throughput benchmark calls for the same number.
+`bind_ceiling(url, pods, nodes)` measures against any running API server (the scheduler throughput benchmark
+calls it for its "bind-only ceiling"); `measure(...)` is the whole benchmark as a function.
 """
 
 import argparse
@@ -29,7 +30,7 @@ from kubernetes import client
 from cluster.clock import SystemClock
 from sim.apiserver import Emulator
 
-__all__ = ["bind_ceiling", "build_cluster"]
+__all__ = ["bind_ceiling", "build_cluster", "measure"]
 
 JSON = dict[str, Any]
 
@@ -147,6 +148,31 @@ def _cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def measure(
+    *,
+    nodes: int = 1000,
+    pods: int = 10_000,
+    pending: int = 5000,
+    processes: int = 2,
+    threads: int = 4,
+    kubelet: bool = True,
+) -> JSON:
+    """The whole benchmark: load an in-process emulator, bind every pending pod, and measure."""
+    objects = build_cluster(nodes=nodes, pods=pods, pending=pending)
+    with Emulator(objects, kubelet=kubelet) as emulator:
+        unbound = emulator.store.list("pods", fields="spec.nodeName=", copy=False).items
+        targets = [(p["metadata"]["namespace"], p["metadata"]["name"]) for p in unbound]
+        names = [n["metadata"]["name"] for n in emulator.store.list("nodes", copy=False).items]
+        cpu_before = _cpu_seconds()
+        result = bind_ceiling(emulator.url, targets, names, processes=processes, threads=threads)
+        server_cpu = _cpu_seconds() - cpu_before
+        bound = len(emulator.store.list("pods", fields="spec.nodeName!=", copy=False).items)
+    per_bind = server_cpu / max(1, result["binds"])
+    result["server_cpu_us_per_bind"] = round(per_bind * 1e6, 1)
+    result["server_only_binds_per_second"] = round(1 / per_bind, 1) if per_bind > 0 else 0.0
+    return result | {"nodes": nodes, "pods": pods, "pending": pending, "bound_after": bound, "kubelet": kubelet}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--nodes", type=int, default=1000)
@@ -156,22 +182,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--no-kubelet", action="store_true", help="binding only, no Running status write after it")
     args = parser.parse_args(argv)
-    objects = build_cluster(nodes=args.nodes, pods=args.pods, pending=args.pending)
-    with Emulator(objects, kubelet=not args.no_kubelet) as emulator:
-        pending = [
-            (p["metadata"]["namespace"], p["metadata"]["name"])
-            for p in emulator.store.list("pods", fields="spec.nodeName=", copy=False).items
-        ]
-        nodes = [n["metadata"]["name"] for n in emulator.store.list("nodes", copy=False).items]
-        cpu_before = _cpu_seconds()
-        result = bind_ceiling(emulator.url, pending, nodes, processes=args.processes, threads=args.threads)
-        server_cpu = _cpu_seconds() - cpu_before
-        bound = len(emulator.store.list("pods", fields="spec.nodeName!=", copy=False).items)
-    per_bind = server_cpu / max(1, result["binds"])
-    result["server_cpu_us_per_bind"] = round(per_bind * 1e6, 1)
-    result["server_only_binds_per_second"] = round(1 / per_bind, 1) if per_bind > 0 else 0.0
-    result |= {"nodes": args.nodes, "pods": args.pods, "pending": args.pending, "bound_after": bound}
-    result["kubelet"] = not args.no_kubelet
+    result = measure(
+        nodes=args.nodes,
+        pods=args.pods,
+        pending=args.pending,
+        processes=args.processes,
+        threads=args.threads,
+        kubelet=not args.no_kubelet,
+    )
     print(json.dumps(result))
     return 0 if result["failed"] == 0 else 1
 

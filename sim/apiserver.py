@@ -82,7 +82,7 @@ class Emulator:
         history: int = 10_000,
         kubelet: bool = True,
         kubelet_delay: float = 0.0,
-        watch_capacity: int = 1000,
+        watch_capacity: int = 10_000,
         watch_timeout: float = 1800.0,
         bookmark_interval: float = 60.0,
         version: str = "v1.32.0",

@@ -43,7 +43,7 @@ Key = tuple[str, str]
 class Store:
     """Thread-safe storage with Kubernetes semantics (see the module docstring)."""
 
-    def __init__(self, *, clock: Clock | None = None, history: int = 10_000, watch_capacity: int = 1000) -> None:
+    def __init__(self, *, clock: Clock | None = None, history: int = 10_000, watch_capacity: int = 10_000) -> None:
         self.clock = clock or SystemClock()
         self.watch_capacity = watch_capacity
         self._lock = threading.RLock()
