@@ -140,8 +140,9 @@ def method_not_allowed() -> ApiError:
 
 def unsupported_media_type(content_type: str) -> ApiError:
     message = (
-        f"the body of the request was in an unknown format ({content_type!r}) - accepted media types include: "
-        "application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json"
+        f"the body of the request was in an unknown format - accepted media types include: application/json, "
+        f"application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json "
+        f"(got {content_type!r})"
     )
     return ApiError(415, "UnsupportedMediaType", message, {})
 

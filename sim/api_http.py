@@ -186,7 +186,7 @@ class _Handler(BaseHTTPRequestHandler):
             if route.verb == "watch":
                 self._watch(route, query)
                 return
-            body = self._decode(raw) if raw else None
+            body = self._decode(raw, self.headers.get("Content-Type", "")) if raw else None
             code, payload = api_handlers.handle(
                 server.store,
                 route,
@@ -242,7 +242,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.rfile.readline(_MAX_LINE + 1)
 
     @staticmethod
-    def _decode(raw: bytes) -> Any:
+    def _decode(raw: bytes, content_type: str) -> Any:
+        """A JSON body; anything else (protobuf, YAML) is 415, on which client-go retries in JSON."""
+        media = content_type.split(";")[0].strip().lower()
+        if media and media not in ("application/json", "*/*") and not media.endswith("+json"):
+            raise api_errors.unsupported_media_type(content_type)
         try:
             return json.loads(raw)
         except ValueError as exc:

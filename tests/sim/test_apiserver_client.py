@@ -324,3 +324,10 @@ def test_a_chunked_request_body_is_read(make_pod: Any, emulator: Emulator) -> No
     head = b"POST /api/v1/namespaces/default/pods HTTP/1.1\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
     status, created, _ = _raw(emulator, head + b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body))
     assert (status, created["metadata"]["name"]) == (201, "chunky")
+
+
+def test_a_protobuf_body_is_415_unsupported_media_type(api: client.ApiClient) -> None:
+    headers = {"Content-Type": "application/vnd.kubernetes.protobuf"}
+    url = api.configuration.host + "/api/v1/namespaces"
+    response = api.rest_client.pool_manager.request("POST", url, body=b"k8s\x00\n\x0f", headers=headers)
+    assert (response.status, json.loads(response.data)["reason"]) == (415, "UnsupportedMediaType")
