@@ -243,8 +243,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     @staticmethod
     def _decode(raw: bytes, content_type: str) -> Any:
-        """A JSON body; anything else (protobuf, YAML) is 415, on which client-go retries in JSON."""
-        media = content_type.split(";")[0].strip().lower()
+        """A JSON body; anything else (protobuf, YAML) is 415: the emulator speaks JSON only."""
+        media = content_type.split(";", maxsplit=1)[0].strip().lower()
         if media and media not in ("application/json", "*/*") and not media.endswith("+json"):
             raise api_errors.unsupported_media_type(content_type)
         try:
