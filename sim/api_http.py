@@ -150,6 +150,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
         self._send(error.code, encode(error.status()))
 
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        if log.isEnabledFor(logging.DEBUG):
+            super().log_request(code, size)
+
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s " + format, self.address_string(), *args)
 
