@@ -9,6 +9,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from sim import api_handlers
 from sim.apiserver import Emulator
 
 MERGE = "application/merge-patch+json"
@@ -331,3 +332,22 @@ def test_a_protobuf_body_is_415_unsupported_media_type(api: client.ApiClient) ->
     url = api.configuration.host + "/api/v1/namespaces"
     response = api.rest_client.pool_manager.request("POST", url, body=b"k8s\x00\n\x0f", headers=headers)
     assert (response.status, json.loads(response.data)["reason"]) == (415, "UnsupportedMediaType")
+
+
+def test_an_unexpected_server_error_is_a_500_status_and_the_server_lives_on(
+    core: client.CoreV1Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(api_handlers, "handle", broken)
+    with pytest.raises(ApiException) as caught:
+        core.list_node()
+    body = status_of(caught.value)
+    assert (caught.value.status, body["reason"], body["message"]) == (
+        500,
+        "InternalError",
+        "Internal error occurred: RuntimeError: boom",
+    )
+    monkeypatch.undo()
+    assert len(core.list_node().items) == 3
