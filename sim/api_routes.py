@@ -40,7 +40,7 @@ def _truthy(value: str | None) -> bool:
 
 def parse_route(method: str, path: str, query: dict[str, str]) -> Route:
     """Route a resource path; raises a 404 for anything the emulator does not serve, 405 for a wrong method."""
-    parts = [unquote(p) for p in path.split("/") if p]
+    parts = [unquote(p) if "%" in p else p for p in path.split("/") if p]
     if len(parts) >= 2 and parts[0] == "api":
         api_version, rest = parts[1], parts[2:]
     elif len(parts) >= 3 and parts[0] == "apis":

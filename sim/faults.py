@@ -83,6 +83,8 @@ class Faults:
 
     def before_request(self, verb: str, resource: str) -> None:
         """Spend injected latency, then raise the injected error if a failure rule matches."""
+        if not self._delays and not self._failures:
+            return  # the common case: no faults armed
         delay = self._take(self._delays, verb, resource)
         if delay is not None:
             self._clock.sleep(delay.seconds)

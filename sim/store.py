@@ -446,7 +446,7 @@ class Store:
             if subresource != "binding":
                 api_strategy.prepare_update(resource, old, new, subresource=subresource)
             new["metadata"]["resourceVersion"] = old["metadata"].get("resourceVersion")
-            if new == old or dry_run:
+            if dry_run or (subresource != "binding" and new == old):
                 return deep_copy(new) if copy else new
             new = self._commit(table, MODIFIED, key, new, old)
         self._deliver()
