@@ -351,3 +351,10 @@ def test_an_unexpected_server_error_is_a_500_status_and_the_server_lives_on(
     )
     monkeypatch.undo()
     assert len(core.list_node().items) == 3
+
+
+def test_a_pod_bound_to_a_node_that_does_not_exist_stays_pending(core: client.CoreV1Api, binding: Any) -> None:
+    response = core.create_namespaced_binding("default", binding("web-1", "ghost"), _preload_content=False)
+    assert response.status == 201, "the API server does not check the node, as the real one does not"
+    pod = core.read_namespaced_pod("web-1", "default")
+    assert (pod.spec.node_name, pod.status.phase) == ("ghost", "Pending")
