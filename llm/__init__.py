@@ -1,1 +1,8 @@
-"""The LLM tier: Llama-3.3-70B through huggingface_hub, cached, retried and guarded."""
+"""The LLM tier: Llama-3.3-70B through huggingface_hub, cached, retried and guarded.
+
+`tier` (the `TierDecider` that `scoring.assemble` puts first in the chain) sits on pure parts —
+`prompt` (the facts and messages), `answer` (validation), `cache` (keys, TTL cache, single-flight),
+`retry` (tenacity strategies), `breaker` (a circuit breaker generic over a clock) — and on `client`,
+the only module that imports `huggingface_hub`. Nothing is re-exported here, so that importing
+`llm.breaker` (the transformer tier reuses it) does not load the HTTP client.
+"""

@@ -55,15 +55,11 @@ def _share(free: int, allocatable: int) -> int:
     return -1 if allocatable <= 0 else min(int(SHARE_BUCKETS * free / allocatable), SHARE_BUCKETS - 1)
 
 
+_BUCKET_SCALE = tuple(METRIC_FORMAT[m][1] / _METRIC_STEP.get(m, _PERCENT_STEP) for m in METRIC_NAMES)
+
+
 def _metric_buckets(values: tuple[float | None, ...]) -> list[int | None]:
-    out: list[int | None] = []
-    for metric, value in zip(METRIC_NAMES, values, strict=True):
-        if value is None:
-            out.append(None)
-            continue
-        scaled = value * METRIC_FORMAT[metric][1]
-        out.append(math.floor(scaled / _METRIC_STEP.get(metric, _PERCENT_STEP)))
-    return out
+    return [None if v is None else math.floor(v * k) for v, k in zip(values, _BUCKET_SCALE, strict=True)]
 
 
 def _relevant(counts: tuple[int, ...], dimensions: tuple[str, ...]) -> list[int]:

@@ -119,8 +119,8 @@ class Prompt:
     """Candidates left out to stay within the token budget."""
 
 
-def _finite(value: float) -> float | None:
-    return float(value) if math.isfinite(value) else None
+def _known(values: list[float]) -> tuple[float | None, ...]:
+    return tuple(v if math.isfinite(v) else None for v in values)
 
 
 def facts(request: Request, *, max_candidates: int) -> PromptFacts:
@@ -148,27 +148,33 @@ def facts(request: Request, *, max_candidates: int) -> PromptFacts:
     best = np.lexsort((feasible, -scores))[:max_candidates]  # highest score first, ties by node name
     chosen = best[np.argsort(feasible[best])]  # then in node-name order, so ids do not leak the ranking
     indices = feasible[chosen]
-    pressure = node_pressure(snapshot, indices)
-    metrics = snapshot.metrics
-    candidates = []
-    for row, (k, i) in enumerate(zip(chosen.tolist(), indices.tolist(), strict=True)):
-        declared = snapshot.declared[i]
-        candidates.append(
-            Candidate(
-                node=snapshot.names[i],
-                allocatable=tuple(int(table.allocatable[i, j]) for j in wanted),
-                requested=tuple(int(snapshot.requested[i, j]) for j in wanted),
-                pods=int(snapshot.pod_count[i]),
-                max_pods=int(table.allowed_pods[i]),
-                pressure=tuple(float(p) for p in pressure[row]),
-                noisy_neighbours=tuple(int(c) for c in declared[1]),
-                sensitive_neighbours=tuple(int(c) for c in declared[0]),
-                mean=tuple(_finite(v) for v in metrics[i, :, 0]),
-                p95=tuple(_finite(v) for v in metrics[i, :, 2]),
-                hint=float(scores[k]),
-            )
+    columns = np.array(wanted, dtype=np.int64)
+    allocatable = table.allocatable[np.ix_(indices, columns)].tolist()
+    requested = snapshot.requested[np.ix_(indices, columns)].tolist()
+    metrics = snapshot.metrics[indices]
+    means, p95s = metrics[:, :, 0].tolist(), metrics[:, :, 2].tolist()
+    declared = snapshot.declared[indices].tolist()
+    pressure = node_pressure(snapshot, indices).tolist()
+    pods, max_pods = snapshot.pod_count[indices].tolist(), table.allowed_pods[indices].tolist()
+    hints = scores[chosen].tolist()
+    names = snapshot.names
+    candidates = tuple(
+        Candidate(
+            node=names[i],
+            allocatable=tuple(allocatable[row]),
+            requested=tuple(requested[row]),
+            pods=pods[row],
+            max_pods=max_pods[row],
+            pressure=tuple(pressure[row]),
+            noisy_neighbours=tuple(declared[row][1]),
+            sensitive_neighbours=tuple(declared[row][0]),
+            mean=_known(means[row]),
+            p95=_known(p95s[row]),
+            hint=hints[row],
         )
-    return PromptFacts(pod=pod, resources=tuple(table.resources[j] for j in wanted), candidates=tuple(candidates))
+        for row, i in enumerate(indices.tolist())
+    )
+    return PromptFacts(pod=pod, resources=tuple(table.resources[j] for j in wanted), candidates=candidates)
 
 
 # -- rendering ------------------------------------------------------------------------------------
@@ -265,57 +271,66 @@ def answer_schema(ids: Sequence[str]) -> dict[str, Any]:
 
 
 def render(prompt_facts: PromptFacts, *, token_budget: int) -> Prompt:
-    """The messages, schema and id map; the lowest-hint candidates are dropped while over `token_budget`."""
+    """The messages, schema and id map; the lowest-hint candidates are dropped while over `token_budget`.
+
+    Each candidate is rendered once; ids are put in front as the last step, so trimming re-renders nothing.
+    """
+    head = {
+        "pod": pod_json(prompt_facts.pod),
+        "legend": {
+            "resources": [resource_label(r) for r in prompt_facts.resources],
+            "pressure_pct": [d.value for d in DIMENSIONS],
+            "metrics": list(METRIC_LABELS),
+        },
+    }
+    opening = _dumps({**head, "candidates": []})[: -len("]}")]
     kept = list(prompt_facts.candidates)
-    dropped = 0
-    while True:
-        ids = [f"n{k + 1}" for k in range(len(kept))]
-        user = _dumps(
-            {
-                "pod": pod_json(prompt_facts.pod),
-                "legend": {
-                    "resources": [resource_label(r) for r in prompt_facts.resources],
-                    "pressure_pct": [d.value for d in DIMENSIONS],
-                    "metrics": list(METRIC_LABELS),
-                },
-                "candidates": [
-                    candidate_json(c, cid, prompt_facts.resources) for c, cid in zip(kept, ids, strict=True)
-                ],
-            }
-        )
-        estimate = estimate_tokens(SYSTEM_PROMPT) + estimate_tokens(user) + 2 * _MESSAGE_OVERHEAD
-        if estimate <= token_budget or len(kept) <= 1:
-            break
-        kept.remove(min(kept, key=lambda c: (c.hint, c.node)))
-        dropped += 1
+    body = {c.node: _dumps(candidate_json(c, "", prompt_facts.resources))[len('{"id":"",') :] for c in kept}
+
+    def assemble(chosen: list[Candidate]) -> tuple[list[str], str]:
+        ids = [f"n{k + 1}" for k in range(len(chosen))]
+        rows = ",".join(f'{{"id":"{cid}",{body[c.node]}' for c, cid in zip(chosen, ids, strict=True))
+        return ids, opening + rows + "]}"
+
+    fixed = _SYSTEM_TOKENS + _MESSAGE_OVERHEAD
+    ids, user = assemble(kept)
+    estimate = fixed + estimate_tokens(user)
+    if estimate > token_budget and len(kept) > 1:
+        # Share the candidates' tokens out by length (they are alike), trim, then measure again.
+        per_char = (estimate - fixed - estimate_tokens(opening + "]}")) / sum(len(t) + 12 for t in body.values())
+        while estimate > token_budget and len(kept) > 1:
+            worst = min(kept, key=lambda c: (c.hint, c.node))
+            kept.remove(worst)
+            estimate -= math.ceil(per_char * (len(body[worst.node]) + 12))
+            if estimate <= token_budget or len(kept) == 1:
+                ids, user = assemble(kept)
+                estimate = fixed + estimate_tokens(user)
     return Prompt(
         messages=({"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}),
         schema=answer_schema(ids),
         ids=dict(zip(ids, (c.node for c in kept), strict=True)),
         estimated_tokens=estimate,
-        dropped=dropped,
+        dropped=len(prompt_facts.candidates) - len(kept),
     )
 
 
 # -- size -------------------------------------------------------------------------------------------
 
-# Llama 3's pre-tokenizer split (its tokenizer derives from tiktoken's cl100k): contractions, letter
-# runs with one leading non-letter, digit groups of at most three, punctuation runs, whitespace.
-_PIECES = re.compile(
-    r"'(?i:[sdmt]|ll|ve|re)|(?:[^\r\n\w]|_)?[^\W\d_]+|\d{1,3}| ?[^\s\w]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
-)
+# Llama 3's tokenizer (derived from tiktoken's cl100k) splits text into letter runs (a leading space
+# or underscore joins them), digit groups of at most three and punctuation runs before merging.
+_LETTERS = re.compile(r"[^\W\d_]+")
+_DIGITS = re.compile(r"\d+")
+_SYMBOLS = re.compile(r"[^\w\s]+|\n+")
 _MESSAGE_OVERHEAD = 4  # role header and end-of-turn tokens of Llama 3's chat template
 
 
 def estimate_tokens(text: str) -> int:
-    """An upper-leaning estimate of Llama 3's token count: every pre-tokenizer piece is at least one
-    token, a letter run one per five letters, a punctuation run one per three (no tokenizer download)."""
-    total = 0
-    for piece in _PIECES.findall(text):
-        if piece[-1:].isalpha():
-            total += max(1, math.ceil(len(piece.lstrip()) / 5))
-        elif piece.strip() and not piece.strip().isdigit():
-            total += max(1, math.ceil(len(piece.strip()) / 3))
-        else:
-            total += 1
-    return total
+    """An upper-leaning estimate of Llama 3's token count without its tokenizer (a gated download): one
+    token per five letters of a word, per three digits of a number and per three symbols of a run."""
+    letters = sum((len(run) + 4) // 5 for run in _LETTERS.findall(text))
+    digits = sum((len(run) + 2) // 3 for run in _DIGITS.findall(text))
+    symbols = sum((len(run) + 2) // 3 for run in _SYMBOLS.findall(text))
+    return letters + digits + symbols
+
+
+_SYSTEM_TOKENS = estimate_tokens(SYSTEM_PROMPT) + _MESSAGE_OVERHEAD

@@ -19,6 +19,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
+
 from cluster.clock import Clock
 from cluster.config import Settings
 from llm import answer, prompt, retry
@@ -41,10 +43,17 @@ def unavailable_reason(settings: Settings) -> str | None:
     """Why the LLM tier cannot run with these settings, or None when it can."""
     if not settings.llm.enabled:
         return "the llm tier is disabled (llm.enabled: false)"
-    if settings.huggingface_token is None and not settings.llm.endpoint:
+    token = settings.huggingface_token
+    if token is None and not settings.llm.endpoint:
         return (
             "the llm tier needs HUGGINGFACE_TOKEN (for the Hugging Face router) or LLM_ENDPOINT / llm.endpoint "
             "(a self-hosted OpenAI-compatible server); neither is set"
+        )
+    uses_router = not settings.llm.endpoint and settings.llm.provider == "auto"
+    if uses_router and token is not None and not token.get_secret_value().startswith("hf_"):
+        return (
+            "the Hugging Face router (llm.provider: auto) needs a Hugging Face token (hf_...) in "
+            "HUGGINGFACE_TOKEN; for another server set LLM_ENDPOINT"
         )
     return None
 
@@ -156,12 +165,11 @@ class LLMTier:
         if self.clock.monotonic() >= deadline:
             self._decline(DEADLINE, "the pod's decision deadline had passed before the LLM tier ran")
         facts = prompt.facts(request, max_candidates=self.max_candidates)
-        feasible = set(request.names)
         key = None
         if self.cache is not None:
             key = cache_key(facts, constraints=constraints_digest(request.pod.pod))
             hit = self.cache.get(key)
-            if hit is not None and hit.node in feasible:
+            if hit is not None and _feasible(request, hit.node):
                 self.stats.cache_lookup(hit=True)
                 return self._choice(request, hit.node, hit.reason, source="cache", candidates=len(facts.candidates))
             if hit is not None:
@@ -172,11 +180,11 @@ class LLMTier:
         if key is not None:
             flight, leader = self._flights.lead_or_join(key)
         if leader:
-            self._launch(flight, key, prompt.render(facts, token_budget=self.token_budget), deadline)
+            self._launch(flight, key, facts, deadline)
         outcome = self._wait(flight, deadline)
         if outcome.node is None:
             self._decline(outcome.cause, outcome.detail)
-        if outcome.node not in feasible:
+        if not _feasible(request, outcome.node):
             self._decline(answer.Rejection.UNKNOWN_NODE.value, "the shared answer's node does not fit this pod")
         return self._choice(
             request,
@@ -187,7 +195,7 @@ class LLMTier:
             attempts=outcome.attempts,
         )
 
-    def _launch(self, flight: Flight[Outcome], key: str | None, built: prompt.Prompt, deadline: float) -> None:
+    def _launch(self, flight: Flight[Outcome], key: str | None, facts: prompt.PromptFacts, deadline: float) -> None:
         """Start the call on its own thread, or end the flight at once when no slot or no permit."""
         if not self._slots.acquire(blocking=False):
             self._ground(flight, key, Outcome(cause=BUSY, detail=f"all {self.max_concurrency} LLM call slots are busy"))
@@ -203,9 +211,15 @@ class LLMTier:
                 return
             permit = admitted
         thread = threading.Thread(
-            target=self._fly, args=(flight, key, built, permit, deadline), name="llm-call", daemon=True
+            target=self._fly, args=(flight, key, facts, permit, deadline), name="llm-call", daemon=True
         )
-        thread.start()
+        try:
+            thread.start()
+        except RuntimeError as exc:  # the process is out of threads: give everything back
+            self._slots.release()
+            if self.breaker is not None:
+                self.breaker.release(permit)
+            self._ground(flight, key, Outcome(cause=INTERNAL, detail=f"cannot start the LLM call ({exc})"))
 
     def _ground(self, flight: Flight[Outcome], key: str | None, outcome: Outcome) -> None:
         if key is not None:
@@ -242,20 +256,18 @@ class LLMTier:
     # -- calling (the background thread) --------------------------------------------------------------
 
     def _fly(
-        self, flight: Flight[Outcome], key: str | None, built: prompt.Prompt, permit: Permit, deadline: float
+        self,
+        flight: Flight[Outcome],
+        key: str | None,
+        facts: prompt.PromptFacts,
+        permit: Permit,
+        deadline: float,
     ) -> None:
         attempts = 0
         ok = False
         outcome = Outcome(cause=INTERNAL, detail="the LLM call failed unexpectedly")
-        chat = ChatRequest(
-            messages=built.messages,
-            schema=built.schema,
-            max_tokens=self.max_tokens,
-            temperature=self.temperature,
-            seed=self.seed,
-        )
 
-        def attempt() -> Completion:
+        def attempt(chat: ChatRequest) -> Completion:
             nonlocal attempts
             remaining = deadline - self.clock.monotonic()
             if remaining < retry.MIN_ATTEMPT_SECONDS:
@@ -271,8 +283,20 @@ class LLMTier:
             return completion
 
         try:
+            built = prompt.render(facts, token_budget=self.token_budget)
+            chat = ChatRequest(
+                messages=built.messages,
+                schema=built.schema,
+                max_tokens=self.max_tokens,
+                temperature=self.temperature,
+                seed=self.seed,
+            )
             completion = retry.call(
-                attempt, clock=self.clock, deadline=deadline, max_retries=self.max_retries, on_retry=self._on_retry
+                lambda: attempt(chat),
+                clock=self.clock,
+                deadline=deadline,
+                max_retries=self.max_retries,
+                on_retry=self._on_retry,
             )
             parsed = answer.parse(completion, built.ids)
             ok = True
@@ -302,6 +326,12 @@ class LLMTier:
             "retrying the LLM call",
             extra=fields(event="llm_retry", kind=error.kind.value, status=error.status, wait_s=round(wait, 3)),
         )
+
+
+def _feasible(request: Request, node: str) -> bool:
+    """Is `node` among the nodes the filters let through for this pod (without listing them all)?"""
+    index = request.snapshot.node_index(node)
+    return index is not None and bool(np.any(request.feasible == index))
 
 
 def breaker_listener(stats: Stats) -> Callable[[Transition], None]:
