@@ -32,20 +32,20 @@ QOS_CLASSES = ("Guaranteed", "Burstable", "BestEffort")
 # Kubernetes resource names are qualified names; anything else is left out rather than quoted.
 _RESOURCE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?(/[a-z0-9]([-a-z0-9._]{0,61}[a-z0-9])?)?$")
 
-# Per metric: its label in the prompt, the factor applied and the decimals kept. Fractions become
-# whole percents: as precise as the telemetry is meaningful, and about a third of the tokens.
+# Per metric: its label in the prompt, the factor applied and the decimals kept. Whole numbers (fractions
+# as percents) wherever that keeps the signal: a decimal costs Llama three tokens, a small integer one.
 METRIC_FORMAT: Mapping[str, tuple[str, float, int]] = {
     "cpu_utilization": ("cpu_utilization_pct", 100.0, 0),
     "cpu_throttling_ratio": ("cpu_throttling_pct", 100.0, 0),
-    "cpi": ("cpi", 1.0, 2),
+    "cpi": ("cpi", 1.0, 1),
     "llc_miss_rate": ("llc_miss_rate_pct", 100.0, 0),
-    "llc_mpki": ("llc_mpki", 1.0, 1),
+    "llc_mpki": ("llc_mpki", 1.0, 0),
     "llc_occupancy_ratio": ("llc_occupancy_pct", 100.0, 0),
-    "memory_bandwidth_gbps": ("memory_bandwidth_gbps", 1.0, 1),
+    "memory_bandwidth_gbps": ("memory_bandwidth_gbps", 1.0, 0),
     "memory_bandwidth_ratio": ("memory_bandwidth_of_peak_pct", 100.0, 0),
-    "psi_cpu_some": ("psi_cpu_some_pct", 1.0, 1),
-    "psi_memory_some": ("psi_memory_some_pct", 1.0, 1),
-    "psi_io_some": ("psi_io_some_pct", 1.0, 1),
+    "psi_cpu_some": ("psi_cpu_some_pct", 1.0, 0),
+    "psi_memory_some": ("psi_memory_some_pct", 1.0, 0),
+    "psi_io_some": ("psi_io_some_pct", 1.0, 0),
 }
 METRIC_LABELS: tuple[str, ...] = tuple(METRIC_FORMAT[m][0] for m in METRIC_NAMES)
 
@@ -235,7 +235,7 @@ def candidate_json(candidate: Candidate, cid: str, resource_names: Sequence[str]
     else:
         body["mean"] = _metric_values(candidate.mean)
         body["p95"] = _metric_values(candidate.p95)
-    body["hint"] = _number(candidate.hint, 1)
+    body["hint"] = _number(candidate.hint, 0)
     return body
 
 
