@@ -76,7 +76,8 @@ def test_the_prompt_carries_contract_fields_and_numbers_only() -> None:
         "p99_target_ms": 5,
         "requests": {"cpu_m": 500, "memory_mib": 512},
     }
-    allowed = {"id", "free", "requested", "pods", "pressure_pct", "neighbours", "mean", "p95", "telemetry", "hint"}
+    allowed = {"id", "free", "requested", "pods", "pressure_pct", "noisy_neighbours", "sensitive_neighbours"}
+    allowed |= {"mean", "p95", "telemetry", "hint"}
     for candidate in data["candidates"]:
         assert set(candidate) <= allowed
     assert [c["id"] for c in data["candidates"]] == list(built.ids) == [f"n{k}" for k in range(1, 7)]
@@ -163,14 +164,29 @@ def test_only_well_formed_resource_names_requested_by_the_pod_are_shown() -> Non
     assert "Ignore" not in built.messages[1]["content"]
 
 
-def test_declared_neighbours_and_pressure_are_shown() -> None:
+@pytest.mark.parametrize(
+    ("annotations", "expected"),
+    [
+        pytest.param({}, {"noisy_neighbours": [0, 1, 0, 0]}, id="a quiet pod sees the noisy neighbours"),
+        pytest.param(
+            {"ai-scheduler.io/noisy": "llc"},
+            {"noisy_neighbours": [0, 1, 0, 0], "sensitive_neighbours": [1, 1, 1, 0]},
+            id="a noisy pod also sees the sensitive ones",
+        ),
+    ],
+)
+def test_declared_neighbours_and_pressure_are_shown(annotations: dict[str, str], expected: dict) -> None:
     noisy = make_pod("noisy", cpu="1", node="a", annotations={"ai-scheduler.io/noisy": "membw"})
-    snapshot = Snapshot.build([make_node("a")], [noisy])
-    built = prompt.render(prompt.facts(request_for(make_pod(cpu="1"), snapshot), max_candidates=5), token_budget=3000)
-    candidate = json.loads(built.messages[1]["content"])["candidates"][0]
-    assert candidate["neighbours"] == {"noisy": {"membw": 1}}
-    assert candidate["pressure_pct"] == [0, 50, 0, 0]  # llc, membw, cpu, io
-    assert candidate["pods"] == "1/110"
+    sensitive = make_pod("lc", cpu="1", node="a", annotations={"ai-scheduler.io/workload-class": "latency-critical"})
+    snapshot = Snapshot.build([make_node("a")], [noisy, sensitive])
+    pod = make_pod(cpu="1", annotations=annotations)
+    built = prompt.render(prompt.facts(request_for(pod, snapshot), max_candidates=5), token_budget=3000)
+    data = json.loads(built.messages[1]["content"])
+    candidate = data["candidates"][0]
+    assert data["legend"]["dimensions"] == ["llc", "membw", "cpu", "io"]
+    assert {k: candidate[k] for k in ("noisy_neighbours", "sensitive_neighbours") if k in candidate} == expected
+    assert candidate["pressure_pct"] == [0, 50, 0, 0]
+    assert candidate["pods"] == "2/110"
 
 
 @pytest.mark.parametrize(
