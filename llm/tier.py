@@ -18,6 +18,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NoReturn
 
 import numpy as np
 
@@ -67,6 +68,8 @@ class Outcome:
     cause: str = ""
     detail: str = ""
     attempts: int = 0
+    offered: int = 0
+    """Candidates the prompt offered (fewer than the facts' when the token budget dropped some)."""
 
 
 class LLMTier:
@@ -191,7 +194,7 @@ class LLMTier:
             outcome.node,
             outcome.reason,
             source="answer" if leader else "shared",
-            candidates=len(facts.candidates),
+            candidates=outcome.offered or len(facts.candidates),
             attempts=outcome.attempts,
         )
 
@@ -235,7 +238,7 @@ class LLMTier:
         outcome = flight.outcome
         return outcome if outcome is not None else Outcome(cause=INTERNAL, detail="the LLM call ended without result")
 
-    def _decline(self, cause: str, detail: str) -> None:
+    def _decline(self, cause: str, detail: str) -> NoReturn:
         self.stats.llm_rejected(cause)
         message = detail if detail.startswith(cause) else f"{cause}: {detail}"
         raise TierDeclinedError(message)
@@ -300,7 +303,7 @@ class LLMTier:
             )
             parsed = answer.parse(completion, built.ids)
             ok = True
-            outcome = Outcome(node=parsed.node, reason=parsed.reason, attempts=attempts)
+            outcome = Outcome(node=parsed.node, reason=parsed.reason, attempts=attempts, offered=len(built.ids))
             if key is not None and self.cache is not None:
                 self.cache.put(key, Cached(parsed.node, parsed.reason))
         except LLMCallError as exc:
