@@ -190,7 +190,7 @@ class Kube:
     # -- writing ---------------------------------------------------------------------------------
 
     def bind(self, namespace: str, name: str, node: str, *, uid: str | None = None) -> str:
-        """POST the binding subresource; 409 (already bound) and 404 (gone) are outcomes, not errors.
+        """POST the pod's `binding` subresource; 409 (already bound) and 404 (gone) are outcomes, not errors.
 
         The response is read raw: the client cannot deserialise the server's `Status` reply into the
         `V1Binding` it declares.
@@ -200,7 +200,11 @@ class Kube:
             target=client.V1ObjectReference(api_version="v1", kind="Node", name=node),
         )
         try:
-            self.core.create_namespaced_binding(namespace, body, _preload_content=False, _request_timeout=self.timeout)
+            _body(
+                self.core.create_namespaced_pod_binding(
+                    name, namespace, body, _preload_content=False, _request_timeout=self.timeout
+                )
+            )
         except ApiException as exc:
             if exc.status == 409:
                 return BindOutcome.ALREADY_BOUND
