@@ -90,7 +90,8 @@ def test_shadow_mode_binds_nothing_and_annotates_every_pod():
             emulator.store.create("pods", pod(f"p{i}"))
 
         def all_annotated() -> bool:
-            return all("ai-scheduler.io/recommended-node" in p["metadata"].get("annotations", {}) for p in pods(emulator))
+            recommended = "ai-scheduler.io/recommended-node"
+            return all(recommended in p["metadata"].get("annotations", {}) for p in pods(emulator))
 
         wait_until(all_annotated, timeout=20, what="recommendations on every pod")
         assert bound(emulator) == {}
