@@ -35,11 +35,13 @@ def test_the_chain(settings: Settings, tier: str, tiers: list[str], fallback: bo
     [
         pytest.param(Settings(), "needs HUGGINGFACE_TOKEN", id="nothing to reach"),
         pytest.param(llm_settings(ENDPOINT, llm={"enabled": False}), "llm.enabled: false", id="switched off"),
+        pytest.param(llm_settings(None, token="sk-other"), "needs a Hugging Face token", id="router without hf_ token"),
     ],
 )
 def test_forcing_an_unavailable_llm_is_refused(settings: Settings, message: str) -> None:
-    with pytest.raises(TierUnavailableError, match=message):
+    with pytest.raises(TierUnavailableError, match=message) as caught:
         build_decider(settings, tier="llm")
+    assert "sk-other" not in str(caught.value)
 
 
 def test_stats_and_settings_reach_the_tier() -> None:
