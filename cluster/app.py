@@ -153,7 +153,15 @@ def _elect(settings: Settings, kube: Kube, scheduler: Scheduler, stop: threading
         on_started=lambda: scheduler.set_leading(True),
         on_stopped=stopped,
     )
-    threading.Thread(target=elector.run, name="leader-election", daemon=True).start()
+
+    def campaign() -> None:
+        try:
+            elector.run()
+        except Exception:
+            log.exception("leader election failed; stopping")
+            stopped()
+
+    threading.Thread(target=campaign, name="leader-election", daemon=True).start()
 
 
 def _on_signals(handler: Callable[[], None]) -> None:

@@ -180,19 +180,19 @@ class LeaderElectionSettings(_Section):
     """Name of the coordination.k8s.io Lease."""
     lease_namespace: str = "kube-system"
     """Namespace of the Lease."""
-    lease_duration: float = Field(15.0, gt=0)
+    lease_duration: int = Field(15, ge=1)
     """Seconds a lease is valid without renewal."""
-    renew_deadline: float = Field(10.0, gt=0)
+    renew_deadline: int = Field(10, ge=1)
     """Seconds the leader keeps trying to renew before it stops scheduling."""
-    retry_period: float = Field(2.0, gt=0)
+    retry_period: int = Field(2, ge=1)
     """Seconds between acquire and renew attempts."""
 
     @model_validator(mode="after")
     def _ordered(self) -> "LeaderElectionSettings":
-        if not self.lease_duration > self.renew_deadline > 1.2 * self.retry_period >= 1.2:
+        if not self.lease_duration > self.renew_deadline > 1.2 * self.retry_period:
             raise ValueError(
-                "needs lease_duration > renew_deadline > 1.2 * retry_period and retry_period >= 1 "
-                f"(got {self.lease_duration:g}, {self.renew_deadline:g}, {self.retry_period:g})"
+                "needs lease_duration > renew_deadline > 1.2 * retry_period "
+                f"(got {self.lease_duration}, {self.renew_deadline}, {self.retry_period})"
             )
         return self
 

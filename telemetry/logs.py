@@ -51,6 +51,21 @@ class Redactor(logging.Filter):
         return True
 
 
+class QuietReconnects(logging.Filter):
+    """The kubernetes informer logs a full traceback each time a watch connection drops and it
+    reconnects; that is routine (server restarts, timeouts), so keep one warning line with the cause."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            error = record.exc_info[1]
+            record.msg = f"{record.getMessage()} ({type(error).__name__}: {error})"
+            record.args = None
+            record.exc_info = None
+            record.exc_text = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
 def _render(value: Any) -> str:
     if isinstance(value, str):
         return json.dumps(value) if (not value or any(c in value for c in ' "=\n')) else value
@@ -103,6 +118,10 @@ def setup(*, level: str = "INFO", fmt: str = "text", secrets: Iterable[str] = ()
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    informer = logging.getLogger("kubernetes.informer.informer")
+    for old_filter in [f for f in informer.filters if isinstance(f, QuietReconnects)]:
+        informer.removeFilter(old_filter)
+    informer.addFilter(QuietReconnects())
     for noisy in ("kubernetes", "httpx", "httpcore", "huggingface_hub"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
     # urllib3 warns on every connection retry; the callers report the failure that matters once.

@@ -1,0 +1,114 @@
+"""The scheduler as separate processes: killed mid-burst and restarted, and two replicas electing a leader."""
+
+import os
+import signal
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sim.apiserver import Emulator
+from tests.e2e.cluster import bound, events, node, pod, wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def start(url: str, config: Path, log: Path) -> subprocess.Popen:
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(ROOT)}
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "scheduler.py", "run", "--server", url, "--config", str(config)],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def write_config(tmp_path: Path, **sections: dict) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump({"metrics": {"port": 0}, "scheduler": {"stats_interval": 2}, **sections}))
+    return path
+
+
+@pytest.fixture
+def bindings():
+    """Counts, per pod, the writes that set spec.nodeName: a double bind would count twice."""
+    counts: Counter[str] = Counter()
+
+    def watch(emulator: Emulator) -> Counter[str]:
+        def on_change(change) -> None:
+            if change.resource == "pods" and change.object["spec"].get("nodeName"):
+                if not (change.old or {}).get("spec", {}).get("nodeName"):
+                    counts[change.object["metadata"]["name"]] += 1
+
+        emulator.store.subscribe(on_change)
+        return counts
+
+    return watch
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def test_killed_mid_burst_and_restarted_every_pod_is_bound_exactly_once(tmp_path, bindings):
+    nodes = [node(f"n{i:02d}", cpu="8", memory="32Gi") for i in range(30)]
+    config = write_config(tmp_path)
+    with Emulator(objects=nodes) as emulator:
+        counts = bindings(emulator)
+        for i in range(800):
+            emulator.store.create("pods", pod(f"p{i:03d}"))
+        first = start(emulator.url, config, tmp_path / "first.log")
+        try:
+            wait_until(lambda: len(bound(emulator)) >= 200, timeout=90, what="the burst under way")
+            first.send_signal(signal.SIGKILL)
+            first.wait(timeout=10)
+        finally:
+            stop(first)
+        assert len(bound(emulator)) < 800, "the first process finished before it could be killed"
+        second = start(emulator.url, config, tmp_path / "second.log")
+        try:
+            wait_until(lambda: len(bound(emulator)) == 800, timeout=120, what="every pod bound after the restart")
+        finally:
+            stop(second)
+        assert second.returncode == 0, (tmp_path / "second.log").read_text()[-2000:]
+    assert set(counts.values()) == {1} and len(counts) == 800
+
+
+def test_two_replicas_elect_one_leader_and_the_other_takes_over(tmp_path):
+    nodes = [node(f"n{i}") for i in range(5)]
+    election = {"enabled": True, "lease_duration": 4, "renew_deadline": 3, "retry_period": 1}
+    config = write_config(tmp_path, leader_election=election)
+    with Emulator(objects=nodes) as emulator:
+        replicas = [start(emulator.url, config, tmp_path / f"replica{i}.log") for i in range(2)]
+        try:
+            wait_until(lambda: emulator.store.list("leases").items, timeout=30, what="a lease")
+            for i in range(40):
+                emulator.store.create("pods", pod(f"a{i:02d}"))
+            wait_until(lambda: len(bound(emulator)) == 40, timeout=60, what="the first pods bound by the leader")
+            instances = {e["reportingInstance"] for e in events(emulator, "Scheduled")}
+            assert len(instances) == 1, instances
+            holder = emulator.store.get("leases", "ai-llama-scheduler", namespace="kube-system")["spec"]["holderIdentity"]
+            assert instances == {holder}
+            leader = next(p for p in replicas if holder.endswith(f"_{p.pid}"))
+            leader.send_signal(signal.SIGKILL)
+            leader.wait(timeout=10)
+            for i in range(20):
+                emulator.store.create("pods", pod(f"b{i:02d}"))
+            # the follower acquires the lease once it expires (4 s) and schedules the rest
+            wait_until(lambda: len(bound(emulator)) == 60, timeout=4 + 20, what="the follower taking over")
+            instances = {e["reportingInstance"] for e in events(emulator, "Scheduled")}
+            assert len(instances) == 2
+        finally:
+            for process in replicas:
+                stop(process)
