@@ -52,7 +52,8 @@ def build(
     leading: bool = True,
 ) -> Scheduler:
     clock = clock or SystemClock()
-    decider = build_decider(settings, clock=clock)
+    stats = stats or Stats(profile=settings.scheduler.name)
+    decider = build_decider(settings, clock=clock, stats=stats)
     has_llm = any(t.tier.value == "llm" for t in decider.tiers)
     loop_settings = LoopSettings(
         scheduler_name=settings.scheduler.name,
@@ -73,7 +74,7 @@ def build(
         decider=decider,
         settings=loop_settings,
         clock=clock,
-        stats=stats or Stats(profile=settings.scheduler.name),
+        stats=stats,
         writer=writer,
         source=telemetry_source(settings, clock),
         leading=leading,

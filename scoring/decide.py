@@ -189,7 +189,8 @@ class Decider:
                         declined=True,
                     )
                 continue
-            if choice.node not in request.names:
+            index = snapshot.node_index(choice.node)
+            if index is None or not np.any(request.feasible == index):
                 fallbacks[tier.tier.value] = f"chose {choice.node!r}, which is not a feasible node"
                 continue
             return Decision(

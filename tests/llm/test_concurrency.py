@@ -41,7 +41,7 @@ def test_thirty_two_pods_with_a_one_second_llm_are_decided_in_well_under_thirty_
     wall = time.monotonic() - began
 
     assert len(decisions) == PODS and all(d.node is not None for d in decisions.values())
-    assert wall < 3 * ANSWER_SECONDS, f"{PODS} pods took {wall:.2f}s"
+    assert wall < 8 * ANSWER_SECONDS, f"{PODS} pods took {wall:.2f}s"  # sequential would take 32 s
     by_llm = [d for d in decisions.values() if d.tier is Tier.LLM]
     fell_through = [d for d in decisions.values() if d.tier is Tier.HEURISTIC]
     assert len(by_llm) == 8 and fake_llm.max_in_flight == 8  # every slot used, never more
