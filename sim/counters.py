@@ -4,13 +4,15 @@ For the publisher of the emulated cluster (`node_states`: Node and Pod JSON in, 
 for the `ai-scheduler.io/node-state` annotation) and for the training generator (`simulate` on padded arrays).
 
 Each node is simulated second by second over the window: every pod's load follows an AR(1) process around its
-profile's CPU use (coefficient of variation `burst`), capped by its CPU limit and shared out when the node's CPUs
-are over-subscribed. From the per-second state:
+profile's CPU use (coefficient of variation `burst`), capped by its CPU limit and, on an over-subscribed second,
+shared out by weighted max-min fairness with weights from CPU requests (CFS cpu.weight; BestEffort pods weigh
+least). From the per-second state:
 - `cpu_utilization`: cores in use / cores. `cpu_throttling_ratio`: share of the CFS periods of CPU-limited pods in
   which demand exceeded the quota (ramping from 90 % to 110 % of the limit).
-- `cpi`: total cycles / total instructions. Each pod's CPI rises with its lost cache share (`stall_gain`), so the
-  node's CPI is a cycle-weighted harmonic mix: adding a high-IPC CPU antagonist *lowers* it (the confound the
-  KubeMarla counters show: CPI 1.13 at baseline, 0.74 with four CPU antagonists).
+- `cpi`: total cycles / total instructions. Each pod's CPI rises with its lost cache share (`stall_gain`) and,
+  slightly, with bandwidth utilisation (loaded memory latency). The node's CPI is a cycle-weighted harmonic mix,
+  so adding a high-IPC CPU antagonist *lowers* it (the confound the KubeMarla counters show: CPI 1.13 at
+  baseline, 0.74 with four CPU antagonists).
 - `llc_miss_rate`, `llc_mpki`: per-pod references (`apki`) and miss rates, rising with the lost cache share.
 - `llc_occupancy_ratio`: footprints over the L3 (monitored groups hold at most 95 % of it).
 - `memory_bandwidth_gbps` / `_ratio`: DRAM traffic (streaming plus thrash-induced), at most the node's peak.
@@ -67,8 +69,12 @@ _SOURCE_OF = {
     "psi_io_some": "psi",
 }
 _COUNTER_FLAGS = ("perf", "cmt", "mbm", "psi", "cgroup")
+SYSTEM_WEIGHT = 1.0
+"""CPU weight of the node's daemons, in request cores (system.slice beside kubepods)."""
+MIN_WEIGHT = 0.002
+"""A BestEffort pod's CPU weight in request cores (cpu.shares 2)."""
 PROFILE_FIELDS = ("intensity", "stream", "thrash", "cpi", "apki", "miss", "miss_gain", "stall_gain", "burst")
-_POD_FIELDS = ("cpu", "limit", "footprint", "io", "memory", *PROFILE_FIELDS)
+_POD_FIELDS = ("cpu", "limit", "weight", "footprint", "io", "memory", *PROFILE_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -91,10 +97,10 @@ class NodeBatch:
         rows["limit"][:] = np.inf
         mask = np.zeros((len(nodes), width), dtype=bool)
         for i, (hardware, pods) in enumerate(nodes):
-            members = [(workloads.SYSTEM, 1.0, workloads.SYSTEM.cpu, None)]
-            members += [(p.profile, p.scale, p.cpu_demand, p.cpu_limit) for p in pods]
-            for j, (profile, scale, demand, limit) in enumerate(members):
-                values = pod_row(profile, scale, demand, limit, hardware)
+            members = [(workloads.SYSTEM, 1.0, workloads.SYSTEM.cpu, None, SYSTEM_WEIGHT)]
+            members += [(p.profile, p.scale, p.cpu_demand, p.cpu_limit, p.cpu_request) for p in pods]
+            for j, (profile, scale, demand, limit, request) in enumerate(members):
+                values = pod_row(profile, scale, demand, limit, hardware, request=request)
                 for name in _POD_FIELDS:
                     rows[name][i, j] = values[name]
                 mask[i, j] = True
@@ -103,12 +109,13 @@ class NodeBatch:
 
 
 def pod_row(
-    profile: workloads.Profile, scale: float, demand: float, limit: float | None, hw: Hardware
+    profile: workloads.Profile, scale: float, demand: float, limit: float | None, hw: Hardware, *, request: float
 ) -> dict[str, float]:
     """One pod's column of a NodeBatch: `io` is per busy core, so a throttled pod issues less."""
     return {
         "cpu": demand,
         "limit": np.inf if limit is None else limit,
+        "weight": max(request, MIN_WEIGHT),
         "footprint": profile.llc_mb * scale + profile.llc_share * hw.l3_mb,
         "io": profile.io * scale / max(demand, 1e-12),
         "memory": profile.memory_mib * scale * 2**20,
@@ -137,9 +144,7 @@ def simulate(batch: NodeBatch, rng: np.random.Generator, *, window: int = WINDOW
     demand = np.where(mask, p["cpu"], 0.0)[..., None] * activity
     used = np.minimum(demand, p["limit"][..., None])
     cores = hw["cores"][:, None]
-    total = used.sum(axis=1)
-    share = np.where(total > cores, cores / np.maximum(total, 1e-12), 1.0)
-    received = used * share[:, None, :]
+    received = _share(used, np.where(mask, p["weight"], MIN_WEIGHT), hw["cores"])
     footprint = np.where(mask, p["footprint"], 0.0)
     lost = interference.lost_share(footprint.sum(axis=1), hw["l3_mb"])[:, None, None]
     traffic = hw["core_bw_gbps"][:, None, None] * received * (p["stream"] + p["thrash"] * lost[..., 0])[..., None]
@@ -179,6 +184,24 @@ def simulate(batch: NodeBatch, rng: np.random.Generator, *, window: int = WINDOW
     flags = batch.counters
     sources = np.stack([flags[:, 0], flags[:, 1] | flags[:, 2], flags[:, 3], flags[:, 4]], axis=1)
     return Telemetry(values=values, sources=sources)
+
+
+def _share(used: np.ndarray, weight: np.ndarray, cores: np.ndarray) -> np.ndarray:
+    """CPU each pod receives: its use, or on an over-subscribed second a weighted max-min fair share (CFS with
+    cpu.weight from requests), so a light pod with a large request is not squeezed by heavy low-weight ones."""
+    over = used.sum(axis=1) > cores[:, None]
+    rows = np.flatnonzero(over.any(axis=1))
+    if not rows.size:
+        return used
+    demand, w, capacity = used[rows], weight[rows][..., None], cores[rows][:, None]
+    lo, hi = np.zeros((len(rows), 1, used.shape[2])), (demand / w).max(axis=1, keepdims=True)
+    for _ in range(40):
+        level = 0.5 * (lo + hi)
+        full = np.minimum(demand, level * w).sum(axis=1) > capacity
+        lo, hi = np.where(full[:, None, :], lo, level), np.where(full[:, None, :], level, hi)
+    received = used.copy()
+    received[rows] = np.where(over[rows][:, None, :], np.minimum(demand, lo * w), demand)
+    return received
 
 
 def _activity(rng: np.random.Generator, burst: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:

@@ -1,104 +1,112 @@
 """The noisy-neighbour model: from the pods on a node to each pod's latency distribution.
 
 Where it sits: `sim.pods` reads pods, `sim.hardware` nodes; this module turns a node's pods into per-resource
-pressures and a pod's pressures into a per-request latency distribution (predicted percentiles and samples);
-`sim.oracle` and `sim.outcomes` ask it about placements, `sim.counters` reuses its cache-sharing arithmetic for
-telemetry. Pure and vectorised with numpy; randomness only through a `numpy.random.Generator` passed in.
+pressures and a pod's pressures into the parameters of its per-request latency distribution (`sim.latency` solves
+its percentiles and draws samples). `sim.oracle` and `sim.outcomes` ask it about placements; `sim.counters` reuses
+its cache-sharing and queueing arithmetic for telemetry. Pure, vectorised with numpy; randomness only through a
+`numpy.random.Generator` passed in.
 
 Model
 -----
-Pressure on a target pod, from the *other* pods on its node (the node's system daemons and the pod itself are part
-of its baseline), one number per shared resource (Paragon's sources of interference, Delimitrou & Kozyrakis 2013):
-- cpu: others' busy cores weighted by their issue intensity, per node core (run-queue waits and, with SMT, port
-  sharing grow with how much co-runners actually execute; iBench separates CPU from memory antagonists this way);
-- llc: others' cache footprints in units of the node's L3 (footprints add up; a stressor sized to the L3 is 1.0);
+Pressure on a target pod from the *other* pods on its node (the node's daemons and the pod itself are its baseline),
+one number per shared resource (Paragon's sources of interference, Delimitrou & Kozyrakis, ASPLOS 2013):
+- cpu: Erlang C probability that a wakeup finds every core busy, with others' busy cores weighted by their issue
+  intensity as the offered load, plus the over-subscription (load - cores) / cores beyond it. Co-runners delay a
+  latency-critical thread through run-queue waits and SMT port sharing in proportion to how much they execute
+  (iBench separates CPU from memory antagonists so); a big node pools its cores, a small one cannot.
+- llc: others' cache footprints in units of the node's L3 (footprints add up; a stressor sized to the L3 is 1.0).
 - membw: others' DRAM traffic over the node's peak bandwidth; cache thrashers add traffic as the LLC is
-  over-subscribed (each pod keeps a footprint-proportional share when the footprints exceed the L3);
+  over-subscribed (each pod keeps a footprint-proportional share when footprints exceed the L3).
 - io: others' shares of the node's IO device.
 
-Effect of each pressure P, Bubble-Up style (Mars et al., MICRO 2011: sensitivity curve of the victim x pressure of
-the aggressor): e = sensitivity x gain x P^power, and for membw and io a queueing factor 1 / (1 - knee x min(P, 1))
-(bandwidth and device latency rise sharply near saturation, as loaded-latency curves and M/M/1 show). Each e
-saturates smoothly at `saturation` (a pod cannot lose more than all of a resource).
+Effect of each pressure P, Bubble-Up style (Mars et al., MICRO 2011: the victim's sensitivity curve at the
+aggressors' pressure): e = sensitivity x gain x P^power, times 1 / (1 - knee x min(P, 1)) for membw and io (loaded
+memory latency and device queues rise sharply near saturation, as M/M/1 waiting does); each e saturates smoothly at
+`saturation` (a pod cannot lose more than all of a resource). Resources combine non-additively, the worst dominating
+(CONTRACTS §1; Paragon; Heracles, Lo et al., ISCA 2015): E = max(e) + overlap x (sum(e) - max(e)). Within one
+resource pressures do add (two thrashers fill twice the cache), so stacking antagonists grows the tail faster
+than linearly, as measured.
 
-Non-additive combination, worst pressure dominates (CONTRACTS §1; Paragon, Heracles): E = max(e) + overlap x
-(sum(e) - max(e)). Pressure does add up *within* a resource (two cache thrashers fill twice the cache), which is
-why stacking antagonists of one kind, or antagonists that all also burn CPU, grows the tail super-linearly, as the
-measurements show.
-
-Latency of one request: L = stretch x S + B x W. S is the pod's latency alone (lognormal through its profile's P50
-and P99, scaled by the node's core speed); stretch = 1 + E_body slows every request (cache misses and bandwidth
-queueing lengthen service time); B ~ Bernoulli(q) and W ~ Exponential(tau) are delays some requests suffer (waiting
-for a co-runner's time slice, bursts of contention), with q = q_max (1 - exp(-E_tail / q_scale)) and
-tau = wait x P99_alone x E_tail^wait_power. E_body and E_tail combine each resource's e split by its `body` share:
-CPU contention is all tail (the measured median barely moves under CPU antagonists while P99 grows 13x), cache
-contention is about half body (the median grows 4.9x under four cache thrashers). Percentiles are solved from the
-exact distribution function (never one percentile from another); samples come from the same distribution.
+Latency: each e splits into a body share (cache: `llc_body`; CPU contention is all tail) and a tail share, combined
+into E_body and E_tail. Every request is slowed by stretch = 1 + E_body; its lognormal spread grows by
+`spread` x E_tail / (1 + E_tail) (light contention widens the tail before it shifts the median); a fraction
+q = q_max (1 - exp(-E_tail / q_scale)) of requests waits an exponential delay of mean
+tau = wait x P99_alone x E_tail^wait_power (a co-runner's time slice, a burst of misses). A run's `jitter` (lognormal,
+sigma `run_jitter`) scales what interference adds, as repeated real runs of one placement scatter.
 
 Calibration
 -----------
-Fitted (least squares on log P50/P90/P99 ratios, then checked against the interquartile ranges; scipy Nelder-Mead,
-offline) to the KubeMarla measurements in `shared/data/interference-measurements.csv` (nginx 500m/512Mi on a
-3-core Minikube node of an Intel NUC; 1-4 iBench CPU, L3 and memBW antagonists and mixes; 1224 load tests): the
-model's nginx on `hardware.GENERATIONS["nuc-coffee-lake"]` with `ibench-cpu`, `stress-cache` and `stress-membw`
-(the memBW antagonist limited to 250m CPU as in the thesis's manifests). `sim.calibration` rebuilds the comparison;
-tests/sim/test_calibration.py asserts every P99 slowdown lies in the measured IQR.
+Fitted offline (scipy Nelder-Mead on log P50/P90/P99 ratios, with a penalty outside the P99 interquartile ranges)
+to the KubeMarla measurements (`shared/data/interference-measurements.csv`: nginx 500m/512Mi on a 3-CPU Minikube
+node of an Intel NUC, 1-4 iBench CPU, L3 and memBW antagonists and mixes, 1224 load tests). The model's rig is
+`sim.calibration.nuc_cluster`: nginx on the `nuc-coffee-lake` node with `ibench-cpu`, `stress-cache` and
+`stress-membw` pods (the memBW ones limited to 250m as in the thesis's manifests). Fitted here: the constants of
+`Calibration`; in `sim.workloads`: the issue intensity of `stress-cache` (0.51) and `stress-membw` (1.0) and the
+latter's LLC pollution (0.28 of the L3). P99 slowdown, model against the measured IQR (tests/sim/test_calibration.py
+recomputes the IQRs from the CSV and asserts each is met):
 
-Where literature and measurements disagree, the measurements win:
-- Bubble-Up and Heracles report light contention at 1.05-1.25x mean latency, a heavy antagonist at 1.5-3x P99 and
-  memory-bandwidth saturation at 3-5x P99; the NUC data agree for one antagonist (P99 1.14x membw, 1.5x L3, 1.6x
-  CPU) but four thrashers reach 16x and the 2+2+2 mix 19x, because a 3-core node also runs out of CPU. So the cap
-  is not 10x: each effect saturates so that P99 slowdown tops out near `MAX_P99_SLOWDOWN` (about 21x).
-- Mixes are super-additive in the data (1 CPU + 1 L3 gives 3.0x against 1.6x and 1.5x alone): every antagonist
-  also burns CPU, so the CPU pressure they share adds up. Across resources the model stays worst-dominates.
-- Campaigns `Green_Book` and `Rear_Window` contradict the others (2 CPU + 1 memBW antagonists measure 1.7x, below
-  2 CPU alone at 5.7x), so no monotone model fits both; the tests compare mixes with the `Memento` campaigns, run
-  under the same protocol as the single-kind tests, and check that the contradiction is still in the data.
-- IO is not in the measurements: its curve reuses the memory-bandwidth queueing form and gains, and is
-  uncalibrated.
-- The memBW antagonists move 2.3 GB/s each, and the rig's measured peak is 14 GB/s (single-channel DDR4): these set
-  the NUC's `core_bw_gbps` and `mem_bw_gbps`.
+    CPU  1: 1.43 [1.39-1.83]    2: 5.87 [3.89-7.17]    3: 11.1 [7.81-11.9]    4: 12.2 [10.5-14.9]
+    L3   1: 1.46 [1.38-1.54]    2: 4.13 [3.84-5.43]    3: 10.9 [9.30-12.5]    4: 16.8 [14.4-17.4]
+    memBW 1: 1.10 [1.07-1.20]   2: 1.39 [1.22-1.82]    3: 2.21 [1.58-5.69]    4: 5.89 [2.16-9.10]
+    1 CPU+1 memBW 1.80 [1.62-4.30]   1 CPU+1 L3 2.98 [2.10-4.24]      1 CPU+1 L3+1 memBW 4.78 [3.49-7.69]
+    1 CPU+2 L3 7.56 [6.16-9.28]      2 CPU+2 L3 12.8 [9.39-16.1]      2 L3+2 memBW 9.99 [8.98-15.5]
+    2 CPU+2 L3+2 memBW 15.8 [15.7-20.5]                               3 CPU+1 L3 12.0 [8.29-16.8]
+
+On a 16-CPU Cascade Lake node the same constants give nginx (redis): 1.11x (1.21x) P99 and 1.03x median beside four
+web backends; 1.45x (1.82x) beside an L3-sized cache thrasher; 1.7x (2.2x), 5.4x (6.7x) and 12x (12x) beside 4, 6
+and 8 stream workers (44, 66 and 88 % of the peak bandwidth); 1.05x, 2.3x and 11x beside 8, 12 and 16 CPU spinners.
+
+Where the literature and the measurements disagree, the measurements win:
+- Bubble-Up and Heracles put light contention at 1.05-1.25x mean latency, a heavy antagonist at 1.5-3x P99 and
+  memory-bandwidth saturation at 3-5x P99. The NUC agrees for one antagonist, but four thrashers reach 16x and the
+  2+2+2 mix 19x (a 3-CPU node also runs out of CPU), and 66 % of peak bandwidth already gives 5.9x. So effects
+  saturate near `MAX_P99_SLOWDOWN` (about 24x), not 10x, and bandwidth near saturation costs more than 5x.
+- Mixes are super-additive in the data (1 CPU + 1 L3: 3.0x against 1.6x and 1.5x alone) because every antagonist
+  also burns CPU; the CPU pressure they share adds up, while across resources the model stays worst-dominates.
+- The `Green_Book` and `Rear_Window` campaigns contradict the others (2 CPU + 1 memBW measure 1.7x, below 2 CPU alone
+  at 5.7x); no monotone model fits both, so mixes are compared with the `Memento` campaigns, run under the protocol
+  of the single-kind tests, and a test checks the contradiction is still in the data.
+- The measured spread of P99 across runs of one mix (sigma of log excess 0.15-0.57 for L3 and CPU antagonists, more
+  for memBW; RPS and replicas vary too) sets `run_jitter` at 0.3.
+- IO is not in the measurements: its curve reuses the memory-bandwidth constants and is uncalibrated.
 """
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from statistics import NormalDist
 from typing import Any
 
 import numpy as np
 
 from sim import workloads
 from sim.hardware import Hardware
+from sim.latency import Z99, Latency, quantiles
 from sim.pods import Workload
 from sim.workloads import Profile
-
-Z99 = NormalDist().inv_cdf(0.99)
-PERCENTILES = (0.5, 0.9, 0.95, 0.99)
 
 
 @dataclass(frozen=True)
 class Calibration:
     """The model's fitted constants (see the module docstring)."""
 
-    cpu_gain: float = 2.13
-    cpu_power: float = 1.59
-    llc_gain: float = 0.494
-    llc_power: float = 1.80
-    membw_gain: float = 1.04
-    membw_power: float = 2.12
-    io_gain: float = 1.04
-    io_power: float = 2.12
+    cpu_gain: float = 40.5
+    cpu_power: float = 1.24
+    llc_gain: float = 1.11
+    llc_power: float = 3.0
+    membw_gain: float = 15.2
+    membw_power: float = 2.42
+    io_gain: float = 15.2
+    io_power: float = 2.42
     knee: float = 0.9
-    llc_body: float = 0.56
-    membw_body: float = 0.3
-    io_body: float = 0.3
-    overlap: float = 0.3
-    q_max: float = 0.14
-    q_scale: float = 0.82
-    wait: float = 1.63
-    wait_power: float = 0.99
-    spread: float = 0.3
-    saturation: float = 6.0
+    llc_body: float = 0.14
+    membw_body: float = 0.0
+    io_body: float = 0.0
+    overlap: float = 0.149
+    q_max: float = 0.192
+    q_scale: float = 20.0
+    wait: float = 0.189
+    wait_power: float = 1.13
+    spread: float = 0.709
+    saturation: float = 18.3
     run_jitter: float = 0.3
     """Sigma of the lognormal run-to-run factor on the interference excess (spread of repeated KubeMarla runs)."""
 
@@ -114,19 +122,6 @@ class Pressure:
     llc: np.ndarray
     membw: np.ndarray
     io: np.ndarray
-
-
-@dataclass(frozen=True)
-class Latency:
-    """Parameters of per-request latency distributions (arrays of one shape), in ms."""
-
-    median: np.ndarray
-    sigma: np.ndarray
-    alone_p99: np.ndarray
-    """P99 without interference (the base distribution's), the denominator of a slowdown."""
-    stretch: np.ndarray
-    q: np.ndarray
-    tau: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -224,7 +219,8 @@ def latency(
 ) -> Latency:
     """Latency distributions of pods with `sensitivity` (cpu, llc, membw, io) under `pressures`.
 
-    `jitter` multiplies the interference excess (1.0 = the prediction; `run_factor` draws a run's).
+    `jitter` scales what interference adds (stretch - 1, the spread's growth and the delay length; 1.0 is the
+    prediction, `run_factor` draws a run's).
     """
     c = calibration
     s_cpu, s_llc, s_bw, s_io = (np.asarray(s, dtype=float) for s in sensitivity)
@@ -240,19 +236,19 @@ def latency(
     )
     effects = [c.saturation * -np.expm1(-e / c.saturation) for e in raw]
     bodies = (0.0, c.llc_body, c.membw_body, c.io_body)
-    body = combine([b * e for b, e in zip(bodies, effects, strict=True)], c.overlap) * jitter
-    tail = combine([(1.0 - b) * e for b, e in zip(bodies, effects, strict=True)], c.overlap) * jitter
+    body = combine([b * e for b, e in zip(bodies, effects, strict=True)], c.overlap)
+    tail = combine([(1.0 - b) * e for b, e in zip(bodies, effects, strict=True)], c.overlap)
     median = np.asarray(p50_ms, dtype=float) / speed
     sigma = np.log(np.asarray(p99_ms, dtype=float) / np.asarray(p50_ms, dtype=float)) / Z99
     alone_p99 = median * np.exp(sigma * Z99)
-    shape = np.broadcast(median, body, tail).shape
+    shape = np.broadcast(median, body, tail, jitter).shape
     return Latency(
         median=np.broadcast_to(median, shape),
-        sigma=np.broadcast_to(sigma * (1.0 + c.spread * tail / (1.0 + tail)), shape),
+        sigma=np.broadcast_to(sigma * (1.0 + c.spread * jitter * tail / (1.0 + tail)), shape),
         alone_p99=np.broadcast_to(alone_p99, shape),
-        stretch=np.broadcast_to(1.0 + body, shape),
+        stretch=np.broadcast_to(1.0 + jitter * body, shape),
         q=np.broadcast_to(c.q_max * -np.expm1(-tail / c.q_scale), shape),
-        tau=np.broadcast_to(c.wait * alone_p99 * tail**c.wait_power, shape),
+        tau=np.broadcast_to(jitter * c.wait * alone_p99 * tail**c.wait_power, shape),
     )
 
 
@@ -268,82 +264,6 @@ def run_factor(
 ) -> np.ndarray:
     """A run's multiplier on the interference excess: repeated real runs of one placement spread this much."""
     return np.exp(calibration.run_jitter * rng.standard_normal(shape))
-
-
-def quantiles(model: Latency, probabilities: Sequence[float] = PERCENTILES) -> np.ndarray:
-    """Percentiles of each distribution, solved from its exact survival function; shape (*model, len(probabilities))."""
-    probs = np.asarray(probabilities, dtype=float)
-    shape = model.median.shape
-    mu = np.log(model.median).reshape(-1, 1)
-    sigma, stretch = model.sigma.reshape(-1, 1), model.stretch.reshape(-1, 1)
-    q, tau = model.q.reshape(-1, 1), np.maximum(model.tau.reshape(-1, 1), 1e-12)
-    tail_mass = 1.0 - probs
-    z_p = np.array([NormalDist().inv_cdf(p) for p in probs])
-    result = stretch * np.exp(mu + sigma * z_p)
-    rows = np.flatnonzero(q[:, 0] > 0.0)
-    if rows.size:
-        mu, sigma, stretch, q, tau = mu[rows], sigma[rows], stretch[rows], q[rows], tau[rows]
-        lo = result[rows]
-        quarter = stretch * np.exp(mu + sigma * np.array([NormalDist().inv_cdf(1.0 - m / 4) for m in tail_mass]))
-        hi = quarter + tau * np.maximum(0.0, np.log(np.maximum(2.0 * q / tail_mass, 1e-300)))
-        for _ in range(40):
-            mid = 0.5 * (lo + hi)
-            above = _survival(mid, (mu, sigma, stretch, q, tau)) > tail_mass
-            lo, hi = np.where(above, mid, lo), np.where(above, hi, mid)
-        result[rows] = 0.5 * (lo + hi)
-    return result.reshape(*shape, len(probs))
-
-
-_NODES, _WEIGHTS = np.polynomial.legendre.leggauss(20)
-_Z_FLOOR = -8.5
-
-
-def _survival(x: np.ndarray, shape: tuple[np.ndarray, ...]) -> np.ndarray:
-    """P(L > x): the body's exact normal tail, plus the delayed requests' term by Gauss-Legendre over the body."""
-    mu, sigma, stretch, q, tau = shape
-    z_x = (np.log(x / stretch) - mu) / sigma
-    upper = np.maximum(z_x, _Z_FLOOR)
-    half = 0.5 * (upper - _Z_FLOOR)
-    z = _Z_FLOOR + half[..., None] * (_NODES + 1.0)
-    density = np.exp(-0.5 * z * z) / np.sqrt(2.0 * np.pi)
-    waits = np.exp(-(x[..., None] - stretch[..., None] * np.exp(mu[..., None] + sigma[..., None] * z)) / tau[..., None])
-    delayed = half * np.sum(_WEIGHTS * density * np.minimum(waits, 1.0), axis=-1)
-    return normal_sf(z_x) + q * delayed
-
-
-_ERFC = (
-    0.17087277,
-    -0.82215223,
-    1.48851587,
-    -1.13520398,
-    0.27886807,
-    -0.18628806,
-    0.09678418,
-    0.37409196,
-    1.00002368,
-    -1.26551223,
-)
-
-
-def normal_sf(z: np.ndarray) -> np.ndarray:
-    """Standard normal survival function (Numerical Recipes' erfc, relative error below 1.2e-7)."""
-    x = np.abs(z) / np.sqrt(2.0)
-    t = 1.0 / (1.0 + 0.5 * x)
-    poly = np.zeros_like(t)
-    for coefficient in _ERFC:
-        poly = poly * t + coefficient
-    erfc = t * np.exp(-x * x + poly)
-    return np.where(z >= 0, 0.5 * erfc, 1.0 - 0.5 * erfc)
-
-
-def sample(model: Latency, n: int, rng: np.random.Generator) -> np.ndarray:
-    """`n` request latencies (ms) from each distribution; shape (*model, n)."""
-    shape = (*model.median.shape, n)
-    body = model.stretch[..., None] * np.exp(
-        np.log(model.median)[..., None] + model.sigma[..., None] * rng.standard_normal(shape)
-    )
-    delayed = rng.random(shape) < model.q[..., None]
-    return body + np.where(delayed, rng.exponential(1.0, shape) * model.tau[..., None], 0.0)
 
 
 def for_pod(

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from sim import interference
+from sim import interference, latency
 from sim.cluster_state import ClusterState
 from sim.interference import CALIBRATION, Calibration
 from sim.pods import Workload, workload
@@ -110,7 +110,7 @@ def predict(
     stacked = interference.stack([state.pressure(target, name) for name in names])
     speed = np.array([state.nodes[name].hardware.core_speed for name in names])
     model = interference.for_pod(target.profile, None, stacked, speed=speed, calibration=calibration)
-    percentiles = interference.quantiles(model)
+    percentiles = latency.quantiles(model)
     alone = model.alone_p99
     return {
         name: Prediction(

@@ -4,8 +4,9 @@ For the benchmark, after all placements: `evaluate(state, rng=...)` draws every 
 latencies from the interference model (one run: the prediction times a run-to-run factor, as repeated real runs of
 one placement spread), and reports percentiles computed from those samples, the slowdown against running alone on
 the same node, the SLO verdict against its `ai-scheduler.io/p99-target-ms` (else its profile's typical target), and
-whether it shares its node with a noisy neighbour (any pod whose profile stresses a shared resource, annotated or
-hidden). Regret against the oracle is `sim.oracle.regret`, taken with the state when the pod arrived.
+whether it shares its node with a noisy neighbour (a pod that on its own would push an all-sensitive pod's P99 past
+1.25x, annotated or hidden). Regret against the oracle is `sim.oracle.regret`, taken with the state when the pod
+arrived.
 
 Pure; randomness only from the generator passed in.
 """
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim import interference, oracle
+from sim import interference, latency, oracle, workloads
 from sim.cluster_state import ClusterState
 from sim.interference import CALIBRATION, Calibration
 
@@ -52,9 +53,25 @@ class Outcome:
         return bool(self.noisy_neighbours)
 
 
+NOISY_SLOWDOWN = 1.25
+"""A neighbour is noisy when, alone with it, a pod sensitive to everything (nginx) would see its P99 grow past the
+top of the light-contention band (1.05-1.25x)."""
+
+
 def noisy_neighbours(state: ClusterState, node: str, *, excluding: str | None = None) -> tuple[str, ...]:
-    """Pods on `node` whose profile stresses a shared resource (ground truth, hidden ones included)."""
-    return tuple(p.key for p in state.on(node) if p.key != excluding and p.profile.noisy)
+    """Pods on `node` that interfere noticeably on their own (ground truth: hidden ones included)."""
+    hardware = state.nodes[node].hardware
+    others = [p for p in state.on(node) if p.key != excluding]
+    if not others:
+        return ()
+    reference = workloads.PROFILES["nginx"]
+    own = interference.contribution(reference, 1.0, reference.cpu, hardware)
+    stacked = interference.stack(
+        [interference.pressure(interference.of_workload(p, hardware), own, hardware) for p in others]
+    )
+    model = interference.for_pod(reference, hardware, stacked)
+    slowdown = latency.quantiles(model, (0.99,))[:, 0] / model.alone_p99
+    return tuple(p.key for p, s in zip(others, slowdown, strict=True) if s > NOISY_SLOWDOWN)
 
 
 def evaluate(
@@ -84,10 +101,10 @@ def evaluate(
         "speed": np.array([state.nodes[p.node].hardware.core_speed for p in chosen]),
         "calibration": calibration,
     }
-    predicted = interference.quantiles(interference.latency(sensitivity, stacked, **common), (0.99,))[:, 0]
+    predicted = latency.quantiles(interference.latency(sensitivity, stacked, **common), (0.99,))[:, 0]
     factor = interference.run_factor(rng, (len(chosen),), calibration) if jitter else 1.0
     run = interference.latency(sensitivity, stacked, jitter=factor, **common)
-    samples = interference.sample(run, requests, rng)
+    samples = latency.sample(run, requests, rng)
     percentiles = np.percentile(samples, [50, 90, 95, 99], axis=1)
     outcomes = {}
     for i, pod in enumerate(chosen):

@@ -20,9 +20,11 @@ is `scale` units, see `sim.pods`):
 - `p50_ms`, `p99_ms`: request latency alone on an idle node with a reference core (speed 1.0); for throughput and
   batch profiles, the latency of one unit of work. `burst`: coefficient of variation of its per-second load.
 
-Calibrated numbers (against the KubeMarla measurements, see `sim.interference`): `nginx` latency and footprint,
-`ibench-cpu`, `stress-cache` and `stress-membw`. The others are set from public characterisations cited inline and
-checked only for plausibility (the measurements hold no such workloads).
+Calibrated against the KubeMarla measurements (see `sim.interference`): `nginx`'s latency alone (the medians of its
+baseline runs), the issue intensity of `stress-cache` and `stress-membw` and the latter's LLC pollution (fitted),
+`stress-membw`'s streaming rate and `stress-cache`'s DRAM traffic (from the measured bandwidth per antagonist), and
+the perf behaviour of all four (CPI and LLC miss rates against the mapped PCM counters). The other profiles follow
+public characterisations (`ABOUT` says which) and are checked for plausibility only: the data hold no such pods.
 """
 
 from collections.abc import Mapping
@@ -96,8 +98,8 @@ batch-compute   batch cpu          2    1      2   0    0.1    0.1    0    1024 
 batch-analytics batch llc,membw    4  0.6      4 0.3    0.5    0.3 0.15    8192  0.15   4
 ml-training     batch membw,cpu    4  0.9     12   0    0.4    0.3    0    8192  0.05   4
 ibench-cpu      be    cpu          1    1    0.1   0      0      0    0      64  0.02   1
-stress-cache    be    llc          1 0.55      0   1   0.05   0.36    0     128  0.03   1
-stress-membw    be    membw        1  0.7      0 0.3      1      0    0     512  0.03   1
+stress-cache    be    llc          1 0.51      0   1   0.05   0.36    0     128  0.03   1
+stress-membw    be    membw        1    1      0 0.28      1      0    0     512  0.03   1
 stress-io       be    io         0.3  0.3    0.5   0    0.2      0  0.6     256   0.1   1
 best-effort     be    -         0.02  0.3    0.1   0   0.01      0    0      32   0.5 0.1
 system          be    -          0.1  0.5      1   0    0.1      0    0    1024   0.3 0.1
@@ -107,9 +109,9 @@ system          be    -          0.1  0.5      1   0    0.1      0    0    1024 
 # sensitivities (cpu, llc, membw, io), P50/P99 alone on a reference core (ms), typical P99 target (ms, "-" for none).
 _BEHAVIOUR = """
 name             cpi apki miss m_gain s_gain s_cpu s_llc s_bw s_io   p50  p99 target
-nginx            1.1    6 0.05    0.3    0.6     1     1    1  0.3 0.087 0.17      1
-redis            1.3   15  0.1    0.3    0.6     1   1.4  1.3  0.1   0.2 0.55      1
-http-echo        0.9    3 0.03    0.3    0.6   1.3   0.4  0.3 0.05  0.45  1.6      5
+nginx            1.1    6 0.05    0.3    0.6     1     1    1 0.05 0.087 0.17      1
+redis            1.3   15  0.1    0.3    0.6     1   1.4  1.3 0.05   0.2 0.55      1
+http-echo        0.9    3 0.03    0.3    0.6   1.3   0.4  0.3 0.02  0.45  1.6      5
 memcached        1.4   18 0.12    0.3    0.6   0.9   1.3  1.2    0  0.12  0.4    0.5
 web-backend      1.5   10 0.15    0.3    0.6   0.6   0.6  0.5  0.2     5   25    100
 postgres         1.6   14  0.2    0.3    0.6   0.5   0.8  0.6    1     2   12     50
@@ -117,7 +119,7 @@ kafka-broker     1.2    9 0.25    0.3    0.6   0.4   0.4  0.5  0.8     3   20   
 batch-compute    0.7    4  0.1    0.3    0.6   0.3   0.3  0.2    0    50   80      -
 batch-analytics  1.8   25 0.45    0.3    0.6   0.3   0.4  0.5  0.3   200  400      -
 ml-training      0.9   12 0.35    0.3    0.6   0.3   0.3  0.4  0.1   120  180      -
-ibench-cpu       0.6  0.5 0.02    0.3    0.6   0.2     0    0    0     1  1.2      -
+ibench-cpu       0.6 0.02 0.02    0.3    0.6   0.2     0    0    0     1  1.2      -
 stress-cache    0.35   40 0.05    0.3    2.4   0.1   0.3  0.2    0     1  1.3      -
 stress-membw     0.6   30 0.06    0.1    0.2   0.1   0.1  0.3    0     1  1.3      -
 stress-io        1.5    8  0.2    0.3    0.6   0.1     0    0  0.3     1    3      -
