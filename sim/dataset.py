@@ -184,7 +184,9 @@ def _label(plans: Sequence[Plan], rng: np.random.Generator, *, window: int) -> T
     )
     p99 = latency.quantiles(model, (0.99,))[:, 0]
     a_memory = a.memory_mib * 2**20
-    fits = (requested + a_request[decision] <= machine.cores + 1e-9) & (memory + a_memory <= machine.memory_gib * 2**30)
+    fits = (requested + a_request[decision] <= machine.cores + 1e-9) & (
+        memory + a_memory <= machine.memory_gib * manifests.ALLOCATABLE_MEMORY * 2**30
+    )
     telemetry = _telemetry(
         machine,
         flags,

@@ -30,9 +30,13 @@ def rfc3339(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+ALLOCATABLE_MEMORY = 0.94
+"""Share of a node's memory kubelet leaves to pods after its system reservation."""
+
+
 def default_allocatable(hardware: Hardware) -> dict[str, str]:
-    """What kubelet reports after its system reservation (6 % of memory)."""
-    memory = f"{int(hardware.memory_gib * 1024 * 0.94)}Mi"
+    """What kubelet reports after its system reservation."""
+    memory = f"{int(hardware.memory_gib * 1024 * ALLOCATABLE_MEMORY)}Mi"
     return {"cpu": str(hardware.cores), "memory": memory, "pods": "110", "ephemeral-storage": "95Gi"}
 
 
