@@ -81,11 +81,6 @@ class ClusterState:
         others = self.neighbours(node, excluding=pod.key)
         return interference.pressure(others, interference.of_workload(pod, hardware), hardware)
 
-    def requested(self, node: str) -> tuple[float, float, int]:
-        """Cores and bytes requested by, and the number of, active pods on `node`."""
-        pods = self.on(node)
-        return sum(p.cpu_request for p in pods), sum(p.memory_request for p in pods), len(pods)
-
     def fits(self, pod: Workload, node: str) -> bool:
         """The pod's CPU/memory requests fit the node's free allocatable, and the node takes pods."""
         info = self.nodes[node]

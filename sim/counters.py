@@ -105,7 +105,7 @@ class NodeBatch:
                     rows[name][i, j] = values[name]
                 mask[i, j] = True
         flags = np.array([[getattr(h.counters, f) for f in _COUNTER_FLAGS] for h, _ in nodes], dtype=bool)
-        return cls(hardware=hardware_arrays([h for h, _ in nodes]), pods=rows, mask=mask, counters=flags)
+        return cls(hardware=_hardware_arrays([h for h, _ in nodes]), pods=rows, mask=mask, counters=flags)
 
 
 def pod_row(
@@ -123,7 +123,7 @@ def pod_row(
     }
 
 
-def hardware_arrays(hardware: Sequence[Hardware]) -> dict[str, np.ndarray]:
+def _hardware_arrays(hardware: Sequence[Hardware]) -> dict[str, np.ndarray]:
     fields = ("cores", "l3_mb", "mem_bw_gbps", "core_bw_gbps", "core_speed", "memory_gib")
     return {f: np.array([float(getattr(h, f)) for h in hardware]) for f in fields}
 

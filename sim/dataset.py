@@ -16,7 +16,7 @@ The model behind the labels is `sim.interference` with its prediction (no run-to
 only from the generator passed in.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from types import SimpleNamespace
 from typing import Any
@@ -293,13 +293,3 @@ def split(data: TrainingSet, *, by: str, held_out: Sequence[str] | None = None) 
         raise ValueError(f"split by 'profile' or 'family', not {by!r}")
     test = np.isin(column, list(held_out or default))
     return data.subset(~test), data.subset(test)
-
-
-def summary(data: TrainingSet) -> Mapping[str, Any]:
-    """Counts for a quick look: decisions and examples per family and per profile."""
-    return {
-        "decisions": len(data),
-        "examples": data.examples,
-        "families": {str(f): int((data.family == f).sum()) for f in np.unique(data.family)},
-        "profiles": {str(p): int((data.profile == p).sum()) for p in np.unique(data.profile)},
-    }

@@ -1,5 +1,12 @@
 """The noisy-neighbour model: from the pods on a node to each pod's latency distribution.
 
+Who uses what (all pure functions over frozen dataclasses; randomness only from a `numpy.random.Generator`):
+- the NodeState publisher: `sim.counters.node_states(nodes, pods, now=..., rng=...)` → {node: NodeState JSON};
+- the benchmark: `sim.scenario.load(name)` for the cluster and arrivals, `sim.oracle.best / regret / inflicted` for
+  the oracle's node, a choice's regret and the harm to neighbours (given `ClusterState` when the pod arrived),
+  `sim.outcomes.evaluate(state, rng=...)` for each latency-critical pod's samples, percentiles, SLO and noisy node;
+- a learned scorer's training: `sim.dataset.generate(rng, decisions=...)` and `sim.dataset.split`.
+
 Where it sits: `sim.pods` reads pods, `sim.hardware` nodes; this module turns a node's pods into per-resource
 pressures and a pod's pressures into the parameters of its per-request latency distribution (`sim.latency` solves
 its percentiles and draws samples). `sim.oracle` and `sim.outcomes` ask it about placements; `sim.counters` reuses
@@ -72,7 +79,7 @@ Where the literature and the measurements disagree, the measurements win:
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -86,29 +93,41 @@ from sim.workloads import Profile
 
 @dataclass(frozen=True)
 class Calibration:
-    """The model's fitted constants (see the module docstring)."""
+    """The model's fitted constants (see the module docstring); a variant can be passed to every function."""
 
     cpu_gain: float = 40.5
+    """Effect per unit of CPU pressure (Erlang-C wait probability plus over-subscription)."""
     cpu_power: float = 1.24
     llc_gain: float = 1.11
+    """Effect of neighbours' footprints filling one L3."""
     llc_power: float = 3.0
     membw_gain: float = 15.2
+    """Effect scale of neighbours' DRAM traffic as a fraction of the node's peak, before queueing."""
     membw_power: float = 2.42
     io_gain: float = 15.2
+    """IO is not in the measurements: the memory-bandwidth constants, uncalibrated."""
     io_power: float = 2.42
     knee: float = 0.9
+    """Queueing factor 1 / (1 - knee x utilisation) for bandwidth and IO."""
     llc_body: float = 0.14
+    """Share of the cache effect that slows every request (the rest delays some)."""
     membw_body: float = 0.0
     io_body: float = 0.0
     overlap: float = 0.149
+    """Share of the non-worst resources' effects that adds to the worst one's."""
     q_max: float = 0.192
+    """Largest fraction of requests that wait a delay."""
     q_scale: float = 20.0
+    """Tail effect at which the delayed fraction reaches 63 % of `q_max` (so q is almost linear in practice)."""
     wait: float = 0.189
+    """Mean delay per unit of tail effect, in units of the pod's P99 alone."""
     wait_power: float = 1.13
     spread: float = 0.709
+    """Largest relative growth of the lognormal body's sigma."""
     saturation: float = 18.3
+    """Where each resource's effect saturates."""
     run_jitter: float = 0.3
-    """Sigma of the lognormal run-to-run factor on the interference excess (spread of repeated KubeMarla runs)."""
+    """Sigma of a run's lognormal factor on what interference adds (repeated KubeMarla runs of one mix)."""
 
 
 CALIBRATION = Calibration()
@@ -136,9 +155,6 @@ class Aggregate:
 
     def __add__(self, other: "Aggregate") -> "Aggregate":
         return Aggregate(*(a + b for a, b in zip(self.astuple(), other.astuple(), strict=True)))
-
-    def __sub__(self, other: "Aggregate") -> "Aggregate":
-        return Aggregate(*(a - b for a, b in zip(self.astuple(), other.astuple(), strict=True)))
 
     def astuple(self) -> tuple[float, float, float, float, float]:
         return (self.cpu, self.footprint, self.stream, self.thrash, self.io)
@@ -300,8 +316,3 @@ def limit_p99_slowdown(calibration: Calibration = CALIBRATION) -> float:
 
 
 MAX_P99_SLOWDOWN = limit_p99_slowdown()
-
-
-def with_constants(**changes: float) -> Calibration:
-    """A calibration with some constants changed (for sensitivity studies and the offline fit)."""
-    return replace(CALIBRATION, **changes)

@@ -229,11 +229,3 @@ CLASS_PROFILES: Mapping[str, str] = {
     "batch": "batch-compute",
     "best-effort": "best-effort",
 }
-
-
-def get(name: str) -> Profile:
-    """A profile by name; KeyError lists the known ones."""
-    try:
-        return PROFILES[name]
-    except KeyError:
-        raise KeyError(f"unknown workload profile {name!r}; known: {', '.join(sorted(PROFILES))}") from None

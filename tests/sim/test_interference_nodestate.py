@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from sim import counters, hardware, manifests
+from sim.cluster_state import ClusterState
 from telemetry import nodestate
 
 NOW = 1_767_603_600.0  # 2026-01-05T09:00:00Z
@@ -107,6 +108,13 @@ def test_cpu_limits_show_as_throttling() -> None:
     states = publish([node("w1"), node("w2")], [limited, stressor("free", "w2", "--cpu", 4)])
     assert states["w1"]["metrics"]["cpu_throttling_ratio"]["mean"] > 0.9
     assert states["w2"]["metrics"]["cpu_throttling_ratio"]["mean"] == 0.0
+
+
+def test_a_deleted_pod_no_longer_loads_its_node() -> None:
+    nodes, hog = [node("w1")], stressor("hog", "w1", "--stream", 6)
+    state = ClusterState.from_objects(nodes, [hog])
+    before = counters.states_of(state.without_pod("default/hog"), now=NOW, rng=np.random.default_rng(1))
+    assert before == publish(nodes, [])
 
 
 def test_finished_pods_no_longer_load_their_node() -> None:
