@@ -5,9 +5,12 @@ benchmark and the training generator all start from what the emulator stores. Im
 state, so the oracle can try placements without side effects. Pure; never reads the product's model code.
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from types import SimpleNamespace
 from typing import Any
+
+import numpy as np
 
 from sim import hardware as hw
 from sim import interference
@@ -38,6 +41,8 @@ class ClusterState:
     nodes: Mapping[str, NodeInfo]
     pods: tuple[Workload, ...] = ()
     _by_node: Mapping[str, tuple[Workload, ...]] = field(default_factory=dict, repr=False, compare=False)
+    _parts: dict[str, tuple[tuple[str, Aggregate], ...]] = field(default_factory=dict, repr=False, compare=False)
+    """Each node's pods' contributions, computed on first use (a cache: states are immutable)."""
 
     def __post_init__(self) -> None:
         grouped: dict[str, list[Workload]] = {name: [] for name in self.nodes}
@@ -68,18 +73,26 @@ class ClusterState:
 
     def neighbours(self, node: str, *, excluding: str | None = None) -> Aggregate:
         """Sums over the active pods on `node`, leaving out the pod `excluding` (a `namespace/name`)."""
-        hardware = self.nodes[node].hardware
+        if node not in self._parts:
+            hardware = self.nodes[node].hardware
+            self._parts[node] = tuple((p.key, interference.of_workload(p, hardware)) for p in self.on(node))
         total = Aggregate()
-        for pod in self.on(node):
-            if pod.key != excluding:
-                total = total + interference.of_workload(pod, hardware)
+        for key, part in self._parts[node]:
+            if key != excluding:
+                total = total + part
         return total
 
     def pressure(self, pod: Workload, node: str) -> interference.Pressure:
         """Pressure on `pod` if it runs on `node`, from the other active pods there."""
-        hardware = self.nodes[node].hardware
-        others = self.neighbours(node, excluding=pod.key)
-        return interference.pressure(others, interference.of_workload(pod, hardware), hardware)
+        return _scalar(self.pressures([(pod, node)]))
+
+    def pressures(self, placements: Sequence[tuple[Workload, str]]) -> interference.Pressure:
+        """Pressure on each (pod, node) placement, as arrays in that order, computed all at once."""
+        hardware = [self.nodes[node].hardware for _, node in placements]
+        machine = SimpleNamespace(**{f: np.array([getattr(h, f) for h in hardware], dtype=float) for f in _HARDWARE})
+        others = _columns([self.neighbours(node, excluding=pod.key) for pod, node in placements])
+        own = _columns([interference.of_workload(pod, h) for (pod, _), h in zip(placements, hardware, strict=True)])
+        return interference.pressure(others, own, machine)
 
     def fits(self, pod: Workload, node: str) -> bool:
         """The pod's CPU/memory requests fit the node's free allocatable, and the node takes pods."""
@@ -96,11 +109,31 @@ class ClusterState:
         if node not in self.nodes:
             raise KeyError(f"no node {node!r} in the cluster state")
         placed = replace(pod, node=node, phase="Running")
-        return replace(self, pods=(*(p for p in self.pods if p.key != pod.key), placed))
+        return self._changed(pod.key, (*(p for p in self.pods if p.key != pod.key), placed), {node})
 
     def without_pod(self, key: str) -> "ClusterState":
         """The state with the pod `key` gone (deleted or finished)."""
-        return replace(self, pods=tuple(p for p in self.pods if p.key != key))
+        return self._changed(key, tuple(p for p in self.pods if p.key != key), set())
+
+    def _changed(self, key: str, pods: tuple[Workload, ...], touched: set[str]) -> "ClusterState":
+        """A new state; nodes the change leaves alone keep their cached contributions."""
+        touched |= {p.node for p in self.pods if p.key == key and p.node is not None}
+        state = replace(self, pods=pods, _parts={})
+        state._parts.update({node: parts for node, parts in self._parts.items() if node not in touched})
+        return state
+
+
+_HARDWARE = ("cores", "l3_mb", "core_bw_gbps", "mem_bw_gbps")
+
+
+def _columns(parts: Sequence[Aggregate]) -> Aggregate:
+    """Aggregates as one Aggregate of arrays."""
+    return Aggregate(*(np.array(values, dtype=float) for values in zip(*(p.astuple() for p in parts), strict=True)))
+
+
+def _scalar(pressures: interference.Pressure) -> interference.Pressure:
+    """A one-node Pressure as 0-d arrays, as `interference.pressure` gives for scalars."""
+    return interference.Pressure(*(np.asarray(getattr(pressures, d)[0]) for d in ("cpu", "llc", "membw", "io")))
 
 
 def node_info(node: Mapping[str, Any]) -> NodeInfo:

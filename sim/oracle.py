@@ -107,7 +107,7 @@ def predict(
         raise KeyError(f"no node {unknown[0]!r} in the cluster state")
     if not names:
         return {}
-    stacked = interference.stack([state.pressure(target, name) for name in names])
+    stacked = state.pressures([(target, name) for name in names])
     speed = np.array([state.nodes[name].hardware.core_speed for name in names])
     model = interference.for_pod(target.profile, None, stacked, speed=speed, calibration=calibration)
     percentiles = latency.quantiles(model)

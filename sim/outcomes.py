@@ -93,7 +93,7 @@ def evaluate(
             raise ValueError(f"pod {unbound[0]} is not running on a node")
     if not chosen:
         return {}
-    stacked = interference.stack([state.pressure(pod, str(pod.node)) for pod in chosen])
+    stacked = state.pressures([(pod, str(pod.node)) for pod in chosen])
     sensitivity = [np.array([p.profile.sensitivity.of(d) for p in chosen]) for d in ("cpu", "llc", "membw", "io")]
     common = {
         "p50_ms": np.array([p.profile.p50_ms for p in chosen]),
