@@ -5,8 +5,8 @@ allocatable, counters), the pods already running (noisy neighbours, some annotat
 hidden), the pods arriving for `ai-llama-scheduler` in order, and a seed. A `generator:` entry adds what a function
 of `sim.generators` makes from the seed, for clusters too big to list. Top-level keys:
 
-    name, description, seed, family, start (RFC 3339), hardware (default generation), scheduler, nodes, pods,
-    arrivals, generator: {name, params}
+    name, description, seed, family, start (RFC 3339), hardware (the nodes' default, as a node's `hardware`),
+    scheduler (the arrivals' schedulerName), nodes, pods, arrivals, generator: {name, params}
 
 Nodes: `name` (with `count: N`, the names `name-1`..`name-N`), `hardware` (a generation or
 `{generation, cores, l3_mb, mem_bw_gbps, core_bw_gbps, core_speed, memory_gib}`), `counters` (`perf`, `cmt`, `mbm`,
