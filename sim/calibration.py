@@ -72,6 +72,7 @@ class Measured:
     mix: Mix
     runs: int
     p99: Quartiles
+    p90: Quartiles
     p50: Quartiles
     telemetry: Mapping[str, float]
 
@@ -123,14 +124,14 @@ def measured(rows: Iterable[Row], *, families: Sequence[str] = SAME_PROTOCOL) ->
     reference: dict[tuple[str, str, str], list[float]] = defaultdict(list)
     for row in rows:
         if mix_of(row) == Mix(0, 0, 0):
-            for column in ("p99_ms", "p50_ms"):
+            for column in ("p99_ms", "p90_ms", "p50_ms"):
                 reference[(column, row["replicas"], row["rps"])].append(float(row[column]))
     slowdowns: dict[Mix, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for row in rows:
         mix = mix_of(row)
         if not _in(row, families):
             continue
-        for column, name in (("p99_ms", "p99"), ("p50_ms", "p50")):
+        for column, name in (("p99_ms", "p99"), ("p90_ms", "p90"), ("p50_ms", "p50")):
             if name == "p99" and row["p99_slowdown"]:
                 slowdowns[mix][name].append(float(row["p99_slowdown"]))
                 continue
@@ -144,6 +145,7 @@ def measured(rows: Iterable[Row], *, families: Sequence[str] = SAME_PROTOCOL) ->
             mix=mix,
             runs=len(values["p99"]),
             p99=Quartiles.of(values["p99"]),
+            p90=Quartiles.of(values["p90"]),
             p50=Quartiles.of(values["p50"]),
             telemetry={m: statistics.median(values[m]) for m in TELEMETRY if values[m]},
         )

@@ -43,14 +43,15 @@ sigma `run_jitter`) scales what interference adds, as repeated real runs of one 
 
 Calibration
 -----------
-Fitted offline (scipy Nelder-Mead on log P50/P90/P99 ratios, with a penalty outside the P99 interquartile ranges)
-to the KubeMarla measurements (`shared/data/interference-measurements.csv`: nginx 500m/512Mi on a 3-CPU Minikube
-node of an Intel NUC, 1-4 iBench CPU, L3 and memBW antagonists and mixes, 1224 load tests). The model's rig is
-`sim.calibration.nuc_cluster`: nginx on the `nuc-coffee-lake` node with `ibench-cpu`, `stress-cache` and
-`stress-membw` pods (the memBW ones limited to 250m as in the thesis's manifests). Fitted here: the constants of
-`Calibration`; in `sim.workloads`: the issue intensity of `stress-cache` (0.51) and `stress-membw` (1.0) and the
-latter's LLC pollution (0.28 of the L3). P99 slowdown, model against the measured IQR (tests/sim/test_calibration.py
-recomputes the IQRs from the CSV and asserts each is met):
+Fitted by minimising the objective of `sim.calibration_fit` (log errors of P50/P90/P99 slowdowns, a penalty outside
+the P99 interquartile ranges; `python -m sim.calibration_fit` refits) to the KubeMarla measurements
+(`shared/data/interference-measurements.csv`: nginx 500m/512Mi on a 3-CPU Minikube node of an Intel NUC, 1-4 iBench
+CPU, L3 and memBW antagonists and mixes, 1224 load tests). The model's rig is `sim.calibration.nuc_cluster`: nginx
+on the `nuc-coffee-lake` node with `ibench-cpu`, `stress-cache` and `stress-membw` pods (the memBW ones limited to
+250m as in the thesis's manifests). Fitted: the constants of `Calibration` and, jointly in the first fit, in
+`sim.workloads` the issue intensity of `stress-cache` (0.51) and `stress-membw` (1.0) and the latter's LLC pollution
+(0.28 of the L3). P99 slowdown, model against the measured IQR (tests/sim/test_calibration.py recomputes the IQRs
+from the CSV and asserts each is met):
 
     CPU  1: 1.43 [1.39-1.83]    2: 5.87 [3.89-7.17]    3: 11.1 [7.81-11.9]    4: 12.2 [10.5-14.9]
     L3   1: 1.46 [1.38-1.54]    2: 4.13 [3.84-5.43]    3: 10.9 [9.30-12.5]    4: 16.8 [14.4-17.4]

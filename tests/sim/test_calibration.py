@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim import calibration, interference, latency
+from sim import calibration, calibration_fit, interference, latency
 from sim.calibration import Mix
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "interference-measurements.csv"
@@ -154,3 +154,12 @@ def test_the_cap_is_above_every_measured_median(measured: dict[Mix, calibration.
     """The measured 19x of the 2+2+2 mix wins over the literature's 10x."""
     worst = max(m.p99.median for m in measured.values())
     assert 15 < worst < interference.MAX_P99_SLOWDOWN < 30
+
+
+def test_the_shipped_constants_are_a_fit_and_refitting_does_not_undo_them(
+    measured: dict[Mix, calibration.Measured],
+) -> None:
+    objective = calibration_fit.Objective(measured)
+    shipped = objective(interference.CALIBRATION)
+    assert shipped < 2.5
+    assert objective(calibration_fit.fit(measured, iterations=40)) <= shipped
