@@ -52,16 +52,31 @@ def _scheduling_view(node: Node) -> tuple[Any, ...]:
 
 
 def _pod_fingerprint(raw: Mapping[str, Any]) -> tuple[Any, ...]:
-    """The raw pod fields the snapshot depends on; events that change none of them are skipped unparsed."""
+    """The raw pod fields the snapshot depends on; events that change none of them are skipped unparsed.
+
+    The phase is not one of them: only terminal phases matter, and those are handled before this.
+    """
     meta = raw.get("metadata") or {}
     spec = raw.get("spec") or {}
     annotations = meta.get("annotations") or {}
     return (
         spec.get("nodeName"),
-        (raw.get("status") or {}).get("phase"),
         bool(meta.get("deletionTimestamp")),
         tuple(sorted((meta.get("labels") or {}).items())),
         tuple(annotations.get(k) for k in (CLASS_ANNOTATION, SENSITIVITY_ANNOTATION, NOISY_ANNOTATION)),
+    )
+
+
+def _accounting(pod: Pod) -> tuple[Any, ...]:
+    """What a pod contributes to its node's sums; equal means a re-read needs no recount."""
+    return (
+        pod.node_name,
+        tuple(sorted(pod.requests.items())),
+        tuple(sorted(pod.non_zero_requests.items())),
+        pod.host_ports,
+        tuple(pod.annotations.get(k) for k in (CLASS_ANNOTATION, SENSITIVITY_ANNOTATION, NOISY_ANNOTATION)),
+        pod.qos_class,
+        pod.affinity.pod_anti_affinity_required,
     )
 
 
@@ -195,10 +210,14 @@ class SchedulerCache:
     def _place(self, pod: Pod) -> None:
         old = self._assigned.get(pod.key)
         self._assigned[pod.key] = pod
-        if self._snapshot is not None:
-            if old is not None:
-                self._snapshot = self._snapshot.without_pod(old)
-            self._snapshot = self._snapshot.with_pod(pod)
+        if self._snapshot is None:
+            return
+        if old is not None and _accounting(old) == _accounting(pod):
+            self._snapshot = self._snapshot.replace_pod(pod)
+            return
+        if old is not None:
+            self._snapshot = self._snapshot.without_pod(old)
+        self._snapshot = self._snapshot.with_pod(pod)
 
     def _remove_assigned(self, key: str) -> bool:
         self._assumed.pop(key, None)

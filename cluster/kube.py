@@ -189,22 +189,38 @@ class Kube:
 
     # -- writing ---------------------------------------------------------------------------------
 
-    def bind(self, namespace: str, name: str, node: str, *, uid: str | None = None) -> str:
-        """POST the pod's `binding` subresource; 409 (already bound) and 404 (gone) are outcomes, not errors.
+    def write(self, method: str, path: str, body: Mapping[str, Any], *, content_type: str = "application/json") -> Any:
+        """One write through the client's own request layer, with the body as plain JSON.
 
-        The response is read raw: the client cannot deserialise the server's `Status` reply into the
-        `V1Binding` it declares.
+        The scheduler writes three times per pod; the generated methods validate every argument with
+        pydantic and rebuild models the API then re-serialises, which cost more CPU than the decision
+        itself. `ApiClient.param_serialize` + `call_api` keep the client's auth, TLS, pooling and
+        errors (`ApiException`) without that round trip.
         """
-        body = client.V1Binding(
-            metadata=client.V1ObjectMeta(name=name, namespace=namespace, uid=uid),
-            target=client.V1ObjectReference(api_version="v1", kind="Node", name=node),
+        params = self.api.param_serialize(
+            method=method,
+            resource_path=path,
+            header_params={"Accept": "application/json", "Content-Type": content_type},
+            body=dict(body),
+            auth_settings=["BearerToken"],
         )
+        response = self.api.call_api(*params, _request_timeout=self.timeout)
+        data = response.read()
+        if not 200 <= response.status <= 299:
+            raise ApiException.from_response(http_resp=response, body=data.decode(errors="replace"), data=None)
+        return json.loads(data) if data else None
+
+    def bind(self, namespace: str, name: str, node: str, *, uid: str | None = None) -> str:
+        """POST the pod's `binding` subresource; 409 (already bound) and 404 (gone) are outcomes, not errors."""
+        metadata = {"name": name, "namespace": namespace, **({"uid": uid} if uid else {})}
+        body = {
+            "apiVersion": "v1",
+            "kind": "Binding",
+            "metadata": metadata,
+            "target": {"apiVersion": "v1", "kind": "Node", "name": node},
+        }
         try:
-            _body(
-                self.core.create_namespaced_pod_binding(
-                    name, namespace, body, _preload_content=False, _request_timeout=self.timeout
-                )
-            )
+            self.write("POST", f"/api/v1/namespaces/{namespace}/pods/{name}/binding", body)
         except ApiException as exc:
             if exc.status == 409:
                 return BindOutcome.ALREADY_BOUND
@@ -215,65 +231,28 @@ class Kube:
 
     def patch_node_annotations(self, node: str, annotations: Mapping[str, str | None]) -> None:
         """Set (or, with None, remove) annotations on a node with a JSON merge patch of just those keys."""
-        _body(
-            self.core.patch_node(
-                node,
-                {"metadata": {"annotations": dict(annotations)}},
-                _content_type=MERGE_PATCH,
-                _request_timeout=self.timeout,
-                _preload_content=False,
-            )
-        )
+        body = {"metadata": {"annotations": dict(annotations)}}
+        self.write("PATCH", f"/api/v1/nodes/{node}", body, content_type=MERGE_PATCH)
 
     def patch_pod_annotations(self, namespace: str, name: str, annotations: Mapping[str, str | None]) -> None:
         """A JSON merge patch of the given annotations on a pod."""
-        _body(
-            self.core.patch_namespaced_pod(
-                name,
-                namespace,
-                {"metadata": {"annotations": dict(annotations)}},
-                _content_type=MERGE_PATCH,
-                _request_timeout=self.timeout,
-                _preload_content=False,
-            )
-        )
+        body = {"metadata": {"annotations": dict(annotations)}}
+        self.write("PATCH", f"/api/v1/namespaces/{namespace}/pods/{name}", body, content_type=MERGE_PATCH)
 
     def patch_pod_condition(self, namespace: str, name: str, condition: Mapping[str, Any]) -> None:
         """Set one pod condition through the status subresource (strategic merge: conditions merge by type)."""
-        _body(
-            self.core.patch_namespaced_pod_status(
-                name,
-                namespace,
-                {"status": {"conditions": [dict(condition)]}},
-                _content_type=STRATEGIC_MERGE_PATCH,
-                _request_timeout=self.timeout,
-                _preload_content=False,
-            )
-        )
+        body = {"status": {"conditions": [dict(condition)]}}
+        path = f"/api/v1/namespaces/{namespace}/pods/{name}/status"
+        self.write("PATCH", path, body, content_type=STRATEGIC_MERGE_PATCH)
 
     def patch_event(self, namespace: str, name: str, body: Mapping[str, Any]) -> None:
         """A JSON merge patch of a core/v1 Event (to count a repeat)."""
-        _body(
-            self.core.patch_namespaced_event(
-                name,
-                namespace,
-                dict(body),
-                _content_type=MERGE_PATCH,
-                _request_timeout=self.timeout,
-                _preload_content=False,
-            )
-        )
+        self.write("PATCH", f"/api/v1/namespaces/{namespace}/events/{name}", body, content_type=MERGE_PATCH)
 
     def create_event(self, event: Mapping[str, Any]) -> None:
+        """POST a core/v1 Event (given as the API's JSON)."""
         namespace = event["metadata"]["namespace"]
-        _body(
-            self.core.create_namespaced_event(
-                namespace,
-                client.CoreV1Event.from_dict(dict(event)),
-                _request_timeout=self.timeout,
-                _preload_content=False,
-            )
-        )
+        self.write("POST", f"/api/v1/namespaces/{namespace}/events", {"apiVersion": "v1", "kind": "Event", **event})
 
     # -- leader election ---------------------------------------------------------------------------
 

@@ -262,6 +262,15 @@ class Snapshot:
         removed = next(p for p in self.pods_on[i] if p.key == pod.key)
         return self._change(i, kept, removed, sign=-1)
 
+    def replace_pod(self, pod: Pod) -> "Snapshot":
+        """The same pod re-read on the same node (the informer confirming an assumed pod): the object
+        changes, the node's sums do not, so only the node's pod tuple is rebuilt."""
+        i = self.table.index.get(pod.node_name)
+        if i is None:
+            return self
+        group = tuple(pod if p.key == pod.key else p for p in self.pods_on[i])
+        return replace(self, pods_on=(*self.pods_on[:i], group, *self.pods_on[i + 1 :]))
+
     def _change(self, i: int, group: tuple[Pod, ...], pod: Pod, *, sign: int) -> "Snapshot":
         requested = self.requested.copy()
         requested[i] += sign * self.table.resource_vector(pod.requests)[0]
