@@ -2,7 +2,7 @@
 
 `tier` (the `TierDecider` that `scoring.assemble` puts first in the chain) sits on pure parts —
 `prompt` (the facts and messages), `answer` (validation), `cache` (keys, TTL cache, single-flight),
-`retry` (tenacity strategies), `breaker` (a circuit breaker generic over a clock) — and on `client`,
-the only module that imports `huggingface_hub`. Nothing is re-exported here, so that importing
-`llm.breaker` (the transformer tier reuses it) does not load the HTTP client.
+`retry` (tenacity strategies) — on `scoring.breaker` (the circuit breaker it shares with the
+transformer tier), and on `client`, the only module that imports `huggingface_hub`. Nothing is
+re-exported here, so importing one part does not load the HTTP client.
 """

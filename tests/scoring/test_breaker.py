@@ -5,7 +5,7 @@ import threading
 import pytest
 
 from cluster.clock import FakeClock
-from llm.breaker import (
+from scoring.breaker import (
     BreakerState,
     CircuitBreaker,
     Permit,
