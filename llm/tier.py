@@ -25,9 +25,9 @@ import numpy as np
 from cluster.clock import Clock
 from cluster.config import Settings
 from llm import answer, prompt, retry
-from scoring.breaker import CircuitBreaker, Permit, State, Transition
 from llm.cache import Cached, DecisionCache, Flight, Flights, cache_key, constraints_digest
 from llm.client import CallErrorKind, ChatClient, ChatRequest, Completion, HubChatClient, LLMCallError
+from scoring.breaker import CircuitBreaker, Permit, State, Transition
 from scoring.decide import Choice, Request, Tier, TierDeclinedError
 from telemetry.logs import fields
 from telemetry.stats import Stats

@@ -41,9 +41,9 @@ def bindings():
 
     def watch(emulator: Emulator) -> Counter[str]:
         def on_change(change) -> None:
-            if change.resource == "pods" and change.object["spec"].get("nodeName"):
-                if not (change.old or {}).get("spec", {}).get("nodeName"):
-                    counts[change.object["metadata"]["name"]] += 1
+            was_bound = (change.old or {}).get("spec", {}).get("nodeName")
+            if change.resource == "pods" and change.object["spec"].get("nodeName") and not was_bound:
+                counts[change.object["metadata"]["name"]] += 1
 
         emulator.store.subscribe(on_change)
         return counts
@@ -98,7 +98,8 @@ def test_two_replicas_elect_one_leader_and_the_other_takes_over(tmp_path):
             wait_until(lambda: len(bound(emulator)) == 40, timeout=60, what="the first pods bound by the leader")
             instances = {e["reportingInstance"] for e in events(emulator, "Scheduled")}
             assert len(instances) == 1, instances
-            holder = emulator.store.get("leases", "ai-llama-scheduler", namespace="kube-system")["spec"]["holderIdentity"]
+            lease = emulator.store.get("leases", "ai-llama-scheduler", namespace="kube-system")
+            holder = lease["spec"]["holderIdentity"]
             assert instances == {holder}
             leader = next(p for p in replicas if holder.endswith(f"_{p.pid}"))
             leader.send_signal(signal.SIGKILL)
