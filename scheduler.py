@@ -57,6 +57,19 @@ def _run(args: argparse.Namespace) -> int:
     return app.run(settings, app.connect(settings, server=args.server))
 
 
+def _demo(args: argparse.Namespace) -> int:
+    from cluster import app, demo  # noqa: PLC0415 - the simulator is only needed by this command
+
+    settings = config.load(args.config)
+    app.setup_logging(
+        settings.model_copy(update={"logging": settings.logging.model_copy(update={"level": args.log_level})})
+    )
+    try:
+        return demo.run(settings, scenario=args.scenario, pods_file=args.pods, serve=args.serve)
+    except demo.DemoError as exc:
+        raise config.ConfigError(str(exc)) from exc
+
+
 def _stats(args: argparse.Namespace) -> int:
     from rich.console import Console  # noqa: PLC0415 - only the human output needs rich
     from rich.table import Table  # noqa: PLC0415
@@ -110,6 +123,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--kubeconfig", help="kubeconfig file (default: in-cluster, then ~/.kube/config)")
     run.add_argument("--server", help="API server URL without credentials (for the emulated cluster)")
     run.set_defaults(run=_run)
+    demo = commands.add_parser("demo", help="run the scheduler against the embedded simulated cluster")
+    demo.add_argument("--scenario", default="seed-001", help="a scenario file or built-in name (default seed-001)")
+    demo.add_argument("--pods", default="ai-test-pods.yaml", help="pods to create (default ai-test-pods.yaml)")
+    demo.add_argument("--serve", action="store_true", help="keep the cluster up for kubectl until Ctrl-C")
+    demo.add_argument("--config", help="config file (default: config.yaml when present)")
+    demo.add_argument("--log-level", default="WARNING", help="scheduler log level during the demo (default WARNING)")
+    demo.set_defaults(run=_demo)
     stats = commands.add_parser("stats", help="summarise a scheduler log (text or JSON lines) into a table")
     stats.add_argument("logfile")
     stats.add_argument("--json", action="store_true", help="print the summary as one JSON object")

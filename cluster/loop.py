@@ -22,6 +22,7 @@ from cluster.needs import parse_needs
 from cluster.queue import QueuedPod, SchedulingQueue
 from cluster.writer import Writer
 from scoring.decide import Decider, Decision
+from telemetry import logs
 from telemetry.logs import fields
 from telemetry.sources import Source
 from telemetry.stats import Stats
@@ -130,6 +131,7 @@ class Scheduler:
             log.warning("%d binding(s) still in flight after %.0fs", len(unfinished), self.settings.shutdown_grace)
         self.writer.close(wait=not unfinished)
         for informer in self._informers:
+            logs.stopping(getattr(getattr(informer, "_thread", None), "ident", None))
             informer.stop()
         if self.source is not None:
             self.source.stop()

@@ -58,6 +58,33 @@ def least_loaded(pod: PodInfo, snapshot: Snapshot, feasible: np.ndarray) -> np.n
     return MAX_NODE_SCORE * (1 - mean_share)
 
 
+# Plugin names as an operator reads them in a decision reason, most telling first.
+_READABLE = {
+    "InterferenceAware": "interference",
+    "NodeResourcesFit": "free resources",
+    "NodeResourcesBalancedAllocation": "balance",
+    "TaintToleration": "taints",
+    "NodeAffinity": "node affinity",
+}
+
+
+def _balanced_reason(per_plugin: Mapping[str, np.ndarray], best: int, score: float, feasible: int) -> str:
+    """ "best of N: score S (interference 95, free resources 62, ...)", leaving out plugins that scored every
+    node alike, since they did not choose."""
+    parts = [
+        f"{_READABLE.get(name, name)} {int(scores[best])}"
+        for name, scores in sorted(
+            per_plugin.items(),
+            key=lambda item: list(_READABLE).index(item[0]) if item[0] in _READABLE else len(_READABLE),
+        )
+        if scores.size and scores.min() != scores.max()
+    ]
+    if feasible == 1:
+        return f"the only feasible node: score {score:.1f}"
+    detail = f" ({', '.join(parts)})" if parts else " (all nodes scored alike; first by name)"
+    return f"best of {feasible} feasible nodes: score {score:.1f}{detail}"
+
+
 def _best(scores: np.ndarray, feasible: np.ndarray, names: tuple[str, ...]) -> int:
     top = scores.max()
     tied = np.flatnonzero(scores >= top - 1e-9)
@@ -82,8 +109,7 @@ class HeuristicTier:
         if self.strategy is Strategy.RESOURCE_BALANCED:
             scores = outcome.normalized
             best = _best(scores, feasible, names)
-            parts = ", ".join(f"{name} {int(s[best])}" for name, s in outcome.per_plugin.items())
-            reason = f"highest weighted score {scores[best]:.1f} of {len(feasible)} feasible node(s): {parts}"
+            reason = _balanced_reason(outcome.per_plugin, best, scores[best], len(feasible))
         elif self.strategy is Strategy.LEAST_LOADED:
             scores = least_loaded(pod, snapshot, feasible)
             best = _best(scores, feasible, names)

@@ -51,11 +51,23 @@ class Redactor(logging.Filter):
         return True
 
 
+_stopping: set[int] = set()
+
+
+def stopping(thread_id: int | None) -> None:
+    """The thread is being stopped on purpose: its informer's closing connection is no news."""
+    if thread_id is not None:
+        _stopping.add(thread_id)
+
+
 class QuietReconnects(logging.Filter):
     """The kubernetes informer logs a full traceback each time a watch connection drops and it
-    reconnects; that is routine (server restarts, timeouts), so keep one warning line with the cause."""
+    reconnects; that is routine (server restarts, timeouts), so keep one warning line with the cause,
+    and nothing at all for an informer we are stopping."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.thread in _stopping:
+            return False
         if record.exc_info and record.exc_info[1] is not None:
             error = record.exc_info[1]
             record.msg = f"{record.getMessage()} ({type(error).__name__}: {error})"

@@ -8,9 +8,12 @@ pressure in 0..1 per interference dimension (llc, membw, cpu, io):
 - from the pods already on the node that declare `ai-scheduler.io/noisy` (CONTRACTS §2): 0.5 for one
   such neighbour, 0.75 for two, ... — telemetry lags a fresh placement by a window, declarations do
   not, so the two are combined by `max`.
-A pod sensitive to dimensions S scores `100 * (1 - max_{d in S} pressure_d)`: interference is not
-additive, the worst pressure decides. A pod that is noisy in dimensions N scores lower on nodes that
-run pods sensitive to N. A pod that is neither scores 100 everywhere (neutral).
+A pod sensitive to dimensions S scores `100 * (1 - max_d w_d * pressure_d)`: interference is not
+additive, the worst pressure decides. The declared dimensions weigh 1; for a latency-critical pod the
+others weigh one half, because a declaration is a hint, not a guarantee — a saturated memory bus or a
+thrashed cache lengthens every memory access, whatever the pod says about itself (Bubble-Up; the
+simulator's nginx and http-echo profiles are hurt through all four). A pod that is noisy in dimensions
+N scores lower on nodes that run pods sensitive to N. A pod that is neither scores 100 (neutral).
 
 Unknown telemetry is neither good nor bad: an unknown signal takes the cluster's median value of
 that signal (its typical value), and a signal no node reports is left out. CPI is deliberately not a
@@ -36,6 +39,8 @@ NAME = "InterferenceAware"
 
 # A node's memory bandwidth when only GB/s is known (no resctrl ratio): the measured NUC's practical peak.
 NOMINAL_PEAK_GBPS = 20.0
+# Weight of the dimensions a latency-critical pod did not declare itself sensitive to.
+UNDECLARED_WEIGHT = 0.5
 
 
 @dataclass(frozen=True)
@@ -104,9 +109,14 @@ class InterferenceAware:
     def score(self, pod: PodInfo, snapshot: Snapshot, feasible: np.ndarray) -> np.ndarray:
         needs = pod.needs
         score = np.full(len(feasible), float(MAX_NODE_SCORE))
-        if needs.sensitivity:
-            dims = [DIM_INDEX[d] for d in needs.sensitivity]
-            worst = node_pressure(snapshot, feasible)[:, dims].max(axis=1)
+        if needs.sensitivity or needs.latency_critical:
+            weights = np.array(
+                [
+                    1.0 if d in needs.sensitivity else UNDECLARED_WEIGHT if needs.latency_critical else 0.0
+                    for d in DIMENSIONS
+                ]
+            )
+            worst = (node_pressure(snapshot, feasible) * weights).max(axis=1)
             score = np.minimum(score, MAX_NODE_SCORE * (1.0 - worst))
         if needs.noisy:
             dims = [DIM_INDEX[d] for d in needs.noisy]

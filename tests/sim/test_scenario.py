@@ -24,8 +24,9 @@ def test_the_shipped_scenarios_are_the_ones_the_issue_asks_for() -> None:
 
 def test_seed_001_is_the_kubeattention_setup() -> None:
     seed = scenario.load("seed-001")
-    workers = [n["metadata"]["name"] for n in seed.nodes]
-    assert workers == [f"worker-{i}" for i in range(1, 7)]
+    nodes = {n["metadata"]["name"]: n for n in seed.nodes}
+    assert [name for name in nodes if name.startswith("worker-")] == [f"worker-{i}" for i in range(1, 7)]
+    assert nodes["gpu-1"]["spec"]["taints"] == [{"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}]
     noisy = {
         p["spec"]["nodeName"]: seed.profiles[f"{p['metadata']['namespace']}/{p['metadata']['name']}"] for p in seed.pods
     }
