@@ -17,7 +17,8 @@ from cluster.config import Settings
 from cluster.kube import ApiException, Kube, KubeConnectError, TransportError, identity
 from cluster.loop import LoopSettings, Scheduler
 from cluster.writer import Writer
-from scoring.assemble import build_decider
+from scoring.assemble import TierChoice, build_decider
+from scoring.decide import Decider
 from telemetry import logs
 from telemetry.server import MetricsServer
 from telemetry.sources import Source
@@ -50,10 +51,14 @@ def build(
     clock: Clock | None = None,
     stats: Stats | None = None,
     leading: bool = True,
+    tier: TierChoice = "auto",
+    decider: Decider | None = None,
 ) -> Scheduler:
+    """The production scheduler; `tier` forces one tier (as `decide --tier`), `decider` replaces the chain
+    (the benchmark runs kube-scheduler's default scoring and the oracle through the same loop)."""
     clock = clock or SystemClock()
     stats = stats or Stats(profile=settings.scheduler.name)
-    decider = build_decider(settings, clock=clock, stats=stats)
+    decider = decider or build_decider(settings, tier=tier, clock=clock, stats=stats)
     has_llm = any(t.tier.value == "llm" for t in decider.tiers)
     loop_settings = LoopSettings(
         scheduler_name=settings.scheduler.name,
