@@ -102,6 +102,8 @@ class SchedulerCache:
         self._fingerprints: dict[str, tuple[Any, ...]] = {}
         self._assumed: dict[str, str] = {}
         self._snapshot: Snapshot | None = None
+        self._version = 0
+        """Bumped by every change to what the filters see (not by a confirmed pod re-read)."""
         self._source_checked = float("-inf")
 
     # -- informer events --------------------------------------------------------------------------
@@ -114,6 +116,7 @@ class SchedulerCache:
                 self._nodes.pop(name, None)
                 self._states.pop(name, None)
                 self._snapshot = None
+                self._version += 1
                 return False
             try:
                 node = parse_node(raw)
@@ -130,6 +133,7 @@ class SchedulerCache:
                         self._snapshot = self._snapshot.with_state(state)
             if old is None or _scheduling_view(old) != _scheduling_view(node):
                 self._snapshot = None
+                self._version += 1
                 return True
             return False
 
@@ -171,21 +175,36 @@ class SchedulerCache:
 
     def snapshot(self) -> Snapshot:
         """The current view, with telemetry older than `telemetry.max_age_seconds` treated as unknown."""
+        return self.versioned_snapshot()[0]
+
+    def versioned_snapshot(self) -> tuple[Snapshot, int]:
+        """The current view and its version, for `assume(..., decided_at=version)`."""
         now = self._clock.now()
         with self._lock:
             self._refresh_source()
             if self._snapshot is None:
                 self._snapshot = Snapshot.build(self._nodes.values(), self._assigned.values(), states=self._states)
-            return self._snapshot.aged(now=now, max_age_seconds=self._max_age)
+            return self._snapshot.aged(now=now, max_age_seconds=self._max_age), self._version
 
-    def assume(self, pod: Pod, node: str, *, fits: Callable[[Snapshot], bool] | None = None) -> bool:
-        """Count `pod` on `node` at once; False when the node is gone or `fits` says it no longer fits."""
+    def assume(
+        self,
+        pod: Pod,
+        node: str,
+        *,
+        fits: Callable[[Snapshot], bool] | None = None,
+        decided_at: int | None = None,
+    ) -> bool:
+        """Count `pod` on `node` at once; False when the node is gone or `fits` says it no longer fits.
+
+        `fits` re-checks the decision against the latest view, and is skipped when nothing the filters
+        see has changed since the version the decision was taken at.
+        """
         with self._lock:
             if node not in self._nodes or pod.key in self._assigned:
                 return False
             if self._snapshot is None:
                 self._snapshot = Snapshot.build(self._nodes.values(), self._assigned.values(), states=self._states)
-            if fits is not None and not fits(self._snapshot):
+            if fits is not None and decided_at != self._version and not fits(self._snapshot):
                 return False
             self._assumed[pod.key] = node
             self._place(replace(pod, node_name=node))
@@ -215,6 +234,7 @@ class SchedulerCache:
         if old is not None and _accounting(old) == _accounting(pod):
             self._snapshot = self._snapshot.replace_pod(pod)
             return
+        self._version += 1
         if old is not None:
             self._snapshot = self._snapshot.without_pod(old)
         self._snapshot = self._snapshot.with_pod(pod)
@@ -224,6 +244,7 @@ class SchedulerCache:
         old = self._assigned.pop(key, None)
         if old is None:
             return False
+        self._version += 1
         if self._snapshot is not None:
             self._snapshot = self._snapshot.without_pod(old)
         return True

@@ -210,9 +210,24 @@ class Kube:
             raise ApiException.from_response(http_resp=response, body=data.decode(errors="replace"), data=None)
         return json.loads(data) if data else None
 
-    def bind(self, namespace: str, name: str, node: str, *, uid: str | None = None) -> str:
-        """POST the pod's `binding` subresource; 409 (already bound) and 404 (gone) are outcomes, not errors."""
+    def bind(
+        self,
+        namespace: str,
+        name: str,
+        node: str,
+        *,
+        uid: str | None = None,
+        annotations: Mapping[str, str] | None = None,
+    ) -> str:
+        """POST the pod's `binding` subresource; 409 (already bound) and 404 (gone) are outcomes, not errors.
+
+        The API server merges the Binding's annotations into the pod in the same update that sets its
+        node (`setPodHostAndAnnotations`), so the decision annotations cost no extra request and can
+        never be missing from a bound pod.
+        """
         metadata = {"name": name, "namespace": namespace, **({"uid": uid} if uid else {})}
+        if annotations:
+            metadata["annotations"] = dict(annotations)
         body = {
             "apiVersion": "v1",
             "kind": "Binding",

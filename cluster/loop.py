@@ -184,7 +184,8 @@ class Scheduler:
     def schedule_one(self, queued: QueuedPod) -> None:
         pod = queued.pod
         parsed = parse_needs(pod)
-        decision = self.decider.decide(pod, self.cache.snapshot(), warnings=parsed.warnings)
+        snapshot, version = self.cache.versioned_snapshot()
+        decision = self.decider.decide(pod, snapshot, warnings=parsed.warnings)
         self.stats.decided(
             tier=decision.tier.value,
             placed=decision.node is not None,
@@ -207,7 +208,8 @@ class Scheduler:
             self.queue.activate(queued)
             return
         node = decision.node
-        if not self.cache.assume(pod, node, fits=lambda snapshot: self.decider.fits(pod, snapshot, node)):
+        fits = lambda latest: self.decider.fits(pod, latest, node)  # noqa: E731
+        if not self.cache.assume(pod, node, fits=fits, decided_at=version):
             self.queue.activate(queued)  # a concurrent decision took the room first: decide again
             return
         future = self.writer.bind_async(pod, decision, lambda outcome: self._bound(queued, decision, outcome))

@@ -1,6 +1,7 @@
 """What the scheduler writes to the API (CONTRACTS §3), on a bounded pool of workers.
 
-- placed: the decision annotations, then the binding, then a `Scheduled` Event
+- placed: the binding, carrying the decision annotations (the API server merges a Binding's
+  annotations into the pod as it sets the node), then a `Scheduled` Event
   ("Successfully assigned <namespace>/<pod> to <node>");
 - shadow mode: the recommendation annotations only, never a binding;
 - no node fits: the `PodScheduled=False/Unschedulable` condition and a `FailedScheduling` Event with
@@ -95,13 +96,8 @@ class Writer:
 
     def bind(self, pod: Pod, decision: Decision) -> str:
         node = str(decision.node)
-        try:
-            self._kube.patch_pod_annotations(pod.namespace, pod.name, decision_annotations(decision, shadow=False))
-        except ApiException as exc:
-            if exc.status == 404:
-                return BindOutcome.GONE
-            raise
-        outcome = self._kube.bind(pod.namespace, pod.name, node, uid=pod.uid or None)
+        annotations = decision_annotations(decision, shadow=False)
+        outcome = self._kube.bind(pod.namespace, pod.name, node, uid=pod.uid or None, annotations=annotations)
         if outcome == BindOutcome.BOUND:
             self.event(pod, "Normal", "Scheduled", "Binding", f"Successfully assigned {pod.key} to {node}")
         return outcome

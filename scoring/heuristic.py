@@ -85,10 +85,10 @@ def _balanced_reason(per_plugin: Mapping[str, np.ndarray], best: int, score: flo
     return f"best of {feasible} feasible nodes: score {score:.1f}{detail}"
 
 
-def _best(scores: np.ndarray, feasible: np.ndarray, names: tuple[str, ...]) -> int:
-    top = scores.max()
-    tied = np.flatnonzero(scores >= top - 1e-9)
-    return int(min(tied, key=lambda k: names[feasible[k]]))
+def _best(scores: np.ndarray) -> int:
+    """Position of the highest score; ties go to the first, i.e. the smallest node name (the snapshot keeps
+    nodes in name order and the filters keep that order)."""
+    return int(np.flatnonzero(scores >= scores.max() - 1e-9)[0])
 
 
 class HeuristicTier:
@@ -108,11 +108,11 @@ class HeuristicTier:
         outcome = run_scores(self.profile, pod, snapshot, feasible)
         if self.strategy is Strategy.RESOURCE_BALANCED:
             scores = outcome.normalized
-            best = _best(scores, feasible, names)
+            best = _best(scores)
             reason = _balanced_reason(outcome.per_plugin, best, scores[best], len(feasible))
         elif self.strategy is Strategy.LEAST_LOADED:
             scores = least_loaded(pod, snapshot, feasible)
-            best = _best(scores, feasible, names)
+            best = _best(scores)
             reason = f"least loaded: {100 - scores[best]:.0f}% of cpu, memory and pod slots requested after placement"
         else:
             with self._lock:

@@ -146,11 +146,7 @@ class ScoreOutcome:
         """The weighted total as a 0..100 score."""
         return self.total / max(self.weight_sum, 1)
 
-    def best(self, names: Sequence[str]) -> int:
-        """Position (in `feasible`) of the highest total; ties go to the smallest node name."""
-        top = self.total.max()
-        tied = np.flatnonzero(self.total == top)
-        return int(min(tied, key=lambda k: names[self.feasible[k]]))
+
 
 
 def run_scores(profile: Profile, pod: PodInfo, snapshot: Snapshot, feasible: np.ndarray) -> ScoreOutcome:
