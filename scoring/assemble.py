@@ -9,7 +9,7 @@ from typing import Literal
 
 from cluster.clock import Clock, SystemClock
 from cluster.config import Settings
-from llm.tier import LLMTier, unavailable_reason
+from llm.availability import unavailable_reason
 from scoring.decide import Decider, TierDecider
 from scoring.heuristic import HeuristicTier, Strategy
 from telemetry.stats import Stats
@@ -38,6 +38,8 @@ def build_decider(
     if tier in ("auto", "llm"):
         llm_unavailable = unavailable_reason(settings)
         if llm_unavailable is None:
+            from llm.tier import LLMTier  # noqa: PLC0415 - loads huggingface_hub only when the tier runs
+
             tiers.append(LLMTier.from_settings(settings, clock=clock, stats=stats))
         elif tier == "llm":
             raise TierUnavailableError(llm_unavailable)
