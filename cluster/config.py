@@ -118,6 +118,10 @@ class ScoringSettings(_Section):
     """Seconds the transformer tier stays off after its breaker opens."""
     threads: int = Field(1, ge=1, le=64)
     """CPU threads for transformer inference."""
+    accuracy_floor: float = Field(0.85, ge=0.0, le=1.0)
+    """Held-out top-1 agreement with the oracle under which `python -m scoring.evaluate` exits 1 (gates a model)."""
+    pair_accuracy_floor: float = Field(0.85, ge=0.0, le=1.0)
+    """Pairwise ranking accuracy on held-out real counters below which `python -m scoring.evaluate` exits 1."""
     weights: dict[str, int] = Field(
         default_factory=lambda: {
             "TaintToleration": 3,
@@ -200,6 +204,8 @@ class LeaderElectionSettings(_Section):
 class CollectorSettings(_Section):
     path: str | None = None
     """JSONL file that records every decision (and later outcomes) for retraining; unset disables it."""
+    max_mb: float = Field(256.0, gt=0)
+    """Size in MiB past which the collector stops appending (one warning); rotate the file to resume."""
 
 
 class Settings(_Section):
