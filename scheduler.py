@@ -11,12 +11,10 @@ import sys
 from collections.abc import Sequence
 
 from cluster import config
-from cluster.kube import KubeConnectError
+from cluster.errors import UserError
 from cluster.manifests import load_pods, load_snapshot
 from cluster.needs import parse_needs
-from cluster.objects import ManifestError
-from scoring.assemble import TierUnavailableError, build_decider
-from scoring.runtime import ProfileError
+from scoring.assemble import build_decider
 
 EXIT_OK = 0
 EXIT_UNDECIDED = 1
@@ -64,10 +62,7 @@ def _demo(args: argparse.Namespace) -> int:
     app.setup_logging(
         settings.model_copy(update={"logging": settings.logging.model_copy(update={"level": args.log_level})})
     )
-    try:
-        return demo.run(settings, scenario=args.scenario, pods_file=args.pods, serve=args.serve)
-    except demo.DemoError as exc:
-        raise config.ConfigError(str(exc)) from exc
+    return demo.run(settings, scenario=args.scenario, pods_file=args.pods, serve=args.serve)
 
 
 def _stats(args: argparse.Namespace) -> int:
@@ -80,7 +75,7 @@ def _stats(args: argparse.Namespace) -> int:
         with open(args.logfile, encoding="utf-8", errors="replace") as handle:
             result = review(handle)
     except OSError as exc:
-        raise config.ConfigError(f"{args.logfile}: cannot read ({exc.strerror})") from exc
+        raise UserError(f"{args.logfile}: cannot read ({exc.strerror})") from exc
     if args.json:
         print(json.dumps(dict(result.table())))
         return EXIT_OK
@@ -141,7 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(["run", *(argv or [])] if not (argv or sys.argv[1:]) else argv)
     try:
         return args.run(args)
-    except (config.ConfigError, ManifestError, ProfileError, TierUnavailableError, KubeConnectError) as exc:
+    except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
 

@@ -15,6 +15,7 @@ import yaml
 from dotenv import dotenv_values
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
+from cluster.errors import UserError
 from telemetry.nodestate import METRICS
 
 DEFAULT_MODEL = "meta-llama/Llama-3.3-70B-Instruct"
@@ -30,7 +31,7 @@ ENV_KEYS: Mapping[str, str] = {
 TOKEN_ENV = "HUGGINGFACE_TOKEN"
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """The configuration cannot be used; the message says which key, which value and what is allowed."""
 
 

@@ -17,6 +17,7 @@ from rich.table import Table
 
 from cluster import app
 from cluster.config import Settings
+from cluster.errors import UserError
 from cluster.kube import Kube
 from cluster.manifests import objects
 from cluster.objects import ManifestError
@@ -29,7 +30,7 @@ DECISION_TIMEOUT = 60.0
 PREFIX = "ai-scheduler.io/"
 
 
-class DemoError(RuntimeError):
+class DemoError(UserError, RuntimeError):
     """The demo could not run (bad scenario or pod file); the message says which."""
 
 

@@ -25,6 +25,7 @@ from kubernetes.leaderelection.resourcelock.leaselock import LeaseLock
 from urllib3.exceptions import HTTPError
 
 from cluster.clock import Clock, SystemClock
+from cluster.errors import UserError
 
 MERGE_PATCH = "application/merge-patch+json"
 STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
@@ -48,7 +49,7 @@ TransportError = (HTTPError, OSError)
 """Connection-level failures (refused, reset, timed out) the callers treat like a 5xx."""
 
 
-class KubeConnectError(RuntimeError):
+class KubeConnectError(UserError, RuntimeError):
     """No cluster configuration could be loaded (no kubeconfig, not in a cluster)."""
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
 from cluster import resources
+from cluster.errors import UserError
 from cluster.resources import QuantityError
 
 NOT_READY_TAINT = "node.kubernetes.io/not-ready"
@@ -40,7 +41,7 @@ class RawObject(TypedDict, total=False):
     status: dict[str, Any]
 
 
-class ManifestError(ValueError):
+class ManifestError(UserError, ValueError):
     """A Kubernetes object the scheduler cannot read; the message names the object and the field."""
 
 

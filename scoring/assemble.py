@@ -9,6 +9,7 @@ from typing import Literal
 
 from cluster.clock import Clock, SystemClock
 from cluster.config import Settings
+from cluster.errors import UserError
 from llm.availability import unavailable_reason
 from scoring.decide import Decider, TierDecider
 from scoring.heuristic import HeuristicTier, Strategy
@@ -17,7 +18,7 @@ from telemetry.stats import Stats
 TierChoice = Literal["auto", "llm", "transformer", "heuristic"]
 
 
-class TierUnavailableError(RuntimeError):
+class TierUnavailableError(UserError, RuntimeError):
     """A forced tier cannot run at all (for example the LLM without a token or endpoint)."""
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cluster.errors import UserError
 from cluster.snapshot import Snapshot
 from scoring.framework import (
     MAX_NODE_SCORE,
@@ -47,7 +48,7 @@ KUBE_SCORE_WEIGHTS: Mapping[str, int] = {
 DEFAULT_SCORE_WEIGHTS: Mapping[str, int] = {**KUBE_SCORE_WEIGHTS, "InterferenceAware": 5}
 
 
-class ProfileError(ValueError):
+class ProfileError(UserError, ValueError):
     """A profile that cannot run (unknown plugin, a plugin in the wrong role, a bad weight)."""
 
 
@@ -145,8 +146,6 @@ class ScoreOutcome:
     def normalized(self) -> np.ndarray:
         """The weighted total as a 0..100 score."""
         return self.total / max(self.weight_sum, 1)
-
-
 
 
 def run_scores(profile: Profile, pod: PodInfo, snapshot: Snapshot, feasible: np.ndarray) -> ScoreOutcome:
