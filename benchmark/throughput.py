@@ -144,7 +144,7 @@ def scrape(port: int) -> dict[str, float]:
         "scheduler_scheduling_attempt_duration_seconds_sum",
         "scheduler_scheduling_attempt_duration_seconds_count",
     ):
-        found = re.search(rf'^{name}{{result="scheduled".*}} (\S+)$', text, re.MULTILINE)
+        found = re.search(rf'^{name}{{[^}}]*result="scheduled"[^}}]*}} (\S+)$', text, re.MULTILINE)
         values[name] = float(found.group(1)) if found else 0.0
     count = values["scheduler_scheduling_attempt_duration_seconds_count"]
     mean = values["scheduler_scheduling_attempt_duration_seconds_sum"] / count if count else 0.0

@@ -1,0 +1,53 @@
+"""`/metrics`, `/healthz` and `/readyz` of a running scheduler, with kube-scheduler's metric names."""
+
+import re
+import urllib.error
+import urllib.request
+
+from sim.apiserver import Emulator
+from telemetry.server import MetricsServer
+from tests.e2e.cluster import bound, node, pod, scheduler, wait_until
+
+
+def get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as answer:
+            return answer.status, answer.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def value(text: str, sample: str) -> float:
+    found = re.search(rf"^{re.escape(sample)} (\S+)$", text, re.MULTILINE)
+    assert found, f"{sample} not in /metrics"
+    return float(found.group(1))
+
+
+def test_metrics_health_and_readiness():
+    with Emulator(objects=[node("n1", cpu="2"), node("n2", cpu="2")]) as emulator, scheduler(emulator) as running:
+        ready = {"now": False}
+        server = MetricsServer(running.stats.registry, ready=lambda: ready["now"], address="127.0.0.1", port=0)
+        server.start()
+        base = f"http://127.0.0.1:{server.port}"
+        try:
+            assert get(f"{base}/healthz") == (200, "ok")
+            assert get(f"{base}/readyz")[0] == 503
+            ready["now"] = running.ready()
+            assert get(f"{base}/readyz") == (200, "ok")
+            for i in range(5):
+                emulator.store.create("pods", pod(f"p{i}", cpu="500m"))
+            emulator.store.create("pods", pod("huge", cpu="8"))
+            wait_until(lambda: len(bound(emulator)) == 5, timeout=20, what="five bindings")
+            wait_until(lambda: running.stats.summary()["unschedulable"] >= 1, timeout=20, what="the huge pod's attempt")
+            running.stats.queue_lengths(running.queue.lengths())
+            status, text = get(f"{base}/metrics")
+        finally:
+            server.stop()
+    assert status == 200
+    profile = 'profile="ai-llama-scheduler"'
+    assert value(text, f'scheduler_schedule_attempts_total{{{profile},result="scheduled"}}') == 5
+    assert value(text, f'scheduler_schedule_attempts_total{{{profile},result="unschedulable"}}') >= 1
+    assert value(text, 'scheduler_pending_pods{queue="unschedulable"}') == 1
+    assert value(text, 'ai_scheduler_decisions_total{tier="heuristic"}') == 5
+    assert value(text, f'scheduler_scheduling_attempt_duration_seconds_count{{{profile},result="scheduled"}}') == 5
+    assert "ai_scheduler_binding_failures_total 0.0" in text
