@@ -6,6 +6,7 @@ failure — bad config, bad manifest, unreachable cluster — ends in one line o
 """
 
 import argparse
+import gc
 import json
 import sys
 from collections.abc import Sequence
@@ -26,6 +27,7 @@ def _decide(args: argparse.Namespace) -> int:
     snapshot = load_snapshot(args.snapshot)
     pods = load_pods(args.pod)
     decider = build_decider(settings, tier=args.tier, strategy=args.strategy)
+    gc.freeze()  # the loaded cluster lives until exit: keep the collector from rescanning it between pods
     undecided = False
     rows = []
     for pod in pods:

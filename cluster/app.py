@@ -6,6 +6,7 @@ signal handling — and returns the exit status. The demo, the benchmarks and th
 call `build` against the emulated cluster so they exercise exactly what production runs.
 """
 
+import gc
 import logging
 import re
 import signal
@@ -134,6 +135,7 @@ def run(settings: Settings, kube: Kube, *, stop: threading.Event | None = None) 
         _elect(settings, kube, scheduler, stop, lost_lease)
     if scheduler.wait_ready(timeout=60):
         scheduler.stats.ready.set(1)
+        gc.freeze()  # the synced cluster is long-lived: spare the collector rescanning it between decisions
     stop.wait()
     scheduler.stop()
     if server is not None:
