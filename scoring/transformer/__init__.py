@@ -1,0 +1,37 @@
+"""The transformer tier: a small attention model that predicts a pod's slowdown on each candidate node.
+
+Modules, bottom up: `features` (the candidates as token rows, pure numpy, shared by training and
+serving), `regimes` (a node's contention regime label, pure), `scores` (predicted slowdown → 0..100
+score and the pick, pure), `model` (the torch network and its checkpoint), `tier` (the decision-chain
+tier with its latency budget), and for training and evaluation only `synthetic` (examples from the
+simulator), `counters` (the KubeMarla measurements) and `training`.
+
+Importing this package never imports torch: the scheduler pays for torch only when the tier runs
+(`scoring.assemble` imports `tier` lazily).
+"""
+
+from pathlib import Path
+
+from cluster.errors import UserError
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+class ModelUnavailableError(UserError, RuntimeError):
+    """The weights cannot be used (missing, unreadable, corrupt or from another feature version)."""
+
+
+def model_path(configured: str) -> Path:
+    """`scoring.model_path` as given, or, when relative and absent there, relative to the project root."""
+    path = Path(configured)
+    if path.is_absolute() or path.exists():
+        return path
+    return PROJECT_ROOT / path
+
+
+def missing(path: Path) -> ModelUnavailableError:
+    """The error for a weights file that does not exist."""
+    return ModelUnavailableError(
+        f"transformer weights {str(path)!r}: no such file; train them with `python -m scoring.train` or set "
+        "scoring.model_path"
+    )

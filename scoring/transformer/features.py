@@ -1,0 +1,254 @@
+"""Token rows for the transformer tier: one per candidate node, computed by the same function at training and serving.
+
+Where it sits: the tier reads a decision's `Snapshot` and `PodInfo` into `NodeInputs` and `PodInputs`
+and turns them into a float32 matrix with `tokens`. Training reaches the same two input types from the
+simulator's clusters (through real `Snapshot`s), from the KubeMarla measurements and from the
+collector's JSONL, and calls the same `tokens`, so the model sees in production exactly what it
+learnt from. Pure numpy: never imports torch, never reads a file.
+
+A token holds, for one node:
+- per NodeState metric: whether it is known; mean, p95 and spread (t(mean + std) - t(mean)) on a
+  per-metric scale t (log for CPI, log1p for MPKI and GB/s, fractions as they are, PSI / 100); and the
+  mean's distance from the cluster's median (context given directly, because it carries across
+  hardware generations). An unknown value takes the cluster's median (CONTRACTS §1: unknown is
+  typical, never zero), or the training set's mean (0 after scaling) where no node knows it; the
+  known flag keeps measured and filled-in values apart. The cluster is every node of the snapshot, so
+  this part depends on the telemetry alone and is memoised per telemetry version;
+- resources once the pod is placed: cpu, memory and pod-slot fractions, and the node's size;
+- declared neighbours: per dimension, 1 - 0.5^count of pods that declare themselves noisy or sensitive;
+- the heuristic's telemetry pressure per dimension (InterferenceAware's calibrated levels) and the
+  worst of it on the pod's sensitive dimensions;
+- the pod: class, sensitivity and noisy flags, log2 cpu and memory requests.
+"""
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from cluster.needs import DIMENSIONS, Needs, WorkloadClass
+from cluster.snapshot import Snapshot
+from scoring.framework import PodInfo
+from scoring.plugins.interference_aware import telemetry_pressure
+from telemetry.nodestate import METRIC_NAMES
+
+FEATURE_VERSION = 1
+"""Bumped whenever a token's meaning changes; weights of another version are refused at load."""
+
+_SCALES = {
+    "cpu_utilization": "fraction",
+    "cpu_throttling_ratio": "fraction",
+    "cpi": "log",
+    "llc_miss_rate": "fraction",
+    "llc_mpki": "log1p",
+    "llc_occupancy_ratio": "fraction",
+    "memory_bandwidth_gbps": "log1p",
+    "memory_bandwidth_ratio": "fraction",
+    "psi_cpu_some": "percent",
+    "psi_memory_some": "percent",
+    "psi_io_some": "percent",
+}
+_KIND = np.array([_SCALES[m] for m in METRIC_NAMES])
+_LOG, _LOG1P, _PERCENT = _KIND == "log", _KIND == "log1p", _KIND == "percent"
+_CLASSES = tuple(WorkloadClass)
+_GIB = float(2**30)
+
+
+def _names() -> tuple[str, ...]:
+    names: list[str] = []
+    for metric in METRIC_NAMES:
+        names += [f"{metric}.known", f"{metric}.mean", f"{metric}.p95", f"{metric}.spread", f"{metric}.vs_median"]
+    names += ["cpu_after", "memory_after", "slots_after", "log2_cpu_cores", "log2_memory_gib"]
+    names += [f"noisy_neighbours.{d.value}" for d in DIMENSIONS]
+    names += [f"sensitive_neighbours.{d.value}" for d in DIMENSIONS]
+    names += [f"pressure.{d.value}" for d in DIMENSIONS] + ["pressure.worst_sensitive"]
+    names += [f"pod.class.{c.value}" for c in _CLASSES]
+    names += [f"pod.sensitive.{d.value}" for d in DIMENSIONS] + [f"pod.noisy.{d.value}" for d in DIMENSIONS]
+    names += ["pod.log2_cpu_cores", "pod.log2_memory_gib"]
+    return tuple(names)
+
+
+FEATURE_NAMES: tuple[str, ...] = _names()
+
+
+TELEMETRY_WIDTH = 5 * len(METRIC_NAMES)
+_POD_WIDTH = len(_CLASSES) + 2 * len(DIMENSIONS) + 2
+
+
+def sanitize(metrics: np.ndarray) -> np.ndarray:
+    """Metrics as floats with every NaN, infinite or negative value unknown (hardened input)."""
+    m = np.asarray(metrics, dtype=float)
+    with np.errstate(invalid="ignore"):
+        return np.where(np.isfinite(m) & (m >= 0), m, np.nan)
+
+
+def _transform(values: np.ndarray) -> np.ndarray:
+    """Metric values ([..., 11], NaN unknown) each on its own scale; invalid values come out NaN."""
+    out = np.array(values, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out[..., _LOG] = np.log(out[..., _LOG])
+        out[..., _LOG1P] = np.log1p(out[..., _LOG1P])
+    out[..., _PERCENT] /= 100.0
+    out[~np.isfinite(out)] = np.nan
+    return out
+
+
+def _median(values: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Per column, the median of the known values; NaN where the column has none (one sort, NaN last)."""
+    ordered = np.sort(np.where(known, values, np.nan), axis=0)
+    count = known.sum(axis=0)
+    columns = np.arange(values.shape[1])
+    low, high = np.maximum((count - 1) // 2, 0), np.maximum(count // 2, 0)
+    median = (ordered[low, columns] + ordered[high, columns]) / 2
+    return np.where(count > 0, median, np.nan)
+
+
+def cluster_telemetry(metrics: np.ndarray) -> np.ndarray:
+    """[nodes, 55] float32 telemetry features of every node of a cluster ([nodes, 11, 3] metrics, NaN unknown).
+
+    The context (the median that fills unknown values in) is the whole cluster. It depends on the
+    telemetry only, so the tier memoises it per telemetry version (`Telemetry.derived`).
+    """
+    clean = sanitize(metrics)
+    n, width = clean.shape[0], len(METRIC_NAMES)
+    t = _transform(np.stack([clean[:, :, 0], clean[:, :, 2], clean[:, :, 0] + clean[:, :, 1]], axis=1))
+    t[:, 2] -= t[:, 0]
+    known = np.isfinite(t).all(axis=1)
+    values = t.reshape(n, 3 * width)
+    known3 = np.tile(known, 3)
+    median = _median(values, known3)
+    filled = np.where(known3, values, median)
+    block = np.empty((n, width, 5), dtype=np.float32)
+    block[:, :, 0] = known
+    block[:, :, 1] = filled[:, :width]
+    block[:, :, 2] = filled[:, width : 2 * width]
+    block[:, :, 3] = filled[:, 2 * width :]
+    block[:, :, 4] = np.where(known, t[:, 0] - median[:width], 0.0)
+    return block.reshape(n, -1)
+
+
+@dataclass(frozen=True, eq=False)
+class NodeInputs:
+    """What the tier reads about the candidate nodes, as arrays aligned with the candidates."""
+
+    telemetry: np.ndarray
+    """[N, 55] the nodes' rows of `cluster_telemetry` over their cluster."""
+    pressure: np.ndarray
+    """[N, 4] the nodes' rows of InterferenceAware's `telemetry_pressure` over their cluster."""
+    allocatable: np.ndarray
+    """[N, 2] cpu (millicores) and memory (bytes)."""
+    requested: np.ndarray
+    """[N, 2] what the pods already on the node request, same units."""
+    pods: np.ndarray
+    """[N] pods on the node."""
+    max_pods: np.ndarray
+    """[N] pods the node allows."""
+    declared: np.ndarray
+    """[N, 2, 4] pods declaring themselves sensitive (row 0) and noisy (row 1) per dimension."""
+
+    def __len__(self) -> int:
+        return len(self.pods)
+
+    @classmethod
+    def of(cls, snapshot: Snapshot, indices: np.ndarray) -> "NodeInputs":
+        """The candidates at `indices` (node positions in the snapshot), in the context of the whole snapshot."""
+        telemetry = snapshot.telemetry
+        return cls(
+            telemetry=telemetry.derived(cluster_telemetry)[indices],
+            pressure=telemetry.derived(telemetry_pressure)[indices],
+            allocatable=snapshot.table.allocatable[indices, :2],
+            requested=snapshot.requested[indices, :2],
+            pods=snapshot.pod_count[indices],
+            max_pods=snapshot.table.allowed_pods[indices],
+            declared=snapshot.declared[indices],
+        )
+
+    def take(self, rows: np.ndarray) -> "NodeInputs":
+        """A subset of the candidates (the collector keeps the best ones)."""
+        return NodeInputs(*(getattr(self, f.name)[rows] for f in fields(self)))
+
+
+@dataclass(frozen=True)
+class PodInputs:
+    """What the tier reads about the pod: CONTRACTS §2's needs and its cpu/memory requests."""
+
+    workload_class: WorkloadClass
+    sensitivity: tuple[bool, ...]
+    noisy: tuple[bool, ...]
+    """Per dimension in DIMENSIONS order."""
+    cpu_millicores: float
+    memory_bytes: float
+
+    @classmethod
+    def of(cls, pod: PodInfo) -> "PodInputs":
+        return cls.of_needs(pod.needs, cpu_millicores=float(pod.requests[0]), memory_bytes=float(pod.requests[1]))
+
+    @classmethod
+    def of_needs(cls, needs: Needs, *, cpu_millicores: float, memory_bytes: float) -> "PodInputs":
+        sensitive = tuple(d in needs.sensitivity for d in DIMENSIONS)
+        noisy = tuple(d in needs.noisy for d in DIMENSIONS)
+        return cls(needs.workload_class, sensitive, noisy, cpu_millicores, memory_bytes)
+
+    def row(self) -> np.ndarray:
+        """The pod's part of every token."""
+        return np.array(
+            [
+                *(float(self.workload_class is c) for c in _CLASSES),
+                *(float(f) for f in self.sensitivity),
+                *(float(f) for f in self.noisy),
+                np.log2(max(self.cpu_millicores, 10.0) / 1000.0),
+                np.log2(max(self.memory_bytes, 2.0**20) / _GIB),
+            ]
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class Scale:
+    """Per-feature mean and standard deviation of the training tokens, saved with the weights."""
+
+    mean: np.ndarray
+    std: np.ndarray
+
+    @classmethod
+    def fit(cls, raw: np.ndarray) -> "Scale":
+        """From raw token rows ([rows, F], NaN where nothing was known); a constant feature keeps std 1."""
+        known = ~np.isnan(raw)
+        count = np.maximum(known.sum(axis=0), 1)
+        mean = np.where(known, raw, 0.0).sum(axis=0) / count
+        std = np.sqrt(np.where(known, (raw - mean) ** 2, 0.0).sum(axis=0) / count)
+        return cls(mean.astype(np.float32), np.where(std > 1e-6, std, 1.0).astype(np.float32))
+
+
+def _fraction(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """numerator / denominator, 1 (full) where the node offers none, capped at 2."""
+    return np.clip(np.divide(numerator, denominator, out=np.ones_like(numerator), where=denominator > 0), 0.0, 2.0)
+
+
+def tokens(nodes: NodeInputs, pod: PodInputs, fill: np.ndarray | None = None) -> np.ndarray:
+    """[N, F] float32 rows in FEATURE_NAMES order (unscaled: the model standardises them).
+
+    A metric no node of the cluster knows is NaN here, or `fill` (the training mean, so it scales to 0) when given.
+    """
+    n = len(nodes)
+    out = np.empty((n, len(FEATURE_NAMES)), dtype=np.float32)
+    out[:, :TELEMETRY_WIDTH] = nodes.telemetry
+    at = TELEMETRY_WIDTH
+    allocatable = np.asarray(nodes.allocatable, dtype=float)
+    placed = np.asarray(nodes.requested, dtype=float) + np.array([pod.cpu_millicores, pod.memory_bytes])
+    out[:, at] = _fraction(placed[:, 0], allocatable[:, 0])
+    out[:, at + 1] = _fraction(placed[:, 1], allocatable[:, 1])
+    out[:, at + 2] = _fraction(np.asarray(nodes.pods, dtype=float) + 1, np.asarray(nodes.max_pods, dtype=float))
+    out[:, at + 3] = np.log2(np.maximum(allocatable[:, 0], 1.0) / 1000.0)
+    out[:, at + 4] = np.log2(np.maximum(allocatable[:, 1], 2.0**20) / _GIB)
+    at += 5
+    declared = 1.0 - np.power(0.5, np.asarray(nodes.declared, dtype=float))
+    out[:, at : at + 4] = declared[:, 1, :]
+    out[:, at + 4 : at + 8] = declared[:, 0, :]
+    at += 8
+    out[:, at : at + 4] = nodes.pressure
+    sensitive = np.array(pod.sensitivity, dtype=bool)
+    out[:, at + 4] = np.asarray(nodes.pressure)[:, sensitive].max(axis=1) if sensitive.any() else 0.0
+    at += 5
+    out[:, at:] = pod.row()
+    if fill is not None:
+        np.copyto(out, np.broadcast_to(fill, out.shape), where=np.isnan(out))
+    return out

@@ -1,0 +1,222 @@
+"""The network and its checkpoint: attention across the candidate nodes, a slowdown per node.
+
+Each candidate is a token (`features.tokens`). A linear embedding turns it into a `width`-wide vector;
+`layers` induced self-attention blocks (Set Transformer's ISAB, Lee et al., ICML 2019) give every
+node the cluster's context: `inducing` learnt queries attend over all candidates (summaries of the
+cluster), and every candidate attends over those summaries. This is self-attention across the
+candidates at O(N·M) instead of O(N²), so a 1,000-node decision stays within a few milliseconds on
+one CPU thread, and it is independent of the candidates' order. A per-node head predicts
+ln(P99 slowdown) >= 0 (softplus). Padding tokens (training batches) are masked out of the keys.
+
+The checkpoint is a plain dict of tensors, numbers and strings read with `torch.load(weights_only=True)`
+(no pickled code): format and feature versions, the config, the feature names, the state dict (with
+the feature scale as buffers) and the training summary. Anything wrong with it raises
+`ModelUnavailableError` saying what and what to do. torch is imported here and by training only.
+"""
+
+import io
+import math
+import pickle
+import zipfile
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from scoring.transformer import ModelUnavailableError, missing
+from scoring.transformer.features import FEATURE_NAMES, FEATURE_VERSION, Scale
+
+FORMAT = "ai-llama-scheduler/transformer-scorer"
+FORMAT_VERSION = 1
+_LOAD_ERRORS = (
+    OSError,
+    RuntimeError,
+    ValueError,
+    TypeError,
+    KeyError,
+    AttributeError,
+    EOFError,
+    pickle.UnpicklingError,
+    zipfile.BadZipFile,
+)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    features: int = len(FEATURE_NAMES)
+    width: int = 32
+    """Token width after the embedding."""
+    heads: int = 2
+    inducing: int = 8
+    """Learnt summary queries per attention block."""
+    layers: int = 1
+    hidden: int = 32
+    """Width of each block's per-node feed-forward layer and of the head."""
+
+
+class Attention(nn.Module):
+    """Multi-head attention of queries over keys; `mask` [B, K] marks the real keys."""
+
+    def __init__(self, width: int, heads: int) -> None:
+        super().__init__()
+        if width % heads:
+            raise ValueError(f"width {width} is not a multiple of heads {heads}")
+        self.heads = heads
+        self.query = nn.Linear(width, width)
+        self.key_value = nn.Linear(width, 2 * width)
+        self.out = nn.Linear(width, width)
+
+    def forward(self, queries: torch.Tensor, keys: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        b, q, d = queries.shape
+        k, h = keys.shape[1], self.heads
+        query = self.query(queries).view(b, q, h, d // h).transpose(1, 2)
+        key, value = self.key_value(keys).view(b, k, 2, h, d // h).permute(2, 0, 3, 1, 4)
+        logits = query @ key.transpose(-1, -2) * (d // h) ** -0.5
+        if mask is not None:
+            logits = logits.masked_fill(~mask[:, None, None, :], float("-inf"))
+        mixed = torch.softmax(logits, dim=-1) @ value
+        return self.out(mixed.transpose(1, 2).reshape(b, q, d))
+
+
+class InducedSelfAttention(nn.Module):
+    """ISAB: summaries attend over the nodes, nodes attend over the summaries, then a feed-forward layer."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.inducing = nn.Parameter(torch.randn(1, config.inducing, config.width) / math.sqrt(config.width))
+        self.gather = Attention(config.width, config.heads)
+        self.norm = nn.LayerNorm(config.width)
+        self.spread = Attention(config.width, config.heads)
+        self.up = nn.Linear(config.width, config.hidden)
+        self.down = nn.Linear(config.hidden, config.width)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        seeds = self.inducing.expand(x.shape[0], -1, -1)
+        summaries = self.norm(seeds + self.gather(seeds, x, mask))
+        x = x + self.spread(x, summaries)
+        return x + self.down(torch.relu(self.up(x)))
+
+
+class SlowdownModel(nn.Module):
+    """[B, N, F] raw tokens (and [B, N] real-node mask) → [B, N] predicted ln(P99 slowdown) >= 0.
+
+    The training set's feature scale is held as buffers, so the weights file carries it.
+    """
+
+    def __init__(self, config: ModelConfig, scale: Scale | None = None) -> None:
+        super().__init__()
+        self.config = config
+        mean = np.zeros(config.features, np.float32) if scale is None else scale.mean
+        std = np.ones(config.features, np.float32) if scale is None else scale.std
+        self.register_buffer("mean", torch.tensor(np.asarray(mean, dtype=np.float32)))
+        self.register_buffer("std", torch.tensor(np.asarray(std, dtype=np.float32)))
+        self.embed = nn.Linear(config.features, config.width)
+        self.blocks = nn.ModuleList(InducedSelfAttention(config) for _ in range(config.layers))
+        self.hidden = nn.Linear(config.width, config.hidden)
+        self.head = nn.Linear(config.hidden, 1)
+
+    def forward(self, tokens: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        x = torch.relu(self.embed((tokens - self.mean) / self.std))
+        for block in self.blocks:
+            x = block(x, mask)
+        return nn.functional.softplus(self.head(torch.relu(self.hidden(x)))).squeeze(-1)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    model: SlowdownModel
+    summary: Mapping[str, Any]
+    """What training recorded (seed, data, epochs, losses), for the model card."""
+
+
+def parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def save(path: str | Path, model: SlowdownModel, summary: Mapping[str, Any]) -> None:
+    """Write the checkpoint atomically (a temporary file renamed over the target); same inputs, same bytes."""
+    path = Path(path)
+    payload = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "feature_version": FEATURE_VERSION,
+        "feature_names": list(FEATURE_NAMES),
+        "config": asdict(model.config),
+        "state_dict": {k: v.detach().clone() for k, v in model.state_dict().items()},
+        "summary": dict(summary),
+    }
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)  # to a buffer: the archive's inner name no longer depends on the file's name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_bytes(buffer.getvalue())
+    temporary.replace(path)
+
+
+def load(path: str | Path) -> Checkpoint:
+    """The checkpoint at `path`, checked end to end (a dry run must give finite outputs)."""
+    path = Path(path)
+    where = f"transformer weights {str(path)!r}"
+    if not path.is_file():
+        raise missing(path)
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except _LOAD_ERRORS as exc:
+        raise ModelUnavailableError(
+            f"{where}: unreadable ({type(exc).__name__}: {str(exc)[:160]}); retrain with `python -m scoring.train`"
+        ) from exc
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise ModelUnavailableError(f"{where}: not a transformer-scorer checkpoint")
+    if payload.get("format_version") != FORMAT_VERSION or payload.get("feature_version") != FEATURE_VERSION:
+        raise ModelUnavailableError(
+            f"{where}: made for checkpoint format {payload.get('format_version')} / features "
+            f"{payload.get('feature_version')}, this build reads {FORMAT_VERSION} / {FEATURE_VERSION}; retrain with "
+            "`python -m scoring.train`"
+        )
+    if tuple(payload.get("feature_names") or ()) != FEATURE_NAMES:
+        raise ModelUnavailableError(f"{where}: its feature names differ from this build's; retrain")
+    try:
+        known = {f.name for f in fields(ModelConfig)}
+        config = ModelConfig(**{k: int(v) for k, v in dict(payload["config"]).items() if k in known})
+        model = SlowdownModel(config)
+        model.load_state_dict(payload["state_dict"])
+        if not bool((model.std > 0).all()):
+            raise ValueError("the feature scale has a non-positive deviation")
+    except _LOAD_ERRORS as exc:
+        raise ModelUnavailableError(f"{where}: corrupt ({type(exc).__name__}: {str(exc)[:160]}); retrain") from exc
+    model.eval()
+    with torch.inference_mode():
+        probe = model(torch.zeros(1, 2, config.features))
+    if not bool(torch.isfinite(probe).all()):
+        raise ModelUnavailableError(f"{where}: its weights give non-finite outputs; retrain")
+    return Checkpoint(model, dict(payload.get("summary") or {}))
+
+
+class Scorer:
+    """Inference: tokens of one decision → predicted slowdown per node. Thread-safe (read-only weights)."""
+
+    def __init__(self, checkpoint: Checkpoint, *, threads: int = 1) -> None:
+        self.model = checkpoint.model.eval()
+        self.fill = self.model.mean.numpy().copy()
+        self.summary = checkpoint.summary
+        torch.set_num_threads(max(1, threads))
+
+    @classmethod
+    def load(cls, path: str | Path, *, threads: int = 1) -> "Scorer":
+        return cls(load(path), threads=threads)
+
+    def slowdown(self, tokens: np.ndarray) -> np.ndarray:
+        """[N] predicted P99 slowdown (>= 1) for [N, F] finite float32 tokens; ValueError on bad input or output."""
+        if tokens.ndim != 2 or tokens.shape[1] != self.model.config.features:
+            raise ValueError(f"tokens of shape {tokens.shape}, expected [nodes, {self.model.config.features}]")
+        if not np.isfinite(tokens).all():
+            raise ValueError("tokens hold NaN or infinite values")
+        with torch.inference_mode():
+            out = self.model(torch.from_numpy(np.ascontiguousarray(tokens, dtype=np.float32))[None])[0].numpy()
+        if not np.isfinite(out).all():
+            raise ValueError("the model returned NaN or infinite values")
+        return np.exp(out.astype(float))

@@ -1,0 +1,72 @@
+"""From the model's predicted slowdowns to 0..100 scores, the pick and its reason. Pure numpy.
+
+A node's score is `100 * (1 - ln(slowdown) / ln(MAX_SLOWDOWN))`, clamped to 0..100: 100 for no
+predicted slowdown, 78 for 2x, 0 at the simulator's saturation (about 24x). A log scale, because a
+P99 that doubles hurts as much at 1x as at 5x.
+
+The model predicts only the pod's *own* slowdown; what the pod does to its neighbours is not in its
+training target. So for a pod that declares itself noisy, InterferenceAware's declared-harm rule is
+kept: on a node running pods sensitive to its noisy dimensions the score is at most
+`100 * 0.5^victims` (the worst such dimension; non-additive, a `min`).
+
+Predicted slowdowns within `NEAR_TIE` of the best are a tie the model cannot resolve (its error is
+larger); among them the heuristic tier's score decides (resource balance and declared pressure), then
+the node name, so picks are reproducible.
+"""
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+from cluster.needs import DIMENSIONS
+from scoring.framework import MAX_NODE_SCORE, MIN_NODE_SCORE
+
+MAX_SLOWDOWN = 25.0
+"""Slowdown that scores 0 (the simulator's saturation, `sim.interference.MAX_P99_SLOWDOWN`, is about 24x)."""
+NEAR_TIE = 0.01
+"""Relative slowdown difference under which two nodes count as tied."""
+NEAR_TIE_POINTS = MAX_NODE_SCORE * math.log1p(NEAR_TIE) / math.log(MAX_SLOWDOWN)
+
+
+def score(slowdown: np.ndarray) -> np.ndarray:
+    """0..100 per node from predicted slowdowns (>= 1)."""
+    s = np.maximum(np.nan_to_num(np.asarray(slowdown, dtype=float), nan=MAX_SLOWDOWN), 1.0)
+    raw = MAX_NODE_SCORE * (1.0 - np.log(s) / math.log(MAX_SLOWDOWN))
+    return np.clip(raw, MIN_NODE_SCORE, MAX_NODE_SCORE)
+
+
+def noisy_cap(noisy: tuple[bool, ...], sensitive_neighbours: np.ndarray) -> np.ndarray:
+    """Per node, the highest score a noisy pod may get: 100 * 0.5^(sensitive pods on its worst noisy dimension)."""
+    dims = [i for i, flag in enumerate(noisy) if flag]
+    if not dims:
+        return np.full(len(sensitive_neighbours), float(MAX_NODE_SCORE))
+    victims = np.asarray(sensitive_neighbours, dtype=float)[:, dims].max(axis=1)
+    return MAX_NODE_SCORE * np.power(0.5, victims)
+
+
+def pick(scores: np.ndarray, hint: np.ndarray, name_of: Callable[[int], str]) -> int:
+    """Position of the best node: the highest score, near-ties by the heuristic's `hint`, then by name."""
+    top = float(scores.max())
+    near = np.flatnonzero(scores >= top - NEAR_TIE_POINTS)
+    return int(min(near.tolist(), key=lambda k: (-float(hint[k]), name_of(k))))
+
+
+def reason(
+    *,
+    slowdown: np.ndarray,
+    best: int,
+    regime: str,
+    capped: bool,
+    noisy: tuple[bool, ...],
+) -> str:
+    """One line: the predicted slowdown of the pick against the candidates, its regime, and why if capped."""
+    median = float(np.median(slowdown))
+    text = (
+        f"lowest predicted interference: {float(slowdown[best]):.2f}x P99 slowdown (median {median:.2f}x over "
+        f"{len(slowdown)} feasible node(s)), node regime {regime}"
+    )
+    if capped:
+        dims = ",".join(d.value for d, flag in zip(DIMENSIONS, noisy, strict=True) if flag)
+        text += f"; noisy pod ({dims}) kept away from sensitive neighbours"
+    return text
