@@ -21,6 +21,7 @@ from cluster.kube import BindOutcome, Kube, SharedInformer
 from cluster.needs import parse_needs
 from cluster.queue import QueuedPod, SchedulingQueue
 from cluster.writer import Writer
+from scoring.collector import Collector
 from scoring.decide import Decider, Decision
 from telemetry import logs
 from telemetry.logs import fields
@@ -54,6 +55,7 @@ class Scheduler:
         writer: Writer,
         source: Source | None = None,
         leading: bool = True,
+        collector: Collector | None = None,
     ) -> None:
         self.kube = kube
         self.decider = decider
@@ -62,6 +64,7 @@ class Scheduler:
         self.stats = stats
         self.writer = writer
         self.source = source
+        self.collector = collector
         self.cache = SchedulerCache(
             scheduler_name=settings.scheduler_name,
             clock=clock,
@@ -130,6 +133,8 @@ class Scheduler:
         if unfinished:
             log.warning("%d binding(s) still in flight after %.0fs", len(unfinished), self.settings.shutdown_grace)
         self.writer.close(wait=not unfinished)
+        if self.collector is not None:
+            self.collector.close()
         for informer in self._informers:
             logs.stopping(getattr(getattr(informer, "_thread", None), "ident", None))
             informer.stop()
@@ -164,6 +169,8 @@ class Scheduler:
             self.queue.add(change.pending)
         if change.freed:
             self.queue.move_all()
+        if self.collector is not None:
+            self.collector.observe(raw)
 
     # -- decisions --------------------------------------------------------------------------------
 
@@ -186,6 +193,8 @@ class Scheduler:
         parsed = parse_needs(pod)
         snapshot, version = self.cache.versioned_snapshot()
         decision = self.decider.decide(pod, snapshot, warnings=parsed.warnings)
+        if self.collector is not None:
+            self.collector.decision(pod, snapshot, decision)
         self.stats.decided(
             tier=decision.tier.value,
             placed=decision.node is not None,
