@@ -19,6 +19,7 @@ from cluster.kube import ApiException, Kube, KubeConnectError, TransportError, i
 from cluster.loop import LoopSettings, Scheduler
 from cluster.writer import Writer
 from scoring.assemble import TierChoice, build_decider
+from scoring.collector import Collector
 from scoring.decide import Decider
 from telemetry import logs
 from telemetry.server import MetricsServer
@@ -84,6 +85,7 @@ def build(
         writer=writer,
         source=telemetry_source(settings, clock),
         leading=leading,
+        collector=Collector.from_settings(settings, clock=clock),
     )
 
 
