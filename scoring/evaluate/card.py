@@ -1,8 +1,8 @@
 """The model card (`scoring/MODEL_CARD.md`), rendered from the checkpoint's training summary and an evaluation.
 
 Written whole by `python -m scoring.train` and again by `python -m scoring.evaluate`, so its numbers are
-always the last run's; `benchmark/transformer_latency.py` leaves its latest measurement in
-`benchmark/results/transformer_latency.json`, which the card quotes when present. `render` is pure;
+always the last run's; `benchmark/transformer_latency.py --record` leaves its latest measurement in
+`scoring/transformer/latency.json`, which the card quotes when present. `render` is pure;
 `write` reads that measurement and the previous card's training-time line and writes the file.
 """
 
@@ -18,7 +18,7 @@ from scoring.transformer.features import FEATURE_NAMES, FEATURE_VERSION
 from scoring.transformer.model import Scorer, parameters
 
 CARD = Path(__file__).resolve().parents[1] / "MODEL_CARD.md"
-LATENCY = Path(__file__).resolve().parents[2] / "benchmark" / "results" / "transformer_latency.json"
+LATENCY = Path(__file__).resolve().parents[1] / "transformer" / "latency.json"
 
 LABELS = {
     TRANSFORMER: "transformer tier",
@@ -84,10 +84,11 @@ def _regimes(report: Report) -> list[str]:
 
 def _latency(latency: Mapping[str, Any] | None) -> list[str]:
     if not latency:
-        return ["No measurement recorded yet: run `python benchmark/transformer_latency.py`."]
+        return ["No measurement recorded yet: run `python benchmark/transformer_latency.py --record`."]
     return [
         f"`{latency.get('command', 'python benchmark/transformer_latency.py')}` on {latency.get('machine', '?')} "
-        f"({latency.get('measured_at', '?')}): {latency.get('nodes')} nodes, {latency.get('pods')} pods decided, "
+        f"({latency.get('measured_at', '?')}): {latency.get('nodes')} nodes and {latency.get('running_pods')} running "
+        f"pods, {latency.get('pods')} pods decided, "
         f"per-pod `latency_ms` p50 {latency.get('p50_ms')} ms, p99 {latency.get('p99_ms')} ms "
         f"(goal p99 <= {latency.get('goal_ms')} ms); the heuristic tier alone on the same snapshot: "
         f"p50 {latency.get('heuristic_p50_ms')} ms, p99 {latency.get('heuristic_p99_ms')} ms.",
@@ -245,7 +246,7 @@ def render(
         "```",
         "python -m scoring.train          # writes scoring/transformer/model.pt and this card",
         "python -m scoring.evaluate       # re-evaluates the weights, rewrites this card; exits 1 below the floors",
-        "python benchmark/transformer_latency.py",
+        "python benchmark/transformer_latency.py --record   # 1,000-node latency, quoted above",
         "```",
         "",
     ]

@@ -92,8 +92,8 @@ def transformer_scorer(predictor: object) -> PairScorer:
         snapshot = counters.snapshot(states)
         nodes = features.NodeInputs.of(snapshot, np.arange(len(snapshot)))
         inputs = features.PodInputs.of(PodInfo.of(pod, snapshot))
-        slowdown = predictor.slowdown(features.tokens(nodes, inputs, predictor.fill))  # type: ignore[attr-defined]
-        return np.minimum(scores.score(slowdown), scores.noisy_cap(inputs.noisy, nodes.declared[:, 0, :]))
+        predicted = predictor.slowdown(features.tokens(nodes, inputs, predictor.fill))  # type: ignore[attr-defined]
+        return scores.assess(predicted, nodes, inputs).final
 
     return score
 

@@ -162,6 +162,10 @@ class NodeInputs:
             declared=snapshot.declared[indices],
         )
 
+    def measured(self) -> np.ndarray:
+        """[N] whether any metric of the node is known (the telemetry block's known flags)."""
+        return np.asarray(self.telemetry)[:, 0::5].any(axis=1)
+
     def take(self, rows: np.ndarray) -> "NodeInputs":
         """A subset of the candidates (the collector keeps the best ones)."""
         return NodeInputs(*(getattr(self, f.name)[rows] for f in fields(self)))

@@ -9,6 +9,11 @@ training target. So for a pod that declares itself noisy, InterferenceAware's de
 kept: on a node running pods sensitive to its noisy dimensions the score is at most
 `100 * 0.5^victims` (the worst such dimension; non-additive, a `min`).
 
+A node about which nothing is measured (no NodeState, or a stale one) is never predicted better than
+the median measured candidate: CONTRACTS §1 makes unknown telemetry typical, neither good nor bad,
+and a node whose agent broke must not attract the pods that most need a quiet node. Its declared
+neighbours may still make it worse (the model's prediction, when higher, stands).
+
 Predicted slowdowns within `NEAR_TIE` of the best are a tie the model cannot resolve (its error is
 larger); among them the heuristic tier's score decides (resource balance and declared pressure), then
 the node name, so picks are reproducible.
@@ -16,11 +21,13 @@ the node name, so picks are reproducible.
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
 from cluster.needs import DIMENSIONS
 from scoring.framework import MAX_NODE_SCORE, MIN_NODE_SCORE
+from scoring.transformer.features import NodeInputs, PodInputs
 
 MAX_SLOWDOWN = 25.0
 """Slowdown that scores 0 (the simulator's saturation, `sim.interference.MAX_P99_SLOWDOWN`, is about 24x)."""
@@ -36,6 +43,15 @@ def score(slowdown: np.ndarray) -> np.ndarray:
     return np.clip(raw, MIN_NODE_SCORE, MAX_NODE_SCORE)
 
 
+def neutral_unknown(slowdown: np.ndarray, measured: np.ndarray) -> np.ndarray:
+    """Slowdowns with every unmeasured node raised to at least the median of the measured ones."""
+    measured = np.asarray(measured, dtype=bool)
+    if measured.all() or not measured.any():
+        return slowdown
+    typical = float(np.median(slowdown[measured]))
+    return np.where(measured, slowdown, np.maximum(slowdown, typical))
+
+
 def noisy_cap(noisy: tuple[bool, ...], sensitive_neighbours: np.ndarray) -> np.ndarray:
     """Per node, the highest score a noisy pod may get: 100 * 0.5^(sensitive pods on its worst noisy dimension)."""
     dims = [i for i, flag in enumerate(noisy) if flag]
@@ -43,6 +59,23 @@ def noisy_cap(noisy: tuple[bool, ...], sensitive_neighbours: np.ndarray) -> np.n
         return np.full(len(sensitive_neighbours), float(MAX_NODE_SCORE))
     victims = np.asarray(sensitive_neighbours, dtype=float)[:, dims].max(axis=1)
     return MAX_NODE_SCORE * np.power(0.5, victims)
+
+
+@dataclass(frozen=True, eq=False)
+class Assessed:
+    slowdown: np.ndarray
+    """Predicted slowdown per node, unmeasured nodes raised to typical."""
+    own: np.ndarray
+    """0..100 from the slowdown alone."""
+    final: np.ndarray
+    """0..100 with the noisy pod's cap: the tier's scores."""
+
+
+def assess(predicted: np.ndarray, nodes: NodeInputs, pod: PodInputs) -> Assessed:
+    """The tier's scores from the model's predictions for `nodes` (the one path the tier and evaluation share)."""
+    slowdown = neutral_unknown(predicted, nodes.measured())
+    own = score(slowdown)
+    return Assessed(slowdown, own, np.minimum(own, noisy_cap(pod.noisy, np.asarray(nodes.declared)[:, 0, :])))
 
 
 def pick(scores: np.ndarray, hint: np.ndarray, name_of: Callable[[int], str]) -> int:

@@ -15,13 +15,14 @@ anything else into the chain.
 """
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, KeysView, Mapping
 from typing import Protocol
 
 import numpy as np
 
 from cluster.clock import Clock
 from cluster.config import Settings
+from cluster.snapshot import Snapshot
 from scoring.breaker import CircuitBreaker, State, Transition
 from scoring.decide import Choice, Request, Tier, TierDeclinedError
 from scoring.framework import NodeScores
@@ -61,6 +62,7 @@ class TransformerTier:
         self.clock = clock
         self.budget_ms = budget_ms
         self.breaker = breaker
+        self._regimes: tuple[object, dict[str, str]] | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, *, clock: Clock, stats: Stats | None = None) -> "TransformerTier":
@@ -109,31 +111,78 @@ class TransformerTier:
         snapshot, feasible = request.snapshot, request.feasible
         nodes = NodeInputs.of(snapshot, feasible)
         pod = PodInputs.of(request.pod)
-        slowdown = self.predictor.slowdown(features.tokens(nodes, pod, self.predictor.fill))
-        if slowdown.shape != (len(feasible),):
-            raise ValueError(f"{slowdown.shape} predictions for {len(feasible)} nodes")
-        own = scores.score(slowdown)
-        final = np.minimum(own, scores.noisy_cap(pod.noisy, nodes.declared[:, 0, :]))
+        predicted = self.predictor.slowdown(features.tokens(nodes, pod, self.predictor.fill))
+        if predicted.shape != (len(feasible),):
+            raise ValueError(f"{predicted.shape} predictions for {len(feasible)} nodes")
+        assessed = scores.assess(predicted, nodes, pod)
+        final = assessed.final
         names = snapshot.names
         best = scores.pick(final, request.heuristic.scores, lambda k: names[feasible[k]])
         labels = snapshot.telemetry.derived(regimes.regimes)
         chosen = int(feasible[best])
         reason = scores.reason(
-            slowdown=slowdown,
+            slowdown=assessed.slowdown,
             best=best,
             regime=str(labels[chosen]),
-            capped=bool((final < own).any()),
+            capped=bool((final < assessed.own).any()),
             noisy=pod.noisy,
         )
         return Choice(
             node=names[chosen],
             reason=reason,
-            scores=NodeScores(names, feasible, final, decimals=1),
+            scores=Scores(names, feasible, final, snapshot.table.index),
             extra={
-                "regimes": {names[i]: labels[i] for i in feasible.tolist()},
-                "predicted_slowdown": round(float(slowdown[best]), 3),
+                "regimes": self._regimes_of(snapshot, feasible, labels),
+                "predicted_slowdown": round(float(assessed.slowdown[best]), 3),
             },
         )
+
+    def _regimes_of(self, snapshot: Snapshot, feasible: np.ndarray, labels: np.ndarray) -> dict[str, str]:
+        """Regime per feasible node; the every-node map is built once per telemetry (treat it as read-only)."""
+        names = snapshot.names
+        if len(feasible) != len(names):
+            return {names[i]: labels[i] for i in feasible.tolist()}
+        cached = self._regimes
+        if cached is None or cached[0] is not snapshot.telemetry:
+            cached = (snapshot.telemetry, dict(zip(names, labels.tolist(), strict=True)))
+            self._regimes = cached
+        return cached[1]
+
+
+class Scores(Mapping[str, float]):
+    """Feasible nodes' scores by name, lazy like `NodeScores`, and one node's score without building the mapping.
+
+    The scheduler loop reads only the chosen node's score; `decide --json` reads them all (then the whole
+    mapping is built once, by `NodeScores`).
+    """
+
+    __slots__ = ("_all", "_feasible", "_index", "_values", "_whole")
+
+    def __init__(self, names: tuple[str, ...], feasible: np.ndarray, values: np.ndarray, index: Mapping[str, int]):
+        self._feasible = feasible
+        self._index = index
+        self._values = np.round(values, 1)
+        self._whole = NodeScores(names, feasible, self._values, decimals=None)
+        self._all = False
+
+    def __getitem__(self, node: str) -> float:
+        if self._all:
+            return self._whole[node]
+        position = np.flatnonzero(self._feasible == self._index.get(node, -1))
+        if not len(position):
+            raise KeyError(node)
+        return float(self._values[position[0]])
+
+    def __iter__(self) -> Iterator[str]:
+        self._all = True
+        return iter(self._whole)
+
+    def __len__(self) -> int:
+        return len(self._feasible)
+
+    def keys(self) -> KeysView[str]:
+        self._all = True
+        return self._whole.keys()
 
 
 def breaker_listener(stats: Stats) -> Callable[[Transition], None]:
