@@ -23,6 +23,7 @@ from scoring.decide import Decider
 from scoring.framework import PodInfo
 from scoring.heuristic import HeuristicTier
 from sim import oracle, outcomes
+from sim.cluster_state import ClusterState
 from sim.pods import workload
 from sim.scenario import Scenario
 
@@ -65,7 +66,7 @@ def regrets(scenario: Scenario, placement: Placement) -> dict[str, dict[str, Any
     return result
 
 
-def final_state(scenario: Scenario, placement: Placement) -> Any:
+def final_state(scenario: Scenario, placement: Placement) -> ClusterState:
     """The ground-truth cluster after every binding."""
     state = scenario.state()
     by_key = {arrival_key(a.pod): a.pod for a in scenario.arrivals}
