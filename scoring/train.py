@@ -6,7 +6,7 @@ pods of the held-out profiles are left out), the KubeMarla measurements outside 
 decisions with outcomes). The fit is seeded and deterministic on CPU; the weights go to `--out` (default
 `scoring.model_path`), then the held-out evaluation of `python -m scoring.evaluate` runs on the saved file
 and the model card is written. With the defaults it reproduces the shipped weights bit for bit and takes
-about five minutes on two cores (half building the simulated clusters, half training and evaluating).
+about six to seven minutes on two cores (building the simulated clusters, 90 s of fitting, then the evaluation).
 
 Exit status: 0 when the weights were written (and, unless `--no-eval`, passed the gate), 1 when the
 evaluation fell below a configured floor, 2 on bad input.

@@ -71,6 +71,8 @@ FEATURE_NAMES: tuple[str, ...] = _names()
 
 
 TELEMETRY_WIDTH = 5 * len(METRIC_NAMES)
+_DECLARED = 1.0 - np.power(0.5, np.arange(65, dtype=float))
+"""1 - 0.5^count for 0..64 declared pods (a table: a power per node and dimension costs more than the model)."""
 _POD_WIDTH = len(_CLASSES) + 2 * len(DIMENSIONS) + 2
 
 
@@ -244,7 +246,7 @@ def tokens(nodes: NodeInputs, pod: PodInputs, fill: np.ndarray | None = None) ->
     out[:, at + 3] = np.log2(np.maximum(allocatable[:, 0], 1.0) / 1000.0)
     out[:, at + 4] = np.log2(np.maximum(allocatable[:, 1], 2.0**20) / _GIB)
     at += 5
-    declared = 1.0 - np.power(0.5, np.asarray(nodes.declared, dtype=float))
+    declared = _DECLARED[np.clip(np.asarray(nodes.declared, dtype=np.int64), 0, len(_DECLARED) - 1)]
     out[:, at : at + 4] = declared[:, 1, :]
     out[:, at + 4 : at + 8] = declared[:, 0, :]
     at += 8

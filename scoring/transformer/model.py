@@ -115,15 +115,32 @@ class SlowdownModel(nn.Module):
         self.register_buffer("mean", torch.tensor(np.asarray(mean, dtype=np.float32)))
         self.register_buffer("std", torch.tensor(np.asarray(std, dtype=np.float32)))
         self.embed = nn.Linear(config.features, config.width)
+        self.folded = False
         self.blocks = nn.ModuleList(InducedSelfAttention(config) for _ in range(config.layers))
         self.hidden = nn.Linear(config.width, config.hidden)
         self.head = nn.Linear(config.hidden, 1)
 
     def forward(self, tokens: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        x = torch.relu(self.embed((tokens - self.mean) / self.std))
+        x = torch.relu(self.embed(tokens if self.folded else (tokens - self.mean) / self.std))
         for block in self.blocks:
             x = block(x, mask)
         return nn.functional.softplus(self.head(torch.relu(self.hidden(x)))).squeeze(-1)
+
+
+def folded(model: SlowdownModel) -> SlowdownModel:
+    """`model` with the feature scale folded into its embedding, for inference: W/std and b - W·mean/std.
+
+    Equal up to float rounding, and one pass over the [nodes, features] tokens fewer (a broadcast
+    division costs a tenth of the forward pass on 1,000 nodes). The buffers keep the scale (`fill`).
+    """
+    if model.folded:
+        return model
+    with torch.no_grad():
+        weight = model.embed.weight / model.std
+        model.embed.bias -= weight @ model.mean
+        model.embed.weight.copy_(weight)
+    model.folded = True
+    return model
 
 
 @dataclass(frozen=True)
@@ -139,6 +156,8 @@ def parameters(model: nn.Module) -> int:
 
 def save(path: str | Path, model: SlowdownModel, summary: Mapping[str, Any]) -> None:
     """Write the checkpoint atomically (a temporary file renamed over the target); same inputs, same bytes."""
+    if model.folded:
+        raise ValueError("a model folded for inference cannot be saved; save the trained one")
     path = Path(path)
     payload = {
         "format": FORMAT,
@@ -200,7 +219,7 @@ class Scorer:
     """Inference: tokens of one decision → predicted slowdown per node. Thread-safe (read-only weights)."""
 
     def __init__(self, checkpoint: Checkpoint, *, threads: int = 1) -> None:
-        self.model = checkpoint.model.eval()
+        self.model = folded(checkpoint.model.eval())
         self.fill = self.model.mean.numpy().copy()
         self.summary = checkpoint.summary
         torch.set_num_threads(max(1, threads))

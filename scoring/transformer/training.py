@@ -54,7 +54,7 @@ class Example:
 @dataclass(frozen=True)
 class Settings:
     seed: int = 7
-    epochs: int = 30
+    epochs: int = 50
     batch_size: int = 64
     learning_rate: float = 3e-3
     weight_decay: float = 1e-4
