@@ -80,7 +80,9 @@ def main() -> int:
     tiers = sorted({d["tier"] for d in decisions})
     p50, p99 = statistics.median(latencies), percentile(latencies, 99)
     result = {
-        "command": "python benchmark/transformer_latency.py" + (" --record" if args.record else ""),
+        "command": (f"nice -n {os.nice(0)} " if os.nice(0) else "")
+        + "python benchmark/transformer_latency.py"
+        + (" --record" if args.record else ""),
         "machine": f"{os.cpu_count()} CPUs, 1-minute load {load_before:.2f} before and {load_after:.2f} after, "
         f"niceness {os.nice(0)}",
         "measured_at": format_timestamp(SystemClock().now()),
