@@ -240,6 +240,12 @@ def render(
         "- Node speed is not in the target: on mixed hardware the lowest-slowdown node need not have the lowest "
         "P99 in milliseconds.",
         "- Regimes are a rule over InterferenceAware's calibrated levels, not learnt.",
+        "- Mean regret is dominated by a few large misses (compare the p95): in the held-out family, mostly pods "
+        "beside IO-saturated nodes, a pressure the training families show rarely.",
+        "- Latency: the attention block costs about a millisecond of the model's time at 1,000 nodes. On the shared "
+        "two-core development machine the p99 goal holds only when the measurement is shielded from other jobs "
+        "(`nice`); under their contention p99 rises to about 1.5x. Dropping the block's feed-forward layer and one "
+        "head would save about a quarter of the model time, at the price of retraining.",
         "",
         "## Reproduce",
         "",
