@@ -5,6 +5,7 @@ a pod the same way. `auto` is the production chain (LLM → transformer → heur
 that are available; naming one tier forces it alone, with no fallback, for inspection.
 """
 
+import logging
 from typing import Literal
 
 from cluster.clock import Clock, SystemClock
@@ -13,7 +14,10 @@ from cluster.errors import UserError
 from llm.availability import unavailable_reason
 from scoring.decide import Decider, TierDecider
 from scoring.heuristic import HeuristicTier, Strategy
+from scoring.transformer import ModelUnavailableError, missing, model_path
 from telemetry.stats import Stats
+
+log = logging.getLogger("scheduler")
 
 TierChoice = Literal["auto", "llm", "transformer", "heuristic"]
 
@@ -30,7 +34,7 @@ def build_decider(
     clock: Clock | None = None,
     stats: Stats | None = None,
 ) -> Decider:
-    """The chain for `tier`; `stats` receives the LLM tier's counters (the scheduler loop passes its own)."""
+    """The chain for `tier`; `stats` receives the tiers' counters (the scheduler loop passes its own)."""
     clock = clock or SystemClock()
     heuristic = HeuristicTier(
         strategy=Strategy(strategy or settings.fallback.strategy), weights=settings.scoring.weights
@@ -44,8 +48,10 @@ def build_decider(
             tiers.append(LLMTier.from_settings(settings, clock=clock, stats=stats))
         elif tier == "llm":
             raise TierUnavailableError(llm_unavailable)
-    if tier == "transformer":
-        raise TierUnavailableError(f"the {tier} tier is not available in this build")
+    if tier in ("auto", "transformer"):
+        transformer = _transformer(settings, clock=clock, stats=stats, forced=tier == "transformer")
+        if transformer is not None:
+            tiers.append(transformer)
     return Decider(
         heuristic=heuristic,
         tiers=tiers,
@@ -53,3 +59,20 @@ def build_decider(
         deadline_seconds=settings.llm.deadline_seconds,
         fallback=tier == "auto",
     )
+
+
+def _transformer(settings: Settings, *, clock: Clock, stats: Stats | None, forced: bool) -> TierDecider | None:
+    """The transformer tier; when its weights cannot be used, TierUnavailableError if forced, else None and one
+    warning (the chain goes on without it). torch is imported only when the weights file exists."""
+    try:
+        path = model_path(settings.scoring.model_path)
+        if not path.is_file():
+            raise missing(path)
+        from scoring.transformer.tier import TransformerTier  # noqa: PLC0415 - torch only when the tier runs
+
+        return TransformerTier.from_settings(settings, clock=clock, stats=stats)
+    except ModelUnavailableError as exc:
+        if forced:
+            raise TierUnavailableError(str(exc)) from exc
+        log.warning("transformer tier disabled: %s; deciding without it", exc)
+        return None
