@@ -1,0 +1,180 @@
+"""The network and its checkpoint: padding and order do not leak, bad files are refused clearly, training repeats."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from cluster.needs import WorkloadClass
+from scoring.transformer import ModelUnavailableError, features, model, training
+from scoring.transformer.features import FEATURE_NAMES, NodeInputs, PodInputs, Scale
+from scoring.transformer.model import ModelConfig, Scorer, SlowdownModel
+
+F = len(FEATURE_NAMES)
+TINY = ModelConfig(width=8, heads=2, inducing=2, layers=1, hidden=8)
+
+
+def network(seed: int = 0) -> SlowdownModel:
+    torch.manual_seed(seed)
+    return SlowdownModel(TINY).eval()
+
+
+def test_padding_does_not_change_the_real_nodes_predictions() -> None:
+    net = network()
+    x = torch.randn(1, 5, F)
+    padded = torch.cat([x, torch.randn(1, 3, F) * 100], dim=1)
+    mask = torch.tensor([[True] * 5 + [False] * 3])
+    with torch.inference_mode():
+        assert torch.allclose(net(x)[0], net(padded, mask)[0, :5], atol=1e-5)
+
+
+def test_the_order_of_the_candidates_does_not_matter() -> None:
+    net = network()
+    x = torch.randn(1, 6, F)
+    order = torch.tensor([3, 0, 5, 1, 4, 2])
+    with torch.inference_mode():
+        assert torch.allclose(net(x)[0][order], net(x[:, order])[0], atol=1e-5)
+
+
+def test_predictions_are_slowdowns_of_at_least_one(tmp_path: Path) -> None:
+    model.save(tmp_path / "m.pt", network(), {})
+    scorer = Scorer.load(tmp_path / "m.pt")
+    assert (scorer.slowdown(np.random.default_rng(0).normal(size=(4, F)).astype(np.float32)) >= 1.0).all()
+
+
+def test_a_checkpoint_round_trips(tmp_path: Path) -> None:
+    net = network(3)
+    model.save(tmp_path / "m.pt", net, {"data": {"sim_decisions": 5}})
+    loaded = model.load(tmp_path / "m.pt")
+    x = torch.randn(1, 4, F)
+    with torch.inference_mode():
+        assert torch.equal(net(x), loaded.model(x))
+    assert loaded.summary == {"data": {"sim_decisions": 5}}
+    assert loaded.model.config == TINY
+
+
+def _corrupt(path: Path) -> None:
+    path.write_bytes(b"\x00not a checkpoint" * 10)
+
+
+def _truncated(path: Path) -> None:
+    model.save(path, network(), {})
+    path.write_bytes(path.read_bytes()[:500])
+
+
+def _other_features(path: Path) -> None:
+    model.save(path, network(), {})
+    payload = torch.load(path, weights_only=True)
+    payload["feature_version"] = -1
+    torch.save(payload, path)
+
+
+def _nan_weights(path: Path) -> None:
+    net = network()
+    with torch.no_grad():
+        net.embed.weight.fill_(float("nan"))
+    model.save(path, net, {})
+
+
+def _wrong_shapes(path: Path) -> None:
+    model.save(path, network(), {})
+    payload = torch.load(path, weights_only=True)
+    payload["state_dict"]["embed.weight"] = torch.zeros(3, 3)
+    torch.save(payload, path)
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        pytest.param(lambda path: None, "no such file", id="missing file"),
+        pytest.param(_corrupt, "unreadable", id="random bytes"),
+        pytest.param(_truncated, "unreadable", id="truncated archive"),
+        pytest.param(_other_features, "features -1", id="weights of another feature version"),
+        pytest.param(_nan_weights, "non-finite", id="NaN weights"),
+        pytest.param(_wrong_shapes, "corrupt", id="tensors of the wrong shape"),
+    ],
+)
+def test_unusable_weights_are_refused_with_what_to_do(tmp_path: Path, damage, message: str) -> None:
+    path = tmp_path / "model.pt"
+    damage(path)
+    with pytest.raises(ModelUnavailableError, match=message) as caught:
+        model.load(path)
+    assert "scoring.train" in str(caught.value) or "retrain" in str(caught.value)
+
+
+def test_non_finite_tokens_are_rejected(tmp_path: Path) -> None:
+    model.save(tmp_path / "m.pt", network(), {})
+    scorer = Scorer.load(tmp_path / "m.pt")
+    tokens = np.zeros((2, F), np.float32)
+    tokens[1, 3] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        scorer.slowdown(tokens)
+
+
+def _examples(count: int, seed: int) -> list[training.Example]:
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(count):
+        n = int(rng.integers(2, 6))
+        nodes = NodeInputs(
+            telemetry=rng.random((n, features.TELEMETRY_WIDTH)).astype(np.float32),
+            pressure=rng.random((n, 4)).astype(np.float32),
+            allocatable=np.tile([8000.0, 2.0**35], (n, 1)),
+            requested=rng.random((n, 2)) * [4000.0, 2.0**33],
+            pods=rng.integers(0, 20, n),
+            max_pods=np.full(n, 110),
+            declared=rng.integers(0, 2, (n, 2, 4)),
+        )
+        pod = PodInputs(WorkloadClass.LATENCY_CRITICAL, (True, True, True, False), (False,) * 4, 500.0, 2.0**29)
+        target = 2.0 * nodes.pressure[:, 0]
+        out.append(training.Example(nodes, pod, target, -target))
+    return out
+
+
+def test_training_is_deterministic_for_a_seed() -> None:
+    prepared = training.prepare(_examples(24, seed=1))
+    settings = training.Settings(seed=3, epochs=2, batch_size=8, config=TINY)
+    first, losses = training.fit(prepared, settings, progress=False)
+    second, again = training.fit(prepared, settings, progress=False)
+    assert losses == again
+    for name, tensor in first.state_dict().items():
+        assert torch.equal(tensor, second.state_dict()[name]), name
+    other, _ = training.fit(prepared, training.Settings(seed=4, epochs=2, batch_size=8, config=TINY), progress=False)
+    assert not torch.equal(first.embed.weight, other.embed.weight)
+
+
+def test_training_learns_the_ranking_of_a_simple_rule() -> None:
+    prepared = training.prepare(_examples(64, seed=2))
+    settings = training.Settings(seed=1, epochs=40, batch_size=16, learning_rate=1e-2, config=TINY)
+    net, losses = training.fit(prepared, settings, progress=False)
+    assert losses[-1] < losses[0]
+    test = _examples(20, seed=9)
+    hits = 0
+    for example in test:
+        tokens = np.where(np.isnan(t := features.tokens(example.nodes, example.pod)), prepared.scale.mean, t)
+        with torch.inference_mode():
+            predicted = net(torch.from_numpy(tokens.astype(np.float32))[None])[0].numpy()
+        hits += int(np.argmin(predicted) == np.argmin(example.target))
+    assert hits >= 14  # a random pick among 2-5 nodes gets about 7
+
+
+def test_the_scale_is_fitted_on_known_values_only() -> None:
+    raw = np.array([[1.0, np.nan], [3.0, np.nan]])
+    scale = Scale.fit(raw)
+    assert scale.mean.tolist() == [2.0, 0.0]
+    assert scale.std.tolist() == [1.0, 1.0]
+
+
+def test_folding_the_scale_into_the_embedding_changes_nothing_but_speed(tmp_path: Path) -> None:
+    scale = Scale(np.linspace(-1, 1, F).astype(np.float32), np.linspace(0.5, 2, F).astype(np.float32))
+    net = SlowdownModel(TINY, scale)
+    model.save(tmp_path / "m.pt", net.eval(), {})
+    scorer = Scorer.load(tmp_path / "m.pt")
+    tokens = np.random.default_rng(1).normal(size=(7, F)).astype(np.float32)
+    with torch.inference_mode():
+        plain = torch.exp(net(torch.from_numpy(tokens)[None])[0]).numpy()
+    assert scorer.model.folded
+    assert np.allclose(scorer.slowdown(tokens), plain, rtol=1e-5)
+    with pytest.raises(ValueError, match="folded"):
+        model.save(tmp_path / "again.pt", scorer.model, {})

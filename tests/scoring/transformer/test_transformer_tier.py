@@ -1,0 +1,166 @@
+"""The tier in the chain: scores and regimes, the latency budget and its breaker, hardened input and output."""
+
+import numpy as np
+import pytest
+
+from cluster.clock import FakeClock
+from scoring.breaker import CircuitBreaker, State
+from scoring.decide import Decider, Tier, TierDeclinedError
+from scoring.heuristic import HeuristicTier
+from scoring.transformer.model import Scorer
+from scoring.transformer.tier import Scores, TransformerTier, breaker_listener
+from telemetry.stats import Stats
+from tests.builders import make_pod
+from tests.scoring.transformer.helpers import (
+    LATENCY_CRITICAL,
+    QUIET,
+    STREAMED,
+    THRASHED,
+    FakePredictor,
+    latency_critical,
+    request,
+    shipped,
+    snapshot,
+    state,
+)
+
+BUDGET_MS = 45.0
+
+
+def tier(predictor: FakePredictor, clock: FakeClock, *, threshold: int = 3, stats: Stats | None = None):
+    breaker = CircuitBreaker(
+        name="transformer",
+        failure_threshold=threshold,
+        reset_timeout=60,
+        clock=clock,
+        listener=breaker_listener(stats or Stats()),
+    )
+    return TransformerTier(predictor=predictor, clock=clock, budget_ms=BUDGET_MS, breaker=breaker)
+
+
+def three_nodes():
+    return snapshot([state("a", **THRASHED), state("b", **QUIET), state("c", **STREAMED)])
+
+
+def test_the_lowest_predicted_slowdown_wins_and_every_feasible_node_is_scored(clock: FakeClock) -> None:
+    predictor = FakePredictor(lambda tokens: np.array([3.0, 1.1, 2.0]))
+    choice = tier(predictor, clock).choose(request(latency_critical(), three_nodes()))
+    assert choice.node == "b"
+    assert set(choice.scores) == {"a", "b", "c"}
+    assert all(0 <= s <= 100 for s in choice.scores.values())
+    assert choice.scores["b"] > choice.scores["c"] > choice.scores["a"]
+    assert choice.extra["regimes"] == {"a": "llc-bound", "b": "quiet", "c": "membw-bound"}
+    assert "1.10x" in choice.reason
+
+
+def test_scores_are_clamped_to_the_score_range(clock: FakeClock) -> None:
+    predictor = FakePredictor(lambda tokens: np.array([0.5, 1e9, 1.0]))
+    choice = tier(predictor, clock).choose(request(latency_critical(), three_nodes()))
+    assert choice.scores["a"] == 100.0
+    assert choice.scores["b"] == 0.0
+
+
+def test_near_ties_go_to_the_heuristics_preference(clock: FakeClock) -> None:
+    predictor = FakePredictor(lambda tokens: np.array([1.0, 1.005, 1.5]))
+    snap = three_nodes()
+    req = request(latency_critical(), snap)
+    expected = "a" if req.heuristic.scores[0] >= req.heuristic.scores[1] else "b"
+    assert tier(predictor, clock).choose(req).node == expected
+
+
+def test_a_noisy_pod_is_kept_away_from_sensitive_neighbours(clock: FakeClock) -> None:
+    victim = make_pod("victim", node="a", cpu="100m", annotations=LATENCY_CRITICAL)
+    snap = snapshot([state("a", **QUIET), state("b", **QUIET)], [victim])
+    hog = make_pod("hog", cpu="1", annotations={"ai-scheduler.io/noisy": "llc"})
+    choice = tier(FakePredictor(lambda tokens: np.array([1.0, 1.2])), clock).choose(request(hog, snap))
+    assert choice.node == "b"
+    assert choice.scores["a"] <= 50
+    assert "kept away" in choice.reason
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf], ids=["NaN", "infinite"])
+def test_a_non_finite_prediction_declines_to_the_heuristic(clock: FakeClock, bad: float) -> None:
+    class Broken(FakePredictor):
+        def slowdown(self, tokens: np.ndarray) -> np.ndarray:
+            raise ValueError(f"the model returned {bad}")
+
+    decider = Decider(heuristic=HeuristicTier(), tiers=[tier(Broken(), clock)], clock=clock)
+    decision = decider.decide(latency_critical(), three_nodes())
+    assert decision.tier is Tier.HEURISTIC
+    assert "model input or output rejected" in decision.fallbacks["transformer"]
+
+
+def test_an_overrun_falls_back_to_the_heuristic(clock: FakeClock) -> None:
+    slow = FakePredictor(clock=clock, seconds=0.050)
+    decider = Decider(heuristic=HeuristicTier(), tiers=[tier(slow, clock)], clock=clock)
+    decision = decider.decide(latency_critical(), three_nodes())
+    assert decision.tier is Tier.HEURISTIC
+    assert decision.node == "b"
+    assert "over the 45 ms budget" in decision.fallbacks["transformer"]
+
+
+def test_repeated_overruns_open_the_breaker_and_a_trial_closes_it(clock: FakeClock) -> None:
+    stats = Stats()
+    slow = FakePredictor(clock=clock, seconds=0.050)
+    transformer = tier(slow, clock, threshold=3, stats=stats)
+    req = request(latency_critical(), three_nodes())
+    for _ in range(3):
+        with pytest.raises(TierDeclinedError, match="budget"):
+            transformer.choose(req)
+    assert transformer.breaker.state is State.OPEN
+    with pytest.raises(TierDeclinedError, match="latency breaker open"):
+        transformer.choose(req)
+    assert slow.calls == 3
+    assert stats.summary()["breaker_trips"] == 1
+    clock.advance(61)
+    slow._seconds = 0.001
+    assert transformer.choose(req).node == "a"
+    assert transformer.breaker.state is State.CLOSED
+
+
+def test_a_fast_pod_resets_the_overrun_count(clock: FakeClock) -> None:
+    predictor = FakePredictor(clock=clock, seconds=0.050)
+    transformer = tier(predictor, clock, threshold=2)
+    req = request(latency_critical(), three_nodes())
+    with pytest.raises(TierDeclinedError):
+        transformer.choose(req)
+    predictor._seconds = 0.001
+    transformer.choose(req)
+    predictor._seconds = 0.050
+    with pytest.raises(TierDeclinedError):
+        transformer.choose(req)
+    assert transformer.breaker.state is State.CLOSED
+
+
+def test_a_passed_deadline_declines_without_scoring(clock: FakeClock) -> None:
+    predictor = FakePredictor()
+    with pytest.raises(TierDeclinedError, match="deadline"):
+        tier(predictor, clock).choose(request(latency_critical(), three_nodes(), deadline=clock.monotonic()))
+    assert predictor.calls == 0
+
+
+def test_a_node_without_telemetry_is_scored_as_typical_not_as_perfect() -> None:
+    scorer = Scorer.load(shipped())
+    transformer = TransformerTier(predictor=scorer, clock=FakeClock(), budget_ms=1e9)
+    states = [state("q1", **QUIET), state("q2", **QUIET), state("t1", **THRASHED), state("t2", **STREAMED)]
+    choice = transformer.choose(request(latency_critical(), snapshot([*states, state("blind")])))
+    s = choice.scores
+    assert choice.node in {"q1", "q2"}
+    assert s["q1"] > s["blind"] > min(s["t1"], s["t2"])
+    assert choice.extra["regimes"]["blind"] == "unknown"
+
+
+def test_the_shipped_model_ranks_quiet_before_thrashed_before_saturated() -> None:
+    transformer = TransformerTier(predictor=Scorer.load(shipped()), clock=FakeClock(), budget_ms=1e9)
+    states = [state("s", **STREAMED), state("t", **THRASHED), state("q", **QUIET)]
+    s = transformer.choose(request(latency_critical(), snapshot(states))).scores
+    assert s["q"] > s["t"] > s["s"]
+
+
+def test_the_chosen_nodes_score_is_read_without_building_every_score() -> None:
+    names = tuple(f"n{i}" for i in range(5))
+    values = Scores(names, np.array([0, 2, 4]), np.array([10.04, 20.06, 30.0]), {n: i for i, n in enumerate(names)})
+    assert values["n2"] == 20.1
+    assert values.get("n1") is None
+    assert dict(values) == {"n0": 10.0, "n2": 20.1, "n4": 30.0}
+    assert len(values) == 3
