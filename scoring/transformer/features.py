@@ -21,7 +21,7 @@ A token holds, for one node:
 - the pod: class, sensitivity and noisy flags, log2 cpu and memory requests.
 """
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -73,7 +73,6 @@ FEATURE_NAMES: tuple[str, ...] = _names()
 TELEMETRY_WIDTH = 5 * len(METRIC_NAMES)
 _DECLARED = 1.0 - np.power(0.5, np.arange(65, dtype=float))
 """1 - 0.5^count for 0..64 declared pods (a table: a power per node and dimension costs more than the model)."""
-_POD_WIDTH = len(_CLASSES) + 2 * len(DIMENSIONS) + 2
 
 
 def sanitize(metrics: np.ndarray) -> np.ndarray:
@@ -167,10 +166,6 @@ class NodeInputs:
     def measured(self) -> np.ndarray:
         """[N] whether any metric of the node is known (the telemetry block's known flags)."""
         return np.asarray(self.telemetry)[:, 0::5].any(axis=1)
-
-    def take(self, rows: np.ndarray) -> "NodeInputs":
-        """A subset of the candidates (the collector keeps the best ones)."""
-        return NodeInputs(*(getattr(self, f.name)[rows] for f in fields(self)))
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ import numpy as np
 
 from cluster.objects import Node, Pod, parse_node, parse_pod
 from cluster.snapshot import Snapshot
-from sim import dataset, generators, manifests, workloads
+from sim import dataset, generators, manifests
 from sim.generators import FAMILIES
 from sim.hardware import Hardware
 from telemetry import nodestate
@@ -30,9 +30,6 @@ from telemetry import nodestate
 NOW = 1_800_000_000.0
 """NodeState timestamps of generated clusters (age is not checked when building examples)."""
 TRAIN_FAMILIES = tuple(f for f in FAMILIES if f not in dataset.EVAL_FAMILIES)
-TRAIN_PROFILES = tuple(p for p in workloads.PROFILES if p not in dataset.EVAL_PROFILES)
-ARRIVING = tuple(p for p in generators.FAMILIES["datacenter"].arrivals)
-"""Profiles that arrive in the generated clusters (stressors only ever run as neighbours)."""
 
 
 class SimulatorDriftError(RuntimeError):
