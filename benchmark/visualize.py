@@ -2,7 +2,7 @@
 
     python benchmark/visualize.py --input benchmark/results/<timestamp>.json [--output DIR] [--scenario NAME ...]
 
-Draws, for each scenario, into `DIR/<scenario>/` (default DIR: the results file's folder):
+Draws, for each scenario, into `DIR/<scenario>/` (default DIR: a folder named after the results file, next to it):
 - `p99_comparison.png`: P99 of the latency-critical pods per policy, pooled and per workload profile;
 - `placement_accuracy.png`: where those pods landed, on nodes with noisy neighbours or quiet ones;
 - `latency_distribution.png`: P50, P90 and P99 per policy;
@@ -57,9 +57,9 @@ def _bars(ax: Axes, summary: Summary, policies: Sequence[str], metric: str, *, f
     errors = np.array([[v[1] for v in values], [v[2] for v in values]]) * scale
     x = np.arange(len(policies))
     ax.bar(x, means, yerr=errors, capsize=3, color=[COLOURS.get(p, "#444") for p in policies])
-    for xi, mean in zip(x, means, strict=True):
+    for xi, mean, above in zip(x, means, errors[1], strict=True):
         if np.isfinite(mean):
-            ax.annotate(fmt.format(mean), (xi, mean), ha="center", va="bottom", fontsize=8, xytext=(0, 2),
+            ax.annotate(fmt.format(mean), (xi, mean + above), ha="center", va="bottom", fontsize=8, xytext=(0, 2),
                         textcoords="offset points")  # fmt: skip
     ax.set_xticks(x, policies, rotation=20)
     ax.grid(axis="y", alpha=0.3)
@@ -69,7 +69,7 @@ def _subtitle(result: Mapping[str, Any], name: str) -> str:
     entry = result["scenarios"][name]
     seeds = ", ".join(str(s) for s in entry["seeds"])
     return (
-        f"{name}: {entry['nodes']} nodes, {entry['arrivals']} arrivals, seeds {seeds}; latencies from the "
+        f"{name}: {entry['nodes']} nodes, {entry['arrivals']} arrivals, seeds {seeds}\nlatencies from the "
         f"calibrated interference model; telemetry every {result['telemetry']['period_seconds']:g} s"
     )
 
@@ -133,7 +133,7 @@ def latency_distribution(result: Mapping[str, Any], name: str, path: Path) -> No
         ax.bar(x, [v[0] for v in values], width, yerr=[[v[1] for v in values], [v[2] for v in values]], capsize=2,
                color=colours, edgecolor="black", linewidth=0.4)  # fmt: skip
         for xi, v in zip(x, values, strict=True):
-            ax.annotate(f"{metric[:3].upper()}\n{v[0]:.2f}", (xi, v[0]), ha="center", va="bottom", fontsize=6,
+            ax.annotate(f"{metric[:3].upper()}\n{v[0]:.2f}", (xi, v[0] + v[2]), ha="center", va="bottom", fontsize=6,
                         xytext=(0, 2), textcoords="offset points")  # fmt: skip
     ax.set_xticks(np.arange(len(policies)), policies)
     ax.set_ylabel("request latency (ms)")
@@ -162,7 +162,7 @@ def dashboard(result: Mapping[str, Any], name: str, path: Path) -> None:
         ax.set_title(title, fontsize=10)
     machine = result["machine"]
     fig.suptitle(
-        f"Noisy-neighbour placement benchmark — {_subtitle(result, name)}\n"
+        f"Noisy-neighbour placement benchmark — {_subtitle(result, name)}; "
         f"{machine['cpus']} × {machine['cpu']}, commit {machine['commit']}, {result['mode']} run of {result['time']}",
         fontsize=10,
     )
@@ -191,12 +191,12 @@ def draw(result: Mapping[str, Any], output: Path, scenarios: Sequence[str] | Non
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--input", type=Path, required=True, help="a results file of benchmark/runner.py")
-    parser.add_argument("--output", type=Path, help="folder for the charts (default: the results file's folder)")
+    parser.add_argument("--output", type=Path, help="folder for the charts (default: FILE without .json)")
     parser.add_argument("--scenario", action="append", help="only this scenario (repeatable)")
     args = parser.parse_args(argv)
     try:
         result = load(args.input)
-        written = draw(result, args.output or args.input.parent, args.scenario)
+        written = draw(result, args.output or args.input.with_suffix(""), args.scenario)
     except ReportError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
