@@ -25,19 +25,28 @@ def decide(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.fixture(scope="module")
-def decisions() -> dict[str, dict]:
-    result = decide("--snapshot", str(SNAPSHOT), "--pod", str(PODS), "--json")
+def run(*args: str) -> dict[str, dict]:
+    result = decide("--snapshot", str(SNAPSHOT), "--pod", str(PODS), "--json", *args)
     assert result.returncode == 0, result.stderr
-    lines = result.stdout.strip().splitlines()
-    return {d["pod"]: d for d in map(json.loads, lines)}
+    return {d["pod"]: d for d in map(json.loads, result.stdout.strip().splitlines())}
+
+
+@pytest.fixture(scope="module", params=["auto", "heuristic"])
+def decisions(request: pytest.FixtureRequest) -> dict[str, dict]:
+    """The production chain (the transformer, without a token) and the heuristic tier alone."""
+    return run("--tier", request.param)
+
+
+@pytest.fixture(scope="module")
+def heuristic() -> dict[str, dict]:
+    return run("--tier", "heuristic")
 
 
 def test_one_valid_line_per_pod(decisions):
     assert len(decisions) == 10
     for d in decisions.values():
         assert list(d)[:7] == ["pod", "node", "tier", "reason", "scores", "unschedulable", "latency_ms"]
-        assert d["tier"] == "heuristic"
+        assert d["tier"] in {"transformer", "heuristic"}
         assert all(0 <= s <= 100 for s in d["scores"].values())
         assert d["latency_ms"] > 0
         assert len(d["reason"]) <= 256
@@ -59,8 +68,8 @@ def test_constraints_are_respected(decisions):
     )
 
 
-def test_plugin_scores_are_printed_for_the_heuristic_tier(decisions):
-    plugins = decisions["default/redis-latency"]["plugin_scores"]
+def test_plugin_scores_are_printed_for_the_heuristic_tier(heuristic):
+    plugins = heuristic["default/redis-latency"]["plugin_scores"]
     assert set(plugins) == {
         "NodeResourcesFit",
         "NodeResourcesBalancedAllocation",

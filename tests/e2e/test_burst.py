@@ -8,6 +8,7 @@ from tests.e2e.cluster import bound, events, node, pod, pods, scheduled_counts, 
 
 NODES = 50
 PODS = 2000
+LOCAL_TIERS = {"transformer", "heuristic"}  # no token or endpoint: the production chain without the LLM
 
 
 def test_2000_pods_on_50_nodes_are_all_bound_within_capacity_and_recorded():
@@ -30,7 +31,7 @@ def test_2000_pods_on_50_nodes_are_all_bound_within_capacity_and_recorded():
         assert totals["cpu"] <= 8000 and totals["memory"] <= 32 * 1024**3 and totals["pods"] <= 60, name
     for p in placed:
         annotations = p["metadata"]["annotations"]
-        assert annotations["ai-scheduler.io/decision-tier"] == "heuristic"
+        assert annotations["ai-scheduler.io/decision-tier"] in LOCAL_TIERS
         assert 0 <= float(annotations["ai-scheduler.io/decision-score"]) <= 100
         assert len(annotations["ai-scheduler.io/decision-reason"]) <= 256
     assert set(scheduled_counts(emulator).values()) == {1}
@@ -39,4 +40,4 @@ def test_2000_pods_on_50_nodes_are_all_bound_within_capacity_and_recorded():
         name = event["involvedObject"]["name"]
         assert event["message"] == f"Successfully assigned default/{name} to {nodes_of[name]}"
     assert summary["bound"] == PODS and summary["failed_bindings"] == 0
-    assert summary["decisions"] == {"heuristic": PODS}
+    assert set(summary["decisions"]) <= LOCAL_TIERS and sum(summary["decisions"].values()) == PODS

@@ -48,6 +48,6 @@ def test_metrics_health_and_readiness():
     assert value(text, f'scheduler_schedule_attempts_total{{{profile},result="scheduled"}}') == 5
     assert value(text, f'scheduler_schedule_attempts_total{{{profile},result="unschedulable"}}') >= 1
     assert value(text, 'scheduler_pending_pods{queue="unschedulable"}') == 1
-    assert value(text, 'ai_scheduler_decisions_total{tier="heuristic"}') == 5
+    assert value(text, 'ai_scheduler_decisions_total{tier="transformer"}') == 5
     assert value(text, f'scheduler_scheduling_attempt_duration_seconds_count{{{profile},result="scheduled"}}') == 5
     assert "ai_scheduler_binding_failures_total 0.0" in text

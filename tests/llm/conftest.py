@@ -59,10 +59,15 @@ class SteppedClock:
 
 
 def llm_settings(url: str | None, *, token: str | None = None, **sections: dict[str, Any]) -> Settings:
-    """Settings with the LLM at `url`, short timeouts for tests, and any section overrides."""
+    """Settings with the LLM at `url`, short timeouts for tests, and any section overrides.
+
+    The transformer tier is left out (its weights path does not exist), so the LLM falls back straight to
+    the heuristic tier and these tests watch the LLM tier alone.
+    """
     tree: dict[str, Any] = {
         "llm": {"endpoint": url, "timeout": 2.0, "deadline_seconds": 5.0, "max_retries": 2},
         "circuit_breaker": {"failure_threshold": 50},
+        "scoring": {"model_path": "tests/llm/no-transformer-weights.pt"},
     }
     for section, values in sections.items():
         tree[section] = {**tree.get(section, {}), **values}

@@ -14,7 +14,9 @@ ENDPOINT = "http://127.0.0.1:9"
 @pytest.mark.parametrize(
     ("settings", "tier", "tiers", "fallback"),
     [
-        pytest.param(Settings(), "auto", [], True, id="auto without a token or endpoint: local tiers only"),
+        pytest.param(
+            Settings(), "auto", ["transformer"], True, id="auto without a token or endpoint: the local tiers only"
+        ),
         pytest.param(llm_settings(None, token=TOKEN), "auto", ["llm"], True, id="auto with a token: router first"),
         pytest.param(llm_settings(ENDPOINT), "auto", ["llm"], True, id="auto with an endpoint and no token"),
         pytest.param(

@@ -77,7 +77,7 @@ def test_the_prompt_carries_contract_fields_and_numbers_only() -> None:
         "requests": {"cpu_m": 500, "memory_mib": 512},
     }
     allowed = {"id", "free", "requested", "pods", "pressure_pct", "noisy_neighbours", "sensitive_neighbours"}
-    allowed |= {"mean", "p95", "telemetry", "hint"}
+    allowed |= {"mean", "p95", "telemetry", "hint", "regime"}
     for candidate in data["candidates"]:
         assert set(candidate) <= allowed
     assert [c["id"] for c in data["candidates"]] == list(built.ids) == [f"n{k}" for k in range(1, 7)]
