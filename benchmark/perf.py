@@ -40,6 +40,7 @@ from tests.llm.fake_llm import FakeLLM, Reply  # noqa: E402
 
 RESULTS = ROOT / "benchmark" / "results"
 STATE = "ai-scheduler.io/node-state"
+DECIDE = "Decider.decide (scoring/decide.py)"
 PARTS = ("latency", "throughput", "llm", "scale")
 TIERS = ("default", "heuristic", "transformer")
 
@@ -65,16 +66,15 @@ def latency_part(plan: dict[str, Any], settings: config.Settings, workdir: Path,
     return results
 
 
-def profile_latency(workdir: Path, quick: bool) -> dict[str, Any]:
+def profile_latency(workdir: Path, raw: Path, quick: bool) -> dict[str, Any]:
     """The 1,000-node decisions again, in a child process sampled by py-spy."""
-    raw = workdir / "latency.raw"
     command = [sys.executable, str(Path(__file__)), "--only", "latency", "--latency-nodes", "1000"]
     child = subprocess.Popen([*command, *(["--quick"] if quick else []), "--output", str(workdir / "child.json")],
                              cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     recorder = profiling.Recorder(child.pid, raw)
     child.wait()
     recorder.stop()
-    return profiling.hot_spots(raw, within="decide (scoring/decide.py)")
+    return profiling.hot_spots(raw, within=DECIDE)
 
 
 def write_cluster(workdir: Path, name: str, objects: list[dict[str, Any]]) -> Path:
@@ -85,17 +85,23 @@ def write_cluster(workdir: Path, name: str, objects: list[dict[str, Any]]) -> Pa
 
 HEURISTIC_ONLY = {"scoring": {"model_path": "benchmark/results/no-model.pt"}}
 """Config of a scheduler without the transformer: its weights path names no file, as in a build without a model."""
+LASTING_TELEMETRY = {"telemetry": {"max_age_seconds": 3600}}
+"""The synthetic NodeStates are written once; real agents republish every 30 s, so keep them fresh for the run."""
 
 
-def throughput_part(plan: dict[str, Any], workdir: Path, profile: bool) -> dict[str, Any]:
+def throughput_part(plan: dict[str, Any], workdir: Path, raw: Path | None) -> dict[str, Any]:
     """The production chain (transformer when its weights exist, else heuristic) and the heuristic tier alone."""
     size = plan["throughput"]
     objects = build_cluster(nodes=size["nodes"], pods=size["pods"], pending=size["pending"])
     cluster = write_cluster(workdir, "throughput", objects)
     ceiling = throughput.ceiling(cluster, objects)
-    raw = workdir / "throughput.raw" if profile else None
     ours = perf_runs.scheduler_burst(cluster, workdir, pending=size["pending"], profile=raw)
-    alone = perf_runs.scheduler_burst(cluster, workdir, pending=size["pending"], config=HEURISTIC_ONLY)
+    raw_alone = raw.with_name(raw.stem + "-heuristic.raw") if raw else None
+    alone = perf_runs.scheduler_burst(
+        cluster, workdir, pending=size["pending"], config=HEURISTIC_ONLY, profile=raw_alone
+    )
+    if raw_alone is not None:
+        alone["hot_spots"] = profiling.hot_spots(raw_alone)
     rate = ceiling["binds_per_second"]
     result = {
         "cluster": size,
@@ -106,6 +112,7 @@ def throughput_part(plan: dict[str, Any], workdir: Path, profile: bool) -> dict[
     }
     if raw is not None:
         result["hot_spots"] = profiling.hot_spots(raw)
+        result["hot_spots_deciding"] = profiling.hot_spots(raw, within=DECIDE)
     return result
 
 
@@ -133,13 +140,14 @@ def fresh(items: list[dict[str, Any]], now: float) -> list[dict[str, Any]]:
     return items
 
 
-def scale_part(plan: dict[str, Any], workdir: Path, profile: bool) -> dict[str, Any]:
+def scale_part(plan: dict[str, Any], workdir: Path, raw: Path | None) -> dict[str, Any]:
     size = plan["scale"]
     listing = synthetic.cluster(size["nodes"], size["pods_per_node"])
     items = fresh(listing["items"] + synthetic.incoming(size["pending"])["items"], time.time())
     cluster = write_cluster(workdir, "scale", items)
-    raw = workdir / "scale.raw" if profile else None
-    ours = perf_runs.scheduler_burst(cluster, workdir, pending=size["pending"], profile=raw, time_limit=600)
+    ours = perf_runs.scheduler_burst(
+        cluster, workdir, pending=size["pending"], config=LASTING_TELEMETRY, profile=raw, time_limit=600
+    )
     result = {"cluster": size | {"running_pods": size["nodes"] * size["pods_per_node"]}, "scheduler": ours}
     if raw is not None:
         result["hot_spots"] = profiling.hot_spots(raw)
@@ -179,7 +187,8 @@ def machine() -> dict[str, Any]:
     }
 
 
-def measure(args: argparse.Namespace) -> dict[str, Any]:
+def measure(args: argparse.Namespace, output: Path) -> dict[str, Any]:
+    """Every chosen part; py-spy's raw profiles are kept next to `output` (`<stem>-<part>.raw`)."""
     plan = sizes(args.quick)
     settings = config.load(args.config)
     parts = args.only or list(PARTS)
@@ -191,6 +200,11 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "machine": machine(),
         "goals": perf_report.GOALS,
     }
+    output.parent.mkdir(parents=True, exist_ok=True)
+
+    def raw(part: str) -> Path:
+        return output.parent / f"{output.stem}-{part}.raw"
+
     with tempfile.TemporaryDirectory(prefix="perf-") as tmp:
         workdir = Path(tmp)
         for part in parts:
@@ -198,13 +212,13 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             if part == "latency":
                 result["latency"] = latency_part(plan, settings, workdir, args.latency_nodes)
                 if args.profile:
-                    result["latency_hot_spots"] = profile_latency(workdir, args.quick)
+                    result["latency_hot_spots"] = profile_latency(workdir, raw("latency"), args.quick)
             elif part == "throughput":
-                result["throughput"] = throughput_part(plan, workdir, args.profile)
+                result["throughput"] = throughput_part(plan, workdir, raw("throughput") if args.profile else None)
             elif part == "llm":
                 result["llm"] = llm_part(plan, workdir)
             elif part == "scale":
-                result["scale"] = scale_part(plan, workdir, args.profile)
+                result["scale"] = scale_part(plan, workdir, raw("scale") if args.profile else None)
                 result["scale"]["import_seconds"] = import_seconds()
     result["machine"]["load_average_after"] = [round(v, 2) for v in os.getloadavg()]
     result["seconds"] = round(time.monotonic() - began, 1)
@@ -223,16 +237,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--readme", action="store_true", help="write the table into README.md's perf section")
     parser.add_argument("--output", type=Path, help="results file (default benchmark/results/perf-<time>.json)")
     args = parser.parse_args(argv)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    output = args.output or RESULTS / f"perf-{stamp}.json"
     try:
         baseline = perf_report.load(args.baseline) if args.baseline else None
-        result = perf_report.load(args.input) if args.input else measure(args)
+        result = perf_report.load(args.input) if args.input else measure(args, output)
     except (perf_report.PerfReportError, config.ConfigError, profiling.ProfilerError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.input is None:
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        output = args.output or RESULTS / f"perf-{stamp}.json"
-        output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(json.dumps(result, indent=1) + "\n")
         if "latency" in result and "throughput" in result:
             perf_report.chart(result, output.with_suffix(".png"))

@@ -213,12 +213,16 @@ def details(result: Mapping[str, Any]) -> list[str]:
             f"alone takes {imports.get('scheduler', float('nan')):.1f} s, with the transformer tier (torch) "
             f"{imports.get('scheduler_and_transformer', float('nan')):.1f} s of that start-up."
         )
-    for name, key in (("decisions at 1,000 nodes", "latency_hot_spots"), ("the burst", "throughput"),
-                      ("start-up and burst at 5,000 nodes", "scale")):  # fmt: skip
-        spots = result.get(key) if key == "latency_hot_spots" else (result.get(key) or {}).get("hot_spots")
+    for name, spots in (
+        ("deciding at 1,000 nodes, in process", result.get("latency_hot_spots")),
+        ("deciding during the burst", _get(result, "throughput", "hot_spots_deciding")),
+        ("the whole burst process", _get(result, "throughput", "hot_spots")),
+        ("the whole burst process, heuristic tier alone", _get(result, "throughput", "heuristic_only", "hot_spots")),
+        ("start-up and burst at 5,000 nodes", _get(result, "scale", "hot_spots")),
+    ):
         if spots and spots["samples"]:
             top = "; ".join(f"`{s['function']}` {s['share']:.0%}" for s in spots["self"][:6])
-            lines.append(f"- Hot spots in {name} (py-spy, share of {spots['samples']} GIL samples as own time): {top}.")
+            lines.append(f"- Hot spots, {name} (py-spy, own time as a share of {spots['samples']} GIL samples): {top}.")
     return lines
 
 

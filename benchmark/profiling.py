@@ -60,7 +60,7 @@ def _function(frame: str) -> str:
     return f"{found.group('function')} ({file})"
 
 
-def hot_spots(raw: Path, *, top: int = 15, within: str | None = None) -> dict[str, Any]:
+def hot_spots(raw: Path, *, top: int = 40, within: str | None = None) -> dict[str, Any]:
     """The functions with the largest self and total shares of the samples (of those whose stack holds the
     function `within`, e.g. `decide (scoring/decide.py)`, when given)."""
     own: Counter[str] = Counter()
