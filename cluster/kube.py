@@ -137,14 +137,6 @@ class Kube:
         """`/version`: a cheap call to prove the server answers."""
         return _body(client.VersionApi(self.api).get_code(_preload_content=False, _request_timeout=self.timeout))
 
-    def get_node(self, node: str) -> dict[str, Any]:
-        return _body(self.core.read_node(node, _preload_content=False, _request_timeout=self.timeout))
-
-    def get_pod(self, namespace: str, name: str) -> dict[str, Any]:
-        return _body(
-            self.core.read_namespaced_pod(name, namespace, _preload_content=False, _request_timeout=self.timeout)
-        )
-
     def informer(
         self, resource: str, *, field_selector: str | None = None, on_synced: Callable[[], None] | None = None
     ) -> SharedInformer:

@@ -1,0 +1,45 @@
+"""Exactly the API permissions the scheduler's code uses: the RBAC manifests and the preflight check both
+follow this list, so a new API call that is not added here fails a test instead of a production cluster."""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Permission:
+    """One verb on one resource, as RBAC and SelfSubjectAccessReview name them."""
+
+    verb: str
+    resource: str
+    group: str = ""
+    subresource: str = ""
+    why: str = ""
+
+    @property
+    def resource_path(self) -> str:
+        """`pods/binding`-style name, as RBAC rules write a subresource."""
+        return f"{self.resource}/{self.subresource}" if self.subresource else self.resource
+
+    def __str__(self) -> str:
+        group = f".{self.group}" if self.group else ""
+        return f"{self.verb} {self.resource_path}{group}"
+
+
+CLUSTER: tuple[Permission, ...] = (
+    Permission("list", "pods", why="the pod informer's list"),
+    Permission("watch", "pods", why="the pod informer's watch"),
+    Permission("patch", "pods", why="the decision annotations (shadow mode, warnings)"),
+    Permission("create", "pods", subresource="binding", why="bind a pod to its node"),
+    Permission("patch", "pods", subresource="status", why="the PodScheduled=False condition"),
+    Permission("list", "nodes", why="the node informer's list (allocatable, taints, telemetry)"),
+    Permission("watch", "nodes", why="the node informer's watch"),
+    Permission("create", "events", why="Scheduled and FailedScheduling events"),
+    Permission("patch", "events", why="the repeat count of an aggregated FailedScheduling event"),
+)
+"""Granted cluster-wide (a ClusterRole): pods of every namespace, every node."""
+
+LEASE: tuple[Permission, ...] = (
+    Permission("get", "leases", group="coordination.k8s.io", why="read the leader lease"),
+    Permission("create", "leases", group="coordination.k8s.io", why="create the leader lease the first time"),
+    Permission("update", "leases", group="coordination.k8s.io", why="renew or take over the leader lease"),
+)
+"""Granted in the lease's namespace only (a Role), and needed only with leader election on."""
