@@ -16,7 +16,6 @@ the breaker is open, and never puts pod text into a prompt (see `llm.prompt`).
 
 import logging
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NoReturn
 
@@ -27,7 +26,7 @@ from cluster.config import Settings
 from llm import answer, prompt, retry
 from llm.cache import Cached, DecisionCache, Flight, Flights, cache_key, constraints_digest
 from llm.client import CallErrorKind, ChatClient, ChatRequest, Completion, HubChatClient, LLMCallError
-from scoring.breaker import CircuitBreaker, Permit, State, Transition
+from scoring.breaker import CircuitBreaker, Permit, State, reporting_listener
 from scoring.decide import Choice, Request, Tier, TierDeclinedError
 from telemetry.logs import fields
 from telemetry.stats import Stats
@@ -119,7 +118,7 @@ class LLMTier:
                 failure_threshold=settings.circuit_breaker.failure_threshold,
                 reset_timeout=settings.circuit_breaker.timeout,
                 clock=clock,
-                listener=breaker_listener(stats),
+                listener=reporting_listener(stats, "llm", "LLM circuit breaker", log),
             )
         return cls(
             client=client,
@@ -316,20 +315,3 @@ def _feasible(request: Request, node: str) -> bool:
     """Is `node` among the nodes the filters let through for this pod (without listing them all)?"""
     index = request.snapshot.node_index(node)
     return index is not None and bool(np.any(request.feasible == index))
-
-
-def breaker_listener(stats: Stats) -> Callable[[Transition], None]:
-    """Logs each state change of the LLM breaker and feeds the state gauge and the trip counter."""
-
-    def changed(transition: Transition) -> None:
-        stats.breaker("llm", transition.new.value, tripped=transition.new is State.OPEN)
-        level = logging.WARNING if transition.new is State.OPEN else logging.INFO
-        log.log(
-            level,
-            "LLM circuit breaker %s -> %s",
-            transition.old.value,
-            transition.new.value,
-            extra=fields(event="breaker", tier="llm", state=transition.new.value, failures=transition.failures),
-        )
-
-    return changed

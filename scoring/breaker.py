@@ -13,12 +13,15 @@ and a listener for state changes (logs, gauges). It knows nothing about LLMs: th
 latency-budget breaker is the same object with "budget overrun" as the failure.
 """
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from cluster.clock import Clock
+from telemetry.logs import fields
+from telemetry.stats import Stats
 
 
 class State(StrEnum):
@@ -167,3 +170,22 @@ class CircuitBreaker:
         if new.state is not old.state and self.listener is not None:
             self.listener(Transition(self.name, old.state, new.state, old.failures + (new.state is State.OPEN)))
         return permit
+
+
+def reporting_listener(stats: Stats, tier: str, name: str, log: logging.Logger) -> Callable[[Transition], None]:
+    """Logs each state change of a tier's breaker (`name`, e.g. "LLM circuit breaker") and feeds the
+    tier's state gauge and trip counter."""
+
+    def changed(transition: Transition) -> None:
+        stats.breaker(tier, transition.new.value, tripped=transition.new is State.OPEN)
+        level = logging.WARNING if transition.new is State.OPEN else logging.INFO
+        log.log(
+            level,
+            "%s %s -> %s",
+            name,
+            transition.old.value,
+            transition.new.value,
+            extra=fields(event="breaker", tier=tier, state=transition.new.value, failures=transition.failures),
+        )
+
+    return changed

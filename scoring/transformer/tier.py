@@ -15,7 +15,7 @@ anything else into the chain.
 """
 
 import logging
-from collections.abc import Callable, Iterator, KeysView, Mapping
+from collections.abc import Iterator, KeysView, Mapping
 from typing import Protocol
 
 import numpy as np
@@ -23,12 +23,11 @@ import numpy as np
 from cluster.clock import Clock
 from cluster.config import Settings
 from cluster.snapshot import Snapshot
-from scoring.breaker import CircuitBreaker, State, Transition
+from scoring.breaker import CircuitBreaker, State, reporting_listener
 from scoring.decide import Choice, Request, Tier, TierDeclinedError
 from scoring.framework import NodeScores
 from scoring.transformer import features, model, model_path, regimes, scores
 from scoring.transformer.features import NodeInputs, PodInputs
-from telemetry.logs import fields
 from telemetry.stats import Stats
 
 log = logging.getLogger("scheduler.transformer")
@@ -75,7 +74,7 @@ class TransformerTier:
             failure_threshold=scoring.overrun_threshold,
             reset_timeout=scoring.overrun_timeout,
             clock=clock,
-            listener=breaker_listener(stats),
+            listener=reporting_listener(stats, "transformer", "transformer latency breaker", log),
         )
         stats.breaker("transformer", State.CLOSED.value, tripped=False)
         return cls(predictor=predictor, clock=clock, budget_ms=scoring.latency_budget_ms, breaker=breaker)
@@ -183,20 +182,3 @@ class Scores(Mapping[str, float]):
     def keys(self) -> KeysView[str]:
         self._all = True
         return self._whole.keys()
-
-
-def breaker_listener(stats: Stats) -> Callable[[Transition], None]:
-    """Logs each state change of the latency breaker and feeds the state gauge and the trip counter."""
-
-    def changed(transition: Transition) -> None:
-        stats.breaker("transformer", transition.new.value, tripped=transition.new is State.OPEN)
-        level = logging.WARNING if transition.new is State.OPEN else logging.INFO
-        log.log(
-            level,
-            "transformer latency breaker %s -> %s",
-            transition.old.value,
-            transition.new.value,
-            extra=fields(event="breaker", tier="transformer", state=transition.new.value, failures=transition.failures),
-        )
-
-    return changed

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 
 from cluster.clock import FakeClock
-from scoring.breaker import CircuitBreaker, State
+from scoring.breaker import CircuitBreaker, State, reporting_listener
 from scoring.decide import Decider, Tier, TierDeclinedError
 from scoring.heuristic import HeuristicTier
 from scoring.transformer.model import Scorer
-from scoring.transformer.tier import Scores, TransformerTier, breaker_listener
+from scoring.transformer.tier import Scores, TransformerTier, log
 from telemetry.stats import Stats
 from tests.builders import make_pod
 from tests.scoring.transformer.helpers import (
@@ -33,7 +33,7 @@ def tier(predictor: FakePredictor, clock: FakeClock, *, threshold: int = 3, stat
         failure_threshold=threshold,
         reset_timeout=60,
         clock=clock,
-        listener=breaker_listener(stats or Stats()),
+        listener=reporting_listener(stats or Stats(), "transformer", "transformer latency breaker", log),
     )
     return TransformerTier(predictor=predictor, clock=clock, budget_ms=BUDGET_MS, breaker=breaker)
 
