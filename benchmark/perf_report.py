@@ -4,7 +4,6 @@ Pure presentation: every number comes from a `benchmark/perf.py` results file; `
 numbers of an earlier file, so a fix shows as before -> after.
 """
 
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 
-from benchmark.report import ROOT, write_section
+from benchmark.report import ROOT, read_results, write_section
 
 __all__ = ["GOALS", "PerfReportError", "chart", "goal_rows", "load", "markdown", "relative", "write_section"]
 
@@ -35,15 +34,7 @@ class PerfReportError(ValueError):
 
 
 def load(path: Path) -> dict[str, Any]:
-    try:
-        result = json.loads(path.read_text())
-    except OSError as exc:
-        raise PerfReportError(f"{path}: cannot read: {exc.strerror}") from None
-    except json.JSONDecodeError as exc:
-        raise PerfReportError(f"{path}: not JSON: {exc}") from None
-    if not isinstance(result, dict) or "goals" not in result or "machine" not in result:
-        raise PerfReportError(f"{path}: not a results file of benchmark/perf.py (no 'goals' or 'machine')")
-    return result
+    return read_results(path, ("goals", "machine"), "benchmark/perf.py", PerfReportError)
 
 
 def relative(path: Path) -> str:

@@ -29,6 +29,7 @@ import numpy as np
 
 from benchmark.policies import Built
 from cluster import app
+from cluster.clock import SystemClock
 from cluster.config import Settings
 from cluster.kube import Kube
 from cluster.loop import Scheduler
@@ -46,7 +47,7 @@ class ReplayError(RuntimeError):
     """The replay could not finish (a pod neither bound nor refused in time); the message says which."""
 
 
-class ReplayClock:
+class ReplayClock(SystemClock):
     """Scenario time for timestamps (`now`), real time for intervals, sleeps and waits."""
 
     def __init__(self, start: float) -> None:
@@ -60,16 +61,6 @@ class ReplayClock:
     def now(self) -> float:
         with self._lock:
             return self._now
-
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-    def sleep(self, seconds: float) -> None:
-        if seconds > 0:
-            time.sleep(seconds)
-
-    def wait(self, event: threading.Event, timeout: float | None) -> bool:
-        return event.wait(timeout)
 
 
 @dataclass

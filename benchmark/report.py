@@ -212,16 +212,22 @@ def write_section(name: str, body: str, *, readme: Path = README) -> None:
     readme.write_text(text)
 
 
-def load(path: Path) -> dict[str, Any]:
+def read_results(path: Path, keys: tuple[str, ...], producer: str, error: type[ValueError]) -> dict[str, Any]:
+    """A results file as a dict, or `error` naming the file and why it is not one of `producer`'s."""
     try:
         result = json.loads(path.read_text())
     except OSError as exc:
-        raise ReportError(f"{path}: cannot read: {exc.strerror}") from None
+        raise error(f"{path}: cannot read: {exc.strerror}") from None
     except json.JSONDecodeError as exc:
-        raise ReportError(f"{path}: not JSON: {exc}") from None
-    if not isinstance(result, dict) or "scenarios" not in result or "machine" not in result:
-        raise ReportError(f"{path}: not a results file of benchmark/runner.py (no 'scenarios' or 'machine')")
+        raise error(f"{path}: not JSON: {exc}") from None
+    if not isinstance(result, dict) or not all(key in result for key in keys):
+        named = " or ".join(f"'{key}'" for key in keys)
+        raise error(f"{path}: not a results file of {producer} (no {named})")
     return result
+
+
+def load(path: Path) -> dict[str, Any]:
+    return read_results(path, ("scenarios", "machine"), "benchmark/runner.py", ReportError)
 
 
 def main(argv: list[str] | None = None) -> int:
