@@ -4,7 +4,7 @@ import threading
 import pytest
 
 from cluster.clock import FakeClock
-from telemetry.nodestate import Summary, age_out
+from telemetry.nodestate import METRIC_NAMES, Summary, age_out
 from telemetry.sources.prometheus import (
     AGENT_SELECTOR,
     PrometheusError,
@@ -169,22 +169,7 @@ def test_the_poller_thread_starts_and_stops() -> None:
 def test_only_custom_queries_when_every_metric_is_mapped() -> None:
     prometheus = FakePrometheus()
     prometheus.answer = []
-    queries = {
-        name: f"my_{name}"
-        for name in (
-            "cpu_utilization",
-            "cpu_throttling_ratio",
-            "cpi",
-            "llc_miss_rate",
-            "llc_mpki",
-            "llc_occupancy_ratio",
-            "memory_bandwidth_gbps",
-            "memory_bandwidth_ratio",
-            "psi_cpu_some",
-            "psi_memory_some",
-            "psi_io_some",
-        )
-    }
+    queries = {name: f"my_{name}" for name in METRIC_NAMES}
     source = PrometheusSource(PrometheusSettings(url="http://p", queries=queries), clock=FakeClock(), query=prometheus)
     assert source.poll_once()
     assert AGENT_SELECTOR not in prometheus.queries and len(prometheus.queries) == 33
