@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from benchmark.replay import Placement
-from cluster.objects import parse_node, parse_pod
+from cluster.parse import parse_node, parse_pod
 from cluster.snapshot import Snapshot
 from scoring.decide import Decider
 from scoring.framework import PodInfo

@@ -17,7 +17,8 @@ from typing import Any
 
 from cluster.clock import Clock
 from cluster.needs import CLASS_ANNOTATION, NOISY_ANNOTATION, SENSITIVITY_ANNOTATION
-from cluster.objects import ManifestError, Node, Pod, parse_node, parse_pod
+from cluster.objects import Node, Pod
+from cluster.parse import ManifestError, parse_node, parse_pod
 from cluster.snapshot import Snapshot
 from telemetry import nodestate
 from telemetry.nodestate import NodeState

@@ -20,7 +20,7 @@ from cluster.config import Settings
 from cluster.errors import UserError
 from cluster.kube import Kube
 from cluster.manifests import objects
-from cluster.objects import ManifestError
+from cluster.parse import ManifestError
 from scoring.decide import Tier
 from sim import oracle, outcomes
 from sim.cluster import SimCluster

@@ -12,7 +12,8 @@ from typing import Any
 
 import yaml
 
-from cluster.objects import ManifestError, Node, Pod, parse_node, parse_pod
+from cluster.objects import Node, Pod
+from cluster.parse import ManifestError, parse_node, parse_pod
 from cluster.snapshot import Snapshot
 from telemetry import nodestate
 

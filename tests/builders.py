@@ -2,7 +2,8 @@
 
 from typing import Any
 
-from cluster.objects import Node, Pod, parse_node, parse_pod
+from cluster.objects import Node, Pod
+from cluster.parse import parse_node, parse_pod
 
 Raw = dict[str, Any]
 

@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from cluster.objects import parse_node, parse_pod
+from cluster.parse import parse_node, parse_pod
 from cluster.snapshot import Snapshot
 from telemetry.nodestate import NodeState, Summary
 

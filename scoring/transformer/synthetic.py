@@ -20,7 +20,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from cluster.objects import Node, Pod, parse_node, parse_pod
+from cluster.objects import Node, Pod
+from cluster.parse import parse_node, parse_pod
 from cluster.snapshot import Snapshot
 from sim import dataset, generators, manifests
 from sim.generators import FAMILIES

@@ -3,7 +3,7 @@
 import pytest
 
 from cluster.clock import FakeClock
-from cluster.objects import parse_pod
+from cluster.parse import parse_pod
 from cluster.queue import SchedulingQueue
 from tests.builders import make_pod, pod_json
 

@@ -3,7 +3,7 @@
 import pytest
 
 from cluster import resources
-from cluster.objects import ManifestError, parse_pod
+from cluster.parse import ManifestError, parse_pod
 from tests.builders import pod_json
 
 MI = 1024 * 1024

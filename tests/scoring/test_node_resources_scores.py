@@ -7,7 +7,7 @@ keep upstream's strings (cpu "4000" is 4000 cores there too, so the fractions ar
 import numpy as np
 import pytest
 
-from cluster.objects import parse_pod
+from cluster.parse import parse_pod
 from cluster.snapshot import Snapshot
 from scoring.framework import PodInfo
 from scoring.plugins.node_resources_balanced_allocation import BalancedAllocation

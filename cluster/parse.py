@@ -1,0 +1,275 @@
+"""Typed Pods and Nodes (`cluster.objects`) from Kubernetes objects in their plain JSON form.
+
+Input is what the API server sends and `kubectl get -o json` prints (`cluster.kube.to_plain` turns
+the kubernetes client's models into it). A malformed object raises `ManifestError` naming the object
+and the field, so a user can fix the manifest.
+"""
+
+from collections.abc import Mapping
+from typing import Any
+
+from cluster import resources
+from cluster.errors import UserError
+from cluster.objects import (
+    NOT_READY_TAINT,
+    UNREACHABLE_TAINT,
+    Affinity,
+    LabelSelector,
+    Node,
+    NodeSelectorTerm,
+    ObjectMeta,
+    Pod,
+    PodAffinityTerm,
+    PreferredTerm,
+    Requirement,
+    Taint,
+    Toleration,
+    TopologySpreadConstraint,
+    WeightedPodAffinityTerm,
+)
+from cluster.resources import QuantityError
+
+
+class ManifestError(UserError, ValueError):
+    """A Kubernetes object the scheduler cannot read; the message names the object and the field."""
+
+
+def _meta(obj: Mapping[str, Any], what: str) -> ObjectMeta:
+    if not isinstance(obj, Mapping):
+        raise ManifestError(f"{what} is not an object (got {type(obj).__name__})")
+    meta = obj.get("metadata")
+    if not isinstance(meta, Mapping) or not meta.get("name"):
+        raise ManifestError(f"{what} has no metadata.name")
+    return meta  # type: ignore[return-value]
+
+
+def _str_map(raw: Any, where: str) -> dict[str, str]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise ManifestError(f"{where} must be a map of strings")
+    return {str(k): "" if v is None else str(v) for k, v in raw.items()}
+
+
+def _list(raw: Any, where: str) -> list[Any]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise ManifestError(f"{where} must be a list")
+    return raw
+
+
+def _requirements(raw: Any, where: str) -> tuple[Requirement, ...]:
+    out = []
+    for i, item in enumerate(_list(raw, where)):
+        if not isinstance(item, Mapping) or "key" not in item or "operator" not in item:
+            raise ManifestError(f"{where}[{i}] needs a key and an operator")
+        values = tuple(str(v) for v in _list(item.get("values"), f"{where}[{i}].values"))
+        out.append(Requirement(key=str(item["key"]), operator=str(item["operator"]), values=values))
+    return tuple(out)
+
+
+def parse_label_selector(raw: Any, where: str) -> LabelSelector | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping):
+        raise ManifestError(f"{where} must be a label selector")
+    labels = tuple(sorted(_str_map(raw.get("matchLabels"), f"{where}.matchLabels").items()))
+    return LabelSelector(labels, _requirements(raw.get("matchExpressions"), f"{where}.matchExpressions"))
+
+
+def _node_term(raw: Any, where: str) -> NodeSelectorTerm:
+    if not isinstance(raw, Mapping):
+        raise ManifestError(f"{where} must be a node selector term")
+    return NodeSelectorTerm(
+        _requirements(raw.get("matchExpressions"), f"{where}.matchExpressions"),
+        _requirements(raw.get("matchFields"), f"{where}.matchFields"),
+    )
+
+
+def _pod_term(raw: Any, where: str) -> PodAffinityTerm:
+    if not isinstance(raw, Mapping) or not raw.get("topologyKey"):
+        raise ManifestError(f"{where} needs a topologyKey")
+    return PodAffinityTerm(
+        label_selector=parse_label_selector(raw.get("labelSelector"), f"{where}.labelSelector"),
+        topology_key=str(raw["topologyKey"]),
+        namespaces=tuple(str(n) for n in _list(raw.get("namespaces"), f"{where}.namespaces")),
+        namespace_selector=parse_label_selector(raw.get("namespaceSelector"), f"{where}.namespaceSelector"),
+        match_label_keys=tuple(str(k) for k in _list(raw.get("matchLabelKeys"), f"{where}.matchLabelKeys")),
+        mismatch_label_keys=tuple(str(k) for k in _list(raw.get("mismatchLabelKeys"), f"{where}.mismatchLabelKeys")),
+    )
+
+
+def _weighted(raw: Any, where: str) -> tuple[WeightedPodAffinityTerm, ...]:
+    out = []
+    for i, item in enumerate(_list(raw, where)):
+        if not isinstance(item, Mapping):
+            raise ManifestError(f"{where}[{i}] must be a weighted term")
+        out.append(
+            WeightedPodAffinityTerm(
+                int(item.get("weight", 0)), _pod_term(item.get("podAffinityTerm"), f"{where}[{i}].podAffinityTerm")
+            )
+        )
+    return tuple(out)
+
+
+def _affinity(raw: Any, where: str) -> Affinity:
+    if raw is None:
+        return Affinity()
+    if not isinstance(raw, Mapping):
+        raise ManifestError(f"{where} must be an object")
+    node = raw.get("nodeAffinity") or {}
+    required = node.get("requiredDuringSchedulingIgnoredDuringExecution")
+    node_required = None
+    if required is not None:
+        terms = _list(required.get("nodeSelectorTerms"), f"{where}.nodeAffinity.required.nodeSelectorTerms")
+        node_required = tuple(
+            _node_term(t, f"{where}.nodeAffinity.required.nodeSelectorTerms[{i}]") for i, t in enumerate(terms)
+        )
+    preferred = tuple(
+        PreferredTerm(int(p.get("weight", 0)), _node_term(p.get("preference"), f"{where}.nodeAffinity.preferred[{i}]"))
+        for i, p in enumerate(_list(node.get("preferredDuringSchedulingIgnoredDuringExecution"), where))
+    )
+    pod_aff = raw.get("podAffinity") or {}
+    anti = raw.get("podAntiAffinity") or {}
+    req = "requiredDuringSchedulingIgnoredDuringExecution"
+    pref = "preferredDuringSchedulingIgnoredDuringExecution"
+    return Affinity(
+        node_required=node_required,
+        node_preferred=preferred,
+        pod_affinity_required=tuple(
+            _pod_term(t, f"{where}.podAffinity.required[{i}]") for i, t in enumerate(_list(pod_aff.get(req), where))
+        ),
+        pod_affinity_preferred=_weighted(pod_aff.get(pref), f"{where}.podAffinity.preferred"),
+        pod_anti_affinity_required=tuple(
+            _pod_term(t, f"{where}.podAntiAffinity.required[{i}]") for i, t in enumerate(_list(anti.get(req), where))
+        ),
+        pod_anti_affinity_preferred=_weighted(anti.get(pref), f"{where}.podAntiAffinity.preferred"),
+    )
+
+
+def _taints(raw: Any, where: str) -> tuple[Taint, ...]:
+    out = []
+    for i, item in enumerate(_list(raw, where)):
+        if not isinstance(item, Mapping) or not item.get("key") or not item.get("effect"):
+            raise ManifestError(f"{where}[{i}] needs a key and an effect")
+        out.append(Taint(str(item["key"]), str(item.get("value") or ""), str(item["effect"])))
+    return tuple(out)
+
+
+def _tolerations(raw: Any, where: str) -> tuple[Toleration, ...]:
+    out = []
+    for i, item in enumerate(_list(raw, where)):
+        if not isinstance(item, Mapping):
+            raise ManifestError(f"{where}[{i}] must be a toleration")
+        out.append(
+            Toleration(
+                key=str(item.get("key") or ""),
+                operator=str(item.get("operator") or "Equal"),
+                value=str(item.get("value") or ""),
+                effect=str(item.get("effect") or ""),
+            )
+        )
+    return tuple(out)
+
+
+def _spread(raw: Any, where: str) -> tuple[TopologySpreadConstraint, ...]:
+    out = []
+    for i, item in enumerate(_list(raw, where)):
+        here = f"{where}[{i}]"
+        if not isinstance(item, Mapping) or not item.get("topologyKey") or "maxSkew" not in item:
+            raise ManifestError(f"{here} needs maxSkew and topologyKey")
+        out.append(
+            TopologySpreadConstraint(
+                max_skew=int(item["maxSkew"]),
+                topology_key=str(item["topologyKey"]),
+                when_unsatisfiable=str(item.get("whenUnsatisfiable") or "DoNotSchedule"),
+                label_selector=parse_label_selector(item.get("labelSelector"), f"{here}.labelSelector"),
+                min_domains=int(item["minDomains"]) if item.get("minDomains") is not None else None,
+                node_affinity_policy=str(item.get("nodeAffinityPolicy") or "Honor"),
+                node_taints_policy=str(item.get("nodeTaintsPolicy") or "Ignore"),
+                match_label_keys=tuple(str(k) for k in _list(item.get("matchLabelKeys"), f"{here}.matchLabelKeys")),
+            )
+        )
+    return tuple(out)
+
+
+def _ready_condition(status: Mapping[str, Any]) -> str:
+    """The Ready condition's status: "True", "False", "Unknown", or "" when the node reports none."""
+    for condition in status.get("conditions") or []:
+        if isinstance(condition, Mapping) and condition.get("type") == "Ready":
+            return str(condition.get("status") or "Unknown")
+    return ""
+
+
+def parse_node(obj: Mapping[str, Any]) -> Node:
+    """A Node from its JSON. A node whose Ready condition is not True gets the taint the node
+    lifecycle controller would add, so the filters treat it as kube-scheduler does."""
+    meta = _meta(obj, "node")
+    name = str(meta["name"])
+    spec = obj.get("spec") or {}
+    status = obj.get("status") or {}
+    try:
+        allocatable = resources.parse_list(status.get("allocatable") or status.get("capacity"))
+    except QuantityError as exc:
+        raise ManifestError(f"node {name}: status.allocatable: {exc}") from exc
+    taints = _taints(spec.get("taints"), f"node {name}: spec.taints")
+    ready = _ready_condition(status)
+    keys = {t.key for t in taints}
+    if ready == "False" and NOT_READY_TAINT not in keys:
+        taints += (Taint(NOT_READY_TAINT, "", "NoSchedule"),)
+    elif ready == "Unknown" and UNREACHABLE_TAINT not in keys:
+        taints += (Taint(UNREACHABLE_TAINT, "", "NoSchedule"),)
+    return Node(
+        name=name,
+        labels=_str_map(meta.get("labels"), f"node {name}: metadata.labels"),
+        annotations=_str_map(meta.get("annotations"), f"node {name}: metadata.annotations"),
+        allocatable=allocatable,
+        taints=taints,
+        unschedulable=bool(spec.get("unschedulable")),
+        ready=ready in ("True", ""),
+        resource_version=str(meta.get("resourceVersion") or ""),
+    )
+
+
+def parse_pod(obj: Mapping[str, Any]) -> Pod:
+    """A Pod from its JSON, with its requests computed as kube-scheduler does."""
+    meta = _meta(obj, "pod")
+    key = f"{meta.get('namespace') or 'default'}/{meta['name']}"
+    spec = obj.get("spec")
+    if not isinstance(spec, Mapping) or not isinstance(spec.get("containers"), list) or not spec["containers"]:
+        raise ManifestError(f"pod {key}: spec.containers must list at least one container")
+    for i, container in enumerate(spec["containers"] + list(spec.get("initContainers") or [])):
+        if not isinstance(container, Mapping):
+            raise ManifestError(f"pod {key}: container {i} must be an object")
+    status = obj.get("status") or {}
+    try:
+        requests = resources.pod_requests(spec)
+        non_zero = resources.pod_requests(spec, non_missing=True)
+        qos = str(status.get("qosClass") or resources.qos_class(spec))
+    except QuantityError as exc:
+        raise ManifestError(f"pod {key}: {exc}") from exc
+    containers = list(spec["containers"])
+    return Pod(
+        name=str(meta["name"]),
+        namespace=str(meta.get("namespace") or "default"),
+        uid=str(meta.get("uid") or ""),
+        labels=_str_map(meta.get("labels"), f"pod {key}: metadata.labels"),
+        annotations=_str_map(meta.get("annotations"), f"pod {key}: metadata.annotations"),
+        node_name=str(spec.get("nodeName") or ""),
+        scheduler_name=str(spec.get("schedulerName") or "default-scheduler"),
+        phase=str(status.get("phase") or "Pending"),
+        requests=requests,
+        non_zero_requests={resources.CPU: non_zero[resources.CPU], resources.MEMORY: non_zero[resources.MEMORY]},
+        host_ports=resources.host_ports(spec),
+        node_selector=_str_map(spec.get("nodeSelector"), f"pod {key}: spec.nodeSelector"),
+        affinity=_affinity(spec.get("affinity"), f"pod {key}: spec.affinity"),
+        tolerations=_tolerations(spec.get("tolerations"), f"pod {key}: spec.tolerations"),
+        topology_spread=_spread(spec.get("topologySpreadConstraints"), f"pod {key}: spec.topologySpreadConstraints"),
+        qos_class=qos,
+        priority=int(spec.get("priority") or 0),
+        deleting=bool(meta.get("deletionTimestamp")),
+        resource_version=str(meta.get("resourceVersion") or ""),
+        args=tuple(str(a) for c in containers for a in list(c.get("command") or []) + list(c.get("args") or [])),
+        images=tuple(str(c.get("image") or "") for c in containers),
+    )
