@@ -49,7 +49,8 @@ class SchedulerSettings(_Section):
     bind_workers: int = Field(16, ge=1, le=256)
     """Bindings in flight at once."""
     kubeconfig: str | None = None
-    """Kubeconfig file; unset means in-cluster config, else the default kubeconfig."""
+    """Kubeconfig file; unset means in-cluster config inside a pod, else the default kubeconfig (`run --kubeconfig`
+    overrides it)."""
     request_timeout: float = Field(10.0, gt=0)
     """Seconds before any call to the API server gives up."""
 
@@ -62,13 +63,13 @@ class LLMSettings(_Section):
     endpoint: str | None = None
     """Base URL of a self-hosted OpenAI-compatible server (TGI, vLLM, llama.cpp); unset = the HF router."""
     provider: str = "auto"
-    """Inference provider on the Hugging Face router."""
+    """Inference provider on the Hugging Face router (`auto` lets the router pick); unused with `endpoint`."""
     structured_output: Literal["response_format", "vllm", "none"] = "response_format"
     """How the answer is constrained: OpenAI `response_format` JSON schema, vLLM `extra_body`, or prompt only."""
     temperature: float = Field(0.0, ge=0.0, le=2.0)
     """Sampling temperature; 0 makes answers repeatable."""
     seed: int | None = 0
-    """Sampling seed sent where the endpoint supports it."""
+    """Sampling seed sent where the endpoint supports it; null sends none."""
     max_tokens: int = Field(200, ge=16, le=4096)
     """Upper bound on the answer's length in tokens."""
     max_retries: int = Field(3, ge=0, le=10)
@@ -110,7 +111,8 @@ class FallbackSettings(_Section):
 
 class ScoringSettings(_Section):
     model_path: str = "scoring/transformer/model.pt"
-    """Weights of the local transformer scorer."""
+    """Weights of the local transformer scorer; a relative path is tried as given, then under the project root.
+    Missing or unusable weights leave one warning and the chain without this tier."""
     latency_budget_ms: float = Field(45.0, gt=0)
     """Milliseconds the transformer may take for one pod before the heuristic tier decides it."""
     overrun_threshold: int = Field(5, ge=1)
@@ -132,7 +134,8 @@ class ScoringSettings(_Section):
             "InterferenceAware": 5,
         }
     )
-    """Score plugin weights of the heuristic tier (kube-scheduler's defaults plus InterferenceAware)."""
+    """Score plugin weights of the heuristic tier (kube-scheduler's defaults plus InterferenceAware), positive
+    integers by plugin name; a map given here replaces the whole default, so list every plugin that should score."""
 
 
 class TelemetrySettings(_Section):
@@ -145,9 +148,10 @@ class TelemetrySettings(_Section):
     poll_interval: float = Field(15.0, gt=0)
     """Seconds between Prometheus polls."""
     queries: dict[str, str] = Field(default_factory=dict)
-    """Per metric, a PromQL expression returning one series per node (label `node`) instead of the agent's gauges."""
+    """Per metric (keys: the eleven NodeState metric names), a PromQL expression returning one series per node
+    (label `node`) instead of the agent's gauges, for `source: prometheus`."""
     file_path: str | None = None
-    """JSON file of NodeStates keyed by node, for `source: file`."""
+    """JSON file of NodeStates keyed by node; required with `source: file`."""
 
     @field_validator("queries")
     @classmethod
@@ -186,9 +190,9 @@ class LeaderElectionSettings(_Section):
     lease_namespace: str = "kube-system"
     """Namespace of the Lease."""
     lease_duration: int = Field(15, ge=1)
-    """Seconds a lease is valid without renewal."""
+    """Seconds a lease is valid without renewal; must exceed `renew_deadline`."""
     renew_deadline: int = Field(10, ge=1)
-    """Seconds the leader keeps trying to renew before it stops scheduling."""
+    """Seconds the leader keeps trying to renew before it stops scheduling; must exceed 1.2 × `retry_period`."""
     retry_period: int = Field(2, ge=1)
     """Seconds between acquire and renew attempts."""
 
@@ -211,16 +215,27 @@ class CollectorSettings(_Section):
 
 class Settings(_Section):
     scheduler: SchedulerSettings = SchedulerSettings()
+    """The scheduling loop and its connection to the API server."""
     llm: LLMSettings = LLMSettings()
+    """The LLM tier: endpoint, model, how its answer is constrained, and its time and concurrency limits."""
     cache: CacheSettings = CacheSettings()
+    """The LLM tier's decision cache."""
     circuit_breaker: CircuitBreakerSettings = CircuitBreakerSettings()
+    """The LLM tier's circuit breaker."""
     fallback: FallbackSettings = FallbackSettings()
+    """The heuristic tier, which decides whenever the tiers before it decline."""
     scoring: ScoringSettings = ScoringSettings()
+    """The transformer tier, its evaluation gate, and the heuristic tier's plugin weights."""
     telemetry: TelemetrySettings = TelemetrySettings()
+    """Where the nodes' NodeStates (CONTRACTS §1) come from and when they count as stale."""
     logging: LoggingSettings = LoggingSettings()
+    """Log level and format."""
     metrics: MetricsSettings = MetricsSettings()
+    """The HTTP server for `/metrics`, `/healthz` and `/readyz`."""
     leader_election: LeaderElectionSettings = LeaderElectionSettings()
+    """Several replicas, one scheduling at a time."""
     collector: CollectorSettings = CollectorSettings()
+    """The decision log kept for retraining the transformer."""
     huggingface_token: SecretStr | None = None
     """From HUGGINGFACE_TOKEN only (environment or .env), never from config.yaml."""
 
