@@ -121,7 +121,8 @@ def openapi_v3(path: str) -> JSON | None:
             return {"parameters": param, "x-kubernetes-action": action, "x-kubernetes-group-version-kind": gvk}
 
         paths[collection] = {"post": op("post")}
-        paths[collection + "/{name}"] = {"put": op("put"), "patch": op("patch")}
+        if "update" in r.verbs:
+            paths[collection + "/{name}"] = {"put": op("put"), "patch": op("patch")}
     return {
         "openapi": "3.0.0",
         "info": {"title": "Kubernetes", "version": "v1.32.0"},

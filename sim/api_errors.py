@@ -13,6 +13,7 @@ __all__ = [
     "bad_request",
     "conflict",
     "expired",
+    "forbidden",
     "internal_error",
     "invalid",
     "method_not_allowed",
@@ -110,6 +111,28 @@ def stale(resource: str, name: str, group: str = "") -> ApiError:
     """The optimistic-concurrency conflict of an update carrying an outdated resourceVersion."""
     why = "the object has been modified; please apply your changes to the latest version and try again"
     return conflict(resource, name, why, group)
+
+
+def forbidden(
+    verb: str,
+    resource: str,
+    *,
+    subresource: str = "",
+    group: str = "",
+    namespace: str | None = None,
+    name: str = "",
+    user: str = "system:anonymous",
+) -> ApiError:
+    """An authorizer's refusal, worded as `responsewriters.Forbidden` and `errors.NewForbidden` word it."""
+    path = f"{resource}/{subresource}" if subresource else resource
+    scope = f'in the namespace "{namespace}"' if namespace else "at the cluster scope"
+    why = f'User "{user}" cannot {verb} resource "{path}" in API group "{group}" {scope}'
+    qualified = _qualified(resource, group)
+    message = f'{qualified} "{name}" is forbidden: {why}' if name else f"{qualified} is forbidden: {why}"
+    details = _details(name, resource, group)
+    if not name:
+        del details["name"]  # omitempty
+    return ApiError(403, "Forbidden", message, details)
 
 
 def bad_request(message: str) -> ApiError:

@@ -18,7 +18,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from cluster.clock import Clock
-from sim import api_discovery, api_errors, api_handlers
+from sim import api_authz, api_discovery, api_errors, api_handlers, api_protobuf
+from sim.api_resources import REVIEWS
 from sim.api_routes import Route, parse_route
 from sim.api_stream import WatchStream, encode
 from sim.faults import Faults
@@ -187,16 +188,34 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             route = parse_route(method, url.path, query)
             server.faults.before_request(route.verb, route.fault_key)
+            if server.faults.denied(route.verb, route.fault_key):
+                raise api_errors.forbidden(
+                    route.verb,
+                    route.resource.plural,
+                    subresource=route.subresource,
+                    group=route.resource.group,
+                    namespace=route.namespace,
+                    name=route.name,
+                )
             if route.verb == "watch":
                 self._watch(route, query)
                 return
-            body = self._decode(raw, self.headers.get("Content-Type", "")) if raw else None
+            content_type = self.headers.get("Content-Type", "")
+            if route.resource is REVIEWS:  # answered, not stored; kubectl sends this one as protobuf
+                if api_protobuf.is_protobuf(content_type):
+                    review = api_protobuf.self_subject_access_review(raw)
+                else:
+                    review = self._decode(raw, content_type)
+                code, payload = api_authz.review(review, server.faults.denied)
+                self._send(code, encode(payload))
+                return
+            body = self._decode(raw, content_type) if raw else None
             code, payload = api_handlers.handle(
                 server.store,
                 route,
                 query,
                 body,
-                content_type=self.headers.get("Content-Type", ""),
+                content_type=content_type,
                 table="as=Table" in self.headers.get("Accept", ""),
                 now=server.clock.now(),
             )

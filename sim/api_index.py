@@ -145,7 +145,8 @@ def stored_form(obj: JSON) -> tuple[str, JSON]:
     """The store resource for a manifest and the manifest in stored form (events.k8s.io events converted)."""
     kind, api_version = obj.get("kind"), obj.get("apiVersion", "v1")
     for resource in RESOURCES:
-        if resource.kind == kind and resource.api_version == api_version and resource.plural != "bindings":
+        stored = resource.store_name in STORAGE and resource.plural != "bindings"
+        if resource.kind == kind and resource.api_version == api_version and stored:
             return resource.store_name, resource.from_wire(obj)
     raise ValueError(f"cannot load a {kind!r} ({api_version}): the emulator serves {sorted(STORAGE)}")
 

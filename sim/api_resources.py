@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["RESOURCES", "STORAGE", "Resource", "find", "get_path"]
+__all__ = ["RESOURCES", "REVIEWS", "STORAGE", "Resource", "find", "get_path"]
 
 JSON = dict[str, Any]
 
@@ -187,10 +187,19 @@ RESOURCES: tuple[Resource, ...] = (
         },
     ),
     Resource("leases", "lease", "Lease", namespaced=True, group="coordination.k8s.io", fields=_META),
+    Resource(  # not stored: `sim.api_authz` answers each review from the deny rules
+        "selfsubjectaccessreviews",
+        "selfsubjectaccessreview",
+        "SelfSubjectAccessReview",
+        namespaced=False,
+        group="authorization.k8s.io",
+        verbs=("create",),
+    ),
 )
 
 STORAGE: dict[str, Resource] = {r.store_name: r for r in RESOURCES if not r.group and r.plural != "bindings"}
 STORAGE["leases"] = next(r for r in RESOURCES if r.plural == "leases")
+REVIEWS = next(r for r in RESOURCES if r.plural == "selfsubjectaccessreviews")
 
 _BY_PATH: dict[tuple[str, str], Resource] = {(r.api_version, r.plural): r for r in RESOURCES}
 

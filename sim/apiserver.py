@@ -7,17 +7,19 @@
         emu.store.create("pods", {...})                            # in-process writes produce watch events
         emu.store.subscribe(on_change)                             # react to changes (e.g. pods being bound)
         emu.faults.fail_next(verb="create", resource="pods/binding", code=500)
+        emu.faults.deny("create", "pods/binding")                  # 403, and access reviews answer no
 
 Served: discovery, namespaces, nodes (+status), pods (+status, +binding, and the `bindings` collection),
-core/v1 and events.k8s.io/v1 events (one storage), coordination.k8s.io/v1 leases; get, list, watch, create,
+core/v1 and events.k8s.io/v1 events (one storage), coordination.k8s.io/v1 leases, authorization.k8s.io/v1
+selfsubjectaccessreviews (everything allowed but what `faults.deny` refuses); get, list, watch, create,
 update, patch (merge, strategic merge, JSON patch), delete, deletecollection; label and field selectors;
 resourceVersion semantics with a bounded history (410 `Expired` beyond it), bookmarks, `timeoutSeconds`,
 pagination; `Table` output for kubectl. The store's resource names are `namespaces`, `nodes`, `pods`,
 `events` and `leases`; its errors are `sim.api_errors.ApiError` with the real reasons and codes.
 
-From a shell: `python -m sim.apiserver --cluster FILE --port N` prints the URL and the `KUBECONFIG=...` line
-and serves until SIGINT/SIGTERM. It is independent of the product's model code (`cluster.clock` is its only
-import from the project), so a bug there cannot hide itself here.
+From a shell: `python -m sim.apiserver --cluster FILE --port N [--deny create:pods/binding]` prints the URL
+and the `KUBECONFIG=...` line and serves until SIGINT/SIGTERM. It is independent of the product's model
+code (`cluster.clock` is its only import from the project), so a bug there cannot hide itself here.
 """
 
 import argparse
@@ -169,12 +171,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--history", type=int, default=10_000, help="watch events kept for resumption")
     parser.add_argument("--kubelet-delay", type=float, default=0.0, help="seconds from bind to Running")
     parser.add_argument("--no-kubelet", action="store_true", help="leave bound pods Pending")
+    parser.add_argument(
+        "--deny",
+        action="append",
+        default=[],
+        metavar="VERB:RESOURCE",
+        help="refuse a verb as RBAC would (403, and access reviews say no), e.g. create:pods/binding; repeatable",
+    )
     args = parser.parse_args(argv)
     try:
         objects = load_objects(args.cluster) if args.cluster else []
         emulator = Emulator(
             objects, history=args.history, kubelet=not args.no_kubelet, kubelet_delay=args.kubelet_delay
         )
+        for rule in args.deny:
+            verb, _, resource = rule.partition(":")
+            if not verb or not resource:
+                raise ValueError(f"--deny {rule!r}: expected VERB:RESOURCE, e.g. create:pods/binding")
+            emulator.faults.deny(verb, resource)
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -1,10 +1,14 @@
-"""Fault injection for tests: failing requests, added latency, dropped watches, expired history.
+"""Fault injection for tests: failing requests, added latency, dropped watches, expired history, denied verbs.
 
 Tests and benchmarks reach it as `Emulator.faults`; the HTTP facade consults `before_request` for every
 request it serves (after routing, before any work), so an injected failure never touches the store. Rules
 match on the verb (`get`, `list`, `watch`, `create`, `update`, `patch`, `delete`, `deletecollection`) and the
 resource (`pods`, `pods/binding`, `leases`, ...), either left out to match all. Latency is spent through the
 clock, so a `FakeClock` records it instead of sleeping.
+
+`deny` plays a missing RBAC rule: matching requests get 403 `Forbidden` and a SelfSubjectAccessReview asking
+about them answers `allowed: false` (the facade asks `denied`); everything else stays allowed, as for a
+cluster admin.
 """
 
 import threading
@@ -39,6 +43,7 @@ class Faults:
         self._lock = threading.Lock()
         self._failures: list[_Rule] = []
         self._delays: list[_Rule] = []
+        self._denied: list[tuple[str, str]] = []
         self.injected = 0  # how many requests were failed so far
 
     def fail_next(
@@ -75,11 +80,35 @@ class Faults:
         """Forget the event history: resuming a watch (or continuing a list) from an older version gets 410."""
         self._store.expire_history()
 
+    def deny(self, verb: str, resource: str) -> None:
+        """Refuse `verb` on `resource` (`pods/binding`, `leases`; `*` for any) until `clear`, as RBAC without
+        that rule would: the requests get 403 and access reviews about them `allowed: false`, in every
+        namespace and API group."""
+        if not verb or not resource:
+            raise ValueError(f"deny needs a verb and a resource, not {verb!r} and {resource!r}")
+        with self._lock:
+            self._denied.append((verb, resource))
+
+    def denied(self, verb: str, resource: str) -> str | None:
+        """The deny rule that refuses `verb` on `resource` as `verb:resource`, or None when it is allowed.
+
+        Either side may be `*`: asking whether `*` is allowed on `pods` finds any rule about pods.
+        """
+        if not self._denied:
+            return None  # the common case: everything allowed
+        with self._lock:
+            for rule_verb, rule_resource in self._denied:
+                verb_matches = "*" in (rule_verb, verb) or rule_verb == verb
+                if verb_matches and ("*" in (rule_resource, resource) or rule_resource == resource):
+                    return f"{rule_verb}:{rule_resource}"
+        return None
+
     def clear(self) -> None:
-        """Remove every pending failure and latency rule."""
+        """Remove every pending failure and latency rule, and every denied verb."""
         with self._lock:
             self._failures.clear()
             self._delays.clear()
+            self._denied.clear()
 
     def before_request(self, verb: str, resource: str) -> None:
         """Spend injected latency, then raise the injected error if a failure rule matches."""
