@@ -1,42 +1,47 @@
-"""The agent's manifests parse, and grant no more than the agent needs."""
+"""The node agent component (deploy/components/agent), as the base renders it: its DaemonSet, RBAC that
+grants no more than the agent needs, and the admission policy that confines it to its own node."""
 
 from pathlib import Path
 
 import pytest
 import yaml
 
-DEPLOY = Path(__file__).parents[2] / "deploy"
+from tests.deploy.conftest import DEPLOY, only
+
 SERVICE_ACCOUNT = "system:serviceaccount:ai-scheduler:ai-scheduler-agent"
-
-
-def _objects(name: str) -> dict[str, dict]:
-    with open(DEPLOY / name, encoding="utf-8") as handle:
-        return {doc["kind"]: doc for doc in yaml.safe_load_all(handle) if doc}
+AGENT_KINDS = {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "DaemonSet", "ValidatingAdmissionPolicy",
+               "ValidatingAdmissionPolicyBinding"}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
-def daemonset_file() -> dict[str, dict]:
-    return _objects("agent-daemonset.yaml")
+def agent(rendered: list[dict]) -> dict[str, dict]:
+    """The component's objects by kind."""
+    names = {"ai-scheduler-agent", "ai-scheduler-agent-own-node-state"}
+    return {o["kind"]: o for o in rendered if o["metadata"]["name"] in names}
 
 
-@pytest.fixture(scope="module")
-def policy_file() -> dict[str, dict]:
-    return _objects("agent-admission-policy.yaml")
+def test_the_base_includes_the_agent_as_a_component(agent: dict) -> None:
+    component = yaml.safe_load((DEPLOY / "components" / "agent" / "kustomization.yaml").read_text())
+    assert component["kind"] == "Component"
+    base = yaml.safe_load((DEPLOY / "kustomization.yaml").read_text())
+    assert [str(Path(c)) for c in base["components"]] == ["components/agent"]
+    assert set(agent) == AGENT_KINDS
 
 
-def test_the_files_hold_the_expected_kinds(daemonset_file: dict, policy_file: dict) -> None:
-    assert set(daemonset_file) == {"Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "DaemonSet"}
-    assert set(policy_file) == {"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
+def test_the_component_admits_privileged_pods_in_the_namespace(rendered: list[dict]) -> None:
+    labels = only(rendered, "Namespace", "ai-scheduler")["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "privileged"
 
 
-def test_rbac_grants_only_patch_on_nodes(daemonset_file: dict) -> None:
-    assert daemonset_file["ClusterRole"]["rules"] == [{"apiGroups": [""], "resources": ["nodes"], "verbs": ["patch"]}]
-    subject = daemonset_file["ClusterRoleBinding"]["subjects"][0]
+def test_rbac_grants_only_patch_on_nodes(agent: dict) -> None:
+    assert agent["ClusterRole"]["rules"] == [{"apiGroups": [""], "resources": ["nodes"], "verbs": ["patch"]}]
+    subject = agent["ClusterRoleBinding"]["subjects"][0]
     assert f"system:serviceaccount:{subject['namespace']}:{subject['name']}" == SERVICE_ACCOUNT
+    assert agent["DaemonSet"]["spec"]["template"]["spec"]["serviceAccountName"] == subject["name"]
 
 
-def test_the_pod_adds_only_perfmon_and_mounts_only_host_sysfs_read_only(daemonset_file: dict) -> None:
-    pod = daemonset_file["DaemonSet"]["spec"]["template"]["spec"]
+def test_the_pod_adds_only_perfmon_and_mounts_only_host_sysfs_read_only(agent: dict) -> None:
+    pod = agent["DaemonSet"]["spec"]["template"]["spec"]
     assert not any(pod.get(key) for key in ("hostNetwork", "hostPID", "hostIPC"))
     (container,) = pod["containers"]
     security = container["securityContext"]
@@ -50,8 +55,8 @@ def test_the_pod_adds_only_perfmon_and_mounts_only_host_sysfs_read_only(daemonse
     assert "--cgroup=/host/sys/fs/cgroup" in container["args"] and "--sys=/host/sys" in container["args"]
 
 
-def test_the_policy_binds_the_agent_to_its_own_nodes_annotation(policy_file: dict) -> None:
-    policy = policy_file["ValidatingAdmissionPolicy"]
+def test_the_policy_binds_the_agent_to_its_own_nodes_annotation(agent: dict) -> None:
+    policy = agent["ValidatingAdmissionPolicy"]
     spec = policy["spec"]
     assert spec["failurePolicy"] == "Fail"
     assert SERVICE_ACCOUNT in spec["matchConditions"][0]["expression"]
@@ -66,5 +71,5 @@ def test_the_policy_binds_the_agent_to_its_own_nodes_annotation(policy_file: dic
         "object.spec",
     ):
         assert fragment in cel
-    binding = policy_file["ValidatingAdmissionPolicyBinding"]["spec"]
+    binding = agent["ValidatingAdmissionPolicyBinding"]["spec"]
     assert binding == {"policyName": policy["metadata"]["name"], "validationActions": ["Deny"]}
