@@ -50,7 +50,7 @@ def review(body: Any, denied: Denied) -> tuple[int, JSON]:
     rule = denied(verb, target)
     status: JSON = {"allowed": rule is None}
     if rule is not None:
-        status["reason"] = f"the emulator denies {rule} (Faults.deny or --deny)"
+        status["reason"] = f"emulator rule --deny {rule}"
     answer = {
         "kind": KIND,
         "apiVersion": f"{GROUP}/v1",
