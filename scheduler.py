@@ -1,8 +1,9 @@
 """ai-llama-scheduler: an interference-aware, LLM-assisted Kubernetes scheduler.
 
-A thin command line over the packages: `run` (the scheduler, against a cluster), `demo` (the
-embedded emulated cluster), `decide` (offline what-if) and `stats` (review a log). Every expected
-failure — bad config, bad manifest, unreachable cluster — ends in one line on stderr and exit 2.
+A thin command line over the packages: `run` (the scheduler, against a cluster), `check` (the
+preflight), `demo` (the embedded emulated cluster), `decide` (offline what-if) and `stats` (review a
+log). Every expected failure — bad config, bad manifest, unreachable cluster — ends in one line on
+stderr and exit 2; `check` reports its findings as a table instead, and exits 1 when one failed.
 """
 
 import argparse
@@ -10,6 +11,7 @@ import gc
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from cluster import config
 from cluster.errors import UserError
@@ -19,6 +21,7 @@ from scoring.assemble import build_decider
 
 EXIT_OK = 0
 EXIT_UNDECIDED = 1
+EXIT_CHECK_FAILED = 1
 EXIT_USAGE = 2
 
 
@@ -45,16 +48,41 @@ def _decide(args: argparse.Namespace) -> int:
     return EXIT_UNDECIDED if undecided else EXIT_OK
 
 
-def _run(args: argparse.Namespace) -> int:
-    from cluster import app  # noqa: PLC0415 - the API runtime is only needed by this command
-
+def _settings(args: argparse.Namespace) -> config.Settings:
+    """The config, with `--kubeconfig` over `scheduler.kubeconfig`."""
     settings = config.load(args.config)
     if args.kubeconfig:
         settings = settings.model_copy(
             update={"scheduler": settings.scheduler.model_copy(update={"kubeconfig": args.kubeconfig})}
         )
+    return settings
+
+
+def _run(args: argparse.Namespace) -> int:
+    from cluster import app  # noqa: PLC0415 - the API runtime is only needed by this command
+
+    settings = _settings(args)
     app.setup_logging(settings)
     return app.run(settings, app.connect(settings, server=args.server))
+
+
+def _check(args: argparse.Namespace) -> int:
+    from cluster import app, preflight  # noqa: PLC0415 - the API runtime is only needed by this command
+    from cluster.clock import SystemClock  # noqa: PLC0415
+
+    default = "config.yaml" if Path("config.yaml").exists() else "the defaults (no config.yaml)"
+    where = args.config or default
+    checks = preflight.run(
+        lambda: _settings(args),
+        lambda settings: app.connect(settings, server=args.server),
+        where=where,
+        clock=SystemClock(),
+    )
+    if args.json:
+        print(json.dumps({"ok": not preflight.failed(checks), "checks": [c.to_json() for c in checks]}))
+    else:
+        _print_checks(checks)
+    return EXIT_CHECK_FAILED if preflight.failed(checks) else EXIT_OK
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -104,6 +132,25 @@ def _print_table(decisions: Sequence) -> None:
     Console(width=max(Console().width, 140)).print(table)
 
 
+def _print_checks(checks: Sequence) -> None:
+    from rich.console import Console  # noqa: PLC0415 - only the human output needs rich
+    from rich.table import Table  # noqa: PLC0415
+
+    styles = {"pass": "green", "warn": "yellow", "fail": "bold red", "skip": "dim"}
+    table = Table(title="Preflight")
+    table.add_column("check", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("detail", overflow="fold", ratio=3)
+    table.add_column("fix", overflow="fold", ratio=2)
+    for c in checks:
+        verdict = c.verdict.value
+        table.add_row(c.name, f"[{styles[verdict]}]{verdict.upper()}[/]", c.detail, c.fix)
+    console = Console(width=max(Console().width, 160))
+    console.print(table)
+    counts = {v: sum(c.verdict.value == v for c in checks) for v in styles}
+    console.print(", ".join(f"{n} {v}" for v, n in counts.items() if n))
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="scheduler.py", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -120,6 +167,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--kubeconfig", help="kubeconfig file (default: in-cluster, then ~/.kube/config)")
     run.add_argument("--server", help="API server URL without credentials (for the emulated cluster)")
     run.set_defaults(run=_run)
+    check = commands.add_parser("check", help="preflight: config, cluster, permissions, telemetry, weights, LLM")
+    check.add_argument("--config", help="config file (default: config.yaml when present)")
+    check.add_argument("--kubeconfig", help="kubeconfig file (default: in-cluster, then ~/.kube/config)")
+    check.add_argument("--server", help="API server URL without credentials (for the emulated cluster)")
+    check.add_argument("--json", action="store_true", help="the rows as one JSON object")
+    check.set_defaults(run=_check)
     demo = commands.add_parser("demo", help="run the scheduler against the embedded simulated cluster")
     demo.add_argument("--scenario", default="seed-001", help="a scenario file or built-in name (default seed-001)")
     demo.add_argument("--pods", default="ai-test-pods.yaml", help="pods to create (default ai-test-pods.yaml)")

@@ -137,6 +137,26 @@ class Kube:
         """`/version`: a cheap call to prove the server answers."""
         return _body(client.VersionApi(self.api).get_code(_preload_content=False, _request_timeout=self.timeout))
 
+    def list_nodes(self) -> list[dict[str, Any]]:
+        """Every node as the API's JSON, in one list call (the preflight counts their telemetry)."""
+        body = _body(self.core.list_node(_preload_content=False, _request_timeout=self.timeout))
+        return list((body or {}).get("items") or [])
+
+    def access_review(self, attributes: Mapping[str, str]) -> tuple[bool, str]:
+        """May this connection's user do what `attributes` describe? A SelfSubjectAccessReview.
+
+        `attributes` are its `resourceAttributes` (verb, group, resource, subresource, namespace, name);
+        the answer is `status.allowed` and the authorizer's reason (often empty), as `kubectl auth can-i`.
+        """
+        body = {
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SelfSubjectAccessReview",
+            "spec": {"resourceAttributes": dict(attributes)},
+        }
+        answer = self.write("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", body) or {}
+        status = answer.get("status") or {}
+        return status.get("allowed") is True, str(status.get("reason") or status.get("evaluationError") or "")
+
     def informer(
         self, resource: str, *, field_selector: str | None = None, on_synced: Callable[[], None] | None = None
     ) -> SharedInformer:
