@@ -90,6 +90,9 @@ class LLMTier:
         self.temperature = temperature
         self.seed = seed
         self._slots = threading.BoundedSemaphore(max_concurrency)
+        self._waiting = threading.BoundedSemaphore(max_concurrency)
+        """Decision workers waiting for an answer (their own call's or a shared one): the rest decide by
+        the next tier at once, so pods asking the same question cannot tie up every worker."""
         self._flights: Flights[Outcome] = Flights()
         if breaker is not None:
             self.stats.breaker("llm", State.CLOSED.value, tripped=False)
@@ -158,13 +161,18 @@ class LLMTier:
             if hit is not None:
                 self.cache.discard(key)  # its node no longer fits: ask again
             self.stats.cache_lookup(hit=False)
-        flight: Flight[Outcome] = Flight()
-        leader = True
-        if key is not None:
-            flight, leader = self._flights.lead_or_join(key)
-        if leader:
-            self._launch(flight, key, facts, deadline)
-        outcome = self._wait(flight, deadline)
+        if not self._waiting.acquire(blocking=False):
+            self._decline(BUSY, f"{self.max_concurrency} pods are already waiting for the LLM")
+        try:
+            flight: Flight[Outcome] = Flight()
+            leader = True
+            if key is not None:
+                flight, leader = self._flights.lead_or_join(key)
+            if leader:
+                self._launch(flight, key, facts, deadline)
+            outcome = self._wait(flight, deadline)
+        finally:
+            self._waiting.release()
         if outcome.node is None:
             self._decline(outcome.cause, outcome.detail)
         if not _feasible(request, outcome.node):

@@ -49,3 +49,33 @@ def test_thirty_two_pods_with_a_one_second_llm_are_decided_in_well_under_thirty_
     assert max(d.latency_ms for d in fell_through) < 800 * ANSWER_SECONDS  # none waited for a slot
     assert stats.summary()["llm_rejections"] == {"busy": PODS - 8}
     print(f"\n{PODS} pods, LLM {ANSWER_SECONDS:g}s per answer, 8 slots: {wall:.2f}s wall")
+
+
+def test_pods_asking_the_same_question_wait_for_one_call_but_never_more_than_max_concurrency_of_them(
+    fake_llm: FakeLLM, snapshot: Snapshot
+) -> None:
+    fake_llm.script(Reply.slow(ANSWER_SECONDS))
+    stats = Stats()
+    settings = llm_settings(fake_llm.url, llm={"max_concurrency": 4, "deadline_seconds": 5.0})
+    decider = build_decider(settings, clock=SystemClock(), stats=stats)
+    # One shape: single-flight merges every question into one call, but only 4 pods may wait on it.
+    pods = [make_pod(f"p{i}", cpu="100m", memory="64Mi") for i in range(PODS)]
+    decisions: dict[int, Decision] = {}
+    start = threading.Barrier(PODS)
+
+    def decide(i: int) -> None:
+        start.wait()
+        decisions[i] = decider.decide(pods[i], snapshot)
+
+    threads = [threading.Thread(target=decide, args=(i,)) for i in range(PODS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+
+    by_llm = [d for d in decisions.values() if d.tier is Tier.LLM]
+    fell_through = [d for d in decisions.values() if d.tier is not Tier.LLM]
+    assert len(decisions) == PODS and len(fake_llm.requests) == 1
+    assert len(by_llm) == 4 and len(fell_through) == PODS - 4
+    assert all(d.fallbacks["llm"] == "busy: 4 pods are already waiting for the LLM" for d in fell_through)
+    assert max(d.latency_ms for d in fell_through) < 800 * ANSWER_SECONDS
