@@ -75,6 +75,7 @@ class Scheduler:
         self._leading = threading.Event()
         if leading:
             self._leading.set()
+        self.stats.leader.set(1 if leading else 0)
         self._stop = threading.Event()
         self._synced = {"nodes": threading.Event(), "pods": threading.Event()}
         self._informers: list[SharedInformer] = []

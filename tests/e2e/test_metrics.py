@@ -51,3 +51,4 @@ def test_metrics_health_and_readiness():
     assert value(text, 'ai_scheduler_decisions_total{tier="transformer"}') == 5
     assert value(text, f'scheduler_scheduling_attempt_duration_seconds_count{{{profile},result="scheduled"}}') == 5
     assert "ai_scheduler_binding_failures_total 0.0" in text
+    assert value(text, "ai_scheduler_leader") == 1  # no leader election: this replica schedules
