@@ -43,11 +43,12 @@ Summary = Mapping[str, Mapping[str, Mapping[str, float]]]
 
 
 def _value(summary: Summary, policy: str, metric: str) -> tuple[float, float, float]:
-    """Mean and the distances to the interval's ends (for error bars); NaN when absent."""
+    """Mean and the distances to the interval's ends (for error bars); NaN when absent. Every charted
+    quantity is non-negative, so the lower end is clipped at 0, as in the README's tables."""
     m = summary[policy].get(metric)
     if m is None:
         return float("nan"), 0.0, 0.0
-    return m["mean"], max(m["mean"] - m["lo"], 0.0), max(m["hi"] - m["mean"], 0.0)
+    return m["mean"], min(max(m["mean"] - m["lo"], 0.0), max(m["mean"], 0.0)), max(m["hi"] - m["mean"], 0.0)
 
 
 def _bars(ax: Axes, summary: Summary, policies: Sequence[str], metric: str, *, fmt: str, scale: float = 1.0) -> None:
