@@ -104,7 +104,7 @@ class Decision:
             out["fallbacks"] = dict(self.fallbacks)
         if self.warnings:
             out["warnings"] = list(self.warnings)
-        out.update(self.extra)
+        out.update({key: dict(value) if isinstance(value, Mapping) else value for key, value in self.extra.items()})
         return out
 
 

@@ -9,7 +9,7 @@ runtime (`scoring.runtime`) runs them; plugins live one per module in `scoring.p
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 import numpy as np
 
@@ -98,8 +98,11 @@ def fit_error(num_nodes: int, failures: Mapping[int, tuple[str, ...]]) -> str:
     return message
 
 
-class NodeScores(Mapping[str, float]):
-    """Scores of the feasible nodes keyed by name, built on first read.
+V = TypeVar("V")
+
+
+class NodeValues(Mapping[str, V], Generic[V]):
+    """Values of the feasible nodes (scores, labels) keyed by name, built on first read.
 
     A decision carries every feasible node's score for `decide --json`, but the scheduler loop reads
     only the chosen one; building a thousand-entry dict per plugin per pod would cost more than
@@ -115,16 +118,16 @@ class NodeScores(Mapping[str, float]):
         self._feasible = feasible
         self._values = values
         self._decimals = decimals
-        self._built: dict[str, float] | None = None
+        self._built: dict[str, V] | None = None
 
-    def _dict(self) -> dict[str, float]:
+    def _dict(self) -> dict[str, V]:
         if self._built is None:
             values = self._values if self._decimals is None else np.round(self._values, self._decimals)
             ordered = [self._names[i] for i in self._feasible.tolist()]
             self._built = dict(zip(ordered, values.tolist(), strict=True))
         return self._built
 
-    def __getitem__(self, node: str) -> float:
+    def __getitem__(self, node: str) -> V:
         return self._dict()[node]
 
     def __iter__(self) -> Iterator[str]:
@@ -132,3 +135,6 @@ class NodeScores(Mapping[str, float]):
 
     def __len__(self) -> int:
         return len(self._feasible)
+
+
+NodeScores = NodeValues[float]

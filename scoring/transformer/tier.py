@@ -25,7 +25,7 @@ from cluster.config import Settings
 from cluster.snapshot import Snapshot
 from scoring.breaker import CircuitBreaker, State, reporting_listener
 from scoring.decide import Choice, Request, Tier, TierDeclinedError
-from scoring.framework import NodeScores
+from scoring.framework import NodeScores, NodeValues
 from scoring.transformer import features, model, model_path, regimes, scores
 from scoring.transformer.features import NodeInputs, PodInputs
 from telemetry.stats import Stats
@@ -136,11 +136,12 @@ class TransformerTier:
             },
         )
 
-    def _regimes_of(self, snapshot: Snapshot, feasible: np.ndarray, labels: np.ndarray) -> dict[str, str]:
-        """Regime per feasible node; the every-node map is built once per telemetry (treat it as read-only)."""
+    def _regimes_of(self, snapshot: Snapshot, feasible: np.ndarray, labels: np.ndarray) -> Mapping[str, str]:
+        """Regime per feasible node, built only if read (`decide --json`); the every-node map is built once
+        per telemetry (treat it as read-only)."""
         names = snapshot.names
         if len(feasible) != len(names):
-            return {names[i]: labels[i] for i in feasible.tolist()}
+            return NodeValues(names, feasible, labels[feasible], decimals=None)
         cached = self._regimes
         if cached is None or cached[0] is not snapshot.telemetry:
             cached = (snapshot.telemetry, dict(zip(names, labels.tolist(), strict=True)))
