@@ -17,8 +17,9 @@ the feature scale as buffers) and the training summary. Anything wrong with it r
 import io
 import math
 import pickle
+import warnings
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -223,6 +224,7 @@ class Scorer:
         self.fill = self.model.mean.numpy().copy()
         self.summary = checkpoint.summary
         torch.set_num_threads(max(1, threads))
+        self._forward = _traced(self.model)
 
     @classmethod
     def load(cls, path: str | Path, *, threads: int = 1) -> "Scorer":
@@ -235,7 +237,23 @@ class Scorer:
         if not np.isfinite(tokens).all():
             raise ValueError("tokens hold NaN or infinite values")
         with torch.inference_mode():
-            out = self.model(torch.from_numpy(np.ascontiguousarray(tokens, dtype=np.float32))[None])[0].numpy()
+            out = self._forward(torch.from_numpy(np.ascontiguousarray(tokens, dtype=np.float32))[None])[0].numpy()
         if not np.isfinite(out).all():
             raise ValueError("the model returned NaN or infinite values")
         return np.exp(out.astype(float))
+
+
+def _traced(model: SlowdownModel) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The model traced and frozen by TorchScript: the same numbers without Python's per-op dispatch
+    (about 0.9 instead of 1.4 ms per forward pass at 1,000 nodes on this machine's CPU). Every size of
+    node set takes the same path (no data-dependent branches; the mask-free call is the one traced).
+    TorchScript is deprecated in favour of `torch.compile`, which needs a C++ compiler at run time (the
+    image has none); the pinned torch keeps it working, and a test checks the traced numbers."""
+    example = torch.zeros(1, 2, model.config.features)
+    with torch.inference_mode(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        forward = torch.jit.freeze(torch.jit.trace(model, (example,), check_trace=False))
+        for _ in range(3):  # TorchScript profiles and optimises on the first calls (~60 ms): not on a pod's clock
+            forward(example)
+    return forward

@@ -178,3 +178,14 @@ def test_folding_the_scale_into_the_embedding_changes_nothing_but_speed(tmp_path
     assert np.allclose(scorer.slowdown(tokens), plain, rtol=1e-5)
     with pytest.raises(ValueError, match="folded"):
         model.save(tmp_path / "again.pt", scorer.model, {})
+
+
+@pytest.mark.parametrize("nodes", [1, 3, 250, 1000])
+def test_the_traced_forward_pass_gives_the_eager_models_numbers_for_any_number_of_nodes(nodes: int) -> None:
+    scorer = Scorer.load(Path(__file__).resolve().parents[3] / "scoring" / "transformer" / "model.pt")
+    tokens = torch.from_numpy(np.random.default_rng(nodes).normal(size=(1, nodes, scorer.model.config.features)))
+    with torch.inference_mode():
+        eager = scorer.model(tokens.float())
+        traced = scorer._forward(tokens.float())
+    assert traced.shape == (1, nodes)
+    assert torch.allclose(traced, eager, rtol=1e-5, atol=1e-6)
