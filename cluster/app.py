@@ -131,13 +131,19 @@ def run(settings: Settings, kube: Kube, *, stop: threading.Event | None = None) 
         kube.host,
         " -> ".join([t.tier.value for t in scheduler.decider.tiers] + ["heuristic"]),
     )
-    scheduler.start()
-    lost_lease = threading.Event()
-    if settings.leader_election.enabled:
-        _elect(settings, kube, scheduler, stop, lost_lease)
-    if scheduler.wait_ready(timeout=60):
-        scheduler.stats.ready.set(1)
-        gc.freeze()  # the synced cluster is long-lived: spare the collector rescanning it between decisions
+    # The informers' first lists allocate millions of objects that live as long as the process and form no
+    # cycles: collecting while they arrive only rescans them (a quarter of start-up's CPU at 50,000 pods).
+    gc.disable()
+    try:
+        scheduler.start()
+        lost_lease = threading.Event()
+        if settings.leader_election.enabled:
+            _elect(settings, kube, scheduler, stop, lost_lease)
+        if scheduler.wait_ready(timeout=60):
+            scheduler.stats.ready.set(1)
+            gc.freeze()  # the synced cluster is long-lived: spare the collector rescanning it between decisions
+    finally:
+        gc.enable()
     stop.wait()
     scheduler.stop()
     if server is not None:
