@@ -1,9 +1,9 @@
 """The only module that imports the kubernetes client: connection, and every call the product makes.
 
 Everything else works on plain JSON (`RawObject`) and the typed model. Every call carries a request
-timeout so a dead connection cannot hang a caller. Informers get list functions that return raw JSON
-instead of the client's models (`raw_lister`): the scheduler parses pods into its own frozen model,
-and skipping the model round trip keeps a burst of watch events cheap.
+timeout so a dead connection cannot hang a caller. Informers (`cluster.informer`) get raw JSON instead
+of the client's models (`raw_lister`): the scheduler parses pods into its own frozen model, skipping
+the model round trip keeps a burst of watch events cheap, and a list is decoded one item at a time.
 """
 
 import functools
@@ -11,36 +11,39 @@ import json
 import logging
 import os
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from types import SimpleNamespace
 from typing import Any
 
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
-from kubernetes.informer import SharedInformer
 from kubernetes.leaderelection import electionconfig, leaderelection
 from kubernetes.leaderelection.resourcelock.leaselock import LeaseLock
+from kubernetes.watch import Watch
 from urllib3.exceptions import HTTPError
 
 from cluster.clock import Clock, SystemClock
 from cluster.errors import UserError
+from cluster.informer import ExpiredError, Informer
+from cluster.listing import Listing
 
 MERGE_PATCH = "application/merge-patch+json"
 STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
 # Server-side watch timeout, and how much longer the client waits before calling the connection dead.
 WATCH_SECONDS = 300
 WATCH_GRACE = 30
+LIST_CHUNK_BYTES = 1 << 16
+"""How much of a list response is read at a time (`cluster.listing` decodes it item by item)."""
 
 log = logging.getLogger(__name__)
 
 __all__ = [
     "ApiException",
     "BindOutcome",
+    "Informer",
     "Kube",
     "KubeConnectError",
-    "SharedInformer",
     "TransportError",
     "to_plain",
 ]
@@ -60,16 +63,34 @@ def to_plain(obj: Any) -> Any:
     return client.ApiClient().sanitize_for_serialization(obj)
 
 
-def _body(response: Any) -> Any:
+def _read(response: Any) -> bytes:
     """Read a raw (`_preload_content=False`) response and give its connection back to the pool.
 
     An unread raw response keeps its connection checked out, so the next call opens a new one.
     """
     try:
-        data = response.data
+        return response.data
     finally:
         response.release_conn()
+
+
+def _body(response: Any) -> Any:
+    data = _read(response)
     return json.loads(data) if data else None
+
+
+def _chunks(response: Any) -> Iterator[bytes]:
+    """A raw response's body as it arrives; its connection back to the pool once read through, else closed
+    (what is left unread would otherwise reach the next request on that connection)."""
+    completed = False
+    try:
+        yield from response.stream(LIST_CHUNK_BYTES)
+        completed = True
+    finally:
+        if completed:
+            response.release_conn()
+        else:
+            response.close()
 
 
 class BindOutcome:
@@ -159,24 +180,32 @@ class Kube:
 
     def informer(
         self, resource: str, *, field_selector: str | None = None, on_synced: Callable[[], None] | None = None
-    ) -> SharedInformer:
-        """The client's SharedInformer over `pods` or `nodes`, delivering raw JSON objects.
+    ) -> Informer:
+        """An informer over `pods` or `nodes` (`cluster.informer`), delivering raw JSON objects.
 
         `on_synced` runs when the informer starts watching, i.e. after its list has been delivered
-        to the handlers (the informer has no synced callback of its own).
+        to the handlers.
         """
         method = {"pods": self.core.list_pod_for_all_namespaces, "nodes": self.core.list_node}[resource]
-        return SharedInformer(list_func=self.raw_lister(method, on_watch=on_synced), field_selector=field_selector)
+        lister = self.raw_lister(method, on_watch=on_synced)
+        selector = {"field_selector": field_selector} if field_selector else {}
+        return Informer(
+            list_objects=lambda: lister(**selector),
+            watch=lambda version: _WatchStream(lister, version, selector),
+            clock=self.clock,
+            name=resource,
+        )
 
     def raw_lister(
         self, method: Callable[..., Any], *, on_watch: Callable[[], None] | None = None
     ) -> Callable[..., object]:
-        """Wrap a list method so SharedInformer gets raw JSON, timeouts, bookmarks and a pause after errors.
+        """Wrap a list method for an informer: raw JSON, timeouts, bookmarks and a pause after errors.
 
-        The `-> object` annotation makes `kubernetes.watch.Watch` pass event objects through as dicts
-        (it deserialises into the annotated type, and `object` means "as is") while still tracking
-        each event's resourceVersion. A failing watch connection waits before the error reaches the
-        informer, which would otherwise reconnect in a tight loop while the server is down.
+        A list returns a `Listing`, which decodes the response's items one at a time. The `-> object`
+        annotation makes `kubernetes.watch.Watch` pass event objects through as dicts (it deserialises
+        into the annotated type, and `object` means "as is") while still tracking each event's
+        resourceVersion. A failing watch connection waits before the error reaches the informer,
+        which would otherwise reconnect in a tight loop while the server is down.
         """
         failures = [0]
 
@@ -190,7 +219,7 @@ class Kube:
                     kwargs["_request_timeout"] = (self.timeout, kwargs["timeout_seconds"] + WATCH_GRACE)
                     result = method(**kwargs)
                 else:
-                    result = _RawList(_body(method(_preload_content=False, _request_timeout=self.timeout, **kwargs)))
+                    result = Listing(_chunks(method(_preload_content=False, _request_timeout=self.timeout, **kwargs)))
             except (ApiException, *TransportError):
                 failures[0] += 1
                 self.clock.sleep(min(0.2 * 2 ** min(failures[0], 5), 5.0))
@@ -310,12 +339,37 @@ class Kube:
         return leaderelection.LeaderElection(election)
 
 
-class _RawList:
-    """A list response in the shape SharedInformer reads (`items`, `metadata.resource_version`), items as JSON."""
+class _WatchStream:
+    """One informer watch through the client's `Watch`: (type, object) pairs from `version` on, reconnecting
+    after the server's timeout; 410 Gone becomes `ExpiredError`; `stop` closes it from another thread."""
 
-    def __init__(self, body: Mapping[str, Any]) -> None:
-        self.items = list(body.get("items") or [])
-        self.metadata = SimpleNamespace(resource_version=(body.get("metadata") or {}).get("resourceVersion"))
+    def __init__(self, lister: Callable[..., object], version: str, selector: Mapping[str, str]) -> None:
+        self._lister = lister
+        self._version = version
+        self._selector = selector
+        self._watch = Watch()
+        self._stopped = False
+
+    @property
+    def resource_version(self) -> str | None:
+        return self._watch.resource_version or self._version
+
+    def __iter__(self) -> Iterator[tuple[str, Any]]:
+        if self._stopped:
+            return
+        try:
+            for event in self._watch.stream(self._lister, resource_version=self._version, **self._selector):
+                if self._stopped:
+                    return
+                yield event["type"], event["object"]
+        except ApiException as exc:
+            if exc.status == 410:
+                raise ExpiredError(f"resourceVersion {self.resource_version} expired") from exc
+            raise
+
+    def stop(self) -> None:
+        self._stopped = True
+        self._watch.stop()
 
 
 def identity() -> str:

@@ -1,0 +1,59 @@
+"""The informers' list function: raw JSON for both the list and the client's watch, connections given back."""
+
+import json
+from typing import Any
+
+from kubernetes.watch import Watch
+
+from cluster.kube import Kube
+from tests.builders import pod_json
+
+
+class Response:
+    """A raw (`_preload_content=False`) response: its body, and whether its connection went back to the pool."""
+
+    def __init__(self, body: Any) -> None:
+        self.data = json.dumps(body).encode()
+        self.released = self.closed = False
+
+    def stream(self, amt: int):
+        yield from (self.data[i : i + amt] for i in range(0, len(self.data), amt))
+
+    def release_conn(self) -> None:
+        self.released = True
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def lister(responses: list[Response]):
+    def method(**_: Any) -> Response:
+        return responses.pop(0)
+
+    return Kube(api=None).raw_lister(method)  # type: ignore[arg-type]
+
+
+def test_a_list_read_through_gives_its_connection_back():
+    response = Response({"kind": "PodList", "metadata": {"resourceVersion": "9"}, "items": [pod_json("a")]})
+    listing = lister([response])()
+    assert list(listing) == [pod_json("a")]
+    assert listing.resource_version == "9"
+    assert response.released and not response.closed
+
+
+def test_a_list_abandoned_half_way_closes_its_connection():
+    response = Response({"items": [pod_json(f"p{i}") for i in range(1000)]})
+    items = iter(lister([response])())
+    assert next(items) == pod_json("p0")
+    items.close()
+    assert response.closed and not response.released
+
+
+def test_a_watched_object_passes_whole_and_its_resource_version_is_tracked():
+    watch = Watch()
+    raw = pod_json("a")
+    raw["metadata"]["resourceVersion"] = "12"
+    event = json.dumps({"type": "MODIFIED", "object": raw})
+    decoded = watch.unmarshal_event(event, watch.get_return_type(lister([])))
+    assert decoded["object"] == raw
+    assert watch.resource_version == "12"
