@@ -10,6 +10,7 @@ changes are applied incrementally. Thread-safe.
 """
 
 import logging
+import sys
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -60,12 +61,24 @@ def _pod_fingerprint(raw: Mapping[str, Any]) -> tuple[Any, ...]:
     meta = raw.get("metadata") or {}
     spec = raw.get("spec") or {}
     annotations = meta.get("annotations") or {}
-    return (
-        spec.get("nodeName"),
-        bool(meta.get("deletionTimestamp")),
-        tuple(sorted((meta.get("labels") or {}).items())),
-        tuple(annotations.get(k) for k in (CLASS_ANNOTATION, SENSITIVITY_ANNOTATION, NOISY_ANNOTATION)),
+    return _shared_strings(
+        (
+            spec.get("nodeName"),
+            bool(meta.get("deletionTimestamp")),
+            tuple(sorted((meta.get("labels") or {}).items())),
+            tuple(annotations.get(k) for k in (CLASS_ANNOTATION, SENSITIVITY_ANNOTATION, NOISY_ANNOTATION)),
+        )
     )
+
+
+def _shared_strings(value: Any) -> Any:
+    """`value` with its strings interned: a fingerprint lives as long as its pod, and its node name and labels
+    are the same strings as thousands of other pods' (the parsed pods intern theirs too)."""
+    if isinstance(value, str):
+        return sys.intern(value)
+    if isinstance(value, tuple):
+        return tuple(_shared_strings(v) for v in value)
+    return value
 
 
 def _accounting(pod: Pod) -> tuple[Any, ...]:
@@ -141,7 +154,7 @@ class SchedulerCache:
     def pod_event(self, kind: str, raw: Mapping[str, Any]) -> PodChange:
         """Apply a pod event and say what it means for the queue."""
         meta = raw.get("metadata") or {}
-        key = f"{meta.get('namespace') or 'default'}/{meta.get('name')}"
+        key = sys.intern(f"{meta.get('namespace') or 'default'}/{meta.get('name')}")
         spec = raw.get("spec") or {}
         terminal = (raw.get("status") or {}).get("phase") in ("Succeeded", "Failed")
         with self._lock:
@@ -228,8 +241,9 @@ class SchedulerCache:
     # -- internals (lock held) ----------------------------------------------------------------------
 
     def _place(self, pod: Pod) -> None:
-        old = self._assigned.get(pod.key)
-        self._assigned[pod.key] = pod
+        key = sys.intern(pod.key)  # one string for the key in every map (and the informer's set)
+        old = self._assigned.get(key)
+        self._assigned[key] = pod
         if self._snapshot is None:
             return
         if old is not None and _accounting(old) == _accounting(pod):

@@ -13,6 +13,7 @@ Handlers run on the informer's thread, in order; one that raises is logged and t
 """
 
 import logging
+import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Protocol
@@ -55,7 +56,7 @@ def key_of(obj: Any) -> str:
     """namespace/name, or the name of a cluster-scoped object (the informers' usual key)."""
     meta = (obj.get("metadata") or {}) if isinstance(obj, Mapping) else {}
     namespace, name = meta.get("namespace") or "", meta.get("name") or ""
-    return f"{namespace}/{name}" if namespace else name
+    return sys.intern(f"{namespace}/{name}" if namespace else name)  # the cache keys its pods by the same string
 
 
 def _tombstone(key: str) -> dict[str, Any]:

@@ -3,9 +3,16 @@
 Input is what the API server sends and `kubectl get -o json` prints (`cluster.kube.to_plain` turns
 the kubernetes client's models into it). A malformed object raises `ManifestError` naming the object
 and the field, so a user can fix the manifest.
+
+The scheduler keeps every running pod parsed, so what pods repeat is shared rather than copied:
+strings that recur (namespaces, node names, label and annotation keys and values, images) are
+interned, and equal tolerations (every pod carries the API server's default two) and the empty
+affinity are one object each. All of it is immutable, so sharing changes no behaviour.
 """
 
+import sys
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 from cluster import resources
@@ -43,12 +50,22 @@ def _meta(obj: Mapping[str, Any], what: str) -> ObjectMeta:
     return meta  # type: ignore[return-value]
 
 
+_intern = sys.intern
+_NO_AFFINITY = Affinity()
+
+
+@lru_cache(maxsize=4096)
+def _shared(value: Any) -> Any:
+    """One object for equal immutable values (the first seen), bounded so odd values cannot pile up."""
+    return value
+
+
 def _str_map(raw: Any, where: str) -> dict[str, str]:
     if raw is None:
         return {}
     if not isinstance(raw, Mapping):
         raise ManifestError(f"{where} must be a map of strings")
-    return {str(k): "" if v is None else str(v) for k, v in raw.items()}
+    return {_intern(str(k)): "" if v is None else _intern(str(v)) for k, v in raw.items()}
 
 
 def _list(raw: Any, where: str) -> list[Any]:
@@ -115,7 +132,7 @@ def _weighted(raw: Any, where: str) -> tuple[WeightedPodAffinityTerm, ...]:
 
 def _affinity(raw: Any, where: str) -> Affinity:
     if raw is None:
-        return Affinity()
+        return _NO_AFFINITY
     if not isinstance(raw, Mapping):
         raise ManifestError(f"{where} must be an object")
     node = raw.get("nodeAffinity") or {}
@@ -163,14 +180,16 @@ def _tolerations(raw: Any, where: str) -> tuple[Toleration, ...]:
         if not isinstance(item, Mapping):
             raise ManifestError(f"{where}[{i}] must be a toleration")
         out.append(
-            Toleration(
-                key=str(item.get("key") or ""),
-                operator=str(item.get("operator") or "Equal"),
-                value=str(item.get("value") or ""),
-                effect=str(item.get("effect") or ""),
+            _shared(
+                Toleration(
+                    key=str(item.get("key") or ""),
+                    operator=str(item.get("operator") or "Equal"),
+                    value=str(item.get("value") or ""),
+                    effect=str(item.get("effect") or ""),
+                )
             )
         )
-    return tuple(out)
+    return _shared(tuple(out))
 
 
 def _spread(raw: Any, where: str) -> tuple[TopologySpreadConstraint, ...]:
@@ -252,13 +271,13 @@ def parse_pod(obj: Mapping[str, Any]) -> Pod:
     containers = list(spec["containers"])
     return Pod(
         name=str(meta["name"]),
-        namespace=str(meta.get("namespace") or "default"),
+        namespace=_intern(str(meta.get("namespace") or "default")),
         uid=str(meta.get("uid") or ""),
         labels=_str_map(meta.get("labels"), f"pod {key}: metadata.labels"),
         annotations=_str_map(meta.get("annotations"), f"pod {key}: metadata.annotations"),
-        node_name=str(spec.get("nodeName") or ""),
-        scheduler_name=str(spec.get("schedulerName") or "default-scheduler"),
-        phase=str(status.get("phase") or "Pending"),
+        node_name=_intern(str(spec.get("nodeName") or "")),
+        scheduler_name=_intern(str(spec.get("schedulerName") or "default-scheduler")),
+        phase=_intern(str(status.get("phase") or "Pending")),
         requests=requests,
         non_zero_requests={resources.CPU: non_zero[resources.CPU], resources.MEMORY: non_zero[resources.MEMORY]},
         host_ports=resources.host_ports(spec),
@@ -266,10 +285,10 @@ def parse_pod(obj: Mapping[str, Any]) -> Pod:
         affinity=_affinity(spec.get("affinity"), f"pod {key}: spec.affinity"),
         tolerations=_tolerations(spec.get("tolerations"), f"pod {key}: spec.tolerations"),
         topology_spread=_spread(spec.get("topologySpreadConstraints"), f"pod {key}: spec.topologySpreadConstraints"),
-        qos_class=qos,
+        qos_class=_intern(qos),
         priority=int(spec.get("priority") or 0),
         deleting=bool(meta.get("deletionTimestamp")),
         resource_version=str(meta.get("resourceVersion") or ""),
         args=tuple(str(a) for c in containers for a in list(c.get("command") or []) + list(c.get("args") or [])),
-        images=tuple(str(c.get("image") or "") for c in containers),
+        images=_shared(tuple(_intern(str(c.get("image") or "")) for c in containers)),
     )
