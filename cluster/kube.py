@@ -35,6 +35,7 @@ WATCH_SECONDS = 300
 WATCH_GRACE = 30
 LIST_CHUNK_BYTES = 1 << 16
 """How much of a list response is read at a time (`cluster.listing` decodes it item by item)."""
+RESOURCE_PATHS = {"pods": "/api/v1/pods", "nodes": "/api/v1/nodes"}
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,6 @@ __all__ = [
     "Kube",
     "KubeConnectError",
     "TransportError",
-    "to_plain",
 ]
 
 TransportError = (HTTPError, OSError)
@@ -56,11 +56,10 @@ class KubeConnectError(UserError, RuntimeError):
     """No cluster configuration could be loaded (no kubeconfig, not in a cluster)."""
 
 
-def to_plain(obj: Any) -> Any:
-    """A kubernetes client model as the API's JSON (camelCase keys, RFC 3339 times); JSON passes through."""
-    if isinstance(obj, Mapping):
-        return obj
-    return client.ApiClient().sanitize_for_serialization(obj)
+def _camel(name: str) -> str:
+    """A query parameter's name on the wire: `field_selector` -> `fieldSelector`."""
+    first, *rest = name.split("_")
+    return first + "".join(word.capitalize() for word in rest)
 
 
 def _read(response: Any) -> bytes:
@@ -148,19 +147,38 @@ class Kube:
     def host(self) -> str:
         return str(self.api.configuration.host)
 
-    @property
-    def core(self) -> client.CoreV1Api:
-        return client.CoreV1Api(self.api)
-
     # -- reading ---------------------------------------------------------------------------------
+
+    def get(self, path: str, **query: Any) -> Any:
+        """GET `path` through the client's request layer, with `query` in the generated clients' snake_case
+        (`field_selector`, `watch`, ...): the raw urllib3 response, its body unread; ApiException if not 2xx.
+
+        The generated `CoreV1Api` would do the same, but importing it (and the models it names) costs about
+        a second of start-up, for two list calls the scheduler makes in the shape `kubernetes.watch.Watch`
+        calls them (`_preload_content=False`, `_request_timeout`, and the query as keywords).
+        """
+        timeout = query.pop("_request_timeout", self.timeout)
+        query.pop("_preload_content", None)
+        params = self.api.param_serialize(
+            method="GET",
+            resource_path=path,
+            query_params=[(_camel(k), v) for k, v in query.items() if v is not None],
+            header_params={"Accept": "application/json"},
+            auth_settings=["BearerToken"],
+        )
+        response = self.api.call_api(*params, _request_timeout=timeout)
+        if not 200 <= response.status <= 299:
+            response.read()
+            raise ApiException.from_response(http_resp=response, body=None, data=None)
+        return response.response
 
     def version(self) -> dict[str, Any]:
         """`/version`: a cheap call to prove the server answers."""
-        return _body(client.VersionApi(self.api).get_code(_preload_content=False, _request_timeout=self.timeout))
+        return _body(self.get("/version/"))
 
     def list_nodes(self) -> list[dict[str, Any]]:
         """Every node as the API's JSON, in one list call (the preflight counts their telemetry)."""
-        body = _body(self.core.list_node(_preload_content=False, _request_timeout=self.timeout))
+        body = _body(self.get(RESOURCE_PATHS["nodes"]))
         return list((body or {}).get("items") or [])
 
     def access_review(self, attributes: Mapping[str, str]) -> tuple[bool, str]:
@@ -186,8 +204,8 @@ class Kube:
         `on_synced` runs when the informer starts watching, i.e. after its list has been delivered
         to the handlers.
         """
-        method = {"pods": self.core.list_pod_for_all_namespaces, "nodes": self.core.list_node}[resource]
-        lister = self.raw_lister(method, on_watch=on_synced)
+        path = RESOURCE_PATHS[resource]
+        lister = self.raw_lister(lambda **query: self.get(path, **query), on_watch=on_synced)
         selector = {"field_selector": field_selector} if field_selector else {}
         return Informer(
             list_objects=lambda: lister(**selector),
