@@ -57,10 +57,12 @@ def build(
     decider: Decider | None = None,
 ) -> Scheduler:
     """The production scheduler; `tier` forces one tier (as `decide --tier`), `decider` replaces the chain
-    (the benchmark runs kube-scheduler's default scoring and the oracle through the same loop)."""
+    (the benchmark runs kube-scheduler's default scoring and the oracle through the same loop). The
+    `auto` chain's transformer tier loads on a thread of its own, while the informers list: readiness
+    does not wait for torch (`scoring.transformer.loading` says what decisions do meanwhile)."""
     clock = clock or SystemClock()
     stats = stats or Stats(profile=settings.scheduler.name)
-    decider = decider or build_decider(settings, tier=tier, clock=clock, stats=stats)
+    decider = decider or build_decider(settings, tier=tier, clock=clock, stats=stats, background=True)
     has_llm = any(t.tier.value == "llm" for t in decider.tiers)
     loop_settings = LoopSettings(
         scheduler_name=settings.scheduler.name,

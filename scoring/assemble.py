@@ -2,7 +2,9 @@
 
 The composition root shared by the scheduler loop and the offline `decide` command, so both decide
 a pod the same way. `auto` is the production chain (LLM → transformer → heuristic) with the tiers
-that are available; naming one tier forces it alone, with no fallback, for inspection.
+that are available; naming one tier forces it alone, with no fallback, for inspection. The scheduler
+asks for `background=True`: the transformer tier then loads on its own thread while the informers
+list (`scoring.transformer.loading`); `decide` and forced tiers load it before returning.
 """
 
 import logging
@@ -15,6 +17,7 @@ from llm.availability import unavailable_reason
 from scoring.decide import Decider, TierDecider
 from scoring.heuristic import HeuristicTier, Strategy
 from scoring.transformer import ModelUnavailableError, missing, model_path
+from scoring.transformer.loading import BackgroundTier
 from telemetry.stats import Stats
 
 log = logging.getLogger("scheduler")
@@ -33,8 +36,10 @@ def build_decider(
     strategy: str | None = None,
     clock: Clock | None = None,
     stats: Stats | None = None,
+    background: bool = False,
 ) -> Decider:
-    """The chain for `tier`; `stats` receives the tiers' counters (the scheduler loop passes its own)."""
+    """The chain for `tier`; `stats` receives the tiers' counters (the scheduler loop passes its own);
+    `background` loads the transformer tier of the `auto` chain on a thread of its own."""
     clock = clock or SystemClock()
     heuristic = HeuristicTier(
         strategy=Strategy(strategy or settings.fallback.strategy), weights=settings.scoring.weights
@@ -49,7 +54,9 @@ def build_decider(
         elif tier == "llm":
             raise TierUnavailableError(llm_unavailable)
     if tier in ("auto", "transformer"):
-        transformer = _transformer(settings, clock=clock, stats=stats, forced=tier == "transformer")
+        transformer = _transformer(
+            settings, clock=clock, stats=stats, forced=tier == "transformer", background=background and tier == "auto"
+        )
         if transformer is not None:
             tiers.append(transformer)
     return Decider(
@@ -61,16 +68,25 @@ def build_decider(
     )
 
 
-def _transformer(settings: Settings, *, clock: Clock, stats: Stats | None, forced: bool) -> TierDecider | None:
+def _transformer(
+    settings: Settings, *, clock: Clock, stats: Stats | None, forced: bool, background: bool
+) -> TierDecider | None:
     """The transformer tier; when its weights cannot be used, TierUnavailableError if forced, else None and one
-    warning (the chain goes on without it). torch is imported only when the weights file exists."""
+    warning (the chain goes on without it). torch is imported only when the weights file exists; in the
+    background, a checkpoint that exists but cannot be read is found (and warned about) by the load."""
     try:
         path = model_path(settings.scoring.model_path)
         if not path.is_file():
             raise missing(path)
-        from scoring.transformer.tier import TransformerTier  # noqa: PLC0415 - torch only when the tier runs
 
-        return TransformerTier.from_settings(settings, clock=clock, stats=stats)
+        def load() -> TierDecider:
+            from scoring.transformer.tier import TransformerTier  # noqa: PLC0415 - torch only when the tier runs
+
+            return TransformerTier.from_settings(settings, clock=clock, stats=stats)
+
+        if background:
+            return BackgroundTier(load, clock=clock)
+        return load()
     except ModelUnavailableError as exc:
         if forced:
             raise TierUnavailableError(str(exc)) from exc

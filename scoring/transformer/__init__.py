@@ -3,11 +3,12 @@
 Modules, bottom up: `features` (the candidates as token rows, pure numpy, shared by training and
 serving), `regimes` (a node's contention regime label, pure), `scores` (predicted slowdown → 0..100
 score and the pick, pure), `model` (the torch network and its checkpoint), `tier` (the decision-chain
-tier with its latency budget), and for training and evaluation only `synthetic` (examples from the
-simulator), `counters` (the KubeMarla measurements) and `training`.
+tier with its latency budget), `loading` (the tier loaded on a thread of its own at start), and for
+training and evaluation only `synthetic` (examples from the simulator), `counters` (the KubeMarla
+measurements) and `training`.
 
 Importing this package never imports torch: the scheduler pays for torch only when the tier runs
-(`scoring.assemble` imports `tier` lazily).
+(`scoring.assemble` imports `tier` lazily, in the background for the scheduler).
 """
 
 from pathlib import Path
