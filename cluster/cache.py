@@ -61,24 +61,19 @@ def _pod_fingerprint(raw: Mapping[str, Any]) -> tuple[Any, ...]:
     meta = raw.get("metadata") or {}
     spec = raw.get("spec") or {}
     annotations = meta.get("annotations") or {}
-    return _shared_strings(
-        (
-            spec.get("nodeName"),
-            bool(meta.get("deletionTimestamp")),
-            tuple(sorted((meta.get("labels") or {}).items())),
-            tuple(annotations.get(k) for k in (CLASS_ANNOTATION, SENSITIVITY_ANNOTATION, NOISY_ANNOTATION)),
-        )
+    labels = meta.get("labels") or {}
+    return (
+        _interned(spec.get("nodeName")),
+        bool(meta.get("deletionTimestamp")),
+        tuple(sorted((_interned(k), _interned(v)) for k, v in labels.items())),
+        tuple(_interned(annotations.get(k)) for k in (CLASS_ANNOTATION, SENSITIVITY_ANNOTATION, NOISY_ANNOTATION)),
     )
 
 
-def _shared_strings(value: Any) -> Any:
-    """`value` with its strings interned: a fingerprint lives as long as its pod, and its node name and labels
-    are the same strings as thousands of other pods' (the parsed pods intern theirs too)."""
-    if isinstance(value, str):
-        return sys.intern(value)
-    if isinstance(value, tuple):
-        return tuple(_shared_strings(v) for v in value)
-    return value
+def _interned(value: Any) -> Any:
+    """A string interned, anything else as it is: a fingerprint lives as long as its pod, and its node name
+    and labels are the same strings as thousands of other pods' (the parsed pods intern theirs too)."""
+    return sys.intern(value) if type(value) is str else value
 
 
 def _accounting(pod: Pod) -> tuple[Any, ...]:

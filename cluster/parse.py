@@ -179,16 +179,19 @@ def _tolerations(raw: Any, where: str) -> tuple[Toleration, ...]:
         if not isinstance(item, Mapping):
             raise ManifestError(f"{where}[{i}] must be a toleration")
         out.append(
-            _shared(
-                Toleration(
-                    key=str(item.get("key") or ""),
-                    operator=str(item.get("operator") or "Equal"),
-                    value=str(item.get("value") or ""),
-                    effect=str(item.get("effect") or ""),
-                )
+            _toleration(
+                str(item.get("key") or ""),
+                str(item.get("operator") or "Equal"),
+                str(item.get("value") or ""),
+                str(item.get("effect") or ""),
             )
         )
     return _shared(tuple(out))
+
+
+@lru_cache(maxsize=4096)
+def _toleration(key: str, operator: str, value: str, effect: str) -> Toleration:
+    return Toleration(key=key, operator=operator, value=value, effect=effect)
 
 
 def _spread(raw: Any, where: str) -> tuple[TopologySpreadConstraint, ...]:
@@ -262,8 +265,7 @@ def parse_pod(obj: Mapping[str, Any]) -> Pod:
             raise ManifestError(f"pod {key}: container {i} must be an object")
     status = obj.get("status") or {}
     try:
-        requests = resources.pod_requests(spec)
-        non_zero = resources.pod_requests(spec, non_missing=True)
+        requests, non_zero = resources.pod_requests_and_non_zero(spec)
         qos = str(status.get("qosClass") or resources.qos_class(spec))
     except QuantityError as exc:
         raise ManifestError(f"pod {key}: {exc}") from exc

@@ -99,15 +99,45 @@ def _non_missing(requests: Mapping[str, int]) -> dict[str, int]:
 
 def pod_requests(spec: Mapping[str, Any], *, non_missing: bool = False) -> dict[str, int]:
     """Total requests of a pod spec; `non_missing` applies kube-scheduler's 100m/200Mi defaults per container."""
+    return _total(*_read_requests(spec), non_missing=non_missing)
+
+
+def pod_requests_and_non_zero(spec: Mapping[str, Any]) -> tuple[dict[str, int], dict[str, int]]:
+    """`pod_requests(spec)` and `pod_requests(spec, non_missing=True)`, each container's requests read once."""
+    read = _read_requests(spec)
+    return _total(*read, non_missing=False), _total(*read, non_missing=True)
+
+
+_Read = tuple[list[dict[str, int]], list[tuple[dict[str, int], bool]], dict[str, int], dict[str, int]]
+
+
+def _read_requests(spec: Mapping[str, Any]) -> _Read:
+    """Each container's requests, each init container's with whether it is a sidecar, pod-level requests, overhead."""
+    return (
+        [container_requests(c) for c in spec.get("containers") or []],
+        [(container_requests(c), is_sidecar(c)) for c in spec.get("initContainers") or []],
+        parse_list((spec.get("resources") or {}).get("requests")),
+        parse_list(spec.get("overhead")),
+    )
+
+
+def _total(
+    containers: list[dict[str, int]],
+    init_containers: list[tuple[dict[str, int], bool]],
+    pod_level: dict[str, int],
+    overhead: dict[str, int],
+    *,
+    non_missing: bool,
+) -> dict[str, int]:
     per_container = _non_missing if non_missing else dict
     totals: dict[str, int] = {CPU: 0, MEMORY: 0}
-    for container in spec.get("containers") or []:
-        add(totals, per_container(container_requests(container)))
+    for read in containers:
+        add(totals, per_container(read))
     sidecars: dict[str, int] = {}
     init_max: dict[str, int] = {}
-    for container in spec.get("initContainers") or []:
-        requests = per_container(container_requests(container))
-        if is_sidecar(container):
+    for read, sidecar in init_containers:
+        requests = per_container(read)
+        if sidecar:
             add(totals, requests)
             add(sidecars, requests)
             effective = dict(sidecars)
@@ -116,11 +146,10 @@ def pod_requests(spec: Mapping[str, Any], *, non_missing: bool = False) -> dict[
             add(effective, sidecars)
         raise_to(init_max, effective)
     raise_to(totals, init_max)
-    pod_level = parse_list((spec.get("resources") or {}).get("requests"))
     for name in _POD_LEVEL:
         if name in pod_level:
             totals[name] = pod_level[name]
-    add(totals, parse_list(spec.get("overhead")))
+    add(totals, overhead)
     return {name: value for name, value in totals.items() if value or name in (CPU, MEMORY)}
 
 
