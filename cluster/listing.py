@@ -5,7 +5,9 @@
 refilled chunk by chunk from the connection. The informer hands each item to its handlers, which
 parse it into the scheduler's model, and it is gone before the next is decoded: at 50,000 pods
 neither the body nor the API's objects ever exist whole (they were half the process's peak memory),
-and decoding overlaps the server's sending. Pure: the chunks come from the caller.
+and decoding overlaps the server's sending. The body is read only as fast as the handlers parse
+(~50 us a pod, so ~8 s at Kubernetes' 150,000-pod limit, well inside an API server's 60 s request
+timeout). Pure: the chunks come from the caller.
 """
 
 import codecs
