@@ -1,9 +1,10 @@
 """The only module that imports the kubernetes client: connection, and every call the product makes.
 
 Everything else works on plain JSON (`RawObject`) and the typed model. Every call carries a request
-timeout so a dead connection cannot hang a caller. Informers (`cluster.informer`) get raw JSON instead
+timeout so a dead connection cannot hang a caller. The client's `SharedInformer`s get raw JSON instead
 of the client's models (`raw_lister`): the scheduler parses pods into its own frozen model, skipping
-the model round trip keeps a burst of watch events cheap, and a list is decoded one item at a time.
+the model round trip keeps a burst of watch events cheap, and a list is decoded one item at a time;
+their store keeps keys only (`KeysOnlyStore`), since the scheduler keeps its own model.
 """
 
 import functools
@@ -18,14 +19,14 @@ from typing import Any
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
+from kubernetes.informer import SharedInformer
+from kubernetes.informer.cache import ObjectCache
 from kubernetes.leaderelection import electionconfig, leaderelection
 from kubernetes.leaderelection.resourcelock.leaselock import LeaseLock
-from kubernetes.watch import Watch
 from urllib3.exceptions import HTTPError
 
 from cluster.clock import Clock, SystemClock
 from cluster.errors import UserError
-from cluster.informer import ExpiredError, Informer
 from cluster.listing import Listing
 
 MERGE_PATCH = "application/merge-patch+json"
@@ -42,9 +43,9 @@ log = logging.getLogger(__name__)
 __all__ = [
     "ApiException",
     "BindOutcome",
-    "Informer",
     "Kube",
     "KubeConnectError",
+    "SharedInformer",
     "TransportError",
 ]
 
@@ -198,28 +199,24 @@ class Kube:
 
     def informer(
         self, resource: str, *, field_selector: str | None = None, on_synced: Callable[[], None] | None = None
-    ) -> Informer:
-        """An informer over `pods` or `nodes` (`cluster.informer`), delivering raw JSON objects.
+    ) -> SharedInformer:
+        """The client's SharedInformer over `pods` or `nodes`, delivering raw JSON objects.
 
         `on_synced` runs when the informer starts watching, i.e. after its list has been delivered
-        to the handlers.
+        to the handlers (the informer has no synced callback of its own).
         """
         path = RESOURCE_PATHS[resource]
         lister = self.raw_lister(lambda **query: self.get(path, **query), on_watch=on_synced)
-        selector = {"field_selector": field_selector} if field_selector else {}
-        return Informer(
-            list_objects=lambda: lister(**selector),
-            watch=lambda version: _WatchStream(lister, version, selector),
-            clock=self.clock,
-            name=resource,
-        )
+        informer = SharedInformer(list_func=lister, field_selector=field_selector)
+        informer._cache = KeysOnlyStore()
+        return informer
 
     def raw_lister(
         self, method: Callable[..., Any], *, on_watch: Callable[[], None] | None = None
     ) -> Callable[..., object]:
         """Wrap a list method for an informer: raw JSON, timeouts, bookmarks and a pause after errors.
 
-        A list returns a `Listing`, which decodes the response's items one at a time. The `-> object`
+        A list is decoded one item at a time (`cluster.listing`) into what `SharedInformer` reads. The `-> object`
         annotation makes `kubernetes.watch.Watch` pass event objects through as dicts (it deserialises
         into the annotated type, and `object` means "as is") while still tracking each event's
         resourceVersion. A failing watch connection waits before the error reaches the informer,
@@ -237,7 +234,8 @@ class Kube:
                     kwargs["_request_timeout"] = (self.timeout, kwargs["timeout_seconds"] + WATCH_GRACE)
                     result = method(**kwargs)
                 else:
-                    result = Listing(_chunks(method(_preload_content=False, _request_timeout=self.timeout, **kwargs)))
+                    listing = Listing(_chunks(method(_preload_content=False, _request_timeout=self.timeout, **kwargs)))
+                    result = _ListResponse(list(listing), listing.resource_version)
             except (ApiException, *TransportError):
                 failures[0] += 1
                 self.clock.sleep(min(0.2 * 2 ** min(failures[0], 5), 5.0))
@@ -357,37 +355,34 @@ class Kube:
         return leaderelection.LeaderElection(election)
 
 
-class _WatchStream:
-    """One informer watch through the client's `Watch`: (type, object) pairs from `version` on, reconnecting
-    after the server's timeout; 410 Gone becomes `ExpiredError`; `stop` closes it from another thread."""
+class KeysOnlyStore(ObjectCache):
+    """The informer's store with each object cut to its key's metadata: the scheduler keeps its own parsed
+    model, and a full copy of every pod and node (most of the process's memory at 50,000 pods) would only
+    serve the informer's re-list after a 410, which needs the keys to fire DELETED for what is gone."""
 
-    def __init__(self, lister: Callable[..., object], version: str, selector: Mapping[str, str]) -> None:
-        self._lister = lister
-        self._version = version
-        self._selector = selector
-        self._watch = Watch()
-        self._stopped = False
+    def _put(self, obj: Any) -> None:
+        super()._put(_stub(obj))
 
-    @property
-    def resource_version(self) -> str | None:
-        return self._watch.resource_version or self._version
+    def _replace_all(self, objects: Any) -> None:
+        super()._replace_all([_stub(obj) for obj in objects])
 
-    def __iter__(self) -> Iterator[tuple[str, Any]]:
-        if self._stopped:
-            return
-        try:
-            for event in self._watch.stream(self._lister, resource_version=self._version, **self._selector):
-                if self._stopped:
-                    return
-                yield event["type"], event["object"]
-        except ApiException as exc:
-            if exc.status == 410:
-                raise ExpiredError(f"resourceVersion {self.resource_version} expired") from exc
-            raise
 
-    def stop(self) -> None:
-        self._stopped = True
-        self._watch.stop()
+def _stub(obj: Any) -> dict[str, Any]:
+    meta = (obj.get("metadata") or {}) if isinstance(obj, Mapping) else {}
+    return {"metadata": {key: meta[key] for key in ("namespace", "name", "resourceVersion") if key in meta}}
+
+
+@dataclass(frozen=True)
+class _ListMeta:
+    resource_version: str | None
+
+
+class _ListResponse:
+    """A decoded list as `SharedInformer` reads one: `items` and `metadata.resource_version`."""
+
+    def __init__(self, items: list[Any], resource_version: str | None) -> None:
+        self.items = items
+        self.metadata = _ListMeta(resource_version)
 
 
 def identity() -> str:

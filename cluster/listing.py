@@ -1,13 +1,11 @@
 """A list response read one item at a time, from its bytes as they arrive.
 
 `cluster.kube` lists pods and nodes through this: iterating a `Listing` gives what
-`json.loads(body)["items"]` holds, but decodes each item only when it is asked for, from a buffer
-refilled chunk by chunk from the connection. The informer hands each item to its handlers, which
-parse it into the scheduler's model, and it is gone before the next is decoded: at 50,000 pods
-neither the body nor the API's objects ever exist whole (they were half the process's peak memory),
-and decoding overlaps the server's sending. The body is read only as fast as the handlers parse
-(~50 us a pod, so ~8 s at Kubernetes' 150,000-pod limit, well inside an API server's 60 s request
-timeout). Pure: the chunks come from the caller.
+`json.loads(body)["items"]` holds, decoding each item from a buffer refilled chunk by chunk from the
+connection, so the body (52 MB at 50,000 pods) never exists whole next to its decoded objects, and
+decoding overlaps the server's sending (0.55 s instead of 0.7-0.9 s for json.loads of that body). The
+body is read as fast as it is decoded, well inside an API server's 60 s request timeout. Pure: the
+chunks come from the caller.
 """
 
 import codecs

@@ -17,7 +17,7 @@ from typing import Any
 
 from cluster.cache import ADDED, DELETED, MODIFIED, SchedulerCache
 from cluster.clock import Clock
-from cluster.kube import BindOutcome, Informer, Kube
+from cluster.kube import BindOutcome, Kube, SharedInformer
 from cluster.needs import parse_needs
 from cluster.queue import QueuedPod, SchedulingQueue
 from cluster.writer import Writer
@@ -78,7 +78,7 @@ class Scheduler:
         self.stats.leader.set(1 if leading else 0)
         self._stop = threading.Event()
         self._synced = {"nodes": threading.Event(), "pods": threading.Event()}
-        self._informers: list[Informer] = []
+        self._informers: list[SharedInformer] = []
         self._threads: list[threading.Thread] = []
         self._bindings: set[Future] = set()
         self._bindings_lock = threading.Lock()

@@ -86,7 +86,11 @@ class Stats:
             "ai_scheduler_circuit_breaker_trips", "Times a breaker opened.", ["tier"], registry=r
         )
         self.ready = Gauge("ai_scheduler_ready", "1 once the informers have synced.", registry=r)
-        self.leader = Gauge("ai_scheduler_leader", "1 while this replica schedules (holds the lease, or runs without leader election).", registry=r)
+        self.leader = Gauge(
+            "ai_scheduler_leader",
+            "1 while this replica schedules (holds the lease, or runs without leader election).",
+            registry=r,
+        )
 
     # -- the scheduling loop --------------------------------------------------------------------------
 
