@@ -47,10 +47,19 @@ __all__ = [
     "KubeConnectError",
     "SharedInformer",
     "TransportError",
+    "to_plain",
 ]
 
 TransportError = (HTTPError, OSError)
 """Connection-level failures (refused, reset, timed out) the callers treat like a 5xx."""
+
+
+def to_plain(obj: Any) -> Any:
+    """A kubernetes client model (`V1Pod`, `V1Node`) as the API's JSON, which `cluster.parse` reads (camelCase
+    keys, RFC 3339 times); JSON passes through."""
+    if isinstance(obj, Mapping):
+        return obj
+    return client.ApiClient().sanitize_for_serialization(obj)
 
 
 class KubeConnectError(UserError, RuntimeError):

@@ -1,6 +1,7 @@
 """Typed Pods and Nodes (`cluster.objects`) from Kubernetes objects in their plain JSON form.
 
-Input is what the API server sends and `kubectl get -o json` prints. A malformed object raises
+Input is what the API server sends and `kubectl get -o json` prints (`cluster.kube.to_plain` turns the
+kubernetes client's models into it). A malformed object raises
 `ManifestError` naming the object and the field, so a user can fix the manifest.
 
 The scheduler keeps every running pod parsed, so what pods repeat is shared rather than copied:

@@ -60,3 +60,32 @@ def test_the_informers_store_keeps_keys_not_objects():
     stored = informer.cache.get_by_key("default/a")
     assert stored == {"metadata": {"namespace": "default", "name": "a", "resourceVersion": "7"}}
     assert sorted(informer.cache.list_keys()) == ["default/a", "default/b"]
+
+
+def test_the_clients_models_parse_like_the_apis_json():
+    from kubernetes import client  # noqa: PLC0415 - only this test builds the client's models
+
+    from cluster.kube import to_plain  # noqa: PLC0415
+    from cluster.parse import parse_node, parse_pod  # noqa: PLC0415
+
+    model = client.V1Pod(
+        metadata=client.V1ObjectMeta(name="web", namespace="shop", labels={"app": "web"}),
+        spec=client.V1PodSpec(
+            containers=[
+                client.V1Container(name="c", resources=client.V1ResourceRequirements(requests={"cpu": "250m"}))
+            ],
+            tolerations=[client.V1Toleration(key="gpu", operator="Exists", effect="NoSchedule")],
+        ),
+    )
+    pod = parse_pod(to_plain(model))
+    assert (pod.key, pod.requests["cpu"], pod.labels) == ("shop/web", 250, {"app": "web"})
+    assert pod.tolerations[0].key == "gpu"
+    node = parse_node(
+        to_plain(
+            client.V1Node(
+                metadata=client.V1ObjectMeta(name="n1"),
+                status=client.V1NodeStatus(allocatable={"cpu": "4", "pods": "110"}),
+            )
+        )
+    )
+    assert (node.name, node.allocatable["cpu"]) == ("n1", 4000)
