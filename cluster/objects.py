@@ -158,7 +158,7 @@ class Node:
         return self.allocatable.get(resources.PODS, 0)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Pod:
     name: str
     namespace: str = "default"
