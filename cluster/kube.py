@@ -3,8 +3,9 @@
 Everything else works on plain JSON (`RawObject`) and the typed model. Every call carries a request
 timeout so a dead connection cannot hang a caller. The client's `SharedInformer`s get raw JSON instead
 of the client's models (`raw_lister`): the scheduler parses pods into its own frozen model, skipping
-the model round trip keeps a burst of watch events cheap, and a list is decoded one item at a time;
-their store keeps keys only (`KeysOnlyStore`), since the scheduler keeps its own model.
+the model round trip keeps a burst of watch events cheap, and a list reaches the handlers one item at
+a time as it is decoded (`_Informer`); their store keeps keys only (`KeysOnlyStore`), since the
+scheduler keeps its own model.
 """
 
 import functools
@@ -12,14 +13,14 @@ import json
 import logging
 import os
 import socket
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
-from kubernetes.informer import SharedInformer
+from kubernetes.informer import ADDED, DELETED, MODIFIED, SharedInformer
 from kubernetes.informer.cache import ObjectCache
 from kubernetes.leaderelection import electionconfig, leaderelection
 from kubernetes.leaderelection.resourcelock.leaselock import LeaseLock
@@ -27,15 +28,13 @@ from urllib3.exceptions import HTTPError
 
 from cluster.clock import Clock, SystemClock
 from cluster.errors import UserError
-from cluster.listing import Listing
+from cluster.listing import Listing, chunks
 
 MERGE_PATCH = "application/merge-patch+json"
 STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
 # Server-side watch timeout, and how much longer the client waits before calling the connection dead.
 WATCH_SECONDS = 300
 WATCH_GRACE = 30
-LIST_CHUNK_BYTES = 1 << 16
-"""How much of a list response is read at a time (`cluster.listing` decodes it item by item)."""
 RESOURCE_PATHS = {"pods": "/api/v1/pods", "nodes": "/api/v1/nodes"}
 
 log = logging.getLogger(__name__)
@@ -86,20 +85,6 @@ def _read(response: Any) -> bytes:
 def _body(response: Any) -> Any:
     data = _read(response)
     return json.loads(data) if data else None
-
-
-def _chunks(response: Any) -> Iterator[bytes]:
-    """A raw response's body as it arrives; its connection back to the pool once read through, else closed
-    (what is left unread would otherwise reach the next request on that connection)."""
-    completed = False
-    try:
-        yield from response.stream(LIST_CHUNK_BYTES)
-        completed = True
-    finally:
-        if completed:
-            response.release_conn()
-        else:
-            response.close()
 
 
 class BindOutcome:
@@ -216,7 +201,7 @@ class Kube:
         """
         path = RESOURCE_PATHS[resource]
         lister = self.raw_lister(lambda **query: self.get(path, **query), on_watch=on_synced)
-        informer = SharedInformer(list_func=lister, field_selector=field_selector)
+        informer = _Informer(list_func=lister, field_selector=field_selector)
         informer._cache = KeysOnlyStore()
         return informer
 
@@ -243,8 +228,7 @@ class Kube:
                     kwargs["_request_timeout"] = (self.timeout, kwargs["timeout_seconds"] + WATCH_GRACE)
                     result = method(**kwargs)
                 else:
-                    listing = Listing(_chunks(method(_preload_content=False, _request_timeout=self.timeout, **kwargs)))
-                    result = _ListResponse(list(listing), listing.resource_version)
+                    result = Listing(chunks(method(_preload_content=False, _request_timeout=self.timeout, **kwargs)))
             except (ApiException, *TransportError):
                 failures[0] += 1
                 self.clock.sleep(min(0.2 * 2 ** min(failures[0], 5), 5.0))
@@ -381,17 +365,27 @@ def _stub(obj: Any) -> dict[str, Any]:
     return {"metadata": {key: meta[key] for key in ("namespace", "name", "resourceVersion") if key in meta}}
 
 
-@dataclass(frozen=True)
-class _ListMeta:
-    resource_version: str | None
+class _Informer(SharedInformer):
+    """The client's SharedInformer - its watch loop, reconnects and re-list after 410 as they are - whose list
+    hands each object to the handlers as soon as it is decoded. The client's `_initial_list` decodes the
+    whole list first: at 51,000 pods ~340 MB of objects, alive together with the parsed model (peak RSS
+    758 instead of 412 MB with the transformer tier). Its events, here in the list's order: ADDED, or
+    MODIFIED for a key already known, then DELETED for known keys the list no longer has (the client
+    fires those first; the end state is the same)."""
 
-
-class _ListResponse:
-    """A decoded list as `SharedInformer` reads one: `items` and `metadata.resource_version`."""
-
-    def __init__(self, items: list[Any], resource_version: str | None) -> None:
-        self.items = items
-        self.metadata = _ListMeta(resource_version)
+    def _initial_list(self) -> None:
+        listing = self._list_func(**self._build_kwargs())
+        known, seen = set(self._cache.list_keys()), set()
+        for item in listing:
+            key = self._cache._key_func(item)
+            seen.add(key)
+            self._cache._put(item)
+            self._fire(MODIFIED if key in known else ADDED, item)
+        for key in known - seen:
+            gone = self._cache.get_by_key(key)
+            self._cache._remove(gone)
+            self._fire(DELETED, gone)
+        self._resource_version = listing.resource_version or "0"
 
 
 def identity() -> str:

@@ -13,6 +13,9 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+CHUNK_BYTES = 1 << 16
+"""How much of a response is read at a time."""
+
 _decoder = json.JSONDecoder()
 _WHITESPACE = " \t\n\r"
 
@@ -128,3 +131,17 @@ class Listing:
                 break
             body.take(",")
         body.take("]")
+
+
+def chunks(response: Any, size: int = CHUNK_BYTES) -> Iterator[bytes]:
+    """A raw urllib3 response's body as it arrives; its connection back to the pool once read through, else
+    closed (what is left unread would otherwise reach the next request on that connection)."""
+    completed = False
+    try:
+        yield from response.stream(size)
+        completed = True
+    finally:
+        if completed:
+            response.release_conn()
+        else:
+            response.close()

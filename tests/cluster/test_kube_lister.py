@@ -1,8 +1,11 @@
-"""The informers' list function: raw JSON for both the list and the client's watch, connections given back."""
+"""The informers' list function and list: raw JSON for both the list and the client's watch, each listed object
+to the handlers as it is decoded, connections given back, keys only in the store."""
 
 import json
 from typing import Any
 
+import pytest
+from kubernetes.informer import ADDED, DELETED, MODIFIED
 from kubernetes.watch import Watch
 
 from cluster.kube import Kube
@@ -14,10 +17,11 @@ class Response:
 
     def __init__(self, body: Any) -> None:
         self.data = json.dumps(body).encode()
-        self.released = self.closed = False
+        self.released = self.closed = self.read_through = False
 
     def stream(self, amt: int):
         yield from (self.data[i : i + amt] for i in range(0, len(self.data), amt))
+        self.read_through = True
 
     def release_conn(self) -> None:
         self.released = True
@@ -36,9 +40,54 @@ def lister(responses: list[Response]):
 def test_a_list_read_through_gives_its_connection_back():
     response = Response({"kind": "PodList", "metadata": {"resourceVersion": "9"}, "items": [pod_json("a")]})
     listing = lister([response])()
-    assert listing.items == [pod_json("a")]
-    assert listing.metadata.resource_version == "9"
+    assert list(listing) == [pod_json("a")]
+    assert listing.resource_version == "9"
     assert response.released and not response.closed
+
+
+def test_a_list_abandoned_half_way_closes_its_connection():
+    response = Response({"items": [pod_json(f"p{i}") for i in range(1000)]})
+    items = iter(lister([response])())
+    assert next(items) == pod_json("p0")
+    items.close()
+    assert response.closed and not response.released
+
+
+def informer_over(*responses: Response):
+    """`Kube.informer("pods")` listing `responses` in turn, and the (event, name) pairs its handlers saw."""
+    kube = Kube(api=None)  # type: ignore[arg-type]
+    queue = list(responses)
+    kube.get = lambda path, **query: queue.pop(0)  # type: ignore[method-assign]
+    informer = kube.informer("pods")
+    seen: list[tuple[str, str]] = []
+    for kind in (ADDED, MODIFIED, DELETED):
+        informer.add_event_handler(kind, lambda obj, kind=kind: seen.append((kind, obj["metadata"]["name"])))
+    return informer, seen
+
+
+def pods(*names: str, version: str = "10") -> dict[str, Any]:
+    return {"kind": "PodList", "metadata": {"resourceVersion": version}, "items": [pod_json(n) for n in names]}
+
+
+def test_each_listed_object_reaches_the_handlers_before_the_rest_of_the_list_is_read():
+    response = Response(pods(*(f"p{i}" for i in range(3000))))
+    informer, seen = informer_over(response)
+    read_when_first_handled = []
+    informer.add_event_handler(ADDED, lambda obj: read_when_first_handled.append(response.read_through))
+    informer._initial_list()
+    assert seen[:2] == [(ADDED, "p0"), (ADDED, "p1")] and len(seen) == 3000
+    assert read_when_first_handled[0] is False
+    assert informer._resource_version == "10"
+    assert informer.cache.get_by_key("default/p0") == {"metadata": {"namespace": "default", "name": "p0"}}
+
+
+def test_a_relist_reports_what_changed_since_the_last_one():
+    informer, seen = informer_over(Response(pods("a", "b")), Response(pods("b", "c", version="20")))
+    informer._initial_list()
+    informer._initial_list()
+    assert seen == [(ADDED, "a"), (ADDED, "b"), (MODIFIED, "b"), (ADDED, "c"), (DELETED, "a")]
+    assert sorted(informer.cache.list_keys()) == ["default/b", "default/c"]
+    assert informer._resource_version == "20"
 
 
 def test_a_watched_object_passes_whole_and_its_resource_version_is_tracked():
@@ -89,3 +138,14 @@ def test_the_clients_models_parse_like_the_apis_json():
         )
     )
     assert (node.name, node.allocatable["cpu"]) == ("n1", 4000)
+
+
+def test_a_list_cut_short_is_reconciled_by_the_next_one():
+    broken = Response(pods("a", "b"))
+    broken.data = broken.data[: broken.data.index(b'"name": "b"')]
+    informer, seen = informer_over(broken, Response(pods("b", version="20")))
+    with pytest.raises(ValueError):
+        informer._initial_list()
+    informer._initial_list()
+    assert seen == [(ADDED, "a"), (ADDED, "b"), (DELETED, "a")]
+    assert informer.cache.list_keys() == ["default/b"]
