@@ -4,8 +4,10 @@
 `json.loads(body)["items"]` holds, decoding each item from a buffer refilled chunk by chunk from the
 connection, so the body (52 MB at 50,000 pods) never exists whole next to its decoded objects, and
 decoding overlaps the server's sending (0.55 s instead of 0.7-0.9 s for json.loads of that body). The
-body is read as fast as it is decoded, well inside an API server's 60 s request timeout. Pure: the
-chunks come from the caller.
+informers hand each item to their handlers as soon as it is decoded, so the list's objects never
+exist all at once either (~340 MB at 51,000 pods). The body is read as fast as the handlers parse
+(~50 us a pod: ~8 s at Kubernetes' 150,000-pod limit, inside an API server's 60 s request timeout).
+Pure: the chunks come from the caller.
 """
 
 import codecs
