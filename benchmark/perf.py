@@ -253,7 +253,12 @@ def main(argv: list[str] | None = None) -> int:
         source = output
     else:
         source = args.input
-    text = perf_report.markdown(result, source=perf_report.relative(source), baseline=baseline)
+    text = perf_report.markdown(
+        result,
+        source=perf_report.relative(source),
+        baseline=baseline,
+        baseline_source=perf_report.relative(args.baseline) if args.baseline else "",
+    )
     print(text)
     if args.readme:
         perf_report.write_section("perf", text)
