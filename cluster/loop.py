@@ -176,8 +176,10 @@ class Scheduler:
     # -- decisions --------------------------------------------------------------------------------
 
     def _work(self) -> None:
+        """Decide queued pods, once the pod informer's first list is in (as kube-scheduler waits for its
+        caches): a pod decided earlier could land on a node whose running pods are not counted yet."""
         while not self._stop.is_set():
-            if not self._leading.wait(timeout=0.5):
+            if not self._synced["pods"].wait(timeout=0.5) or not self._leading.wait(timeout=0.5):
                 continue
             queued = self.queue.pop(timeout=0.5)
             if queued is None:

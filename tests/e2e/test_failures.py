@@ -101,3 +101,19 @@ def test_shadow_mode_binds_nothing_and_annotates_every_pod():
             assert annotations["ai-scheduler.io/recommended-node"] in {f"n{i}" for i in range(4)}
             assert annotations["ai-scheduler.io/decision-tier"] in {"transformer", "heuristic"}
             assert annotations["ai-scheduler.io/decision-reason"]
+
+
+def test_no_pod_is_decided_before_every_running_pod_is_counted():
+    """A pending pod listed before the pods already running must not be placed as if the node were empty."""
+    filler = [pod(f"m-{i:05d}", cpu="1m", memory="1Mi", nodeName="big") for i in range(3000)]
+    objects = [
+        node("small", cpu="2", labels={"disk": "ssd"}),
+        node("big", cpu="64", pods=5000),
+        pod("a-pending", cpu="1", nodeSelector={"disk": "ssd"}),  # listed first: names sort
+        *filler,
+        pod("z-running", cpu="1500m", nodeName="small"),  # listed last: fills "small"
+    ]
+    with Emulator(objects=objects) as emulator, scheduler(emulator) as running:
+        wait_until(lambda: running.stats.summary()["unschedulable"] >= 1, timeout=30, what="a-pending's attempt")
+        assert "a-pending" not in bound(emulator)
+        assert "Insufficient cpu" in events(emulator, "FailedScheduling")[0]["message"]
