@@ -4,9 +4,10 @@ import threading
 import time
 
 from cluster.clock import SystemClock
+from cluster.objects import Pod
 from cluster.snapshot import Snapshot
 from scoring.assemble import build_decider
-from scoring.decide import Decision, Tier
+from scoring.decide import Decider, Decision, Tier
 from telemetry.stats import Stats
 from tests.builders import make_pod
 from tests.llm.conftest import llm_settings
@@ -14,6 +15,23 @@ from tests.llm.fake_llm import FakeLLM, Reply
 
 PODS = 32
 ANSWER_SECONDS = 1.0
+
+
+def decide_at_once(decider: Decider, pods: list[Pod], snapshot: Snapshot) -> dict[int, Decision]:
+    """Every pod decided on a thread of its own, all released together (as concurrent decision workers)."""
+    decisions: dict[int, Decision] = {}
+    start = threading.Barrier(len(pods))
+
+    def decide(i: int) -> None:
+        start.wait()
+        decisions[i] = decider.decide(pods[i], snapshot)
+
+    threads = [threading.Thread(target=decide, args=(i,)) for i in range(len(pods))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    return decisions
 
 
 def test_thirty_two_pods_with_a_one_second_llm_are_decided_in_well_under_thirty_two_seconds(
@@ -25,19 +43,8 @@ def test_thirty_two_pods_with_a_one_second_llm_are_decided_in_well_under_thirty_
     decider = build_decider(settings, clock=SystemClock(), stats=stats)
     # 32 distinct shapes, so neither the cache nor single-flight can merge them.
     pods = [make_pod(f"p{i}", cpu=f"{100 + 10 * i}m", memory="64Mi") for i in range(PODS)]
-    decisions: dict[int, Decision] = {}
-    start = threading.Barrier(PODS)
-
-    def decide(i: int) -> None:
-        start.wait()
-        decisions[i] = decider.decide(pods[i], snapshot)
-
-    threads = [threading.Thread(target=decide, args=(i,)) for i in range(PODS)]
     began = time.monotonic()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
+    decisions = decide_at_once(decider, pods, snapshot)
     wall = time.monotonic() - began
 
     assert len(decisions) == PODS and all(d.node is not None for d in decisions.values())
@@ -60,18 +67,7 @@ def test_pods_asking_the_same_question_wait_for_one_call_but_never_more_than_max
     decider = build_decider(settings, clock=SystemClock(), stats=stats)
     # One shape: single-flight merges every question into one call, but only 4 pods may wait on it.
     pods = [make_pod(f"p{i}", cpu="100m", memory="64Mi") for i in range(PODS)]
-    decisions: dict[int, Decision] = {}
-    start = threading.Barrier(PODS)
-
-    def decide(i: int) -> None:
-        start.wait()
-        decisions[i] = decider.decide(pods[i], snapshot)
-
-    threads = [threading.Thread(target=decide, args=(i,)) for i in range(PODS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
+    decisions = decide_at_once(decider, pods, snapshot)
 
     by_llm = [d for d in decisions.values() if d.tier is Tier.LLM]
     fell_through = [d for d in decisions.values() if d.tier is not Tier.LLM]
