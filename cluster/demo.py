@@ -22,6 +22,7 @@ from cluster.kube import Kube
 from cluster.manifests import objects
 from cluster.parse import ManifestError
 from scoring.decide import Tier
+from scoring.transformer.loading import BackgroundTier
 from sim import oracle, outcomes
 from sim.cluster import SimCluster
 from sim.scenario import ScenarioError, load
@@ -63,6 +64,9 @@ def run(
     scheduler.start()
     try:
         scheduler.wait_ready(30)
+        for tier in scheduler.decider.tiers:
+            if isinstance(tier, BackgroundTier):
+                tier.wait(30)  # the demo shows decisions, not torch's import: pods arrive once every tier is up
         for pod in pods:
             pod.setdefault("metadata", {}).setdefault("namespace", "default")
         world.create(pods)
