@@ -201,16 +201,14 @@ class Kube:
         """
         path = RESOURCE_PATHS[resource]
         lister = self.raw_lister(lambda **query: self.get(path, **query), on_watch=on_synced)
-        informer = _Informer(list_func=lister, field_selector=field_selector)
-        informer._cache = KeysOnlyStore()
-        return informer
+        return _Informer(list_func=lister, field_selector=field_selector)
 
     def raw_lister(
         self, method: Callable[..., Any], *, on_watch: Callable[[], None] | None = None
     ) -> Callable[..., object]:
         """Wrap a list method for an informer: raw JSON, timeouts, bookmarks and a pause after errors.
 
-        A list is decoded one item at a time (`cluster.listing`) into what `SharedInformer` reads. The `-> object`
+        A list is a `Listing`, decoded one item at a time (`cluster.listing`) as `_Informer` reads it. The `-> object`
         annotation makes `kubernetes.watch.Watch` pass event objects through as dicts (it deserialises
         into the annotated type, and `object` means "as is") while still tracking each event's
         resourceVersion. A failing watch connection waits before the error reaches the informer,
@@ -371,7 +369,11 @@ class _Informer(SharedInformer):
     whole list first: at 51,000 pods ~340 MB of objects, alive together with the parsed model (peak RSS
     758 instead of 412 MB with the transformer tier). Its events, here in the list's order: ADDED, or
     MODIFIED for a key already known, then DELETED for known keys the list no longer has (the client
-    fires those first; the end state is the same)."""
+    fires those first; the end state is the same). Its store keeps keys only (`KeysOnlyStore`)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._cache = KeysOnlyStore()
 
     def _initial_list(self) -> None:
         listing = self._list_func(**self._build_kwargs())

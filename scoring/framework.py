@@ -137,4 +137,9 @@ class NodeValues(Mapping[str, V], Generic[V]):
         return len(self._feasible)
 
 
-NodeScores = NodeValues[float]
+
+class NodeScores(NodeValues[float]):
+    """Scores of the feasible nodes (a subclass, not an alias: calling `NodeValues[float]` would cost every
+    plugin of every pod the typing machinery's call)."""
+
+    __slots__ = ()
