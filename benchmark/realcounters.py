@@ -1,6 +1,6 @@
 """The real-counter check: how often each policy's scorer ranks two measured nodes the right way round.
 
-`../shared/data/interference-measurements.csv` holds real load tests (nginx next to iBench and stress-ng
+`data/interference-measurements.csv` holds real load tests (nginx next to iBench and stress-ng
 antagonists, Intel PCM counters). Within one campaign, replica count and RPS, the node whose telemetry
 came from the test with the lower measured P99 is the better one for a latency-critical pod; the share
 of such pairs a policy's scorer orders strictly right is its pairwise ranking accuracy (a tie counts as
@@ -20,7 +20,7 @@ from typing import Any
 from cluster.config import Settings
 from scoring.runtime import KUBE_SCORE_WEIGHTS
 
-DATA = "../shared/data/interference-measurements.csv"
+DATA = "data/interference-measurements.csv"
 
 
 def _scorers(settings: Settings) -> tuple[dict[str, Callable[..., Any] | None], dict[str, str]]:

@@ -46,7 +46,7 @@ FIRST = "seed-001"
 """The KubeAttention benchmark's own set-up leads the tables."""
 MODEL = (
     "request latencies are samples of the calibrated interference model (sim/interference.py, fitted to the "
-    "KubeMarla measurements in ../shared/data), not of real servers"
+    "KubeMarla measurements in data/), not of real servers"
 )
 
 

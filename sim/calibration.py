@@ -28,7 +28,7 @@ import numpy as np
 from sim import counters, hardware, interference, manifests, oracle
 from sim.cluster_state import ClusterState
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "interference-measurements.csv"
+DATA = Path(__file__).resolve().parents[1] / "data" / "interference-measurements.csv"
 SAME_PROTOCOL = ("Fight_Club", "Memento")
 """Campaign name prefixes whose single-kind and mixed runs share one protocol."""
 TELEMETRY = ("cpu_utilization", "cpi", "llc_miss_rate", "memory_bandwidth_gbps")

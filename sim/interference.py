@@ -45,7 +45,7 @@ Calibration
 -----------
 Fitted by minimising the objective of `sim.calibration_fit` (log errors of P50/P90/P99 slowdowns, a penalty outside
 the P99 interquartile ranges; `python -m sim.calibration_fit` refits) to the KubeMarla measurements
-(`shared/data/interference-measurements.csv`: nginx 500m/512Mi on a 3-CPU Minikube node of an Intel NUC, 1-4 iBench
+(`data/interference-measurements.csv`: nginx 500m/512Mi on a 3-CPU Minikube node of an Intel NUC, 1-4 iBench
 CPU, L3 and memBW antagonists and mixes, 1224 load tests). The model's rig is `sim.calibration.nuc_cluster`: nginx
 on the `nuc-coffee-lake` node with `ibench-cpu`, `stress-cache` and `stress-membw` pods (the memBW ones limited to
 250m as in the thesis's manifests). Fitted: the constants of `Calibration` and, jointly in the first fit, in

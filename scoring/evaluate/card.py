@@ -213,7 +213,7 @@ def render(
         "",
         "Within one campaign, replica count and RPS, for pairs of load tests whose measured nginx P99 differ by "
         "1.5x or more: how often the policy scores the lower-P99 node strictly higher, for a latency-critical pod "
-        "sensitive to llc, membw and cpu. Counters mapped as ../shared/data/README.md says (CPI, LLC miss rate, "
+        "sensitive to llc, membw and cpu. Counters mapped as data/README.md says (CPI, LLC miss rate, "
         "memory GB/s and C0 residency known; everything else unknown). Held-out campaigns were never trained on.",
         "",
         *_pairs(report),

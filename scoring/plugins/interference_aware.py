@@ -18,9 +18,9 @@ N scores lower on nodes that run pods sensitive to N. A pod that is neither scor
 Unknown telemetry is neither good nor bad: an unknown signal takes the cluster's median value of
 that signal (its typical value), and a signal no node reports is left out. CPI is deliberately not a
 signal: system-wide CPI *falls* when CPU-bound antagonists run (their own IPC is high), so neither
-direction is a safe reading (../shared/data README); the learned tier may use it in context.
+direction is a safe reading (data/README.md); the learned tier may use it in context.
 
-The quiet/saturated levels come from the real measurements in `../shared/data` (nginx under iBench
+The quiet/saturated levels come from the real measurements in `data/` (nginx under iBench
 and stress-ng antagonists on an Intel NUC: LLC miss rate 0.05 idle to ~0.26 under four L3
 antagonists; memory traffic 0.3 to 9+ GB/s) and from PSI's usual alerting levels (10 % some-stall
 is noticeable, 50 % is severe).

@@ -1,8 +1,8 @@
 """The KubeMarla measurements as the scheduler would have seen them: NodeStates from Intel PCM counters.
 
-One row of `interference-measurements.csv` (../shared/data) is one 3-minute load test of nginx beside
+One row of `data/interference-measurements.csv` is one 3-minute load test of nginx beside
 antagonists on an Intel NUC; its counters are what a node agent there would have published. Mapped as
-the data README says: `cpi` = 1 / IPC (std by error propagation, p95 from IPC mean - 1.6 std);
+`data/README.md` says: `cpi` = 1 / IPC (std by error propagation, p95 from IPC mean - 1.6 std);
 `llc_miss_rate` = L3 misses / L2 misses per stat, capped at 1; `memory_bandwidth_gbps` = (read +
 write) / sample interval; `cpu_utilization` = C0 residency / 100; everything else unknown (no resctrl,
 PSI or cgroup data). Rows without counters are left out.
@@ -27,7 +27,7 @@ from cluster.parse import parse_node, parse_pod
 from cluster.snapshot import Snapshot
 from telemetry.nodestate import NodeState, Summary
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "interference-measurements.csv"
+DATA = Path(__file__).resolve().parents[2] / "data" / "interference-measurements.csv"
 PAIR_RATIO = 1.5
 HELD_OUT_CAMPAIGNS = (
     "Fight_Club_V02",

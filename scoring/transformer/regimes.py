@@ -7,7 +7,7 @@ signals in: a regime is a statement about what was measured. A node is `<dim>-bo
 known level reaches `BOUND_LEVEL` (the worst dimension names it: interference is not additive),
 `quiet` when nothing reaches it and both its CPU and its cache or memory-bandwidth signals are known,
 and `unknown` otherwise (too little measured to call it quiet). CPI is not read: it falls under
-CPU-bound antagonists, so neither direction is safe (../shared/data README).
+CPU-bound antagonists, so neither direction is safe (data/README.md).
 
 Pure numpy; `regimes` is shaped for `Telemetry.derived`, so labels are computed once per telemetry.
 """

@@ -1,12 +1,11 @@
 """The interference model against the KubeMarla measurements: P99 per antagonist kind and count, and the counters.
 
-The interquartile ranges are computed here from the CSV (`../shared/data/interference-measurements.csv` from the
-repository root); the tests skip, saying why, only when that file is absent.
+The interquartile ranges are computed here from the CSV the repository ships (`data/interference-measurements.csv`,
+the same file `sim.calibration` reads).
 """
 
 import csv
 from collections import defaultdict
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,16 +13,13 @@ import pytest
 from sim import calibration, calibration_fit, interference, latency
 from sim.calibration import Mix
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "interference-measurements.csv"
 SINGLE = [Mix(n, 0, 0) for n in range(1, 5)] + [Mix(0, n, 0) for n in range(1, 5)] + [Mix(0, 0, n) for n in range(1, 5)]
 MIXES = [Mix(1, 1, 0), Mix(1, 0, 1), Mix(1, 1, 1), Mix(1, 2, 0), Mix(2, 2, 0), Mix(0, 2, 2), Mix(2, 2, 2), Mix(3, 1, 0)]
 
 
 @pytest.fixture(scope="module")
 def rows() -> list[dict[str, str]]:
-    if not DATA.exists():
-        pytest.skip(f"{DATA} is absent: the KubeMarla measurements are needed to check the calibration")
-    with DATA.open(newline="") as handle:
+    with calibration.DATA.open(newline="") as handle:
         return list(csv.DictReader(handle))
 
 
