@@ -77,17 +77,20 @@ class Objective:
 
 
 def fit(table: Mapping[Mix, Measured], *, start: Calibration = CALIBRATION, iterations: int = 3000) -> Calibration:
-    """Constants minimising the objective, from `start` (with io following membw, as the data hold no IO)."""
+    """Constants minimising the objective, from `start` (with io following membw, as the data hold no IO).
+
+    When nothing beats `start`, `start` itself comes back: exp(log(x)) may be an ULP off x, and a refit that found
+    nothing better must not move the constants (or their loss) at all.
+    """
     objective = Objective(table)
 
     def constants(x: np.ndarray) -> Calibration:
-        values = dict(zip(FITTED, np.exp(x), strict=True))
+        values = {name: float(value) for name, value in zip(FITTED, np.exp(x), strict=True)}
         return replace(start, **values, io_gain=values["membw_gain"], io_power=values["membw_power"])
 
-    best = minimise(
-        lambda x: objective(constants(x)), np.log([getattr(start, n) for n in FITTED]), iterations=iterations
-    )
-    return constants(best)
+    x0 = np.log([getattr(start, n) for n in FITTED])
+    best = minimise(lambda x: objective(constants(x)), x0, iterations=iterations)
+    return start if np.array_equal(best, x0) else constants(best)
 
 
 def minimise(f: Callable[[np.ndarray], float], x0: np.ndarray, *, iterations: int, step: float = 0.1) -> np.ndarray:
