@@ -23,9 +23,10 @@ def raw(tmp_path: Path) -> Path:
 def test_shares_are_of_all_samples_and_name_the_file_from_the_repository_root(raw: Path) -> None:
     spots = hot_spots(raw)
     assert spots["samples"] == 10
-    assert spots["self"][0] == {"function": "run_filters (scoring/runtime.py)", "share": 0.6}
+    assert spots["self"][0] == {"function": "run_filters (scoring/runtime.py)", "share": pytest.approx(0.6)}
     total = {s["function"]: s["share"] for s in spots["total"]}
-    assert total["decide (scoring/decide.py)"] == 0.9 and total["<module> (scheduler.py)"] == 1.0
+    assert total["decide (scoring/decide.py)"] == pytest.approx(0.9)
+    assert total["<module> (scheduler.py)"] == pytest.approx(1.0)
 
 
 def test_within_keeps_only_the_stacks_through_that_function(raw: Path) -> None:

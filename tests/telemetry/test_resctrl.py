@@ -94,9 +94,9 @@ def test_bandwidth_gbps(previous: dict, current: dict, seconds: float, expected:
 
 
 def test_occupancy_and_ratio_arithmetic() -> None:
-    assert occupancy_ratio({(GROUP, D0): 8 * 2**20, (GROUP, D1): 8 * 2**20}, 64 * 2**20) == 0.25
+    assert occupancy_ratio({(GROUP, D0): 8 * 2**20, (GROUP, D1): 8 * 2**20}, 64 * 2**20) == pytest.approx(0.25)
     assert occupancy_ratio({(GROUP, D0): 8 * 2**20, (GROUP, D1): None}, 64 * 2**20) is None
-    assert bandwidth_ratio(50.0, 200.0) == 0.25
+    assert bandwidth_ratio(50.0, 200.0) == pytest.approx(0.25)
     assert bandwidth_ratio(250.0, 200.0) == 1.0
 
 
@@ -140,7 +140,7 @@ def test_an_unavailable_read_is_unknown_for_that_interval(tmp_path: Path) -> Non
     tree.set_resctrl("llc_occupancy", 0, domain=1, group="guaranteed")
     tree.set_resctrl("mbm_total_bytes", 10**12, domain=0)
     assert collector.sample(2.0) == {"llc_occupancy_ratio": pytest.approx(0.375)}  # bandwidth needs two good reads
-    assert collector.sample(3.0)["memory_bandwidth_gbps"] == 0.0
+    assert collector.sample(3.0)["memory_bandwidth_gbps"] == pytest.approx(0.0)
 
 
 @pytest.mark.parametrize(
