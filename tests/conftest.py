@@ -1,11 +1,15 @@
-"""Shared fixtures: a fake clock, and a guard that fails any test reaching beyond loopback."""
+"""Shared fixtures: a fake clock, a guard that fails any test reaching beyond loopback, and, under CI, no skipping
+for a missing tool."""
 
 import ipaddress
+import os
 import socket
+from collections.abc import Iterator
 
 import pytest
 
 from cluster.clock import FakeClock
+from tests import tools
 
 _real_connect = socket.socket.connect
 
@@ -30,3 +34,15 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Under CI (`CI=true`) a test skipped for a missing tool fails: CI must run the whole suite, not a green subset."""
+    report = yield
+    if os.environ.get("CI") == "true" and report.skipped and isinstance(report.longrepr, tuple):
+        reason = str(report.longrepr[2])
+        if tools.PREREQUISITES in reason:
+            report.outcome = "failed"
+            report.longrepr = f"CI=true and {reason.removeprefix('Skipped: ')}"
+    return report

@@ -1,11 +1,12 @@
 """The deployment as the cluster would receive it: `kubectl kustomize deploy/`, rendered once per session."""
 
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
+
+from tests import tools
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -14,9 +15,9 @@ DEPLOY = ROOT / "deploy"
 @pytest.fixture(scope="session")
 def rendered() -> list[dict]:
     """Every object `kubectl kustomize deploy/` prints, in its order."""
-    kubectl = shutil.which("kubectl")
+    kubectl = tools.which("kubectl")
     if kubectl is None:
-        pytest.skip("kubectl is not installed: the kustomize base cannot be rendered")
+        pytest.skip(tools.missing("kubectl", "rendering the kustomize base (`kubectl kustomize deploy/`)"))
     result = subprocess.run(
         [kubectl, "kustomize", str(DEPLOY)], capture_output=True, text=True, timeout=60, check=False
     )

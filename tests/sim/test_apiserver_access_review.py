@@ -1,7 +1,6 @@
 """SelfSubjectAccessReview and denied verbs on the emulator, through the real client, kubectl and the CLI."""
 
 import json
-import shutil
 import signal
 import subprocess
 import sys
@@ -16,9 +15,10 @@ from kubernetes.client.exceptions import ApiException
 from sim import api_protobuf
 from sim.api_errors import ApiError
 from sim.apiserver import Emulator
+from tests import tools
 
 ROOT = Path(__file__).resolve().parents[2]
-KUBECTL = shutil.which("kubectl")
+KUBECTL = tools.which("kubectl")
 REVIEWS = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
 
 
@@ -148,7 +148,7 @@ def test_the_protobuf_form_kubectl_sends_is_read() -> None:
         api_protobuf.self_subject_access_review(raw[:40])
 
 
-@pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed")
+@pytest.mark.skipif(KUBECTL is None, reason=tools.missing("kubectl", "`kubectl auth can-i` against the emulator"))
 def test_kubectl_auth_can_i(emulator: Emulator, tmp_path: Path) -> None:
     def can_i(*args: str) -> tuple[int, str]:
         command = [str(KUBECTL), "--server", emulator.url, "--cache-dir", str(tmp_path / "cache"), "auth", "can-i"]

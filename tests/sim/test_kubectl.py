@@ -2,7 +2,6 @@
 
 import queue
 import re
-import shutil
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -12,9 +11,10 @@ from typing import Any
 import pytest
 
 from sim.apiserver import Emulator
+from tests import tools
 
-KUBECTL = shutil.which("kubectl")
-pytestmark = pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed")
+KUBECTL = tools.which("kubectl")
+pytestmark = pytest.mark.skipif(KUBECTL is None, reason=tools.missing("kubectl", "driving the emulator with kubectl"))
 
 POD_MANIFEST = """\
 apiVersion: v1

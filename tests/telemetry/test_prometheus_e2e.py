@@ -1,6 +1,5 @@
 """A real Prometheus server scrapes the agent's exporter; the scheduler's source reads the same NodeState back."""
 
-import shutil
 import socket
 import subprocess
 import threading
@@ -19,13 +18,14 @@ from telemetry.agent.psi import PsiCollector
 from telemetry.agent.resctrl import ResctrlCollector
 from telemetry.nodestate import NodeState, parse
 from telemetry.sources.prometheus import PrometheusSettings, PrometheusSource
+from tests import tools
 from tests.telemetry.trees import NodeTree
 
-PROMETHEUS = shutil.which("prometheus")
+PROMETHEUS = tools.which("prometheus")
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
-        PROMETHEUS is None, reason="the prometheus binary is not installed (apt-get install prometheus)"
+        PROMETHEUS is None, reason=tools.missing("prometheus", "the Prometheus telemetry source's end-to-end test")
     ),
 ]
 DEADLINE_SECONDS = 30.0
