@@ -31,6 +31,8 @@ def tracked_files() -> list[Path]:
 def test_no_file_refers_to_notes_outside_the_repository() -> None:
     found = []
     for path in tracked_files():
+        if path == Path(__file__).resolve():
+            continue  # its own examples of what it looks for
         try:
             text = path.read_text(encoding="utf-8")
         except (UnicodeDecodeError, FileNotFoundError):
