@@ -69,13 +69,16 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
     if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
         mark = exc.problem_mark
         return f"line {mark.line + 1}, column {mark.column + 1}: {clip(exc.problem or exc.context or 'invalid')}"
+    if isinstance(exc, yaml.reader.ReaderError):
+        return f"offset {exc.position}: character #x{exc.character:04x} is not allowed in YAML"
     return clip(str(exc))
 
 
 def yaml_documents(text: str, source: str | Path) -> list[Any]:
     """Every document of a YAML text, with no aliases and bounded nesting; UserFileError naming `source`."""
-    loader = _BoundedLoader(text)
+    loader = None
     try:
+        loader = _BoundedLoader(text)
         documents = []
         while loader.check_data():
             documents.append(loader.get_data())
@@ -85,7 +88,8 @@ def yaml_documents(text: str, source: str | Path) -> list[Any]:
     except ValueError as exc:  # a constructor's refusal, e.g. an integer longer than Python converts
         raise UserFileError(f"{source}: not valid YAML ({clip(str(exc))})") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def json_document(text: str, source: str | Path) -> Any:
