@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import yaml
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
@@ -135,7 +136,7 @@ class Kube:
                     config.load_incluster_config(client_configuration=configuration)
                 else:
                     config.load_kube_config(config_file=kubeconfig, context=context, client_configuration=configuration)
-            except (ConfigException, OSError, TypeError, ValueError) as exc:
+            except (ConfigException, OSError, TypeError, ValueError, AttributeError, yaml.YAMLError) as exc:
                 raise KubeConnectError(f"cannot load Kubernetes configuration from {source}: {exc}") from exc
         configuration.connection_pool_maxsize = pool_size
         return cls(api=client.ApiClient(configuration), timeout=timeout, clock=clock or SystemClock())

@@ -86,6 +86,13 @@ DECIDE = ("decide", "--snapshot", str(SNAPSHOT), "--pod", str(PODS), "--tier", "
             id="a missing kubeconfig is named by its path",
         ),
         pytest.param(
+            ("run", "--kubeconfig", "kubeconfig"),
+            {"kubeconfig": "clusters: [\n"},
+            {},
+            ("from kubeconfig:", "line 2"),
+            id="a kubeconfig that is not YAML is named",
+        ),
+        pytest.param(
             (*DECIDE, "--config", "bad.yaml"),
             {"bad.yaml": "scheduler:\n  name: [\n"},
             {},
