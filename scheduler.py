@@ -9,20 +9,28 @@ stderr and exit 2; `check` reports its findings as a table instead, and exits 1 
 import argparse
 import gc
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from cluster import config
 from cluster.errors import UserError
 from cluster.manifests import load_pods, load_snapshot
 from cluster.needs import parse_needs
+from cluster.userfiles import clip
 from scoring.assemble import build_decider
 
 EXIT_OK = 0
 EXIT_UNDECIDED = 1
 EXIT_CHECK_FAILED = 1
 EXIT_USAGE = 2
+EXIT_BROKEN_PIPE = 141
+"""128 + SIGPIPE, what a shell reports for a writer whose reader (`| head`) went away."""
+MAX_ERROR = 400
+"""Characters of an error line: enough for a path, a key and a value, not for a whole expanded document."""
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 def _decide(args: argparse.Namespace) -> int:
@@ -63,7 +71,14 @@ def _run(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     app.setup_logging(settings)
-    return app.run(settings, app.connect(settings, server=args.server))
+    try:
+        kube = app.connect(settings, server=args.server)
+    except app.KubeConnectError as exc:
+        raise app.KubeConnectError(
+            f"{exc} (`python scheduler.py check` says what is missing; `python scheduler.py demo` runs an emulated "
+            "cluster)"
+        ) from None
+    return app.run(settings, kube)
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -151,9 +166,16 @@ def _print_checks(checks: Sequence) -> None:
     console.print(", ".join(f"{n} {v}" for v, n in counts.items() if n))
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with its usage errors on one line (the usage itself is one `--help` away)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {clip(message, MAX_ERROR)} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="scheduler.py", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog="scheduler.py", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     decide = commands.add_parser("decide", help="decide pods against a cluster snapshot, offline")
     decide.add_argument("--snapshot", required=True, help="kubectl get nodes,pods -A -o json output (JSON or YAML)")
     decide.add_argument("--pod", required=True, help="a Pod manifest, a List of pods, or multi-document YAML")
@@ -178,7 +200,13 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--pods", default="ai-test-pods.yaml", help="pods to create (default ai-test-pods.yaml)")
     demo.add_argument("--serve", action="store_true", help="keep the cluster up for kubectl until Ctrl-C")
     demo.add_argument("--config", help="config file (default: config.yaml when present)")
-    demo.add_argument("--log-level", default="WARNING", help="scheduler log level during the demo (default WARNING)")
+    demo.add_argument(
+        "--log-level",
+        type=str.upper,
+        choices=LOG_LEVELS,
+        default="WARNING",
+        help="scheduler log level during the demo (default WARNING)",
+    )
     demo.set_defaults(run=_demo)
     stats = commands.add_parser("stats", help="summarise a scheduler log (text or JSON lines) into a table")
     stats.add_argument("logfile")
@@ -188,12 +216,22 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(["run", *(argv or [])] if not (argv or sys.argv[1:]) else argv)
+    """Run one command; a UserError is one line on stderr and exit 2, a closed stdout a quiet exit."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
     try:
         return args.run(args)
     except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {clip(str(exc), MAX_ERROR)}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:
+        # The reader left (`decide --json | head`): point stdout at /dev/null so the interpreter's final
+        # flush does not raise again, as the Python documentation's SIGPIPE note advises.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":

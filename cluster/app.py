@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 
 from cluster.clock import Clock, SystemClock
-from cluster.config import Settings
+from cluster.config import ConfigError, Settings
 from cluster.kube import ApiException, Kube, KubeConnectError, TransportError, identity
 from cluster.loop import LoopSettings, Scheduler
 from cluster.writer import Writer
@@ -121,12 +121,14 @@ def run(settings: Settings, kube: Kube, *, stop: threading.Event | None = None) 
     scheduler = build(settings, kube, leading=not settings.leader_election.enabled)
     server = None
     if settings.metrics.port:
-        server = MetricsServer(
-            scheduler.stats.registry,
-            ready=scheduler.ready,
-            address=settings.metrics.address,
-            port=settings.metrics.port,
-        ).start()
+        address, port = settings.metrics.address, settings.metrics.port
+        try:
+            server = MetricsServer(scheduler.stats.registry, ready=scheduler.ready, address=address, port=port).start()
+        except OSError as exc:
+            raise ConfigError(
+                f"metrics.address {address!r}, metrics.port {port}: cannot listen ({exc.strerror or exc}); "
+                "choose a free port, or metrics.port: 0 to run without the server"
+            ) from None
     log.info(
         "watching for pods with schedulerName=%s on %s (tiers: %s)",
         settings.scheduler.name,

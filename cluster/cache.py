@@ -128,7 +128,7 @@ class SchedulerCache:
                 self._version += 1
                 return False
             try:
-                node = parse_node(raw)
+                node = parse_node(raw, warn=self._warn)
             except ManifestError as exc:
                 self._warn(f"ignoring node {name}: {exc}")
                 return False
@@ -162,7 +162,7 @@ class SchedulerCache:
                 if self._fingerprints.get(key) == fingerprint and key not in self._assumed:
                     return PodChange(gone=key)
                 try:
-                    pod = parse_pod(raw)
+                    pod = parse_pod(raw, warn=self._warn)
                 except ManifestError as exc:
                     self._warn(f"ignoring pod {key}: {exc}")
                     return PodChange(gone=key)

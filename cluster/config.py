@@ -6,16 +6,19 @@ is allowed; the CLI turns it into a one-line message and exit status 2. The Hugg
 only from the environment or `.env`, is held as a `SecretStr`, and never appears in a repr or log.
 """
 
+import io
+import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from dotenv import dotenv_values
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from cluster.errors import UserError
+from cluster.userfiles import UserFileError, clip, read_text, yaml_documents
 from telemetry.nodestate import METRICS
 
 DEFAULT_MODEL = "meta-llama/Llama-3.3-70B-Instruct"
@@ -29,6 +32,8 @@ ENV_KEYS: Mapping[str, str] = {
     "LOG_FORMAT": "logging.format",
 }
 TOKEN_ENV = "HUGGINGFACE_TOKEN"
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOSTNAME = re.compile(rf"(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*")
 
 
 class ConfigError(UserError, ValueError):
@@ -36,7 +41,7 @@ class ConfigError(UserError, ValueError):
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True, allow_inf_nan=False)
 
 
 class SchedulerSettings(_Section):
@@ -181,6 +186,16 @@ class MetricsSettings(_Section):
     address: str = "0.0.0.0"
     """Address the metrics server listens on."""
 
+    @field_validator("address")
+    @classmethod
+    def _an_address(cls, address: str) -> str:
+        try:
+            ipaddress.ip_address(address)
+        except ValueError:
+            if not _HOSTNAME.fullmatch(address):
+                raise ValueError("not an IP address or host name (e.g. 0.0.0.0, ::, 127.0.0.1, localhost)") from None
+        return address
+
 
 class LeaderElectionSettings(_Section):
     enabled: bool = False
@@ -256,8 +271,43 @@ def _describe(error: Mapping[str, Any]) -> str:
     key = ".".join(str(part) for part in error["loc"])
     if error["type"] == "extra_forbidden":
         return f"{key}: unknown key (check the spelling against config.yaml)"
-    value = error.get("input")
-    return f"{key}: {value!r} is not allowed: {error['msg']}"
+    value = clip(repr(error.get("input")), 80)
+    return f"{key}: {value} is not allowed: {clip(error['msg'])}"
+
+
+def _origin(error: Mapping[str, Any], origins: Mapping[str, str], config_path: Path) -> str:
+    """Where the offending value came from: the environment variable, the `.env` file, or the config file."""
+    loc = ".".join(str(part) for part in error["loc"])
+    for key, origin in origins.items():
+        if loc == key or loc.startswith(key + "."):
+            return origin
+    return str(config_path)
+
+
+def _read_config(config_path: Path) -> dict[str, Any]:
+    try:
+        documents = yaml_documents(read_text(config_path), config_path)
+    except UserFileError as exc:
+        raise ConfigError(str(exc)) from None
+    if len(documents) > 1:
+        raise ConfigError(f"{config_path}: holds {len(documents)} YAML documents; a config is one mapping")
+    loaded = documents[0] if documents else None
+    if loaded is not None and not isinstance(loaded, dict):
+        raise ConfigError(f"{config_path}: the top level must be a mapping of sections, not {type(loaded).__name__}")
+    tree = loaded or {}
+    if "huggingface_token" in tree:
+        raise ConfigError(f"{config_path}: huggingface_token is not read from config files; set {TOKEN_ENV}")
+    return tree
+
+
+def _read_dotenv(path: Path) -> dict[str, str | None]:
+    try:
+        text = read_text(path)
+    except UserFileError as exc:
+        raise ConfigError(str(exc)) from None
+    if "\x00" in text:
+        raise ConfigError(f"{path}: contains a NUL byte; a .env file is KEY=value lines of text")
+    return dict(dotenv_values(stream=io.StringIO(text)))
 
 
 def load(
@@ -266,39 +316,34 @@ def load(
     environ: Mapping[str, str] | None = None,
     dotenv: str | Path | None = ".env",
 ) -> Settings:
-    """Settings from `path` (default `config.yaml` if present), `.env` and `environ`, in rising precedence."""
+    """Settings from `path` (default `config.yaml` if present), `.env` and `environ`, in rising precedence.
+
+    A refused value is blamed on where it came from: the config file, the `.env` file or the environment
+    variable that set it."""
     explicit = path is not None
     config_path = Path(path if explicit else "config.yaml")
     tree: dict[str, Any] = {}
     if config_path.exists():
-        try:
-            loaded = yaml.safe_load(config_path.read_text())
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{config_path}: not valid YAML ({exc})") from exc
-        except OSError as exc:
-            raise ConfigError(f"{config_path}: cannot read ({exc.strerror})") from exc
-        if loaded is not None and not isinstance(loaded, dict):
-            raise ConfigError(
-                f"{config_path}: the top level must be a mapping of sections, not {type(loaded).__name__}"
-            )
-        tree = loaded or {}
-        if "huggingface_token" in tree:
-            raise ConfigError(f"{config_path}: huggingface_token is not read from config files; set {TOKEN_ENV}")
+        tree = _read_config(config_path)
     elif explicit:
         raise ConfigError(f"{config_path}: no such config file")
-    layered: dict[str, str | None] = {}
-    if dotenv is not None and Path(dotenv).exists():
-        layered.update(dotenv_values(dotenv))
-    layered.update(os.environ if environ is None else environ)
+    from_file = _read_dotenv(Path(dotenv)) if dotenv is not None and Path(dotenv).exists() else {}
+    environment = os.environ if environ is None else environ
+    origins: dict[str, str] = {}
     for variable, key in ENV_KEYS.items():
-        value = layered.get(variable)
+        if variable in environment:
+            value, origins[key] = environment[variable], f"environment variable {variable}"
+        else:
+            value, origins[key] = from_file.get(variable), f"{dotenv} ({variable})"
         if value not in (None, ""):
             _set(tree, key, value)
-    token = layered.get(TOKEN_ENV)
+    token = environment[TOKEN_ENV] if TOKEN_ENV in environment else from_file.get(TOKEN_ENV)
     if token:
         tree["huggingface_token"] = token
     try:
         return Settings.model_validate(tree)
     except ValidationError as exc:
-        problems = "; ".join(_describe(e) for e in exc.errors())
-        raise ConfigError(f"{config_path}: {problems}") from None
+        grouped: dict[str, list[str]] = {}
+        for error in exc.errors():
+            grouped.setdefault(_origin(error, origins, config_path), []).append(_describe(error))
+        raise ConfigError("; ".join(f"{where}: {'; '.join(problems)}" for where, problems in grouped.items())) from None

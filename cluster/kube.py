@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import yaml
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
@@ -128,13 +129,15 @@ class Kube:
         if server:
             configuration.host = server
         else:
+            in_cluster = kubeconfig is None and bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
+            source = "the in-cluster service account" if in_cluster else kubeconfig or "the default kubeconfig"
             try:
-                if kubeconfig is None and os.environ.get("KUBERNETES_SERVICE_HOST"):
+                if in_cluster:
                     config.load_incluster_config(client_configuration=configuration)
                 else:
                     config.load_kube_config(config_file=kubeconfig, context=context, client_configuration=configuration)
-            except (ConfigException, OSError, TypeError) as exc:
-                raise KubeConnectError(f"cannot load Kubernetes configuration: {exc}") from exc
+            except (ConfigException, OSError, TypeError, ValueError, AttributeError, yaml.YAMLError) as exc:
+                raise KubeConnectError(f"cannot load Kubernetes configuration from {source}: {exc}") from exc
         configuration.connection_pool_maxsize = pool_size
         return cls(api=client.ApiClient(configuration), timeout=timeout, clock=clock or SystemClock())
 

@@ -5,32 +5,23 @@ exactly as `kubectl get nodes,pods -A -o json` prints it; a pod file is one Pod,
 a multi-document YAML of pods. Errors name the file and the object so the user can fix it.
 """
 
-import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from cluster.objects import Node, Pod
 from cluster.parse import ManifestError, parse_node, parse_pod
 from cluster.snapshot import Snapshot
+from cluster.userfiles import UserFileError, json_document, read_text, yaml_documents
 from telemetry import nodestate
 
 
-def _documents(path: Path) -> Iterator[Any]:
+def _documents(path: Path) -> list[Any]:
     try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ManifestError(f"{path}: cannot read ({exc.strerror or exc})") from exc
-    try:
-        if path.suffix == ".json":
-            yield json.loads(text)
-        else:
-            yield from yaml.safe_load_all(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        detail = str(exc).splitlines()[0]
-        raise ManifestError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'} ({detail})") from exc
+        text = read_text(path)
+        return [json_document(text, path)] if path.suffix == ".json" else yaml_documents(text, path)
+    except UserFileError as exc:
+        raise ManifestError(str(exc)) from None
 
 
 def objects(path: str | Path) -> list[Mapping[str, Any]]:

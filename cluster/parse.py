@@ -2,7 +2,18 @@
 
 Input is what the API server sends and `kubectl get -o json` prints (`cluster.kube.to_plain` turns the
 kubernetes client's models into it). A malformed object raises
-`ManifestError` naming the object and the field, so a user can fix the manifest.
+`ManifestError` naming the object and the field, so a user can fix the manifest; nothing else escapes,
+whatever the shape of the input (wrong types, huge or non-finite numbers: see `cluster.resources`).
+
+The informers pass `warn` instead, for objects already in the cluster, and get an object back that no
+pod is lost to and nothing is overcommitted by:
+- an invalid Node is kept but unusable: no allocatable, unschedulable, and tainted
+  `ai-scheduler.io/invalid-node` with the bad field as the taint's value, so each pod's filter reason
+  names it (and a cordon or deletion of the node still applies);
+- an invalid pod already bound to a node still counts there: its readable requests as they are, every
+  unreadable quantity as `resources.MAX_QUANTITY` (more than any node has), so nothing more is placed on
+  that node than certainly fits;
+- an invalid pending pod still raises: the caller reports it unschedulable with the message.
 
 The scheduler keeps every running pod parsed, so what pods repeat is shared rather than copied:
 strings that recur (namespaces, node names, label and annotation keys and values, images) are
@@ -11,7 +22,7 @@ affinity are one object each. All of it is immutable, so sharing changes no beha
 """
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -35,6 +46,14 @@ from cluster.objects import (
     WeightedPodAffinityTerm,
 )
 from cluster.resources import QuantityError
+from cluster.userfiles import clip
+
+Warn = Callable[[str], None]
+INVALID_TAINT = "ai-scheduler.io/invalid-node"
+"""Taint of a Node the scheduler cannot read; its value names the bad field."""
+_MALFORMED = (AttributeError, TypeError, ValueError, OverflowError, RecursionError)
+"""What reading a field of the wrong shape raises (`x.get` on a list, `int()` of a map...)."""
+INT32 = (-(2**31), 2**31 - 1)
 
 
 class ManifestError(UserError, ValueError):
@@ -58,6 +77,16 @@ _NO_AFFINITY = Affinity()
 def _shared(value: Any) -> Any:
     """One object for equal immutable values (the first seen), bounded so odd values cannot pile up."""
     return value
+
+
+def _int(raw: Any, where: str, *, low: int = INT32[0], high: int = INT32[1]) -> int:
+    """An integer field (priority, weight, maxSkew...), bounded as the API server types it (int32)."""
+    integral_float = isinstance(raw, float) and raw.is_integer()
+    if integral_float or (isinstance(raw, str) and len(raw) <= 12 and raw.strip().lstrip("+-").isdigit()):
+        raw = int(raw)
+    if isinstance(raw, bool) or not isinstance(raw, int) or not low <= raw <= high:
+        raise ManifestError(f"{where}: {clip(repr(raw), 40)} is not an integer from {low} to {high}")
+    return raw
 
 
 def _str_map(raw: Any, where: str) -> dict[str, str]:
@@ -124,7 +153,8 @@ def _weighted(raw: Any, where: str) -> tuple[WeightedPodAffinityTerm, ...]:
             raise ManifestError(f"{where}[{i}] must be a weighted term")
         out.append(
             WeightedPodAffinityTerm(
-                int(item.get("weight", 0)), _pod_term(item.get("podAffinityTerm"), f"{where}[{i}].podAffinityTerm")
+                _int(item.get("weight", 0), f"{where}[{i}].weight"),
+                _pod_term(item.get("podAffinityTerm"), f"{where}[{i}].podAffinityTerm"),
             )
         )
     return tuple(out)
@@ -144,7 +174,10 @@ def _affinity(raw: Any, where: str) -> Affinity:
             _node_term(t, f"{where}.nodeAffinity.required.nodeSelectorTerms[{i}]") for i, t in enumerate(terms)
         )
     preferred = tuple(
-        PreferredTerm(int(p.get("weight", 0)), _node_term(p.get("preference"), f"{where}.nodeAffinity.preferred[{i}]"))
+        PreferredTerm(
+            _int(p.get("weight", 0), f"{where}.nodeAffinity.preferred[{i}].weight"),
+            _node_term(p.get("preference"), f"{where}.nodeAffinity.preferred[{i}]"),
+        )
         for i, p in enumerate(_list(node.get("preferredDuringSchedulingIgnoredDuringExecution"), where))
     )
     pod_aff = raw.get("podAffinity") or {}
@@ -203,11 +236,11 @@ def _spread(raw: Any, where: str) -> tuple[TopologySpreadConstraint, ...]:
             raise ManifestError(f"{here} needs maxSkew and topologyKey")
         out.append(
             TopologySpreadConstraint(
-                max_skew=int(item["maxSkew"]),
+                max_skew=_int(item["maxSkew"], f"{here}.maxSkew"),
                 topology_key=str(item["topologyKey"]),
                 when_unsatisfiable=str(item.get("whenUnsatisfiable") or "DoNotSchedule"),
                 label_selector=parse_label_selector(item.get("labelSelector"), f"{here}.labelSelector"),
-                min_domains=int(item["minDomains"]) if item.get("minDomains") is not None else None,
+                min_domains=None if item.get("minDomains") is None else _int(item["minDomains"], f"{here}.minDomains"),
                 node_affinity_policy=str(item.get("nodeAffinityPolicy") or "Honor"),
                 node_taints_policy=str(item.get("nodeTaintsPolicy") or "Ignore"),
                 match_label_keys=tuple(str(k) for k in _list(item.get("matchLabelKeys"), f"{here}.matchLabelKeys")),
@@ -224,13 +257,38 @@ def _ready_condition(status: Mapping[str, Any]) -> str:
     return ""
 
 
-def parse_node(obj: Mapping[str, Any]) -> Node:
+def parse_node(obj: Mapping[str, Any], *, warn: Warn | None = None) -> Node:
     """A Node from its JSON. A node whose Ready condition is not True gets the taint the node
-    lifecycle controller would add, so the filters treat it as kube-scheduler does."""
+    lifecycle controller would add, so the filters treat it as kube-scheduler does. A malformed node
+    raises ManifestError, or with `warn` is reported once and kept unusable (see the module docstring)."""
     meta = _meta(obj, "node")
     name = str(meta["name"])
-    spec = obj.get("spec") or {}
-    status = obj.get("status") or {}
+    try:
+        return _parse_node(obj, meta, name)
+    except _MALFORMED as exc:
+        problem = str(exc) if isinstance(exc, ManifestError) else f"node {name}: malformed ({clip(str(exc), 80)})"
+        if warn is None:
+            raise ManifestError(problem) from None
+        warn(f"{problem}; no pod will be placed on it until it is fixed")
+        return _invalid_node(meta, name, problem.removeprefix(f"node {name}: "))
+
+
+def _invalid_node(meta: Mapping[str, Any], name: str, problem: str) -> Node:
+    labels = meta.get("labels")
+    return Node(
+        name=name,
+        labels=_str_map(labels, "") if isinstance(labels, Mapping) else {},
+        allocatable={},
+        taints=(Taint(INVALID_TAINT, clip(problem, 63), "NoSchedule"),),
+        unschedulable=True,
+        ready=False,
+        resource_version=str(meta.get("resourceVersion") or ""),
+    )
+
+
+def _parse_node(obj: Mapping[str, Any], meta: Mapping[str, Any], name: str) -> Node:
+    spec = _section(obj, "spec", f"node {name}")
+    status = _section(obj, "status", f"node {name}")
     try:
         allocatable = resources.parse_list(status.get("allocatable") or status.get("capacity"))
     except QuantityError as exc:
@@ -254,20 +312,65 @@ def parse_node(obj: Mapping[str, Any]) -> Node:
     )
 
 
-def parse_pod(obj: Mapping[str, Any]) -> Pod:
-    """A Pod from its JSON, with its requests computed as kube-scheduler does."""
+def _section(obj: Mapping[str, Any], name: str, what: str) -> Mapping[str, Any]:
+    raw = obj.get(name)
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise ManifestError(f"{what}: {name} must be an object, not {type(raw).__name__}")
+    return raw
+
+
+def parse_pod(obj: Mapping[str, Any], *, warn: Warn | None = None) -> Pod:
+    """A Pod from its JSON, with its requests computed as kube-scheduler does. A malformed pod raises
+    ManifestError; with `warn`, one already bound to a node is reported once and still counted there
+    (see the module docstring)."""
     meta = _meta(obj, "pod")
     key = f"{meta.get('namespace') or 'default'}/{meta['name']}"
+    try:
+        return _parse_pod(obj, meta, key)
+    except _MALFORMED as exc:
+        problem = str(exc) if isinstance(exc, ManifestError) else f"pod {key}: malformed ({clip(str(exc), 80)})"
+        spec = obj.get("spec")
+        node = spec.get("nodeName") if isinstance(spec, Mapping) else None
+        if warn is None or not node:
+            raise ManifestError(problem) from None
+        warn(f"{problem}; still counted on node {clip(str(node), 63)}, every unreadable request as 2^53")
+        return _bound_invalid_pod(obj, meta, spec)
+
+
+def _bound_invalid_pod(obj: Mapping[str, Any], meta: Mapping[str, Any], spec: Mapping[str, Any]) -> Pod:
+    requests, non_zero = resources.pod_requests_and_non_zero(spec, invalid=resources.MAX_QUANTITY)
+    status = obj.get("status")
+    labels = meta.get("labels")
+    return Pod(
+        name=str(meta["name"]),
+        namespace=_intern(str(meta.get("namespace") or "default")),
+        uid=str(meta.get("uid") or ""),
+        labels=_str_map(labels, "") if isinstance(labels, Mapping) else {},
+        node_name=_intern(str(spec["nodeName"])),
+        scheduler_name=_intern(str(spec.get("schedulerName") or "default-scheduler")),
+        phase=_intern(str((status.get("phase") if isinstance(status, Mapping) else None) or "Pending")),
+        requests=requests,
+        non_zero_requests={resources.CPU: non_zero[resources.CPU], resources.MEMORY: non_zero[resources.MEMORY]},
+        qos_class="Burstable",
+        deleting=bool(meta.get("deletionTimestamp")),
+        resource_version=str(meta.get("resourceVersion") or ""),
+    )
+
+
+def _parse_pod(obj: Mapping[str, Any], meta: Mapping[str, Any], key: str) -> Pod:
     spec = obj.get("spec")
     if not isinstance(spec, Mapping) or not isinstance(spec.get("containers"), list) or not spec["containers"]:
         raise ManifestError(f"pod {key}: spec.containers must list at least one container")
     for i, container in enumerate(spec["containers"] + list(spec.get("initContainers") or [])):
         if not isinstance(container, Mapping):
             raise ManifestError(f"pod {key}: container {i} must be an object")
-    status = obj.get("status") or {}
+    status = _section(obj, "status", f"pod {key}")
     try:
         requests, non_zero = resources.pod_requests_and_non_zero(spec)
         qos = str(status.get("qosClass") or resources.qos_class(spec))
+        ports = resources.host_ports(spec)
     except QuantityError as exc:
         raise ManifestError(f"pod {key}: {exc}") from exc
     containers = list(spec["containers"])
@@ -282,13 +385,13 @@ def parse_pod(obj: Mapping[str, Any]) -> Pod:
         phase=_intern(str(status.get("phase") or "Pending")),
         requests=requests,
         non_zero_requests={resources.CPU: non_zero[resources.CPU], resources.MEMORY: non_zero[resources.MEMORY]},
-        host_ports=resources.host_ports(spec),
+        host_ports=ports,
         node_selector=_str_map(spec.get("nodeSelector"), f"pod {key}: spec.nodeSelector"),
         affinity=_affinity(spec.get("affinity"), f"pod {key}: spec.affinity"),
         tolerations=_tolerations(spec.get("tolerations"), f"pod {key}: spec.tolerations"),
         topology_spread=_spread(spec.get("topologySpreadConstraints"), f"pod {key}: spec.topologySpreadConstraints"),
         qos_class=_intern(qos),
-        priority=int(spec.get("priority") or 0),
+        priority=_int(spec.get("priority") or 0, f"pod {key}: spec.priority"),
         deleting=bool(meta.get("deletionTimestamp")),
         resource_version=str(meta.get("resourceVersion") or ""),
         args=tuple(str(a) for c in containers for a in list(c.get("command") or []) + list(c.get("args") or [])),

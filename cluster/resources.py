@@ -4,6 +4,12 @@ Mirrors `k8s.io/component-helpers/resource/helpers.go` (`PodRequests`, v1.36): t
 containers, raised to the largest init container (restartable "sidecar" init containers add to both
 sides), pod-level `spec.resources` where set, plus `spec.overhead`. CPU is held in millicores, every
 other resource in its base unit (bytes, or a count for extended resources), both as integers.
+
+Quantities are bounded where they are parsed: one that is not a string or a finite number, or that is
+larger than `MAX_QUANTITY` in those units, raises `QuantityError` and never reaches arithmetic. The API
+server itself refuses anything beyond int64; the bound here is 2^53, far beyond any node (8 PiB of
+memory, 9·10^12 CPUs), so that the int64 sums of a node's pods cannot wrap around into free space and
+every quantity is exact as a float in the scorers' ratios.
 """
 
 import math
@@ -27,9 +33,14 @@ DEFAULT_MEMORY_REQUEST = 200 * 1024 * 1024
 # Resources that pod-level `spec.resources` may set (PodLevelResources).
 _POD_LEVEL = (CPU, MEMORY)
 
+MAX_QUANTITY = 2**53
+"""The largest quantity accepted, in millicores or base units (see the module docstring)."""
+_MAX_TEXT = 64
+"""Characters in a quantity string; the longest real one ("9007199254740992m") has 17."""
+
 
 class QuantityError(ValueError):
-    """A resource quantity that Kubernetes would reject."""
+    """A resource quantity (or a container's resources or host port) that Kubernetes would reject."""
 
 
 def to_int(name: str, quantity: Any) -> int:
@@ -47,21 +58,49 @@ def _cached_int(name: str, quantity: str) -> int:
 
 
 def _to_int(name: str, quantity: Any) -> int:
+    if isinstance(quantity, bool) or not isinstance(quantity, str | int | float):
+        raise QuantityError(f"invalid quantity for {name}: a {type(quantity).__name__}, not a string or a number")
+    if isinstance(quantity, str) and len(quantity) > _MAX_TEXT:
+        raise QuantityError(f"invalid quantity for {name}: longer than {_MAX_TEXT} characters")
+    if isinstance(quantity, int) and quantity.bit_length() > 64:
+        raise QuantityError(f"quantity for {name} exceeds 2^53 (an integer of {quantity.bit_length()} bits)")
     try:
         value: Decimal = parse_quantity(quantity)
-        if name == CPU:
-            value = value * 1000
-        result = math.ceil(value)
     except (ValueError, InvalidOperation, TypeError, OverflowError) as exc:
         raise QuantityError(f"invalid quantity {quantity!r} for {name}") from exc
-    if result < 0:
+    if not value.is_finite():
+        raise QuantityError(f"invalid quantity {quantity!r} for {name}")
+    if name == CPU:
+        value = value * 1000
+    if value < 0:
         raise QuantityError(f"negative quantity {quantity!r} for {name}")
-    return result
+    if value > MAX_QUANTITY:
+        unit = "millicores" if name == CPU else "units"
+        raise QuantityError(f"quantity {quantity!r} for {name} exceeds 2^53 {unit}, more than any node has")
+    return math.ceil(value)
 
 
-def parse_list(raw: Mapping[str, Any] | None) -> dict[str, int]:
-    """A Kubernetes ResourceList (`{"cpu": "500m", ...}`) in integer units."""
-    return {sys.intern(str(name)): to_int(str(name), quantity) for name, quantity in (raw or {}).items()}
+def parse_list(raw: Any, *, invalid: int | None = None) -> dict[str, int]:
+    """A Kubernetes ResourceList (`{"cpu": "500m", ...}`) in integer units.
+
+    With `invalid` set, a quantity that cannot be read counts as `invalid` (and a list that is not a map
+    as cpu and memory of `invalid`) instead of raising: how a pod already bound is still counted."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        if invalid is not None:
+            return {CPU: invalid, MEMORY: invalid}
+        raise QuantityError(f"must be a map of resource names to quantities, not {type(raw).__name__}")
+    out = {}
+    for name, quantity in raw.items():
+        key = sys.intern(str(name))
+        try:
+            out[key] = to_int(key, quantity)
+        except QuantityError:
+            if invalid is None:
+                raise
+            out[key] = invalid
+    return out
 
 
 def add(into: dict[str, int], other: Mapping[str, int]) -> None:
@@ -80,12 +119,18 @@ def is_sidecar(container: Mapping[str, Any]) -> bool:
     return container.get("restartPolicy") == "Always"
 
 
-def container_requests(container: Mapping[str, Any]) -> dict[str, int]:
-    """Requests, defaulted from limits where only limits are set (as the API server's defaulting)."""
+def container_requests(container: Mapping[str, Any], *, invalid: int | None = None) -> dict[str, int]:
+    """Requests, defaulted from limits where only limits are set (as the API server's defaulting); `invalid` as
+    in `parse_list`. A QuantityError names the container and the field."""
     resources = container.get("resources") or {}
-    requests = parse_list(resources.get("requests"))
-    for name, value in parse_list(resources.get("limits")).items():
-        requests.setdefault(name, value)
+    try:
+        if not isinstance(resources, Mapping):
+            return parse_list(resources, invalid=invalid)
+        requests = parse_list(resources.get("requests"), invalid=invalid)
+        for name, value in parse_list(resources.get("limits"), invalid=invalid).items():
+            requests.setdefault(name, value)
+    except QuantityError as exc:
+        raise QuantityError(f"container {str(container.get('name') or '')[:63]!r}: resources: {exc}") from None
     return requests
 
 
@@ -102,22 +147,33 @@ def pod_requests(spec: Mapping[str, Any], *, non_missing: bool = False) -> dict[
     return _total(*_read_requests(spec), non_missing=non_missing)
 
 
-def pod_requests_and_non_zero(spec: Mapping[str, Any]) -> tuple[dict[str, int], dict[str, int]]:
-    """`pod_requests(spec)` and `pod_requests(spec, non_missing=True)`, each container's requests read once."""
-    read = _read_requests(spec)
+def pod_requests_and_non_zero(
+    spec: Mapping[str, Any], *, invalid: int | None = None
+) -> tuple[dict[str, int], dict[str, int]]:
+    """`pod_requests(spec)` and `pod_requests(spec, non_missing=True)`, each container's requests read once;
+    `invalid` as in `parse_list` (containers that are not objects are then skipped)."""
+    read = _read_requests(spec, invalid=invalid)
     return _total(*read, non_missing=False), _total(*read, non_missing=True)
 
 
 _Read = tuple[list[dict[str, int]], list[tuple[dict[str, int], bool]], dict[str, int], dict[str, int]]
 
 
-def _read_requests(spec: Mapping[str, Any]) -> _Read:
+def _objects(raw: Any, lenient: bool) -> list[Mapping[str, Any]]:
+    items = raw if isinstance(raw, list) else []
+    return [c for c in items if isinstance(c, Mapping)] if lenient else items
+
+
+def _read_requests(spec: Mapping[str, Any], *, invalid: int | None = None) -> _Read:
     """Each container's requests, each init container's with whether it is a sidecar, pod-level requests, overhead."""
+    lenient = invalid is not None
+    pod_level = spec.get("resources") or {}
+    init = _objects(spec.get("initContainers"), lenient)
     return (
-        [container_requests(c) for c in spec.get("containers") or []],
-        [(container_requests(c), is_sidecar(c)) for c in spec.get("initContainers") or []],
-        parse_list((spec.get("resources") or {}).get("requests")),
-        parse_list(spec.get("overhead")),
+        [container_requests(c, invalid=invalid) for c in _objects(spec.get("containers"), lenient)],
+        [(container_requests(c, invalid=invalid), is_sidecar(c)) for c in init],
+        parse_list(pod_level.get("requests") if isinstance(pod_level, Mapping) else pod_level, invalid=invalid),
+        parse_list(spec.get("overhead"), invalid=invalid),
     )
 
 
@@ -161,9 +217,13 @@ def host_ports(spec: Mapping[str, Any]) -> tuple[tuple[str, str, int], ...]:
     ports = []
     for container in containers:
         for port in container.get("ports") or []:
-            host_port = int(port.get("hostPort") or 0)
-            if host_port > 0:
-                ports.append((str(port.get("hostIP") or "0.0.0.0"), str(port.get("protocol") or "TCP"), host_port))
+            if not isinstance(port, Mapping):
+                raise QuantityError(f"ports: each port must be an object, not {type(port).__name__}")
+            raw = port.get("hostPort") or 0
+            if isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw <= 65535:
+                raise QuantityError(f"ports: hostPort {str(raw)[:20]!r} is not a port number (0-65535)")
+            if raw > 0:
+                ports.append((str(port.get("hostIP") or "0.0.0.0"), str(port.get("protocol") or "TCP"), raw))
     return tuple(ports)
 
 

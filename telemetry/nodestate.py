@@ -5,6 +5,9 @@ contract's rules hold in one place:
 - an absent metric is unknown, never zero;
 - a NaN, infinite, negative or out-of-range value makes that metric unknown, with a warning;
 - a state that is too old, unparsable, of another version or about another node is wholly unknown.
+Whatever the annotation holds (a 400-digit integer, nesting deeper than the parser recurses, numbers
+beyond a float, wrong types) ends as unknown with a warning of bounded length, never as an exception:
+the informer that reads it must still apply the rest of the node's update.
 
 Pure: no I/O; the current time and the warning sink are passed in.
 """
@@ -115,6 +118,29 @@ def _ignore(_: str) -> None:
     return None
 
 
+_SHOWN = 80
+"""Characters of a bad value quoted in a warning."""
+
+
+def _show(value: Any) -> str:
+    """A bad value for a warning: its repr, cut to `_SHOWN` characters (an annotation can be 256 KiB)."""
+    try:
+        text = repr(value)
+    except RecursionError:
+        return f"a deeply nested {type(value).__name__}"
+    return text if len(text) <= _SHOWN else text[: _SHOWN - 1] + "…"
+
+
+def _float(value: Any) -> float | None:
+    """A JSON number as a float; None for other types and for integers beyond a float's range."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        return float(value)
+    except OverflowError:
+        return None
+
+
 def format_timestamp(epoch: float) -> str:
     """RFC 3339 in UTC with a `Z`, as the contract's example."""
     return datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -146,25 +172,32 @@ def parse(
         return unknown(node)
     try:
         data = json.loads(raw) if isinstance(raw, str | bytes) else raw
+    except RecursionError:
+        warn(f"node {node}: NodeState is nested too deeply to parse; all metrics unknown")
+        return unknown(node)
     except (ValueError, TypeError) as exc:
-        warn(f"node {node}: NodeState is not valid JSON ({exc}); all metrics unknown")
+        warn(f"node {node}: NodeState is not valid JSON ({str(exc)[:_SHOWN]}); all metrics unknown")
         return unknown(node)
     if not isinstance(data, Mapping):
         warn(f"node {node}: NodeState is not a JSON object; all metrics unknown")
         return unknown(node)
-    if data.get("version") != VERSION:
-        warn(f"node {node}: NodeState version {data.get('version')!r} is not {VERSION}; all metrics unknown")
+    version = data.get("version")
+    if isinstance(version, bool) or version != VERSION:
+        warn(f"node {node}: NodeState version {_show(version)} is not {VERSION}; all metrics unknown")
         return unknown(node)
     if data.get("node") not in (None, node):
-        warn(f"node {node}: NodeState names node {data.get('node')!r}; all metrics unknown")
+        warn(f"node {node}: NodeState names node {_show(data.get('node'))}; all metrics unknown")
         return unknown(node)
+    stamp = data.get("timestamp")
     try:
-        timestamp = parse_timestamp(str(data["timestamp"])) if data.get("timestamp") else None
-    except ValueError:
-        warn(f"node {node}: NodeState timestamp {data.get('timestamp')!r} is not RFC 3339; all metrics unknown")
+        if stamp and not isinstance(stamp, str):
+            raise ValueError(stamp)
+        timestamp = parse_timestamp(stamp) if stamp else None
+    except (ValueError, OverflowError, OSError):
+        warn(f"node {node}: NodeState timestamp {_show(stamp)} is not RFC 3339; all metrics unknown")
         return unknown(node)
-    window = data.get("window_seconds")
-    window = float(window) if isinstance(window, int | float) and math.isfinite(window) else None
+    window = _float(data.get("window_seconds"))
+    window = window if window is not None and math.isfinite(window) else None
     metrics = _parse_metrics(data.get("metrics"), node=node, warn=warn)
     raw_sources = data.get("sources")
     sources = {name: raw_sources.get(name) is True for name in SOURCES} if isinstance(raw_sources, Mapping) else {}
@@ -187,7 +220,7 @@ def _parse_metrics(raw: Any, *, node: str, warn: Warn) -> dict[str, Summary]:
             continue  # a newer agent may publish more; the contract's eleven are what we read
         summary = _parse_summary(spec, stats)
         if summary is None:
-            warn(f"node {node}: metric {name} has an invalid value {stats!r}; treated as unknown")
+            warn(f"node {node}: metric {name} has an invalid value {_show(stats)}; treated as unknown")
             continue
         metrics[name] = summary
     return metrics
@@ -198,10 +231,9 @@ def _parse_summary(spec: MetricSpec, stats: Any) -> Summary | None:
         return None
     values: list[float] = []
     for stat in STATS:
-        value = stats.get(stat)
-        if isinstance(value, bool) or not isinstance(value, int | float):
+        value = _float(stats.get(stat))
+        if value is None:
             return None
-        value = float(value)
         if stat == "std":
             if not math.isfinite(value) or value < 0:
                 return None

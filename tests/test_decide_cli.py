@@ -131,7 +131,8 @@ def test_bad_pod_manifest(tmp_path):
     )
     result = decide("--snapshot", str(SNAPSHOT), "--pod", str(bad))
     assert result.returncode == 2
-    assert result.stderr.strip() == f"error: {bad}: pod default/x: invalid quantity 'lots' for cpu"
+    expected = f"error: {bad}: pod default/x: container 'c': resources: invalid quantity 'lots' for cpu"
+    assert result.stderr.strip() == expected
 
 
 def test_bad_yaml(tmp_path):
