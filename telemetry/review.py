@@ -102,6 +102,8 @@ class Process:
 
 @dataclass
 class Review:
+    """A whole log: its processes in order, and the lines that were no scheduler event."""
+
     lines: int = 0
     skipped: int = 0
     """Lines that are no scheduler event: other loggers, tracebacks, free text."""
