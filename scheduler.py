@@ -114,22 +114,31 @@ def _stats(args: argparse.Namespace) -> int:
     from rich.console import Console  # noqa: PLC0415 - only the human output needs rich
     from rich.table import Table  # noqa: PLC0415
 
-    from telemetry.review import review  # noqa: PLC0415
+    from telemetry import review  # noqa: PLC0415
 
     try:
         with open(args.logfile, encoding="utf-8", errors="replace") as handle:
-            result = review(handle)
+            result = review.review(handle)
     except OSError as exc:
         raise UserError(f"{args.logfile}: cannot read ({exc.strerror})") from exc
+    if not result.processes:
+        raise UserError(
+            f"{args.logfile}: no scheduler log lines among its {result.lines} line(s) "
+            "(expected the text or JSON lines of `scheduler.py run` at log level INFO)"
+        )
     if args.json:
-        print(json.dumps(dict(result.table())))
+        print(json.dumps(review.report_json(result, source=args.logfile)))
         return EXIT_OK
-    table = Table(title=f"Scheduler log review: {args.logfile}")
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    for name, value in result.table():
-        table.add_row(name, value)
-    Console().print(table)
+    sections = [(f"process {i}", p) for i, p in enumerate(result.processes, 1)] if len(result.processes) > 1 else []
+    console = Console()
+    for title, process in [*sections, ("total" if sections else "", result.total())]:
+        table = Table(title=f"Scheduler log review: {args.logfile}" + (f", {title}" if title else ""))
+        table.add_column("metric")
+        table.add_column("value", justify="right")
+        for name, value in review.rows(process):
+            table.add_row(name, value)
+        console.print(table)
+    print(f"{result.lines} lines read, {result.skipped} not scheduler events")
     return EXIT_OK
 
 

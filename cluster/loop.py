@@ -88,6 +88,15 @@ class Scheduler:
 
     def start(self) -> "Scheduler":
         """Start the informers (nodes first, so pods land on known nodes), the workers and the ticker."""
+        log.info(
+            "scheduler starting",
+            extra=fields(
+                event="start",
+                scheduler=self.settings.scheduler_name,
+                workers=self.settings.decision_workers,
+                shadow=self.settings.shadow_mode,
+            ),
+        )
         if self.source is not None:
             self.source.start()
         nodes = self.kube.informer("nodes", on_synced=self._synced["nodes"].set)
@@ -237,14 +246,28 @@ class Scheduler:
         """The one handler for every binding's outcome."""
         pod = queued.pod
         if outcome == BindOutcome.BOUND:
-            self.stats.bound(queued.attempts + 1)
+            attempts = queued.attempts + 1
+            self.stats.bound(attempts)
+            log.info("bound", extra=fields(event="bound", pod=pod.key, node=decision.node, attempts=attempts))
             self.queue.forget(pod.key)
         elif outcome in (BindOutcome.ALREADY_BOUND, BindOutcome.GONE):
-            log.info("pod %s was %s before our binding", pod.key, "bound" if outcome == "already-bound" else "deleted")
+            log.info(
+                "pod %s was %s before our binding",
+                pod.key,
+                "bound" if outcome == "already-bound" else "deleted",
+                extra=fields(event="binding_moot", pod=pod.key, outcome=str(outcome)),
+            )
             self.cache.forget(pod)
             self.queue.forget(pod.key)
         else:
-            log.warning("binding %s to %s failed: %s", pod.key, decision.node, _describe(outcome))
+            error = _describe(outcome)
+            log.warning(
+                "binding %s to %s failed: %s",
+                pod.key,
+                decision.node,
+                error,
+                extra=fields(event="binding_failed", pod=pod.key, node=decision.node, error=error),
+            )
             self.stats.binding_failed()
             self.cache.forget(pod)
             self.queue.retry(queued)
@@ -261,6 +284,7 @@ class Scheduler:
         }
         if decision.fallbacks:
             values["fallbacks"] = dict(decision.fallbacks)
+        values.update(decision.extra)  # a tier's own facts, e.g. `llm`: where its answer came from
         log.info("decision" if decision.node else "unschedulable", extra=fields(**values))
 
     # -- background -------------------------------------------------------------------------------

@@ -309,7 +309,9 @@ class LLMTier:
             self._ground(flight, key, outcome)
 
     def _count_call(self, outcome: str, started: float) -> None:
-        self.stats.llm_call(outcome=outcome, latency_ms=(self.clock.monotonic() - started) * 1000)
+        latency_ms = (self.clock.monotonic() - started) * 1000
+        self.stats.llm_call(outcome=outcome, latency_ms=latency_ms)
+        log.info("LLM call", extra=fields(event="llm_call", outcome=outcome, latency_ms=round(latency_ms, 3)))
 
     def _on_retry(self, error: LLMCallError, wait: float) -> None:
         self.stats.llm_retry()
