@@ -24,6 +24,8 @@ from huggingface_hub import InferenceClient
 from huggingface_hub.errors import HfHubHTTPError, InferenceTimeoutError, OfflineModeIsEnabled
 from pydantic import SecretStr
 
+from telemetry.logs import redact
+
 StructuredOutput = Literal["response_format", "vllm", "none"]
 SCHEMA_NAME = "placement"
 _DETAIL_LIMIT = 200
@@ -200,8 +202,9 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
 
 def _detail(text: str | None) -> str:
-    """A server's error text as one short line (it ends up in logs and the decision's fallbacks)."""
-    line = " ".join(_CONTROL.sub(" ", text or "").split())
+    """A server's error text as one short line, secret shapes redacted (it ends up in logs and the
+    decision's fallbacks, and a server may echo the request's headers)."""
+    line = redact(" ".join(_CONTROL.sub(" ", text or "").split()))
     return line if len(line) <= _DETAIL_LIMIT else line[: _DETAIL_LIMIT - 1] + "…"
 
 

@@ -18,8 +18,59 @@ from typing import Any, TextIO
 
 FIELDS = "fields"
 REDACTED = "***"
-# Hugging Face user access tokens; other secrets are registered explicitly.
-TOKEN_PATTERN = re.compile(r"hf_[A-Za-z0-9]{16,}")
+# Secret shapes redacted even when nobody registered them: Hugging Face, OpenAI/Anthropic, GitHub,
+# Slack and AWS keys, JWTs, private-key blocks and HTTP credentials (`Bearer …`, `Basic …`).
+TOKEN_PATTERN = re.compile(
+    r"\b(?:hf|api_org)_[A-Za-z0-9]{16,}"
+    r"|\bsk-[A-Za-z0-9_-]{16,}"
+    r"|\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})"
+    r"|\bxox[abprs]-[A-Za-z0-9-]{10,}"
+    r"|\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"
+    r"|\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"
+    r"|-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)"
+    r"|\b(?:Bearer|Basic)\s+(?=[\w.~+/=-]*[\d_.~+/=-])[\w.~+/=-]{8,}",
+    re.IGNORECASE | re.DOTALL,
+)
+# `api_key=…`, `"password": "…"`, `Authorization: …`: the key stays, the value goes.
+_ASSIGNED = re.compile(
+    r"""(\b(?:authorization|api[_-]?key|access[_-]?token|token|secret|password|passwd)["']?\s*[:=]\s*["']?)"""
+    r"""(?:(?:Bearer|Basic|Token)\s+)?[^\s"',;}]{6,}""",
+    re.IGNORECASE,
+)
+
+
+_FRAGMENT = 12
+"""A run this long of a registered secret is redacted wherever it appears: a token split by a line
+break or cut by a length limit must not leave most of itself behind."""
+
+
+def _without_fragments(text: str, secret: str) -> str:
+    width = min(_FRAGMENT, len(secret))
+    pieces = {secret[i : i + width] for i in range(len(secret) - width + 1)}
+    spans: list[list[int]] = []
+    for start in range(len(text) - width + 1):
+        if text[start : start + width] in pieces:
+            if spans and start <= spans[-1][1]:
+                spans[-1][1] = start + width
+            else:
+                spans.append([start, start + width])
+    for start, end in reversed(spans):
+        text = text[:start] + REDACTED + text[end:]
+    return text
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """`text` with every registered secret (and any long run of one) and anything secret-shaped
+    replaced by REDACTED.
+
+    The one scrubber for everything that leaves the process: log lines here, and what an LLM answers
+    (`llm.answer`) before it reaches an annotation, an event or the decision cache.
+    """
+    for secret in secrets:
+        if secret:
+            text = _without_fragments(text, secret)
+    text = TOKEN_PATTERN.sub(REDACTED, text)
+    return _ASSIGNED.sub(lambda m: m.group(1) + REDACTED, text)
 
 
 def fields(**values: Any) -> dict[str, Any]:
@@ -35,9 +86,7 @@ class Redactor(logging.Filter):
         self._secrets = [s for s in secrets if s]
 
     def scrub(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, REDACTED)
-        return TOKEN_PATTERN.sub(REDACTED, text)
+        return redact(text, self._secrets)
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg = self.scrub(record.getMessage())
