@@ -12,12 +12,14 @@ It never retries, waits, parses the answer or decides anything: one call, one ou
 left of the pod's deadline; the HTTP connection pool underneath is shared and thread-safe.
 """
 
+import ipaddress
 import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Literal, Protocol
+from urllib.parse import urlsplit
 
 import httpx2
 from huggingface_hub import InferenceClient
@@ -101,6 +103,31 @@ def constraint_arguments(mode: StructuredOutput, schema: Mapping[str, Any]) -> d
     if mode == "vllm":
         return {"extra_body": {"structured_outputs": {"json": dict(schema)}}}
     return {}
+
+
+def cleartext_risk(endpoint: str | None, *, token_set: bool) -> str | None:
+    """Why sending the token to `endpoint` would expose it, or None.
+
+    A plain `http://` endpoint carries the token as cleartext to whoever is on the path; loopback has no
+    path, so a sidecar model server on 127.0.0.1 or localhost is fine. Says nothing about the token itself.
+    """
+    if not token_set or not endpoint:
+        return None
+    parts = urlsplit(endpoint)
+    if parts.scheme.lower() != "http":
+        return None
+    host = (parts.hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return None
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return None
+    except ValueError:
+        pass
+    return (
+        f"the Hugging Face token is sent in cleartext to http://{host} (plain http to a host "
+        "that is not loopback): use an https endpoint, or unset HUGGINGFACE_TOKEN if the server needs none"
+    )
 
 
 class HubChatClient:

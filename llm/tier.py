@@ -27,7 +27,15 @@ from cluster.clock import Clock
 from cluster.config import Settings
 from llm import answer, prompt, retry
 from llm.cache import Cached, DecisionCache, Flight, Flights, cache_key, constraints_digest
-from llm.client import CallErrorKind, ChatClient, ChatRequest, Completion, HubChatClient, LLMCallError
+from llm.client import (
+    CallErrorKind,
+    ChatClient,
+    ChatRequest,
+    Completion,
+    HubChatClient,
+    LLMCallError,
+    cleartext_risk,
+)
 from scoring.breaker import CircuitBreaker, Permit, State, reporting_listener
 from scoring.decide import Choice, Request, Tier, TierDeclinedError
 from telemetry.logs import fields
@@ -107,6 +115,10 @@ class LLMTier:
         """The tier as configured: the Hugging Face client, the cache and the breaker per the settings."""
         llm = settings.llm
         stats = stats or Stats()
+        token = settings.huggingface_token
+        risk = cleartext_risk(llm.endpoint, token_set=bool(token and token.get_secret_value()))
+        if risk:
+            log.warning(risk, extra=fields(event="llm_token_cleartext"))
         client = HubChatClient(
             model=llm.model,
             endpoint=llm.endpoint,

@@ -1,12 +1,15 @@
 """The huggingface_hub seam against a real HTTP server: what is sent, and how each failure is typed."""
 
+import logging
 import socket
 
 import pytest
 from pydantic import SecretStr
 
-from llm.client import CallErrorKind, ChatRequest, HubChatClient, LLMCallError, constraint_arguments
-from tests.llm.conftest import TOKEN
+from cluster.clock import SystemClock
+from llm.client import CallErrorKind, ChatRequest, HubChatClient, LLMCallError, cleartext_risk, constraint_arguments
+from llm.tier import LLMTier
+from tests.llm.conftest import TOKEN, llm_settings
 from tests.llm.fake_llm import FakeLLM, Reply
 
 SCHEMA = {"type": "object", "properties": {"node": {"type": "string", "enum": ["n1", "n2"]}}}
@@ -135,3 +138,33 @@ def test_the_router_refuses_a_token_that_is_not_a_hugging_face_token() -> None:
         router.complete(REQUEST, timeout=1)
     assert caught.value.kind is CallErrorKind.CONFIG
     assert "sk-not-hf" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "token_set", "warned"),
+    [
+        pytest.param("http://llm.internal:8000", True, True, id="a token over plain http to another host"),
+        pytest.param("HTTP://10.0.0.7:8000/v1", True, True, id="a private address is still a network path"),
+        pytest.param("http://user:pw@llm.internal", True, True, id="credentials in the URL do not make it safe"),
+        pytest.param("https://llm.internal:8443", True, False, id="https"),
+        pytest.param("http://127.0.0.1:8000", True, False, id="IPv4 loopback"),
+        pytest.param("http://127.8.9.10:8000", True, False, id="anywhere in 127/8"),
+        pytest.param("http://[::1]:8000", True, False, id="IPv6 loopback"),
+        pytest.param("http://localhost:8000", True, False, id="localhost"),
+        pytest.param("http://llm.internal:8000", False, False, id="no token to expose"),
+        pytest.param(None, True, False, id="the Hugging Face router (https)"),
+    ],
+)
+def test_a_token_bound_for_plain_http_off_loopback_is_a_risk(endpoint: str | None, token_set: bool, warned: bool):
+    risk = cleartext_risk(endpoint, token_set=token_set)
+    assert (risk is not None) is warned
+    assert risk is None or ("pw" not in risk and "https" in risk)
+
+
+def test_the_tier_warns_once_at_start_and_never_shows_the_token(caplog: pytest.LogCaptureFixture) -> None:
+    settings = llm_settings("http://llm.internal:8000", token=TOKEN)
+    with caplog.at_level(logging.WARNING, logger="scheduler.llm"):
+        LLMTier.from_settings(settings, clock=SystemClock())
+    warnings = [r for r in caplog.records if "cleartext" in r.getMessage()]
+    assert len(warnings) == 1 and warnings[0].levelno == logging.WARNING
+    assert TOKEN not in caplog.text and "http://llm.internal" in caplog.text
