@@ -4,7 +4,9 @@
 record may carry structured `fields` (`log.info("decision", extra=fields(pod=..., node=...))`): the
 text format prints them as `key=value`, the JSON format as keys of the object, and `scheduler.py
 stats` reads both back. A filter on the handler replaces the Hugging Face token — and anything that
-looks like one — wherever it would appear, including exception tracebacks.
+looks like one — wherever it would appear, including exception tracebacks. An exception nobody
+caught, in any thread, is logged the same way (`sys.excepthook`, `threading.excepthook`) instead of
+printed raw to stderr, where it would skip both the redactor and the JSON format.
 """
 
 import json
@@ -12,8 +14,10 @@ import logging
 import math
 import re
 import sys
+import threading
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from types import TracebackType
 from typing import Any, TextIO
 
 FIELDS = "fields"
@@ -169,8 +173,39 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(body, default=str, separators=(",", ":"))
 
 
+_uncaught = logging.getLogger("scheduler.uncaught")
+
+
+def log_uncaught(
+    kind: type[BaseException], error: BaseException | None, trace: TracebackType | None, *, thread: str
+) -> None:
+    """One CRITICAL record for an exception nobody caught: through the handler, so redacted and formatted."""
+    _uncaught.critical(
+        "uncaught %s in thread %s",
+        kind.__name__,
+        thread,
+        exc_info=(kind, error, trace) if error is not None else None,
+        extra=fields(event="uncaught_exception", thread=thread),
+    )
+
+
+def _thread_hook(args: threading.ExceptHookArgs) -> None:
+    if issubclass(args.exc_type, SystemExit):
+        return  # as the default hook: a thread that exits on purpose is no news
+    name = args.thread.name if args.thread is not None else "unknown"
+    log_uncaught(args.exc_type, args.exc_value, args.exc_traceback, thread=name)
+
+
+def _main_hook(kind: type[BaseException], error: BaseException, trace: TracebackType | None) -> None:
+    if issubclass(kind, KeyboardInterrupt):
+        sys.__excepthook__(kind, error, trace)
+        return
+    log_uncaught(kind, error, trace, thread=threading.current_thread().name)
+
+
 def setup(*, level: str = "INFO", fmt: str = "text", secrets: Iterable[str] = (), stream: TextIO | None = None) -> None:
-    """Route every logger to one handler with the chosen format and the redactor."""
+    """Route every logger — and every uncaught exception, in any thread — to one handler with the chosen
+    format and the redactor."""
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     handler.addFilter(Redactor(secrets))
@@ -179,6 +214,8 @@ def setup(*, level: str = "INFO", fmt: str = "text", secrets: Iterable[str] = ()
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    sys.excepthook = _main_hook
+    threading.excepthook = _thread_hook
     informer = logging.getLogger("kubernetes.informer.informer")
     for old_filter in [f for f in informer.filters if isinstance(f, QuietReconnects)]:
         informer.removeFilter(old_filter)
