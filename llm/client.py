@@ -180,11 +180,9 @@ class HubChatClient:
         """The typed error for anything `InferenceClient` raised, with the token scrubbed from its text."""
         error = _classify(exc)
         if self._token:
-            secret = self._token.get_secret_value()
-            if secret and secret in str(error):
-                error = LLMCallError(
-                    error.kind, str(error).replace(secret, "***"), status=error.status, retry_after=error.retry_after
-                )
+            scrubbed = redact(str(error), [self._token.get_secret_value()])
+            if scrubbed != str(error):
+                error = LLMCallError(error.kind, scrubbed, status=error.status, retry_after=error.retry_after)
         return error
 
 

@@ -116,11 +116,27 @@ def test_nothing_listening_is_a_connection_error() -> None:
     assert caught.value.kind is CallErrorKind.CONNECTION
 
 
-def test_a_server_echoing_the_token_does_not_put_it_in_the_error(fake_llm: FakeLLM) -> None:
-    fake_llm.script(Reply(status=500, body=f"bad credentials Bearer {TOKEN}".encode()))
+PLAIN_TOKEN = "Qm4" * 14
+"""A configured token of no known shape: only the configured value can find it."""
+
+
+@pytest.mark.parametrize(
+    ("token", "body", "leak"),
+    [
+        pytest.param(TOKEN, f"bad credentials Bearer {TOKEN}", TOKEN, id="the token behind Bearer"),
+        pytest.param(PLAIN_TOKEN, f"unknown key {PLAIN_TOKEN}", PLAIN_TOKEN, id="a token of no known shape"),
+        pytest.param(
+            PLAIN_TOKEN, "x" * 160 + f" key {PLAIN_TOKEN}", PLAIN_TOKEN[:12], id="a token cut by the length limit"
+        ),
+    ],
+)
+def test_a_server_echoing_the_token_does_not_put_it_in_the_error(
+    fake_llm: FakeLLM, token: str, body: str, leak: str
+) -> None:
+    fake_llm.script(Reply(status=500, body=body.encode()))
     with pytest.raises(LLMCallError) as caught:
-        client(fake_llm.url, token=TOKEN).complete(REQUEST, timeout=2)
-    assert TOKEN not in str(caught.value) and "***" in str(caught.value)
+        client(fake_llm.url, token=token).complete(REQUEST, timeout=2)
+    assert leak not in str(caught.value) and "***" in str(caught.value)
 
 
 def test_no_choices_and_null_content_are_completions_for_the_validator(fake_llm: FakeLLM) -> None:
