@@ -9,6 +9,7 @@ caught, in any thread, is logged the same way (`sys.excepthook`, `threading.exce
 printed raw to stderr, where it would skip both the redactor and the JSON format.
 """
 
+import functools
 import json
 import logging
 import math
@@ -48,9 +49,20 @@ _FRAGMENT = 12
 break or cut by a length limit must not leave most of itself behind."""
 
 
+@functools.lru_cache(maxsize=16)
+def _windows(secret: str, width: int) -> frozenset[str]:
+    return frozenset(secret[i : i + width] for i in range(len(secret) - width + 1))
+
+
 def _without_fragments(text: str, secret: str) -> str:
     width = min(_FRAGMENT, len(secret))
-    pieces = {secret[i : i + width] for i in range(len(secret) - width + 1)}
+    # Every run of `width` characters contains a probe-long slice starting at a multiple of `probe`:
+    # those few lookups rule out almost every line before the full scan.
+    probe = max(1, width // 2)
+    probes = _windows(secret, probe)
+    if not any(text[i : i + probe] in probes for i in range(0, len(text) - probe + 1, probe)):
+        return text
+    pieces = _windows(secret, width)
     spans: list[list[int]] = []
     for start in range(len(text) - width + 1):
         if text[start : start + width] in pieces:
@@ -63,6 +75,11 @@ def _without_fragments(text: str, secret: str) -> str:
     return text
 
 
+_MARKERS = ("hf_", "api_org_", "sk-", "gh", "github_pat_", "xox", "akia", "asia", "eyj", "-----begin", "bearer",
+            "basic", "authorization", "api", "token", "secret", "passw")  # fmt: skip
+"""A text without any of these (lowercased) cannot match TOKEN_PATTERN or _ASSIGNED: skip the regexes."""
+
+
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
     """`text` with every registered secret (and any long run of one) and anything secret-shaped
     replaced by REDACTED.
@@ -73,6 +90,9 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     for secret in secrets:
         if secret:
             text = _without_fragments(text, secret)
+    lowered = text.lower()
+    if not any(marker in lowered for marker in _MARKERS):
+        return text
     text = TOKEN_PATTERN.sub(REDACTED, text)
     return _ASSIGNED.sub(lambda m: m.group(1) + REDACTED, text)
 
