@@ -12,10 +12,12 @@ import re
 import signal
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from cluster.clock import Clock, SystemClock
 from cluster.config import ConfigError, Settings
 from cluster.kube import ApiException, Kube, KubeConnectError, TransportError, identity
+from cluster.leader import FencedLock, FencedWriter, LeaseGate
 from cluster.loop import LoopSettings, Scheduler
 from cluster.writer import Writer
 from scoring.assemble import TierChoice, build_decider
@@ -55,11 +57,13 @@ def build(
     leading: bool = True,
     tier: TierChoice = "auto",
     decider: Decider | None = None,
+    gate: LeaseGate | None = None,
 ) -> Scheduler:
     """The production scheduler; `tier` forces one tier (as `decide --tier`), `decider` replaces the chain
     (the benchmark runs kube-scheduler's default scoring and the oracle through the same loop). The
     `auto` chain's transformer tier loads on a thread of its own, while the informers list: readiness
-    does not wait for torch (`scoring.transformer.loading` says what decisions do meanwhile)."""
+    does not wait for torch (`scoring.transformer.loading` says what decisions do meanwhile). With a
+    leader-election `gate`, every binding first checks that the lease is certainly this replica's."""
     clock = clock or SystemClock()
     stats = stats or Stats(profile=settings.scheduler.name)
     decider = decider or build_decider(settings, tier=tier, clock=clock, stats=stats, background=True)
@@ -71,13 +75,13 @@ def build(
         stats_interval=settings.scheduler.stats_interval,
         max_age_seconds=settings.telemetry.max_age_seconds,
     )
-    writer = Writer(
-        kube,
-        scheduler_name=settings.scheduler.name,
-        instance=identity(),
-        clock=clock,
-        workers=settings.scheduler.bind_workers,
-    )
+    writer_options: dict[str, Any] = {
+        "scheduler_name": settings.scheduler.name,
+        "instance": identity(),
+        "clock": clock,
+        "workers": settings.scheduler.bind_workers,
+    }
+    writer = Writer(kube, **writer_options) if gate is None else FencedWriter(kube, gate=gate, **writer_options)
     return Scheduler(
         kube=kube,
         decider=decider,
@@ -118,7 +122,10 @@ def run(settings: Settings, kube: Kube, *, stop: threading.Event | None = None) 
     """Schedule until SIGTERM/SIGINT (or `stop`), then shut down cleanly; returns the exit status."""
     stop = stop or threading.Event()
     _on_signals(stop.set)
-    scheduler = build(settings, kube, leading=not settings.leader_election.enabled)
+    clock = SystemClock()
+    election = settings.leader_election
+    gate = LeaseGate(clock, validity=election.renew_deadline) if election.enabled else None
+    scheduler = build(settings, kube, clock=clock, leading=not election.enabled, gate=gate)
     server = None
     if settings.metrics.port:
         address, port = settings.metrics.address, settings.metrics.port
@@ -141,8 +148,9 @@ def run(settings: Settings, kube: Kube, *, stop: threading.Event | None = None) 
     try:
         scheduler.start()
         lost_lease = threading.Event()
-        if settings.leader_election.enabled:
-            _elect(settings, kube, scheduler, stop, lost_lease)
+        lock = None
+        if gate is not None:
+            lock = _elect(settings, kube, scheduler, gate=gate, clock=clock, stop=stop, lost=lost_lease)
         if scheduler.wait_ready(timeout=60):
             scheduler.stats.ready.set(1)
             gc.freeze()  # the synced cluster is long-lived: spare the collector rescanning it between decisions
@@ -150,18 +158,42 @@ def run(settings: Settings, kube: Kube, *, stop: threading.Event | None = None) 
         gc.enable()
     stop.wait()
     scheduler.stop()
+    if lock is not None:
+        lock.release()  # after the in-flight bindings: a standby takes over at its next retry
     if server is not None:
         server.stop()
     return 1 if lost_lease.is_set() else 0
 
 
-def _elect(settings: Settings, kube: Kube, scheduler: Scheduler, stop: threading.Event, lost: threading.Event) -> None:
+def _elect(
+    settings: Settings,
+    kube: Kube,
+    scheduler: Scheduler,
+    *,
+    gate: LeaseGate,
+    clock: Clock,
+    stop: threading.Event,
+    lost: threading.Event,
+) -> FencedLock:
+    """Campaign for the lease on a thread of its own; scheduling follows every renewal (see cluster.leader).
+
+    Losing the lease ends the process (exit 1), as kube-scheduler does: it restarts as a follower.
+    """
     election = settings.leader_election
 
     def stopped() -> None:
         scheduler.set_leading(False)
         lost.set()
         stop.set()
+
+    def leading(now: bool) -> None:
+        if not now:
+            log.warning("renewing the lease failed; not scheduling until a renewal succeeds")
+        scheduler.set_leading(now)
+
+    def taken(holder: str) -> None:
+        log.warning("the lease %s/%s is held by %s; stopping", election.lease_namespace, election.lease_name, holder)
+        stopped()
 
     elector = kube.leader_election(
         name=election.lease_name,
@@ -170,9 +202,11 @@ def _elect(settings: Settings, kube: Kube, scheduler: Scheduler, stop: threading
         lease_duration=election.lease_duration,
         renew_deadline=election.renew_deadline,
         retry_period=election.retry_period,
-        on_started=lambda: scheduler.set_leading(True),
+        on_started=lambda: None,  # the lock's first successful write starts scheduling
         on_stopped=stopped,
     )
+    lock = FencedLock(elector.election_config.lock, gate=gate, clock=clock, on_leading=leading, on_lost=taken)
+    elector.election_config.lock = lock
 
     def campaign() -> None:
         try:
@@ -182,6 +216,7 @@ def _elect(settings: Settings, kube: Kube, scheduler: Scheduler, stop: threading
             stopped()
 
     threading.Thread(target=campaign, name="leader-election", daemon=True).start()
+    return lock
 
 
 def _on_signals(handler: Callable[[], None]) -> None:

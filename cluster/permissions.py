@@ -27,7 +27,6 @@ class Permission:
 CLUSTER: tuple[Permission, ...] = (
     Permission("list", "pods", why="the pod informer's list"),
     Permission("watch", "pods", why="the pod informer's watch"),
-    Permission("patch", "pods", why="the decision annotations (shadow mode, warnings)"),
     Permission("create", "pods", subresource="binding", why="bind a pod to its node"),
     Permission("patch", "pods", subresource="status", why="the PodScheduled=False condition"),
     Permission("list", "nodes", why="the node informer's list (allocatable, taints, telemetry)"),
@@ -35,7 +34,14 @@ CLUSTER: tuple[Permission, ...] = (
     Permission("create", "events", why="Scheduled and FailedScheduling events"),
     Permission("patch", "events", why="the repeat count of an aggregated FailedScheduling event"),
 )
-"""Granted cluster-wide (a ClusterRole): pods of every namespace, every node."""
+"""Granted cluster-wide (a ClusterRole): pods of every namespace, every node. No write on a pod but its
+binding and status: the decision annotations travel in the Binding."""
+
+SHADOW: tuple[Permission, ...] = (
+    Permission("patch", "pods", why="the recommendation annotations of shadow mode"),
+)
+"""Granted cluster-wide, and only with `scheduler.shadow_mode` on (deploy/components/shadow): patch on
+pods could change any pod's image, so the normal deployment does without it."""
 
 LEASE: tuple[Permission, ...] = (
     Permission("get", "leases", group="coordination.k8s.io", why="read the leader lease"),

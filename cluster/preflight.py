@@ -22,7 +22,7 @@ from cluster.clock import Clock
 from cluster.config import ConfigError, Settings
 from cluster.errors import UserError
 from cluster.kube import ApiException, Kube, TransportError
-from cluster.permissions import CLUSTER, LEASE, Permission
+from cluster.permissions import CLUSTER, LEASE, SHADOW, Permission
 from llm.availability import unavailable_reason
 from scoring.transformer import ModelUnavailableError, missing, model_path
 from telemetry import nodestate
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 CONFIG_DOCS = "docs/configuration.md"
 CLUSTER_ROLE = "deploy/rbac.yaml"
 LEASE_ROLE = "deploy/lease-rbac.yaml"
+SHADOW_ROLE = "deploy/components/shadow"
 AGENT = "deploy/components/agent"
 TRAIN = "`python -m scoring.train`"
 
@@ -113,6 +114,8 @@ def wanted_permissions(settings: Settings) -> list[tuple[Permission, dict[str, s
     The lease's get and update name the lease: RBAC may grant them for that one name only (deploy/).
     """
     wanted = [(p, _attributes(p)) for p in CLUSTER]
+    if settings.scheduler.shadow_mode:
+        wanted += [(p, _attributes(p)) for p in SHADOW]
     election = settings.leader_election
     if election.enabled:
         for p in LEASE:
@@ -152,6 +155,8 @@ def check_permissions(review: Review, settings: Settings) -> list[Check]:
         group = f'apiGroups: ["{p.group}"]'
         if "namespace" in attributes:
             where = f"the Role in namespace {attributes['namespace']} ({LEASE_ROLE})"
+        elif p in SHADOW:
+            where = f"the shadow-mode ClusterRole (include the component {SHADOW_ROLE})"
         else:
             where = f"the scheduler's ClusterRole ({CLUSTER_ROLE})"
         fix = f"grant `{p.verb}` on `{p.resource_path}` ({group}) in {where}, bound to the scheduler's ServiceAccount"

@@ -4,21 +4,28 @@ Pure. The endpoint is asked for this shape with a JSON-schema constraint, but a 
 request, not a guarantee (providers differ, `structured_output: none` has none), so every answer is
 checked here: empty content, prose around the JSON, another shape, a missing or extra field, a
 duplicate key or an id that was not offered is rejected with a short cause, which is counted and
-recorded as the reason the next tier decided. The reason text is cleaned for the pod's annotation and
-is never used for control flow.
+recorded as the reason the next tier decided. The reason text is untrusted (an endpoint can echo the
+request's `Authorization` header into it), so it is cleaned here, once, before it reaches an annotation,
+an event, a log line or the decision cache: one printable line, the configured secrets and anything
+secret-shaped redacted, at most REASON_LIMIT characters. It is never used for control flow.
 """
 
 import json
 import re
-from collections.abc import Mapping
+import unicodedata
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from llm.client import Completion
+from telemetry.logs import redact
 
 REASON_LIMIT = 200
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+"""Within the 256 characters the `ai-scheduler.io/decision-reason` annotation allows."""
+_SCAN_LIMIT = 16 * REASON_LIMIT
+"""Only this much of a reason is read: the rest could never reach the annotation."""
+_INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 _ID = re.compile(r"\bn(\d+)\b")
 
 
@@ -76,15 +83,29 @@ def _decode(text: str) -> Any:
         raise AnswerRejectedError(Rejection.NOT_JSON, f"not JSON ({exc.msg})") from None
 
 
-def clean_reason(text: str, ids: Mapping[str, str]) -> str:
-    """One printable line, candidate ids shown as node names, at most REASON_LIMIT characters."""
-    line = " ".join(_CONTROL.sub(" ", text).split())
+def _printable(text: str) -> str:
+    """Control and line-separator characters become spaces; invisible format characters (zero-width
+    joiners, bidi overrides) go, so they can neither split a token past the redactor nor hide text."""
+    kept = []
+    for char in text:
+        category = unicodedata.category(char)
+        if category != "Cf":
+            kept.append(" " if category in _INVISIBLE else char)
+    return "".join(kept)
+
+
+def clean_reason(text: str, ids: Mapping[str, str], secrets: Iterable[str] = ()) -> str:
+    """One printable line, secrets redacted, candidate ids shown as node names, at most REASON_LIMIT characters.
+
+    Redaction runs on the whole line before it is cut, so no prefix of a secret survives the cut.
+    """
+    line = redact(" ".join(_printable(text[:_SCAN_LIMIT]).split()), secrets)
     line = _ID.sub(lambda m: ids.get(m.group(0), m.group(0)), line)
     return line if len(line) <= REASON_LIMIT else line[: REASON_LIMIT - 1] + "…"
 
 
-def parse(completion: Completion, ids: Mapping[str, str]) -> Answer:
-    """The validated answer, or AnswerRejectedError saying why not."""
+def parse(completion: Completion, ids: Mapping[str, str], secrets: Iterable[str] = ()) -> Answer:
+    """The validated answer with its reason cleaned of `secrets`, or AnswerRejectedError saying why not."""
     if completion.choices == 0:
         raise AnswerRejectedError(Rejection.NO_CHOICES, "the endpoint returned no choices")
     text = completion.content
@@ -104,4 +125,4 @@ def parse(completion: Completion, ids: Mapping[str, str]) -> Answer:
         raise AnswerRejectedError(Rejection.WRONG_TYPE, "node and reason must be strings")
     if node_id not in ids:
         raise AnswerRejectedError(Rejection.UNKNOWN_NODE, f"{len(ids)} candidate(s) were offered, not that id")
-    return Answer(node_id=node_id, node=ids[node_id], reason=clean_reason(reason, ids) or "no reason given")
+    return Answer(node_id=node_id, node=ids[node_id], reason=clean_reason(reason, ids, secrets) or "no reason given")

@@ -12,17 +12,21 @@ It never retries, waits, parses the answer or decides anything: one call, one ou
 left of the pod's deadline; the HTTP connection pool underneath is shared and thread-safe.
 """
 
+import ipaddress
 import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Literal, Protocol
+from urllib.parse import urlsplit
 
 import httpx2
 from huggingface_hub import InferenceClient
 from huggingface_hub.errors import HfHubHTTPError, InferenceTimeoutError, OfflineModeIsEnabled
 from pydantic import SecretStr
+
+from telemetry.logs import redact
 
 StructuredOutput = Literal["response_format", "vllm", "none"]
 SCHEMA_NAME = "placement"
@@ -101,6 +105,31 @@ def constraint_arguments(mode: StructuredOutput, schema: Mapping[str, Any]) -> d
     return {}
 
 
+def cleartext_risk(endpoint: str | None, *, token_set: bool) -> str | None:
+    """Why sending the token to `endpoint` would expose it, or None.
+
+    A plain `http://` endpoint carries the token as cleartext to whoever is on the path; loopback has no
+    path, so a sidecar model server on 127.0.0.1 or localhost is fine. Says nothing about the token itself.
+    """
+    if not token_set or not endpoint:
+        return None
+    parts = urlsplit(endpoint)
+    if parts.scheme.lower() != "http":
+        return None
+    host = (parts.hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return None
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return None
+    except ValueError:
+        pass
+    return (
+        f"the Hugging Face token is sent in cleartext to http://{host} (plain http to a host "
+        "that is not loopback): use an https endpoint, or unset HUGGINGFACE_TOKEN if the server needs none"
+    )
+
+
 class HubChatClient:
     """Chat completions through `huggingface_hub.InferenceClient`; the token never leaves as text."""
 
@@ -151,11 +180,9 @@ class HubChatClient:
         """The typed error for anything `InferenceClient` raised, with the token scrubbed from its text."""
         error = _classify(exc)
         if self._token:
-            secret = self._token.get_secret_value()
-            if secret and secret in str(error):
-                error = LLMCallError(
-                    error.kind, str(error).replace(secret, "***"), status=error.status, retry_after=error.retry_after
-                )
+            scrubbed = redact(str(error), [self._token.get_secret_value()])
+            if scrubbed != str(error):
+                error = LLMCallError(error.kind, scrubbed, status=error.status, retry_after=error.retry_after)
         return error
 
 
@@ -200,8 +227,9 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
 
 def _detail(text: str | None) -> str:
-    """A server's error text as one short line (it ends up in logs and the decision's fallbacks)."""
-    line = " ".join(_CONTROL.sub(" ", text or "").split())
+    """A server's error text as one short line, secret shapes redacted (it ends up in logs and the
+    decision's fallbacks, and a server may echo the request's headers)."""
+    line = redact(" ".join(_CONTROL.sub(" ", text or "").split()))
     return line if len(line) <= _DETAIL_LIMIT else line[: _DETAIL_LIMIT - 1] + "…"
 
 

@@ -16,16 +16,26 @@ the breaker is open, and never puts pod text into a prompt (see `llm.prompt`).
 
 import logging
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NoReturn
 
 import numpy as np
+from pydantic import SecretStr
 
 from cluster.clock import Clock
 from cluster.config import Settings
 from llm import answer, prompt, retry
 from llm.cache import Cached, DecisionCache, Flight, Flights, cache_key, constraints_digest
-from llm.client import CallErrorKind, ChatClient, ChatRequest, Completion, HubChatClient, LLMCallError
+from llm.client import (
+    CallErrorKind,
+    ChatClient,
+    ChatRequest,
+    Completion,
+    HubChatClient,
+    LLMCallError,
+    cleartext_risk,
+)
 from scoring.breaker import CircuitBreaker, Permit, State, reporting_listener
 from scoring.decide import Choice, Request, Tier, TierDeclinedError
 from telemetry.logs import fields
@@ -74,6 +84,7 @@ class LLMTier:
         max_tokens: int = 200,
         temperature: float = 0.0,
         seed: int | None = 0,
+        secrets: Sequence[SecretStr] = (),
     ) -> None:
         self.client = client
         self.clock = clock
@@ -89,6 +100,8 @@ class LLMTier:
         self.max_tokens = max_tokens
         self.temperature = temperature
         self.seed = seed
+        self._secrets = tuple(secrets)
+        """Redacted from every answer (an endpoint may echo the request's Authorization header)."""
         self._slots = threading.BoundedSemaphore(max_concurrency)
         self._waiting = threading.BoundedSemaphore(max_concurrency)
         """Decision workers waiting for an answer (their own call's or a shared one): the rest decide by
@@ -102,6 +115,10 @@ class LLMTier:
         """The tier as configured: the Hugging Face client, the cache and the breaker per the settings."""
         llm = settings.llm
         stats = stats or Stats()
+        token = settings.huggingface_token
+        risk = cleartext_risk(llm.endpoint, token_set=bool(token and token.get_secret_value()))
+        if risk:
+            log.warning(risk, extra=fields(event="llm_token_cleartext"))
         client = HubChatClient(
             model=llm.model,
             endpoint=llm.endpoint,
@@ -138,6 +155,7 @@ class LLMTier:
             max_tokens=llm.max_tokens,
             temperature=llm.temperature,
             seed=llm.seed,
+            secrets=[settings.huggingface_token] if settings.huggingface_token else [],
         )
 
     def __repr__(self) -> str:
@@ -289,7 +307,7 @@ class LLMTier:
                 max_retries=self.max_retries,
                 on_retry=self._on_retry,
             )
-            parsed = answer.parse(completion, built.ids)
+            parsed = answer.parse(completion, built.ids, [s.get_secret_value() for s in self._secrets])
             ok = True
             outcome = Outcome(node=parsed.node, reason=parsed.reason, attempts=attempts, offered=len(built.ids))
             if key is not None and self.cache is not None:

@@ -70,6 +70,9 @@ class Reply:
     delay: float = 0.0
     headers: Mapping[str, str] = field(default_factory=dict)
     drop: bool = False
+    echo: bool = False
+    """Answer the first offered id with a reason quoting the request's Authorization header (a hostile or
+    buggy endpoint: the scheduler must not pass the token on)."""
 
     @classmethod
     def good(cls, node: str | None = None, reason: str = "lowest pressure on its sensitive dimensions") -> "Reply":
@@ -99,6 +102,10 @@ class Reply:
     @classmethod
     def dropped(cls) -> "Reply":
         return cls(drop=True)
+
+    @classmethod
+    def echoing(cls) -> "Reply":
+        return cls(echo=True)
 
 
 def first_offered(body: Mapping[str, Any]) -> str:
@@ -203,6 +210,10 @@ class FakeLLM:
 
             def _completion(self, reply: Reply, body: JSON) -> bytes:
                 content = reply.content if reply.content is not None else fake.answer(body)
+                if reply.echo:
+                    ids = offered_ids(body) or ["n1"]
+                    header = self.headers.get("authorization", "")
+                    content = json.dumps({"node": ids[0], "reason": f"you sent Authorization: {header}\n{header}"})
                 choices = [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}]
                 return json.dumps(
                     {

@@ -1,9 +1,13 @@
 """Answer validation: exactly {"node": <offered id>, "reason": <text>}, anything else rejected with a cause."""
 
+import json
+
 import pytest
 
-from llm.answer import AnswerRejectedError, Rejection, clean_reason, parse
+from llm.answer import REASON_LIMIT, AnswerRejectedError, Rejection, clean_reason, parse
 from llm.client import Completion
+from telemetry.logs import REDACTED
+from tests.llm.conftest import TOKEN
 
 IDS = {"n1": "worker-1", "n2": "worker-3", "n3": "worker-6"}
 
@@ -64,3 +68,44 @@ def test_the_reason_is_one_printable_line_of_bounded_length() -> None:
     cleaned = clean_reason("a\x00b\x1b[31m red \u2028" + "x" * 500, IDS)
     assert "\x00" not in cleaned and "\x1b" not in cleaned and "\u2028" not in cleaned
     assert len(cleaned) == 200 and cleaned.endswith("…")
+
+
+CONFIGURED = "Zq7-not-shaped-like-any-token"
+
+
+@pytest.mark.parametrize(
+    ("reason", "leaked"),
+    [
+        pytest.param(f"fits; Authorization: Bearer {TOKEN}", TOKEN, id="an echoed Authorization header"),
+        pytest.param(f"token {TOKEN} was sent", TOKEN, id="a bare Hugging Face token"),
+        pytest.param(f"key {CONFIGURED} here", CONFIGURED, id="the configured secret though it has no known shape"),
+        pytest.param("auth Bearer abc.DEF_123-xyz ok", "abc.DEF_123-xyz", id="any bearer credential"),
+        pytest.param("hf_\u200bZq7Zq7Zq7Zq7Zq7Zq7Zq7", "Zq7Zq7Zq7Zq7Zq7Zq7Zq7", id="a zero-width split token"),
+        pytest.param(f"{TOKEN[:10]}\n{TOKEN[10:]}", TOKEN[10:], id="a token split across lines"),
+        pytest.param("sk-ant-api03-AAAAAAAAAAAAAAAAAAAA is mine", "AAAAAAAAAAAAAAAAAAAA", id="another provider's key"),
+        pytest.param("ghp_ABCDEFGHIJKLMNOPQRSTUVWX", "ABCDEFGHIJKLMNOPQRSTUVWX", id="a GitHub token"),
+        pytest.param('api_key="s3cr3t-value"', "s3cr3t-value", id="a key assigned a value"),
+        pytest.param("AKIAABCDEFGHIJKLMNOP", "AKIAABCDEFGHIJKLMNOP", id="an AWS access key id"),
+        pytest.param(
+            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3In0.c2lnbmF0dXJlLXZhbHVl", "c2lnbmF0dXJl", id="a JSON web token"
+        ),
+        pytest.param("x" * 190 + f" Bearer {TOKEN}", TOKEN[:5], id="a token where the length limit cuts"),
+    ],
+)
+def test_the_reason_never_carries_a_secret(reason: str, leaked: str) -> None:
+    cleaned = parse(reply(json.dumps({"node": "n1", "reason": reason})), IDS, [TOKEN, CONFIGURED]).reason
+    assert leaked not in cleaned
+    assert REDACTED in cleaned or len(cleaned) == REASON_LIMIT
+    assert len(cleaned) <= REASON_LIMIT
+
+
+@pytest.mark.parametrize(
+    "reason",
+    [
+        pytest.param("worker-1 has the lowest token pressure", id="the word token"),
+        pytest.param("the bearer of least load: n2", id="the word bearer"),
+        pytest.param("Basic resources fit; max_tokens=200", id="the word basic and a short assignment"),
+    ],
+)
+def test_ordinary_words_are_not_redacted(reason: str) -> None:
+    assert REDACTED not in parse(reply(json.dumps({"node": "n1", "reason": reason})), IDS, [TOKEN]).reason

@@ -1,12 +1,15 @@
 """The huggingface_hub seam against a real HTTP server: what is sent, and how each failure is typed."""
 
+import logging
 import socket
 
 import pytest
 from pydantic import SecretStr
 
-from llm.client import CallErrorKind, ChatRequest, HubChatClient, LLMCallError, constraint_arguments
-from tests.llm.conftest import TOKEN
+from cluster.clock import SystemClock
+from llm.client import CallErrorKind, ChatRequest, HubChatClient, LLMCallError, cleartext_risk, constraint_arguments
+from llm.tier import LLMTier
+from tests.llm.conftest import TOKEN, llm_settings
 from tests.llm.fake_llm import FakeLLM, Reply
 
 SCHEMA = {"type": "object", "properties": {"node": {"type": "string", "enum": ["n1", "n2"]}}}
@@ -113,11 +116,27 @@ def test_nothing_listening_is_a_connection_error() -> None:
     assert caught.value.kind is CallErrorKind.CONNECTION
 
 
-def test_a_server_echoing_the_token_does_not_put_it_in_the_error(fake_llm: FakeLLM) -> None:
-    fake_llm.script(Reply(status=500, body=f"bad credentials Bearer {TOKEN}".encode()))
+PLAIN_TOKEN = "Qm4" * 14
+"""A configured token of no known shape: only the configured value can find it."""
+
+
+@pytest.mark.parametrize(
+    ("token", "body", "leak"),
+    [
+        pytest.param(TOKEN, f"bad credentials Bearer {TOKEN}", TOKEN, id="the token behind Bearer"),
+        pytest.param(PLAIN_TOKEN, f"unknown key {PLAIN_TOKEN}", PLAIN_TOKEN, id="a token of no known shape"),
+        pytest.param(
+            PLAIN_TOKEN, "x" * 160 + f" key {PLAIN_TOKEN}", PLAIN_TOKEN[:12], id="a token cut by the length limit"
+        ),
+    ],
+)
+def test_a_server_echoing_the_token_does_not_put_it_in_the_error(
+    fake_llm: FakeLLM, token: str, body: str, leak: str
+) -> None:
+    fake_llm.script(Reply(status=500, body=body.encode()))
     with pytest.raises(LLMCallError) as caught:
-        client(fake_llm.url, token=TOKEN).complete(REQUEST, timeout=2)
-    assert TOKEN not in str(caught.value) and "***" in str(caught.value)
+        client(fake_llm.url, token=token).complete(REQUEST, timeout=2)
+    assert leak not in str(caught.value) and "***" in str(caught.value)
 
 
 def test_no_choices_and_null_content_are_completions_for_the_validator(fake_llm: FakeLLM) -> None:
@@ -135,3 +154,33 @@ def test_the_router_refuses_a_token_that_is_not_a_hugging_face_token() -> None:
         router.complete(REQUEST, timeout=1)
     assert caught.value.kind is CallErrorKind.CONFIG
     assert "sk-not-hf" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "token_set", "warned"),
+    [
+        pytest.param("http://llm.internal:8000", True, True, id="a token over plain http to another host"),
+        pytest.param("HTTP://10.0.0.7:8000/v1", True, True, id="a private address is still a network path"),
+        pytest.param("http://user:pw@llm.internal", True, True, id="credentials in the URL do not make it safe"),
+        pytest.param("https://llm.internal:8443", True, False, id="https"),
+        pytest.param("http://127.0.0.1:8000", True, False, id="IPv4 loopback"),
+        pytest.param("http://127.8.9.10:8000", True, False, id="anywhere in 127/8"),
+        pytest.param("http://[::1]:8000", True, False, id="IPv6 loopback"),
+        pytest.param("http://localhost:8000", True, False, id="localhost"),
+        pytest.param("http://llm.internal:8000", False, False, id="no token to expose"),
+        pytest.param(None, True, False, id="the Hugging Face router (https)"),
+    ],
+)
+def test_a_token_bound_for_plain_http_off_loopback_is_a_risk(endpoint: str | None, token_set: bool, warned: bool):
+    risk = cleartext_risk(endpoint, token_set=token_set)
+    assert (risk is not None) is warned
+    assert risk is None or ("pw" not in risk and "https" in risk)
+
+
+def test_the_tier_warns_once_at_start_and_never_shows_the_token(caplog: pytest.LogCaptureFixture) -> None:
+    settings = llm_settings("http://llm.internal:8000", token=TOKEN)
+    with caplog.at_level(logging.WARNING, logger="scheduler.llm"):
+        LLMTier.from_settings(settings, clock=SystemClock())
+    warnings = [r for r in caplog.records if "cleartext" in r.getMessage()]
+    assert len(warnings) == 1 and warnings[0].levelno == logging.WARNING
+    assert TOKEN not in caplog.text and "http://llm.internal" in caplog.text
