@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from benchmark import policies
@@ -36,20 +37,21 @@ from scoring.transformer.loading import BackgroundTier
 from sim import oracle, outcomes
 from sim.cluster import SimCluster
 from sim.cluster_state import ClusterState
-from sim.pods import workload
+from sim.pods import Workload, workload
 from sim.scenario import ScenarioError, load
+from telemetry.nodestate import NodeState
 from telemetry.stats import Stats
 
 DECISION_TIMEOUT = 60.0
 PREFIX = "ai-scheduler.io/"
 KUBECONFIG = "demo.kubeconfig"
 
-# What each interference dimension means to a reader, and the NodeState metric that shows it.
-DIMENSIONS: Mapping[str, tuple[str, str, str]] = {
-    "llc": ("thrashes the shared last-level cache", "llc_miss_rate", "LLC miss rate"),
-    "membw": ("saturates the memory bus", "memory_bandwidth_ratio", "memory bandwidth used"),
-    "cpu": ("keeps every core busy", "cpu_utilization", "CPU busy"),
-    "io": ("floods the disk", "psi_io_some", "I/O pressure"),
+# What each interference dimension means to a reader, and the NodeState metric that shows it (in % after scaling).
+DIMENSIONS: Mapping[str, tuple[str, str, str, float]] = {
+    "llc": ("thrashes the shared last-level cache", "llc_occupancy_ratio", "LLC occupied", 100.0),
+    "membw": ("saturates the memory bus", "memory_bandwidth_ratio", "memory bandwidth used", 100.0),
+    "cpu": ("keeps every core busy", "cpu_utilization", "CPU busy", 100.0),
+    "io": ("floods the disk", "psi_io_some", "I/O stall time", 1.0),
 }
 
 
@@ -187,7 +189,7 @@ def _noisy_nodes(state: ClusterState, snapshot: Snapshot, profiles: Mapping[str,
     table.add_column("why", overflow="fold", ratio=1)
     for node in sorted(state.nodes):
         for key in outcomes.noisy_neighbours(state, node):
-            table.add_row(node, _noise(state.pod(key), telemetry.get(node), hidden=key in profiles))
+            table.add_row(node, escape(_noise(state.pod(key), telemetry.get(node), hidden=key in profiles)))
     if not table.row_count:
         table.add_row("-", "no node has a noisy neighbour")
     table.title = "Noisy nodes (the simulator's ground truth, before the pods arrive)"
@@ -195,15 +197,17 @@ def _noisy_nodes(state: ClusterState, snapshot: Snapshot, profiles: Mapping[str,
     return table
 
 
-def _noise(pod: Any, state: Any, *, hidden: bool) -> str:
+def _noise(pod: Workload, state: NodeState | None, *, hidden: bool) -> str:
     """One noisy neighbour in words: what it does, what telemetry shows, and who can see it."""
-    what = " and ".join(DIMENSIONS.get(d, (f"contends for {d}",))[0] for d in pod.profile.noisy) or "interferes"
+    what = " and ".join(DIMENSIONS[d][0] if d in DIMENSIONS else f"contends for {d}" for d in pod.profile.noisy)
+    what = what or "slows its neighbours down"
     shown = []
     for dimension in pod.profile.noisy:
-        _, metric, label = DIMENSIONS.get(dimension, ("", "", ""))
-        value = state.value(metric) if state is not None and metric else None
-        if value is not None:
-            shown.append(f"{label} {value:.0%}" if metric.endswith(("ratio", "utilization", "rate")) else label)
+        if dimension in DIMENSIONS and state is not None:
+            _, metric, label, scale = DIMENSIONS[dimension]
+            value = state.value(metric)
+            if value is not None:
+                shown.append(f"{label} {value * scale:.0f}%")
     telemetry = f" (telemetry: {', '.join(shown)})" if shown else ""
     if hidden and not pod.declared_noisy:
         seen = "hidden: a neutral image and no noisy annotation; only telemetry reveals it"
@@ -295,7 +299,7 @@ def _report(placements: Sequence[Placement]) -> Table:
     for p in placements:
         target = f"\ntarget {p.target_ms:g}" if p.target_ms is not None else ""
         table.add_row(
-            f"[bold]{p.key}[/]\n[dim]{p.tier}:[/] {p.reason}",
+            f"[bold]{escape(p.key)}[/]\n[dim]{escape(p.tier)}:[/] {escape(p.reason)}",
             _node(p.node, p.noisy),
             _ms(p.p99_ms) + target,
             _node(p.default_node, p.default_noisy),
