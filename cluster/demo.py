@@ -29,6 +29,7 @@ from cluster.clock import SystemClock
 from cluster.config import Settings
 from cluster.errors import UserError
 from cluster.kube import Kube
+from cluster.loop import Scheduler
 from cluster.manifests import objects
 from cluster.parse import ManifestError, parse_pod
 from cluster.snapshot import Snapshot
@@ -42,6 +43,7 @@ from sim.scenario import ScenarioError, load
 from telemetry.nodestate import NodeState
 from telemetry.stats import Stats
 
+READY_TIMEOUT = 60.0
 DECISION_TIMEOUT = 60.0
 PREFIX = "ai-scheduler.io/"
 KUBECONFIG = "demo.kubeconfig"
@@ -99,50 +101,66 @@ def run(
         pod.setdefault("metadata", {}).setdefault("namespace", "default")
     app._on_signals(stop.set)  # as `run` does: SIGTERM and Ctrl-C end the demo the way its last step would
     url = world.start()
-    console.print(f"[bold]Simulated cluster[/] {world.scenario.name}: {len(world.node_names())} nodes on {url}")
-    scheduler = app.build(settings, Kube.connect(server=url, timeout=settings.scheduler.request_timeout))
-    tiers = [t.tier for t in scheduler.decider.tiers]
-    if Tier.LLM not in tiers:
-        console.print(
-            "No HUGGINGFACE_TOKEN or LLM_ENDPOINT: the LLM tier is off; the local tiers decide "
-            f"({' -> '.join([t.value for t in tiers] + ['heuristic'])})."
-        )
-    kubeconfig: Path | None = None
-    scheduler.start()
+    kubeconfig = Path.cwd() / KUBECONFIG
     try:
-        scheduler.wait_ready(30)
-        for tier in scheduler.decider.tiers:
-            if isinstance(tier, BackgroundTier):
-                tier.wait(30)  # the demo shows decisions, not torch's import: pods arrive once every tier is up
-        before, start = scheduler.cache.snapshot(), world.state()
-        console.print(_noisy_nodes(start, before, world.scenario.profiles))
-        world.create(pods)
-        keys = [f"{p['metadata']['namespace']}/{p['metadata']['name']}" for p in pods]
-        _wait(lambda: _all_decided(world, keys), DECISION_TIMEOUT, stop)
-        if stop.is_set():
-            console.print("Stopped.")
-            return 0
-        created = {f"{p['metadata']['namespace']}/{p['metadata']['name']}": p for p in world.pods()}
-        default = _replay_default(settings, world, before, start, [created[k] for k in keys if k in created])
-        placements = _placements(world, keys, world.state(), default)
-        console.print(_report(placements))
-        for line in (*_crowding(placements), *_summary(placements)):
-            console.print(line)
-        console.print(_stats(scheduler.stats.summary()))
-        if serve:
-            kubeconfig = world.emulator.write_kubeconfig(Path.cwd() / KUBECONFIG)
+        console.print(f"[bold]Simulated cluster[/] {world.scenario.name}: {len(world.node_names())} nodes on {url}")
+        scheduler = app.build(settings, Kube.connect(server=url, timeout=settings.scheduler.request_timeout))
+        tiers = [t.tier for t in scheduler.decider.tiers]
+        if Tier.LLM not in tiers:
             console.print(
-                f"Serving. In another shell:\n  export KUBECONFIG={kubeconfig}\n  kubectl get pods -A -o wide"
+                "No HUGGINGFACE_TOKEN or LLM_ENDPOINT: the LLM tier is off; the local tiers decide "
+                f"({' -> '.join([t.value for t in tiers] + ['heuristic'])})."
             )
-            console.print("Press Ctrl-C (or send SIGTERM) to stop.")
-            stop.wait()
-            console.print("Stopped.")
+        scheduler.start()
+        try:
+            if _place_and_report(settings, scheduler, world, pods, console=console, stop=stop) and serve:
+                world.emulator.write_kubeconfig(kubeconfig)
+                console.print(
+                    f"Serving. In another shell:\n  export KUBECONFIG={kubeconfig}\n  kubectl get pods -A -o wide"
+                )
+                console.print("Press Ctrl-C (or send SIGTERM) to stop.")
+                stop.wait()
+            if stop.is_set():
+                console.print("Stopped.")
+        finally:
+            scheduler.stop()
     finally:
-        scheduler.stop()
         world.stop()
-        if kubeconfig is not None:
+        if serve:
             kubeconfig.unlink(missing_ok=True)
     return 0
+
+
+def _place_and_report(
+    settings: Settings,
+    scheduler: Scheduler,
+    world: SimCluster,
+    pods: Sequence[dict[str, Any]],
+    *,
+    console: Console,
+    stop: threading.Event,
+) -> bool:
+    """Create the pods once the scheduler is up, wait for its decisions, print the report; False when stopped."""
+    # The demo shows decisions, not torch's import: pods arrive once the caches and every tier are up.
+    loading = [t for t in scheduler.decider.tiers if isinstance(t, BackgroundTier)]
+    _wait(lambda: scheduler.wait_ready(0) and all(t.wait(0) for t in loading), READY_TIMEOUT, stop)
+    if stop.is_set():
+        return False
+    before, start = scheduler.cache.snapshot(), world.state()
+    console.print(_noisy_nodes(start, before, world.scenario.profiles))
+    world.create(pods)
+    keys = [f"{p['metadata']['namespace']}/{p['metadata']['name']}" for p in pods]
+    _wait(lambda: _all_decided(world, keys), DECISION_TIMEOUT, stop)
+    if stop.is_set():
+        return False
+    created = {f"{p['metadata']['namespace']}/{p['metadata']['name']}": p for p in world.pods()}
+    default = _replay_default(settings, world, before, start, [created[k] for k in keys if k in created])
+    placements = _placements(world, keys, world.state(), default)
+    console.print(_report(placements))
+    for line in (*_crowding(placements), *_summary(placements)):
+        console.print(line)
+    console.print(_stats(scheduler.stats.summary()))
+    return True
 
 
 def _wait(done: Callable[[], bool], timeout: float, stop: threading.Event) -> None:
@@ -297,7 +315,7 @@ def _report(placements: Sequence[Placement]) -> Table:
     table.add_column("default", no_wrap=True)
     table.add_column("P99", no_wrap=True, justify="right")
     for p in placements:
-        target = f"\ntarget {p.target_ms:g}" if p.target_ms is not None else ""
+        target = f"\ntarget {p.target_ms:g} ms" if p.target_ms is not None else ""
         table.add_row(
             f"[bold]{escape(p.key)}[/]\n[dim]{escape(p.tier)}:[/] {escape(p.reason)}",
             _node(p.node, p.noisy),

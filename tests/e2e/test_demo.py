@@ -106,13 +106,14 @@ def test_no_token_means_the_llm_tier_is_off(demo: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "sig",
+    ("sig", "after"),
     [
-        pytest.param(signal.SIGTERM, id="SIGTERM stops the serving demo cleanly"),
-        pytest.param(signal.SIGINT, id="Ctrl-C stops the serving demo cleanly"),
+        pytest.param(signal.SIGTERM, "Press Ctrl-C", id="SIGTERM stops the serving demo cleanly"),
+        pytest.param(signal.SIGINT, "Press Ctrl-C", id="Ctrl-C stops the serving demo cleanly"),
+        pytest.param(signal.SIGTERM, "Simulated cluster", id="SIGTERM while the scheduler starts stops it cleanly"),
     ],
 )
-def test_a_signal_stops_demo_serve_with_exit_0_and_removes_its_kubeconfig(tmp_path: Path, sig: int) -> None:
+def test_a_signal_stops_demo_serve_with_exit_0_and_removes_its_kubeconfig(tmp_path: Path, sig: int, after: str) -> None:
     process = subprocess.Popen(
         [sys.executable, str(ROOT / "scheduler.py"), "demo", "--serve", "--pods", str(ROOT / "ai-test-pods.yaml")],
         cwd=tmp_path, env=_env(80), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -120,19 +121,22 @@ def test_a_signal_stops_demo_serve_with_exit_0_and_removes_its_kubeconfig(tmp_pa
     stdout, stderr = process.stdout, process.stderr
     assert stdout is not None and stderr is not None
     lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in stdout], daemon=True).start()
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in stdout], daemon=True)
+    reader.start()
+    kubeconfig = tmp_path / "demo.kubeconfig"
     try:
-        seen = []
-        while not any("Press Ctrl-C" in line for line in seen):
+        seen = [lines.get(timeout=120)]
+        while after not in seen[-1]:
             seen.append(lines.get(timeout=120))
-        kubeconfig = tmp_path / "demo.kubeconfig"
-        assert kubeconfig.exists(), "".join(seen)
+        assert kubeconfig.exists() == (after == "Press Ctrl-C"), "".join(seen)
         process.send_signal(sig)
         status = process.wait(timeout=30)
         errors = stderr.read()
+        reader.join(timeout=10)
         assert status == 0, errors
         assert not kubeconfig.exists()
         assert "Traceback" not in errors
+        assert "Stopped." in "".join(seen) + "".join(lines.queue)
     finally:
         if process.poll() is None:
             process.kill()
