@@ -346,7 +346,7 @@ def _crowding(placements: Sequence[Placement]) -> list[str]:
         return []
     return [
         f"Why {node} took {count} of {len(placed)} pods: each pod goes where it is predicted to meet the least "
-        f"interference, and {node}, the quietest node, stayed so after each placement. kube-scheduler's soft spreading "
+        f"interference, and {node} kept winning; nothing here pushes back. kube-scheduler's soft spreading "
         "(PodTopologySpread scoring) is not implemented yet; its system defaults would not spread these bare "
         "pods anyway (they belong to no Service or controller). kube-scheduler's default scoring spreads by free "
         "capacity instead (NodeResourcesFit), as the default column shows."

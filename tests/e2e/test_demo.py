@@ -1,14 +1,19 @@
 """`scheduler.py demo`, as the README's first command runs it: no cluster, no token, an 80-column terminal."""
 
+import dataclasses
 import os
 import queue
+import re
 import signal
 import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from cluster.demo import Placement, _crowding, _summary
 
 ROOT = Path(__file__).resolve().parents[2]
 NOISY = ("worker-2", "worker-5")  # seed-001's cache thrasher and hidden bandwidth hog
@@ -141,3 +146,67 @@ def test_a_signal_stops_demo_serve_with_exit_0_and_removes_its_kubeconfig(tmp_pa
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def _placed(key: str, node: str | None, p99: float, default_node: str, default_p99: float, **changes: Any) -> Placement:
+    placement = Placement(
+        key=key, node=node, tier="transformer", reason="r", p99_ms=p99, noisy=False, default_node=default_node,
+        default_p99_ms=default_p99, default_noisy=False, target_ms=None, latency_critical=True,
+    )  # fmt: skip
+    return dataclasses.replace(placement, **changes)
+
+
+@pytest.mark.parametrize(
+    ("placements", "first", "second"),
+    [
+        pytest.param(
+            [
+                _placed("a", "w1", 1.0, "w2", 2.0, default_noisy=True, target_ms=1.5),
+                _placed("b", "w1", 2.0, "w1", 2.0, target_ms=1.5),
+            ],
+            "0 of 2 here, 1 of 2 under",
+            r"1\.41x lower here .* 1 of 2 within target here, 0 of 2 under",
+            id="the default's noisy node doubles one pod's P99: 1.41x geometric mean, targets counted",
+        ),
+        pytest.param(
+            [_placed("a", "w1", 2.0, "w2", 1.0, noisy=True)],
+            "1 of 1 here, 0 of 1 under",
+            r"2\.00x higher here",
+            id="a worse placement here is said so, not hidden",
+        ),
+        pytest.param(
+            [_placed("a", "w1", 1.0, "w2", 2.0, latency_critical=False)],
+            "No latency-critical pod was placed",
+            None,
+            id="without latency-critical pods there is nothing to compare",
+        ),
+    ],
+)
+def test_the_summary_counts_noisy_nodes_and_compares_p99(
+    placements: list[Placement], first: str, second: str | None
+) -> None:
+    lines = _summary(placements)
+    assert first in lines[0]
+    if second is None:
+        assert len(lines) == 1
+    else:
+        assert len(lines) == 2
+        assert re.search(second, lines[1]), lines[1]
+
+
+@pytest.mark.parametrize(
+    ("nodes", "expected"),
+    [
+        pytest.param(["w6", "w6", "w6", "w1"], "Why w6 took 3 of 4 pods", id="most pods on one node are explained"),
+        pytest.param(["w6", "w6", "w1", "w2"], None, id="half the pods on one node need no explanation"),
+        pytest.param(["w6", "w6"], None, id="two pods are too few to call crowding"),
+        pytest.param(["w6", "w6", "w6", None], "Why w6 took 3 of 3 pods", id="unplaced pods are not counted"),
+    ],
+)
+def test_a_crowded_node_is_explained_only_when_it_took_most_pods(nodes: list[str | None], expected: str | None) -> None:
+    lines = _crowding([_placed(str(i), node, 1.0, "w1", 1.0) for i, node in enumerate(nodes)])
+    if expected is None:
+        assert lines == []
+    else:
+        assert lines[0].startswith(expected)
+        assert "PodTopologySpread" in lines[0]
