@@ -9,10 +9,10 @@
         emu.faults.fail_next(verb="create", resource="pods/binding", code=500)
         emu.faults.deny("create", "pods/binding")                  # 403, and access reviews answer no
 
-Served: discovery, namespaces, nodes (+status), pods (+status, +binding, and the `bindings` collection),
-core/v1 and events.k8s.io/v1 events (one storage), coordination.k8s.io/v1 leases, authorization.k8s.io/v1
-selfsubjectaccessreviews (everything allowed but what `faults.deny` refuses); get, list, watch, create,
-update, patch (merge, strategic merge, JSON patch), delete, deletecollection; label and field selectors;
+Served: discovery, namespaces, nodes (+status), pods (+status, +binding, and the `bindings` collection; +log
+says no logs are kept), core/v1 and events.k8s.io/v1 events (one storage), coordination.k8s.io/v1 leases,
+authorization.k8s.io/v1 selfsubjectaccessreviews (everything allowed but what `faults.deny` refuses); get, list,
+watch, create, update, patch (merge, strategic merge, JSON patch), delete, deletecollection; label and field selectors;
 resourceVersion semantics with a bounded history (410 `Expired` beyond it), bookmarks, `timeoutSeconds`,
 pagination; `Table` output for kubectl. The store's resource names are `namespaces`, `nodes`, `pods`,
 `events` and `leases`; its errors are `sim.api_errors.ApiError` with the real reasons and codes.
