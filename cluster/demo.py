@@ -38,7 +38,7 @@ from scoring.transformer.loading import BackgroundTier
 from sim import oracle, outcomes
 from sim.cluster import SimCluster
 from sim.cluster_state import ClusterState
-from sim.pods import Workload, workload
+from sim.pods import PROFILE_ANNOTATION, Workload, workload
 from sim.scenario import ScenarioError, load
 from telemetry.nodestate import NodeState
 from telemetry.stats import Stats
@@ -147,7 +147,12 @@ def _place_and_report(
     if stop.is_set():
         return False
     before, start = scheduler.cache.snapshot(), world.state()
-    console.print(_noisy_nodes(start, before, world.scenario.profiles))
+    disguised = {
+        f"{p['metadata'].get('namespace', 'default')}/{p['metadata']['name']}"
+        for p in world.pods()
+        if PROFILE_ANNOTATION in (p["metadata"].get("annotations") or {})
+    }
+    console.print(_noisy_nodes(start, before, disguised))
     world.create(pods)
     keys = [f"{p['metadata']['namespace']}/{p['metadata']['name']}" for p in pods]
     _wait(lambda: _all_decided(world, keys), DECISION_TIMEOUT, stop)
@@ -199,15 +204,16 @@ def _all_decided(world: SimCluster, keys: list[str]) -> bool:
     return True
 
 
-def _noisy_nodes(state: ClusterState, snapshot: Snapshot, profiles: Mapping[str, str]) -> Table:
-    """Which nodes are noisy before the pods arrive, what makes them so, and whether only telemetry shows it."""
+def _noisy_nodes(state: ClusterState, snapshot: Snapshot, disguised: set[str]) -> Table:
+    """Which nodes are noisy before the pods arrive, what makes them so, and whether only telemetry shows it
+    (`disguised`: pods whose profile the simulator set behind a neutral image)."""
     telemetry = dict(zip(snapshot.names, snapshot.states, strict=True))
     table = Table.grid(padding=(0, 2))
     table.add_column("node", no_wrap=True)
     table.add_column("why", overflow="fold", ratio=1)
     for node in sorted(state.nodes):
         for key in outcomes.noisy_neighbours(state, node):
-            table.add_row(node, escape(_noise(state.pod(key), telemetry.get(node), hidden=key in profiles)))
+            table.add_row(node, escape(_noise(state.pod(key), telemetry.get(node), hidden=key in disguised)))
     if not table.row_count:
         table.add_row("-", "no node has a noisy neighbour")
     table.title = "Noisy nodes (the simulator's ground truth, before the pods arrive)"
@@ -227,12 +233,14 @@ def _noise(pod: Workload, state: NodeState | None, *, hidden: bool) -> str:
             if value is not None:
                 shown.append(f"{label} {value * scale:.0f}%")
     telemetry = f" (telemetry: {', '.join(shown)})" if shown else ""
-    if hidden and not pod.declared_noisy:
-        seen = "hidden: a neutral image and no noisy annotation; only telemetry reveals it"
-    elif pod.declared_noisy:
+    if pod.declared_noisy:
         seen = f"visible: annotated {PREFIX}noisy={','.join(pod.declared_noisy)}"
+    elif not hidden:
+        seen = "not annotated noisy; its image says what it is"
+    elif shown:
+        seen = "hidden: a neutral image and no noisy annotation; only telemetry reveals it"
     else:
-        seen = "visible from its image"
+        seen = "hidden: a neutral image, no noisy annotation, and no counter on this node shows it"
     return f"{pod.key} {what}{telemetry}; {seen}."
 
 
