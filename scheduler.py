@@ -207,7 +207,7 @@ def _parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="run the scheduler against the embedded simulated cluster")
     demo.add_argument("--scenario", default="seed-001", help="a scenario file or built-in name (default seed-001)")
     demo.add_argument("--pods", default="ai-test-pods.yaml", help="pods to create (default ai-test-pods.yaml)")
-    demo.add_argument("--serve", action="store_true", help="keep the cluster up for kubectl until Ctrl-C")
+    demo.add_argument("--serve", action="store_true", help="keep the cluster up for kubectl until Ctrl-C or SIGTERM")
     demo.add_argument("--config", help="config file (default: config.yaml when present)")
     demo.add_argument(
         "--log-level",

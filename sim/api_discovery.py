@@ -14,7 +14,7 @@ __all__ = ["api_group", "api_group_list", "api_resource_list", "api_versions", "
 
 JSON = dict[str, Any]
 
-_SUBRESOURCE_VERBS = {"status": ["get", "patch", "update"], "binding": ["create"]}
+_SUBRESOURCE_VERBS = {"status": ["get", "patch", "update"], "binding": ["create"], "log": ["get"]}
 
 
 def version_info(git_version: str) -> JSON:

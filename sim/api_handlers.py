@@ -9,7 +9,7 @@ here.
 from collections.abc import Mapping
 from typing import Any
 
-from sim import api_errors, tables
+from sim import api_errors, api_kubelet, tables
 from sim.api_routes import Route
 from sim.store import Listing, Store
 
@@ -64,6 +64,8 @@ def handle(
     store_name = r.store_name
     if route.subresource == "binding" or r.plural == "bindings":
         return _bind(store, route, _object_body(body, "Binding"), dry_run)
+    if route.subresource == "log":
+        raise api_kubelet.no_logs(store.get(store_name, name, namespace=ns, copy=False))
     if route.verb == "get":
         obj = store.get(store_name, name, namespace=ns, copy=False)
         if table:

@@ -4,8 +4,10 @@ Subscribed to the store, it notices a pod that is bound (`spec.nodeName` set), s
 started, and after `delay` seconds (default: at once, inside the binding request) writes the status a real
 kubelet reports for a healthy pod: phase `Running`, pod and host IPs, start time, the `PodReadyToStartContainers`,
 `Initialized`, `Ready`, `ContainersReady` and `PodScheduled` conditions, and ready container statuses, so
-`kubectl get pods` shows `Running 1/1`. A pod bound to a node that does not exist stays `Pending`. It never
-runs anything, restarts containers or finishes pods.
+`kubectl get pods -o wide` shows `Running 1/1` with its IP. Pods loaded already `Running` but without the
+status a kubelet reports (a scenario's neighbours) get it when the kubelet starts, their start time kept. A pod
+bound to a node that does not exist stays `Pending`. It never runs anything, restarts containers or finishes
+pods, and keeps no logs: `kubectl logs` gets `no_logs`' plain refusal.
 """
 
 import hashlib
@@ -21,19 +23,31 @@ from sim.api_strategy import rfc3339
 from sim.api_watch import DELETED, Change
 from sim.store import Store
 
-__all__ = ["Kubelet"]
+__all__ = ["Kubelet", "no_logs"]
 
 log = logging.getLogger(__name__)
 JSON = dict[str, Any]
 
 
 def _needs_start(pod: JSON) -> bool:
+    """Bound, and never reported by a kubelet: Pending, or Running without a pod IP or container statuses."""
     status = pod.get("status") or {}
+    phase = status.get("phase", "Pending")
     return bool(
         (pod.get("spec") or {}).get("nodeName")
-        and status.get("phase", "Pending") == "Pending"
+        and (phase == "Pending" or (phase == "Running" and not status.get("podIP")))
         and not status.get("containerStatuses")
         and not pod["metadata"].get("deletionTimestamp")
+    )
+
+
+def no_logs(pod: JSON) -> api_errors.ApiError:
+    """What `kubectl logs` gets: the emulated kubelet runs no containers, so there is nothing to show."""
+    meta = pod["metadata"]
+    return api_errors.bad_request(
+        f"the API server emulator keeps no container logs: pod {meta.get('namespace', 'default')}/{meta['name']} "
+        "runs no containers (its status is emulated); read its events instead: kubectl describe pod "
+        f"{meta['name']}"
     )
 
 
@@ -157,7 +171,7 @@ class Kubelet:
             hostIPs=[{"ip": host_ip}],
             podIP=pod_ip,
             podIPs=[{"ip": pod_ip}],
-            startTime=now,
+            startTime=status.get("startTime") or now,
             containerStatuses=[_container_status(c, now, running=True) for c in pod["spec"].get("containers", [])],
         )
         init = pod["spec"].get("initContainers")

@@ -142,7 +142,7 @@ RESOURCES: tuple[Resource, ...] = (
         "Pod",
         namespaced=True,
         short_names=("po",),
-        subresources={"status": "Pod", "binding": "Binding"},
+        subresources={"status": "Pod", "binding": "Binding", "log": "Pod"},
         fields=_META
         | {
             f: f

@@ -69,6 +69,8 @@ def parse_route(method: str, path: str, query: dict[str, str]) -> Route:
         raise api_errors.method_not_allowed()
     if subresource == "binding" and verb != "create":
         raise api_errors.method_not_allowed()
+    if subresource == "log" and verb != "get":
+        raise api_errors.method_not_allowed()
     if subresource == "status" and verb not in ("get", "update", "patch"):
         raise api_errors.method_not_allowed()
     if verb not in resource.verbs and not subresource:

@@ -9,17 +9,19 @@
         emu.faults.fail_next(verb="create", resource="pods/binding", code=500)
         emu.faults.deny("create", "pods/binding")                  # 403, and access reviews answer no
 
-Served: discovery, namespaces, nodes (+status), pods (+status, +binding, and the `bindings` collection),
-core/v1 and events.k8s.io/v1 events (one storage), coordination.k8s.io/v1 leases, authorization.k8s.io/v1
-selfsubjectaccessreviews (everything allowed but what `faults.deny` refuses); get, list, watch, create,
-update, patch (merge, strategic merge, JSON patch), delete, deletecollection; label and field selectors;
+Served: discovery, namespaces, nodes (+status), pods (+status, +binding, and the `bindings` collection; +log
+says no logs are kept), core/v1 and events.k8s.io/v1 events (one storage), coordination.k8s.io/v1 leases,
+authorization.k8s.io/v1 selfsubjectaccessreviews (everything allowed but what `faults.deny` refuses); get, list,
+watch, create, update, patch (merge, strategic merge, JSON patch), delete, deletecollection; label and field selectors;
 resourceVersion semantics with a bounded history (410 `Expired` beyond it), bookmarks, `timeoutSeconds`,
 pagination; `Table` output for kubectl. The store's resource names are `namespaces`, `nodes`, `pods`,
 `events` and `leases`; its errors are `sim.api_errors.ApiError` with the real reasons and codes.
 
 From a shell: `python -m sim.apiserver --cluster FILE --port N [--deny create:pods/binding]` prints the URL
-and the `KUBECONFIG=...` line and serves until SIGINT/SIGTERM. It is independent of the product's model
-code (`cluster.clock` is its only import from the project), so a bug there cannot hide itself here.
+and the `KUBECONFIG=...` line and serves until SIGINT/SIGTERM. `--scenario seed-001` (a name or a file under
+`sim/scenarios/`) serves a scenario instead, with its node agents publishing telemetry (`sim.cluster`); its
+arrivals are the benchmark's to create. It is independent of the product's model code (`cluster.clock` is its
+only import from the project), so a bug there cannot hide itself here.
 """
 
 import argparse
@@ -35,6 +37,7 @@ from typing import Any
 import yaml
 
 from cluster.clock import Clock, SystemClock
+from sim import scenario
 from sim.api_http import ApiServer, ServerSettings
 from sim.api_kubelet import Kubelet
 from sim.faults import Faults
@@ -162,9 +165,14 @@ class Emulator:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m sim.apiserver --cluster FILE --port N`: serve until SIGINT/SIGTERM."""
+    """`python -m sim.apiserver --cluster FILE | --scenario NAME --port N`: serve until SIGINT/SIGTERM."""
     parser = argparse.ArgumentParser(prog="python -m sim.apiserver", description=__doc__.split("\n")[0])
-    parser.add_argument("--cluster", help="a List or multi-document YAML of Nodes, Pods, ... to start with")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--cluster", help="a List or multi-document YAML of Nodes, Pods, ... to start with")
+    source.add_argument(
+        "--scenario",
+        help=f"a scenario to serve, with its telemetry: a file or a built-in name ({', '.join(scenario.builtin())})",
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--kubeconfig", help="where to write the kubeconfig (default: a temporary file)")
@@ -179,11 +187,23 @@ def main(argv: list[str] | None = None) -> int:
         help="refuse a verb as RBAC would (403, and access reviews say no), e.g. create:pods/binding; repeatable",
     )
     args = parser.parse_args(argv)
+    world = None
     try:
-        objects = load_objects(args.cluster) if args.cluster else []
-        emulator = Emulator(
-            objects, history=args.history, kubelet=not args.no_kubelet, kubelet_delay=args.kubelet_delay
-        )
+        if args.scenario:
+            from sim.cluster import SimCluster  # noqa: PLC0415 - it builds on this module
+
+            world = SimCluster(
+                scenario.load(args.scenario),
+                history=args.history,
+                kubelet=not args.no_kubelet,
+                kubelet_delay=args.kubelet_delay,
+            )
+            emulator = world.emulator
+        else:
+            objects = _cluster_objects(args.cluster) if args.cluster else []
+            emulator = Emulator(
+                objects, history=args.history, kubelet=not args.no_kubelet, kubelet_delay=args.kubelet_delay
+            )
         for rule in args.deny:
             verb, _, resource = rule.partition(":")
             if not verb or not resource:
@@ -192,17 +212,35 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    url = emulator.start(args.host, args.port)
+    stop = threading.Event()  # handled before the URL is printed: whoever reads it may stop us at once
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    url = world.start(args.host, args.port) if world is not None else emulator.start(args.host, args.port)
     kubeconfig = args.kubeconfig or str(Path(tempfile.mkdtemp(prefix="sim-apiserver-")) / "kubeconfig")
     emulator.write_kubeconfig(kubeconfig)
     print(f"API server emulator listening on {url}", flush=True)
     print(f"KUBECONFIG={kubeconfig}", flush=True)
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+    if world is not None:
+        served = world.scenario
+        print(
+            f"scenario {served.name}: {len(served.nodes)} nodes, {len(served.pods)} pods running, "
+            f"node telemetry published; its {len(served.arrivals)} arrivals are not created",
+            flush=True,
+        )
     stop.wait()
-    emulator.stop()
+    (world or emulator).stop()
     return 0
+
+
+def _cluster_objects(path: str) -> list[JSON]:
+    """`--cluster`'s objects; a scenario file is pointed at `--scenario` rather than refused for lacking kinds."""
+    try:
+        top = yaml.safe_load(Path(path).read_text())
+    except yaml.YAMLError:
+        top = None  # load_objects says what is wrong with it
+    if isinstance(top, dict) and "kind" not in top and "nodes" in top:
+        raise ValueError(f"{path} is a scenario, not a list of Kubernetes objects: serve it with --scenario {path}")
+    return load_objects(path)
 
 
 if __name__ == "__main__":

@@ -39,13 +39,19 @@ class SimCluster:
         publish_interval: float = 1.0,
         refresh_interval: float = 30.0,
         kubelet_delay: float = 0.0,
+        kubelet: bool = True,
+        history: int = 10_000,
     ) -> None:
         self.scenario = scenario
         self.clock = clock or SystemClock()
         self.publish_interval = publish_interval
         self.refresh_interval = refresh_interval
         self.emulator = Emulator(
-            objects=[*scenario.nodes, *scenario.pods], clock=self.clock, kubelet_delay=kubelet_delay
+            objects=[*scenario.nodes, *scenario.pods],
+            clock=self.clock,
+            kubelet=kubelet,
+            kubelet_delay=kubelet_delay,
+            history=history,
         )
         self._dirty: set[str] = set()
         self._lock = threading.Lock()

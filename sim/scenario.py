@@ -17,8 +17,9 @@ Pods and arrivals: `name` (with `count`), `namespace`, `image`, `command`, `args
 previous arrival) and `every` (seconds between replicas, default 1).
 
 `load(path)` returns a `Scenario`: Node and Pod dicts exactly as an API server would hold them (defaulted fields,
-uids derived from the seed, RFC 3339 timestamps), each node's `Hardware` and each pod's profile (the ground truth,
-hidden neighbours included). Invalid files raise `ScenarioError` naming the file, the entry and the key.
+uids derived from the seed, RFC 3339 timestamps, an InternalIP per node in scenario order), each node's
+`Hardware` and each pod's profile (the ground truth, hidden neighbours included). Invalid files raise
+`ScenarioError` naming the file, the entry and the key.
 """
 
 from collections.abc import Callable, Mapping
@@ -89,12 +90,16 @@ class Scenario:
 
 
 def load(path: str | Path) -> Scenario:
-    """A scenario file; `path` may also be the name of a built-in scenario (`seed-001`)."""
+    """A scenario file; `path` may also name a built-in scenario (`seed-001` or `seed-001.yaml`)."""
     file = Path(path)
-    if not file.exists() and (BUILTIN / f"{path}.yaml").exists():
-        file = BUILTIN / f"{path}.yaml"
+    if not file.exists():
+        file = next((f for f in (BUILTIN / f"{path}.yaml", BUILTIN / str(path)) if f.is_file()), file)
     try:
         data = yaml.safe_load(file.read_text())
+    except FileNotFoundError:
+        raise ScenarioError(
+            f"{file}: no such file, nor a built-in scenario of that name (built in: {', '.join(builtin())})"
+        ) from None
     except OSError as exc:
         raise ScenarioError(f"{file}: cannot read: {exc.strerror}") from None
     except yaml.YAMLError as exc:
@@ -131,7 +136,7 @@ def parse(data: Any, *, source: str = "<scenario>") -> Scenario:
             if name_ in hardware:
                 check.fail(f"nodes[{index}].name", f"duplicate node {name_!r}")
             hardware[name_] = hw.from_node(node)
-            nodes.append(node)
+            nodes.append(_addressed(node, len(nodes)))
     pods, profiles = [], {}
     for index, entry in enumerate(pods_in):
         path = f"pods[{index}]"
@@ -168,6 +173,14 @@ def parse(data: Any, *, source: str = "<scenario>") -> Scenario:
         hardware=hardware,
         profiles=profiles,
     )
+
+
+def _addressed(node: dict[str, Any], index: int) -> dict[str, Any]:
+    """The node with the InternalIP its kubelet would register (10.0.0.1 on), before its Hostname address."""
+    n = index + 1
+    internal = {"type": "InternalIP", "address": f"10.0.{n // 250}.{n % 250 + 1}"}
+    others = [a for a in node["status"].get("addresses", []) if a.get("type") != "InternalIP"]
+    return {**node, "status": {**node["status"], "addresses": [internal, *others]}}
 
 
 def _generate(check: "_Checker", spec: Mapping[str, Any], seed: int) -> dict[str, list[Any]]:

@@ -2,6 +2,7 @@
 to the handlers as it is decoded, connections given back, keys only in the store."""
 
 import json
+import threading
 from typing import Any
 
 import pytest
@@ -9,6 +10,7 @@ from kubernetes.informer import ADDED, DELETED, MODIFIED
 from kubernetes.watch import Watch
 
 from cluster.kube import Kube
+from sim.apiserver import Emulator
 from tests.builders import pod_json
 
 
@@ -149,3 +151,26 @@ def test_a_list_cut_short_is_reconciled_by_the_next_one():
     informer._initial_list()
     assert seen == [(ADDED, "a"), (ADDED, "b"), (DELETED, "a")]
     assert informer.cache.list_keys() == ["default/b"]
+
+
+def test_a_stop_during_the_first_list_does_not_wait_for_the_watch_to_time_out() -> None:
+    """SIGTERM right after start: the stop lands while the informer lists, before any watch exists to end."""
+    listing, release, stopped = threading.Event(), threading.Event(), threading.Event()
+    with Emulator([]) as emulator:
+        informer = Kube.connect(server=emulator.url, timeout=5).informer("pods")
+        real = informer._list_func
+
+        def list_func(**kwargs: Any) -> object:
+            if not kwargs.get("watch"):
+                listing.set()
+                release.wait(10)
+            return real(**kwargs)
+
+        informer._list_func = list_func
+        informer.start()
+        assert listing.wait(10)
+        stopper = threading.Thread(target=lambda: (informer.stop(), stopped.set()), daemon=True)
+        stopper.start()
+        informer._stop_event.wait(10)
+        release.set()  # the list ends after the stop: the client's loop now opens a watch anyway
+        assert stopped.wait(10), "stop() waited for the watch's server-side timeout"

@@ -87,3 +87,63 @@ def test_the_cli_refuses_a_missing_file(tmp_path: Path) -> None:
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=30, check=False)
     assert done.returncode == 2
     assert done.stderr.startswith("error: ")
+
+
+def _get(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.loads(response.read())
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param("seed-001", id="a built-in scenario by name"),
+        pytest.param("sim/scenarios/seed-001.yaml", id="a scenario file"),
+    ],
+)
+def test_the_cli_serves_a_scenario_with_its_telemetry_until_sigterm(tmp_path: Path, name: str) -> None:
+    command = [sys.executable, "-m", "sim.apiserver", "--scenario", name, "--kubeconfig", str(tmp_path / "kubeconfig")]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().split()[-1]
+        assert process.stdout.readline().startswith("KUBECONFIG=")
+        assert process.stdout.readline().startswith("scenario seed-001: 7 nodes, 6 pods running")
+        nodes = {n["metadata"]["name"]: n for n in _get(f"{url}/api/v1/nodes")["items"]}
+        assert len(nodes) == 7
+        for node in nodes.values():
+            assert node["status"]["addresses"][0]["type"] == "InternalIP"
+            assert "ai-scheduler.io/node-state" in node["metadata"]["annotations"], "the node agents publish"
+        hog = _get(f"{url}/api/v1/namespaces/analytics/pods/nightly-etl")
+        assert hog["spec"]["nodeName"] == "worker-5"
+        assert hog["status"]["podIP"].startswith("10.244.")
+        assert hog["status"]["hostIP"] == nodes["worker-5"]["status"]["addresses"][0]["address"]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        pytest.param(
+            ["--cluster", "sim/scenarios/seed-001.yaml"],
+            "sim/scenarios/seed-001.yaml is a scenario, not a list of Kubernetes objects: "
+            "serve it with --scenario sim/scenarios/seed-001.yaml",
+            id="a scenario given as --cluster points at --scenario",
+        ),
+        pytest.param(
+            ["--scenario", "no-such-scenario"],
+            "no-such-scenario: no such file, nor a built-in scenario of that name (built in: ",
+            id="an unknown scenario lists the built-in ones",
+        ),
+    ],
+)
+def test_the_cli_explains_a_wrong_source_in_one_line(args: list[str], message: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "sim.apiserver", *args], cwd=ROOT, capture_output=True, text=True, timeout=30,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"error: {message}")
+    assert done.stderr.count("\n") == 1

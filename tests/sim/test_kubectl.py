@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from sim import scenario
 from sim.apiserver import Emulator
 from tests import tools
 
@@ -64,12 +65,19 @@ def cluster(make_node: Any, make_pod: Any, tmp_path: Path) -> Iterator[Emulator]
         yield emu
 
 
-def kubectl(tmp_path: Path, *args: str, server: str | None = None, kubeconfig: Path | None = None) -> str:
-    """Run kubectl with a private HOME and cache; fail the test with its stderr when it fails."""
+def run_kubectl(
+    tmp_path: Path, *args: str, server: str | None = None, kubeconfig: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run kubectl with a private HOME and cache, whatever its exit status."""
     target = ["--server", server] if server else ["--kubeconfig", str(kubeconfig)]
     env = {"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
     command = [str(KUBECTL), *target, "--cache-dir", str(tmp_path / "cache"), *args]
-    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60, check=False)
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=60, check=False)
+
+
+def kubectl(tmp_path: Path, *args: str, server: str | None = None, kubeconfig: Path | None = None) -> str:
+    """Run kubectl; fail the test with its stderr when it fails."""
+    done = run_kubectl(tmp_path, *args, server=server, kubeconfig=kubeconfig)
     assert done.returncode == 0, f"kubectl {' '.join(args)} failed: {done.stderr}"
     return done.stdout
 
@@ -164,3 +172,53 @@ def test_get_pods_watch_prints_table_rows_as_things_change(make_pod: Any, cluste
     finally:
         process.kill()
         process.wait(10)
+
+
+@pytest.fixture
+def seed_001() -> Iterator[Emulator]:
+    """seed-001's nodes and running pods, as `python -m sim.apiserver --scenario seed-001` serves them."""
+    loaded = scenario.load("seed-001")
+    with Emulator([*loaded.nodes, *loaded.pods]) as emu:
+        yield emu
+
+
+def test_scenario_nodes_show_an_internal_ip(seed_001: Emulator, tmp_path: Path) -> None:
+    table = rows(kubectl(tmp_path, "get", "nodes", "-o", "wide", server=seed_001.url))
+    column = table[0].index("INTERNAL-IP")
+    ips = {r[0]: r[column] for r in table[1:]}
+    assert len(ips) == 7
+    assert all(re.fullmatch(r"10\.0\.\d+\.\d+", ip) for ip in ips.values()), ips
+    assert len(set(ips.values())) == len(ips), "every node has its own address"
+
+
+def test_a_scenarios_running_pods_show_their_ip_and_their_nodes(seed_001: Emulator, tmp_path: Path) -> None:
+    table = rows(kubectl(tmp_path, "get", "pods", "-A", "-o", "wide", server=seed_001.url))
+    ip, node = table[0].index("IP"), table[0].index("NODE")
+    assert all(r[3] == "Running" and r[ip].startswith("10.244.") for r in table[1:]), table
+    internal = kubectl(
+        tmp_path, "get", "node", "worker-2", "-o", "jsonpath={.status.addresses[0].address}", server=seed_001.url
+    )
+    host = kubectl(tmp_path, "get", "pod", "-n", "noisy", "stress-cache", "-o", "jsonpath={.status.hostIP}",
+                   server=seed_001.url)  # fmt: skip
+    assert {r[1]: r[node] for r in table[1:]}["stress-cache"] == "worker-2"
+    assert host == internal
+
+
+@pytest.mark.parametrize(
+    ("pod", "message"),
+    [
+        pytest.param(
+            "web-1",
+            "Error from server (BadRequest): the API server emulator keeps no container logs: pod default/web-1",
+            id="a running pod's logs: the emulator says it keeps none",
+        ),
+        pytest.param("missing", 'pods "missing" not found', id="a pod that does not exist: not found"),
+    ],
+)
+def test_kubectl_logs_says_the_emulator_keeps_no_logs(
+    cluster: Emulator, tmp_path: Path, pod: str, message: str
+) -> None:
+    done = run_kubectl(tmp_path, "logs", pod, server=cluster.url)
+    assert done.returncode != 0
+    assert message in done.stderr
+    assert done.stdout == ""
