@@ -41,7 +41,6 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "ApiException",
-    "BindOutcome",
     "Kube",
     "KubeConnectError",
     "SharedInformer",
@@ -85,12 +84,6 @@ def _read(response: Any) -> bytes:
 def _body(response: Any) -> Any:
     data = _read(response)
     return json.loads(data) if data else None
-
-
-class BindOutcome:
-    BOUND = "bound"
-    ALREADY_BOUND = "already-bound"
-    GONE = "gone"
 
 
 class _Timed:
@@ -267,10 +260,13 @@ class Kube:
         *,
         uid: str | None = None,
         annotations: Mapping[str, str] | None = None,
-    ) -> str:
-        """POST the pod's `binding` subresource; 409 (already bound) and 404 (gone) are outcomes, not errors.
+    ) -> None:
+        """POST the pod's `binding` subresource; every error status raises `ApiException`.
 
-        The API server merges the Binding's annotations into the pod in the same update that sets its
+        No status means "bound": a 409 is as likely a failed uid precondition (the pod was re-created under
+        its name) or a conflicting write, and a 404 a pod the informer has not yet reported gone. As in
+        kube-scheduler, the caller treats any error as a failed attempt and lets the informer say what the
+        pod became. The API server merges the Binding's annotations into the pod in the same update that sets its
         node (`setPodHostAndAnnotations`), so the decision annotations cost no extra request and can
         never be missing from a bound pod.
         """
@@ -283,15 +279,7 @@ class Kube:
             "metadata": metadata,
             "target": {"apiVersion": "v1", "kind": "Node", "name": node},
         }
-        try:
-            self.write("POST", f"/api/v1/namespaces/{namespace}/pods/{name}/binding", body)
-        except ApiException as exc:
-            if exc.status == 409:
-                return BindOutcome.ALREADY_BOUND
-            if exc.status == 404:
-                return BindOutcome.GONE
-            raise
-        return BindOutcome.BOUND
+        self.write("POST", f"/api/v1/namespaces/{namespace}/pods/{name}/binding", body)
 
     def patch_node_annotations(self, node: str, annotations: Mapping[str, str | None]) -> None:
         """Set (or, with None, remove) annotations on a node with a JSON merge patch of just those keys."""
