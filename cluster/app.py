@@ -124,6 +124,7 @@ def run(settings: Settings, kube: Kube, *, stop: threading.Event | None = None) 
         server = MetricsServer(
             scheduler.stats.registry,
             ready=scheduler.ready,
+            unhealthy=scheduler.health,
             address=settings.metrics.address,
             port=settings.metrics.port,
         ).start()
