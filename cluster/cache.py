@@ -105,12 +105,16 @@ class SchedulerCache:
         max_age_seconds: float,
         source: Source | None = None,
         warn: Callable[[str], None] | None = None,
+        contained: Callable[[str], None] | None = None,
     ) -> None:
+        """`warn` reports bad input; `contained(where)` counts an exception caught so one object could not
+        stop the scheduler (`Stats.internal_error`)."""
         self.scheduler_name = scheduler_name
         self._clock = clock
         self._max_age = max_age_seconds
         self._source = source
         self._warn = warn or log.warning
+        self._contained = contained or (lambda where: None)
         self._lock = threading.Lock()
         self._nodes: dict[str, Node] = {}
         self._states: dict[str, NodeState] = {}
@@ -270,6 +274,7 @@ class SchedulerCache:
             return nodestate.parse(node.annotations.get(nodestate.ANNOTATION), node=node.name, warn=self._warn)
         except (ArithmeticError, RecursionError, ValueError, TypeError) as exc:
             self._warn(f"node {node.name}: NodeState cannot be read ({type(exc).__name__}); all metrics unknown")
+            self._contained("node_state")
             return nodestate.unknown(node.name)
 
     def _place(self, pod: Pod) -> None:

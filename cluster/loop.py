@@ -72,6 +72,7 @@ class Scheduler:
             clock=clock,
             max_age_seconds=settings.max_age_seconds,
             source=source,
+            contained=stats.internal_error,
         )
         self.queue = SchedulingQueue(clock)
         self._leading = threading.Event()
