@@ -7,7 +7,6 @@ workers alive (`/healthz`), scheduling going on.
 
 import contextlib
 import json
-import signal
 import socket
 import subprocess
 import sys
@@ -100,12 +99,7 @@ def emulator(tmp_path: Path, objects: list[JSON]) -> Iterator[Cluster]:
         with client.ApiClient(configuration) as api:
             yield Cluster(url, control, client.CoreV1Api(api))
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 @contextlib.contextmanager
