@@ -240,9 +240,11 @@ class SchedulerCache:
             return True
 
     def forget(self, pod: Pod) -> None:
-        """Undo an assumption (the binding failed or the pod is gone)."""
+        """Undo an assumption (the binding failed or the pod is gone) of this incarnation of the pod only: a late
+        failure of a deleted pod's binding must not drop the assumption of its re-creation under the same name."""
         with self._lock:
-            if self._assumed.pop(pod.key, None) is not None:
+            assumed = self._assigned.get(pod.key) if pod.key in self._assumed else None
+            if assumed is not None and assumed.uid == pod.uid:
                 self._remove_assigned(pod.key)
 
     def is_assumed(self, key: str) -> bool:
