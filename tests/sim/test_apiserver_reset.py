@@ -14,7 +14,7 @@ from kubernetes.client.exceptions import ApiException
 
 from cluster.kube import too_large_resource_version
 from sim import api_control
-from sim.apiserver import Emulator
+from sim.apiserver import Emulator, _failure
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -136,3 +136,20 @@ def test_the_cli_refuses_a_bad_fail_rule_in_one_line(rule: str) -> None:
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=30, check=False)
     assert done.returncode == 2
     assert done.stderr.startswith("error: ") and done.stderr.count("\n") == 1, done.stderr
+
+
+@pytest.mark.parametrize(
+    ("rule", "expected"),
+    [
+        pytest.param(
+            "create:pods/binding:409:10",
+            {"verb": "create", "resource": "pods/binding", "code": 409, "count": 10},
+            id="ten binding conflicts",
+        ),
+        pytest.param(
+            "list::503", {"verb": "list", "resource": None, "code": 503, "count": 1}, id="one 503 on any list"
+        ),
+    ],
+)
+def test_a_fail_rule_is_read_as_fail_next_arguments(rule: str, expected: dict[str, Any]) -> None:
+    assert _failure(rule) == expected
