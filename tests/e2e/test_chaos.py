@@ -139,7 +139,8 @@ def test_a_pod_re_created_while_its_binding_is_in_flight_loses_nothing(tmp_path)
         )
         cluster.core.delete_namespaced_pod("race", "default", grace_period_seconds=0)
         cluster.create(pod("race", cpu="64"))  # same name, briefly unschedulable; the old binding still in flight
-        wait_until(lambda: cluster.metric("scheduler_schedule_attempts_total", result="unschedulable") >= 1, 20, "it")
+        unschedulable = lambda: cluster.metric("scheduler_schedule_attempts_total", result="unschedulable")  # noqa: E731
+        wait_until(lambda: unschedulable() >= 1, timeout=20, what="the re-created pod found unschedulable")
         wait_until(lambda: _answered_409(tmp_path), timeout=20, what="the old binding's 409 (uid precondition)")
         cluster.create(*(pod(f"later-{i}") for i in range(20)))
         wait_until(lambda: len(cluster.bound()) == 20, timeout=30, what="every later pod bound")
