@@ -130,7 +130,9 @@ def run(settings: Settings, kube: Kube, *, stop: threading.Event | None = None) 
     if settings.metrics.port:
         address, port = settings.metrics.address, settings.metrics.port
         try:
-            server = MetricsServer(scheduler.stats.registry, ready=scheduler.ready, address=address, port=port).start()
+            server = MetricsServer(
+                scheduler.stats.registry, ready=scheduler.ready, unhealthy=scheduler.health, address=address, port=port
+            ).start()
         except OSError as exc:
             raise ConfigError(
                 f"metrics.address {address!r}, metrics.port {port}: cannot listen ({exc.strerror or exc}); "

@@ -29,6 +29,13 @@ log = logging.getLogger(__name__)
 
 ADDED, MODIFIED, DELETED = "ADDED", "MODIFIED", "DELETED"
 SOURCE_REFRESH_SECONDS = 1.0
+INT64_MAX = 2**63 - 1
+"""The snapshot's arrays are int64, as the API server's quantities are: nothing larger can be counted."""
+
+
+def _oversized(amounts: Mapping[str, int]) -> str | None:
+    """The first resource whose amount the snapshot cannot count (beyond int64), or None."""
+    return next((name for name, amount in amounts.items() if not -INT64_MAX <= amount <= INT64_MAX), None)
 
 
 @dataclass(frozen=True)
@@ -98,12 +105,16 @@ class SchedulerCache:
         max_age_seconds: float,
         source: Source | None = None,
         warn: Callable[[str], None] | None = None,
+        contained: Callable[[str], None] | None = None,
     ) -> None:
+        """`warn` reports bad input; `contained(where)` counts an exception caught so one object could not
+        stop the scheduler (`Stats.internal_error`)."""
         self.scheduler_name = scheduler_name
         self._clock = clock
         self._max_age = max_age_seconds
         self._source = source
         self._warn = warn or log.warning
+        self._contained = contained or (lambda where: None)
         self._lock = threading.Lock()
         self._nodes: dict[str, Node] = {}
         self._states: dict[str, NodeState] = {}
@@ -122,20 +133,20 @@ class SchedulerCache:
         name = str((raw.get("metadata") or {}).get("name") or "")
         with self._lock:
             if kind == DELETED:
-                self._nodes.pop(name, None)
-                self._states.pop(name, None)
-                self._snapshot = None
-                self._version += 1
-                return False
+                return self._forget_node(name)
             try:
                 node = parse_node(raw, warn=self._warn)
             except ManifestError as exc:
                 self._warn(f"ignoring node {name}: {exc}")
                 return False
+            too_large = _oversized(node.allocatable)
+            if too_large is not None:
+                self._warn(f"ignoring node {name}: allocatable {too_large} is beyond the API's int64 range")
+                return self._forget_node(name)
             old = self._nodes.get(name)
             self._nodes[name] = node
             if self._source is None:
-                state = nodestate.parse(node.annotations.get(nodestate.ANNOTATION), node=name, warn=self._warn)
+                state = self._node_state(node)
                 if old is None or self._states.get(name) != state:
                     self._states[name] = state
                     if self._snapshot is not None and old is not None:
@@ -166,6 +177,10 @@ class SchedulerCache:
                 except ManifestError as exc:
                     self._warn(f"ignoring pod {key}: {exc}")
                     return PodChange(gone=key)
+                too_large = _oversized(pod.requests)
+                if too_large is not None:
+                    self._warn(f"ignoring pod {key}: request {too_large} is beyond the API's int64 range")
+                    return PodChange(gone=key, freed=self._remove_assigned(key))
                 self._fingerprints[key] = fingerprint
                 self._assumed.pop(key, None)
                 self._place(pod)
@@ -175,10 +190,15 @@ class SchedulerCache:
             if key in self._assumed:
                 return PodChange()  # our binding is in flight; the bound pod's event will follow
             try:
-                return PodChange(pending=parse_pod(raw))
+                pending = parse_pod(raw)
             except ManifestError as exc:
                 self._warn(f"cannot schedule pod {key}: {exc}")
                 return PodChange(gone=key)
+            too_large = _oversized(pending.requests)
+            if too_large is not None:
+                self._warn(f"cannot schedule pod {key}: request {too_large} is beyond the API's int64 range")
+                return PodChange(gone=key)
+            return PodChange(pending=pending)
 
     # -- decisions --------------------------------------------------------------------------------
 
@@ -220,9 +240,11 @@ class SchedulerCache:
             return True
 
     def forget(self, pod: Pod) -> None:
-        """Undo an assumption (the binding failed or the pod is gone)."""
+        """Undo an assumption (the binding failed or the pod is gone) of this incarnation of the pod only: a late
+        failure of a deleted pod's binding must not drop the assumption of its re-creation under the same name."""
         with self._lock:
-            if self._assumed.pop(pod.key, None) is not None:
+            assumed = self._assigned.get(pod.key) if pod.key in self._assumed else None
+            if assumed is not None and assumed.uid == pod.uid:
                 self._remove_assigned(pod.key)
 
     def is_assumed(self, key: str) -> bool:
@@ -234,6 +256,28 @@ class SchedulerCache:
             return {"nodes": len(self._nodes), "assigned_pods": len(self._assigned), "assumed_pods": len(self._assumed)}
 
     # -- internals (lock held) ----------------------------------------------------------------------
+
+    def _forget_node(self, name: str) -> bool:
+        """Drop a node (deleted, or no longer countable); nothing can fit better for it."""
+        self._nodes.pop(name, None)
+        self._states.pop(name, None)
+        self._snapshot = None
+        self._version += 1
+        return False
+
+    def _node_state(self, node: Node) -> NodeState:
+        """The node's telemetry from its annotation; unknown when reading it fails in any way.
+
+        The annotation is the part of a node its own agent writes, and a failure there (a 400-digit number,
+        nesting deep enough to exhaust the recursion limit) must not cost the rest of the node's update:
+        a cordon in the same patch still applies.
+        """
+        try:
+            return nodestate.parse(node.annotations.get(nodestate.ANNOTATION), node=node.name, warn=self._warn)
+        except (ArithmeticError, RecursionError, ValueError, TypeError) as exc:
+            self._warn(f"node {node.name}: NodeState cannot be read ({type(exc).__name__}); all metrics unknown")
+            self._contained("node_state")
+            return nodestate.unknown(node.name)
 
     def _place(self, pod: Pod) -> None:
         key = sys.intern(pod.key)  # one string for the key in every map (and the informer's set)

@@ -21,7 +21,7 @@ import yaml
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
-from kubernetes.informer import ADDED, DELETED, MODIFIED, SharedInformer
+from kubernetes.informer import ADDED, DELETED, ERROR, MODIFIED, SharedInformer
 from kubernetes.informer.cache import ObjectCache
 from kubernetes.leaderelection import electionconfig, leaderelection
 from kubernetes.leaderelection.resourcelock.leaselock import LeaseLock
@@ -43,7 +43,6 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "ApiException",
-    "BindOutcome",
     "Kube",
     "KubeConnectError",
     "SharedInformer",
@@ -87,12 +86,6 @@ def _read(response: Any) -> bytes:
 def _body(response: Any) -> Any:
     data = _read(response)
     return json.loads(data) if data else None
-
-
-class BindOutcome:
-    BOUND = "bound"
-    ALREADY_BOUND = "already-bound"
-    GONE = "gone"
 
 
 class _Timed:
@@ -271,10 +264,13 @@ class Kube:
         *,
         uid: str | None = None,
         annotations: Mapping[str, str] | None = None,
-    ) -> str:
-        """POST the pod's `binding` subresource; 409 (already bound) and 404 (gone) are outcomes, not errors.
+    ) -> None:
+        """POST the pod's `binding` subresource; every error status raises `ApiException`.
 
-        The API server merges the Binding's annotations into the pod in the same update that sets its
+        No status means "bound": a 409 is as likely a failed uid precondition (the pod was re-created under
+        its name) or a conflicting write, and a 404 a pod the informer has not yet reported gone. As in
+        kube-scheduler, the caller treats any error as a failed attempt and lets the informer say what the
+        pod became. The API server merges the Binding's annotations into the pod in the same update that sets its
         node (`setPodHostAndAnnotations`), so the decision annotations cost no extra request and can
         never be missing from a bound pod.
         """
@@ -287,15 +283,7 @@ class Kube:
             "metadata": metadata,
             "target": {"apiVersion": "v1", "kind": "Node", "name": node},
         }
-        try:
-            self.write("POST", f"/api/v1/namespaces/{namespace}/pods/{name}/binding", body)
-        except ApiException as exc:
-            if exc.status == 409:
-                return BindOutcome.ALREADY_BOUND
-            if exc.status == 404:
-                return BindOutcome.GONE
-            raise
-        return BindOutcome.BOUND
+        self.write("POST", f"/api/v1/namespaces/{namespace}/pods/{name}/binding", body)
 
     def patch_node_annotations(self, node: str, annotations: Mapping[str, str | None]) -> None:
         """Set (or, with None, remove) annotations on a node with a JSON merge patch of just those keys."""
@@ -373,11 +361,22 @@ class _Informer(SharedInformer):
     whole list first: at 51,000 pods ~340 MB of objects, alive together with the parsed model (peak RSS
     758 instead of 412 MB with the transformer tier). Its events, here in the list's order: ADDED, or
     MODIFIED for a key already known, then DELETED for known keys the list no longer has (the client
-    fires those first; the end state is the same). Its store keeps keys only (`KeysOnlyStore`)."""
+    fires those first; the end state is the same). Its store keeps keys only (`KeysOnlyStore`).
+
+    A watch refused with "too large resource version" (an API server whose state went back, e.g. restored
+    from a backup) lists again from scratch, as client-go's reflector does; the client would otherwise resume
+    from the same version forever and never see another change."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._cache = KeysOnlyStore()
+        self.add_event_handler(ERROR, self._on_error)
+
+    def _on_error(self, error: object) -> None:
+        """Runs on the informer's thread before it reconnects: a None resourceVersion makes it re-list."""
+        if too_large_resource_version(error):
+            log.warning("the API server's resourceVersion went back (%s); listing again", getattr(error, "reason", ""))
+            self._resource_version = None
 
     def _initial_list(self) -> None:
         listing = self._list_func(**self._build_kwargs())
@@ -405,6 +404,16 @@ class _Informer(SharedInformer):
                 watch.stop()
             thread.join(STOP_POLL_SECONDS)
         self._thread = None
+
+
+def too_large_resource_version(error: object) -> bool:
+    """Whether a watch failed because the version asked for is ahead of the server's (client-go's
+    `isTooLargeResourceVersionError`): 504 with the `ResourceVersionTooLarge` cause, which the client's watch
+    flattens into its reason text."""
+    if not isinstance(error, ApiException) or error.status != 504:
+        return False
+    text = f"{error.reason or ''} {error.body or ''}"
+    return "ResourceVersionTooLarge" in text or "Too large resource version" in text
 
 
 def identity() -> str:

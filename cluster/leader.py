@@ -168,8 +168,8 @@ class FencedWriter(Writer):
         super().__init__(*args, **kwargs)
         self._gate = gate
 
-    def bind(self, pod: Pod, decision: Decision) -> str:
+    def bind(self, pod: Pod, decision: Decision) -> None:
         """Refuse with NotLeaderError (the loop retries the pod) unless the lease is certainly ours."""
         if not self._gate.is_open():
             raise NotLeaderError(f"not binding {pod.key}: this replica's lease is not certainly current")
-        return super().bind(pod, decision)
+        super().bind(pod, decision)

@@ -17,7 +17,7 @@ from typing import Any
 
 from cluster.cache import ADDED, DELETED, MODIFIED, SchedulerCache
 from cluster.clock import Clock
-from cluster.kube import BindOutcome, Kube, SharedInformer
+from cluster.kube import Kube, SharedInformer
 from cluster.needs import parse_needs
 from cluster.queue import QueuedPod, SchedulingQueue
 from cluster.writer import Writer
@@ -41,6 +41,8 @@ class LoopSettings:
     stats_interval: float = 60.0
     max_age_seconds: float = 120.0
     shutdown_grace: float = 10.0
+    stall_seconds: float = 120.0
+    """Liveness bound: a pod ready for a worker this long with none taken meanwhile fails `/healthz`."""
 
 
 class Scheduler:
@@ -70,6 +72,7 @@ class Scheduler:
             clock=clock,
             max_age_seconds=settings.max_age_seconds,
             source=source,
+            contained=stats.internal_error,
         )
         self.queue = SchedulingQueue(clock)
         self._leading = threading.Event()
@@ -101,12 +104,12 @@ class Scheduler:
             self.source.start()
         nodes = self.kube.informer("nodes", on_synced=self._synced["nodes"].set)
         for kind in (ADDED, MODIFIED, DELETED):
-            nodes.add_event_handler(kind, self._handler(kind, self._on_node))
+            nodes.add_event_handler(kind, self._handler(kind, self._on_node, "node_informer"))
         nodes.start()
         self._synced["nodes"].wait(timeout=60)
         pods = self.kube.informer("pods", field_selector=POD_SELECTOR, on_synced=self._synced["pods"].set)
         for kind in (ADDED, MODIFIED, DELETED):
-            pods.add_event_handler(kind, self._handler(kind, self._on_pod))
+            pods.add_event_handler(kind, self._handler(kind, self._on_pod, "pod_informer"))
         pods.start()
         self._informers = [nodes, pods]
         for i in range(self.settings.decision_workers):
@@ -115,8 +118,34 @@ class Scheduler:
         return self
 
     def ready(self) -> bool:
-        """Informers have delivered their first list (the `/readyz` condition)."""
-        return all(event.is_set() for event in self._synced.values())
+        """Informers have delivered their first list and are still running (the `/readyz` condition)."""
+        return all(event.is_set() for event in self._synced.values()) and not self._dead_informers()
+
+    def health(self) -> str | None:
+        """Why the scheduler is not live (the `/healthz` condition), or None while it makes progress.
+
+        Dead: a decision worker or an informer thread ended. Stuck: while this replica schedules, a pod has
+        waited `stall_seconds` for a worker with no worker taking any pod meanwhile. Either way only a
+        restart helps, so the probe fails and the kubelet restarts the container.
+        """
+        if self._stop.is_set():
+            return None
+        dead = [t.name for t in self._threads if not t.is_alive()] + self._dead_informers()
+        if dead:
+            return f"dead: {', '.join(dead)}"
+        if self._leading.is_set() and self._synced["pods"].is_set():
+            stalled = self.queue.stalled_for()
+            if stalled > self.settings.stall_seconds:
+                return f"stuck: a pending pod has waited {stalled:.0f}s with no scheduling attempt"
+        return None
+
+    def _dead_informers(self) -> list[str]:
+        dead = []
+        for resource, informer in zip(("nodes", "pods"), self._informers, strict=False):
+            thread = getattr(informer, "_thread", None)
+            if thread is None or not thread.is_alive():
+                dead.append(f"{resource} informer")
+        return dead
 
     def wait_ready(self, timeout: float) -> bool:
         return all(event.wait(timeout) for event in self._synced.values())
@@ -158,10 +187,19 @@ class Scheduler:
 
     # -- informer events --------------------------------------------------------------------------
 
-    def _handler(self, kind: str, apply: Callable[[str, Any], None]) -> Callable[[Any], None]:
+    def _handler(self, kind: str, apply: Callable[[str, Any], None], where: str) -> Callable[[Any], None]:
+        """An informer handler that contains an exception to the one object that raised it (logged, counted)."""
+
         def handle(obj: Any) -> None:
-            if isinstance(obj, dict):
+            if not isinstance(obj, dict):
+                return
+            try:
                 apply(kind, obj)
+            except Exception:
+                meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+                name = "/".join(str(meta[k]) for k in ("namespace", "name") if meta.get(k))
+                log.exception("%s: handling %s of %s failed; the object is skipped", where, kind, name or "?")
+                self.stats.internal_error(where)
 
         return handle
 
@@ -186,19 +224,26 @@ class Scheduler:
 
     def _work(self) -> None:
         """Decide queued pods, once the pod informer's first list is in (as kube-scheduler waits for its
-        caches): a pod decided earlier could land on a node whose running pods are not counted yet."""
+        caches): a pod decided earlier could land on a node whose running pods are not counted yet.
+
+        Nothing one pod does ends a worker: an exception is logged with the pod, counted in
+        `ai_scheduler_internal_errors_total{where="decision_worker"}`, and the pod backs off."""
         while not self._stop.is_set():
             if not self._synced["pods"].wait(timeout=0.5) or not self._leading.wait(timeout=0.5):
                 continue
-            queued = self.queue.pop(timeout=0.5)
-            if queued is None:
-                continue
+            queued = None
             try:
-                self.schedule_one(queued)
+                queued = self.queue.pop(timeout=0.5)
+                if queued is not None:
+                    self.schedule_one(queued)
             except Exception:
-                log.exception("scheduling pod %s failed", queued.key)
-                self.stats.error()
-                self.queue.retry(queued)
+                log.exception("scheduling pod %s failed", queued.key if queued else "(none popped)")
+                self.stats.internal_error("decision_worker")
+                if queued is not None:
+                    self.stats.error()
+                    self.queue.retry(queued)
+                else:
+                    self.clock.wait(self._stop, 0.5)  # the queue itself failed: do not spin on it
 
     def schedule_one(self, queued: QueuedPod) -> None:
         pod = queued.pod
@@ -223,7 +268,7 @@ class Scheduler:
         if self.settings.shadow_mode:
             self.writer.recommend(pod, decision)
             self._shadowed.add(pod.key)
-            self.queue.forget(pod.key)
+            self.queue.forget(queued)
             return
         if not self._leading.is_set():
             self.queue.activate(queued)
@@ -233,7 +278,7 @@ class Scheduler:
         if not self.cache.assume(pod, node, fits=fits, decided_at=version):
             self.queue.activate(queued)  # a concurrent decision took the room first: decide again
             return
-        future = self.writer.bind_async(pod, decision, lambda outcome: self._bound(queued, decision, outcome))
+        future = self.writer.bind_async(pod, decision, lambda error: self._bound(queued, decision, error))
         with self._bindings_lock:
             self._bindings.add(future)
         future.add_done_callback(self._binding_finished)
@@ -242,35 +287,35 @@ class Scheduler:
         with self._bindings_lock:
             self._bindings.discard(future)
 
-    def _bound(self, queued: QueuedPod, decision: Decision, outcome: str | Exception) -> None:
-        """The one handler for every binding's outcome."""
+    def _bound(self, queued: QueuedPod, decision: Decision, error: Exception | None) -> None:
+        """The one handler for every binding's outcome, as kube-scheduler's: bound, or a failure of any kind.
+
+        A failed binding forgets the assumption and returns the pod to the queue with backoff; whether it
+        was in fact bound (elsewhere, or by a request whose answer was lost) or deleted is the informer's to
+        say, and its event removes the pod from the queue. No status code is trusted to mean "bound".
+        """
         pod = queued.pod
-        if outcome == BindOutcome.BOUND:
-            attempts = queued.attempts + 1
-            self.stats.bound(attempts)
-            log.info("bound", extra=fields(event="bound", pod=pod.key, node=decision.node, attempts=attempts))
-            self.queue.forget(pod.key)
-        elif outcome in (BindOutcome.ALREADY_BOUND, BindOutcome.GONE):
-            log.info(
-                "pod %s was %s before our binding",
-                pod.key,
-                "bound" if outcome == "already-bound" else "deleted",
-                extra=fields(event="binding_moot", pod=pod.key, outcome=str(outcome)),
-            )
-            self.cache.forget(pod)
-            self.queue.forget(pod.key)
-        else:
-            error = _describe(outcome)
+        try:
+            if error is None:
+                attempts = queued.attempts + 1
+                self.stats.bound(attempts)
+                log.info("bound", extra=fields(event="bound", pod=pod.key, node=decision.node, attempts=attempts))
+                self.queue.forget(queued)
+                return
+            described = _describe(error)
             log.warning(
                 "binding %s to %s failed: %s",
                 pod.key,
                 decision.node,
-                error,
-                extra=fields(event="binding_failed", pod=pod.key, node=decision.node, error=error),
+                described,
+                extra=fields(event="binding_failed", pod=pod.key, node=decision.node, error=described),
             )
             self.stats.binding_failed()
             self.cache.forget(pod)
             self.queue.retry(queued)
+        except Exception:
+            log.exception("handling the binding of pod %s failed", pod.key)
+            self.stats.internal_error("binding_handler")
 
     def _log(self, decision: Decision) -> None:
         values = {

@@ -33,6 +33,8 @@ class QueuedPod:
     last_failure: float = 0.0
     """Monotonic time of the last failed attempt: backoff counts from it, as upstream's."""
     move_cycle: int = field(default=0, repr=False)
+    active_since: float | None = field(default=None, repr=False)
+    """Monotonic time the pod last became active and has waited for a worker since (None: not active)."""
 
     @property
     def key(self) -> str:
@@ -64,6 +66,7 @@ class SchedulingQueue:
         self._unschedulable: set[str] = set()
         self._in_flight: set[str] = set()
         self._move_cycle = 0
+        self._last_pop = clock.monotonic()
         self._closed = False
 
     # -- informer side ----------------------------------------------------------------------------
@@ -90,10 +93,7 @@ class SchedulingQueue:
     def delete(self, key: str) -> None:
         """The pod is gone or no longer ours to place (bound, deleted, renamed scheduler)."""
         with self._cond:
-            self._pods.pop(key, None)
-            self._in_active.discard(key)
-            self._in_backoff.discard(key)
-            self._unschedulable.discard(key)
+            self._drop(key)
 
     def move_all(self) -> None:
         """A cluster change that may help unschedulable pods: retry them (after their backoff)."""
@@ -121,7 +121,9 @@ class SchedulingQueue:
                     self._in_active.discard(key)
                     queued = self._pods[key]
                     queued.move_cycle = self._move_cycle
+                    queued.active_since = None
                     self._in_flight.add(key)
+                    self._last_pop = self._clock.monotonic()
                     return queued
                 now = self._clock.monotonic()
                 wait = self._next_wakeup(now)
@@ -131,23 +133,23 @@ class SchedulingQueue:
                     wait = min(wait, deadline - now)
                 self._cond.wait(max(wait, 0.0))
 
-    def done(self, key: str) -> None:
-        """The worker finished with the pod (it was bound, or requeued through another method)."""
-        with self._cond:
-            self._in_flight.discard(key)
+    def forget(self, queued: QueuedPod) -> None:
+        """The pod was placed: it leaves the queue for good.
 
-    def forget(self, key: str) -> None:
-        """The pod was placed: it leaves the queue for good."""
+        Only this incarnation does: a pod deleted and re-created under the same name while its binding was
+        in flight is another `QueuedPod`, and an outcome of the old one's binding must not touch it.
+        """
         with self._cond:
-            self._in_flight.discard(key)
-            self._pods.pop(key, None)
+            if self._current(queued):
+                self._in_flight.discard(queued.key)
+                self._drop(queued.key)
 
     def unschedulable(self, queued: QueuedPod) -> None:
         """No node fit: wait for a cluster change, or back off if one happened during the attempt."""
         with self._cond:
-            self._in_flight.discard(queued.key)
-            if queued.key not in self._pods:
+            if not self._current(queued):
                 return
+            self._in_flight.discard(queued.key)
             queued.attempts += 1
             now = self._clock.monotonic()
             queued.last_failure = now
@@ -159,9 +161,9 @@ class SchedulingQueue:
     def retry(self, queued: QueuedPod) -> None:
         """The attempt failed for another reason (a failed bind, an API error): back off and retry."""
         with self._cond:
-            self._in_flight.discard(queued.key)
-            if queued.key not in self._pods:
+            if not self._current(queued):
                 return
+            self._in_flight.discard(queued.key)
             queued.attempts += 1
             queued.last_failure = self._clock.monotonic()
             self._requeue_after_backoff(queued, queued.last_failure)
@@ -169,8 +171,8 @@ class SchedulingQueue:
     def activate(self, queued: QueuedPod) -> None:
         """Try again at once (the decision lost a race with another placement; not the pod's fault)."""
         with self._cond:
-            self._in_flight.discard(queued.key)
-            if queued.key in self._pods:
+            if self._current(queued):
+                self._in_flight.discard(queued.key)
                 self._push_active(queued)
 
     def is_queued(self, key: str) -> bool:
@@ -192,6 +194,19 @@ class SchedulingQueue:
                 "gated": 0,
             }
 
+    def stalled_for(self) -> float:
+        """Seconds a pod has been ready for a worker with no worker taking any pod meanwhile (0 when none waits).
+
+        The liveness signal: a backlog is progress as long as pods keep being popped; a ready pod that nothing
+        takes means the workers are dead or wedged.
+        """
+        with self._cond:
+            waiting = [self._pods[key].active_since for key in self._in_active]
+            oldest = min((since for since in waiting if since is not None), default=None)
+            if oldest is None:
+                return 0.0
+            return max(0.0, self._clock.monotonic() - max(oldest, self._last_pop))
+
     def wake(self) -> None:
         """Re-check timers (the periodic flush kube-scheduler runs every second)."""
         with self._cond:
@@ -205,10 +220,25 @@ class SchedulingQueue:
             return 0.0
         return min(self._initial_backoff * 2 ** (attempts - 1), self._max_backoff)
 
+    def _current(self, queued: QueuedPod) -> bool:
+        """Whether `queued` is still the queue's entry for its key (not deleted, not replaced by a re-creation)."""
+        return self._pods.get(queued.key) is queued
+
+    def _drop(self, key: str) -> None:
+        """Remove the key from every place, so no set ever names a key `_pods` lacks."""
+        self._pods.pop(key, None)
+        self._in_active.discard(key)
+        self._in_backoff.discard(key)
+        self._unschedulable.discard(key)
+        self._in_flight.discard(key)
+
     def _push_active(self, queued: QueuedPod) -> None:
+        now = self._clock.monotonic()
         self._in_backoff.discard(queued.key)
         self._in_active.add(queued.key)
-        heapq.heappush(self._active, (-queued.pod.priority, self._clock.monotonic(), next(self._seq), queued.key))
+        if queued.active_since is None:
+            queued.active_since = now
+        heapq.heappush(self._active, (-queued.pod.priority, now, next(self._seq), queued.key))
         self._cond.notify()
 
     def _requeue_after_backoff(self, queued: QueuedPod, now: float) -> None:

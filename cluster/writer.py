@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cluster.clock import Clock
-from cluster.kube import ApiException, BindOutcome, Kube, TransportError
+from cluster.kube import ApiException, Kube, TransportError
 from cluster.objects import Pod
 from scoring.decide import Decision
 
@@ -81,26 +81,25 @@ class Writer:
 
     # -- placements -------------------------------------------------------------------------------
 
-    def bind_async(self, pod: Pod, decision: Decision, done: Callable[[str | Exception], None]) -> Future:
-        """Annotate, bind and record in the background; `done` gets the BindOutcome or the exception."""
+    def bind_async(self, pod: Pod, decision: Decision, done: Callable[[Exception | None], None]) -> Future:
+        """Annotate, bind and record in the background; `done` gets None once bound, else the exception."""
 
         def work() -> None:
             try:
-                outcome = self.bind(pod, decision)
+                self.bind(pod, decision)
             except Exception as exc:  # every failure goes back to the loop's handler
                 done(exc)
                 return
-            done(outcome)
+            done(None)
 
         return self._pool.submit(work)
 
-    def bind(self, pod: Pod, decision: Decision) -> str:
+    def bind(self, pod: Pod, decision: Decision) -> None:
+        """Bind the pod (raising on any error: no status is taken to mean "bound"), then record the event."""
         node = str(decision.node)
         annotations = decision_annotations(decision, shadow=False)
-        outcome = self._kube.bind(pod.namespace, pod.name, node, uid=pod.uid or None, annotations=annotations)
-        if outcome == BindOutcome.BOUND:
-            self.event(pod, "Normal", "Scheduled", "Binding", f"Successfully assigned {pod.key} to {node}")
-        return outcome
+        self._kube.bind(pod.namespace, pod.name, node, uid=pod.uid or None, annotations=annotations)
+        self.event(pod, "Normal", "Scheduled", "Binding", f"Successfully assigned {pod.key} to {node}")
 
     def recommend(self, pod: Pod, decision: Decision) -> Future:
         """Shadow mode: say where the pod would go, bind nothing (in the background)."""

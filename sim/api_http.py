@@ -48,6 +48,7 @@ class ServerSettings:
     git_version: str = "v1.32.0"
     watch_timeout: float = 1800.0  # seconds a watch without timeoutSeconds stays open (--min-request-timeout)
     bookmark_interval: float = 60.0  # seconds between BOOKMARK events on watches that allow them
+    fresh_timeout: float = 3.0  # seconds a watch from a future resourceVersion waits before its 504 (the cacher's)
 
 
 class ApiServer(ThreadingHTTPServer):

@@ -3,8 +3,10 @@
 The HTTP facade hands a watch request here after routing. The stream opens a watcher on the store, sends the
 initial events (synthetic ADDEDs, or the history after the requested resourceVersion), then what the watcher
 queues, BOOKMARKs when asked, and ends at `timeoutSeconds`, when the watcher is dropped, or with a 410 `ERROR`
-event when the version is too old or the watcher fell behind. Waiting goes through the clock. It never writes
-to the store.
+event when the version is too old or the watcher fell behind. A version newer than the store's waits up to
+`fresh_timeout` for the store to reach it, then ends with a 504 `ERROR` event whose cause is
+`ResourceVersionTooLarge` (the cacher's `newErrWatcher` after `waitUntilFreshAndBlock`). Waiting goes through
+the clock. It never writes to the store.
 """
 
 import json
@@ -45,6 +47,8 @@ class WatchStream:
         bookmarks = query.get("allowWatchBookmarks", "").lower() == "true"
         asked = query.get("timeoutSeconds", "")
         timeout = float(asked) if asked.isdigit() and int(asked) > 0 else self.settings.watch_timeout  # 0: default
+        if since and not initial_events:
+            self._wait_fresh(since)
         try:
             watcher, initial = self.store.watch(
                 route.resource,
@@ -54,7 +58,7 @@ class WatchStream:
                 since=None if initial_events else since,
             )
         except api_errors.ApiError as exc:
-            if exc.code != 410:
+            if exc.code not in (410, 504):
                 raise
             self._start()
             self._chunk(_error_event(exc))
@@ -66,6 +70,13 @@ class WatchStream:
             self._end()
         finally:
             self.store.unwatch(watcher)
+
+    def _wait_fresh(self, since: int) -> None:
+        """Give the store `fresh_timeout` seconds to reach `since`, as the watch cache's `waitUntilFreshAndBlock`
+        does before it answers "too large resource version"."""
+        deadline = self.clock.monotonic() + self.settings.fresh_timeout
+        while self.store.progress() < since and self.clock.monotonic() < deadline:
+            self.clock.sleep(min(0.1, self.settings.fresh_timeout))
 
     def _follow(
         self, watcher: Watcher, initial: list[WatchEvent], *, timeout: float, bookmarks: bool, initial_events: bool

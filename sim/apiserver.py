@@ -17,11 +17,13 @@ resourceVersion semantics with a bounded history (410 `Expired` beyond it), book
 pagination; `Table` output for kubectl. The store's resource names are `namespaces`, `nodes`, `pods`,
 `events` and `leases`; its errors are `sim.api_errors.ApiError` with the real reasons and codes.
 
-From a shell: `python -m sim.apiserver --cluster FILE --port N [--deny create:pods/binding]` prints the URL
-and the `KUBECONFIG=...` line and serves until SIGINT/SIGTERM. `--scenario seed-001` (a name or a file under
-`sim/scenarios/`) serves a scenario instead, with its node agents publishing telemetry (`sim.cluster`); its
-arrivals are the benchmark's to create. It is independent of the product's model code (`cluster.clock` is its
-only import from the project), so a bug there cannot hide itself here.
+From a shell: `python -m sim.apiserver --cluster FILE --port N [--deny create:pods/binding]
+[--fail create:pods/binding:409:10] [--control-port 0]` prints the URL, the `KUBECONFIG=...` line and, with
+`--control-port`, the `CONTROL=...` URL of the fault controls (`sim.api_control`: inject failures, reset the
+store, drop watches while it runs), and serves until SIGINT/SIGTERM. `--scenario seed-001` (a name or a file
+under `sim/scenarios/`) serves a scenario instead, with its node agents publishing telemetry (`sim.cluster`);
+its arrivals are the benchmark's to create. It is independent of the product's model code (`cluster.clock` is
+its only import from the project), so a bug there cannot hide itself here.
 """
 
 import argparse
@@ -38,6 +40,7 @@ import yaml
 
 from cluster.clock import Clock, SystemClock
 from sim import scenario
+from sim.api_control import ControlServer
 from sim.api_http import ApiServer, ServerSettings
 from sim.api_kubelet import Kubelet
 from sim.faults import Faults
@@ -90,6 +93,7 @@ class Emulator:
         watch_capacity: int = 10_000,
         watch_timeout: float = 1800.0,
         bookmark_interval: float = 60.0,
+        fresh_timeout: float = 3.0,
         version: str = "v1.32.0",
     ) -> None:
         """`history`: events kept for watch resumption; `watch_capacity`: events a slow watcher may lag."""
@@ -99,7 +103,10 @@ class Emulator:
         self.faults = Faults(self.store, self.clock)
         self.kubelet = Kubelet(self.store, clock=self.clock, delay=kubelet_delay) if kubelet else None
         self.settings = ServerSettings(
-            git_version=version, watch_timeout=watch_timeout, bookmark_interval=bookmark_interval
+            git_version=version,
+            watch_timeout=watch_timeout,
+            bookmark_interval=bookmark_interval,
+            fresh_timeout=fresh_timeout,
         )
         self._server: ApiServer | None = None
         self._thread: threading.Thread | None = None
@@ -186,6 +193,19 @@ def main(argv: list[str] | None = None) -> int:
         metavar="VERB:RESOURCE",
         help="refuse a verb as RBAC would (403, and access reviews say no), e.g. create:pods/binding; repeatable",
     )
+    parser.add_argument(
+        "--fail",
+        action="append",
+        default=[],
+        metavar="VERB:RESOURCE:CODE[:COUNT]",
+        help="answer the next COUNT (default 1) matching requests with CODE, e.g. create:pods/binding:409:10",
+    )
+    parser.add_argument(
+        "--control-port", type=int, help="serve the fault controls on 127.0.0.1:PORT (0 picks a free port)"
+    )
+    parser.add_argument(
+        "--fresh-timeout", type=float, default=3.0, help="seconds a watch from a future resourceVersion waits"
+    )
     args = parser.parse_args(argv)
     world = None
     try:
@@ -202,13 +222,20 @@ def main(argv: list[str] | None = None) -> int:
         else:
             objects = _cluster_objects(args.cluster) if args.cluster else []
             emulator = Emulator(
-                objects, history=args.history, kubelet=not args.no_kubelet, kubelet_delay=args.kubelet_delay
+                objects,
+                history=args.history,
+                kubelet=not args.no_kubelet,
+                kubelet_delay=args.kubelet_delay,
+                fresh_timeout=args.fresh_timeout,
             )
         for rule in args.deny:
             verb, _, resource = rule.partition(":")
             if not verb or not resource:
                 raise ValueError(f"--deny {rule!r}: expected VERB:RESOURCE, e.g. create:pods/binding")
             emulator.faults.deny(verb, resource)
+        for rule in args.fail:
+            emulator.faults.fail_next(**_failure(rule))
+        control = None if args.control_port is None else ControlServer(emulator.faults, port=args.control_port)
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -220,6 +247,8 @@ def main(argv: list[str] | None = None) -> int:
     emulator.write_kubeconfig(kubeconfig)
     print(f"API server emulator listening on {url}", flush=True)
     print(f"KUBECONFIG={kubeconfig}", flush=True)
+    if control is not None:
+        print(f"CONTROL={control.start().url}", flush=True)
     if world is not None:
         served = world.scenario
         print(
@@ -228,6 +257,8 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
     stop.wait()
+    if control is not None:
+        control.stop()
     (world or emulator).stop()
     return 0
 
@@ -241,6 +272,15 @@ def _cluster_objects(path: str) -> list[JSON]:
     if isinstance(top, dict) and "kind" not in top and "nodes" in top:
         raise ValueError(f"{path} is a scenario, not a list of Kubernetes objects: serve it with --scenario {path}")
     return load_objects(path)
+
+
+def _failure(rule: str) -> dict[str, Any]:
+    """`--fail VERB:RESOURCE:CODE[:COUNT]` as `Faults.fail_next`'s arguments; ValueError saying what is wrong."""
+    parts = rule.split(":")
+    if len(parts) not in (3, 4) or not all(p.isdigit() for p in parts[2:]):
+        raise ValueError(f"--fail {rule!r}: expected VERB:RESOURCE:CODE[:COUNT], e.g. create:pods/binding:409:10")
+    verb, resource = parts[0] or None, parts[1] or None
+    return {"verb": verb, "resource": resource, "code": int(parts[2]), "count": int(parts[3]) if parts[3:] else 1}
 
 
 if __name__ == "__main__":

@@ -80,6 +80,12 @@ class Faults:
         """Forget the event history: resuming a watch (or continuing a list) from an older version gets 410."""
         self._store.expire_history()
 
+    def reset_store(self) -> int:
+        """Come back with the state reset, as a server restored onto a fresh etcd: same objects, resourceVersions
+        restarted from 1, every watch ended; resuming from a version seen before gets 504
+        `ResourceVersionTooLarge`. Returns the new resourceVersion."""
+        return self._store.reset()
+
     def deny(self, verb: str, resource: str) -> None:
         """Refuse `verb` on `resource` (`pods/binding`, `leases`; `*` for any) until `clear`, as RBAC without
         that rule would: the requests get 403 and access reviews about them `allowed: false`, in every

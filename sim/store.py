@@ -343,7 +343,9 @@ class Store:
     ) -> tuple[Watcher, list[WatchEvent]]:
         """Open a watcher; the initial events are synthetic ADDEDs (`since` None/0) or the history after `since`.
 
-        410 `Expired` when `since` is older than the retained history.
+        410 `Expired` when `since` is older than the retained history; 504 `Timeout` with the
+        `ResourceVersionTooLarge` cause when it is newer than the store's (a client that saw another, later
+        history: the server's state was reset).
         """
         table = self._table(resource.store_name)
         label_sel, field_sel = selectors(resource, labels, fields)
@@ -351,6 +353,8 @@ class Store:
             start = since or self._rv
             if since and since < self._floor:
                 raise api_errors.expired(f"too old resource version: {since} ({self._floor})")
+            if since and since > self._rv:
+                raise api_errors.too_large_resource_version(since, self._rv)
             watcher = Watcher(
                 resource,
                 namespace=namespace,
@@ -388,6 +392,26 @@ class Store:
         with self._lock:
             self._history.clear()
             self._floor = self._rv
+
+    def reset(self) -> int:
+        """Restart the resourceVersion counter, keeping the objects, as an API server restored onto a fresh etcd.
+
+        Every object gets a new, lower resourceVersion; the history is gone and every watch ends, so a
+        client resuming from a version it saw before is ahead of the server (504 `ResourceVersionTooLarge`)
+        and must list again. Subscribers are not told: nothing changed but the versions. Returns the new
+        resourceVersion.
+        """
+        with self._lock:
+            self._history.clear()
+            self._rv = self._floor = 0
+            for name, old in self._tables.items():
+                table = self._tables[name] = Table(old.resource)
+                for key, obj in sorted(old.objects.items()):
+                    self._rv += 1
+                    table.put(key, {**obj, "metadata": {**obj["metadata"], "resourceVersion": str(self._rv)}}, None)
+            rv = self._rv
+        self.drop_watches("stopped")
+        return rv
 
     def subscribe(self, callback: Callable[[Change], None], *, copy: bool = True) -> Callable[[], None]:
         """Call `callback(change)` after every write (in order, outside the lock); returns the unsubscriber.

@@ -24,7 +24,6 @@ EVENTS = frozenset(
         "decision",
         "bound",
         "binding_failed",
-        "binding_moot",
         "breaker",
         "llm_call",
         "llm_retry",
@@ -67,7 +66,6 @@ class Process:
     placements: Counter[str] = field(default_factory=Counter)
     """Successful bindings by node."""
     binding_failures: Counter[str] = field(default_factory=Counter)
-    binding_moot: int = 0
     breaker: Counter[str] = field(default_factory=Counter)
     """`tier -> state` transitions."""
     llm_calls: Counter[str] = field(default_factory=Counter)
@@ -208,8 +206,6 @@ def _count(process: Process, event: str, record: Mapping[str, Any]) -> None:
         process.placements[str(record.get("node"))] += 1
     elif event == "binding_failed":
         process.binding_failures[str(record.get("error"))] += 1
-    elif event == "binding_moot":
-        process.binding_moot += 1
     elif event == "breaker":
         process.breaker[f"{record.get('tier')} -> {record.get('state')}"] += 1
     elif event == "llm_call":
@@ -275,7 +271,6 @@ def _merge(into: Process, other: Process) -> None:
     into.pods |= other.pods
     into.unschedulable += other.unschedulable
     into.bound += other.bound
-    into.binding_moot += other.binding_moot
     into.llm_retries += other.llm_retries
     into.latencies_ms += other.latencies_ms
     into.llm_latencies_ms += other.llm_latencies_ms
@@ -321,7 +316,6 @@ def to_json(process: Process) -> dict[str, Any]:
             "bound": process.bound,
             "failed": sum(process.binding_failures.values()),
             "failures": _by_count(process.binding_failures),
-            "moot": process.binding_moot,
         },
         "llm": {
             "calls": sum(process.llm_calls.values()),
@@ -375,7 +369,6 @@ def rows(process: Process) -> list[tuple[str, str]]:
     out += [(f"fallback from {cause}", str(n)) for cause, n in data["fallbacks"].items()]
     out += [("failed bindings", str(bindings["failed"]))]
     out += [(f"  {error}", str(n)) for error, n in bindings["failures"].items()]
-    out += [("bindings overtaken (pod bound or deleted)", str(bindings["moot"]))]
     out += [("LLM calls", str(llm["calls"])), ("LLM successes", str(llm["successes"]))]
     out += [("LLM retries", str(llm["retries"]))]
     out += [(f"LLM calls failed: {kind}", str(n)) for kind, n in llm["failures"].items()]

@@ -1,7 +1,9 @@
 """`/metrics`, `/healthz` and `/readyz` on one small HTTP server (config `metrics.port`).
 
-`/metrics` renders the scheduler's Prometheus registry; `/healthz` answers while the process runs;
-`/readyz` answers 200 once the informers have synced and 503 before. Runs on its own daemon thread.
+`/metrics` renders the scheduler's Prometheus registry; `/healthz` answers 200 while the scheduler makes
+progress and 503 with the reason when `unhealthy` names one (dead workers or informers, a stuck queue), so
+the kubelet restarts it; `/readyz` answers 200 once the informers have synced and while they run, 503
+otherwise. Runs on its own daemon thread.
 """
 
 import threading
@@ -12,8 +14,16 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 
 class MetricsServer:
-    def __init__(self, registry: CollectorRegistry, *, ready: Callable[[], bool], address: str, port: int) -> None:
-        handler = _handler(registry, ready)
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        *,
+        ready: Callable[[], bool],
+        address: str,
+        port: int,
+        unhealthy: Callable[[], str | None] = lambda: None,
+    ) -> None:
+        handler = _handler(registry, ready, unhealthy)
         self._server = ThreadingHTTPServer((address, port), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="metrics", daemon=True)
@@ -31,14 +41,17 @@ class MetricsServer:
         self._server.server_close()
 
 
-def _handler(registry: CollectorRegistry, ready: Callable[[], bool]) -> type[BaseHTTPRequestHandler]:
+def _handler(
+    registry: CollectorRegistry, ready: Callable[[], bool], unhealthy: Callable[[], str | None]
+) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
             if path == "/metrics":
                 self._reply(200, generate_latest(registry), CONTENT_TYPE_LATEST)
             elif path == "/healthz":
-                self._reply(200, b"ok", "text/plain")
+                why = unhealthy()
+                self._reply(503 if why else 200, (why or "ok").encode(), "text/plain")
             elif path == "/readyz":
                 ok = ready()
                 self._reply(200 if ok else 503, b"ok" if ok else b"informers not synced", "text/plain")

@@ -66,6 +66,12 @@ class Stats:
             registry=r,
         )  # fmt: skip
         self.binding_failures = PromCounter("ai_scheduler_binding_failures", "Failed bindings.", registry=r)
+        self.internal_errors = PromCounter(
+            "ai_scheduler_internal_errors",
+            "Unexpected exceptions caught so one object could not stop the scheduler, by where they were caught.",
+            ["where"],
+            registry=r,
+        )
         self.llm_requests = PromCounter(
             "ai_scheduler_llm_requests", "LLM requests by outcome.", ["outcome"], registry=r
         )
@@ -133,6 +139,12 @@ class Stats:
         with self._lock:
             self._counts["failed_bindings"] += 1
         self.binding_failures.inc()
+
+    def internal_error(self, where: str) -> None:
+        """An unexpected exception was caught at `where` (a decision worker, an informer handler) and contained."""
+        with self._lock:
+            self._counts["internal_errors"] += 1
+        self.internal_errors.labels(where).inc()
 
     def queue_lengths(self, lengths: Mapping[str, int]) -> None:
         for queue, length in lengths.items():
@@ -204,6 +216,7 @@ class Stats:
                 "cache_hit_rate": round(hits / (hits + misses), 3) if hits + misses else 0.0,
                 "breaker_trips": sum(v for k, v in counts.items() if k.endswith("_breaker_trips")),
                 "failed_bindings": counts.get("failed_bindings", 0),
+                "internal_errors": counts.get("internal_errors", 0),
                 "latency_ms_p50": round(percentile(latencies, 50), 3),
                 "latency_ms_p99": round(percentile(latencies, 99), 3),
             }

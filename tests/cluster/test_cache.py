@@ -1,5 +1,7 @@
 """The scheduler cache: assumed decisions count at once, failures forget them, informer events confirm them."""
 
+from dataclasses import replace
+
 from cluster.cache import ADDED, DELETED, MODIFIED, SchedulerCache
 from cluster.clock import FakeClock
 from tests.builders import make_pod, node_json, pod_json
@@ -31,6 +33,17 @@ def test_forget_undoes_the_assumption():
     c.forget(pod)
     assert c.snapshot().requested[0, 0] == 0
     assert not c.is_assumed(pod.key)
+
+
+def test_a_late_failure_of_a_deleted_pod_keeps_its_re_creations_assumption():
+    c = cache()
+    old, new = replace(make_pod("a", cpu="2"), uid="old"), replace(make_pod("a", cpu="2"), uid="new")
+    c.assume(old, "n1")
+    c.pod_event(DELETED, pod_json("a", cpu="2"))
+    assert c.assume(new, "n1")
+    c.forget(old)  # the deleted pod's binding answers 409 after the re-created pod was assumed
+    assert c.is_assumed("default/a")
+    assert c.snapshot().requested[0, 0] == 2000
 
 
 def test_the_bound_pod_event_confirms_the_assumption():

@@ -4,7 +4,7 @@ import pytest
 
 from cluster.clock import FakeClock
 from cluster.parse import parse_pod
-from cluster.queue import SchedulingQueue
+from cluster.queue import UNSCHEDULABLE_TIMEOUT, SchedulingQueue
 from tests.builders import make_pod, pod_json
 
 
@@ -97,3 +97,61 @@ def test_only_a_change_the_filters_see_retries_an_unschedulable_pod(queue):
 def test_close_releases_waiting_workers(queue):
     queue.close()
     assert queue.pop(timeout=None) is None
+
+
+def _stale_outcome(name: str):
+    return {
+        "forget": lambda q, old: q.forget(old),
+        "retry": lambda q, old: q.retry(old),
+        "unschedulable": lambda q, old: q.unschedulable(old),
+        "activate": lambda q, old: q.activate(old),
+    }[name]
+
+
+@pytest.mark.parametrize(
+    "outcome",
+    [
+        pytest.param("forget", id="a late 409 that forgets the old pod leaves its re-creation queued"),
+        pytest.param("retry", id="a late failure of the old pod does not requeue its re-creation early"),
+        pytest.param("unschedulable", id="a late unschedulable verdict on the old pod is ignored"),
+        pytest.param("activate", id="a late activation of the old pod is ignored"),
+    ],
+)
+def test_an_outcome_for_a_deleted_pod_never_touches_its_re_creation(queue, clock, outcome):
+    queue.add(make_pod("a"))
+    old = queue.pop(timeout=0)  # its binding is in flight
+    queue.delete("default/a")
+    queue.add(make_pod("a"))  # re-created under the same name
+    new = queue.pop(timeout=0)
+    queue.unschedulable(new)  # briefly unschedulable
+    _stale_outcome(outcome)(queue, old)
+    assert queue.is_queued("default/a")
+    assert queue.lengths() == {"active": 0, "backoff": 0, "unschedulable": 1, "gated": 0}
+    queue.move_all()  # the node informer's cluster change must not raise
+    clock.advance(UNSCHEDULABLE_TIMEOUT + 10)
+    assert queue.pop(timeout=0) is new
+
+
+def test_a_forgotten_pod_leaves_every_queue(queue, clock):
+    queue.add(make_pod("a"))
+    queued = queue.pop(timeout=0)
+    queue.unschedulable(queued)
+    queue.forget(queued)
+    assert queue.lengths() == {"active": 0, "backoff": 0, "unschedulable": 0, "gated": 0}
+    queue.move_all()
+    clock.advance(UNSCHEDULABLE_TIMEOUT + 10)
+    assert queue.pop(timeout=0) is None
+
+
+def test_a_ready_pod_nobody_takes_counts_as_stalled_from_the_last_pop(queue, clock):
+    assert queue.stalled_for() == 0.0
+    queue.add(make_pod("a"))
+    clock.advance(30)
+    assert queue.stalled_for() == pytest.approx(30)
+    queue.add(make_pod("b"))
+    queue.pop(timeout=0)  # a worker took one: the backlog is moving
+    assert queue.stalled_for() == pytest.approx(0)
+    clock.advance(50)
+    assert queue.stalled_for() == pytest.approx(50)
+    queue.pop(timeout=0)
+    assert queue.stalled_for() == 0.0
