@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from cluster import estimate
 from cluster.clock import Clock
 from cluster.needs import CLASS_ANNOTATION, NOISY_ANNOTATION, SENSITIVITY_ANNOTATION
 from cluster.objects import Node, Pod
@@ -29,6 +30,9 @@ log = logging.getLogger(__name__)
 
 ADDED, MODIFIED, DELETED = "ADDED", "MODIFIED", "DELETED"
 SOURCE_REFRESH_SECONDS = 1.0
+PLACED_KEPT_SECONDS = 120.0
+"""How long past the telemetry age limit a placement time is kept: peers look back up to a report interval
+(60 s) before a NodeState's timestamp, and an older NodeState is unknown anyway."""
 
 
 @dataclass(frozen=True)
@@ -89,6 +93,18 @@ def _accounting(pod: Pod) -> tuple[Any, ...]:
     )
 
 
+def _scheduled_at(raw: Mapping[str, Any]) -> float | None:
+    """When the pod was bound, from its `PodScheduled` condition (as Koordinator's pod assign cache reads it);
+    None when absent or unreadable."""
+    for condition in (raw.get("status") or {}).get("conditions") or ():
+        if condition.get("type") == "PodScheduled" and condition.get("status") == "True":
+            try:
+                return nodestate.parse_timestamp(str(condition.get("lastTransitionTime")))
+            except ValueError:
+                return None
+    return None
+
+
 class SchedulerCache:
     def __init__(
         self,
@@ -110,6 +126,11 @@ class SchedulerCache:
         self._assigned: dict[str, Pod] = {}
         self._fingerprints: dict[str, tuple[Any, ...]] = {}
         self._assumed: dict[str, str] = {}
+        self._placed_at: dict[str, tuple[Pod, estimate.Row]] = {}
+        """The recently bound or assumed pods and their estimator rows (with the placement time), pruned
+        past the age limit."""
+        self._placed: estimate.Placed | None = estimate.EMPTY
+        """`_placed_at` as the estimator's columns; None when it must be rebuilt."""
         self._snapshot: Snapshot | None = None
         self._version = 0
         """Bumped by every change to what the filters see (not by a confirmed pod re-read)."""
@@ -167,8 +188,12 @@ class SchedulerCache:
                     self._warn(f"ignoring pod {key}: {exc}")
                     return PodChange(gone=key)
                 self._fingerprints[key] = fingerprint
-                self._assumed.pop(key, None)
+                at = None
+                if self._assumed.pop(key, None) is None and key not in self._placed_at:
+                    at = _scheduled_at(raw)
                 self._place(pod)
+                if at is not None and at > self._clock.now() - self._max_age - PLACED_KEPT_SECONDS:
+                    self._record(pod, at)
                 return PodChange(gone=key)
             if spec.get("schedulerName") != self.scheduler_name or meta.get("deletionTimestamp"):
                 return PodChange(gone=key)
@@ -187,13 +212,15 @@ class SchedulerCache:
         return self.versioned_snapshot()[0]
 
     def versioned_snapshot(self) -> tuple[Snapshot, int]:
-        """The current view and its version, for `assume(..., decided_at=version)`."""
+        """The current view and its version, for `assume(..., decided_at=version)`: telemetry past its age
+        limit is unknown, and the rest is raised by the pods placed since it (`cluster.estimate`)."""
         now = self._clock.now()
         with self._lock:
             self._refresh_source()
             if self._snapshot is None:
                 self._snapshot = Snapshot.build(self._nodes.values(), self._assigned.values(), states=self._states)
-            return self._snapshot.aged(now=now, max_age_seconds=self._max_age), self._version
+            aged = self._snapshot.aged(now=now, max_age_seconds=self._max_age)
+            return estimate.apply(aged, self._recent(now)), self._version
 
     def assume(
         self,
@@ -216,7 +243,9 @@ class SchedulerCache:
             if fits is not None and decided_at != self._version and not fits(self._snapshot):
                 return False
             self._assumed[pod.key] = node
-            self._place(replace(pod, node_name=node))
+            placed = replace(pod, node_name=node)
+            self._place(placed)
+            self._record(placed, self._clock.now())
             return True
 
     def forget(self, pod: Pod) -> None:
@@ -251,6 +280,8 @@ class SchedulerCache:
 
     def _remove_assigned(self, key: str) -> bool:
         self._assumed.pop(key, None)
+        if self._placed_at.pop(key, None) is not None:
+            self._placed = None
         old = self._assigned.pop(key, None)
         if old is None:
             return False
@@ -258,6 +289,21 @@ class SchedulerCache:
         if self._snapshot is not None:
             self._snapshot = self._snapshot.without_pod(old)
         return True
+
+    def _record(self, pod: Pod, at: float) -> None:
+        self._placed_at[sys.intern(pod.key)] = (pod, estimate.row(pod, at))
+        self._placed = None
+
+    def _recent(self, now: float) -> estimate.Placed:
+        """The pods placed within the age limit (and a report interval), as the estimator's columns."""
+        oldest = now - self._max_age - PLACED_KEPT_SECONDS
+        if self._placed_at and min(row[1] for _, row in self._placed_at.values()) < oldest:
+            self._placed_at = {key: entry for key, entry in self._placed_at.items() if entry[1][1] >= oldest}
+            self._placed = None
+        if self._placed is None:
+            entries = list(self._placed_at.values())
+            self._placed = estimate.Placed.from_columns([p for p, _ in entries], [r for _, r in entries])
+        return self._placed
 
     def _refresh_source(self) -> None:
         if self._source is None:
