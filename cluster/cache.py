@@ -131,6 +131,8 @@ class SchedulerCache:
         past the age limit."""
         self._placed: estimate.Placed | None = estimate.EMPTY
         """`_placed_at` as the estimator's columns; None when it must be rebuilt."""
+        self._placed_oldest = float("inf")
+        """A lower bound of the placement times in `_placed_at`: pruning scans only when it is due."""
         self._snapshot: Snapshot | None = None
         self._version = 0
         """Bumped by every change to what the filters see (not by a confirmed pod re-read)."""
@@ -293,12 +295,14 @@ class SchedulerCache:
     def _record(self, pod: Pod, at: float) -> None:
         self._placed_at[sys.intern(pod.key)] = (pod, estimate.row(pod, at))
         self._placed = None
+        self._placed_oldest = min(self._placed_oldest, at)
 
     def _recent(self, now: float) -> estimate.Placed:
         """The pods placed within the age limit (and a report interval), as the estimator's columns."""
         oldest = now - self._max_age - PLACED_KEPT_SECONDS
-        if self._placed_at and min(row[1] for _, row in self._placed_at.values()) < oldest:
+        if self._placed_oldest < oldest:
             self._placed_at = {key: entry for key, entry in self._placed_at.items() if entry[1][1] >= oldest}
+            self._placed_oldest = min((row[1] for _, row in self._placed_at.values()), default=float("inf"))
             self._placed = None
         if self._placed is None:
             entries = list(self._placed_at.values())

@@ -165,3 +165,15 @@ def test_unknown_telemetry_stays_unknown():
     snapshot = estimate.apply(Snapshot.build([node], [pod]), estimate.Placed.of([(pod, NOW)]))
     assert snapshot.fresh.pods.tolist() == [0]
     assert snapshot.states[0].known is False
+
+
+def test_placement_times_are_forgotten_past_the_age_limit_and_with_their_pod():
+    clock = FakeClock(NOW)
+    cache = SchedulerCache(scheduler_name="ai-llama-scheduler", clock=clock, max_age_seconds=120)
+    cache.node_event(ADDED, node_json("a", cpu="32", annotations={nodestate.ANNOTATION: node_state("a", 0.3, age=60)}))
+    kept, gone = make_pod("kept", cpu="1"), make_pod("gone", cpu="1")
+    assert cache.assume(kept, "a") and cache.assume(gone, "a")
+    cache.forget(gone)
+    assert [p.name for p in cache.snapshot().fresh.placed.pods] == ["kept"]
+    clock.advance(120 + 120 + 1)
+    assert cache.snapshot().fresh.placed.pods == ()
