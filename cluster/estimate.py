@@ -21,14 +21,14 @@ A newer NodeState drops a pod from the count by itself: its timestamp passes the
 Pure: the placement times come from the scheduler's cache (`cluster.cache`), which records them.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from cluster import resources
 from cluster.objects import Pod
-from cluster.snapshot import DIM_INDEX, Snapshot, Telemetry, declared_of
+from cluster.snapshot import DIM_INDEX, NodeTable, Snapshot, Telemetry, declared_of
 from telemetry.nodestate import METRIC_NAMES
 
 CPU_SCALING_PERCENT = 85
@@ -37,7 +37,6 @@ DEFAULT_MILLI_CPU = 250
 DEFAULT_MEMORY_BYTES = 200 * 1024 * 1024
 _CPU = METRIC_NAMES.index("cpu_utilization")
 _MEAN, _P95 = 0, 2
-Row = tuple[str, float, int, int, tuple[int, ...]]
 
 
 def cpu_estimate(requests: np.ndarray) -> np.ndarray:
@@ -55,38 +54,40 @@ class Placed:
     """Recently bound or assumed pods, one row each: what an estimator needs, as columns."""
 
     pods: tuple[Pod, ...]
-    nodes: np.ndarray
+    nodes: tuple[str, ...]
     at: np.ndarray
     cpu_request: np.ndarray
     memory_request: np.ndarray
     noisy: np.ndarray
     """[pods, 4]: the dimensions each pod declares itself noisy in."""
+    index: np.ndarray | None = None
+    """Each row's node index in `table`, when the builder knew it (the cache does)."""
+    table: NodeTable | None = None
 
     @classmethod
     def of(cls, rows: Iterable[tuple[Pod, float]]) -> "Placed":
         """The columns of `(pod, placement time)` rows."""
         entries = list(rows)
-        return cls.from_columns([p for p, _ in entries], [row(p, at) for p, at in entries])
-
-    @classmethod
-    def from_columns(cls, pods: Sequence[Pod], rows: Sequence["Row"]) -> "Placed":
-        """From `row` tuples kept by the cache (one conversion per snapshot, no per-pod work)."""
-        nodes, at, cpu, memory, noisy = zip(*rows, strict=True) if rows else ((), (), (), (), ())
+        cpu, memory, noisy = zip(*(row(p) for p, _ in entries), strict=True) if entries else ((), (), ())
         return cls(
-            pods=tuple(pods),
-            nodes=np.array(nodes, dtype=object),
-            at=np.array(at, dtype=float),
+            pods=tuple(p for p, _ in entries),
+            nodes=tuple(p.node_name for p, _ in entries),
+            at=np.array([at for _, at in entries], dtype=float),
             cpu_request=np.array(cpu, dtype=float),
             memory_request=np.array(memory, dtype=float),
-            noisy=np.array(noisy, dtype=np.int64).reshape(len(rows), len(DIM_INDEX)),
+            noisy=np.array(noisy, dtype=np.int64).reshape(len(entries), len(DIM_INDEX)),
         )
 
+    def indexed(self, table: NodeTable) -> np.ndarray:
+        """Each row's node index in `table`, -1 where the node is gone."""
+        if self.index is not None and self.table is table:
+            return self.index
+        return np.array([table.index.get(name, -1) for name in self.nodes], dtype=np.int64)
 
-def row(pod: Pod, at: float) -> "Row":
-    """One pod's row of `Placed`: node, placement time, CPU and memory requests, declared noisy dimensions."""
+
+def row(pod: Pod) -> tuple[int, int, tuple[int, ...]]:
+    """What the estimators read of a pod: its CPU and memory requests and its declared noisy dimensions."""
     return (
-        pod.node_name,
-        at,
         pod.requests.get(resources.CPU, 0),
         pod.requests.get(resources.MEMORY, 0),
         tuple(int(v) for v in declared_of(pod)[1]),
@@ -130,11 +131,7 @@ def apply(snapshot: Snapshot, placed: Placed) -> Snapshot:
     """`snapshot` with each node's telemetry raised by the pods placed since it, and the estimate attached."""
     n = len(snapshot)
     measured = snapshot.telemetry
-    index = np.full(len(placed.pods), -1, dtype=np.int64)
-    if n and len(placed.pods):
-        names = snapshot.table.names_array
-        position = np.minimum(np.searchsorted(names, placed.nodes), n - 1)
-        index = np.where(names[position] == placed.nodes, position, -1)
+    index = placed.indexed(snapshot.table)
     empty = Fresh(measured, placed, index, np.zeros(n, np.int64), np.zeros(n), np.zeros(n), np.zeros((n, 4)))
     rows = empty.since(measured.timestamps)
     pods = np.bincount(index[rows], minlength=n)

@@ -63,11 +63,6 @@ class NodeTable:
         return tuple(n.name for n in self.nodes)
 
     @cached_property
-    def names_array(self) -> np.ndarray:
-        """The names as an (object) array, sorted, for vectorised look-ups with `np.searchsorted`."""
-        return np.array(self.names, dtype=object)
-
-    @cached_property
     def index(self) -> dict[str, int]:
         return {name: i for i, name in enumerate(self.names)}
 
