@@ -177,3 +177,13 @@ def test_placement_times_are_forgotten_past_the_age_limit_and_with_their_pod():
     assert [p.name for p in cache.snapshot().fresh.placed.pods] == ["kept"]
     clock.advance(120 + 120 + 1)
     assert cache.snapshot().fresh.placed.pods == ()
+
+
+def test_the_estimate_follows_its_node_when_the_node_set_changes():
+    cache = stale_cluster()
+    assert cache.assume(make_pod("web", cpu="2", annotations=SENSITIVE), "b")
+    before = cache.snapshot()
+    cache.node_event(ADDED, node_json("a0", cpu="32", memory="128Gi"))  # sorts before "b": indices shift
+    after = cache.snapshot()
+    assert before.fresh.pods[before.node_index("b")] == after.fresh.pods[after.node_index("b")] == 1
+    assert after.fresh.pods.sum() == 1
