@@ -94,9 +94,6 @@ def row(pod: Pod) -> tuple[int, int, tuple[int, ...]]:
     )
 
 
-EMPTY = Placed.of(())
-
-
 @dataclass(frozen=True, eq=False)
 class Fresh:
     """Per node (aligned with the snapshot's names): the pods placed since its telemetry and their estimate."""
@@ -118,6 +115,8 @@ class Fresh:
     def since(self, cutoff: np.ndarray) -> np.ndarray:
         """Per row of `placed`: on a known node and placed after that node's `cutoff` (NaN counts nothing)."""
         known = self.index >= 0
+        if not len(cutoff):
+            return known
         limit = np.where(known, cutoff[np.maximum(self.index, 0)], np.nan)
         with np.errstate(invalid="ignore"):
             return known & (self.placed.at > limit)
@@ -132,7 +131,9 @@ def apply(snapshot: Snapshot, placed: Placed) -> Snapshot:
     n = len(snapshot)
     measured = snapshot.telemetry
     index = placed.indexed(snapshot.table)
-    empty = Fresh(measured, placed, index, np.zeros(n, np.int64), np.zeros(n), np.zeros(n), np.zeros((n, 4)))
+    empty = Fresh(
+        measured, placed, index, np.zeros(n, np.int64), np.zeros(n), np.zeros(n), np.zeros((n, len(DIM_INDEX)))
+    )
     rows = empty.since(measured.timestamps)
     pods = np.bincount(index[rows], minlength=n)
     if not pods.any():
