@@ -6,6 +6,13 @@ decision chain differs:
   BalancedAllocation, TaintToleration, NodeAffinity) behind the same filters, blind to interference;
 - `heuristic`, `transformer`: our tiers forced alone (as `decide --tier`), from the run's settings;
 - `auto`: the production chain; it asks the LLM only when an endpoint or token is configured;
+- `loadaware`: Koordinator's LoadAwareScheduling filter and score (weight 1, as koord-scheduler's shipped
+  profile) beside kube-scheduler's default scoring: measured CPU with its assigned-pod estimator
+  (`scoring/plugins/load_aware.py`);
+- `trimaran-lvrb`: scheduler-plugins' LoadVariationRiskBalancing beside the default scoring (its README's
+  profile); `trimaran-tlp`: TargetLoadPacking with NodeResourcesFit and BalancedAllocation disabled (its
+  README's profile) (`scoring/plugins/trimaran.py`). The peers read the telemetry as published and run their
+  own estimators, with their projects' default parameters;
 - `oracle`: the interference model's best feasible node (`sim.oracle.best`): no policy can place a pod where
   the model predicts a lower P99 at that moment (zero regret). It is greedy, pod by pod: it does not weigh
   what a placement does to later arrivals, so its final latencies are a strong reference, not a proof.
@@ -14,7 +21,7 @@ Only the oracle reads the simulator's ground truth (hidden profiles, hardware); 
 real scheduler sees: the API objects and the published NodeState telemetry.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from cluster.clock import Clock
@@ -23,14 +30,20 @@ from llm.availability import unavailable_reason
 from scoring.assemble import TierUnavailableError, build_decider
 from scoring.decide import Choice, Decider, Request, Tier
 from scoring.heuristic import HeuristicTier
-from scoring.runtime import KUBE_SCORE_WEIGHTS
+from scoring.runtime import DEFAULT_FILTERS, KUBE_SCORE_WEIGHTS
 from sim import oracle
 from sim.cluster import SimCluster
 from sim.cluster_state import ClusterState
 from sim.pods import Workload, workload
 from telemetry.stats import Stats
 
-POLICIES = ("default", "heuristic", "transformer", "auto", "oracle")
+PEERS: Mapping[str, tuple[Mapping[str, int], tuple[str, ...]]] = {
+    "loadaware": ({**KUBE_SCORE_WEIGHTS, "LoadAwareScheduling": 1}, (*DEFAULT_FILTERS, "LoadAwareScheduling")),
+    "trimaran-lvrb": ({**KUBE_SCORE_WEIGHTS, "LoadVariationRiskBalancing": 1}, DEFAULT_FILTERS),
+    "trimaran-tlp": ({"TaintToleration": 3, "NodeAffinity": 2, "TargetLoadPacking": 1}, DEFAULT_FILTERS),
+}
+"""Each peer's score weights and filters."""
+POLICIES = ("default", *PEERS, "heuristic", "transformer", "auto", "oracle")
 
 
 class PolicyUnavailableError(RuntimeError):
@@ -50,6 +63,12 @@ def build(policy: str, settings: Settings, *, world: SimCluster, clock: Clock, s
     if policy == "default":
         decider = Decider(heuristic=HeuristicTier(weights=KUBE_SCORE_WEIGHTS), clock=clock)
         return Built(decider, "kube-scheduler default scoring: " + ", ".join(KUBE_SCORE_WEIGHTS))
+    if policy in PEERS:
+        weights, filters = PEERS[policy]
+        decider = Decider(heuristic=HeuristicTier(weights=weights), filters=filters, clock=clock)
+        extra = [f for f in filters if f not in DEFAULT_FILTERS]
+        note = "scores " + ", ".join(f"{name} x{w}" for name, w in weights.items())
+        return Built(decider, note + (f"; filters add {', '.join(extra)}" if extra else ""))
     if policy == "oracle":
         decider = Decider(heuristic=HeuristicTier(), tiers=[OracleTier(world)], clock=clock)
         return Built(decider, "sim.oracle.best: the lowest predicted P99 among the feasible nodes (ground truth)")

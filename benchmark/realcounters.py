@@ -13,7 +13,7 @@ in the production chain (an LLM is not asked offline); the oracle knows the simu
 machines, so it has no score here.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -53,9 +53,19 @@ def check(policies: Sequence[str], settings: Settings) -> dict[str, Any]:
     """Pairwise ranking accuracy per policy on the real measurements, or why it could not be computed."""
     try:
         from scoring import evaluate  # noqa: PLC0415
+        from scoring.transformer.counters import CountersError  # noqa: PLC0415
     except ImportError as exc:
         return {"status": "not available yet", "reason": f"scoring.evaluate cannot be imported ({exc})", "data": DATA}
     scorers, notes = _scorers(settings)
+    try:
+        return {"status": "ok", "data": DATA, "policies": _pairs_by_policy(policies, scorers, notes, evaluate)}
+    except CountersError as exc:
+        return {"status": "not available yet", "reason": str(exc), "data": DATA}
+
+
+def _pairs_by_policy(
+    policies: Sequence[str], scorers: Mapping[str, Any], notes: Mapping[str, str], evaluate: Any
+) -> dict[str, Any]:
     results: dict[str, Any] = {}
     for policy in policies:
         scorer = scorers.get(policy)
@@ -72,4 +82,4 @@ def check(policies: Sequence[str], settings: Settings) -> dict[str, Any]:
                     "accuracy": round(counts.accuracy, 4),
                 }
         results[policy] = entry
-    return {"status": "ok", "data": DATA, "policies": results}
+    return results

@@ -28,7 +28,7 @@ from rich.table import Table
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
-ORDER = ("default", "heuristic", "transformer", "auto", "oracle")
+ORDER = ("default", "loadaware", "trimaran-lvrb", "trimaran-tlp", "heuristic", "transformer", "auto", "oracle")
 OURS = ("heuristic", "transformer", "auto")
 COLUMNS = (
     ("policy", None, ""),

@@ -16,11 +16,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+import numpy as np
+
+from cluster import estimate
 from cluster.clock import Clock
-from cluster.needs import CLASS_ANNOTATION, NOISY_ANNOTATION, SENSITIVITY_ANNOTATION
+from cluster.needs import CLASS_ANNOTATION, DIMENSIONS, NOISY_ANNOTATION, SENSITIVITY_ANNOTATION
 from cluster.objects import Node, Pod
 from cluster.parse import ManifestError, parse_node, parse_pod
-from cluster.snapshot import Snapshot
+from cluster.snapshot import NodeTable, Snapshot
 from telemetry import nodestate
 from telemetry.nodestate import NodeState
 from telemetry.sources import Source
@@ -36,6 +39,11 @@ INT64_MAX = 2**63 - 1
 def _oversized(amounts: Mapping[str, int]) -> str | None:
     """The first resource whose amount the snapshot cannot count (beyond int64), or None."""
     return next((name for name, amount in amounts.items() if not -INT64_MAX <= amount <= INT64_MAX), None)
+
+
+PLACED_KEPT_SECONDS = 120.0
+"""How long past the telemetry age limit a placement time is kept: peers look back up to a report interval
+(60 s) before a NodeState's timestamp, and an older NodeState is unknown anyway."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +104,96 @@ def _accounting(pod: Pod) -> tuple[Any, ...]:
     )
 
 
+def _scheduled_at(raw: Mapping[str, Any]) -> float | None:
+    """When the pod was bound, from its `PodScheduled` condition (as Koordinator's pod assign cache reads it);
+    None when absent or unreadable."""
+    for condition in (raw.get("status") or {}).get("conditions") or ():
+        if condition.get("type") == "PodScheduled" and condition.get("status") == "True":
+            try:
+                return nodestate.parse_timestamp(str(condition.get("lastTransitionTime")))
+            except ValueError:
+                return None
+    return None
+
+
+class _PlacedLog:
+    """The recently placed pods as growing columns: a snapshot takes a view of them, not a copy, so a burst
+    of N decisions costs N appends, not N rebuilds. Removing and pruning rebuild (rare)."""
+
+    def __init__(self) -> None:
+        self._rows: dict[str, tuple[Pod, float]] = {}
+        self._table: NodeTable | None = None
+        self._oldest = float("inf")
+        self._reset(64)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._rows
+
+    def _reset(self, capacity: int) -> None:
+        self._count = 0
+        self._pods: list[Pod] = []
+        self._nodes: list[str] = []
+        self._at = np.empty(capacity)
+        self._cpu = np.empty(capacity)
+        self._memory = np.empty(capacity)
+        self._noisy = np.empty((capacity, len(DIMENSIONS)), dtype=np.int64)
+        self._index = np.empty(capacity, dtype=np.int64)
+
+    def add(self, key: str, pod: Pod, at: float) -> None:
+        if key in self._rows:
+            self.remove(key)
+        self._rows[sys.intern(key)] = (pod, at)
+        self._append(pod, at)
+        self._oldest = min(self._oldest, at)
+
+    def _append(self, pod: Pod, at: float) -> None:
+        if self._count == len(self._at):
+            for name in ("_at", "_cpu", "_memory", "_noisy", "_index"):
+                old = getattr(self, name)
+                grown = np.empty((2 * len(old), *old.shape[1:]), dtype=old.dtype)
+                grown[: self._count] = old[: self._count]
+                setattr(self, name, grown)
+        k = self._count
+        self._pods.append(pod)
+        self._nodes.append(pod.node_name)
+        cpu, memory, noisy = estimate.row(pod)
+        self._at[k], self._cpu[k], self._memory[k], self._noisy[k] = at, cpu, memory, noisy
+        self._index[k] = self._table.index.get(pod.node_name, -1) if self._table is not None else -1
+        self._count += 1
+
+    def remove(self, key: str) -> None:
+        if self._rows.pop(key, None) is not None:
+            self._rebuild()
+
+    def prune(self, oldest: float) -> None:
+        if self._oldest < oldest:
+            self._rows = {key: (pod, at) for key, (pod, at) in self._rows.items() if at >= oldest}
+            self._rebuild()
+
+    def _rebuild(self) -> None:
+        self._reset(max(64, 2 * len(self._rows)))
+        for pod, at in self._rows.values():
+            self._append(pod, at)
+        self._oldest = min((at for _, at in self._rows.values()), default=float("inf"))
+
+    def view(self, table: NodeTable) -> estimate.Placed:
+        if table is not self._table:
+            self._table = table
+            self._index = self._index.copy()  # earlier views keep the indices of their own table
+            self._index[: self._count] = [table.index.get(name, -1) for name in self._nodes]
+        k = self._count
+        return estimate.Placed(
+            pods=tuple(self._pods),
+            nodes=tuple(self._nodes),
+            at=self._at[:k],
+            cpu_request=self._cpu[:k],
+            memory_request=self._memory[:k],
+            noisy=self._noisy[:k],
+            index=self._index[:k],
+            table=table,
+        )
+
+
 class SchedulerCache:
     def __init__(
         self,
@@ -121,6 +219,8 @@ class SchedulerCache:
         self._assigned: dict[str, Pod] = {}
         self._fingerprints: dict[str, tuple[Any, ...]] = {}
         self._assumed: dict[str, str] = {}
+        self._placed = _PlacedLog()
+        """The recently bound or assumed pods and when, for `cluster.estimate`; pruned past the age limit."""
         self._snapshot: Snapshot | None = None
         self._version = 0
         """Bumped by every change to what the filters see (not by a confirmed pod re-read)."""
@@ -182,8 +282,12 @@ class SchedulerCache:
                     self._warn(f"ignoring pod {key}: request {too_large} is beyond the API's int64 range")
                     return PodChange(gone=key, freed=self._remove_assigned(key))
                 self._fingerprints[key] = fingerprint
-                self._assumed.pop(key, None)
+                at = None
+                if self._assumed.pop(key, None) is None and key not in self._placed:
+                    at = _scheduled_at(raw)
                 self._place(pod)
+                if at is not None and at > self._clock.now() - self._max_age - PLACED_KEPT_SECONDS:
+                    self._placed.add(key, pod, at)
                 return PodChange(gone=key)
             if spec.get("schedulerName") != self.scheduler_name or meta.get("deletionTimestamp"):
                 return PodChange(gone=key)
@@ -207,13 +311,15 @@ class SchedulerCache:
         return self.versioned_snapshot()[0]
 
     def versioned_snapshot(self) -> tuple[Snapshot, int]:
-        """The current view and its version, for `assume(..., decided_at=version)`."""
+        """The current view and its version, for `assume(..., decided_at=version)`: telemetry past its age
+        limit is unknown, and the rest is raised by the pods placed since it (`cluster.estimate`)."""
         now = self._clock.now()
         with self._lock:
             self._refresh_source()
             if self._snapshot is None:
                 self._snapshot = Snapshot.build(self._nodes.values(), self._assigned.values(), states=self._states)
-            return self._snapshot.aged(now=now, max_age_seconds=self._max_age), self._version
+            aged = self._snapshot.aged(now=now, max_age_seconds=self._max_age)
+            return estimate.apply(aged, self._recent(now, aged.table)), self._version
 
     def assume(
         self,
@@ -236,7 +342,9 @@ class SchedulerCache:
             if fits is not None and decided_at != self._version and not fits(self._snapshot):
                 return False
             self._assumed[pod.key] = node
-            self._place(replace(pod, node_name=node))
+            placed = replace(pod, node_name=node)
+            self._place(placed)
+            self._placed.add(placed.key, placed, self._clock.now())
             return True
 
     def forget(self, pod: Pod) -> None:
@@ -295,6 +403,7 @@ class SchedulerCache:
 
     def _remove_assigned(self, key: str) -> bool:
         self._assumed.pop(key, None)
+        self._placed.remove(key)
         old = self._assigned.pop(key, None)
         if old is None:
             return False
@@ -302,6 +411,11 @@ class SchedulerCache:
         if self._snapshot is not None:
             self._snapshot = self._snapshot.without_pod(old)
         return True
+
+    def _recent(self, now: float, table: NodeTable) -> estimate.Placed:
+        """The pods placed within the age limit (and a report interval), as the estimator's columns."""
+        self._placed.prune(now - self._max_age - PLACED_KEPT_SECONDS)
+        return self._placed.view(table)
 
     def _refresh_source(self) -> None:
         if self._source is None:

@@ -11,7 +11,7 @@ did not change, which is how successive decisions and the scheduler's assume cac
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
@@ -21,6 +21,9 @@ from cluster.needs import DIMENSIONS, parse_needs
 from cluster.objects import Node, Pod, Taint
 from telemetry import nodestate
 from telemetry.nodestate import METRIC_NAMES, STATS, NodeState
+
+if TYPE_CHECKING:
+    from cluster.estimate import Fresh
 
 BASE_RESOURCES = (resources.CPU, resources.MEMORY, resources.EPHEMERAL_STORAGE)
 DIM_INDEX = {d: i for i, d in enumerate(DIMENSIONS)}
@@ -122,7 +125,7 @@ def _timestamps(states: Sequence[NodeState]) -> np.ndarray:
     return np.array(values, dtype=float).reshape(len(states))
 
 
-def _declared(pod: Pod) -> np.ndarray:
+def declared_of(pod: Pod) -> np.ndarray:
     """Per dimension: is the pod sensitive to it (row 0), does it stress it (row 1)."""
     needs = parse_needs(pod).needs
     out = np.zeros((2, len(DIMENSIONS)), dtype=np.int64)
@@ -148,6 +151,9 @@ class Snapshot:
     anti_affinity: tuple[tuple[int, Pod], ...] = ()
     """Pods with required anti-affinity and their node index (kube-scheduler keeps this list too)."""
     namespaces: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    fresh: "Fresh | None" = None
+    """The pods placed since each node's telemetry and what they add (`cluster.estimate.apply`); None when
+    the snapshot was built without placement times (the telemetry is then as published)."""
 
     @classmethod
     def build(
@@ -196,7 +202,7 @@ class Snapshot:
             for pod in group:
                 requested[i] += self.table.resource_vector(pod.requests)[0]
                 non_zero[i] += (pod.non_zero_requests[resources.CPU], pod.non_zero_requests[resources.MEMORY])
-                declared[i] += _declared(pod)
+                declared[i] += declared_of(pod)
                 used.update(pod.host_ports)
             ports.append(frozenset(used))
         counts = np.array([len(g) for g in self.pods_on], dtype=np.int64)
@@ -281,7 +287,7 @@ class Snapshot:
         pod_count = self.pod_count.copy()
         pod_count[i] += sign
         declared = self.declared.copy()
-        declared[i] += sign * _declared(pod)
+        declared[i] += sign * declared_of(pod)
         ports = list(self.used_ports)
         ports[i] = frozenset(port for p in group for port in p.host_ports)
         pods_on = (*self.pods_on[:i], group, *self.pods_on[i + 1 :])

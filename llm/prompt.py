@@ -63,7 +63,8 @@ full nodes.
 Data format: `pod` is the pod. Each candidate has an opaque `id` and lists in the orders given by `legend`: \
 `free` and `requested` resources; per dimension, `pressure_pct` (0 quiet, 100 saturated) and the running pods \
 that declared themselves noisy (`noisy_neighbours`) or, for a noisy pod, sensitive (`sensitive_neighbours`); \
-the `mean` and `p95` telemetry of the last window; `regime` names the node's dominant contention \
+the `mean` and `p95` telemetry of the last window, its cpu raised by the pods placed since \
+(`placed_since_telemetry`: how many, and their estimated cpu_m); `regime` names the node's dominant contention \
 (quiet, llc-bound, membw-bound, cpu-bound, io-bound or unknown), read from that telemetry. `pods` is \
 running/maximum. `unknown` means not measured: \
 treat it as typical, neither good nor bad. `hint` is a local scheduler's 0-100 score: a tie-breaker you may \
@@ -105,6 +106,8 @@ class Candidate:
     hint: float
     regime: str = "unknown"
     """The node's contention regime from its telemetry (`scoring.transformer.regimes`), a hint."""
+    placed_since: tuple[int, int] = (0, 0)
+    """Pods placed since the node's telemetry and their estimated millicores (`cluster.estimate`)."""
 
 
 @dataclass(frozen=True)
@@ -166,6 +169,12 @@ def facts(request: Request, *, max_candidates: int) -> PromptFacts:
     hints = scores[chosen].tolist()
     labels = snapshot.telemetry.derived(regimes)[indices].tolist()
     names = snapshot.names
+    fresh = snapshot.fresh
+    since = (
+        np.stack([fresh.pods[indices], fresh.milli_cpu[indices]], axis=1).astype(int).tolist()
+        if fresh is not None
+        else [[0, 0]] * len(indices)
+    )
     candidates = tuple(
         Candidate(
             node=names[i],
@@ -180,6 +189,7 @@ def facts(request: Request, *, max_candidates: int) -> PromptFacts:
             p95=_known(p95s[row]),
             hint=hints[row],
             regime=str(labels[row]),
+            placed_since=(since[row][0], since[row][1]),
         )
         for row, i in enumerate(indices.tolist())
     )
@@ -240,6 +250,8 @@ def candidate_json(
         body["regime"] = candidate.regime
         body["mean"] = _metric_values(candidate.mean)
         body["p95"] = _metric_values(candidate.p95)
+    if candidate.placed_since[0]:
+        body["placed_since_telemetry"] = {"pods": candidate.placed_since[0], "cpu_m": candidate.placed_since[1]}
     body["hint"] = _number(candidate.hint, 0)
     return body
 

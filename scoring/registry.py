@@ -10,6 +10,7 @@ from typing import Any
 from scoring.plugins import (
     inter_pod_affinity,
     interference_aware,
+    load_aware,
     node_affinity,
     node_name,
     node_ports,
@@ -18,6 +19,7 @@ from scoring.plugins import (
     node_unschedulable,
     pod_topology_spread,
     taint_toleration,
+    trimaran,
 )
 
 Factory = Callable[[Mapping[str, Any]], Any]
@@ -64,6 +66,9 @@ def in_tree() -> Registry:
         inter_pod_affinity,
         node_resources_balanced_allocation,
         interference_aware,
+        load_aware,
     ):
         registry.register(module.NAME, module.new)
+    registry.register(trimaran.LVRB, trimaran.new_lvrb)
+    registry.register(trimaran.TLP, trimaran.new_tlp)
     return registry
