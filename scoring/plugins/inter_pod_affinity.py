@@ -1,4 +1,4 @@
-"""InterPodAffinity (filter half): required pod affinity and anti-affinity, both directions.
+"""InterPodAffinity: required pod affinity and anti-affinity filter, preferred terms score.
 
 Mirrors `pkg/scheduler/framework/plugins/interpodaffinity/filtering.go` (v1.36). PreFilter counts,
 per topology pair (key=value of a node label), the existing pods that match the incoming pod's
@@ -7,17 +7,24 @@ terms match the incoming pod. Filter then checks, per node and in this order: af
 topology must hold a matching pod, except the first pod of a self-affine group), anti-affinity, and
 the existing pods' anti-affinity. `matchLabelKeys`/`mismatchLabelKeys` are merged into the selector
 with the owning pod's label values, as the API server does on creation.
+
+Score mirrors `scoring.go` (v1.36, `hardPodAffinityWeight` 1, `ignorePreferredTermsOfExistingPods`
+false): per topology pair, the incoming pod's preferred affinity terms add their weight for each
+existing pod they select and its preferred anti-affinity terms subtract it; each existing pod adds
+`hardPodAffinityWeight` per required affinity term, and its preferred weights (minus for anti-affinity),
+for the terms that select the incoming pod. A node's score is the sum over its pairs, normalised
+min-max to 0..100; with nothing to count the plugin skips (every node 0).
 """
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 
 from cluster.labels import selector_matches
-from cluster.objects import LabelSelector, Pod, PodAffinityTerm, Requirement
+from cluster.objects import LabelSelector, Pod, PodAffinityTerm, Requirement, WeightedPodAffinityTerm
 from cluster.snapshot import Snapshot
-from scoring.framework import Failures, PodInfo
+from scoring.framework import MAX_NODE_SCORE, Failures, PodInfo
 
 NAME = "InterPodAffinity"
 ERR_REASON_AFFINITY = "node(s) didn't match pod affinity rules"
@@ -25,6 +32,7 @@ ERR_REASON_ANTI_AFFINITY = "node(s) didn't match pod anti-affinity rules"
 ERR_REASON_EXISTING_ANTI_AFFINITY = "node(s) didn't satisfy existing pods anti-affinity rules"
 
 Pair = tuple[str, str]
+HARD_POD_AFFINITY_WEIGHT = 1
 
 
 def effective_selector(term: PodAffinityTerm, owner: Pod) -> LabelSelector | None:
@@ -99,6 +107,65 @@ class InterPodAffinity:
             elif existing_counts and any(existing_counts.get(pair) for pair in node_labels.items()):
                 failures[int(i)] = (ERR_REASON_EXISTING_ANTI_AFFINITY,)
         return failures
+
+    def score(self, pod: PodInfo, snapshot: Snapshot, feasible: np.ndarray) -> np.ndarray | None:
+        return affinity_scores(pod.pod, snapshot, feasible)
+
+
+def _add(
+    scores: Counter[Pair],
+    terms: tuple[WeightedPodAffinityTerm, ...],
+    owner: Pod,
+    target: Pod,
+    *,
+    node_labels: Mapping[str, str],
+    namespaces: Mapping[str, Mapping[str, str]],
+    sign: int,
+) -> None:
+    """`scoreMap.processTerms`: each of `owner`'s terms that selects `target` weighs on `target`'s node's pair."""
+    for weighted in terms:
+        term = weighted.term
+        value = node_labels.get(term.topology_key)
+        if value is not None and term_matches_pod(term, owner, target, namespaces):
+            scores[(term.topology_key, value)] += sign * weighted.weight
+
+
+def affinity_scores(incoming: Pod, snapshot: Snapshot, feasible: np.ndarray) -> np.ndarray | None:
+    """PreScore, Score and NormalizeScore over the feasible nodes; None (upstream Skip) when nothing counts."""
+    preferred = incoming.affinity.pod_affinity_preferred
+    preferred_anti = incoming.affinity.pod_anti_affinity_preferred
+    existing: Iterable[tuple[int, Pod]]
+    if preferred or preferred_anti:
+        existing = snapshot.all_pods()
+    elif snapshot.affine:
+        existing = snapshot.affine
+    else:
+        return None
+    nodes = snapshot.table.nodes
+    namespaces = snapshot.namespaces
+    scores: Counter[Pair] = Counter()
+    for i, other in existing:
+        node_labels = nodes[i].labels
+        if not node_labels:
+            continue
+        where = {"node_labels": node_labels, "namespaces": namespaces}
+        hard = tuple(WeightedPodAffinityTerm(HARD_POD_AFFINITY_WEIGHT, t) for t in other.affinity.pod_affinity_required)
+        _add(scores, preferred, incoming, other, **where, sign=1)
+        _add(scores, preferred_anti, incoming, other, **where, sign=-1)
+        _add(scores, hard, other, incoming, **where, sign=1)
+        _add(scores, other.affinity.pod_affinity_preferred, other, incoming, **where, sign=1)
+        _add(scores, other.affinity.pod_anti_affinity_preferred, other, incoming, **where, sign=-1)
+    if not scores:
+        return None
+    labels = snapshot.table.labels
+    raw = np.zeros(len(feasible), dtype=np.int64)
+    for (key, value), weight in scores.items():
+        if weight:
+            raw += weight * labels.equals(key, value)[feasible]
+    low, high = int(raw.min()), int(raw.max())
+    if high == low:
+        return np.zeros(len(feasible), dtype=np.int64)
+    return (MAX_NODE_SCORE * (raw - low) / (high - low)).astype(np.int64)
 
 
 def _satisfies_affinity(
