@@ -309,6 +309,7 @@ def _parse_node(obj: Mapping[str, Any], meta: Mapping[str, Any], name: str) -> N
         unschedulable=bool(spec.get("unschedulable")),
         ready=ready in ("True", ""),
         resource_version=str(meta.get("resourceVersion") or ""),
+        images=_images(status.get("images")),
     )
 
 
