@@ -65,6 +65,9 @@ _READABLE = {
     "NodeResourcesBalancedAllocation": "balance",
     "TaintToleration": "taints",
     "NodeAffinity": "node affinity",
+    "PodTopologySpread": "spread",
+    "InterPodAffinity": "pod affinity",
+    "ImageLocality": "images present",
 }
 
 
