@@ -107,7 +107,8 @@ class Candidate:
     regime: str = "unknown"
     """The node's contention regime from its telemetry (`scoring.transformer.regimes`), a hint."""
     spread: float | None = None
-    """PodTopologySpread and InterPodAffinity's mean 0..100 score, None when neither ranks the nodes."""
+    """The heuristic's soft-preference score (PodTopologySpread, InterPodAffinity), None when neither ranks the
+    nodes. Labels and selectors never reach the prompt, so the model sees only this number."""
 
 
 @dataclass(frozen=True)
@@ -168,8 +169,8 @@ def facts(request: Request, *, max_candidates: int) -> PromptFacts:
     pods, max_pods = snapshot.pod_count[indices].tolist(), table.allowed_pods[indices].tolist()
     hints = scores[chosen].tolist()
     labels = snapshot.telemetry.derived(regimes)[indices].tolist()
-    spread = preference(request.heuristic.plugin_scores)
-    spreads = spread[chosen].tolist() if spread is not None else [None] * len(chosen)
+    preference = request.heuristic.preference
+    spreads = preference[0][chosen].tolist() if preference is not None else [None] * len(chosen)
     names = snapshot.names
     candidates = tuple(
         Candidate(
@@ -190,22 +191,6 @@ def facts(request: Request, *, max_candidates: int) -> PromptFacts:
         for row, i in enumerate(indices.tolist())
     )
     return PromptFacts(pod=pod, resources=tuple(table.resources[j] for j in wanted), candidates=candidates)
-
-
-# The soft constraints the prompt summarises as `spread`: they come from labels and selectors, which the
-# prompt never shows, so the model sees only what they think of each node.
-PREFERENCE_PLUGINS = ("PodTopologySpread", "InterPodAffinity")
-
-
-def preference(plugin_scores: Mapping[str, np.ndarray]) -> np.ndarray | None:
-    """Mean score of the preference plugins that rank the feasible nodes (a plugin that skipped the pod or
-    scores every node alike says nothing), aligned with the feasible nodes; None when none does."""
-    ranking = [
-        np.asarray(plugin_scores[name], dtype=float)
-        for name in PREFERENCE_PLUGINS
-        if name in plugin_scores and np.ptp(plugin_scores[name]) > 0
-    ]
-    return np.mean(ranking, axis=0) if ranking else None
 
 
 # -- rendering ------------------------------------------------------------------------------------
