@@ -64,12 +64,12 @@ def image_scores(pod: Pod, snapshot: Snapshot, feasible: np.ndarray) -> np.ndarr
     if not pod.images:
         return np.zeros(len(feasible), dtype=np.int64)
     holders = _holders(snapshot.table)
+    held = [h for h in (holders.get(normalized_image_name(image)) for image in pod.images) if h is not None]
+    if not held:
+        return np.zeros(len(feasible), dtype=np.int64)
     total = np.zeros(len(snapshot), dtype=np.int64)
-    for image in pod.images:
-        held = holders.get(normalized_image_name(image))
-        if held is not None:
-            indices, sizes = held
-            total[indices] += (sizes * (len(indices) / len(snapshot))).astype(np.int64)
+    for indices, sizes in held:
+        total[indices] += (sizes * (len(indices) / len(snapshot))).astype(np.int64)
     return calculate_priority(total[feasible], len(pod.images))
 
 

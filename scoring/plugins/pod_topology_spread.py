@@ -129,7 +129,9 @@ def spread_scores(pod: Pod, snapshot: Snapshot, feasible: np.ndarray) -> np.ndar
                 counted &= affinity
             if constraint.node_taints_policy == "Honor":
                 counted &= _tolerated(pod, snapshot)
-            counted &= np.isin(codes, domains)
+            in_domains = np.zeros(len(codes) + 1, dtype=bool)
+            in_domains[domains + 1] = True  # code -1 (no label) is slot 0
+            counted &= in_domains[codes + 1]
             by_domain = np.bincount(codes[counted] + 1, weights=per_node[counted], minlength=len(codes) + 1)
             count = by_domain[codes[feasible] + 1]
         raw += np.where(present, count * weight + (constraint.max_skew - 1), 0.0)
