@@ -526,3 +526,39 @@ def test_replicas_of_one_replicaset_spread_across_equal_nodes():
         chosen.append(node)
         snapshot = snapshot.with_pod(pod, node)
     assert sorted(chosen) == ["n1", "n2", "n3"]
+
+
+@pytest.mark.parametrize(
+    ("images", "expected"),
+    [
+        pytest.param(
+            NODE_250_10,
+            {"gcr.io/250:latest": 250 * MB, "gcr.io/10:latest": 10 * MB, "gcr.io/10:v1": 10 * MB},
+            id="every name of every image",
+        ),
+        pytest.param(
+            [{"names": ["a:1"], "sizeBytes": "big"}, {"names": "b:1", "sizeBytes": 1}, 7],
+            {},
+            id="malformed entries are skipped",
+        ),
+        pytest.param("not a list", {}, id="a malformed list is ignored and the node stays usable"),
+    ],
+)
+def test_node_images_are_read_leniently(images, expected):
+    node = image_node("n", images)
+    assert dict(node.images) == expected
+    assert not node.unschedulable
+
+
+@pytest.mark.parametrize(
+    ("refs", "expected"),
+    [
+        pytest.param([RS], ("apps/v1", "ReplicaSet", "rs-1"), id="the controller reference"),
+        pytest.param([{**RS, "controller": False}], (), id="an owner that is not the controller"),
+        pytest.param("junk", (), id="a malformed list"),
+    ],
+)
+def test_the_pods_controller_is_read_from_its_owner_references(refs, expected):
+    raw = pod_json("p")
+    raw["metadata"]["ownerReferences"] = refs
+    assert parse_pod(raw).controller == expected
