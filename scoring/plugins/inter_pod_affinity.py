@@ -17,12 +17,12 @@ min-max to 0..100; with nothing to count the plugin skips (every node 0).
 """
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
 from cluster.labels import selector_matches
-from cluster.objects import LabelSelector, Pod, PodAffinityTerm, Requirement, WeightedPodAffinityTerm
+from cluster.objects import LabelSelector, Pod, PodAffinityTerm, Requirement
 from cluster.snapshot import Snapshot
 from scoring.framework import MAX_NODE_SCORE, Failures, PodInfo
 
@@ -33,6 +33,7 @@ ERR_REASON_EXISTING_ANTI_AFFINITY = "node(s) didn't satisfy existing pods anti-a
 
 Pair = tuple[str, str]
 HARD_POD_AFFINITY_WEIGHT = 1
+"""`InterPodAffinityArgs.hardPodAffinityWeight`'s default."""
 
 
 def effective_selector(term: PodAffinityTerm, owner: Pod) -> LabelSelector | None:
@@ -112,49 +113,69 @@ class InterPodAffinity:
         return affinity_scores(pod.pod, snapshot, feasible)
 
 
-def _add(
-    scores: Counter[Pair],
-    terms: tuple[WeightedPodAffinityTerm, ...],
-    owner: Pod,
-    target: Pod,
-    *,
-    node_labels: Mapping[str, str],
-    namespaces: Mapping[str, Mapping[str, str]],
-    sign: int,
-) -> None:
-    """`scoreMap.processTerms`: each of `owner`'s terms that selects `target` weighs on `target`'s node's pair."""
-    for weighted in terms:
-        term = weighted.term
-        value = node_labels.get(term.topology_key)
-        if value is not None and term_matches_pod(term, owner, target, namespaces):
-            scores[(term.topology_key, value)] += sign * weighted.weight
+def _incoming_terms(
+    incoming: Pod, namespaces: Mapping[str, Mapping[str, str]]
+) -> list[tuple[str, int, Callable[[Pod], bool]]]:
+    """The incoming pod's preferred terms as (topology key, signed weight, does it select this pod), with the
+    selector and namespace scope resolved once rather than once per existing pod."""
+    prepared = []
+    for terms, sign in (
+        (incoming.affinity.pod_affinity_preferred, 1),
+        (incoming.affinity.pod_anti_affinity_preferred, -1),
+    ):
+        for weighted in terms:
+            term = weighted.term
+            selector = effective_selector(term, incoming)
+            if term.namespace_selector is None and not term.namespaces:
+                scope = frozenset((incoming.namespace,))
+            else:
+                scope = frozenset(
+                    ns
+                    for ns, ns_labels in namespaces.items()
+                    if ns in term.namespaces
+                    or (term.namespace_selector is not None and selector_matches(term.namespace_selector, ns_labels))
+                ) | frozenset(term.namespaces)
+
+            def selects(other: Pod, scope: frozenset[str] = scope, selector: LabelSelector | None = selector) -> bool:
+                return other.namespace in scope and selector_matches(selector, other.labels)
+
+            prepared.append((term.topology_key, sign * weighted.weight, selects))
+    return prepared
+
+
+def _existing_terms(other: Pod) -> list[tuple[PodAffinityTerm, int]]:
+    """An existing pod's terms that weigh on the incoming pod: required affinity at `hardPodAffinityWeight`,
+    preferred affinity at its weight, preferred anti-affinity at minus its weight."""
+    affinity = other.affinity
+    terms = [(t, HARD_POD_AFFINITY_WEIGHT) for t in affinity.pod_affinity_required]
+    terms += [(w.term, w.weight) for w in affinity.pod_affinity_preferred]
+    terms += [(w.term, -w.weight) for w in affinity.pod_anti_affinity_preferred]
+    return terms
 
 
 def affinity_scores(incoming: Pod, snapshot: Snapshot, feasible: np.ndarray) -> np.ndarray | None:
     """PreScore, Score and NormalizeScore over the feasible nodes; None (upstream Skip) when nothing counts."""
-    preferred = incoming.affinity.pod_affinity_preferred
-    preferred_anti = incoming.affinity.pod_anti_affinity_preferred
-    existing: Iterable[tuple[int, Pod]]
-    if preferred or preferred_anti:
-        existing = snapshot.all_pods()
-    elif snapshot.affine:
-        existing = snapshot.affine
-    else:
+    if not snapshot.affine and not (
+        incoming.affinity.pod_affinity_preferred or incoming.affinity.pod_anti_affinity_preferred
+    ):
         return None
     nodes = snapshot.table.nodes
     namespaces = snapshot.namespaces
     scores: Counter[Pair] = Counter()
-    for i, other in existing:
+    prepared = _incoming_terms(incoming, namespaces)
+    if prepared:
+        for i, other in snapshot.all_pods():
+            node_labels = nodes[i].labels
+            for key, weight, selects in prepared:
+                value = node_labels.get(key)
+                if value is not None and selects(other):
+                    scores[(key, value)] += weight
+    for i, other in snapshot.affine:
         node_labels = nodes[i].labels
-        if not node_labels:
-            continue
-        where = {"node_labels": node_labels, "namespaces": namespaces}
-        hard = tuple(WeightedPodAffinityTerm(HARD_POD_AFFINITY_WEIGHT, t) for t in other.affinity.pod_affinity_required)
-        _add(scores, preferred, incoming, other, **where, sign=1)
-        _add(scores, preferred_anti, incoming, other, **where, sign=-1)
-        _add(scores, hard, other, incoming, **where, sign=1)
-        _add(scores, other.affinity.pod_affinity_preferred, other, incoming, **where, sign=1)
-        _add(scores, other.affinity.pod_anti_affinity_preferred, other, incoming, **where, sign=-1)
+        for term, weight in _existing_terms(other):
+            value = node_labels.get(term.topology_key)
+            if value is not None and term_matches_pod(term, other, incoming, namespaces):
+                scores[(term.topology_key, value)] += weight
     if not scores:
         return None
     labels = snapshot.table.labels
