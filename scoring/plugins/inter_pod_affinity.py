@@ -180,6 +180,8 @@ def affinity_scores(incoming: Pod, snapshot: Snapshot, feasible: np.ndarray) -> 
         return None
     labels = snapshot.table.labels
     raw = np.zeros(len(feasible), dtype=np.int64)
+    if not len(feasible):
+        return raw
     for (key, value), weight in scores.items():
         if weight:
             raw += weight * labels.equals(key, value)[feasible]

@@ -562,3 +562,15 @@ def test_the_pods_controller_is_read_from_its_owner_references(refs, expected):
     raw = pod_json("p")
     raw["metadata"]["ownerReferences"] = refs
     assert parse_pod(raw).controller == expected
+
+
+@pytest.mark.parametrize("plugin", [PodTopologySpread(), InterPodAffinity(), ImageLocality()], ids=lambda p: p.name)
+def test_no_feasible_node_scores_nothing_without_failing(plugin):
+    pod = make_pod(
+        "p",
+        labels={"security": "S1"},
+        spec={"affinity": STAY_WITH_S1, "topologySpreadConstraints": [spread(1, "zone")]},
+    )
+    snapshot = Snapshot.build(nodes(CHINA), [affinity_pod("e1", S1, node="node1")])
+    result = plugin.score(PodInfo.of(pod, snapshot), snapshot, np.empty(0, dtype=np.int64))
+    assert result is None or len(result) == 0
