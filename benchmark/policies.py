@@ -2,8 +2,9 @@
 
 Every policy goes through `cluster.app.build` and the production loop against the emulator; only the
 decision chain differs:
-- `default`: kube-scheduler's default scoring (`scoring.runtime.KUBE_SCORE_WEIGHTS`: NodeResourcesFit,
-  BalancedAllocation, TaintToleration, NodeAffinity) behind the same filters, blind to interference;
+- `default`: kube-scheduler's default scoring (`scoring.runtime.KUBE_SCORE_WEIGHTS`: TaintToleration,
+  NodeAffinity, NodeResourcesFit, PodTopologySpread, InterPodAffinity, BalancedAllocation, ImageLocality,
+  at upstream's weights) behind the same filters, blind to interference;
 - `heuristic`, `transformer`: our tiers forced alone (as `decide --tier`), from the run's settings;
 - `auto`: the production chain; it asks the LLM only when an endpoint or token is configured;
 - `loadaware`: Koordinator's LoadAwareScheduling filter and score (weight 1, as koord-scheduler's shipped

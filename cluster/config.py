@@ -135,7 +135,10 @@ class ScoringSettings(_Section):
             "TaintToleration": 3,
             "NodeAffinity": 2,
             "NodeResourcesFit": 1,
+            "PodTopologySpread": 2,
+            "InterPodAffinity": 2,
             "NodeResourcesBalancedAllocation": 1,
+            "ImageLocality": 1,
             "InterferenceAware": 5,
         }
     )

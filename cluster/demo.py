@@ -354,10 +354,11 @@ def _crowding(placements: Sequence[Placement]) -> list[str]:
         return []
     return [
         f"Why {node} took {count} of {len(placed)} pods: each pod goes where it is predicted to meet the least "
-        f"interference, and {node} kept winning; nothing here pushes back. kube-scheduler's soft spreading "
-        "(PodTopologySpread scoring) is not implemented yet; its system defaults would not spread these bare "
-        "pods anyway (they belong to no Service or controller). kube-scheduler's default scoring spreads by free "
-        "capacity instead (NodeResourcesFit), as the default column shows."
+        f"interference, and {node} kept winning; nothing here pushes back. Soft spreading (PodTopologySpread's "
+        "system defaults) applies to the pods of a ReplicaSet, StatefulSet or ReplicationController; these are "
+        "bare pods of different workloads, which kube-scheduler would spread only if a Service selected them "
+        "(this scheduler does not watch Services). kube-scheduler's default scoring spreads by free capacity "
+        "instead (NodeResourcesFit), as the default column shows."
     ]
 
 

@@ -152,6 +152,8 @@ class Node:
     unschedulable: bool = False
     ready: bool = True
     resource_version: str = ""
+    images: Mapping[str, int] = field(default_factory=dict)
+    """`status.images`: every name of every image the node holds → its size in bytes (ImageLocality)."""
 
     @property
     def allowed_pods(self) -> int:
@@ -181,6 +183,9 @@ class Pod:
     resource_version: str = ""
     args: tuple[str, ...] = ()
     images: tuple[str, ...] = ()
+    """Init containers' then containers' images, as written in the spec."""
+    controller: tuple[str, str, str] = ()
+    """The controlling ownerReference as (apiVersion, kind, uid); empty when none."""
 
     @property
     def key(self) -> str:
@@ -194,3 +199,9 @@ class Pod:
     @property
     def has_required_anti_affinity(self) -> bool:
         return bool(self.affinity.pod_anti_affinity_required)
+
+    @property
+    def has_pod_affinity_terms(self) -> bool:
+        """Terms that weigh on where other pods go (upstream's `PodsWithAffinity`, less required anti-affinity)."""
+        a = self.affinity
+        return bool(a.pod_affinity_required or a.pod_affinity_preferred or a.pod_anti_affinity_preferred)

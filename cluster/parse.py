@@ -309,7 +309,29 @@ def _parse_node(obj: Mapping[str, Any], meta: Mapping[str, Any], name: str) -> N
         unschedulable=bool(spec.get("unschedulable")),
         ready=ready in ("True", ""),
         resource_version=str(meta.get("resourceVersion") or ""),
+        images=_images(status.get("images")),
     )
+
+
+def _images(raw: Any) -> dict[str, int]:
+    """`status.images` as name → size. The kubelet writes it and it only ranks nodes, so a malformed entry
+    is skipped (the node stays usable) rather than making the whole node invalid."""
+    images: dict[str, int] = {}
+    for image in raw if isinstance(raw, list) else ():
+        size = image.get("sizeBytes") if isinstance(image, Mapping) else None
+        names = image.get("names") if isinstance(image, Mapping) else None
+        if isinstance(size, int) and not isinstance(size, bool) and size >= 0 and isinstance(names, list):
+            images.update((_intern(name), size) for name in names if isinstance(name, str))
+    return images
+
+
+def _controller(raw: Any) -> tuple[str, str, str]:
+    """The ownerReference with `controller: true` as (apiVersion, kind, uid), `metav1.GetControllerOf`."""
+    for ref in raw if isinstance(raw, list) else ():
+        if isinstance(ref, Mapping) and ref.get("controller") is True and ref.get("uid"):
+            api_version, kind = _intern(str(ref.get("apiVersion") or "")), _intern(str(ref.get("kind") or ""))
+            return _shared((api_version, kind, str(ref["uid"])))
+    return ()
 
 
 def _section(obj: Mapping[str, Any], name: str, what: str) -> Mapping[str, Any]:
@@ -355,6 +377,7 @@ def _bound_invalid_pod(obj: Mapping[str, Any], meta: Mapping[str, Any], spec: Ma
         non_zero_requests={resources.CPU: non_zero[resources.CPU], resources.MEMORY: non_zero[resources.MEMORY]},
         qos_class="Burstable",
         deleting=bool(meta.get("deletionTimestamp")),
+        controller=_controller(meta.get("ownerReferences")),
         resource_version=str(meta.get("resourceVersion") or ""),
     )
 
@@ -374,6 +397,7 @@ def _parse_pod(obj: Mapping[str, Any], meta: Mapping[str, Any], key: str) -> Pod
     except QuantityError as exc:
         raise ManifestError(f"pod {key}: {exc}") from exc
     containers = list(spec["containers"])
+    images = [c.get("image") for c in list(spec.get("initContainers") or []) + containers]
     return Pod(
         name=str(meta["name"]),
         namespace=_intern(str(meta.get("namespace") or "default")),
@@ -395,5 +419,6 @@ def _parse_pod(obj: Mapping[str, Any], meta: Mapping[str, Any], key: str) -> Pod
         deleting=bool(meta.get("deletionTimestamp")),
         resource_version=str(meta.get("resourceVersion") or ""),
         args=tuple(str(a) for c in containers for a in list(c.get("command") or []) + list(c.get("args") or [])),
-        images=_shared(tuple(_intern(str(c.get("image") or "")) for c in containers)),
+        images=_shared(tuple(_intern(str(image or "")) for image in images)),
+        controller=_controller(meta.get("ownerReferences")),
     )

@@ -125,6 +125,28 @@ def _timestamps(states: Sequence[NodeState]) -> np.ndarray:
     return np.array(values, dtype=float).reshape(len(states))
 
 
+Owned = Mapping[str, Mapping[int, int]]
+
+
+def _owned_change(owned: Owned, i: int, pod: Pod, sign: int) -> Owned:
+    """`owned` with `pod` added on (sign 1) or removed from (sign -1) node `i`; shares the other entries."""
+    if not pod.controller or pod.deleting:
+        return owned
+    uid = pod.controller[2]
+    per_node = dict(owned.get(uid, {}))
+    count = per_node.get(i, 0) + sign
+    if count > 0:
+        per_node[i] = count
+    else:
+        per_node.pop(i, None)
+    changed = dict(owned)
+    if per_node:
+        changed[uid] = per_node
+    else:
+        changed.pop(uid, None)
+    return changed
+
+
 def declared_of(pod: Pod) -> np.ndarray:
     """Per dimension: is the pod sensitive to it (row 0), does it stress it (row 1)."""
     needs = parse_needs(pod).needs
@@ -150,6 +172,11 @@ class Snapshot:
     telemetry: Telemetry
     anti_affinity: tuple[tuple[int, Pod], ...] = ()
     """Pods with required anti-affinity and their node index (kube-scheduler keeps this list too)."""
+    affine: tuple[tuple[int, Pod], ...] = ()
+    """Pods whose affinity terms weigh on other pods' scores (`Pod.has_pod_affinity_terms`), with their node."""
+    owned: Mapping[str, Mapping[int, int]] = field(default_factory=dict)
+    """Controller uid → node index → its running, non-terminating pods there (kube-scheduler's
+    `PodsWithOwnerRef`): how PodTopologySpread's default constraints find a pod's siblings."""
     namespaces: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     fresh: "Fresh | None" = None
     """The pods placed since each node's telemetry and what they add (`cluster.estimate.apply`); None when
@@ -207,6 +234,13 @@ class Snapshot:
             ports.append(frozenset(used))
         counts = np.array([len(g) for g in self.pods_on], dtype=np.int64)
         anti = tuple((i, p) for i, group in enumerate(self.pods_on) for p in group if p.has_required_anti_affinity)
+        affine = tuple((i, p) for i, group in enumerate(self.pods_on) for p in group if p.has_pod_affinity_terms)
+        owned: dict[str, dict[int, int]] = {}
+        for i, group in enumerate(self.pods_on):
+            for pod in group:
+                if pod.controller and not pod.deleting:
+                    per_node = owned.setdefault(pod.controller[2], {})
+                    per_node[i] = per_node.get(i, 0) + 1
         return replace(
             self,
             requested=requested,
@@ -215,6 +249,8 @@ class Snapshot:
             used_ports=tuple(ports),
             declared=declared,
             anti_affinity=anti,
+            affine=affine,
+            owned=owned,
         )
 
     # -- reading ---------------------------------------------------------------------------------
@@ -274,8 +310,16 @@ class Snapshot:
         i = self.table.index.get(pod.node_name)
         if i is None:
             return self
+        old = next((p for p in self.pods_on[i] if p.key == pod.key), None)
         group = tuple(pod if p.key == pod.key else p for p in self.pods_on[i])
-        return replace(self, pods_on=(*self.pods_on[:i], group, *self.pods_on[i + 1 :]))
+        changed = replace(self, pods_on=(*self.pods_on[:i], group, *self.pods_on[i + 1 :]))
+        if old is not None and (old.controller, old.deleting) != (pod.controller, pod.deleting):
+            owned = _owned_change(self.owned, i, old, -1)
+            changed = replace(changed, owned=_owned_change(owned, i, pod, 1))
+        if old is not None and old.has_pod_affinity_terms != pod.has_pod_affinity_terms:
+            affine = tuple(e for e in self.affine if e[1].key != pod.key)
+            changed = replace(changed, affine=(*affine, (i, pod)) if pod.has_pod_affinity_terms else affine)
+        return changed
 
     def _change(self, i: int, group: tuple[Pod, ...], pod: Pod, *, sign: int) -> "Snapshot":
         requested = self.requested.copy()
@@ -294,6 +338,9 @@ class Snapshot:
         anti = self.anti_affinity
         if pod.has_required_anti_affinity:
             anti = (*anti, (i, pod)) if sign > 0 else tuple(e for e in anti if e[1].key != pod.key)
+        affine = self.affine
+        if pod.has_pod_affinity_terms:
+            affine = (*affine, (i, pod)) if sign > 0 else tuple(e for e in affine if e[1].key != pod.key)
         namespaces = self.namespaces
         if pod.namespace not in namespaces:
             namespaces = {**namespaces, pod.namespace: {"kubernetes.io/metadata.name": pod.namespace}}
@@ -306,6 +353,8 @@ class Snapshot:
             used_ports=tuple(ports),
             declared=declared,
             anti_affinity=anti,
+            affine=affine,
+            owned=_owned_change(self.owned, i, pod, sign),
             namespaces=namespaces,
         )
 

@@ -4,9 +4,10 @@ single-flight, so identical questions asked at once reach the LLM once.
 The key is a SHA-256 digest of what the LLM's answer depends on: the pod's shape (requests, QoS and
 workload class, sensitivities, noisy dimensions, P99 target, and a digest of its scheduling
 constraints) and the candidate nodes with their free resources, pod slots and telemetry bucketed
-coarsely, and the declared neighbours that matter to this pod (noisy ones on the dimensions it is
-sensitive to, sensitive ones on those it stresses) — so replicas of one Deployment, and a cluster
-that has not moved much, hit. No pod or
+coarsely, the declared neighbours that matter to this pod (noisy ones on the dimensions it is
+sensitive to, sensitive ones on those it stresses), and the candidate's spread preference in tenths
+(so a replica whose sibling just landed on the cached node asks again) — so replicas of one
+Deployment, and a cluster that has not moved much, hit. No pod or
 namespace name, label or other free text is part of it: replicas differ only there, and a digest
 keeps even the constraints' text out of memory. What is cached is the node *name*; the caller
 re-checks it against the current feasible set before use, because buckets hide small changes.
@@ -77,6 +78,7 @@ def _candidate_state(c: Candidate, pod: PodFacts) -> list[object]:
         _relevant(c.sensitive_neighbours, pod.noisy),
         _metric_buckets(c.mean),
         _metric_buckets(c.p95),
+        None if c.spread is None else math.floor(c.spread / _PERCENT_STEP),
     ]
 
 

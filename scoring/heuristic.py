@@ -12,7 +12,7 @@ The plugin breakdown is computed whatever the strategy, because the LLM prompt u
 import itertools
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 import numpy as np
@@ -20,6 +20,9 @@ import numpy as np
 from cluster.snapshot import Snapshot
 from scoring.framework import MAX_NODE_SCORE, NodeScores, PodInfo
 from scoring.runtime import DEFAULT_SCORE_WEIGHTS, Profile, run_scores
+
+PREFERENCE_PLUGINS = ("PodTopologySpread", "InterPodAffinity")
+"""Score plugins that carry what the pod's author asked for softly (spread, pod affinity), not a node's state."""
 
 
 class Strategy(StrEnum):
@@ -37,6 +40,23 @@ class HeuristicScores:
     plugin_scores: Mapping[str, np.ndarray]
     best: int
     reason: str
+    weights: Mapping[str, int] = field(default_factory=dict)
+    """The profile's score weights, so other tiers can weigh a plugin as this tier does."""
+
+    @property
+    def preference(self) -> tuple[np.ndarray, int] | None:
+        """The user's soft placement preferences (PodTopologySpread, InterPodAffinity) as one 0..100 score per
+        feasible node and its weight: the weighted mean of those that rank the nodes (a plugin that skipped
+        the pod, or scores every node alike, says nothing). None when none does."""
+        ranking = [
+            (np.asarray(self.plugin_scores[name], dtype=float), self.weights.get(name, 1))
+            for name in PREFERENCE_PLUGINS
+            if name in self.plugin_scores and np.ptp(self.plugin_scores[name]) > 0
+        ]
+        if not ranking:
+            return None
+        weight = sum(w for _, w in ranking)
+        return sum(scores * w for scores, w in ranking) / weight, weight
 
     def by_node(self, names: tuple[str, ...]) -> NodeScores:
         return NodeScores(names, self.feasible, self.scores, decimals=1)
@@ -65,6 +85,9 @@ _READABLE = {
     "NodeResourcesBalancedAllocation": "balance",
     "TaintToleration": "taints",
     "NodeAffinity": "node affinity",
+    "PodTopologySpread": "spread",
+    "InterPodAffinity": "pod affinity",
+    "ImageLocality": "images present",
 }
 
 
@@ -99,6 +122,7 @@ class HeuristicTier:
     ) -> None:
         self.strategy = Strategy(strategy)
         self.profile = Profile.build(weights=weights)
+        self._weights = dict(weights)
         self._turn = itertools.count()
         self._lock = threading.Lock()
 
@@ -122,4 +146,4 @@ class HeuristicTier:
             rank = {k: (pos - turn) % len(order) for pos, k in enumerate(order)}
             scores = np.array([MAX_NODE_SCORE * (1 - rank[k] / len(order)) for k in range(len(feasible))])
             reason = f"round robin: turn {turn % len(order) + 1} of {len(order)} feasible node(s)"
-        return HeuristicScores(feasible, scores, outcome.per_plugin, best, reason)
+        return HeuristicScores(feasible, scores, outcome.per_plugin, best, reason, self._weights)

@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from scoring.plugins import (
+    image_locality,
     inter_pod_affinity,
     interference_aware,
     load_aware,
@@ -65,6 +66,7 @@ def in_tree() -> Registry:
         pod_topology_spread,
         inter_pod_affinity,
         node_resources_balanced_allocation,
+        image_locality,
         interference_aware,
         load_aware,
     ):

@@ -38,12 +38,16 @@ DEFAULT_FILTERS = (
     "PodTopologySpread",
     "InterPodAffinity",
 )
-# kube-scheduler v1.36's default score weights for the plugins the benchmark's `default` policy uses.
+# kube-scheduler v1.36's default score plugins and weights, in its order
+# (`pkg/scheduler/apis/config/v1/default_plugins.go`; the volume plugins aside, as above).
 KUBE_SCORE_WEIGHTS: Mapping[str, int] = {
     "TaintToleration": 3,
     "NodeAffinity": 2,
     "NodeResourcesFit": 1,
+    "PodTopologySpread": 2,
+    "InterPodAffinity": 2,
     "NodeResourcesBalancedAllocation": 1,
+    "ImageLocality": 1,
 }
 DEFAULT_SCORE_WEIGHTS: Mapping[str, int] = {**KUBE_SCORE_WEIGHTS, "InterferenceAware": 5}
 

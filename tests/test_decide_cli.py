@@ -75,6 +75,9 @@ def test_plugin_scores_are_printed_for_the_heuristic_tier(heuristic):
         "NodeResourcesBalancedAllocation",
         "TaintToleration",
         "NodeAffinity",
+        "PodTopologySpread",
+        "InterPodAffinity",
+        "ImageLocality",
         "InterferenceAware",
     }
     assert plugins["InterferenceAware"]["worker-2"] < plugins["InterferenceAware"]["worker-1"]

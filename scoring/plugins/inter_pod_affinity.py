@@ -1,4 +1,4 @@
-"""InterPodAffinity (filter half): required pod affinity and anti-affinity, both directions.
+"""InterPodAffinity: required pod affinity and anti-affinity filter, preferred terms score.
 
 Mirrors `pkg/scheduler/framework/plugins/interpodaffinity/filtering.go` (v1.36). PreFilter counts,
 per topology pair (key=value of a node label), the existing pods that match the incoming pod's
@@ -7,17 +7,24 @@ terms match the incoming pod. Filter then checks, per node and in this order: af
 topology must hold a matching pod, except the first pod of a self-affine group), anti-affinity, and
 the existing pods' anti-affinity. `matchLabelKeys`/`mismatchLabelKeys` are merged into the selector
 with the owning pod's label values, as the API server does on creation.
+
+Score mirrors `scoring.go` (v1.36, `hardPodAffinityWeight` 1, `ignorePreferredTermsOfExistingPods`
+false): per topology pair, the incoming pod's preferred affinity terms add their weight for each
+existing pod they select and its preferred anti-affinity terms subtract it; each existing pod adds
+`hardPodAffinityWeight` per required affinity term, and its preferred weights (minus for anti-affinity),
+for the terms that select the incoming pod. A node's score is the sum over its pairs, normalised
+min-max to 0..100; with nothing to count the plugin skips (every node 0).
 """
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
 from cluster.labels import selector_matches
 from cluster.objects import LabelSelector, Pod, PodAffinityTerm, Requirement
 from cluster.snapshot import Snapshot
-from scoring.framework import Failures, PodInfo
+from scoring.framework import MAX_NODE_SCORE, Failures, PodInfo
 
 NAME = "InterPodAffinity"
 ERR_REASON_AFFINITY = "node(s) didn't match pod affinity rules"
@@ -25,6 +32,8 @@ ERR_REASON_ANTI_AFFINITY = "node(s) didn't match pod anti-affinity rules"
 ERR_REASON_EXISTING_ANTI_AFFINITY = "node(s) didn't satisfy existing pods anti-affinity rules"
 
 Pair = tuple[str, str]
+HARD_POD_AFFINITY_WEIGHT = 1
+"""`InterPodAffinityArgs.hardPodAffinityWeight`'s default."""
 
 
 def effective_selector(term: PodAffinityTerm, owner: Pod) -> LabelSelector | None:
@@ -99,6 +108,87 @@ class InterPodAffinity:
             elif existing_counts and any(existing_counts.get(pair) for pair in node_labels.items()):
                 failures[int(i)] = (ERR_REASON_EXISTING_ANTI_AFFINITY,)
         return failures
+
+    def score(self, pod: PodInfo, snapshot: Snapshot, feasible: np.ndarray) -> np.ndarray | None:
+        return affinity_scores(pod.pod, snapshot, feasible)
+
+
+def _incoming_terms(
+    incoming: Pod, namespaces: Mapping[str, Mapping[str, str]]
+) -> list[tuple[str, int, Callable[[Pod], bool]]]:
+    """The incoming pod's preferred terms as (topology key, signed weight, does it select this pod), with the
+    selector and namespace scope resolved once rather than once per existing pod."""
+    prepared = []
+    for terms, sign in (
+        (incoming.affinity.pod_affinity_preferred, 1),
+        (incoming.affinity.pod_anti_affinity_preferred, -1),
+    ):
+        for weighted in terms:
+            term = weighted.term
+            selector = effective_selector(term, incoming)
+            if term.namespace_selector is None and not term.namespaces:
+                scope = frozenset((incoming.namespace,))
+            else:
+                scope = frozenset(
+                    ns
+                    for ns, ns_labels in namespaces.items()
+                    if ns in term.namespaces
+                    or (term.namespace_selector is not None and selector_matches(term.namespace_selector, ns_labels))
+                ) | frozenset(term.namespaces)
+
+            def selects(other: Pod, scope: frozenset[str] = scope, selector: LabelSelector | None = selector) -> bool:
+                return other.namespace in scope and selector_matches(selector, other.labels)
+
+            prepared.append((term.topology_key, sign * weighted.weight, selects))
+    return prepared
+
+
+def _existing_terms(other: Pod) -> list[tuple[PodAffinityTerm, int]]:
+    """An existing pod's terms that weigh on the incoming pod: required affinity at `hardPodAffinityWeight`,
+    preferred affinity at its weight, preferred anti-affinity at minus its weight."""
+    affinity = other.affinity
+    terms = [(t, HARD_POD_AFFINITY_WEIGHT) for t in affinity.pod_affinity_required]
+    terms += [(w.term, w.weight) for w in affinity.pod_affinity_preferred]
+    terms += [(w.term, -w.weight) for w in affinity.pod_anti_affinity_preferred]
+    return terms
+
+
+def affinity_scores(incoming: Pod, snapshot: Snapshot, feasible: np.ndarray) -> np.ndarray | None:
+    """PreScore, Score and NormalizeScore over the feasible nodes; None (upstream Skip) when nothing counts."""
+    if not snapshot.affine and not (
+        incoming.affinity.pod_affinity_preferred or incoming.affinity.pod_anti_affinity_preferred
+    ):
+        return None
+    nodes = snapshot.table.nodes
+    namespaces = snapshot.namespaces
+    scores: Counter[Pair] = Counter()
+    prepared = _incoming_terms(incoming, namespaces)
+    if prepared:
+        for i, other in snapshot.all_pods():
+            node_labels = nodes[i].labels
+            for key, weight, selects in prepared:
+                value = node_labels.get(key)
+                if value is not None and selects(other):
+                    scores[(key, value)] += weight
+    for i, other in snapshot.affine:
+        node_labels = nodes[i].labels
+        for term, weight in _existing_terms(other):
+            value = node_labels.get(term.topology_key)
+            if value is not None and term_matches_pod(term, other, incoming, namespaces):
+                scores[(term.topology_key, value)] += weight
+    if not scores:
+        return None
+    labels = snapshot.table.labels
+    raw = np.zeros(len(feasible), dtype=np.int64)
+    if not len(feasible):
+        return raw
+    for (key, value), weight in scores.items():
+        if weight:
+            raw += weight * labels.equals(key, value)[feasible]
+    low, high = int(raw.min()), int(raw.max())
+    if high == low:
+        return np.zeros(len(feasible), dtype=np.int64)
+    return (MAX_NODE_SCORE * (raw - low) / (high - low)).astype(np.int64)
 
 
 def _satisfies_affinity(

@@ -1,26 +1,52 @@
-"""PodTopologySpread (filter half): `whenUnsatisfiable: DoNotSchedule` constraints.
+"""PodTopologySpread: `DoNotSchedule` constraints filter, `ScheduleAnyway` constraints score.
 
-Mirrors `pkg/scheduler/framework/plugins/podtopologyspread/filtering.go` (v1.36). Matching pods are
-counted per domain over the nodes that pass the node inclusion policies (`nodeAffinityPolicy`
+Filter mirrors `pkg/scheduler/framework/plugins/podtopologyspread/filtering.go` (v1.36). Matching pods
+are counted per domain over the nodes that pass the node inclusion policies (`nodeAffinityPolicy`
 Honor by default, `nodeTaintsPolicy` Ignore by default) and carry every constraint's topology key;
 a node passes when `matching + self - global minimum <= maxSkew` for each constraint, where the
 global minimum is 0 while fewer than `minDomains` domains exist. Terminating pods do not count.
+
+Score mirrors `scoring.go`: per constraint a node earns `matching pods in its domain × log(domains + 2)
++ maxSkew - 1` (hostname domains are counted on the node itself), the sum is rounded, and
+NormalizeScore reverses it so the emptiest domain scores 100. A pod without constraints of its own
+gets the system default constraints (`plugin.go`'s `systemDefaultConstraints`: hostname maxSkew 3,
+zone maxSkew 5, ScheduleAnyway), with nodes lacking the zone label still spread by hostname.
+
+Upstream selects the default constraints' pods with `helper.DefaultSelector`: the selectors of the
+Services, ReplicationControllers, ReplicaSets and StatefulSets that match the pod, read from informers.
+This scheduler watches none of those, so it uses the pod's controller instead: a pod controlled by a
+ReplicaSet, StatefulSet or ReplicationController is spread against the pods with the same controller
+uid (kube-scheduler counts those the same way, through `NodeInfo.PodsWithOwnerRef`). Those are the pods
+the controller's selector selects, unless someone hand-labels a bare pod to match it. A pod with no such
+controller (a bare pod, a Job's, a DaemonSet's) gets no default spreading even if a Service selects it:
+without Services the scheduler cannot see that, and guessing siblings from labels alone would spread
+pods that merely share a label.
 """
 
+import math
 from collections import Counter
+from dataclasses import dataclass
 
 import numpy as np
 
 from cluster.labels import selector_matches
 from cluster.objects import LabelSelector, Pod, Requirement, TopologySpreadConstraint
 from cluster.snapshot import Snapshot
-from scoring.framework import Failures, PodInfo
+from scoring.framework import MAX_NODE_SCORE, Failures, PodInfo
 from scoring.plugins.node_affinity import required_mask
 from scoring.plugins.taint_toleration import first_untolerated
 
 NAME = "PodTopologySpread"
 ERR_REASON_CONSTRAINTS = "node(s) didn't match pod topology spread constraints"
 ERR_REASON_NODE_LABEL = ERR_REASON_CONSTRAINTS + " (missing required label)"
+HOSTNAME = "kubernetes.io/hostname"
+ZONE = "topology.kubernetes.io/zone"
+SYSTEM_DEFAULT_CONSTRAINTS = (
+    TopologySpreadConstraint(3, HOSTNAME, "ScheduleAnyway", None),
+    TopologySpreadConstraint(5, ZONE, "ScheduleAnyway", None),
+)
+# `helper.DefaultSelector`'s controllers, as (apiVersion, kind) of the pod's controller reference.
+SPREAD_CONTROLLERS = frozenset({("v1", "ReplicationController"), ("apps/v1", "ReplicaSet"), ("apps/v1", "StatefulSet")})
 
 
 def _selector(constraint: TopologySpreadConstraint, pod: Pod) -> LabelSelector | None:
@@ -41,8 +67,95 @@ def _eligible(pod: Pod, snapshot: Snapshot, constraints: list[TopologySpreadCons
     return mask
 
 
+@dataclass(frozen=True)
+class _Soft:
+    """The constraints a pod is scored against, and how their pods are found."""
+
+    constraints: tuple[TopologySpreadConstraint, ...]
+    selectors: tuple[LabelSelector | None, ...]
+    owner: str
+    """The controller uid whose pods count (system defaults), or "" to count by selector."""
+    require_all_keys: bool
+
+
+def soft_constraints(pod: Pod) -> _Soft | None:
+    """The pod's `ScheduleAnyway` constraints, or the system defaults for a controlled pod without any."""
+    if pod.topology_spread:
+        own = tuple(c for c in pod.topology_spread if c.when_unsatisfiable == "ScheduleAnyway")
+        return _Soft(own, tuple(_selector(c, pod) for c in own), "", True) if own else None
+    if pod.controller and pod.controller[:2] in SPREAD_CONTROLLERS:
+        return _Soft(SYSTEM_DEFAULT_CONSTRAINTS, (None, None), pod.controller[2], False)
+    return None
+
+
+def _counts_per_node(soft: _Soft, c: int, pod: Pod, snapshot: Snapshot) -> np.ndarray:
+    """Matching, non-terminating pods per node (all nodes) for constraint `c`."""
+    counts = np.zeros(len(snapshot), dtype=np.int64)
+    if soft.owner:
+        per_node = snapshot.owned.get(soft.owner, {})
+        if per_node:
+            counts[list(per_node)] = list(per_node.values())
+        return counts
+    selector = soft.selectors[c]
+    for i, other in snapshot.all_pods():
+        if not other.deleting and other.namespace == pod.namespace and selector_matches(selector, other.labels):
+            counts[i] += 1
+    return counts
+
+
+def spread_scores(pod: Pod, snapshot: Snapshot, feasible: np.ndarray) -> np.ndarray | None:
+    """PreScore, Score and NormalizeScore over the feasible nodes; None when the pod has nothing to spread."""
+    soft = soft_constraints(pod)
+    if soft is None or not len(snapshot):
+        return None
+    labels = snapshot.table.labels
+    columns = [labels.column(c.topology_key)[0] for c in soft.constraints]
+    has_all = np.logical_and.reduce([codes >= 0 for codes in columns])
+    scored = has_all[feasible] if soft.require_all_keys else np.ones(len(feasible), dtype=bool)
+    honours_affinity = any(c.node_affinity_policy == "Honor" for c in soft.constraints)
+    affinity = required_mask(pod, snapshot) if honours_affinity else None
+    raw = np.zeros(len(feasible), dtype=float)
+    for c, (constraint, codes) in enumerate(zip(soft.constraints, columns, strict=True)):
+        per_node = _counts_per_node(soft, c, pod, snapshot)
+        present = codes[feasible] >= 0
+        if constraint.topology_key == HOSTNAME:
+            weight = math.log(int(scored.sum()) + 2)
+            count = per_node[feasible]
+        else:
+            domains = np.unique(codes[feasible][scored])
+            weight = math.log(len(domains) + 2)
+            counted = np.ones(len(snapshot), dtype=bool) if not soft.require_all_keys else has_all.copy()
+            if affinity is not None and constraint.node_affinity_policy == "Honor":
+                counted &= affinity
+            if constraint.node_taints_policy == "Honor":
+                counted &= _tolerated(pod, snapshot)
+            in_domains = np.zeros(len(codes) + 1, dtype=bool)
+            in_domains[domains + 1] = True  # code -1 (no label) is slot 0
+            counted &= in_domains[codes + 1]
+            by_domain = np.bincount(codes[counted] + 1, weights=per_node[counted], minlength=len(codes) + 1)
+            count = by_domain[codes[feasible] + 1]
+        raw += np.where(present, count * weight + (constraint.max_skew - 1), 0.0)
+    score = np.floor(raw + 0.5).astype(np.int64)  # Go's math.Round of a non-negative number
+    out = np.zeros(len(feasible), dtype=np.int64)
+    if not scored.any():
+        return out
+    low, high = int(score[scored].min()), max(int(score[scored].max()), 0)
+    if high == 0:
+        out[scored] = MAX_NODE_SCORE
+    else:
+        out[scored] = MAX_NODE_SCORE * (high + low - score[scored]) // high
+    return out
+
+
+def _tolerated(pod: Pod, snapshot: Snapshot) -> np.ndarray:
+    return np.array([first_untolerated(n.taints, pod.tolerations) is None for n in snapshot.table.nodes], dtype=bool)
+
+
 class PodTopologySpread:
     name = NAME
+
+    def score(self, pod: PodInfo, snapshot: Snapshot, feasible: np.ndarray) -> np.ndarray | None:
+        return spread_scores(pod.pod, snapshot, feasible)
 
     def filter(self, pod: PodInfo, snapshot: Snapshot, candidates: np.ndarray) -> Failures:
         incoming = pod.pod

@@ -78,6 +78,20 @@ def assess(predicted: np.ndarray, nodes: NodeInputs, pod: PodInputs) -> Assessed
     return Assessed(slowdown, own, np.minimum(own, noisy_cap(pod.noisy, np.asarray(nodes.declared)[:, 0, :])))
 
 
+INTERFERENCE_WEIGHT = 5
+"""The model's scores stand where the heuristic has InterferenceAware, at its default weight."""
+
+
+def with_preference(final: np.ndarray, preference: tuple[np.ndarray, int] | None) -> np.ndarray:
+    """The tier's scores with the pod's soft preferences (spread, pod affinity) weighed in as the heuristic
+    weighs them against interference: a weighted mean, so a replica leaves a node its siblings crowd unless
+    staying is clearly quieter. Unchanged when nothing is preferred."""
+    if preference is None:
+        return final
+    scores, weight = preference
+    return (INTERFERENCE_WEIGHT * final + weight * scores) / (INTERFERENCE_WEIGHT + weight)
+
+
 def pick(scores: np.ndarray, hint: np.ndarray, name_of: Callable[[int], str]) -> int:
     """Position of the best node: the highest score, near-ties by the heuristic's `hint`, then by name."""
     top = float(scores.max())
@@ -92,11 +106,14 @@ def reason(
     regime: str,
     capped: bool,
     noisy: tuple[bool, ...],
+    preferred: bool = False,
 ) -> str:
-    """One line: the predicted slowdown of the pick against the candidates, its regime, and why if capped."""
+    """One line: the predicted slowdown of the pick against the candidates, its regime, and why if capped or
+    if the pod's spread/affinity preference chose another node than the quietest."""
     median = float(np.median(slowdown))
+    lead = "spread/affinity preference" if preferred else "lowest predicted interference"
     text = (
-        f"lowest predicted interference: {float(slowdown[best]):.2f}x P99 slowdown (median {median:.2f}x over "
+        f"{lead}: {float(slowdown[best]):.2f}x P99 slowdown (median {median:.2f}x over "
         f"{len(slowdown)} feasible node(s)), node regime {regime}"
     )
     if capped:

@@ -114,17 +114,23 @@ class TransformerTier:
         if predicted.shape != (len(feasible),):
             raise ValueError(f"{predicted.shape} predictions for {len(feasible)} nodes")
         assessed = scores.assess(predicted, nodes, pod)
-        final = assessed.final
+        final = scores.with_preference(assessed.final, request.heuristic.preference)
         names = snapshot.names
-        best = scores.pick(final, request.heuristic.scores, lambda k: names[feasible[k]])
+
+        def name_of(k: int) -> str:
+            return names[feasible[k]]
+
+        best = scores.pick(final, request.heuristic.scores, name_of)
         labels = snapshot.telemetry.derived(regimes.regimes)
         chosen = int(feasible[best])
         reason = scores.reason(
             slowdown=assessed.slowdown,
             best=best,
             regime=str(labels[chosen]),
-            capped=bool((final < assessed.own).any()),
+            capped=bool((assessed.final < assessed.own).any()),
             noisy=pod.noisy,
+            preferred=final is not assessed.final
+            and best != scores.pick(assessed.final, request.heuristic.scores, name_of),
         )
         return Choice(
             node=names[chosen],

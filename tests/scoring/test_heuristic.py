@@ -43,7 +43,10 @@ def test_resource_balanced_reports_every_plugin():
         "TaintToleration",
         "NodeAffinity",
         "NodeResourcesFit",
+        "PodTopologySpread",
+        "InterPodAffinity",
         "NodeResourcesBalancedAllocation",
+        "ImageLocality",
         "InterferenceAware",
     }
     assert all(0 <= s <= 100 for scores in result.plugin_scores.values() for s in scores)

@@ -43,3 +43,23 @@ def test_the_noisy_cap_halves_per_sensitive_neighbour_on_the_worst_noisy_dimensi
     sensitive = np.array([[0, 0, 0, 0], [1, 0, 0, 0], [2, 0, 3, 0]])
     assert scores.noisy_cap((True, False, False, False), sensitive).tolist() == [100.0, 50.0, 25.0]
     assert scores.noisy_cap((False,) * 4, sensitive).tolist() == [100.0] * 3
+
+
+@pytest.mark.parametrize(
+    ("final", "preference", "expected"),
+    [
+        pytest.param([90.0, 80.0], None, [90.0, 80.0], id="nothing preferred leaves the model's scores as they are"),
+        pytest.param(
+            [96.0, 94.0],
+            (np.array([40.0, 100.0]), 2),
+            [80.0, 95.71],
+            id="a crowded node loses to a slightly noisier one",
+        ),
+        pytest.param(
+            [100.0, 60.0], (np.array([40.0, 100.0]), 2), [82.86, 71.43], id="a much quieter node keeps the pod anyway"
+        ),
+    ],
+)
+def test_soft_preferences_weigh_against_interference_as_in_the_heuristic(final, preference, expected) -> None:
+    got = scores.with_preference(np.array(final), preference)
+    assert got == pytest.approx(expected, abs=0.01)
