@@ -3,7 +3,9 @@
 Servers disagree on how a JSON schema constrains an answer (see `llm.client.AnswerFormat`), and one that
 does not know a form says so with an HTTP error (`FORMAT_REFUSED`). With `llm.structured_output: auto`
 the LLM tier sends the first form a route has not refused; on a refusal it sends the same request again
-in the next form, ending with no constraint (the answer is validated in code either way). What a route
+in the next form, ending with no constraint (the answer is validated in code either way). A server that
+accepts a form and ignores it cannot be detected this way: the order puts such a form after the one
+that server enforces. What a route
 (endpoint, provider, model) refused and accepted is kept for the process's life, so each refusal costs
 one request once, not one per pod. A pinned `structured_output` is one form and never negotiates.
 
@@ -35,13 +37,17 @@ class Route:
 def candidates(mode: StructuredOutput, *, self_hosted: bool) -> tuple[AnswerFormat, ...]:
     """The forms to try for `mode`, best first.
 
-    `auto` tries OpenAI's, TGI's, llama.cpp's and vLLM's forms, then none. A self-hosted server never
-    receives OpenAI's form (`InferenceClient` rewrites it into TGI's in `base_url` mode), so there the
-    list starts at TGI's; `response_format` is that same rewritten form, named for what goes on the wire.
+    On the router `auto` tries OpenAI's form, then TGI's, llama.cpp's and vLLM's, then none. A self-hosted
+    server never receives OpenAI's form (`InferenceClient` rewrites it into TGI's in `base_url` mode), and
+    there llama.cpp's form goes first: llama.cpp accepts TGI's form but ignores its schema (measured with
+    llama-cpp-python 0.3.36), which no refusal would reveal, while TGI refuses llama.cpp's form (its
+    `response_format` lacks `value`: HTTP 422), which costs one request once. `response_format` pinned on
+    an endpoint is that rewritten form, named for what goes on the wire.
     """
     if mode == "auto":
-        order = (AnswerFormat.TGI, AnswerFormat.LLAMACPP, AnswerFormat.VLLM, AnswerFormat.NONE)
-        return order if self_hosted else (AnswerFormat.JSON_SCHEMA, *order)
+        if self_hosted:
+            return (AnswerFormat.LLAMACPP, AnswerFormat.TGI, AnswerFormat.VLLM, AnswerFormat.NONE)
+        return (AnswerFormat.JSON_SCHEMA, AnswerFormat.TGI, AnswerFormat.LLAMACPP, AnswerFormat.VLLM, AnswerFormat.NONE)
     if mode == "response_format":
         return (AnswerFormat.TGI,) if self_hosted else (AnswerFormat.JSON_SCHEMA,)
     return (_PINNED[mode],)

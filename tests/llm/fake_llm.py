@@ -135,6 +135,12 @@ class Reply:
         return cls(status=400, body=json.dumps({"error": error}).encode())
 
     @classmethod
+    def tgi_refusal(cls) -> "Reply":
+        """TGI's answer to a `json_object` without its `value` (its request validation, HTTP 422)."""
+        message = "Failed to deserialize the JSON body into the target type: response_format: missing field `value`"
+        return cls(status=422, body=json.dumps({"error": message, "error_type": "validation"}).encode())
+
+    @classmethod
     def llamacpp_refusal(cls) -> "Reply":
         """llama-cpp-python's answer to a `response_format` type it does not know: its request validation
         error, reported as an internal error (measured with llama-cpp-python 0.3.36)."""

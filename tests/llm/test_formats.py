@@ -51,8 +51,8 @@ def sent_forms(fake_llm: FakeLLM) -> list[str]:
         pytest.param(
             "auto",
             True,
-            ("tgi", "llamacpp", "vllm", "none"),
-            id="a self-hosted server never receives OpenAI's form: huggingface_hub sends TGI's instead",
+            ("llamacpp", "tgi", "vllm", "none"),
+            id="self-hosted: llama.cpp's form first (llama.cpp ignores TGI's silently; TGI refuses llama.cpp's)",
         ),
         pytest.param("response_format", False, ("json_schema",), id="pinned OpenAI form on the router"),
         pytest.param("response_format", True, ("tgi",), id="pinned response_format on an endpoint is TGI's form"),
@@ -68,11 +68,12 @@ def test_the_forms_tried_follow_the_setting(mode: str, self_hosted: bool, expect
 @pytest.mark.parametrize(
     ("refuse", "accepted"),
     [
-        pytest.param({"tgi": GROQ}, "llamacpp", id="a 400 for the JSON-schema form, as Groq answers"),
-        pytest.param({"tgi": LLAMACPP}, "llamacpp", id="a 500 for the format, as llama-cpp-python answers"),
-        pytest.param({"tgi": GROQ, "llamacpp": GROQ}, "vllm", id="two forms refused: vLLM's is next"),
+        pytest.param({"llamacpp": GROQ}, "tgi", id="a 400 naming the format, as Groq answers"),
+        pytest.param({"llamacpp": LLAMACPP}, "tgi", id="a 500 naming the format, as llama-cpp-python answers"),
+        pytest.param({"llamacpp": Reply.tgi_refusal()}, "tgi", id="TGI's 422 for llama.cpp's form: TGI's is next"),
+        pytest.param({"llamacpp": GROQ, "tgi": GROQ}, "vllm", id="two forms refused: vLLM's is next"),
         pytest.param(
-            {"tgi": GROQ, "llamacpp": LLAMACPP, "vllm": GROQ}, "none", id="every constraint refused: none at all"
+            {"llamacpp": GROQ, "tgi": LLAMACPP, "vllm": GROQ}, "none", id="every constraint refused: none at all"
         ),
     ],
 )
@@ -105,19 +106,19 @@ def test_the_settled_format_is_logged_once_and_a_later_refusal_moves_on(
     caplog.set_level(logging.INFO, logger="scheduler.llm")
     stats = Stats()
     pod = sample_pods[REDIS]
-    with FakeLLM(refuse={"tgi": GROQ}) as server:
+    with FakeLLM(refuse={"llamacpp": GROQ}) as server:
         decider = chain(server, stepped, stats)
         for _ in range(3):
             decider.decide(pod, snapshot)
-        server.refuse["llamacpp"] = GROQ  # the router moved the model to a provider that knows less
+        server.refuse["tgi"] = GROQ  # the server behind the endpoint was replaced by one that knows less
         assert decider.decide(pod, snapshot).tier is Tier.LLM
-        assert sent_forms(server)[4:] == ["llamacpp", "vllm"]
+        assert sent_forms(server)[4:] == ["tgi", "vllm"]
     settled = [r.getMessage() for r in caplog.records if getattr(r, FIELDS, {}).get("event") == "llm_answer_format"]
     assert settled == [
-        "the LLM endpoint accepts the answer format llamacpp",
+        "the LLM endpoint accepts the answer format tgi",
         "the LLM endpoint accepts the answer format vllm",
     ]
-    assert sample(stats, "ai_scheduler_llm_answer_format", format="llamacpp") == 0
+    assert sample(stats, "ai_scheduler_llm_answer_format", format="tgi") == 0
     assert sample(stats, "ai_scheduler_llm_answer_format", format="vllm") == 1
     assert TOKEN not in caplog.text
 
@@ -125,13 +126,13 @@ def test_the_settled_format_is_logged_once_and_a_later_refusal_moves_on(
 def test_the_process_remembers_the_format_across_tiers_of_the_same_route(
     stepped: SteppedClock, snapshot: Snapshot, sample_pods: dict[str, Pod]
 ) -> None:
-    with FakeLLM(refuse={"tgi": LLAMACPP}) as server:
+    with FakeLLM(refuse={"llamacpp": Reply.tgi_refusal()}) as server:
         chain(server, stepped, Stats()).decide(sample_pods[REDIS], snapshot)
         stats = Stats()
         again = chain(server, stepped, stats)  # a re-built chain in the same process (a settings reload)
-        assert sample(stats, "ai_scheduler_llm_answer_format", format="llamacpp") == 1
+        assert sample(stats, "ai_scheduler_llm_answer_format", format="tgi") == 1
         assert again.decide(sample_pods[REDIS], snapshot).tier is Tier.LLM
-        assert sent_forms(server) == ["tgi", "llamacpp", "llamacpp"]
+        assert sent_forms(server) == ["llamacpp", "tgi", "tgi"]
 
 
 def test_a_pinned_format_that_is_refused_falls_back_once_without_retries(
