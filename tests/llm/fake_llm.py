@@ -24,10 +24,12 @@ from typing import Any
 
 JSON = dict[str, Any]
 LLAMACPP_REFUSAL = (
-    "[{'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), "
-    "'msg': \"Input should be 'text' or 'json_object'\", 'input': 'json_schema'}]"
+    "1 validation error:\n  {'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), "
+    "'msg': \"Input should be 'text' or 'json_object'\", 'input': 'json_schema', "
+    "'ctx': {'expected': \"'text' or 'json_object'\"}}\n\n"
+    '  File "llama_cpp/server/app.py", line 376, in create_chat_completion\n    POST /v1/chat/completions'
 )
-"""PROVISIONAL until measured."""
+"""llama-cpp-python 0.3.36's error message for `"response_format": {"type": "json_schema", ...}` (measured)."""
 
 
 @dataclass(frozen=True)
