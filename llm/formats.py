@@ -5,9 +5,9 @@ does not know a form says so with an HTTP error (`FORMAT_REFUSED`). With `llm.st
 the LLM tier sends the first form a route has not refused; on a refusal it sends the same request again
 in the next form, ending with no constraint (the answer is validated in code either way). A server that
 accepts a form and ignores it cannot be detected this way: the order puts such a form after the one
-that server enforces. What a route
-(endpoint, provider, model) refused and accepted is kept for the process's life, so each refusal costs
-one request once, not one per pod. A pinned `structured_output` is one form and never negotiates.
+that server enforces. What a route (endpoint, provider, model) refused and accepted is kept for the
+process's life, so each refusal costs one request once, not one per pod. A pinned `structured_output`
+is one form and never negotiates.
 
 Pure mappings plus `FormatMemory`, a lock-guarded record; no I/O.
 """
@@ -40,9 +40,9 @@ def candidates(mode: StructuredOutput, *, self_hosted: bool) -> tuple[AnswerForm
     On the router `auto` tries OpenAI's form, then TGI's, llama.cpp's and vLLM's, then none. A self-hosted
     server never receives OpenAI's form (`InferenceClient` rewrites it into TGI's in `base_url` mode), and
     there llama.cpp's form goes first: llama.cpp accepts TGI's form but ignores its schema (measured with
-    llama-cpp-python 0.3.36), which no refusal would reveal, while TGI refuses llama.cpp's form (its
-    `response_format` lacks `value`: HTTP 422), which costs one request once. `response_format` pinned on
-    an endpoint is that rewritten form, named for what goes on the wire.
+    llama-cpp-python 0.3.36), which no refusal would reveal, while TGI's request types reject llama.cpp's
+    form (its `response_format` lacks `value`: HTTP 422; read from TGI's code), which costs one request
+    once. `response_format` pinned on an endpoint is that rewritten form, named for what goes on the wire.
     """
     if mode == "auto":
         if self_hosted:
