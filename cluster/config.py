@@ -22,6 +22,8 @@ from cluster.userfiles import UserFileError, clip, read_text, yaml_documents
 from telemetry.nodestate import METRICS
 
 DEFAULT_MODEL = "meta-llama/Llama-3.3-70B-Instruct"
+StructuredOutput = Literal["auto", "response_format", "llamacpp", "vllm", "none"]
+"""How the LLM's answer is constrained (see `llm.formats`)."""
 
 # Environment variable → dotted config key (CONTRACTS §6).
 ENV_KEYS: Mapping[str, str] = {
@@ -69,8 +71,10 @@ class LLMSettings(_Section):
     """Base URL of a self-hosted OpenAI-compatible server (TGI, vLLM, llama.cpp); unset = the HF router."""
     provider: str = "auto"
     """Inference provider on the Hugging Face router (`auto` lets the router pick); unused with `endpoint`."""
-    structured_output: Literal["response_format", "vllm", "none"] = "response_format"
-    """How the answer is constrained: OpenAI `response_format` JSON schema, vLLM `extra_body`, or prompt only."""
+    structured_output: StructuredOutput = "auto"
+    """How the answer is constrained: `auto` tries each form until the server accepts one; or pinned: OpenAI
+    `response_format` JSON schema (TGI's shape on an endpoint), llama.cpp's `json_object` `schema`, vLLM
+    `extra_body`, or prompt only."""
     temperature: float = Field(0.0, ge=0.0, le=2.0)
     """Sampling temperature; 0 makes answers repeatable."""
     seed: int | None = 0

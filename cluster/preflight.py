@@ -285,7 +285,6 @@ def check_llm(settings: Settings, *, clock: Clock, client: "ChatClient | None" =
             model=llm.model,
             endpoint=llm.endpoint,
             provider=llm.provider,
-            structured_output="none",
             token=settings.huggingface_token,
         )
     where = llm.endpoint or f"the Hugging Face router (provider {llm.provider})"

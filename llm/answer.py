@@ -67,15 +67,19 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def _decode(text: str) -> Any:
-    """The one JSON value `text` holds, telling prose around JSON apart from no JSON at all."""
+    """The one JSON value `text` holds, telling prose around JSON apart from no JSON at all.
+
+    Raw control characters inside strings are let through (`strict=False`): llama.cpp's grammars emit them
+    in a reason, and `clean_reason` removes them; everywhere else JSON stays strict.
+    """
     stripped = text.strip()
     try:
-        return json.loads(stripped, object_pairs_hook=_no_duplicates)
+        return json.loads(stripped, object_pairs_hook=_no_duplicates, strict=False)
     except json.JSONDecodeError as exc:
         start = stripped.find("{")
         if start >= 0:
             try:
-                json.JSONDecoder(object_pairs_hook=_no_duplicates).raw_decode(stripped, start)
+                json.JSONDecoder(object_pairs_hook=_no_duplicates, strict=False).raw_decode(stripped, start)
             except json.JSONDecodeError:
                 pass
             else:

@@ -7,7 +7,9 @@ OpenAI-compatible server (TGI, vLLM, llama.cpp) through `base_url`, where the cl
 `LLMCallError` whose `kind` says whether a retry can help; nothing from `huggingface_hub` or its HTTP
 stack escapes, and no message carries the token or the request's headers.
 
-It never retries, waits, parses the answer or decides anything: one call, one outcome. A fresh
+It never retries, waits, parses the answer or decides anything: one call, one outcome. Which answer
+format a call sends is the request's `answer_format`; an answer saying the server does not know that
+format is typed `FORMAT_REFUSED`, so `llm.formats` can try the next one. A fresh
 `InferenceClient` is made per call because its timeout is per instance and each call gets what is
 left of the pod's deadline; the HTTP connection pool underneath is shared and thread-safe.
 """
@@ -18,7 +20,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import httpx2
@@ -28,9 +30,30 @@ from pydantic import SecretStr
 
 from telemetry.logs import redact
 
-StructuredOutput = Literal["response_format", "vllm", "none"]
 SCHEMA_NAME = "placement"
 _DETAIL_LIMIT = 200
+_REFUSAL_STATUSES = frozenset({400, 422, 500})
+"""400/422: a server that validates the request (Groq, TGI, vLLM); 500: llama-cpp-python, whose request
+validation error surfaces as an internal error."""
+_FORMAT_WORDS = ("response_format", "json_schema", "json_object", "grammar", "structured_output", "guided_")
+"""What a refusal of the answer format mentions; a 4xx or 5xx that names none of these is another error."""
+
+
+class AnswerFormat(StrEnum):
+    """One way of asking a server for a JSON-schema-shaped answer; the `format` label of
+    `ai_scheduler_llm_answer_format`."""
+
+    JSON_SCHEMA = "json_schema"
+    """OpenAI's `{"type": "json_schema", "json_schema": {...}}`: the Hugging Face router and its providers."""
+    TGI = "tgi"
+    """TGI's `{"type": "json_object", "value": schema}` (what `InferenceClient` sends for `json_schema` in
+    `base_url` mode)."""
+    LLAMACPP = "llamacpp"
+    """llama.cpp's `{"type": "json_object", "schema": schema}` (llama-server and llama-cpp-python)."""
+    VLLM = "vllm"
+    """vLLM's `structured_outputs` request field (vLLM >= 0.10; it replaced `guided_json`)."""
+    NONE = "none"
+    """No constraint: the prompt and the validation in code."""
 
 
 class CallErrorKind(StrEnum):
@@ -41,6 +64,8 @@ class CallErrorKind(StrEnum):
     TIMEOUT = "timeout"
     CONNECTION = "connection"
     CLIENT_ERROR = "client_error"
+    FORMAT_REFUSED = "format_refused"
+    """The server does not know the answer format the request used (see `AnswerFormat`)."""
     BAD_RESPONSE = "bad_response"
     CONFIG = "config"
 
@@ -60,13 +85,14 @@ class LLMCallError(Exception):
 
 @dataclass(frozen=True)
 class ChatRequest:
-    """What one call asks: the messages, the answer's JSON schema and the sampling settings."""
+    """What one call asks: the messages, the answer's JSON schema, how to send it, and the sampling settings."""
 
     messages: Sequence[Mapping[str, str]]
     schema: Mapping[str, Any]
     max_tokens: int
     temperature: float
     seed: int | None
+    answer_format: AnswerFormat = AnswerFormat.NONE
 
 
 @dataclass(frozen=True)
@@ -85,24 +111,34 @@ class ChatClient(Protocol):
     def complete(self, request: ChatRequest, *, timeout: float) -> Completion: ...
 
 
-def constraint_arguments(mode: StructuredOutput, schema: Mapping[str, Any]) -> dict[str, Any]:
-    """The `chat_completion` keyword arguments that constrain the answer to `schema`.
+def constraint_arguments(form: AnswerFormat, schema: Mapping[str, Any]) -> dict[str, Any]:
+    """The `chat_completion` keyword arguments that ask for an answer shaped by `schema` in `form`.
 
-    `response_format` sends OpenAI's JSON-schema format; the Hugging Face router passes it on, and in
-    `base_url` mode `InferenceClient` rewrites it into TGI's `{"type": "json_object", "value": schema}`.
-    `vllm` sends vLLM's `structured_outputs` extra parameter (vLLM >= 0.10; it replaced `guided_json`),
-    since vLLM does not read TGI's shape. `none` relies on the prompt and the validation in code.
+    `JSON_SCHEMA` is OpenAI's format; the Hugging Face router passes it on, and in `base_url` mode
+    `InferenceClient` rewrites it into TGI's, so a self-hosted server never receives it. TGI's and
+    llama.cpp's forms go in `response_format` as they are (`InferenceClient` leaves a `json_object` alone);
+    vLLM's goes in `extra_body`, which `InferenceClient` merges into the request body.
     """
-    if mode == "response_format":
+    if form is AnswerFormat.JSON_SCHEMA:
         return {
             "response_format": {
                 "type": "json_schema",
                 "json_schema": {"name": SCHEMA_NAME, "schema": dict(schema), "strict": True},
             }
         }
-    if mode == "vllm":
+    if form is AnswerFormat.TGI:
+        return {"response_format": {"type": "json_object", "value": dict(schema)}}
+    if form is AnswerFormat.LLAMACPP:
+        return {"response_format": {"type": "json_object", "schema": dict(schema)}}
+    if form is AnswerFormat.VLLM:
         return {"extra_body": {"structured_outputs": {"json": dict(schema)}}}
     return {}
+
+
+def refuses_format(status: int, text: str) -> bool:
+    """Does an HTTP error with this status and body say the server does not know the answer format?"""
+    lowered = text.lower()
+    return status in _REFUSAL_STATUSES and any(word in lowered for word in _FORMAT_WORDS)
 
 
 def cleartext_risk(endpoint: str | None, *, token_set: bool) -> str | None:
@@ -139,13 +175,11 @@ class HubChatClient:
         model: str,
         endpoint: str | None = None,
         provider: str = "auto",
-        structured_output: StructuredOutput = "response_format",
         token: SecretStr | None = None,
     ) -> None:
         self.model = model
         self.endpoint = endpoint
         self.provider = provider
-        self.structured_output = structured_output
         self._token = token
 
     def __repr__(self) -> str:
@@ -170,15 +204,17 @@ class HubChatClient:
                 max_tokens=request.max_tokens,
                 temperature=request.temperature,
                 seed=request.seed,
-                **constraint_arguments(self.structured_output, request.schema),
+                **constraint_arguments(request.answer_format, request.schema),
             )
         except Exception as exc:  # every failure of the seam becomes one typed error, see classify
-            raise self.classify(exc) from None
+            raise self.classify(exc, constrained=request.answer_format is not AnswerFormat.NONE) from None
         return _completion(output)
 
-    def classify(self, exc: Exception) -> LLMCallError:
-        """The typed error for anything `InferenceClient` raised, with the token scrubbed from its text."""
-        error = _classify(exc)
+    def classify(self, exc: Exception, *, constrained: bool = False) -> LLMCallError:
+        """The typed error for anything `InferenceClient` raised, with the token scrubbed from its text.
+
+        `constrained`: the request asked for an answer format, so an error naming it is `FORMAT_REFUSED`."""
+        error = _classify(exc, constrained=constrained)
         if self._token:
             scrubbed = redact(str(error), [self._token.get_secret_value()])
             if scrubbed != str(error):
@@ -186,12 +222,15 @@ class HubChatClient:
         return error
 
 
-def _classify(exc: Exception) -> LLMCallError:
+def _classify(exc: Exception, *, constrained: bool) -> LLMCallError:
     if isinstance(exc, HfHubHTTPError) and exc.response is not None:
         status = exc.response.status_code
-        detail = _detail(exc.server_message or _body(exc.response))
+        text = exc.server_message or _body(exc.response)
+        detail = _detail(text)
         message = f"HTTP {status} from the LLM endpoint" + (f": {detail}" if detail else "")
         retry_after = exc.response.headers.get("retry-after")
+        if constrained and refuses_format(status, text):
+            return LLMCallError(CallErrorKind.FORMAT_REFUSED, message, status=status)
         if status == 429:
             return LLMCallError(CallErrorKind.RATE_LIMITED, message, status=status, retry_after=retry_after)
         if status in (408, 504):

@@ -10,6 +10,10 @@ call fails, the answer is rejected or the deadline passes. A call that outlives 
 finishes in the background (its slot stays taken, so the endpoint never sees more than
 `max_concurrency` requests), and its answer still feeds the cache and the breaker.
 
+Each request goes out in the answer format the route is known to accept (`llm.formats`); a request the
+server refuses for its format is sent again at once in the next form. Those refusals are neither
+retries nor failures for the breaker: only the outcome in a form the server knows counts.
+
 It never lets a slow LLM hold a decision worker past the pod's deadline, never calls the LLM while
 the breaker is open, and never puts pod text into a prompt (see `llm.prompt`).
 """
@@ -17,7 +21,7 @@ the breaker is open, and never puts pod text into a prompt (see `llm.prompt`).
 import logging
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NoReturn
 
 import numpy as np
@@ -25,9 +29,10 @@ from pydantic import SecretStr
 
 from cluster.clock import Clock
 from cluster.config import Settings
-from llm import answer, prompt, retry
+from llm import answer, formats, prompt, retry
 from llm.cache import Cached, DecisionCache, Flight, Flights, cache_key, constraints_digest
 from llm.client import (
+    AnswerFormat,
     CallErrorKind,
     ChatClient,
     ChatRequest,
@@ -85,6 +90,9 @@ class LLMTier:
         temperature: float = 0.0,
         seed: int | None = 0,
         secrets: Sequence[SecretStr] = (),
+        route: formats.Route | None = None,
+        answer_formats: tuple[AnswerFormat, ...] = (AnswerFormat.NONE,),
+        format_memory: formats.FormatMemory | None = None,
     ) -> None:
         self.client = client
         self.clock = clock
@@ -102,6 +110,13 @@ class LLMTier:
         self.seed = seed
         self._secrets = tuple(secrets)
         """Redacted from every answer (an endpoint may echo the request's Authorization header)."""
+        self.route = route or formats.Route(endpoint=None, provider="", model="")
+        self.answer_formats = answer_formats
+        """The forms to try, best first (`formats.candidates`); one form is pinned, never negotiated."""
+        self.format_memory = format_memory or formats.FormatMemory()
+        known = self.format_memory.accepted(self.route)
+        if known is not None:
+            self.stats.llm_answer_format(known.value)
         self._slots = threading.BoundedSemaphore(max_concurrency)
         self._waiting = threading.BoundedSemaphore(max_concurrency)
         """Decision workers waiting for an answer (their own call's or a shared one): the rest decide by
@@ -120,11 +135,7 @@ class LLMTier:
         if risk:
             log.warning(risk, extra=fields(event="llm_token_cleartext"))
         client = HubChatClient(
-            model=llm.model,
-            endpoint=llm.endpoint,
-            provider=llm.provider,
-            structured_output=llm.structured_output,
-            token=settings.huggingface_token,
+            model=llm.model, endpoint=llm.endpoint, provider=llm.provider, token=settings.huggingface_token
         )
         cache = (
             DecisionCache(ttl=settings.cache.ttl, max_size=settings.cache.max_size, clock=clock)
@@ -156,6 +167,9 @@ class LLMTier:
             temperature=llm.temperature,
             seed=llm.seed,
             secrets=[settings.huggingface_token] if settings.huggingface_token else [],
+            route=formats.Route(endpoint=llm.endpoint, provider=llm.provider, model=llm.model),
+            answer_formats=formats.candidates(llm.structured_output, self_hosted=bool(llm.endpoint)),
+            format_memory=formats.PROCESS_MEMORY,
         )
 
     def __repr__(self) -> str:
@@ -278,18 +292,10 @@ class LLMTier:
 
         def attempt(chat: ChatRequest) -> Completion:
             nonlocal attempts
-            remaining = deadline - self.clock.monotonic()
-            if remaining < retry.MIN_ATTEMPT_SECONDS:
+            if deadline - self.clock.monotonic() < retry.MIN_ATTEMPT_SECONDS:
                 raise LLMCallError(CallErrorKind.TIMEOUT, "no time left before the pod's decision deadline")
             attempts += 1
-            started = self.clock.monotonic()
-            try:
-                completion = self.client.complete(chat, timeout=min(self.timeout, remaining))
-            except LLMCallError as exc:
-                self._count_call(exc.kind.value, started)
-                raise
-            self._count_call("ok", started)
-            return completion
+            return self._send(chat, deadline)
 
         try:
             built = prompt.render(facts, token_budget=self.token_budget)
@@ -325,6 +331,47 @@ class LLMTier:
                 self.breaker.record(permit, ok=ok)
             self._slots.release()
             self._ground(flight, key, outcome)
+
+    def _send(self, chat: ChatRequest, deadline: float) -> Completion:
+        """One attempt: the request in the form the route accepts, sent again in the next form on a refusal."""
+        while True:
+            remaining = deadline - self.clock.monotonic()
+            if remaining < retry.MIN_ATTEMPT_SECONDS:
+                raise LLMCallError(CallErrorKind.TIMEOUT, "no time left before the pod's decision deadline")
+            form = self.format_memory.current(self.route, self.answer_formats)
+            started = self.clock.monotonic()
+            try:
+                completion = self.client.complete(
+                    replace(chat, answer_format=form), timeout=min(self.timeout, remaining)
+                )
+            except LLMCallError as exc:
+                self._count_call(exc.kind.value, started)
+                if exc.kind is not CallErrorKind.FORMAT_REFUSED or not self._refused(form, exc):
+                    raise
+                continue
+            self._count_call("ok", started)
+            self._accepted(form)
+            return completion
+
+    def _refused(self, form: AnswerFormat, error: LLMCallError) -> bool:
+        """Record that the route refused `form`; whether there is another form to send the request in."""
+        following = self.format_memory.refuse(self.route, self.answer_formats, form)
+        if following is None:
+            return False
+        log.info(
+            "the LLM endpoint refused the answer format, trying the next",
+            extra=fields(event="llm_format_refused", format=form.value, next=following.value, status=error.status),
+        )
+        return True
+
+    def _accepted(self, form: AnswerFormat) -> None:
+        """Report the form the route answers in, once per change."""
+        if self.format_memory.accept(self.route, form):
+            self.stats.llm_answer_format(form.value)
+            log.info(
+                f"the LLM endpoint accepts the answer format {form.value}",
+                extra=fields(event="llm_answer_format", format=form.value),
+            )
 
     def _count_call(self, outcome: str, started: float) -> None:
         latency_ms = (self.clock.monotonic() - started) * 1000

@@ -37,6 +37,7 @@ class Stats:
         self._fallbacks: Counter[str] = Counter()
         self._llm_rejections: Counter[str] = Counter()
         self._seen: set[str] = set()
+        self._answer_format: str | None = None
         self._latency_ms: deque[float] = deque(maxlen=LATENCY_WINDOW)
         self._llm_latency_ms: deque[float] = deque(maxlen=LATENCY_WINDOW)
         r = self.registry
@@ -81,6 +82,12 @@ class Stats:
         )
         self.llm_rejections = PromCounter(
             "ai_scheduler_llm_rejections", "LLM answers or calls rejected, by cause.", ["cause"], registry=r
+        )
+        self.answer_format = Gauge(
+            "ai_scheduler_llm_answer_format",
+            "1 for the answer format the LLM endpoint accepts (llm.structured_output), 0 for one it no longer does.",
+            ["format"],
+            registry=r,
         )
         self.cache_lookups = PromCounter(
             "ai_scheduler_llm_cache_lookups", "LLM decision cache lookups.", ["result"], registry=r
@@ -173,6 +180,14 @@ class Stats:
         with self._lock:
             self._llm_rejections[cause] += 1
         self.llm_rejections.labels(cause).inc()
+
+    def llm_answer_format(self, form: str) -> None:
+        """The LLM endpoint answers requests in `form` now (and so no longer in the one reported before)."""
+        with self._lock:
+            previous, self._answer_format = self._answer_format, form
+        if previous is not None and previous != form:
+            self.answer_format.labels(previous).set(0)
+        self.answer_format.labels(form).set(1)
 
     def cache_lookup(self, *, hit: bool) -> None:
         with self._lock:

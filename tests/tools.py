@@ -6,6 +6,8 @@ whole suite, and `.ci/run` installs the tools first.
 """
 
 import shutil
+import socket
+import subprocess
 
 PREREQUISITES = "see the README's Prerequisites"
 """Ends every missing-tool reason: how tests/conftest.py tells such a skip from any other."""
@@ -19,3 +21,20 @@ def which(tool: str) -> str | None:
 def missing(tool: str, needed_for: str) -> str:
     """The skip reason for a test that cannot run without `tool`."""
     return f"{tool} is not installed, needed for {needed_for}; {PREREQUISITES}"
+
+
+def free_port() -> int:
+    """A TCP port free on loopback now, for a server the test starts as a separate process."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """End a server process the test started: SIGTERM, then SIGKILL if it has not exited within 10 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)

@@ -13,6 +13,7 @@ from cluster.config import Settings
 from cluster.manifests import load_pods, load_snapshot
 from cluster.objects import Pod
 from cluster.snapshot import Snapshot
+from llm import formats
 from scoring.assemble import build_decider
 from scoring.decide import Request
 from scoring.framework import PodInfo
@@ -74,6 +75,14 @@ def llm_settings(url: str | None, *, token: str | None = None, **sections: dict[
     if token is not None:
         tree["huggingface_token"] = SecretStr(token)
     return Settings.model_validate(tree)
+
+
+@pytest.fixture(autouse=True)
+def fresh_format_memory(monkeypatch: pytest.MonkeyPatch) -> formats.FormatMemory:
+    """Each test starts with a process that has negotiated nothing: a later FakeLLM may get an earlier one's port."""
+    memory = formats.FormatMemory()
+    monkeypatch.setattr(formats, "PROCESS_MEMORY", memory)
+    return memory
 
 
 @pytest.fixture

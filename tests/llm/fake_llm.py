@@ -4,6 +4,8 @@
 and the router's path) on 127.0.0.1 and a free port, records every request (path, headers, JSON
 body), and answers according to a script of `Reply`s — one per request, the last repeated — or to
 `answer`, a function of the request body (by default: the first candidate id offered in the schema).
+`refuse` maps answer formats (`wire_format`) to the reply a server that does not know them gives
+(`Reply.groq_refusal`, `Reply.llamacpp_refusal`), ahead of the script.
 
     with FakeLLM() as llm:
         llm.script(Reply.status(429, retry_after="1"), Reply.good())
@@ -21,6 +23,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 JSON = dict[str, Any]
+LLAMACPP_REFUSAL = (
+    "1 validation error:\n  {'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), "
+    "'msg': \"Input should be 'text' or 'json_object'\", 'input': 'json_schema', "
+    "'ctx': {'expected': \"'text' or 'json_object'\"}}\n\n"
+    '  File "llama_cpp/server/app.py", line 376, in create_chat_completion\n    POST /v1/chat/completions'
+)
+"""llama-cpp-python 0.3.36's error message for `"response_format": {"type": "json_schema", ...}` (measured)."""
 
 
 @dataclass(frozen=True)
@@ -41,15 +50,25 @@ class Recorded:
         return self.raw.decode("utf-8", errors="replace") + json.dumps(dict(self.headers))
 
 
-def offered_ids(body: Mapping[str, Any]) -> list[str]:
-    schema: Mapping[str, Any] = {}
+def wire_format(body: Mapping[str, Any]) -> str:
+    """The answer format a request body carries, named as `llm.client.AnswerFormat` names it."""
     response_format = body.get("response_format") or {}
     if response_format.get("type") == "json_schema":
-        schema = response_format.get("json_schema", {}).get("schema", {})
-    elif response_format.get("type") == "json_object":
-        schema = response_format.get("value", {})
-    elif "structured_outputs" in body:
-        schema = body["structured_outputs"].get("json", {})
+        return "json_schema"
+    if response_format.get("type") == "json_object":
+        return "llamacpp" if "schema" in response_format else "tgi"
+    return "vllm" if "structured_outputs" in body else "none"
+
+
+def offered_ids(body: Mapping[str, Any]) -> list[str]:
+    response_format = body.get("response_format") or {}
+    schema: Mapping[str, Any] = {
+        "json_schema": response_format.get("json_schema", {}).get("schema", {}),
+        "tgi": response_format.get("value", {}),
+        "llamacpp": response_format.get("schema", {}),
+        "vllm": body.get("structured_outputs", {}).get("json", {}),
+        "none": {},
+    }[wire_format(body)]
     enum = schema.get("properties", {}).get("node", {}).get("enum")
     if enum:
         return list(enum)
@@ -107,6 +126,29 @@ class Reply:
     def echoing(cls) -> "Reply":
         return cls(echo=True)
 
+    @classmethod
+    def groq_refusal(cls) -> "Reply":
+        """Groq's answer to a structured-output format the model does not support (an OpenAI-style 400)."""
+        error = {
+            "message": "response_format `json_schema` is not supported with this model",
+            "type": "invalid_request_error",
+            "param": "response_format",
+        }
+        return cls(status=400, body=json.dumps({"error": error}).encode())
+
+    @classmethod
+    def tgi_refusal(cls) -> "Reply":
+        """TGI's answer to a `json_object` without its `value` (its request validation, HTTP 422)."""
+        message = "Failed to deserialize the JSON body into the target type: response_format: missing field `value`"
+        return cls(status=422, body=json.dumps({"error": message, "error_type": "validation"}).encode())
+
+    @classmethod
+    def llamacpp_refusal(cls) -> "Reply":
+        """llama-cpp-python's answer to a `response_format` type it does not know: its request validation
+        error, reported as an internal error (measured with llama-cpp-python 0.3.36)."""
+        error = {"message": LLAMACPP_REFUSAL, "type": "internal_server_error", "param": None, "code": None}
+        return cls(status=500, body=json.dumps({"error": error}).encode())
+
 
 def first_offered(body: Mapping[str, Any]) -> str:
     ids = offered_ids(body)
@@ -116,8 +158,14 @@ def first_offered(body: Mapping[str, Any]) -> str:
 class FakeLLM:
     """The server; thread-safe; use as a context manager."""
 
-    def __init__(self, *, answer: Callable[[Mapping[str, Any]], str] = first_offered) -> None:
+    def __init__(
+        self,
+        *,
+        answer: Callable[[Mapping[str, Any]], str] = first_offered,
+        refuse: Mapping[str, Reply] | None = None,
+    ) -> None:
         self.answer = answer
+        self.refuse = dict(refuse or {})
         self.requests: list[Recorded] = []
         self._lock = threading.Lock()
         self._script: list[Reply] = [Reply.good()]
@@ -189,8 +237,10 @@ class FakeLLM:
                 except ValueError:
                     body = None
                 fake._record(Recorded(self.path, {k.lower(): v for k, v in self.headers.items()}, body, raw))
+                body = body if isinstance(body, dict) else {}
+                refusal = fake.refuse.get(wire_format(body))
                 try:
-                    self._reply(fake._next(), body if isinstance(body, dict) else {})
+                    self._reply(refusal or fake._next(), body)
                 except (BrokenPipeError, ConnectionResetError):
                     self.close_connection = True  # the client gave up (its timeout): nothing to answer
                 finally:

@@ -28,6 +28,12 @@ def reply(text: str | None, choices: int = 1) -> Completion:
             id="ids in the reason become node names on one line",
         ),
         pytest.param('{"node": "n1", "reason": ""}', "worker-1", "no reason given", id="an empty reason is allowed"),
+        pytest.param(
+            '{"node" :"n3", "reason":"e\x17bz@3\x0c#B\x1b[31m\tok" } ',
+            "worker-6",
+            "e bz@3 #B [31m ok",
+            id="raw control characters in the reason, as llama.cpp's grammar writes them, are cleaned",
+        ),
     ],
 )
 def test_valid_answers(text: str, node: str, reason: str) -> None:

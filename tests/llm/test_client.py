@@ -2,12 +2,21 @@
 
 import logging
 import socket
+from dataclasses import replace
 
 import pytest
 from pydantic import SecretStr
 
 from cluster.clock import SystemClock
-from llm.client import CallErrorKind, ChatRequest, HubChatClient, LLMCallError, cleartext_risk, constraint_arguments
+from llm.client import (
+    AnswerFormat,
+    CallErrorKind,
+    ChatRequest,
+    HubChatClient,
+    LLMCallError,
+    cleartext_risk,
+    constraint_arguments,
+)
 from llm.tier import LLMTier
 from tests.llm.conftest import TOKEN, llm_settings
 from tests.llm.fake_llm import FakeLLM, Reply
@@ -22,25 +31,30 @@ REQUEST = ChatRequest(
 )
 
 
-def client(url: str, *, token: str | None = None, mode: str = "response_format") -> HubChatClient:
+def client(url: str, *, token: str | None = None) -> HubChatClient:
     return HubChatClient(
-        model="meta-llama/Llama-3.3-70B-Instruct",
-        endpoint=url,
-        structured_output=mode,  # type: ignore[arg-type]
-        token=SecretStr(token) if token else None,
+        model="meta-llama/Llama-3.3-70B-Instruct", endpoint=url, token=SecretStr(token) if token else None
     )
 
 
 @pytest.mark.parametrize(
-    ("mode", "expected"),
+    ("form", "expected"),
     [
-        pytest.param("response_format", {"response_format": {"type": "json_object", "value": SCHEMA}}, id="TGI shape"),
-        pytest.param("vllm", {"structured_outputs": {"json": SCHEMA}}, id="vLLM structured outputs"),
-        pytest.param("none", {}, id="no constraint"),
+        pytest.param(
+            AnswerFormat.JSON_SCHEMA,
+            {"response_format": {"type": "json_object", "value": SCHEMA}},
+            id="OpenAI's shape reaches a self-hosted server as TGI's (huggingface_hub rewrites it)",
+        ),
+        pytest.param(AnswerFormat.TGI, {"response_format": {"type": "json_object", "value": SCHEMA}}, id="TGI shape"),
+        pytest.param(
+            AnswerFormat.LLAMACPP, {"response_format": {"type": "json_object", "schema": SCHEMA}}, id="llama.cpp shape"
+        ),
+        pytest.param(AnswerFormat.VLLM, {"structured_outputs": {"json": SCHEMA}}, id="vLLM structured outputs"),
+        pytest.param(AnswerFormat.NONE, {}, id="no constraint"),
     ],
 )
-def test_the_answer_is_constrained_as_configured(fake_llm: FakeLLM, mode: str, expected: dict) -> None:
-    completion = client(fake_llm.url, mode=mode).complete(REQUEST, timeout=2)
+def test_the_answer_is_constrained_in_the_requested_form(fake_llm: FakeLLM, form: AnswerFormat, expected: dict) -> None:
+    completion = client(fake_llm.url).complete(replace(REQUEST, answer_format=form), timeout=2)
     assert completion.content == '{"node": "n1", "reason": "first candidate offered"}'
     (request,) = fake_llm.requests
     assert request.path == "/v1/chat/completions"
@@ -51,7 +65,7 @@ def test_the_answer_is_constrained_as_configured(fake_llm: FakeLLM, mode: str, e
 
 
 def test_the_openai_shape_is_what_the_router_receives() -> None:
-    args = constraint_arguments("response_format", SCHEMA)
+    args = constraint_arguments(AnswerFormat.JSON_SCHEMA, SCHEMA)
     assert args == {
         "response_format": {
             "type": "json_schema",
@@ -105,6 +119,48 @@ def test_failures_are_typed(fake_llm: FakeLLM, reply: Reply, kind: CallErrorKind
     assert error.__cause__ is None and (error.__context__ is None or error.__suppress_context__)
     if reply.headers:
         assert caught.value.retry_after == reply.headers["Retry-After"]
+
+
+GROQ = Reply.groq_refusal()
+LLAMACPP = Reply.llamacpp_refusal()
+
+
+@pytest.mark.parametrize(
+    ("reply", "form", "kind"),
+    [
+        pytest.param(GROQ, AnswerFormat.TGI, CallErrorKind.FORMAT_REFUSED, id="a 400 naming response_format"),
+        pytest.param(LLAMACPP, AnswerFormat.TGI, CallErrorKind.FORMAT_REFUSED, id="llama-cpp-python's 500"),
+        pytest.param(
+            Reply(status=422, body=b'{"error": "Failed to deserialize: response_format: missing field `value`"}'),
+            AnswerFormat.LLAMACPP,
+            CallErrorKind.FORMAT_REFUSED,
+            id="a 422 naming response_format (TGI's validation)",
+        ),
+        pytest.param(
+            Reply(status=400, body=b'{"error": "grammar is not supported"}'),
+            AnswerFormat.VLLM,
+            CallErrorKind.FORMAT_REFUSED,
+            id="a 400 naming the grammar",
+        ),
+        pytest.param(GROQ, AnswerFormat.NONE, CallErrorKind.CLIENT_ERROR, id="no format was asked: a plain 400"),
+        pytest.param(LLAMACPP, AnswerFormat.NONE, CallErrorKind.SERVER_ERROR, id="no format was asked: a plain 500"),
+        pytest.param(Reply.error(400), AnswerFormat.TGI, CallErrorKind.CLIENT_ERROR, id="a 400 about something else"),
+        pytest.param(Reply.error(500), AnswerFormat.TGI, CallErrorKind.SERVER_ERROR, id="a 500 about something else"),
+        pytest.param(
+            Reply(status=503, body=b'{"error": "response_format engine restarting"}'),
+            AnswerFormat.TGI,
+            CallErrorKind.SERVER_ERROR,
+            id="a 503 is an outage whatever it says",
+        ),
+    ],
+)
+def test_a_refused_answer_format_is_told_apart(
+    fake_llm: FakeLLM, reply: Reply, form: AnswerFormat, kind: CallErrorKind
+) -> None:
+    fake_llm.script(reply)
+    with pytest.raises(LLMCallError) as caught:
+        client(fake_llm.url).complete(replace(REQUEST, answer_format=form), timeout=2)
+    assert caught.value.kind is kind
 
 
 def test_nothing_listening_is_a_connection_error() -> None:
