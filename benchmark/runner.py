@@ -78,7 +78,7 @@ def arranged(scenario: scenarios.Scenario, mode: str) -> scenarios.Scenario:
     return scenarios.as_burst(scenario) if mode == "burst" else scenario
 
 
-def settings_run(modes: list[str], periods: tuple[float, ...]) -> list[tuple[str, float]]:
+def schedule(modes: list[str], periods: tuple[float, ...]) -> list[tuple[str, float]]:
     """The (mode, period) pairs to run. A burst runs once, at the first period: no NodeState is published between
     its arrivals, so the period cannot change where they go."""
     return [(mode, period) for mode in modes for period in (periods[:1] if mode == "burst" else periods)]
@@ -137,7 +137,7 @@ def run(args: argparse.Namespace, settings: config.Settings) -> dict[str, Any]:
     chosen = args.policy or list(policies.POLICIES)
     status: dict[str, dict[str, str]] = {p: {"status": "ran"} for p in chosen}
     result: dict[str, Any] = {"scenarios": {}}
-    groups = settings_run(args.mode, args.periods)
+    groups = schedule(args.mode, args.periods)
     tasks = [(name, index, mode, period) for mode, period in groups for name in names for index in range(args.seeds)]
     progress = tqdm(total=len(tasks) * len(chosen), desc="placement benchmark", unit="run", file=sys.stderr)
     for name, index, mode, period in tasks:
