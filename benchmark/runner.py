@@ -143,9 +143,9 @@ def run(args: argparse.Namespace, settings: config.Settings) -> dict[str, Any]:
     for name, index, mode, period in tasks:
         scenario = arranged(variant(name, index), mode)
         entry = result["scenarios"].setdefault(
-            group_key(name, mode, period),
+            group_key(scenario.name, mode, period),
             {
-                "scenario": name,
+                "scenario": scenario.name,
                 "mode": mode,
                 "period_seconds": period,
                 "family": scenario.family,
