@@ -9,9 +9,12 @@ and shows the charts `benchmark/visualize.py` drew next to the input (`<input wi
 and charts read) and reports from that copy, the one to commit. The README's section comes from:
 
     python benchmark/runner.py --quick --output benchmark/results/quick.json
+    python benchmark/runner.py --quick --scenario mixed-100 --output benchmark/results/mixed-100.json
     python benchmark/report.py --input benchmark/results/quick.json --compact docs/benchmark/quick.json
+    python benchmark/report.py --input benchmark/results/mixed-100.json --compact docs/benchmark/mixed-100.json
     python benchmark/visualize.py --input docs/benchmark/quick.json
-    python benchmark/report.py --input docs/benchmark/quick.json --readme
+    python benchmark/visualize.py --input docs/benchmark/mixed-100.json
+    python benchmark/report.py --input docs/benchmark/quick.json --input docs/benchmark/mixed-100.json --readme
 
 `write_section` is shared with the performance suite (`<!-- perf:start -->` ... `<!-- perf:end -->`).
 """
@@ -30,6 +33,15 @@ ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 ORDER = ("default", "loadaware", "trimaran-lvrb", "trimaran-tlp", "heuristic", "transformer", "auto", "oracle")
 OURS = ("heuristic", "transformer", "auto")
+CHAIN = "auto"
+"""The production chain: the policy the scoreboard holds against every other."""
+RIVALS = ("default", "loadaware", "trimaran-lvrb", "trimaran-tlp")
+"""What a user would run instead of the chain."""
+MODE_TITLES = {
+    "burst": "Burst: every arrival at once",
+    "steady": "Steady: arrivals at their own times",
+    None: "Arrivals at their own times",
+}
 COLUMNS = (
     ("policy", None, ""),
     ("P50 ms", "p50_ms", "{:.3f}"),
@@ -110,20 +122,100 @@ def profile_rows(summary: Mapping[str, Mapping[str, Mapping[str, float]]]) -> tu
 
 
 def comparisons(summary: Mapping[str, Mapping[str, Mapping[str, float]]]) -> list[str]:
-    """Each of our policies against `default`, as the seed README states its claims."""
+    """Each of our policies against `default`, then the production chain against every rival and the oracle."""
     base = summary.get("default")
-    if not base:
-        return []
     lines = []
-    for policy in [p for p in OURS if p in summary]:
+    for policy in [p for p in OURS if p in summary and base]:
         ours = summary[policy]
-        p99 = (ours["p99_ms"]["mean"] / base["p99_ms"]["mean"] - 1) if base["p99_ms"]["mean"] else 0.0
         lines.append(
-            f"{policy} vs default: pooled P99 {p99:+.0%}; latency-critical pods on noisy nodes "
+            f"{policy} vs default: pooled P99 {_change(ours, base)}; latency-critical pods on noisy nodes "
             f"{base['noisy_share']['mean']:.0%} → {ours['noisy_share']['mean']:.0%}; SLO violations "
             f"{base['slo_violation_share']['mean']:.0%} → {ours['slo_violation_share']['mean']:.0%}"
         )
+    verdict = chain_verdict(summary)
+    if verdict:
+        lines.append(verdict)
     return lines
+
+
+def _change(ours: Mapping[str, Mapping[str, float]], other: Mapping[str, Mapping[str, float]]) -> str:
+    """The pooled P99's relative change from `other` to `ours`, as `+12%`."""
+    theirs = other["p99_ms"]["mean"]
+    return f"{(ours['p99_ms']['mean'] / theirs - 1) if theirs else 0.0:+.0%}"
+
+
+def chain_verdict(summary: Mapping[str, Mapping[str, Mapping[str, float]]]) -> str | None:
+    """The production chain's pooled P99 against each rival, wins and losses alike, and its ratio to the oracle's."""
+    if CHAIN not in summary:
+        return None
+    ours = summary[CHAIN]
+    rivals = [r for r in RIVALS if r in summary]
+    lost = [r for r in rivals if ours["p99_ms"]["mean"] > summary[r]["p99_ms"]["mean"]]
+    parts = [f"{r} {_change(ours, summary[r])}" for r in rivals]
+    text = f"{CHAIN} (production chain) pooled P99 vs " + ", ".join(parts) if parts else f"{CHAIN} (production chain)"
+    if "oracle" in summary and summary["oracle"]["p99_ms"]["mean"]:
+        text += f"; {ours['p99_ms']['mean'] / summary['oracle']['p99_ms']['mean']:.2f}× the oracle's"
+    if rivals:
+        text += "; **loses to " + ", ".join(lost) + "**" if lost else "; beats every rival"
+    return text
+
+
+def setting(result: Mapping[str, Any], entry: Mapping[str, Any]) -> tuple[str | None, float]:
+    """A scenario entry's arrival mode and telemetry period (files from before the modes: one period, no mode)."""
+    period = entry.get("period_seconds", result["telemetry"].get("period_seconds"))
+    return entry.get("mode"), float(period)
+
+
+def groups(result: Mapping[str, Any]) -> list[tuple[tuple[str | None, float], list[tuple[str, Mapping[str, Any]]]]]:
+    """The scenario entries grouped by (mode, period): burst before steady, shorter periods first."""
+    grouped: dict[tuple[str | None, float], list[tuple[str, Mapping[str, Any]]]] = {}
+    for key, entry in result["scenarios"].items():
+        grouped.setdefault(setting(result, entry), []).append((key, entry))
+    order = list(MODE_TITLES)
+    return sorted(grouped.items(), key=lambda item: (order.index(item[0][0]), item[0][1]))
+
+
+def family_note(entry: Mapping[str, Any]) -> str:
+    """`; family near-full, held out from training` (nothing for files that do not say)."""
+    if "family" not in entry:
+        return ""
+    return f"; family {entry['family']}, {'held out from training' if entry.get('held_out') else 'trained on'}"
+
+
+def scoreboard(result: Mapping[str, Any]) -> list[str]:
+    """One row per scenario, mode and period: the chain's pooled P99 against each rival and the oracle."""
+    body = []
+    for (mode, period), entries in groups(result):
+        for key, entry in entries:
+            summary = entry["summary"]
+            if CHAIN not in summary:
+                continue
+            ours = summary[CHAIN]
+            oracle = summary.get("oracle", {}).get("p99_ms", {}).get("mean")
+            body.append(
+                [
+                    entry.get("scenario", key),
+                    "yes" if entry.get("held_out") else "no",
+                    mode or "-",
+                    f"{period:g} s",
+                    f"{ours['p99_ms']['mean']:.3f}",
+                    *(_change(ours, summary[r]) if r in summary else "-" for r in RIVALS),
+                    f"{ours['p99_ms']['mean'] / oracle:.2f}×" if oracle else "-",
+                    f"{ours['noisy_share']['mean']:.0%}",
+                ]
+            )
+    if not body:
+        return []
+    header = ["scenario", "held out", "arrivals", "telemetry", f"{CHAIN} P99 ms", *(f"vs {r}" for r in RIVALS),
+              "× oracle", "on noisy nodes"]  # fmt: skip
+    return [
+        f"**Scoreboard**: the production chain (`{CHAIN}`)'s pooled P99 of latency-critical pods against each "
+        "policy a user would run instead (a + is a loss) and against the oracle; *held out* families were never "
+        "used for training or tuning.",
+        "",
+        *_table(header, body),
+        "",
+    ]
 
 
 def _table(header: Sequence[str], body: Sequence[Sequence[str]]) -> list[str]:
@@ -134,20 +226,21 @@ def _table(header: Sequence[str], body: Sequence[Sequence[str]]) -> list[str]:
     ]
 
 
-def markdown(results: Sequence[tuple[Mapping[str, Any], str]]) -> str:
-    """The README's results section: one block per results file."""
-    inputs = " ".join(f"--input {source}" for _, source in results)
+def markdown(results: Sequence[tuple[Mapping[str, Any], str]], *, readme: bool = True) -> str:
+    """The README's results section (or, with `readme` false, the same text printed): one block per results file."""
+    inputs = " ".join(f"--input {source}" for _, source in results) + (" --readme" if readme else "")
     lines = [
         "### Placement benchmark (generated)",
         "",
-        f"Generated by `python benchmark/report.py {inputs} --readme` from `benchmark/runner.py` runs. Every policy "
+        f"Generated by `python benchmark/report.py {inputs}` from `benchmark/runner.py` runs. Every policy "
         "runs through the real scheduler loop against the emulated cluster, arrivals replayed in order. "
         f"Latencies of latency-critical pods: {results[0][0]['latency_source']}. Cells are means with the 95 % "
         "interval across seeds in brackets (clipped to the possible range: at 0, and at 100 % for shares); a seed is "
         "one replay of the scenario with its seed value shifted; P50-P99 pool every request of the "
         "latency-critical arrivals; *on noisy nodes* uses the simulator's ground truth (hidden antagonists "
         "included); regret is the predicted P99 on the chosen node minus the best feasible node's, in the cluster "
-        "as each pod found it; pods/s is a burst of all the scenario's arrivals at once.",
+        "as each pod found it; pods/s is a burst of all the scenario's arrivals at once (timed once per scenario, "
+        "shown in the first group).",
         "",
     ]
     for result, source in results:
@@ -156,33 +249,40 @@ def markdown(results: Sequence[tuple[Mapping[str, Any], str]]) -> str:
 
 
 def block(result: Mapping[str, Any], source: str) -> list[str]:
-    """One results file: its set-up, a table per scenario, the policies and the real-counter check."""
+    """One results file: its set-up, the scoreboard, a table per scenario grouped by arrival mode and telemetry
+    period, the policies and the real-counter check."""
     machine = result["machine"]
     telemetry = result["telemetry"]
     lines = [
-        f"#### Telemetry every {telemetry['period_seconds']:g} s ({result['mode']} run, [`{source}`]({source}))",
+        f"#### {result['mode'].capitalize()} run ([`{source}`]({source}))",
         "",
         f"{result['seeds']} seed{'s' if result['seeds'] != 1 else ''} per scenario, "
         f"{result['requests_per_pod']:,} requests per pod; "
         f"{machine['cpus']} × {machine['cpu']}, Python {machine['python']}, commit {machine['commit']}, "
         f"load average {machine['load_average_before'][0]} before and {machine['load_average_after'][0]} after; "
-        f"each node publishes its NodeState every {telemetry['period_seconds']:g} s in {telemetry['cohorts']} "
-        "staggered cohorts, so placements outrun it.",
+        f"each node publishes its NodeState once a period in {telemetry['cohorts']} staggered cohorts, so "
+        "placements outrun it. *Burst*: every arrival created at the scenario's start, decided in order, no "
+        "NodeState published in between; *steady*: each arrival at its own time in the scenario, the node agents "
+        "publishing meanwhile.",
         "",
+        *scoreboard(result),
     ]
-    for name, entry in result["scenarios"].items():
-        lines += [
-            f"**{name}**: {entry['nodes']} nodes, {entry['running_pods']} running pods, {entry['arrivals']} "
-            f"arrivals; {seeds_label(entry)}.",
-            "",
-            *_table([c[0] for c in COLUMNS], rows(entry["summary"])),
-            "",
-        ]
-        profiles, body = profile_rows(entry["summary"])
-        if profiles:
-            lines += [*_table(["P99 ms by workload", *profiles], body), ""]
-        lines += [f"- {line}" for line in comparisons(entry["summary"])]
-        lines += ["", *charts(source, name)]
+    for (mode, period), entries in groups(result):
+        lines += [f"##### {MODE_TITLES[mode]}, telemetry every {period:g} s", ""]
+        for key, entry in entries:
+            name = entry.get("scenario", key)
+            lines += [
+                f"**{name}** ({mode or 'replayed'}, {period:g} s): {entry['nodes']} nodes, {entry['running_pods']} "
+                f"running pods, {entry['arrivals']} arrivals; {seeds_label(entry)}{family_note(entry)}.",
+                "",
+                *_table([c[0] for c in COLUMNS], rows(entry["summary"])),
+                "",
+            ]
+            profiles, body = profile_rows(entry["summary"])
+            if profiles:
+                lines += [*_table(["P99 ms by workload", *profiles], body), ""]
+            lines += [f"- {line}" for line in comparisons(entry["summary"])]
+            lines += ["", *charts(source, key)]
     return [*lines, *policy_notes(result), ""]
 
 
@@ -242,8 +342,12 @@ def _pairs(counts: Mapping[str, Any] | None) -> str:
 def console_tables(result: Mapping[str, Any]) -> None:
     """The same tables for a terminal."""
     console = Console(width=200)
-    for name, entry in result["scenarios"].items():
-        table = Table(title=f"{name}: {entry['nodes']} nodes, {entry['arrivals']} arrivals, {seeds_label(entry)}")
+    for key, entry in result["scenarios"].items():
+        mode, period = setting(result, entry)
+        table = Table(
+            title=f"{entry.get('scenario', key)} ({mode or 'replayed'}, telemetry every {period:g} s): "
+            f"{entry['nodes']} nodes, {entry['arrivals']} arrivals, {seeds_label(entry)}"
+        )
         for header, _, _ in COLUMNS:
             table.add_column(header, justify="left" if header == "policy" else "right")
         for row in rows(entry["summary"]):
@@ -309,7 +413,7 @@ def main(argv: list[str] | None = None) -> int:
         args.compact.write_text(json.dumps(compact(results[0][0]), indent=1, allow_nan=False) + "\n")
         results = [(load(args.compact), _relative(args.compact))]
         print(f"wrote {results[0][1]}")
-    text = markdown(results)
+    text = markdown(results, readme=args.readme)
     if args.readme:
         write_section("results", text)
         print(f"README.md: results section updated from {', '.join(source for _, source in results)}")

@@ -2,7 +2,8 @@
 
     python benchmark/visualize.py --input benchmark/results/<timestamp>.json [--output DIR] [--scenario NAME ...]
 
-Draws, for each scenario, into `DIR/<scenario>/` (default DIR: a folder named after the results file, next to it):
+Draws, for each scenario entry, into `DIR/<mode>-<period>s/<scenario>/` (the entry's key; default DIR: a folder named
+after the results file, next to it):
 - `p99_comparison.png`: P99 of the latency-critical pods per policy, pooled and per workload profile;
 - `placement_accuracy.png`: where those pods landed, on nodes with noisy neighbours or quiet ones;
 - `latency_distribution.png`: P50, P90 and P99 per policy;
@@ -30,10 +31,13 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmark.report import SHARES, ReportError, bounded, load, ordered, seeds_label  # noqa: E402
+from benchmark.report import SHARES, ReportError, bounded, load, ordered, seeds_label, setting  # noqa: E402
 
 COLOURS = {
     "default": "#8c8c8c",
+    "loadaware": "#ff7f0e",
+    "trimaran-lvrb": "#bcbd22",
+    "trimaran-tlp": "#8c564b",
     "heuristic": "#1f77b4",
     "transformer": "#9467bd",
     "auto": "#17becf",
@@ -99,9 +103,11 @@ def _bars(ax: Axes, summary: Summary, policies: Sequence[str], metric: str, *, f
 def _subtitle(result: Mapping[str, Any], name: str, *, whiskers: bool = True) -> str:
     entry = result["scenarios"][name]
     note = f"; {_whisker_note(entry['summary'])}" if whiskers else ""
+    mode, period = setting(result, entry)
     return (
-        f"{name}: {entry['nodes']} nodes, {entry['arrivals']} arrivals, {seeds_label(entry)}\nlatencies from the "
-        f"calibrated interference model; telemetry every {result['telemetry']['period_seconds']:g} s{note}"
+        f"{entry.get('scenario', name)}: {entry['nodes']} nodes, {entry['arrivals']} arrivals"
+        f"{f' ({mode})' if mode else ''}, {seeds_label(entry)}\nlatencies from the "
+        f"calibrated interference model; telemetry every {period:g} s{note}"
     )
 
 

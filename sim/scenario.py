@@ -23,7 +23,7 @@ uids derived from the seed, RFC 3339 timestamps, an InternalIP per node in scena
 """
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
@@ -40,6 +40,9 @@ from sim.pods import PROFILE_ANNOTATION, WorkloadError, workload
 BUILTIN = Path(__file__).resolve().parent / "scenarios"
 SCHEDULER = "ai-llama-scheduler"
 DEFAULT_START = "2026-01-05T09:00:00Z"
+HELD_OUT_FAMILIES = ("cpu-antagonists", "near-full", "replica-burst", "counter-gaps")
+"""Families of shipped scenarios that exist only to be reported on: no training data is drawn from them and no
+parameter is tuned on them (`sim.generators.FAMILIES`, which training samples, must never name one)."""
 _TOP = (
     "name",
     "description",
@@ -87,6 +90,25 @@ class Scenario:
     def state(self) -> ClusterState:
         """The cluster before the first arrival."""
         return ClusterState.from_objects(self.nodes, self.pods)
+
+    @property
+    def held_out(self) -> bool:
+        """Whether the scenario's family is one that training and tuning never see."""
+        return self.family in HELD_OUT_FAMILIES
+
+
+def as_burst(scenario: Scenario) -> Scenario:
+    """The scenario with every arrival created at its start, in the same order: `kubectl scale`, a deploy of
+    many services at once, a node drain's evictions coming back; no telemetry is published in between."""
+    stamp = manifests.rfc3339(scenario.start)
+    arrivals = tuple(
+        Arrival(
+            at=scenario.start,
+            pod={**a.pod, "metadata": {**a.pod["metadata"], "creationTimestamp": stamp}},
+        )
+        for a in scenario.arrivals
+    )
+    return replace(scenario, arrivals=arrivals)
 
 
 def load(path: str | Path) -> Scenario:

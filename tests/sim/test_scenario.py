@@ -20,6 +20,7 @@ MINIMAL = {
 
 def test_the_shipped_scenarios_are_the_ones_the_issue_asks_for() -> None:
     assert {"seed-001", "mixed-100", "heterogeneous"} <= set(scenario.builtin())
+    assert {"cpu-antagonists", "near-full", "replica-burst", "counter-gaps"} <= set(scenario.builtin())
 
 
 def test_seed_001_is_the_kubeattention_setup() -> None:
