@@ -20,7 +20,7 @@ from cluster.errors import UserError
 from cluster.manifests import load_pods, load_snapshot
 from cluster.needs import parse_needs
 from cluster.userfiles import clip
-from scoring.assemble import build_decider
+from runtime.assemble import build_decider
 
 EXIT_OK = 0
 EXIT_UNDECIDED = 1
@@ -67,7 +67,7 @@ def _settings(args: argparse.Namespace) -> config.Settings:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from cluster import app  # noqa: PLC0415 - the API runtime is only needed by this command
+    from runtime import app  # noqa: PLC0415 - the API runtime is only needed by this command
 
     settings = _settings(args)
     app.setup_logging(settings)
@@ -82,8 +82,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from cluster import app, preflight  # noqa: PLC0415 - the API runtime is only needed by this command
     from cluster.clock import SystemClock  # noqa: PLC0415
+    from runtime import app, preflight  # noqa: PLC0415 - the API runtime is only needed by this command
 
     default = "config.yaml" if Path("config.yaml").exists() else "the defaults (no config.yaml)"
     where = args.config or default
@@ -101,7 +101,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from cluster import app, demo  # noqa: PLC0415 - the simulator is only needed by this command
+    from runtime import app, demo  # noqa: PLC0415 - the simulator is only needed by this command
 
     settings = config.load(args.config)
     app.setup_logging(

@@ -18,8 +18,8 @@ from dotenv import dotenv_values
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from cluster.errors import UserError
+from cluster.nodestate import METRICS
 from cluster.userfiles import UserFileError, clip, read_text, yaml_documents
-from telemetry.nodestate import METRICS
 
 DEFAULT_MODEL = "meta-llama/Llama-3.3-70B-Instruct"
 
@@ -127,9 +127,9 @@ class ScoringSettings(_Section):
     threads: int = Field(1, ge=1, le=64)
     """CPU threads for transformer inference."""
     accuracy_floor: float = Field(0.85, ge=0.0, le=1.0)
-    """Held-out top-1 agreement with the oracle under which `python -m scoring.evaluate` exits 1 (gates a model)."""
+    """Held-out top-1 agreement with the oracle under which `python -m training.evaluate` exits 1 (gates a model)."""
     pair_accuracy_floor: float = Field(0.85, ge=0.0, le=1.0)
-    """Pairwise ranking accuracy on held-out real counters below which `python -m scoring.evaluate` exits 1."""
+    """Pairwise ranking accuracy on held-out real counters below which `python -m training.evaluate` exits 1."""
     weights: dict[str, int] = Field(
         default_factory=lambda: {
             "TaintToleration": 3,

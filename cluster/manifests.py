@@ -9,11 +9,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from cluster import nodestate
 from cluster.objects import Node, Pod
 from cluster.parse import ManifestError, parse_node, parse_pod
 from cluster.snapshot import Snapshot
 from cluster.userfiles import UserFileError, json_document, read_text, yaml_documents
-from telemetry import nodestate
 
 
 def _documents(path: Path) -> list[Any]:

@@ -1,6 +1,6 @@
 """Typed Pods and Nodes (`cluster.objects`) from Kubernetes objects in their plain JSON form.
 
-Input is what the API server sends and `kubectl get -o json` prints (`cluster.kube.to_plain` turns the
+Input is what the API server sends and `kubectl get -o json` prints (`runtime.kube.to_plain` turns the
 kubernetes client's models into it). A malformed object raises
 `ManifestError` naming the object and the field, so a user can fix the manifest; nothing else escapes,
 whatever the shape of the input (wrong types, huge or non-finite numbers: see `cluster.resources`).

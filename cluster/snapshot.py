@@ -15,12 +15,11 @@ from typing import TypeVar
 
 import numpy as np
 
-from cluster import resources
+from cluster import nodestate, resources
 from cluster.labels import LabelIndex
 from cluster.needs import DIMENSIONS, parse_needs
+from cluster.nodestate import METRIC_NAMES, STATS, NodeState
 from cluster.objects import Node, Pod, Taint
-from telemetry import nodestate
-from telemetry.nodestate import METRIC_NAMES, STATS, NodeState
 
 BASE_RESOURCES = (resources.CPU, resources.MEMORY, resources.EPHEMERAL_STORAGE)
 DIM_INDEX = {d: i for i, d in enumerate(DIMENSIONS)}

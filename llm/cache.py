@@ -25,9 +25,9 @@ from cachetools import TTLCache
 
 from cluster.clock import Clock
 from cluster.needs import DIMENSIONS
+from cluster.nodestate import METRIC_NAMES
 from cluster.objects import Pod
 from llm.prompt import METRIC_FORMAT, Candidate, PodFacts, PromptFacts
-from telemetry.nodestate import METRIC_NAMES
 
 T = TypeVar("T")
 

@@ -24,10 +24,10 @@ import numpy as np
 
 from cluster import resources
 from cluster.needs import DIMENSIONS
-from scoring.decide import Request
-from scoring.plugins.interference_aware import node_pressure
-from scoring.transformer.regimes import regimes
-from telemetry.nodestate import METRIC_NAMES
+from cluster.nodestate import METRIC_NAMES
+from scoring.pressure import node_pressure
+from scoring.regimes import regimes
+from scoring.tiers import Request
 
 REASON_MAX_CHARS = 200
 QOS_CLASSES = ("Guaranteed", "Burstable", "BestEffort")
@@ -104,7 +104,7 @@ class Candidate:
     """Aligned with METRIC_NAMES; None is unknown."""
     hint: float
     regime: str = "unknown"
-    """The node's contention regime from its telemetry (`scoring.transformer.regimes`), a hint."""
+    """The node's contention regime from its telemetry (`scoring.regimes`), a hint."""
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ from llm.client import (
     cleartext_risk,
 )
 from scoring.breaker import CircuitBreaker, Permit, State, reporting_listener
-from scoring.decide import Choice, Request, Tier, TierDeclinedError
+from scoring.tiers import Choice, Request, Tier, TierDeclinedError
 from telemetry.logs import fields
 from telemetry.stats import Stats
 

@@ -14,8 +14,8 @@ Records, one JSON object per line:
 - `{"kind": "outcome", ...}`: what became of a placed pod: restarts, OOM kills, eviction (read from
   the pod's status as the informer sees it), or an observed P99 (`python -m scoring.collector outcome`,
   from a load test or monitoring).
-`read` joins the latest outcome to each pod's latest decision; `scoring.transformer.training` turns
-labelled ones into examples (`python -m scoring.train --data FILE`).
+`read` joins the latest outcome to each pod's latest decision; `training.fit` turns
+labelled ones into examples (`python -m training.train --data FILE`).
 """
 
 import argparse
@@ -34,12 +34,12 @@ import numpy as np
 
 from cluster.clock import Clock, SystemClock
 from cluster.config import Settings
+from cluster.nodestate import format_timestamp
 from cluster.objects import Pod
 from cluster.snapshot import Snapshot
-from scoring.decide import Decision
 from scoring.framework import PodInfo
+from scoring.tiers import Decision
 from scoring.transformer.features import FEATURE_VERSION, NodeInputs, PodInputs
-from telemetry.nodestate import format_timestamp
 
 log = logging.getLogger("scheduler.collector")
 

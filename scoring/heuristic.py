@@ -12,40 +12,20 @@ The plugin breakdown is computed whatever the strategy, because the LLM prompt u
 import itertools
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
 from enum import StrEnum
 
 import numpy as np
 
 from cluster.snapshot import Snapshot
-from scoring.framework import MAX_NODE_SCORE, NodeScores, PodInfo
+from scoring.framework import MAX_NODE_SCORE, PodInfo
 from scoring.runtime import DEFAULT_SCORE_WEIGHTS, Profile, run_scores
+from scoring.tiers import HeuristicScores
 
 
 class Strategy(StrEnum):
     RESOURCE_BALANCED = "resource_balanced"
     LEAST_LOADED = "least_loaded"
     ROUND_ROBIN = "round_robin"
-
-
-@dataclass(frozen=True, eq=False)
-class HeuristicScores:
-    """Scores of every feasible node (aligned with `feasible`) and the strategy's pick."""
-
-    feasible: np.ndarray
-    scores: np.ndarray
-    plugin_scores: Mapping[str, np.ndarray]
-    best: int
-    reason: str
-
-    def by_node(self, names: tuple[str, ...]) -> NodeScores:
-        return NodeScores(names, self.feasible, self.scores, decimals=1)
-
-    def plugins_by_node(self, names: tuple[str, ...]) -> dict[str, NodeScores]:
-        return {
-            plugin: NodeScores(names, self.feasible, scores, decimals=None)
-            for plugin, scores in self.plugin_scores.items()
-        }
 
 
 def least_loaded(pod: PodInfo, snapshot: Snapshot, feasible: np.ndarray) -> np.ndarray:

@@ -26,10 +26,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from cluster.needs import DIMENSIONS, Needs, WorkloadClass
+from cluster.nodestate import METRIC_NAMES
 from cluster.snapshot import Snapshot
 from scoring.framework import PodInfo
-from scoring.plugins.interference_aware import telemetry_pressure
-from telemetry.nodestate import METRIC_NAMES
+from scoring.pressure import telemetry_pressure
 
 FEATURE_VERSION = 1
 """Bumped whenever a token's meaning changes; weights of another version are refused at load."""

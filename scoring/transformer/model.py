@@ -187,7 +187,7 @@ def load(path: str | Path) -> Checkpoint:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except _LOAD_ERRORS as exc:
         raise ModelUnavailableError(
-            f"{where}: unreadable ({type(exc).__name__}: {str(exc)[:160]}); retrain with `python -m scoring.train`"
+            f"{where}: unreadable ({type(exc).__name__}: {str(exc)[:160]}); retrain with `python -m training.train`"
         ) from exc
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ModelUnavailableError(f"{where}: not a transformer-scorer checkpoint")
@@ -195,7 +195,7 @@ def load(path: str | Path) -> Checkpoint:
         raise ModelUnavailableError(
             f"{where}: made for checkpoint format {payload.get('format_version')} / features "
             f"{payload.get('feature_version')}, this build reads {FORMAT_VERSION} / {FEATURE_VERSION}; retrain with "
-            "`python -m scoring.train`"
+            "`python -m training.train`"
         )
     if tuple(payload.get("feature_names") or ()) != FEATURE_NAMES:
         raise ModelUnavailableError(f"{where}: its feature names differ from this build's; retrain")

@@ -2,8 +2,8 @@
 
 import numpy as np
 
+from cluster import nodestate
 from cluster.snapshot import Snapshot
-from telemetry import nodestate
 from tests.builders import make_node, make_pod
 
 

@@ -8,11 +8,12 @@ from dataclasses import replace
 import pytest
 from prometheus_client import CollectorRegistry
 
-from cluster import app
-from cluster.kube import Kube
-from cluster.loop import Scheduler
-from scoring.assemble import build_decider
-from scoring.decide import Decider, Decision
+from runtime import app
+from runtime.assemble import build_decider
+from runtime.kube import Kube
+from runtime.loop import Scheduler
+from scoring.decide import Decider
+from scoring.tiers import Decision
 from sim.apiserver import Emulator
 from telemetry.server import MetricsServer
 from tests.e2e.cluster import bound, node, pod, settings, wait_until

@@ -6,9 +6,9 @@ import random
 import numpy as np
 import pytest
 
+from cluster.nodestate import METRIC_NAMES, METRICS, NodeState, Summary
 from cluster.snapshot import Snapshot
 from llm import prompt
-from telemetry.nodestate import METRIC_NAMES, METRICS, NodeState, Summary
 from tests.builders import make_node, make_pod
 from tests.llm.conftest import request_for
 

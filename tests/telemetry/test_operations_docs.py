@@ -7,13 +7,13 @@ from pathlib import Path
 
 from prometheus_client.metrics import MetricWrapperBase
 
-from telemetry.agent.exporter import PREFIX, NodeStateCollector
-from telemetry.nodestate import METRICS, NodeState, Summary
+from agent.exporter import PREFIX, NodeStateCollector
+from cluster.nodestate import METRICS, NodeState, Summary
 from telemetry.stats import Stats
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs" / "operations.md"
-PRODUCT = ("cluster", "scoring", "llm", "telemetry")
+PRODUCT = ("cluster", "telemetry", "scoring", "llm", "runtime", "agent")
 ROW = re.compile(r"^\| `([^`]+)` \|(.*)$", re.MULTILINE)
 METRIC_NAME = re.compile(r"\b(?:ai_)?scheduler_[a-z0-9_]*[a-z0-9]")
 SUFFIXES = ("_total", "_created", "_bucket", "_sum", "_count")
