@@ -321,7 +321,7 @@ def load(
     A refused value is blamed on where it came from: the config file, the `.env` file or the environment
     variable that set it."""
     explicit = path is not None
-    config_path = Path(path if explicit else "config.yaml")
+    config_path = Path(path) if path is not None else Path("config.yaml")
     tree: dict[str, Any] = {}
     if config_path.exists():
         tree = _read_config(config_path)
@@ -331,6 +331,7 @@ def load(
     environment = os.environ if environ is None else environ
     origins: dict[str, str] = {}
     for variable, key in ENV_KEYS.items():
+        value: str | None
         if variable in environment:
             value, origins[key] = environment[variable], f"environment variable {variable}"
         else:

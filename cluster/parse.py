@@ -39,6 +39,7 @@ from cluster.objects import (
     Pod,
     PodAffinityTerm,
     PreferredTerm,
+    RawObject,
     Requirement,
     Taint,
     Toleration,
@@ -60,13 +61,13 @@ class ManifestError(UserError, ValueError):
     """A Kubernetes object the scheduler cannot read; the message names the object and the field."""
 
 
-def _meta(obj: Mapping[str, Any], what: str) -> ObjectMeta:
+def _meta(obj: RawObject, what: str) -> ObjectMeta:
     if not isinstance(obj, Mapping):
         raise ManifestError(f"{what} is not an object (got {type(obj).__name__})")
     meta = obj.get("metadata")
     if not isinstance(meta, Mapping) or not meta.get("name"):
         raise ManifestError(f"{what} has no metadata.name")
-    return meta  # type: ignore[return-value]
+    return meta
 
 
 _intern = sys.intern
@@ -257,7 +258,7 @@ def _ready_condition(status: Mapping[str, Any]) -> str:
     return ""
 
 
-def parse_node(obj: Mapping[str, Any], *, warn: Warn | None = None) -> Node:
+def parse_node(obj: RawObject, *, warn: Warn | None = None) -> Node:
     """A Node from its JSON. A node whose Ready condition is not True gets the taint the node
     lifecycle controller would add, so the filters treat it as kube-scheduler does. A malformed node
     raises ManifestError, or with `warn` is reported once and kept unusable (see the module docstring)."""
@@ -286,7 +287,7 @@ def _invalid_node(meta: Mapping[str, Any], name: str, problem: str) -> Node:
     )
 
 
-def _parse_node(obj: Mapping[str, Any], meta: Mapping[str, Any], name: str) -> Node:
+def _parse_node(obj: RawObject, meta: ObjectMeta, name: str) -> Node:
     spec = _section(obj, "spec", f"node {name}")
     status = _section(obj, "status", f"node {name}")
     try:
@@ -321,7 +322,7 @@ def _section(obj: Mapping[str, Any], name: str, what: str) -> Mapping[str, Any]:
     return raw
 
 
-def parse_pod(obj: Mapping[str, Any], *, warn: Warn | None = None) -> Pod:
+def parse_pod(obj: RawObject, *, warn: Warn | None = None) -> Pod:
     """A Pod from its JSON, with its requests computed as kube-scheduler does. A malformed pod raises
     ManifestError; with `warn`, one already bound to a node is reported once and still counted there
     (see the module docstring)."""
@@ -332,14 +333,16 @@ def parse_pod(obj: Mapping[str, Any], *, warn: Warn | None = None) -> Pod:
     except _MALFORMED as exc:
         problem = str(exc) if isinstance(exc, ManifestError) else f"pod {key}: malformed ({clip(str(exc), 80)})"
         spec = obj.get("spec")
-        node = spec.get("nodeName") if isinstance(spec, Mapping) else None
+        if not isinstance(spec, Mapping):
+            spec = {}
+        node = spec.get("nodeName")
         if warn is None or not node:
             raise ManifestError(problem) from None
         warn(f"{problem}; still counted on node {clip(str(node), 63)}, every unreadable request as 2^53")
         return _bound_invalid_pod(obj, meta, spec)
 
 
-def _bound_invalid_pod(obj: Mapping[str, Any], meta: Mapping[str, Any], spec: Mapping[str, Any]) -> Pod:
+def _bound_invalid_pod(obj: RawObject, meta: ObjectMeta, spec: Mapping[str, Any]) -> Pod:
     requests, non_zero = resources.pod_requests_and_non_zero(spec, invalid=resources.MAX_QUANTITY)
     status = obj.get("status")
     labels = meta.get("labels")
@@ -359,7 +362,7 @@ def _bound_invalid_pod(obj: Mapping[str, Any], meta: Mapping[str, Any], spec: Ma
     )
 
 
-def _parse_pod(obj: Mapping[str, Any], meta: Mapping[str, Any], key: str) -> Pod:
+def _parse_pod(obj: RawObject, meta: ObjectMeta, key: str) -> Pod:
     spec = obj.get("spec")
     if not isinstance(spec, Mapping) or not isinstance(spec.get("containers"), list) or not spec["containers"]:
         raise ManifestError(f"pod {key}: spec.containers must list at least one container")

@@ -20,7 +20,7 @@ from cluster import nodestate
 from cluster.clock import Clock
 from cluster.needs import CLASS_ANNOTATION, NOISY_ANNOTATION, SENSITIVITY_ANNOTATION
 from cluster.nodestate import NodeState
-from cluster.objects import Node, Pod
+from cluster.objects import Node, Pod, RawObject
 from cluster.parse import ManifestError, parse_node, parse_pod
 from cluster.snapshot import Snapshot
 from telemetry.sources import Source
@@ -128,7 +128,7 @@ class SchedulerCache:
 
     # -- informer events --------------------------------------------------------------------------
 
-    def node_event(self, kind: str, raw: Mapping[str, Any]) -> bool:
+    def node_event(self, kind: str, raw: RawObject) -> bool:
         """Apply a node event; True when pods that did not fit may fit now."""
         name = str((raw.get("metadata") or {}).get("name") or "")
         with self._lock:
@@ -157,7 +157,7 @@ class SchedulerCache:
                 return True
             return False
 
-    def pod_event(self, kind: str, raw: Mapping[str, Any]) -> PodChange:
+    def pod_event(self, kind: str, raw: RawObject) -> PodChange:
         """Apply a pod event and say what it means for the queue."""
         meta = raw.get("metadata") or {}
         key = sys.intern(f"{meta.get('namespace') or 'default'}/{meta.get('name')}")

@@ -17,6 +17,7 @@ from typing import Any
 
 from cluster.clock import Clock
 from cluster.needs import parse_needs
+from cluster.objects import RawObject
 from runtime.cache import ADDED, DELETED, MODIFIED, SchedulerCache
 from runtime.kube import Kube, SharedInformer
 from runtime.queue import QueuedPod, SchedulingQueue
@@ -204,11 +205,11 @@ class Scheduler:
 
         return handle
 
-    def _on_node(self, kind: str, raw: dict[str, Any]) -> None:
+    def _on_node(self, kind: str, raw: RawObject) -> None:
         if self.cache.node_event(kind, raw):
             self.queue.move_all()
 
-    def _on_pod(self, kind: str, raw: dict[str, Any]) -> None:
+    def _on_pod(self, kind: str, raw: RawObject) -> None:
         change = self.cache.pod_event(kind, raw)
         if change.gone is not None:
             self.queue.delete(change.gone)

@@ -92,7 +92,7 @@ class Decision:
     scores: Mapping[str, float]
     unschedulable: Mapping[str, str]
     latency_ms: float
-    plugin_scores: Mapping[str, Mapping[str, int]] | None = None
+    plugin_scores: Mapping[str, Mapping[str, float]] | None = None
     fallbacks: Mapping[str, str] = field(default_factory=dict)
     """Why each higher tier did not decide."""
     warnings: tuple[str, ...] = ()

@@ -165,7 +165,7 @@ class NodeInputs:
 
     def measured(self) -> np.ndarray:
         """[N] whether any metric of the node is known (the telemetry block's known flags)."""
-        return np.asarray(self.telemetry)[:, 0::5].any(axis=1)
+        return np.asarray(np.asarray(self.telemetry)[:, 0::5].any(axis=1))
 
 
 @dataclass(frozen=True)

@@ -108,6 +108,9 @@ class SlowdownModel(nn.Module):
     The training set's feature scale is held as buffers, so the weights file carries it.
     """
 
+    mean: torch.Tensor
+    std: torch.Tensor
+
     def __init__(self, config: ModelConfig, scale: Scale | None = None) -> None:
         super().__init__()
         self.config = config
@@ -138,7 +141,7 @@ def folded(model: SlowdownModel) -> SlowdownModel:
         return model
     with torch.no_grad():
         weight = model.embed.weight / model.std
-        model.embed.bias -= weight @ model.mean
+        model.embed.bias.sub_(weight @ model.mean)
         model.embed.weight.copy_(weight)
     model.folded = True
     return model
