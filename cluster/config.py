@@ -12,6 +12,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Literal
 
 from dotenv import dotenv_values
@@ -114,6 +115,19 @@ class FallbackSettings(_Section):
     """The heuristic tier: kube-scheduler's scoring plus InterferenceAware, least requested share, or rotation."""
 
 
+DEFAULT_SCORE_WEIGHTS: Mapping[str, int] = MappingProxyType(
+    {
+        "TaintToleration": 3,
+        "NodeAffinity": 2,
+        "NodeResourcesFit": 1,
+        "NodeResourcesBalancedAllocation": 1,
+        "InterferenceAware": 5,
+    }
+)
+"""The heuristic tier's score plugins and weights, the one default (`scoring.weights`, the heuristic, the docs,
+config.yaml): kube-scheduler v1.36's default weights for its plugins, plus InterferenceAware."""
+
+
 class ScoringSettings(_Section):
     model_path: str = "scoring/transformer/model.pt"
     """Weights of the local transformer scorer; a relative path is tried as given, then under the project root.
@@ -130,15 +144,7 @@ class ScoringSettings(_Section):
     """Held-out top-1 agreement with the oracle under which `python -m training.evaluate` exits 1 (gates a model)."""
     pair_accuracy_floor: float = Field(0.85, ge=0.0, le=1.0)
     """Pairwise ranking accuracy on held-out real counters below which `python -m training.evaluate` exits 1."""
-    weights: dict[str, int] = Field(
-        default_factory=lambda: {
-            "TaintToleration": 3,
-            "NodeAffinity": 2,
-            "NodeResourcesFit": 1,
-            "NodeResourcesBalancedAllocation": 1,
-            "InterferenceAware": 5,
-        }
-    )
+    weights: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_SCORE_WEIGHTS))
     """Score plugin weights of the heuristic tier (kube-scheduler's defaults plus InterferenceAware), positive
     integers by plugin name; a map given here replaces the whole default, so list every plugin that should score."""
 

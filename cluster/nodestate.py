@@ -17,7 +17,7 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 VERSION = 1
 ANNOTATION = "ai-scheduler.io/node-state"
@@ -25,15 +25,29 @@ STATS = ("mean", "std", "p95")
 SOURCES = ("perf", "resctrl", "psi", "cgroup")
 
 
+FeatureScale = Literal["fraction", "percent", "log", "log1p"]
+"""How the transformer's features read a metric: 0..1 as is, 0..100 / 100, ln(x), ln(1 + x)."""
+
+
 @dataclass(frozen=True)
 class MetricSpec:
-    """A metric's valid range: `low` is inclusive unless `low_open`; `high` is None when unbounded."""
+    """Everything about one metric, in one row: its valid range (`low` inclusive unless `low_open`; `high`
+    None when unbounded) and unit, and how each reader shows it — the LLM prompt (label, factor, decimals),
+    the transformer's features (scale) and the LLM decision cache (bucket width in the prompt's units)."""
 
     name: str
     low: float
     high: float | None
     low_open: bool = False
     unit: str = ""
+    prompt_label: str = ""
+    """The metric's name in the prompt, with the unit its factor gives (`_pct` for a fraction × 100)."""
+    prompt_factor: float = 1.0
+    prompt_decimals: int = 0
+    """Whole numbers wherever that keeps the signal: a decimal costs Llama three tokens, a small integer one."""
+    feature_scale: FeatureScale = "fraction"
+    cache_step: float = 10.0
+    """Bucket width in the prompt's units: pods whose candidates differ by less share a cached answer."""
 
     def accepts(self, value: float) -> bool:
         if not math.isfinite(value) or value < 0:
@@ -43,20 +57,56 @@ class MetricSpec:
         return self.high is None or value <= self.high
 
 
+def _fraction(name: str, label: str) -> MetricSpec:
+    """A 0..1 metric, shown in the prompt as a whole percent."""
+    return MetricSpec(name, 0.0, 1.0, unit="fraction", prompt_label=label, prompt_factor=100.0)
+
+
+def _psi(name: str) -> MetricSpec:
+    """A PSI some-stall share, 0..100 percent already."""
+    return MetricSpec(name, 0.0, 100.0, unit="percent", prompt_label=f"{name}_pct", feature_scale="percent")
+
+
 METRICS: dict[str, MetricSpec] = {
     spec.name: spec
     for spec in (
-        MetricSpec("cpu_utilization", 0.0, 1.0, unit="fraction"),
-        MetricSpec("cpu_throttling_ratio", 0.0, 1.0, unit="fraction"),
-        MetricSpec("cpi", 0.0, None, low_open=True, unit="cycles/instruction"),
-        MetricSpec("llc_miss_rate", 0.0, 1.0, unit="fraction"),
-        MetricSpec("llc_mpki", 0.0, None, unit="misses/kilo-instruction"),
-        MetricSpec("llc_occupancy_ratio", 0.0, 1.0, unit="fraction"),
-        MetricSpec("memory_bandwidth_gbps", 0.0, None, unit="GB/s"),
-        MetricSpec("memory_bandwidth_ratio", 0.0, 1.0, unit="fraction"),
-        MetricSpec("psi_cpu_some", 0.0, 100.0, unit="percent"),
-        MetricSpec("psi_memory_some", 0.0, 100.0, unit="percent"),
-        MetricSpec("psi_io_some", 0.0, 100.0, unit="percent"),
+        _fraction("cpu_utilization", "cpu_utilization_pct"),
+        _fraction("cpu_throttling_ratio", "cpu_throttling_pct"),
+        MetricSpec(
+            "cpi",
+            0.0,
+            None,
+            low_open=True,
+            unit="cycles/instruction",
+            prompt_label="cpi",
+            prompt_decimals=1,
+            feature_scale="log",
+            cache_step=0.25,
+        ),
+        _fraction("llc_miss_rate", "llc_miss_rate_pct"),
+        MetricSpec(
+            "llc_mpki",
+            0.0,
+            None,
+            unit="misses/kilo-instruction",
+            prompt_label="llc_mpki",
+            feature_scale="log1p",
+            cache_step=2.0,
+        ),
+        _fraction("llc_occupancy_ratio", "llc_occupancy_pct"),
+        MetricSpec(
+            "memory_bandwidth_gbps",
+            0.0,
+            None,
+            unit="GB/s",
+            prompt_label="memory_bandwidth_gbps",
+            feature_scale="log1p",
+            cache_step=2.0,
+        ),
+        _fraction("memory_bandwidth_ratio", "memory_bandwidth_of_peak_pct"),
+        _psi("psi_cpu_some"),
+        _psi("psi_memory_some"),
+        _psi("psi_io_some"),
     )
 }
 METRIC_NAMES: tuple[str, ...] = tuple(METRICS)

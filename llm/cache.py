@@ -25,17 +25,14 @@ from cachetools import TTLCache
 
 from cluster.clock import Clock
 from cluster.needs import DIMENSIONS
-from cluster.nodestate import METRIC_NAMES
+from cluster.nodestate import METRIC_NAMES, METRICS
 from cluster.objects import Pod
-from llm.prompt import METRIC_FORMAT, Candidate, PodFacts, PromptFacts
+from llm.prompt import Candidate, PodFacts, PromptFacts
 
 T = TypeVar("T")
 
 SHARE_BUCKETS = 10
 """Free resources and pod slots are compared in tenths of the node's allocatable."""
-_METRIC_STEP: dict[str, float] = {"cpi": 0.25, "llc_mpki": 2.0, "memory_bandwidth_gbps": 2.0}
-"""Bucket width per metric in the prompt's units; the rest (percents) use 10 points."""
-_PERCENT_STEP = 10.0
 NEIGHBOUR_CAP = 3
 """Declared neighbours are counted up to this many (each one halves what is left, so more barely differ)."""
 
@@ -55,7 +52,8 @@ def _share(free: int, allocatable: int) -> int:
     return -1 if allocatable <= 0 else min(int(SHARE_BUCKETS * free / allocatable), SHARE_BUCKETS - 1)
 
 
-_BUCKET_SCALE = tuple(METRIC_FORMAT[m][1] / _METRIC_STEP.get(m, _PERCENT_STEP) for m in METRIC_NAMES)
+_BUCKET_SCALE = tuple(METRICS[m].prompt_factor / METRICS[m].cache_step for m in METRIC_NAMES)
+"""Raw value → bucket number: the prompt's units over each metric's `cache_step`."""
 
 
 def _metric_buckets(values: tuple[float | None, ...]) -> list[int | None]:

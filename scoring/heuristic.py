@@ -16,9 +16,10 @@ from enum import StrEnum
 
 import numpy as np
 
+from cluster.config import DEFAULT_SCORE_WEIGHTS
 from cluster.snapshot import Snapshot
 from scoring.framework import MAX_NODE_SCORE, PodInfo
-from scoring.runtime import DEFAULT_SCORE_WEIGHTS, Profile, run_scores
+from scoring.runtime import Profile, run_scores
 from scoring.tiers import HeuristicScores
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cluster.config import DEFAULT_SCORE_WEIGHTS
 from cluster.errors import UserError
 from cluster.snapshot import Snapshot
 from scoring.framework import (
@@ -46,7 +47,6 @@ KUBE_SCORE_WEIGHTS: Mapping[str, int] = {
     "NodeResourcesFit": 1,
     "NodeResourcesBalancedAllocation": 1,
 }
-DEFAULT_SCORE_WEIGHTS: Mapping[str, int] = {**KUBE_SCORE_WEIGHTS, "InterferenceAware": 5}
 
 
 class ProfileError(UserError, ValueError):

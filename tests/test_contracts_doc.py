@@ -8,9 +8,9 @@ import pytest
 
 from agent import exporter
 from cluster import config, needs, nodestate
+from cluster.config import DEFAULT_SCORE_WEIGHTS
 from runtime import writer
 from scoring.heuristic import Strategy
-from scoring.runtime import DEFAULT_SCORE_WEIGHTS
 from scoring.tiers import REASON_LIMIT, Tier
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "contracts.md"

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cluster.needs import DIMENSIONS, Needs, WorkloadClass
-from cluster.nodestate import METRIC_NAMES
+from cluster.nodestate import METRIC_NAMES, METRICS
 from cluster.snapshot import Snapshot
 from scoring.framework import PodInfo
 from scoring.pressure import telemetry_pressure
@@ -34,20 +34,7 @@ from scoring.pressure import telemetry_pressure
 FEATURE_VERSION = 1
 """Bumped whenever a token's meaning changes; weights of another version are refused at load."""
 
-_SCALES = {
-    "cpu_utilization": "fraction",
-    "cpu_throttling_ratio": "fraction",
-    "cpi": "log",
-    "llc_miss_rate": "fraction",
-    "llc_mpki": "log1p",
-    "llc_occupancy_ratio": "fraction",
-    "memory_bandwidth_gbps": "log1p",
-    "memory_bandwidth_ratio": "fraction",
-    "psi_cpu_some": "percent",
-    "psi_memory_some": "percent",
-    "psi_io_some": "percent",
-}
-_KIND = np.array([_SCALES[m] for m in METRIC_NAMES])
+_KIND = np.array([METRICS[m].feature_scale for m in METRIC_NAMES])
 _LOG, _LOG1P, _PERCENT = _KIND == "log", _KIND == "log1p", _KIND == "percent"
 _CLASSES = tuple(WorkloadClass)
 _GIB = float(2**30)

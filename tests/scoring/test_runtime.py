@@ -3,10 +3,11 @@
 import numpy as np
 import pytest
 
+from cluster.config import DEFAULT_SCORE_WEIGHTS, Settings
 from cluster.snapshot import Snapshot
 from scoring.framework import PluginError, PodInfo
 from scoring.registry import Registry, in_tree
-from scoring.runtime import DEFAULT_FILTERS, Profile, ProfileError, run_filters, run_scores
+from scoring.runtime import DEFAULT_FILTERS, KUBE_SCORE_WEIGHTS, Profile, ProfileError, run_filters, run_scores
 from tests.builders import make_node, make_pod
 
 
@@ -89,3 +90,9 @@ def test_scores_are_weighted_and_a_skipping_plugin_counts_for_nothing(snapshot: 
     assert outcome.weight_sum == 3
     assert outcome.normalized.tolist() == pytest.approx([10.0, 40.0])
     assert outcome.per_plugin["Skips"].tolist() == [0, 0]
+
+
+def test_the_one_default_of_the_weights_is_kube_scheduler_s_plus_interference_aware() -> None:
+    assert Settings().scoring.weights == dict(DEFAULT_SCORE_WEIGHTS)
+    assert dict(DEFAULT_SCORE_WEIGHTS) == {**KUBE_SCORE_WEIGHTS, "InterferenceAware": 5}
+    assert Profile.build().score_names == tuple(DEFAULT_SCORE_WEIGHTS)

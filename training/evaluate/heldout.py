@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from cluster.config import DEFAULT_SCORE_WEIGHTS
 from scoring.framework import PodInfo
 from scoring.heuristic import HeuristicTier
-from scoring.runtime import DEFAULT_SCORE_WEIGHTS, KUBE_SCORE_WEIGHTS
+from scoring.runtime import KUBE_SCORE_WEIGHTS
 from scoring.tiers import HeuristicScores, Request, TierDecider, TierDeclinedError
 from training.synthetic import SimDecision
 

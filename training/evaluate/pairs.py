@@ -17,11 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
+from cluster.config import DEFAULT_SCORE_WEIGHTS
 from cluster.nodestate import NodeState
 from cluster.objects import Pod
 from scoring.framework import PodInfo
 from scoring.heuristic import HeuristicTier
-from scoring.runtime import DEFAULT_SCORE_WEIGHTS
 from scoring.transformer import features, scores
 from training import counters
 
