@@ -62,6 +62,11 @@ def _fraction(name: str, label: str) -> MetricSpec:
     return MetricSpec(name, 0.0, 1.0, unit="fraction", prompt_label=label, prompt_factor=100.0)
 
 
+def _rate(name: str, unit: str) -> MetricSpec:
+    """An unbounded rate: read on a log scale, whole numbers in the prompt, cached in buckets of 2."""
+    return MetricSpec(name, 0.0, None, unit=unit, prompt_label=name, feature_scale="log1p", cache_step=2.0)
+
+
 def _psi(name: str) -> MetricSpec:
     """A PSI some-stall share, 0..100 percent already."""
     return MetricSpec(name, 0.0, 100.0, unit="percent", prompt_label=f"{name}_pct", feature_scale="percent")
@@ -84,25 +89,9 @@ METRICS: dict[str, MetricSpec] = {
             cache_step=0.25,
         ),
         _fraction("llc_miss_rate", "llc_miss_rate_pct"),
-        MetricSpec(
-            "llc_mpki",
-            0.0,
-            None,
-            unit="misses/kilo-instruction",
-            prompt_label="llc_mpki",
-            feature_scale="log1p",
-            cache_step=2.0,
-        ),
+        _rate("llc_mpki", "misses/kilo-instruction"),
         _fraction("llc_occupancy_ratio", "llc_occupancy_pct"),
-        MetricSpec(
-            "memory_bandwidth_gbps",
-            0.0,
-            None,
-            unit="GB/s",
-            prompt_label="memory_bandwidth_gbps",
-            feature_scale="log1p",
-            cache_step=2.0,
-        ),
+        _rate("memory_bandwidth_gbps", "GB/s"),
         _fraction("memory_bandwidth_ratio", "memory_bandwidth_of_peak_pct"),
         _psi("psi_cpu_some"),
         _psi("psi_memory_some"),

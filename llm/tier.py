@@ -45,7 +45,6 @@ from telemetry.stats import Stats
 log = logging.getLogger("scheduler.llm")
 
 
-
 class Decline(StrEnum):
     """Why the tier left a pod to the next one, besides a failed call (`CallErrorKind`) or a refused answer."""
 

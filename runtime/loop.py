@@ -320,17 +320,7 @@ class Scheduler:
             self.stats.internal_error("binding_handler")
 
     def _log(self, decision: Decision) -> None:
-        values = {
-            "event": "decision",
-            "pod": decision.pod,
-            "node": decision.node,
-            "tier": decision.tier.value,
-            "score": decision.score,
-            "latency_ms": round(decision.latency_ms, 3),
-            "reason": decision.reason,
-        }
-        if decision.fallbacks:
-            values["fallbacks"] = dict(decision.fallbacks)
+        values = {"event": "decision", **decision.summary()}
         values.update(decision.extra)  # a tier's own facts, e.g. `llm`: where its answer came from
         log.info("decision" if decision.node else "unschedulable", extra=fields(**values))
 

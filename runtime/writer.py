@@ -37,11 +37,12 @@ log = logging.getLogger(__name__)
 
 def decision_annotations(decision: Decision, *, shadow: bool) -> dict[str, str]:
     """CONTRACTS §3's annotations for a placed (or, in shadow mode, recommended) pod."""
-    annotations = {TIER: decision.tier.value, REASON: decision.reason}
+    brief = decision.summary()
+    annotations = {TIER: brief["tier"], REASON: brief["reason"]}
     if shadow:
-        annotations[RECOMMENDED] = str(decision.node)
-    elif decision.score is not None:
-        annotations[SCORE] = f"{max(0.0, min(100.0, decision.score)):.1f}"
+        annotations[RECOMMENDED] = str(brief["node"])
+    elif brief["score"] is not None:
+        annotations[SCORE] = f"{max(0.0, min(100.0, brief['score'])):.1f}"
     return annotations
 
 

@@ -66,6 +66,7 @@ def decision_record(pod: Pod, snapshot: Snapshot, decision: Decision, *, now: fl
     info = PodInfo.of(pod, snapshot)
     nodes = NodeInputs.of(snapshot, indices)
     inputs = PodInputs.of(info)
+    brief = decision.summary()
     return {
         "kind": "decision",
         "version": RECORD_VERSION,
@@ -73,9 +74,7 @@ def decision_record(pod: Pod, snapshot: Snapshot, decision: Decision, *, now: fl
         "time": format_timestamp(now),
         "pod": pod.key,
         "uid": pod.uid,
-        "tier": decision.tier.value,
-        "node": decision.node,
-        "score": decision.score,
+        **{key: brief[key] for key in ("tier", "node", "score")},
         "candidates": ranked,
         "feasible": len(decision.scores),
         "pod_inputs": {

@@ -167,7 +167,6 @@ class NodeValues(Mapping[str, V], Generic[V]):
         return len(self._feasible)
 
 
-
 class NodeScores(NodeValues[float]):
     """Scores of the feasible nodes (a subclass, not an alias: calling `NodeValues[float]` would cost every
     plugin of every pod the typing machinery's call)."""

@@ -102,21 +102,34 @@ class Decision:
     score: float | None = None
     """The chosen node's score."""
 
-    def to_json(self) -> dict[str, Any]:
-        """CONTRACTS §4's object (plus `plugin_scores` for the heuristic tier, and context fields)."""
+    def summary(self) -> dict[str, Any]:
+        """The decision in brief, as every reader shows it: the log line takes it whole (with the tier's facts),
+        `decide --json` (`to_json`), the annotations (`runtime.writer`) and the collector their parts of it."""
         out: dict[str, Any] = {
             "pod": self.pod,
             "node": self.node,
             "tier": self.tier.value,
+            "score": self.score,
+            "latency_ms": round(self.latency_ms, 3),
             "reason": self.reason,
+        }
+        if self.fallbacks:
+            out["fallbacks"] = dict(self.fallbacks)
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        """CONTRACTS §4's object (plus `plugin_scores` for the heuristic tier, and context fields), in its order."""
+        brief = self.summary()
+        out: dict[str, Any] = {key: brief[key] for key in ("pod", "node", "tier", "reason")}
+        out |= {
             "scores": dict(self.scores),
             "unschedulable": dict(self.unschedulable),
-            "latency_ms": round(self.latency_ms, 3),
+            "latency_ms": brief["latency_ms"],
         }
         if self.plugin_scores is not None:
             out["plugin_scores"] = {k: dict(v) for k, v in self.plugin_scores.items()}
-        if self.fallbacks:
-            out["fallbacks"] = dict(self.fallbacks)
+        if "fallbacks" in brief:
+            out["fallbacks"] = brief["fallbacks"]
         if self.warnings:
             out["warnings"] = list(self.warnings)
         out.update({key: dict(value) if isinstance(value, Mapping) else value for key, value in self.extra.items()})
