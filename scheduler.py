@@ -18,7 +18,6 @@ from typing import NoReturn
 from cluster import config
 from cluster.errors import UserError
 from cluster.manifests import load_pods, load_snapshot
-from cluster.needs import parse_needs
 from cluster.userfiles import clip
 from runtime.assemble import build_decider
 
@@ -42,8 +41,7 @@ def _decide(args: argparse.Namespace) -> int:
     undecided = False
     rows = []
     for pod in pods:
-        parsed = parse_needs(pod)
-        decision = decider.decide(pod, snapshot, warnings=parsed.warnings)
+        decision = decider.decide(pod, snapshot)
         if decision.node is not None:
             snapshot = snapshot.with_pod(pod, decision.node)
         undecided = undecided or decision.declined

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from cluster.clock import Clock
-from cluster.needs import parse_needs
 from cluster.objects import RawObject
 from runtime.cache import ADDED, DELETED, MODIFIED, SchedulerCache
 from runtime.kube import Kube, SharedInformer
@@ -249,9 +248,8 @@ class Scheduler:
 
     def schedule_one(self, queued: QueuedPod) -> None:
         pod = queued.pod
-        parsed = parse_needs(pod)
         snapshot, version = self.cache.versioned_snapshot()
-        decision = self.decider.decide(pod, snapshot, warnings=parsed.warnings)
+        decision = self.decider.decide(pod, snapshot)
         if self.collector is not None:
             self.collector.decision(pod, snapshot, decision)
         self.stats.decided(
@@ -261,8 +259,8 @@ class Scheduler:
             fallbacks=decision.fallbacks,
         )
         self._log(decision)
-        if parsed.warnings and queued.attempts == 0:
-            self.writer.warn(pod, "; ".join(parsed.warnings))
+        if decision.warnings and queued.attempts == 0:
+            self.writer.warn(pod, "; ".join(decision.warnings))
         if decision.node is None:
             self.writer.unschedulable(pod, decision.reason)
             self.queue.unschedulable(queued)
@@ -276,7 +274,7 @@ class Scheduler:
             self.queue.activate(queued)
             return
         node = decision.node
-        fits = lambda latest: self.decider.fits(pod, latest, node)  # noqa: E731
+        fits = lambda latest: self.decider.fits(pod, latest, node, needs=decision.needs)  # noqa: E731
         if not self.cache.assume(pod, node, fits=fits, decided_at=version):
             self.queue.activate(queued)  # a concurrent decision took the room first: decide again
             return

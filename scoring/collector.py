@@ -63,7 +63,7 @@ def decision_record(pod: Pod, snapshot: Snapshot, decision: Decision, *, now: fl
     names = [n for n in decision.scores if snapshot.node_index(n) is not None]
     ranked = sorted(names, key=lambda n: (n != decision.node, -float(decision.scores[n]), n))[:MAX_CANDIDATES]
     indices = np.array([snapshot.node_index(n) for n in ranked], dtype=np.int64)
-    info = PodInfo.of(pod, snapshot)
+    info = PodInfo.of(pod, snapshot, decision.needs)
     nodes = NodeInputs.of(snapshot, indices)
     inputs = PodInputs.of(info)
     brief = decision.summary()

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from cluster.clock import Clock, SystemClock
+from cluster.needs import Needs, parse_needs
 from cluster.objects import Pod
 from cluster.snapshot import Snapshot
 from scoring.framework import PodInfo
@@ -47,18 +48,21 @@ class Decider:
     def filter(self, pod: PodInfo, snapshot: Snapshot) -> FilterOutcome:
         return run_filters(self.filter_profile, pod, snapshot)
 
-    def fits(self, pod: Pod, snapshot: Snapshot, node: str) -> bool:
+    def fits(self, pod: Pod, snapshot: Snapshot, node: str, *, needs: Needs | None = None) -> bool:
         """Does `pod` still pass every filter on `node` (the re-check before a decision is assumed)?"""
         index = snapshot.node_index(node)
         if index is None:
             return False
-        info = PodInfo.of(pod, snapshot)
+        info = PodInfo.of(pod, snapshot, needs)
         candidates = np.array([index], dtype=np.int64)
         return not any(plugin.filter(info, snapshot, candidates) for plugin in self.filter_profile.filters)
 
-    def decide(self, pod: Pod, snapshot: Snapshot, *, warnings: tuple[str, ...] = ()) -> Decision:
+    def decide(self, pod: Pod, snapshot: Snapshot) -> Decision:
+        """The pod's decision; its needs are parsed here, once, and the annotations' warnings kept with it."""
         started = self.clock.monotonic()
-        info = PodInfo.of(pod, snapshot)
+        parsed = parse_needs(pod)
+        needs, warnings = parsed.needs, parsed.warnings
+        info = PodInfo.of(pod, snapshot, needs)
         outcome = self.filter(info, snapshot)
         names = snapshot.names
         unschedulable = outcome.reasons_by_node(names)
@@ -72,6 +76,7 @@ class Decider:
                 unschedulable=unschedulable,
                 latency_ms=(self.clock.monotonic() - started) * 1000,
                 warnings=warnings,
+                needs=needs,
             )
         heuristic = self.heuristic.score(info, snapshot, outcome.feasible)
         request = Request(info, snapshot, outcome.feasible, heuristic, started + self.deadline_seconds)
@@ -92,6 +97,7 @@ class Decider:
                         latency_ms=(self.clock.monotonic() - started) * 1000,
                         fallbacks=fallbacks,
                         warnings=warnings,
+                        needs=needs,
                         declined=True,
                     )
                 continue
@@ -110,6 +116,7 @@ class Decider:
                 latency_ms=(self.clock.monotonic() - started) * 1000,
                 fallbacks=fallbacks,
                 warnings=warnings,
+                needs=needs,
                 extra=dict(choice.extra),
             )
         best = int(heuristic.feasible[heuristic.best])
@@ -125,4 +132,5 @@ class Decider:
             plugin_scores=heuristic.plugins_by_node(names),
             fallbacks=fallbacks,
             warnings=warnings,
+            needs=needs,
         )

@@ -40,10 +40,11 @@ class PodInfo:
     non_zero: np.ndarray
 
     @classmethod
-    def of(cls, pod: Pod, snapshot: Snapshot) -> "PodInfo":
+    def of(cls, pod: Pod, snapshot: Snapshot, needs: Needs | None = None) -> "PodInfo":
+        """The pod against this snapshot; `needs` as already parsed for it (by the decision), else parsed here."""
         requests, unknown = snapshot.table.resource_vector(pod.requests)
         non_zero = np.array([pod.non_zero_requests["cpu"], pod.non_zero_requests["memory"]], dtype=np.int64)
-        return cls(pod, parse_needs(pod).needs, requests, unknown, non_zero)
+        return cls(pod, parse_needs(pod).needs if needs is None else needs, requests, unknown, non_zero)
 
 
 @runtime_checkable

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from cluster.needs import Needs
 from cluster.snapshot import Snapshot
 from scoring.framework import NodeScores, PodInfo
 
@@ -101,6 +102,9 @@ class Decision:
     """A forced tier declined and nothing decided the pod (only without fallback)."""
     score: float | None = None
     """The chosen node's score."""
+    needs: Needs | None = None
+    """The pod's needs as parsed for this decision, for whoever looks at the pod again (the fit re-check,
+    the collector): a pod's annotations are parsed once per decision."""
 
     def summary(self) -> dict[str, Any]:
         """The decision in brief, as every reader shows it: the log line takes it whole (with the tier's facts),

@@ -26,10 +26,10 @@ class Wedging(Decider):
         self.__dict__.update(inner.__dict__)
         self._release = release
 
-    def decide(self, pod, snapshot, *, warnings=()) -> Decision:
+    def decide(self, pod, snapshot) -> Decision:
         if pod.name == "wedge":
             self._release.wait(timeout=30)
-        return super().decide(pod, snapshot, warnings=warnings)
+        return super().decide(pod, snapshot)
 
 
 class FailingOnce(Decider):
@@ -39,11 +39,11 @@ class FailingOnce(Decider):
         self.__dict__.update(inner.__dict__)
         self.failed = False
 
-    def decide(self, pod, snapshot, *, warnings=()) -> Decision:
+    def decide(self, pod, snapshot) -> Decision:
         if pod.name == "boom" and not self.failed:
             self.failed = True
             raise RuntimeError("a bug that only this pod reaches")
-        return super().decide(pod, snapshot, warnings=warnings)
+        return super().decide(pod, snapshot)
 
 
 def running(emulator: Emulator, decider: Decider | None = None) -> Scheduler:
