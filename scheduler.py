@@ -18,9 +18,8 @@ from typing import NoReturn
 from cluster import config
 from cluster.errors import UserError
 from cluster.manifests import load_pods, load_snapshot
-from cluster.needs import parse_needs
 from cluster.userfiles import clip
-from scoring.assemble import build_decider
+from runtime.assemble import build_decider
 
 EXIT_OK = 0
 EXIT_UNDECIDED = 1
@@ -42,8 +41,7 @@ def _decide(args: argparse.Namespace) -> int:
     undecided = False
     rows = []
     for pod in pods:
-        parsed = parse_needs(pod)
-        decision = decider.decide(pod, snapshot, warnings=parsed.warnings)
+        decision = decider.decide(pod, snapshot)
         if decision.node is not None:
             snapshot = snapshot.with_pod(pod, decision.node)
         undecided = undecided or decision.declined
@@ -67,7 +65,7 @@ def _settings(args: argparse.Namespace) -> config.Settings:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from cluster import app  # noqa: PLC0415 - the API runtime is only needed by this command
+    from runtime import app  # noqa: PLC0415 - the API runtime is only needed by this command
 
     settings = _settings(args)
     app.setup_logging(settings)
@@ -82,8 +80,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from cluster import app, preflight  # noqa: PLC0415 - the API runtime is only needed by this command
     from cluster.clock import SystemClock  # noqa: PLC0415
+    from runtime import app, preflight  # noqa: PLC0415 - the API runtime is only needed by this command
 
     default = "config.yaml" if Path("config.yaml").exists() else "the defaults (no config.yaml)"
     where = args.config or default
@@ -101,7 +99,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from cluster import app, demo  # noqa: PLC0415 - the simulator is only needed by this command
+    from runtime import app, demo  # noqa: PLC0415 - the simulator is only needed by this command
 
     settings = config.load(args.config)
     app.setup_logging(

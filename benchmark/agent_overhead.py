@@ -1,6 +1,6 @@
 """Measure the node agent's CPU and memory cost on a synthetic 64-CPU node.
 
-Runs `python -m telemetry.agent` as a subprocess against a generated fixture tree shaped like a busy
+Runs `python -m agent` as a subprocess against a generated fixture tree shaped like a busy
 64-CPU node (2 L3 domains with resctrl and 4 control groups, cgroup v2 with 110 pods of 2 containers,
 PSI, /proc/stat), whose counters this script advances every second. The agent publishes to a loopback
 fake API server and is scraped on its metrics port every 15 s, so exporter and publisher are included.
@@ -29,8 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from agent import perf  # noqa: E402
 from cluster.clock import SystemClock  # noqa: E402
-from telemetry.agent import perf  # noqa: E402
 from tests.telemetry.trees import NodeTree  # noqa: E402
 
 CPUS, PODS, CONTAINERS, DOMAINS, GROUPS = 64, 110, 2, 2, ("gold", "silver", "bronze", "batch")
@@ -123,7 +123,7 @@ def measure_agent(seconds: float, warmup: float) -> dict:
         command = [
             sys.executable,
             "-m",
-            "telemetry.agent",
+            "agent",
             *tree.args(),
             "--cgroup",
             str(tree.cgroup),
@@ -213,8 +213,8 @@ def measure_imports() -> dict:
     """Peak RSS (VmHWM, which exec resets) of an interpreter importing what the agent imports, and more."""
     probes = {
         "python": "pass",
-        "agent_imports": "import telemetry.agent.__main__",
-        "agent_plus_kubernetes_client": "import telemetry.agent.__main__, cluster.kube",
+        "agent_imports": "import agent.__main__",
+        "agent_plus_kubernetes_client": "import agent.__main__, runtime.kube",
     }
     result = {}
     for name, code in probes.items():

@@ -29,9 +29,10 @@ from cluster.config import Settings  # noqa: E402
 from cluster.manifests import load_pods, load_snapshot  # noqa: E402
 from llm import prompt  # noqa: E402
 from llm.cache import cache_key, constraints_digest  # noqa: E402
-from scoring.assemble import build_decider  # noqa: E402
-from scoring.decide import Decider, Request  # noqa: E402
+from runtime.assemble import build_decider  # noqa: E402
+from scoring.decide import Decider  # noqa: E402
 from scoring.framework import PodInfo  # noqa: E402
+from scoring.tiers import Request  # noqa: E402
 from telemetry.stats import Stats  # noqa: E402
 from tests.llm.fake_llm import FakeLLM, Reply  # noqa: E402
 

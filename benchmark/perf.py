@@ -158,8 +158,8 @@ def import_seconds() -> dict[str, float]:
     """Seconds a fresh interpreter takes to import what `scheduler.py run` needs (part of start-to-ready)."""
     timings = {}
     for name, modules in (
-        ("scheduler", "import cluster.app"),
-        ("scheduler_and_transformer", "import cluster.app, scoring.transformer.tier"),
+        ("scheduler", "import runtime.app"),
+        ("scheduler_and_transformer", "import runtime.app, scoring.transformer.tier"),
     ):
         began = time.monotonic()
         subprocess.run([sys.executable, "-c", modules], cwd=ROOT, check=True)

@@ -29,7 +29,7 @@ from benchmark import profiling, synthetic
 from benchmark.throughput import EmulatorProcess, free_port, wait_ready
 from cluster.config import Settings
 from cluster.manifests import load_pods, load_snapshot
-from scoring.assemble import TierUnavailableError, build_decider
+from runtime.assemble import TierUnavailableError, build_decider
 from scoring.decide import Decider
 from scoring.heuristic import HeuristicTier
 from scoring.runtime import KUBE_SCORE_WEIGHTS

@@ -1,6 +1,6 @@
 """The placement benchmark's policies: which decision chain the one real scheduler loop runs.
 
-Every policy goes through `cluster.app.build` and the production loop against the emulator; only the
+Every policy goes through `runtime.app.build` and the production loop against the emulator; only the
 decision chain differs:
 - `default`: kube-scheduler's default scoring (`scoring.runtime.KUBE_SCORE_WEIGHTS`: TaintToleration,
   NodeAffinity, NodeResourcesFit, PodTopologySpread, InterPodAffinity, BalancedAllocation, ImageLocality,
@@ -28,10 +28,11 @@ from dataclasses import dataclass
 from cluster.clock import Clock
 from cluster.config import Settings
 from llm.availability import unavailable_reason
-from scoring.assemble import TierUnavailableError, build_decider
-from scoring.decide import Choice, Decider, Request, Tier
+from runtime.assemble import TierUnavailableError, build_decider
+from scoring.decide import Decider
 from scoring.heuristic import HeuristicTier
 from scoring.runtime import DEFAULT_FILTERS, KUBE_SCORE_WEIGHTS
+from scoring.tiers import Choice, Request, Tier
 from sim import oracle
 from sim.cluster import SimCluster
 from sim.cluster_state import ClusterState

@@ -4,7 +4,7 @@
 antagonists, Intel PCM counters). Within one campaign, replica count and RPS, the node whose telemetry
 came from the test with the lower measured P99 is the better one for a latency-critical pod; the share
 of such pairs a policy's scorer orders strictly right is its pairwise ranking accuracy (a tie counts as
-wrong). Pairs and scoring come from `scoring.evaluate` (`pair_counts`), on the campaigns held out from
+wrong). Pairs and scoring come from `training.evaluate` (`pair_counts`), on the campaigns held out from
 the transformer's fine-tuning and on all of them.
 
 Per policy: `default` and `heuristic` are the heuristic tier's scores with kube-scheduler's weights and
@@ -25,7 +25,7 @@ DATA = "data/interference-measurements.csv"
 
 def _scorers(settings: Settings) -> tuple[dict[str, Callable[..., Any] | None], dict[str, str]]:
     """The scorer of each policy (None: no score) and a note on each."""
-    from scoring import evaluate  # noqa: PLC0415 - reads the CSV and the transformer's code only when asked
+    from training import evaluate  # noqa: PLC0415 - reads the CSV and the transformer's code only when asked
 
     model = Path(settings.scoring.model_path)
     transformer = evaluate.load_transformer_scorer(model, threads=settings.scoring.threads) if model.exists() else None
@@ -52,10 +52,10 @@ def _scorers(settings: Settings) -> tuple[dict[str, Callable[..., Any] | None], 
 def check(policies: Sequence[str], settings: Settings) -> dict[str, Any]:
     """Pairwise ranking accuracy per policy on the real measurements, or why it could not be computed."""
     try:
-        from scoring import evaluate  # noqa: PLC0415
-        from scoring.transformer.counters import CountersError  # noqa: PLC0415
+        from training import evaluate  # noqa: PLC0415
+        from training.counters import CountersError  # noqa: PLC0415
     except ImportError as exc:
-        return {"status": "not available yet", "reason": f"scoring.evaluate cannot be imported ({exc})", "data": DATA}
+        return {"status": "not available yet", "reason": f"training.evaluate cannot be imported ({exc})", "data": DATA}
     scorers, notes = _scorers(settings)
     try:
         return {"status": "ok", "data": DATA, "policies": _pairs_by_policy(policies, scorers, notes, evaluate)}

@@ -1,6 +1,6 @@
 """Plays a scenario's arrivals through the real scheduler loop against the emulated cluster, deterministically.
 
-`replay` starts the emulator with the scenario, the production scheduler (`cluster.app.build`) over HTTP
+`replay` starts the emulator with the scenario, the production scheduler (`runtime.app.build`) over HTTP
 with the policy's decision chain, and creates the arrivals one at a time in their order, each once the
 previous one is bound (or declared unschedulable). Time is virtual: the scenario's `at` gaps cost no
 wall time, and both the scheduler and the node agents read the same `ReplayClock`, whose wall time is
@@ -28,11 +28,11 @@ from typing import Any
 import numpy as np
 
 from benchmark.policies import Built
-from cluster import app
 from cluster.clock import SystemClock
 from cluster.config import Settings
-from cluster.kube import Kube
-from cluster.loop import Scheduler
+from runtime import app
+from runtime.kube import Kube
+from runtime.loop import Scheduler
 from sim.cluster import SimCluster
 from sim.scenario import Scenario
 from telemetry.stats import Stats

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmark import synthetic  # noqa: E402
 from cluster.clock import SystemClock  # noqa: E402
-from telemetry.nodestate import format_timestamp  # noqa: E402
+from cluster.nodestate import format_timestamp  # noqa: E402
 
 RECORD = ROOT / "scoring" / "transformer" / "latency.json"
 

@@ -12,14 +12,15 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Literal
 
 from dotenv import dotenv_values
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from cluster.errors import UserError
+from cluster.nodestate import METRICS
 from cluster.userfiles import UserFileError, clip, read_text, yaml_documents
-from telemetry.nodestate import METRICS
 
 DEFAULT_MODEL = "meta-llama/Llama-3.3-70B-Instruct"
 StructuredOutput = Literal["auto", "response_format", "llamacpp", "vllm", "none"]
@@ -118,6 +119,22 @@ class FallbackSettings(_Section):
     """The heuristic tier: kube-scheduler's scoring plus InterferenceAware, least requested share, or rotation."""
 
 
+DEFAULT_SCORE_WEIGHTS: Mapping[str, int] = MappingProxyType(
+    {
+        "TaintToleration": 3,
+        "NodeAffinity": 2,
+        "NodeResourcesFit": 1,
+        "PodTopologySpread": 2,
+        "InterPodAffinity": 2,
+        "NodeResourcesBalancedAllocation": 1,
+        "ImageLocality": 1,
+        "InterferenceAware": 5,
+    }
+)
+"""The heuristic tier's score plugins and weights, the one default (`scoring.weights`, the heuristic, the docs,
+config.yaml): kube-scheduler v1.36's default weights for its plugins, plus InterferenceAware."""
+
+
 class ScoringSettings(_Section):
     model_path: str = "scoring/transformer/model.pt"
     """Weights of the local transformer scorer; a relative path is tried as given, then under the project root.
@@ -131,21 +148,10 @@ class ScoringSettings(_Section):
     threads: int = Field(1, ge=1, le=64)
     """CPU threads for transformer inference."""
     accuracy_floor: float = Field(0.85, ge=0.0, le=1.0)
-    """Held-out top-1 agreement with the oracle under which `python -m scoring.evaluate` exits 1 (gates a model)."""
+    """Held-out top-1 agreement with the oracle under which `python -m training.evaluate` exits 1 (gates a model)."""
     pair_accuracy_floor: float = Field(0.85, ge=0.0, le=1.0)
-    """Pairwise ranking accuracy on held-out real counters below which `python -m scoring.evaluate` exits 1."""
-    weights: dict[str, int] = Field(
-        default_factory=lambda: {
-            "TaintToleration": 3,
-            "NodeAffinity": 2,
-            "NodeResourcesFit": 1,
-            "PodTopologySpread": 2,
-            "InterPodAffinity": 2,
-            "NodeResourcesBalancedAllocation": 1,
-            "ImageLocality": 1,
-            "InterferenceAware": 5,
-        }
-    )
+    """Pairwise ranking accuracy on held-out real counters below which `python -m training.evaluate` exits 1."""
+    weights: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_SCORE_WEIGHTS))
     """Score plugin weights of the heuristic tier (kube-scheduler's defaults plus InterferenceAware), positive
     integers by plugin name; a map given here replaces the whole default, so list every plugin that should score."""
 
@@ -328,7 +334,7 @@ def load(
     A refused value is blamed on where it came from: the config file, the `.env` file or the environment
     variable that set it."""
     explicit = path is not None
-    config_path = Path(path if explicit else "config.yaml")
+    config_path = Path(path) if path is not None else Path("config.yaml")
     tree: dict[str, Any] = {}
     if config_path.exists():
         tree = _read_config(config_path)
@@ -338,6 +344,7 @@ def load(
     environment = os.environ if environ is None else environ
     origins: dict[str, str] = {}
     for variable, key in ENV_KEYS.items():
+        value: str | None
         if variable in environment:
             value, origins[key] = environment[variable], f"environment variable {variable}"
         else:

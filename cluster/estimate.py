@@ -18,7 +18,7 @@ LoadAware plugin meets this with an estimator of the pods assigned after the las
   every pod on the node whatever its age; `Fresh.noisy` says how many of those arrived since telemetry.
 
 A newer NodeState drops a pod from the count by itself: its timestamp passes the pod's placement time.
-Pure: the placement times come from the scheduler's cache (`cluster.cache`), which records them.
+Pure: the placement times come from the scheduler's cache (`runtime.cache`), which records them.
 """
 
 from collections.abc import Iterable
@@ -27,9 +27,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from cluster import resources
+from cluster.nodestate import METRIC_NAMES
 from cluster.objects import Pod
 from cluster.snapshot import DIM_INDEX, NodeTable, Snapshot, Telemetry, declared_of
-from telemetry.nodestate import METRIC_NAMES
 
 CPU_SCALING_PERCENT = 85
 MEMORY_SCALING_PERCENT = 70

@@ -7,13 +7,13 @@ a multi-document YAML of pods. Errors name the file and the object so the user c
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
-from cluster.objects import Node, Pod
+from cluster import nodestate
+from cluster.objects import Node, Pod, RawObject
 from cluster.parse import ManifestError, parse_node, parse_pod
 from cluster.snapshot import Snapshot
 from cluster.userfiles import UserFileError, json_document, read_text, yaml_documents
-from telemetry import nodestate
 
 
 def _documents(path: Path) -> list[Any]:
@@ -24,14 +24,19 @@ def _documents(path: Path) -> list[Any]:
         raise ManifestError(str(exc)) from None
 
 
-def objects(path: str | Path) -> list[Mapping[str, Any]]:
-    """Every object in the file, with `List` kinds flattened."""
+def _is_object(document: Any) -> TypeGuard[RawObject]:
+    """A JSON or YAML mapping: a Kubernetes object as read, before `cluster.parse` validates its fields."""
+    return isinstance(document, Mapping)
+
+
+def objects(path: str | Path) -> list[RawObject]:
+    """Every object in the file, with `List` kinds flattened (as read: `cluster.parse` validates them)."""
     path = Path(path)
-    out: list[Mapping[str, Any]] = []
+    out: list[RawObject] = []
     for document in _documents(path):
         if document is None:
             continue
-        if not isinstance(document, Mapping):
+        if not _is_object(document):
             raise ManifestError(f"{path}: expected Kubernetes objects, found a {type(document).__name__}")
         if str(document.get("kind", "")).endswith("List") or "items" in document:
             items = document.get("items") or []

@@ -184,7 +184,7 @@ class Pod:
     args: tuple[str, ...] = ()
     images: tuple[str, ...] = ()
     """Init containers' then containers' images, as written in the spec."""
-    controller: tuple[str, str, str] = ()
+    controller: tuple[str, ...] = ()
     """The controlling ownerReference as (apiVersion, kind, uid); empty when none."""
 
     @property

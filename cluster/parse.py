@@ -1,6 +1,6 @@
 """Typed Pods and Nodes (`cluster.objects`) from Kubernetes objects in their plain JSON form.
 
-Input is what the API server sends and `kubectl get -o json` prints (`cluster.kube.to_plain` turns the
+Input is what the API server sends and `kubectl get -o json` prints (`runtime.kube.to_plain` turns the
 kubernetes client's models into it). A malformed object raises
 `ManifestError` naming the object and the field, so a user can fix the manifest; nothing else escapes,
 whatever the shape of the input (wrong types, huge or non-finite numbers: see `cluster.resources`).
@@ -39,6 +39,7 @@ from cluster.objects import (
     Pod,
     PodAffinityTerm,
     PreferredTerm,
+    RawObject,
     Requirement,
     Taint,
     Toleration,
@@ -60,13 +61,13 @@ class ManifestError(UserError, ValueError):
     """A Kubernetes object the scheduler cannot read; the message names the object and the field."""
 
 
-def _meta(obj: Mapping[str, Any], what: str) -> ObjectMeta:
+def _meta(obj: RawObject, what: str) -> ObjectMeta:
     if not isinstance(obj, Mapping):
         raise ManifestError(f"{what} is not an object (got {type(obj).__name__})")
     meta = obj.get("metadata")
     if not isinstance(meta, Mapping) or not meta.get("name"):
         raise ManifestError(f"{what} has no metadata.name")
-    return meta  # type: ignore[return-value]
+    return meta
 
 
 _intern = sys.intern
@@ -257,7 +258,7 @@ def _ready_condition(status: Mapping[str, Any]) -> str:
     return ""
 
 
-def parse_node(obj: Mapping[str, Any], *, warn: Warn | None = None) -> Node:
+def parse_node(obj: RawObject, *, warn: Warn | None = None) -> Node:
     """A Node from its JSON. A node whose Ready condition is not True gets the taint the node
     lifecycle controller would add, so the filters treat it as kube-scheduler does. A malformed node
     raises ManifestError, or with `warn` is reported once and kept unusable (see the module docstring)."""
@@ -286,7 +287,7 @@ def _invalid_node(meta: Mapping[str, Any], name: str, problem: str) -> Node:
     )
 
 
-def _parse_node(obj: Mapping[str, Any], meta: Mapping[str, Any], name: str) -> Node:
+def _parse_node(obj: RawObject, meta: ObjectMeta, name: str) -> Node:
     spec = _section(obj, "spec", f"node {name}")
     status = _section(obj, "status", f"node {name}")
     try:
@@ -325,7 +326,7 @@ def _images(raw: Any) -> dict[str, int]:
     return images
 
 
-def _controller(raw: Any) -> tuple[str, str, str]:
+def _controller(raw: Any) -> tuple[str, ...]:
     """The ownerReference with `controller: true` as (apiVersion, kind, uid), `metav1.GetControllerOf`."""
     for ref in raw if isinstance(raw, list) else ():
         if isinstance(ref, Mapping) and ref.get("controller") is True and ref.get("uid"):
@@ -343,7 +344,7 @@ def _section(obj: Mapping[str, Any], name: str, what: str) -> Mapping[str, Any]:
     return raw
 
 
-def parse_pod(obj: Mapping[str, Any], *, warn: Warn | None = None) -> Pod:
+def parse_pod(obj: RawObject, *, warn: Warn | None = None) -> Pod:
     """A Pod from its JSON, with its requests computed as kube-scheduler does. A malformed pod raises
     ManifestError; with `warn`, one already bound to a node is reported once and still counted there
     (see the module docstring)."""
@@ -354,14 +355,16 @@ def parse_pod(obj: Mapping[str, Any], *, warn: Warn | None = None) -> Pod:
     except _MALFORMED as exc:
         problem = str(exc) if isinstance(exc, ManifestError) else f"pod {key}: malformed ({clip(str(exc), 80)})"
         spec = obj.get("spec")
-        node = spec.get("nodeName") if isinstance(spec, Mapping) else None
+        if not isinstance(spec, Mapping):
+            spec = {}
+        node = spec.get("nodeName")
         if warn is None or not node:
             raise ManifestError(problem) from None
         warn(f"{problem}; still counted on node {clip(str(node), 63)}, every unreadable request as 2^53")
         return _bound_invalid_pod(obj, meta, spec)
 
 
-def _bound_invalid_pod(obj: Mapping[str, Any], meta: Mapping[str, Any], spec: Mapping[str, Any]) -> Pod:
+def _bound_invalid_pod(obj: RawObject, meta: ObjectMeta, spec: Mapping[str, Any]) -> Pod:
     requests, non_zero = resources.pod_requests_and_non_zero(spec, invalid=resources.MAX_QUANTITY)
     status = obj.get("status")
     labels = meta.get("labels")
@@ -382,7 +385,7 @@ def _bound_invalid_pod(obj: Mapping[str, Any], meta: Mapping[str, Any], spec: Ma
     )
 
 
-def _parse_pod(obj: Mapping[str, Any], meta: Mapping[str, Any], key: str) -> Pod:
+def _parse_pod(obj: RawObject, meta: ObjectMeta, key: str) -> Pod:
     spec = obj.get("spec")
     if not isinstance(spec, Mapping) or not isinstance(spec.get("containers"), list) or not spec["containers"]:
         raise ManifestError(f"pod {key}: spec.containers must list at least one container")

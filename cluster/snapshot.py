@@ -15,12 +15,11 @@ from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
-from cluster import resources
+from cluster import nodestate, resources
 from cluster.labels import LabelIndex
 from cluster.needs import DIMENSIONS, parse_needs
+from cluster.nodestate import METRIC_NAMES, STATS, NodeState
 from cluster.objects import Node, Pod, Taint
-from telemetry import nodestate
-from telemetry.nodestate import METRIC_NAMES, STATS, NodeState
 
 if TYPE_CHECKING:
     from cluster.estimate import Fresh
@@ -202,7 +201,9 @@ class Snapshot:
         states = states or {}
         node_states = tuple(states.get(name) or nodestate.unknown(name) for name in table.names)
         known_namespaces = {p.namespace for group in per_node for p in group}
-        all_namespaces = {ns: {"kubernetes.io/metadata.name": ns} for ns in known_namespaces}
+        all_namespaces: dict[str, Mapping[str, str]] = {
+            ns: {"kubernetes.io/metadata.name": ns} for ns in known_namespaces
+        }
         all_namespaces.update(namespaces or {})
         snapshot = cls(
             table=table,

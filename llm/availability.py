@@ -1,6 +1,6 @@
 """Whether the LLM tier can run with the given settings, decided without loading the HTTP client.
 
-`scoring.assemble` asks this first and imports the tier (and `huggingface_hub` with it) only when the
+`runtime.assemble` asks this first and imports the tier (and `huggingface_hub` with it) only when the
 answer is yes, so `decide` and the scheduler start fast when no LLM is configured.
 """
 

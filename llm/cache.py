@@ -26,17 +26,14 @@ from cachetools import TTLCache
 
 from cluster.clock import Clock
 from cluster.needs import DIMENSIONS
+from cluster.nodestate import METRIC_NAMES, METRICS
 from cluster.objects import Pod
-from llm.prompt import METRIC_FORMAT, Candidate, PodFacts, PromptFacts
-from telemetry.nodestate import METRIC_NAMES
+from llm.prompt import Candidate, PodFacts, PromptFacts
 
 T = TypeVar("T")
 
 SHARE_BUCKETS = 10
 """Free resources and pod slots are compared in tenths of the node's allocatable."""
-_METRIC_STEP: dict[str, float] = {"cpi": 0.25, "llc_mpki": 2.0, "memory_bandwidth_gbps": 2.0}
-"""Bucket width per metric in the prompt's units; the rest (percents) use 10 points."""
-_PERCENT_STEP = 10.0
 NEIGHBOUR_CAP = 3
 """Declared neighbours are counted up to this many (each one halves what is left, so more barely differ)."""
 
@@ -56,7 +53,10 @@ def _share(free: int, allocatable: int) -> int:
     return -1 if allocatable <= 0 else min(int(SHARE_BUCKETS * free / allocatable), SHARE_BUCKETS - 1)
 
 
-_BUCKET_SCALE = tuple(METRIC_FORMAT[m][1] / _METRIC_STEP.get(m, _PERCENT_STEP) for m in METRIC_NAMES)
+_BUCKET_SCALE = tuple(METRICS[m].prompt_factor / METRICS[m].cache_step for m in METRIC_NAMES)
+"""Raw value → bucket number: the prompt's units over each metric's `cache_step`."""
+SPREAD_STEP = 10.0
+"""The spread/affinity preference score (0..100) is compared in buckets of 10 points."""
 
 
 def _metric_buckets(values: tuple[float | None, ...]) -> list[int | None]:
@@ -78,7 +78,7 @@ def _candidate_state(c: Candidate, pod: PodFacts) -> list[object]:
         _relevant(c.sensitive_neighbours, pod.noisy),
         _metric_buckets(c.mean),
         _metric_buckets(c.p95),
-        None if c.spread is None else math.floor(c.spread / _PERCENT_STEP),
+        None if c.spread is None else math.floor(c.spread / SPREAD_STEP),
     ]
 
 

@@ -24,32 +24,18 @@ import numpy as np
 
 from cluster import resources
 from cluster.needs import DIMENSIONS
-from scoring.decide import Request
-from scoring.plugins.interference_aware import node_pressure
-from scoring.transformer.regimes import regimes
-from telemetry.nodestate import METRIC_NAMES
+from cluster.nodestate import METRIC_NAMES, METRICS
+from scoring.pressure import node_pressure
+from scoring.regimes import regimes
+from scoring.tiers import Request
 
 REASON_MAX_CHARS = 200
 QOS_CLASSES = ("Guaranteed", "Burstable", "BestEffort")
 # Kubernetes resource names are qualified names; anything else is left out rather than quoted.
 _RESOURCE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?(/[a-z0-9]([-a-z0-9._]{0,61}[a-z0-9])?)?$")
 
-# Per metric: its label in the prompt, the factor applied and the decimals kept. Whole numbers (fractions
-# as percents) wherever that keeps the signal: a decimal costs Llama three tokens, a small integer one.
-METRIC_FORMAT: Mapping[str, tuple[str, float, int]] = {
-    "cpu_utilization": ("cpu_utilization_pct", 100.0, 0),
-    "cpu_throttling_ratio": ("cpu_throttling_pct", 100.0, 0),
-    "cpi": ("cpi", 1.0, 1),
-    "llc_miss_rate": ("llc_miss_rate_pct", 100.0, 0),
-    "llc_mpki": ("llc_mpki", 1.0, 0),
-    "llc_occupancy_ratio": ("llc_occupancy_pct", 100.0, 0),
-    "memory_bandwidth_gbps": ("memory_bandwidth_gbps", 1.0, 0),
-    "memory_bandwidth_ratio": ("memory_bandwidth_of_peak_pct", 100.0, 0),
-    "psi_cpu_some": ("psi_cpu_some_pct", 1.0, 0),
-    "psi_memory_some": ("psi_memory_some_pct", 1.0, 0),
-    "psi_io_some": ("psi_io_some_pct", 1.0, 0),
-}
-METRIC_LABELS: tuple[str, ...] = tuple(METRIC_FORMAT[m][0] for m in METRIC_NAMES)
+METRIC_LABELS: tuple[str, ...] = tuple(METRICS[m].prompt_label for m in METRIC_NAMES)
+"""The metrics' names in the prompt (`cluster.nodestate.METRICS` holds each one's label, factor and decimals)."""
 
 SYSTEM_PROMPT = """You place one Kubernetes pod on one node. Every candidate already fits the pod's requests and \
 constraints; your job is to pick the best one.
@@ -106,7 +92,7 @@ class Candidate:
     """Aligned with METRIC_NAMES; None is unknown."""
     hint: float
     regime: str = "unknown"
-    """The node's contention regime from its telemetry (`scoring.transformer.regimes`), a hint."""
+    """The node's contention regime from its telemetry (`scoring.regimes`), a hint."""
     placed_since: tuple[int, int] = (0, 0)
     """Pods placed since the node's telemetry and their estimated millicores (`cluster.estimate`)."""
     spread: float | None = None
@@ -227,7 +213,7 @@ def _amount(name: str, value: int) -> int:
 def _metric_values(values: Sequence[float | None]) -> list[int | float | str]:
     out: list[int | float | str] = []
     for metric, value in zip(METRIC_NAMES, values, strict=True):
-        _, factor, decimals = METRIC_FORMAT[metric]
+        factor, decimals = METRICS[metric].prompt_factor, METRICS[metric].prompt_decimals
         out.append("unknown" if value is None else _number(value * factor, decimals))
     return out
 

@@ -14,6 +14,7 @@ from email.utils import parsedate_to_datetime
 from typing import TypeVar
 
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+from tenacity.stop import stop_base
 
 from cluster.clock import Clock
 from llm.client import CallErrorKind, LLMCallError
@@ -83,7 +84,7 @@ class _Wait:
         return wait_seconds(error, state.attempt_number, now=self.clock.now(), jitter=self.rng() * JITTER)
 
 
-class _StopAtDeadline:
+class _StopAtDeadline(stop_base):
     def __init__(self, clock: Clock, deadline: float) -> None:
         self.clock = clock
         self.deadline = deadline

@@ -22,6 +22,7 @@ import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from enum import StrEnum
 from typing import NoReturn
 
 import numpy as np
@@ -42,16 +43,24 @@ from llm.client import (
     cleartext_risk,
 )
 from scoring.breaker import CircuitBreaker, Permit, State, reporting_listener
-from scoring.decide import Choice, Request, Tier, TierDeclinedError
+from scoring.tiers import Choice, Request, Tier, TierDeclinedError
 from telemetry.logs import fields
 from telemetry.stats import Stats
 
 log = logging.getLogger("scheduler.llm")
 
-BREAKER_OPEN = "breaker_open"
-BUSY = "busy"
-DEADLINE = "deadline"
-INTERNAL = "internal"
+
+class Decline(StrEnum):
+    """Why the tier left a pod to the next one, besides a failed call (`CallErrorKind`) or a refused answer."""
+
+    BREAKER_OPEN = "breaker_open"
+    BUSY = "busy"
+    DEADLINE = "deadline"
+    INTERNAL = "internal"
+
+
+Cause = Decline | CallErrorKind | answer.Rejection
+"""Every code a decline is counted and reported under (`ai_scheduler_llm_rejections_total{cause}`)."""
 
 
 @dataclass(frozen=True)
@@ -60,7 +69,7 @@ class Outcome:
 
     node: str | None = None
     reason: str = ""
-    cause: str = ""
+    cause: Cause | None = None
     detail: str = ""
     attempts: int = 0
     offered: int = 0
@@ -181,7 +190,7 @@ class LLMTier:
         """The LLM's pick among `request.feasible`, or TierDeclinedError with the cause."""
         deadline = min(request.deadline, self.clock.monotonic() + self.deadline_seconds)
         if self.clock.monotonic() >= deadline:
-            self._decline(DEADLINE, "the pod's decision deadline had passed before the LLM tier ran")
+            self._decline(Decline.DEADLINE, "the pod's decision deadline had passed before the LLM tier ran")
         facts = prompt.facts(request, max_candidates=self.max_candidates)
         key = None
         if self.cache is not None:
@@ -194,7 +203,7 @@ class LLMTier:
                 self.cache.discard(key)  # its node no longer fits: ask again
             self.stats.cache_lookup(hit=False)
         if not self._waiting.acquire(blocking=False):
-            self._decline(BUSY, f"{self.max_concurrency} pods are already waiting for the LLM")
+            self._decline(Decline.BUSY, f"{self.max_concurrency} pods are already waiting for the LLM")
         try:
             flight: Flight[Outcome] = Flight()
             leader = True
@@ -206,9 +215,9 @@ class LLMTier:
         finally:
             self._waiting.release()
         if outcome.node is None:
-            self._decline(outcome.cause, outcome.detail)
+            self._decline(outcome.cause or Decline.INTERNAL, outcome.detail)
         if not _feasible(request, outcome.node):
-            self._decline(answer.Rejection.UNKNOWN_NODE.value, "the shared answer's node does not fit this pod")
+            self._decline(answer.Rejection.UNKNOWN_NODE, "the shared answer's node does not fit this pod")
         return self._choice(
             request,
             outcome.node,
@@ -221,7 +230,8 @@ class LLMTier:
     def _launch(self, flight: Flight[Outcome], key: str | None, facts: prompt.PromptFacts, deadline: float) -> None:
         """Start the call on its own thread, or end the flight at once when no slot or no permit."""
         if not self._slots.acquire(blocking=False):
-            self._ground(flight, key, Outcome(cause=BUSY, detail=f"all {self.max_concurrency} LLM call slots are busy"))
+            busy = f"all {self.max_concurrency} LLM call slots are busy"
+            self._ground(flight, key, Outcome(cause=Decline.BUSY, detail=busy))
             return
         permit = Permit(0)
         if self.breaker is not None:
@@ -230,7 +240,7 @@ class LLMTier:
                 self._slots.release()
                 wait = self.breaker.reopens_in()
                 detail = "circuit breaker is open" + (f" (trial call in {wait:.0f}s)" if wait else " (trial in flight)")
-                self._ground(flight, key, Outcome(cause=BREAKER_OPEN, detail=detail))
+                self._ground(flight, key, Outcome(cause=Decline.BREAKER_OPEN, detail=detail))
                 return
             permit = admitted
         thread = threading.Thread(
@@ -242,7 +252,7 @@ class LLMTier:
             self._slots.release()
             if self.breaker is not None:
                 self.breaker.release(permit)
-            self._ground(flight, key, Outcome(cause=INTERNAL, detail=f"cannot start the LLM call ({exc})"))
+            self._ground(flight, key, Outcome(cause=Decline.INTERNAL, detail=f"cannot start the LLM call ({exc})"))
 
     def _ground(self, flight: Flight[Outcome], key: str | None, outcome: Outcome) -> None:
         if key is not None:
@@ -253,12 +263,14 @@ class LLMTier:
         while not flight.done.is_set():
             remaining = deadline - self.clock.monotonic()
             if remaining <= 0:
-                self._decline(DEADLINE, f"no LLM answer within the {self.deadline_seconds:g}s decision deadline")
+                late = f"no LLM answer within the {self.deadline_seconds:g}s decision deadline"
+                self._decline(Decline.DEADLINE, late)
             self.clock.wait(flight.done, remaining)
         outcome = flight.outcome
-        return outcome if outcome is not None else Outcome(cause=INTERNAL, detail="the LLM call ended without result")
+        ended = "the LLM call ended without result"
+        return outcome if outcome is not None else Outcome(cause=Decline.INTERNAL, detail=ended)
 
-    def _decline(self, cause: str, detail: str) -> NoReturn:
+    def _decline(self, cause: Cause, detail: str) -> NoReturn:
         self.stats.llm_rejected(cause)
         message = detail if detail.startswith(cause) else f"{cause}: {detail}"
         raise TierDeclinedError(message)
@@ -288,7 +300,7 @@ class LLMTier:
     ) -> None:
         attempts = 0
         ok = False
-        outcome = Outcome(cause=INTERNAL, detail="the LLM call failed unexpectedly")
+        outcome = Outcome(cause=Decline.INTERNAL, detail="the LLM call failed unexpectedly")
 
         def attempt(chat: ChatRequest) -> Completion:
             nonlocal attempts
@@ -319,10 +331,10 @@ class LLMTier:
             if key is not None and self.cache is not None:
                 self.cache.put(key, Cached(parsed.node, parsed.reason))
         except LLMCallError as exc:
-            outcome = Outcome(cause=exc.kind.value, detail=str(exc), attempts=attempts)
+            outcome = Outcome(cause=exc.kind, detail=str(exc), attempts=attempts)
             log.info("LLM call failed", extra=fields(event="llm_call_failed", kind=exc.kind.value, status=exc.status))
         except answer.AnswerRejectedError as exc:
-            outcome = Outcome(cause=exc.cause.value, detail=str(exc), attempts=attempts)
+            outcome = Outcome(cause=exc.cause, detail=str(exc), attempts=attempts)
             log.info("LLM answer rejected", extra=fields(event="llm_answer_rejected", cause=exc.cause.value))
         except Exception:  # a bug here must not leave a slot taken or followers waiting
             log.exception("LLM call crashed")

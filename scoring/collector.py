@@ -14,8 +14,8 @@ Records, one JSON object per line:
 - `{"kind": "outcome", ...}`: what became of a placed pod: restarts, OOM kills, eviction (read from
   the pod's status as the informer sees it), or an observed P99 (`python -m scoring.collector outcome`,
   from a load test or monitoring).
-`read` joins the latest outcome to each pod's latest decision; `scoring.transformer.training` turns
-labelled ones into examples (`python -m scoring.train --data FILE`).
+`read` joins the latest outcome to each pod's latest decision; `training.fit` turns
+labelled ones into examples (`python -m training.train --data FILE`).
 """
 
 import argparse
@@ -34,12 +34,12 @@ import numpy as np
 
 from cluster.clock import Clock, SystemClock
 from cluster.config import Settings
+from cluster.nodestate import format_timestamp
 from cluster.objects import Pod
 from cluster.snapshot import Snapshot
-from scoring.decide import Decision
 from scoring.framework import PodInfo
+from scoring.tiers import Decision
 from scoring.transformer.features import FEATURE_VERSION, NodeInputs, PodInputs
-from telemetry.nodestate import format_timestamp
 
 log = logging.getLogger("scheduler.collector")
 
@@ -63,9 +63,10 @@ def decision_record(pod: Pod, snapshot: Snapshot, decision: Decision, *, now: fl
     names = [n for n in decision.scores if snapshot.node_index(n) is not None]
     ranked = sorted(names, key=lambda n: (n != decision.node, -float(decision.scores[n]), n))[:MAX_CANDIDATES]
     indices = np.array([snapshot.node_index(n) for n in ranked], dtype=np.int64)
-    info = PodInfo.of(pod, snapshot)
+    info = PodInfo.of(pod, snapshot, decision.needs)
     nodes = NodeInputs.of(snapshot, indices)
     inputs = PodInputs.of(info)
+    brief = decision.summary()
     return {
         "kind": "decision",
         "version": RECORD_VERSION,
@@ -73,9 +74,7 @@ def decision_record(pod: Pod, snapshot: Snapshot, decision: Decision, *, now: fl
         "time": format_timestamp(now),
         "pod": pod.key,
         "uid": pod.uid,
-        "tier": decision.tier.value,
-        "node": decision.node,
-        "score": decision.score,
+        **{key: brief[key] for key in ("tier", "node", "score")},
         "candidates": ranked,
         "feasible": len(decision.scores),
         "pod_inputs": {

@@ -7,111 +7,18 @@ heuristic tier never declines. Every tier chooses among the nodes the filters le
 choice outside them is refused (a tier bug must not bind a pod where it cannot run).
 """
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import Any, Protocol
+from collections.abc import Sequence
 
 import numpy as np
 
 from cluster.clock import Clock, SystemClock
+from cluster.needs import Needs, parse_needs
 from cluster.objects import Pod
 from cluster.snapshot import Snapshot
 from scoring.framework import PodInfo
-from scoring.heuristic import HeuristicScores, HeuristicTier
+from scoring.heuristic import HeuristicTier
 from scoring.runtime import DEFAULT_FILTERS, FilterOutcome, Profile, run_filters
-
-REASON_LIMIT = 256
-
-
-class Tier(StrEnum):
-    LLM = "llm"
-    TRANSFORMER = "transformer"
-    HEURISTIC = "heuristic"
-
-
-class TierDeclinedError(Exception):
-    """A tier declined to decide this pod; the message says why (shown in the decision)."""
-
-
-@dataclass(frozen=True, eq=False)
-class Request:
-    """What a tier sees: the pod, the snapshot, the feasible nodes and the heuristic's scores as a hint."""
-
-    pod: PodInfo
-    snapshot: Snapshot
-    feasible: np.ndarray
-    heuristic: HeuristicScores
-    deadline: float
-    """Monotonic time by which the tier must answer."""
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        return tuple(self.snapshot.names[i] for i in self.feasible)
-
-
-@dataclass(frozen=True)
-class Choice:
-    node: str
-    reason: str
-    scores: Mapping[str, float]
-    """0..100 per feasible node, higher is better."""
-    extra: Mapping[str, Any] = field(default_factory=dict)
-    """Tier-specific facts for the decision's JSON (e.g. regimes, cache hits)."""
-
-
-class TierDecider(Protocol):
-    tier: Tier
-
-    def choose(self, request: Request) -> Choice:
-        """Pick one of `request.feasible`, or raise TierDeclinedError."""
-        ...
-
-
-@dataclass(frozen=True)
-class Decision:
-    pod: str
-    node: str | None
-    tier: Tier
-    reason: str
-    scores: Mapping[str, float]
-    unschedulable: Mapping[str, str]
-    latency_ms: float
-    plugin_scores: Mapping[str, Mapping[str, int]] | None = None
-    fallbacks: Mapping[str, str] = field(default_factory=dict)
-    """Why each higher tier did not decide."""
-    warnings: tuple[str, ...] = ()
-    extra: Mapping[str, Any] = field(default_factory=dict)
-    declined: bool = False
-    """A forced tier declined and nothing decided the pod (only without fallback)."""
-    score: float | None = None
-    """The chosen node's score."""
-
-    def to_json(self) -> dict[str, Any]:
-        """CONTRACTS §4's object (plus `plugin_scores` for the heuristic tier, and context fields)."""
-        out: dict[str, Any] = {
-            "pod": self.pod,
-            "node": self.node,
-            "tier": self.tier.value,
-            "reason": self.reason,
-            "scores": dict(self.scores),
-            "unschedulable": dict(self.unschedulable),
-            "latency_ms": round(self.latency_ms, 3),
-        }
-        if self.plugin_scores is not None:
-            out["plugin_scores"] = {k: dict(v) for k, v in self.plugin_scores.items()}
-        if self.fallbacks:
-            out["fallbacks"] = dict(self.fallbacks)
-        if self.warnings:
-            out["warnings"] = list(self.warnings)
-        out.update({key: dict(value) if isinstance(value, Mapping) else value for key, value in self.extra.items()})
-        return out
-
-
-def clip_reason(text: str) -> str:
-    """A single line of at most 256 characters (the decision-reason annotation's limit)."""
-    line = " ".join(text.split())
-    return line if len(line) <= REASON_LIMIT else line[: REASON_LIMIT - 1] + "…"
+from scoring.tiers import Decision, Request, Tier, TierDecider, TierDeclinedError, clip_reason
 
 
 class Decider:
@@ -141,18 +48,21 @@ class Decider:
     def filter(self, pod: PodInfo, snapshot: Snapshot) -> FilterOutcome:
         return run_filters(self.filter_profile, pod, snapshot)
 
-    def fits(self, pod: Pod, snapshot: Snapshot, node: str) -> bool:
+    def fits(self, pod: Pod, snapshot: Snapshot, node: str, *, needs: Needs | None = None) -> bool:
         """Does `pod` still pass every filter on `node` (the re-check before a decision is assumed)?"""
         index = snapshot.node_index(node)
         if index is None:
             return False
-        info = PodInfo.of(pod, snapshot)
+        info = PodInfo.of(pod, snapshot, needs)
         candidates = np.array([index], dtype=np.int64)
         return not any(plugin.filter(info, snapshot, candidates) for plugin in self.filter_profile.filters)
 
-    def decide(self, pod: Pod, snapshot: Snapshot, *, warnings: tuple[str, ...] = ()) -> Decision:
+    def decide(self, pod: Pod, snapshot: Snapshot) -> Decision:
+        """The pod's decision; its needs are parsed here, once, and the annotations' warnings kept with it."""
         started = self.clock.monotonic()
-        info = PodInfo.of(pod, snapshot)
+        parsed = parse_needs(pod)
+        needs, warnings = parsed.needs, parsed.warnings
+        info = PodInfo.of(pod, snapshot, needs)
         outcome = self.filter(info, snapshot)
         names = snapshot.names
         unschedulable = outcome.reasons_by_node(names)
@@ -166,6 +76,7 @@ class Decider:
                 unschedulable=unschedulable,
                 latency_ms=(self.clock.monotonic() - started) * 1000,
                 warnings=warnings,
+                needs=needs,
             )
         heuristic = self.heuristic.score(info, snapshot, outcome.feasible)
         request = Request(info, snapshot, outcome.feasible, heuristic, started + self.deadline_seconds)
@@ -186,6 +97,7 @@ class Decider:
                         latency_ms=(self.clock.monotonic() - started) * 1000,
                         fallbacks=fallbacks,
                         warnings=warnings,
+                        needs=needs,
                         declined=True,
                     )
                 continue
@@ -204,6 +116,7 @@ class Decider:
                 latency_ms=(self.clock.monotonic() - started) * 1000,
                 fallbacks=fallbacks,
                 warnings=warnings,
+                needs=needs,
                 extra=dict(choice.extra),
             )
         best = int(heuristic.feasible[heuristic.best])
@@ -219,4 +132,5 @@ class Decider:
             plugin_scores=heuristic.plugins_by_node(names),
             fallbacks=fallbacks,
             warnings=warnings,
+            needs=needs,
         )

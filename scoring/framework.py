@@ -9,7 +9,7 @@ runtime (`scoring.runtime`) runs them; plugins live one per module in `scoring.p
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
@@ -40,12 +40,32 @@ class PodInfo:
     non_zero: np.ndarray
 
     @classmethod
-    def of(cls, pod: Pod, snapshot: Snapshot) -> "PodInfo":
+    def of(cls, pod: Pod, snapshot: Snapshot, needs: Needs | None = None) -> "PodInfo":
+        """The pod against this snapshot; `needs` as already parsed for it (by the decision), else parsed here."""
         requests, unknown = snapshot.table.resource_vector(pod.requests)
         non_zero = np.array([pod.non_zero_requests["cpu"], pod.non_zero_requests["memory"]], dtype=np.int64)
-        return cls(pod, parse_needs(pod).needs, requests, unknown, non_zero)
+        return cls(pod, parse_needs(pod).needs if needs is None else needs, requests, unknown, non_zero)
 
 
+@runtime_checkable
+class Plugin(Protocol):
+    """What every plugin is: a name the profile and the decision's breakdown use."""
+
+    name: str
+
+
+@runtime_checkable
+class PreFilterPlugin(Protocol):
+    """Narrows the nodes worth filtering before any filter runs, or rejects the pod outright."""
+
+    name: str
+
+    def pre_filter(self, pod: PodInfo, snapshot: Snapshot) -> tuple[set[str] | None, str | None]:
+        """(the only node names that may pass, None for all; a reason that rejects every node, None for none)."""
+        ...
+
+
+@runtime_checkable
 class FilterPlugin(Protocol):
     """Decides which candidate nodes can run the pod at all."""
 
@@ -56,6 +76,7 @@ class FilterPlugin(Protocol):
         ...
 
 
+@runtime_checkable
 class ScorePlugin(Protocol):
     """Ranks the feasible nodes."""
 
@@ -63,6 +84,16 @@ class ScorePlugin(Protocol):
 
     def score(self, pod: PodInfo, snapshot: Snapshot, feasible: np.ndarray) -> np.ndarray | None:
         """Normalised 0..100 scores aligned with `feasible`, or None to skip this pod (upstream `Skip`)."""
+        ...
+
+
+class PluginModule(Protocol):
+    """A module of `scoring.plugins`: the plugin's name and its factory (kube-scheduler's `New`)."""
+
+    NAME: str
+
+    def new(self, args: dict[str, Any], /) -> Plugin:
+        """The plugin, configured by its profile arguments."""
         ...
 
 
@@ -135,7 +166,6 @@ class NodeValues(Mapping[str, V], Generic[V]):
 
     def __len__(self) -> int:
         return len(self._feasible)
-
 
 
 class NodeScores(NodeValues[float]):

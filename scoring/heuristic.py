@@ -12,60 +12,21 @@ The plugin breakdown is computed whatever the strategy, because the LLM prompt u
 import itertools
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from enum import StrEnum
 
 import numpy as np
 
+from cluster.config import DEFAULT_SCORE_WEIGHTS
 from cluster.snapshot import Snapshot
-from scoring.framework import MAX_NODE_SCORE, NodeScores, PodInfo
-from scoring.runtime import DEFAULT_SCORE_WEIGHTS, Profile, run_scores
-
-PREFERENCE_PLUGINS = ("PodTopologySpread", "InterPodAffinity")
-"""Score plugins that carry what the pod's author asked for softly (spread, pod affinity), not a node's state."""
+from scoring.framework import MAX_NODE_SCORE, PodInfo
+from scoring.runtime import Profile, run_scores
+from scoring.tiers import HeuristicScores
 
 
 class Strategy(StrEnum):
     RESOURCE_BALANCED = "resource_balanced"
     LEAST_LOADED = "least_loaded"
     ROUND_ROBIN = "round_robin"
-
-
-@dataclass(frozen=True, eq=False)
-class HeuristicScores:
-    """Scores of every feasible node (aligned with `feasible`) and the strategy's pick."""
-
-    feasible: np.ndarray
-    scores: np.ndarray
-    plugin_scores: Mapping[str, np.ndarray]
-    best: int
-    reason: str
-    weights: Mapping[str, int] = field(default_factory=dict)
-    """The profile's score weights, so other tiers can weigh a plugin as this tier does."""
-
-    @property
-    def preference(self) -> tuple[np.ndarray, int] | None:
-        """The user's soft placement preferences (PodTopologySpread, InterPodAffinity) as one 0..100 score per
-        feasible node and its weight: the weighted mean of those that rank the nodes (a plugin that skipped
-        the pod, or scores every node alike, says nothing). None when none does."""
-        ranking = [
-            (np.asarray(self.plugin_scores[name], dtype=float), self.weights.get(name, 1))
-            for name in PREFERENCE_PLUGINS
-            if name in self.plugin_scores and np.ptp(self.plugin_scores[name]) > 0
-        ]
-        if not ranking:
-            return None
-        weight = sum(w for _, w in ranking)
-        return sum(scores * w for scores, w in ranking) / weight, weight
-
-    def by_node(self, names: tuple[str, ...]) -> NodeScores:
-        return NodeScores(names, self.feasible, self.scores, decimals=1)
-
-    def plugins_by_node(self, names: tuple[str, ...]) -> dict[str, NodeScores]:
-        return {
-            plugin: NodeScores(names, self.feasible, scores, decimals=None)
-            for plugin, scores in self.plugin_scores.items()
-        }
 
 
 def least_loaded(pod: PodInfo, snapshot: Snapshot, feasible: np.ndarray) -> np.ndarray:

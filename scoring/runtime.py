@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cluster.config import DEFAULT_SCORE_WEIGHTS
 from cluster.errors import UserError
 from cluster.snapshot import Snapshot
 from scoring.framework import (
@@ -21,11 +22,12 @@ from scoring.framework import (
     FilterPlugin,
     PluginError,
     PodInfo,
+    PreFilterPlugin,
     ScorePlugin,
     fail_all,
     fit_error,
 )
-from scoring.registry import Registry, in_tree
+from scoring.registry import DuplicatePluginError, Registry, UnknownPluginError, in_tree
 
 # kube-scheduler v1.36's default filters, in its order (volume plugins aside: snapshots carry no volumes).
 DEFAULT_FILTERS = (
@@ -49,7 +51,6 @@ KUBE_SCORE_WEIGHTS: Mapping[str, int] = {
     "NodeResourcesBalancedAllocation": 1,
     "ImageLocality": 1,
 }
-DEFAULT_SCORE_WEIGHTS: Mapping[str, int] = {**KUBE_SCORE_WEIGHTS, "InterferenceAware": 5}
 
 
 class ProfileError(UserError, ValueError):
@@ -60,6 +61,8 @@ class ProfileError(UserError, ValueError):
 class Profile:
     filters: tuple[FilterPlugin, ...]
     scorers: tuple[tuple[ScorePlugin, int], ...]
+    pre_filters: tuple[PreFilterPlugin, ...] = ()
+    """The filters that also pre-filter, in profile order (kube-scheduler's PreFilter extension point)."""
 
     @classmethod
     def build(
@@ -70,20 +73,27 @@ class Profile:
         registry: Registry | None = None,
     ) -> "Profile":
         registry = registry or in_tree()
+        built_filters: list[FilterPlugin] = []
+        scorers: list[tuple[ScorePlugin, int]] = []
         try:
-            built_filters = tuple(registry.build(name) for name in filters)
-            scorers = tuple((registry.build(name), weight) for name, weight in weights.items())
-        except ValueError as exc:
+            for name in filters:
+                plugin = registry.build(name)
+                if not isinstance(plugin, FilterPlugin):
+                    raise ProfileError(f"plugin {plugin.name!r} has no filter")
+                built_filters.append(plugin)
+            for name, weight in weights.items():
+                plugin = registry.build(name)
+                if not isinstance(plugin, ScorePlugin):
+                    raise ProfileError(f"plugin {plugin.name!r} has no score")
+                if not isinstance(weight, int) or weight <= 0:
+                    raise ProfileError(
+                        f"score plugin {plugin.name!r} has weight {weight!r}; weights are positive integers"
+                    )
+                scorers.append((plugin, weight))
+        except (UnknownPluginError, DuplicatePluginError) as exc:
             raise ProfileError(str(exc)) from exc
-        for plugin in built_filters:
-            if not hasattr(plugin, "filter"):
-                raise ProfileError(f"plugin {plugin.name!r} has no filter")
-        for plugin, weight in scorers:
-            if not hasattr(plugin, "score"):
-                raise ProfileError(f"plugin {plugin.name!r} has no score")
-            if not isinstance(weight, int) or weight <= 0:
-                raise ProfileError(f"score plugin {plugin.name!r} has weight {weight!r}; weights are positive integers")
-        return cls(built_filters, scorers)
+        pre_filters = tuple(plugin for plugin in built_filters if isinstance(plugin, PreFilterPlugin))
+        return cls(tuple(built_filters), tuple(scorers), pre_filters)
 
     @property
     def score_names(self) -> tuple[str, ...]:
@@ -114,15 +124,12 @@ def run_filters(profile: Profile, pod: PodInfo, snapshot: Snapshot) -> FilterOut
     failures: Failures = {}
     restricting: list[str] = []
     allowed: set[str] | None = None
-    for plugin in profile.filters:
-        pre_filter = getattr(plugin, "pre_filter", None)
-        if pre_filter is None:
-            continue
-        names, rejection = pre_filter(pod, snapshot)
+    for pre in profile.pre_filters:
+        names, rejection = pre.pre_filter(pod, snapshot)
         if rejection:
             return FilterOutcome(np.empty(0, dtype=np.int64), fail_all(candidates, rejection), len(snapshot), rejection)
         if names is not None:
-            restricting.append(plugin.name)
+            restricting.append(pre.name)
             allowed = names if allowed is None else allowed & names
     if allowed is not None:
         inside = np.array([snapshot.names[i] in allowed for i in candidates], dtype=bool)

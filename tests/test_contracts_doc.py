@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from cluster import config, needs, writer
-from scoring.decide import REASON_LIMIT, Tier
+from agent import exporter
+from cluster import config, needs, nodestate
+from cluster.config import DEFAULT_SCORE_WEIGHTS
+from runtime import writer
 from scoring.heuristic import Strategy
-from scoring.runtime import DEFAULT_SCORE_WEIGHTS
-from telemetry import nodestate
-from telemetry.agent import exporter
+from scoring.tiers import REASON_LIMIT, Tier
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "contracts.md"
 TEXT = DOC.read_text(encoding="utf-8")

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-RUNTIME = ("cluster", "llm", "scoring", "telemetry", "sim", "scheduler.py")
-"""What `scheduler.py run`, `decide` and `demo` import (the demo serves the emulated cluster from sim/)."""
+RUNTIME = ("cluster", "telemetry", "scoring", "llm", "sim", "runtime", "agent", "training", "scheduler.py")
+"""What the programs import: `scheduler.py` (its demo serves the emulated cluster from sim/), the node agent, and
+`python -m training.train` / `training.evaluate`."""
 DEVELOPMENT = ("benchmark", "tests")
-LOCAL = {"cluster", "llm", "scoring", "telemetry", "sim", "benchmark", "tests", "scheduler"}
+LOCAL = {*(name.removesuffix(".py") for name in RUNTIME), *DEVELOPMENT}
 OUTSIDE = re.compile(r"\.\./" + "shared" + r"\b|\bshared/(?:data|CONTRACTS)|[\"']shared[\"']\s*/")
 """A path to the development machine's notes beside the clone (spelt in pieces so this file does not match)."""
 SKIPPED_DIRS = {".git", ".venv", "venv", "__pycache__", ".pytest_cache", ".ruff_cache", "node_modules"}

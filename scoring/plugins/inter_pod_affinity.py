@@ -118,7 +118,7 @@ def _incoming_terms(
 ) -> list[tuple[str, int, Callable[[Pod], bool]]]:
     """The incoming pod's preferred terms as (topology key, signed weight, does it select this pod), with the
     selector and namespace scope resolved once rather than once per existing pod."""
-    prepared = []
+    prepared: list[tuple[str, int, Callable[[Pod], bool]]] = []
     for terms, sign in (
         (incoming.affinity.pod_affinity_preferred, 1),
         (incoming.affinity.pod_anti_affinity_preferred, -1),

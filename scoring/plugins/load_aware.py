@@ -20,9 +20,9 @@ pod on it (`nodeEstimated`).
 import numpy as np
 
 from cluster.estimate import cpu_estimate, memory_estimate
+from cluster.nodestate import METRIC_NAMES
 from cluster.snapshot import Snapshot
 from scoring.framework import MAX_NODE_SCORE, Failures, PodInfo
-from telemetry.nodestate import METRIC_NAMES
 
 NAME = "LoadAwareScheduling"
 USAGE_THRESHOLDS_PERCENT = (65, 95)

@@ -1,4 +1,5 @@
-"""Trimaran's load-aware score plugins, as peers a user would pick instead of ours.
+"""Trimaran's load-aware score plugins, as peers a user would pick instead of ours (registered through
+`load_variation_risk_balancing` and `target_load_packing`, one module per plugin name).
 
 Written from kubernetes-sigs/scheduler-plugins v0.35.4-devel-37-g903da7df, `pkg/trimaran/`
 (`resourcestats.go`, `loadvariationriskbalancing/analysis.go` and `loadvariationriskbalancing.go`,
@@ -21,9 +22,9 @@ TargetLoadPacking predicts from requests.
 
 import numpy as np
 
+from cluster.nodestate import METRIC_NAMES
 from cluster.snapshot import Snapshot, Telemetry
 from scoring.framework import MAX_NODE_SCORE, PodInfo
-from telemetry.nodestate import METRIC_NAMES
 
 LVRB = "LoadVariationRiskBalancing"
 TLP = "TargetLoadPacking"
@@ -112,11 +113,3 @@ class TargetLoadPacking:
         incoming = predict_milli(np.array(float(pod.requests[0])))
         scores = packing_score(100 * np.nan_to_num(utilization), capacity, incoming + missing[feasible])
         return np.where(known, scores, 0).astype(np.int64)
-
-
-def new_lvrb(_: dict) -> LoadVariationRiskBalancing:
-    return LoadVariationRiskBalancing()
-
-
-def new_tlp(_: dict) -> TargetLoadPacking:
-    return TargetLoadPacking()

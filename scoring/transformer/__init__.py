@@ -1,14 +1,13 @@
 """The transformer tier: a small attention model that predicts a pod's slowdown on each candidate node.
 
 Modules, bottom up: `features` (the candidates as token rows, pure numpy, shared by training and
-serving), `regimes` (a node's contention regime label, pure), `scores` (predicted slowdown → 0..100
-score and the pick, pure), `model` (the torch network and its checkpoint), `tier` (the decision-chain
-tier with its latency budget), `loading` (the tier loaded on a thread of its own at start), and for
-training and evaluation only `synthetic` (examples from the simulator), `counters` (the KubeMarla
-measurements) and `training`.
+serving), `scores` (predicted slowdown → 0..100 score and the pick, pure), `model` (the torch network
+and its checkpoint), `tier` (the decision-chain tier with its latency budget) and `loading` (the tier
+loaded on a thread of its own at start). The regime labels are `scoring.regimes`; training and
+evaluation live in the `training` package.
 
 Importing this package never imports torch: the scheduler pays for torch only when the tier runs
-(`scoring.assemble` imports `tier` lazily, in the background for the scheduler).
+(`runtime.assemble` imports `tier` lazily, in the background for the scheduler).
 """
 
 from pathlib import Path
@@ -33,6 +32,6 @@ def model_path(configured: str) -> Path:
 def missing(path: Path) -> ModelUnavailableError:
     """The error for a weights file that does not exist."""
     return ModelUnavailableError(
-        f"transformer weights {str(path)!r}: no such file; train them with `python -m scoring.train` or set "
+        f"transformer weights {str(path)!r}: no such file; train them with `python -m training.train` or set "
         "scoring.model_path"
     )

@@ -26,28 +26,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from cluster.needs import DIMENSIONS, Needs, WorkloadClass
+from cluster.nodestate import METRIC_NAMES, METRICS
 from cluster.snapshot import Snapshot
 from scoring.framework import PodInfo
-from scoring.plugins.interference_aware import telemetry_pressure
-from telemetry.nodestate import METRIC_NAMES
+from scoring.pressure import telemetry_pressure
 
 FEATURE_VERSION = 1
 """Bumped whenever a token's meaning changes; weights of another version are refused at load."""
 
-_SCALES = {
-    "cpu_utilization": "fraction",
-    "cpu_throttling_ratio": "fraction",
-    "cpi": "log",
-    "llc_miss_rate": "fraction",
-    "llc_mpki": "log1p",
-    "llc_occupancy_ratio": "fraction",
-    "memory_bandwidth_gbps": "log1p",
-    "memory_bandwidth_ratio": "fraction",
-    "psi_cpu_some": "percent",
-    "psi_memory_some": "percent",
-    "psi_io_some": "percent",
-}
-_KIND = np.array([_SCALES[m] for m in METRIC_NAMES])
+_KIND = np.array([METRICS[m].feature_scale for m in METRIC_NAMES])
 _LOG, _LOG1P, _PERCENT = _KIND == "log", _KIND == "log1p", _KIND == "percent"
 _CLASSES = tuple(WorkloadClass)
 _GIB = float(2**30)
@@ -165,7 +152,7 @@ class NodeInputs:
 
     def measured(self) -> np.ndarray:
         """[N] whether any metric of the node is known (the telemetry block's known flags)."""
-        return np.asarray(self.telemetry)[:, 0::5].any(axis=1)
+        return np.asarray(np.asarray(self.telemetry)[:, 0::5].any(axis=1))
 
 
 @dataclass(frozen=True)

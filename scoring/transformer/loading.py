@@ -1,6 +1,6 @@
 """The transformer tier loaded on a thread of its own, so that start-up does not wait for torch.
 
-`scoring.assemble.build_decider(..., background=True)` (what `cluster.app.build` asks for) wraps the
+`runtime.assemble.build_decider(..., background=True)` (what `runtime.app.build` asks for) wraps the
 tier in a `BackgroundTier` and starts the load at once: importing torch and reading and tracing the
 weights take two to three seconds of CPU, which then overlap the informers' first lists instead of
 coming before them, so `/readyz` turns ready that much sooner. Importing this module never imports
@@ -21,7 +21,7 @@ import threading
 from collections.abc import Callable
 
 from cluster.clock import Clock
-from scoring.decide import Choice, Request, Tier, TierDecider, TierDeclinedError
+from scoring.tiers import Choice, Request, Tier, TierDecider, TierDeclinedError
 from scoring.transformer import ModelUnavailableError
 
 log = logging.getLogger("scheduler")

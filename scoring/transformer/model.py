@@ -108,6 +108,9 @@ class SlowdownModel(nn.Module):
     The training set's feature scale is held as buffers, so the weights file carries it.
     """
 
+    mean: torch.Tensor
+    std: torch.Tensor
+
     def __init__(self, config: ModelConfig, scale: Scale | None = None) -> None:
         super().__init__()
         self.config = config
@@ -138,7 +141,7 @@ def folded(model: SlowdownModel) -> SlowdownModel:
         return model
     with torch.no_grad():
         weight = model.embed.weight / model.std
-        model.embed.bias -= weight @ model.mean
+        model.embed.bias.sub_(weight @ model.mean)
         model.embed.weight.copy_(weight)
     model.folded = True
     return model
@@ -187,7 +190,7 @@ def load(path: str | Path) -> Checkpoint:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except _LOAD_ERRORS as exc:
         raise ModelUnavailableError(
-            f"{where}: unreadable ({type(exc).__name__}: {str(exc)[:160]}); retrain with `python -m scoring.train`"
+            f"{where}: unreadable ({type(exc).__name__}: {str(exc)[:160]}); retrain with `python -m training.train`"
         ) from exc
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ModelUnavailableError(f"{where}: not a transformer-scorer checkpoint")
@@ -195,7 +198,7 @@ def load(path: str | Path) -> Checkpoint:
         raise ModelUnavailableError(
             f"{where}: made for checkpoint format {payload.get('format_version')} / features "
             f"{payload.get('feature_version')}, this build reads {FORMAT_VERSION} / {FEATURE_VERSION}; retrain with "
-            "`python -m scoring.train`"
+            "`python -m training.train`"
         )
     if tuple(payload.get("feature_names") or ()) != FEATURE_NAMES:
         raise ModelUnavailableError(f"{where}: its feature names differ from this build's; retrain")

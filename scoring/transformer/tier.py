@@ -1,6 +1,6 @@
 """The transformer tier of the decision chain: predicted slowdown on every feasible node, in one forward pass.
 
-`scoring.assemble` builds it once at start (`TransformerTier.from_settings` loads the weights, which
+`runtime.assemble` builds it once at start (`TransformerTier.from_settings` loads the weights, which
 may raise `ModelUnavailableError`); `scoring.decide.Decider` calls `choose` from its decision workers.
 For each pod: the feasible nodes become token rows (`features`), the model predicts the pod's P99
 slowdown on each in one batch (`model.Scorer`), and `scores` turns that into 0..100 scores and a pick;
@@ -23,10 +23,11 @@ import numpy as np
 from cluster.clock import Clock
 from cluster.config import Settings
 from cluster.snapshot import Snapshot
+from scoring import regimes
 from scoring.breaker import CircuitBreaker, State, reporting_listener
-from scoring.decide import Choice, Request, Tier, TierDeclinedError
 from scoring.framework import NodeScores, NodeValues
-from scoring.transformer import features, model, model_path, regimes, scores
+from scoring.tiers import Choice, Request, Tier, TierDeclinedError
+from scoring.transformer import features, model, model_path, scores
 from scoring.transformer.features import NodeInputs, PodInputs
 from telemetry.stats import Stats
 

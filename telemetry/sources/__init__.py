@@ -8,7 +8,7 @@ by the reader at decision time, so a source that stops updating ages into "unkno
 from collections.abc import Mapping
 from typing import Protocol
 
-from telemetry.nodestate import NodeState
+from cluster.nodestate import NodeState
 
 
 class Source(Protocol):

@@ -3,7 +3,7 @@
 The file is `{"worker-1": {<NodeState>}, "worker-2": {...}}`. It is re-read when its modification time,
 size or inode change (a cheap stat per `states` call), so a tool can rewrite it while the scheduler
 runs; a file caught half-written keeps the previous states. Every state passes
-`telemetry.nodestate.parse`; staleness is the reader's business, as for every source. Never writes.
+`cluster.nodestate.parse`; staleness is the reader's business, as for every source. Never writes.
 """
 
 import json
@@ -13,7 +13,7 @@ import threading
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from telemetry.nodestate import NodeState, parse
+from cluster.nodestate import NodeState, parse
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from elsewhere (Intel PCM, node_exporter), `queries` maps a metric to a PromQL e
 its instantaneous value per node; the source then summarises it over the window itself with
 `avg_over_time`, `stddev_over_time` and `quantile_over_time(0.95, ...)` subqueries.
 
-Every state passes `telemetry.nodestate.parse`, so each value is validated as the contract says. A
+Every state passes `cluster.nodestate.parse`, so each value is validated as the contract says. A
 failed poll is logged once and the previous states are kept: they age out by their timestamps at
 decision time, so a Prometheus outage turns into unknown telemetry, never into stale values forever.
 Runs on its own thread; never in the decision path, never writes to Prometheus.
@@ -24,7 +24,7 @@ from types import MappingProxyType
 from typing import Any
 
 from cluster.clock import Clock
-from telemetry.nodestate import METRICS, SOURCES, STATS, VERSION, NodeState, format_timestamp, parse
+from cluster.nodestate import METRICS, SOURCES, STATS, VERSION, NodeState, format_timestamp, parse
 
 log = logging.getLogger(__name__)
 

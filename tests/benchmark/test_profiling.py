@@ -9,7 +9,7 @@ from benchmark.profiling import hot_spots
 RAW = """\
 <module> (scheduler.py:10);decide (/repo/scoring/decide.py:150);run_filters (/repo/scoring/runtime.py:95) 6
 <module> (scheduler.py:10);decide (/repo/scoring/decide.py:150);run_scores (/repo/scoring/runtime.py:160) 3
-<module> (scheduler.py:10);_work (/repo/cluster/loop.py:180);pop (/repo/cluster/queue.py:110) 1
+<module> (scheduler.py:10);_work (/repo/runtime/loop.py:180);pop (/repo/runtime/queue.py:110) 1
 """
 
 

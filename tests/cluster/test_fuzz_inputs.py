@@ -15,12 +15,11 @@ from typing import Any
 import pytest
 
 import scheduler
-from cluster import config, resources
+from cluster import config, nodestate, resources
 from cluster.parse import INVALID_TAINT, ManifestError, parse_node, parse_pod
 from cluster.snapshot import Snapshot
-from scoring.assemble import build_decider
+from runtime.assemble import build_decider
 from sim.apiserver import Emulator
-from telemetry import nodestate
 from tests.e2e.cluster import bound, node, pod, wait_until
 from tests.e2e.cluster import scheduler as running_scheduler
 

@@ -2,9 +2,9 @@
 
 import numpy as np
 
+from cluster import nodestate
 from cluster.parse import parse_pod
 from cluster.snapshot import Snapshot
-from telemetry import nodestate
 from tests.builders import make_node, make_pod, pod_json
 
 

@@ -51,7 +51,7 @@ def test_the_pod_adds_only_perfmon_and_mounts_only_host_sysfs_read_only(agent: d
     assert all(mount["readOnly"] for mount in container["volumeMounts"])
     assert {v["hostPath"]["path"] for v in pod["volumes"]} == {"/sys", "/etc/ai-scheduler"}
     assert {"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}} in container["env"]
-    assert container["command"] == ["python", "-m", "telemetry.agent"]
+    assert container["command"] == ["python", "-m", "agent"]
     assert "--cgroup=/host/sys/fs/cgroup" in container["args"] and "--sys=/host/sys" in container["args"]
 
 

@@ -113,7 +113,7 @@ def test_the_final_stage_copies_the_application_and_the_weights_but_no_secrets(
 ):
     sources = [source.rstrip("/") for source in copied(final)]
     assert not any(source in {".", "*"} or ".env" in source for source in sources)
-    assert {"scheduler.py", "config.yaml", "cluster", "scoring", "llm", "telemetry"} <= set(sources)
+    assert {"scheduler.py", "config.yaml", "cluster", "runtime", "scoring", "llm", "telemetry", "agent"} <= set(sources)
     assert any(source == WEIGHTS or WEIGHTS.startswith(source + "/") for source in sources)
     assert (ROOT / WEIGHTS).is_file()
     assert not ignored(WEIGHTS, dockerignore)
@@ -145,7 +145,7 @@ def test_the_builder_installs_the_runtime_requirements_only_with_cpu_torch(docke
         pytest.param("benchmark/results/perf.json", True, id="benchmark results"),
         pytest.param("scoring/__pycache__/decide.cpython-311.pyc", True, id="bytecode caches"),
         pytest.param("scheduler.py", False, id="the command line"),
-        pytest.param("cluster/app.py", False, id="the application code"),
+        pytest.param("runtime/app.py", False, id="the application code"),
         pytest.param("requirements.txt", False, id="the requirements the builder reads"),
         pytest.param("requirements-dev.txt", True, id="the development requirements"),
     ],

@@ -1,4 +1,4 @@
-"""The rendered deployment: valid Kubernetes objects, RBAC exactly as cluster/permissions.py lists it,
+"""The rendered deployment: valid Kubernetes objects, RBAC exactly as runtime/permissions.py lists it,
 and a Deployment that runs the deployed config with leader election, probes, limits and no privileges."""
 
 import base64
@@ -8,7 +8,8 @@ from pathlib import Path
 import kubernetes_validate
 import pytest
 
-from cluster import config, permissions
+from cluster import config
+from runtime import permissions
 from tests.deploy.conftest import only
 
 NAMESPACE = "ai-scheduler"

@@ -1,5 +1,5 @@
 """`patch pods` only with shadow mode: the base grants no write on a pod but its binding and status, the
-shadow component (deploy/components/shadow) adds exactly cluster/permissions.py's SHADOW, and the
+shadow component (deploy/components/shadow) adds exactly runtime/permissions.py's SHADOW, and the
 preflight asks for it exactly when `scheduler.shadow_mode` is on."""
 
 import os
@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cluster import config, permissions, preflight
-from cluster.preflight import Verdict
+from cluster import config
+from runtime import permissions, preflight
+from runtime.preflight import Verdict
 from tests.deploy.conftest import DEPLOY, only
 from tests.deploy.test_manifests import granted, needed
 

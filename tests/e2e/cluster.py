@@ -6,9 +6,10 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from cluster import app, config
-from cluster.kube import Kube
-from cluster.loop import Scheduler
+from cluster import config
+from runtime import app
+from runtime.kube import Kube
+from runtime.loop import Scheduler
 from sim.apiserver import Emulator
 
 JSON = dict[str, Any]
@@ -47,7 +48,7 @@ def settings(**sections: dict[str, Any]) -> config.Settings:
 
 @contextlib.contextmanager
 def scheduler(emulator: Emulator, configured: config.Settings | None = None) -> Iterator[Scheduler]:
-    """The production scheduler (`cluster.app.build`) running against the emulator over HTTP."""
+    """The production scheduler (`runtime.app.build`) running against the emulator over HTTP."""
     running = app.build(configured or settings(), Kube.connect(server=emulator.url, timeout=5))
     running.start()
     assert running.wait_ready(30), "informers did not sync"

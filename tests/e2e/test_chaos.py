@@ -21,7 +21,7 @@ import pytest
 import yaml
 from kubernetes import client
 
-from telemetry import nodestate
+from cluster import nodestate
 from tests.e2e.cluster import node, pod, wait_until
 from tests.e2e.test_processes import ROOT, start, stop, write_config
 

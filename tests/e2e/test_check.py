@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 import scheduler
+from cluster.nodestate import NodeState, Summary
 from sim.apiserver import Emulator
-from telemetry.nodestate import NodeState, Summary
 from tests.e2e import cluster
 from tests.llm.fake_llm import FakeLLM, Reply
 
@@ -121,7 +121,7 @@ def test_a_misconfigured_setup_names_each_problem_and_its_fix(
     assert binding["detail"].startswith("denied (emulator rule --deny create:pods/binding)")
     assert "grant `create` on `pods/binding`" in binding["fix"] and "deploy/rbac.yaml" in binding["fix"]
     assert "gone.pt': no such file" in rows["transformer weights"]["detail"]
-    assert "python -m scoring.train" in rows["transformer weights"]["fix"]
+    assert "python -m training.train" in rows["transformer weights"]["fix"]
     assert "connection to the LLM endpoint failed" in rows["llm"]["detail"]
     assert "LLM_ENDPOINT" in rows["llm"]["fix"]
 

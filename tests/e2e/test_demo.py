@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from cluster.demo import Placement, _crowding, _summary
+from runtime.demo import Placement, _crowding, _summary
 
 ROOT = Path(__file__).resolve().parents[2]
 NOISY = ("worker-2", "worker-5")  # seed-001's cache thrasher and hidden bandwidth hog

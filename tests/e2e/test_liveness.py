@@ -8,11 +8,12 @@ from dataclasses import replace
 import pytest
 from prometheus_client import CollectorRegistry
 
-from cluster import app
-from cluster.kube import Kube
-from cluster.loop import Scheduler
-from scoring.assemble import build_decider
-from scoring.decide import Decider, Decision
+from runtime import app
+from runtime.assemble import build_decider
+from runtime.kube import Kube
+from runtime.loop import Scheduler
+from scoring.decide import Decider
+from scoring.tiers import Decision
 from sim.apiserver import Emulator
 from telemetry.server import MetricsServer
 from tests.e2e.cluster import bound, node, pod, settings, wait_until
@@ -25,10 +26,10 @@ class Wedging(Decider):
         self.__dict__.update(inner.__dict__)
         self._release = release
 
-    def decide(self, pod, snapshot, *, warnings=()) -> Decision:
+    def decide(self, pod, snapshot) -> Decision:
         if pod.name == "wedge":
             self._release.wait(timeout=30)
-        return super().decide(pod, snapshot, warnings=warnings)
+        return super().decide(pod, snapshot)
 
 
 class FailingOnce(Decider):
@@ -38,11 +39,11 @@ class FailingOnce(Decider):
         self.__dict__.update(inner.__dict__)
         self.failed = False
 
-    def decide(self, pod, snapshot, *, warnings=()) -> Decision:
+    def decide(self, pod, snapshot) -> Decision:
         if pod.name == "boom" and not self.failed:
             self.failed = True
             raise RuntimeError("a bug that only this pod reaches")
-        return super().decide(pod, snapshot, warnings=warnings)
+        return super().decide(pod, snapshot)
 
 
 def running(emulator: Emulator, decider: Decider | None = None) -> Scheduler:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from cluster.writer import REASON, TIER
+from runtime.writer import REASON, TIER
 from sim.apiserver import Emulator
 from tests.e2e.cluster import bound, node, pod, pods, wait_until
 from tests.llm.conftest import TOKEN

@@ -1,6 +1,6 @@
 """The node agent publishing to the emulated cluster, read back by the scheduler's annotation source.
 
-The real agent (`python -m telemetry.agent`) samples this machine and patches its node in the emulator;
+The real agent (`python -m agent`) samples this machine and patches its node in the emulator;
 the scheduler's cache, fed by the real node informer, sees the node's telemetry change once a CPU-hungry
 neighbour starts on the machine.
 """
@@ -11,9 +11,9 @@ import sys
 import time
 from pathlib import Path
 
-from cluster.cache import ADDED, MODIFIED, SchedulerCache
 from cluster.clock import SystemClock
-from cluster.kube import Kube
+from runtime.cache import ADDED, MODIFIED, SchedulerCache
+from runtime.kube import Kube
 from sim.apiserver import Emulator
 from tests.e2e.cluster import node, wait_until
 
@@ -35,7 +35,7 @@ def test_the_scheduler_sees_the_agents_telemetry_change_when_a_neighbour_starts(
             informer.add_event_handler(kind, lambda obj, kind=kind: cache.node_event(kind, obj))
         informer.start()
         agent = subprocess.Popen(
-            [sys.executable, "-m", "telemetry.agent", "--node", NODE, "--api-server", emulator.url,
+            [sys.executable, "-m", "agent", "--node", NODE, "--api-server", emulator.url,
              "--window", "2", "--publish-interval", "2", "--publish-min-interval", "1", "--metrics-port", "0"],
             cwd=ROOT, env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT)},
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,

@@ -14,9 +14,9 @@ from cluster.manifests import load_pods, load_snapshot
 from cluster.objects import Pod
 from cluster.snapshot import Snapshot
 from llm import formats
-from scoring.assemble import build_decider
-from scoring.decide import Request
+from runtime.assemble import build_decider
 from scoring.framework import PodInfo
+from scoring.tiers import Request
 from tests.llm.fake_llm import FakeLLM
 
 ROOT = Path(__file__).resolve().parents[2]

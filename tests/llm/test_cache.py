@@ -3,11 +3,11 @@
 import pytest
 
 from cluster.clock import FakeClock
+from cluster.nodestate import NodeState, Summary
 from cluster.objects import Pod
 from cluster.snapshot import Snapshot
 from llm import prompt
 from llm.cache import Cached, DecisionCache, Flights, cache_key, constraints_digest
-from telemetry.nodestate import NodeState, Summary
 from tests.builders import make_node, make_pod
 from tests.llm.conftest import request_for
 

@@ -6,8 +6,9 @@ import time
 from cluster.clock import SystemClock
 from cluster.objects import Pod
 from cluster.snapshot import Snapshot
-from scoring.assemble import build_decider
-from scoring.decide import Decider, Decision, Tier
+from runtime.assemble import build_decider
+from scoring.decide import Decider
+from scoring.tiers import Decision, Tier
 from telemetry.stats import Stats
 from tests.builders import make_pod
 from tests.llm.conftest import llm_settings

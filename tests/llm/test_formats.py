@@ -8,7 +8,7 @@ from cluster.objects import Pod
 from cluster.snapshot import Snapshot
 from llm.client import AnswerFormat
 from llm.formats import FormatMemory, Route, candidates
-from scoring.assemble import build_decider
+from runtime.assemble import build_decider
 from scoring.decide import Decider, Tier
 from telemetry.logs import FIELDS
 from telemetry.stats import Stats

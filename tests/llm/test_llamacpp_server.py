@@ -19,10 +19,10 @@ import pytest
 from cluster.clock import SystemClock
 from cluster.objects import Pod
 from cluster.snapshot import Snapshot
-from cluster.writer import REASON, decision_annotations
 from llm.answer import REASON_LIMIT
 from llm.client import refuses_format
-from scoring.assemble import build_decider
+from runtime.assemble import build_decider
+from runtime.writer import REASON, decision_annotations
 from scoring.decide import Tier
 from telemetry.stats import Stats
 from tests import tools

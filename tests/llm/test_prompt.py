@@ -6,10 +6,10 @@ import random
 import numpy as np
 import pytest
 
+from cluster.nodestate import METRIC_NAMES, METRICS, NodeState, Summary
 from cluster.parse import parse_pod
 from cluster.snapshot import Snapshot
 from llm import prompt
-from telemetry.nodestate import METRIC_NAMES, METRICS, NodeState, Summary
 from tests.builders import make_node, make_pod, pod_json
 from tests.llm.conftest import request_for
 

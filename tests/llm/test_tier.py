@@ -9,8 +9,8 @@ import pytest
 from cluster.objects import Pod
 from cluster.snapshot import Snapshot
 from llm.prompt import SYSTEM_PROMPT
-from scoring.assemble import build_decider
-from scoring.decide import Decision, Tier
+from runtime.assemble import build_decider
+from scoring.tiers import Decision, Tier
 from telemetry.stats import Stats
 from tests.llm.conftest import TOKEN, SteppedClock, llm_settings
 from tests.llm.fake_llm import FakeLLM, Reply

@@ -7,8 +7,9 @@ import pytest
 
 from cluster.objects import Pod
 from cluster.snapshot import Snapshot
-from scoring.assemble import build_decider
-from scoring.decide import Decider, Tier
+from runtime.assemble import build_decider
+from scoring.decide import Decider
+from scoring.tiers import Tier
 from telemetry.stats import Stats
 from tests.llm.conftest import TOKEN, SteppedClock, llm_settings
 from tests.llm.fake_llm import FakeLLM, Reply

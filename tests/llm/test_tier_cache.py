@@ -7,8 +7,9 @@ from cluster.snapshot import Snapshot
 from llm import prompt
 from llm.cache import Cached, cache_key, constraints_digest
 from llm.tier import LLMTier
-from scoring.assemble import build_decider
-from scoring.decide import Decider, Tier
+from runtime.assemble import build_decider
+from scoring.decide import Decider
+from scoring.tiers import Tier
 from telemetry.stats import Stats
 from tests.builders import make_pod
 from tests.llm.conftest import SteppedClock, llm_settings, request_for

@@ -7,16 +7,15 @@ from typing import Any
 
 import pytest
 
-from cluster import estimate
-from cluster.cache import ADDED, SchedulerCache
+from cluster import estimate, nodestate
 from cluster.clock import FakeClock
 from cluster.config import Settings
+from cluster.nodestate import NodeState, Summary
 from cluster.snapshot import Snapshot
 from llm.prompt import METRIC_LABELS
-from scoring.assemble import build_decider
+from runtime.assemble import build_decider
+from runtime.cache import ADDED, SchedulerCache
 from scoring.decide import Decider, Tier
-from telemetry import nodestate
-from telemetry.nodestate import NodeState, Summary
 from tests.builders import make_node, make_pod, node_json, pod_json
 from tests.llm.conftest import llm_settings
 from tests.llm.fake_llm import FakeLLM

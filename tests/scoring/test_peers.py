@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from cluster import estimate
+from cluster.nodestate import NodeState, Summary
 from cluster.snapshot import Snapshot
 from scoring.framework import PodInfo
 from scoring.plugins import trimaran
 from scoring.plugins.load_aware import LoadAwareScheduling, weighted_score
-from telemetry.nodestate import NodeState, Summary
 from tests.builders import make_node, make_pod
 
 GI = 2**30

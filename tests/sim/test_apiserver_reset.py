@@ -12,7 +12,7 @@ import pytest
 from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
 
-from cluster.kube import too_large_resource_version
+from runtime.kube import too_large_resource_version
 from sim import api_control
 from sim.apiserver import Emulator, _failure
 

@@ -6,9 +6,9 @@ import time
 import numpy as np
 import pytest
 
+from cluster import nodestate
 from sim import dataset, generators, oracle, scenario
 from sim.pods import workload
-from telemetry import nodestate
 
 NOW = 1_767_603_600.0
 

@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
+from cluster import nodestate
 from sim import counters, hardware, manifests
 from sim.cluster_state import ClusterState
-from telemetry import nodestate
 
 NOW = 1_767_603_600.0  # 2026-01-05T09:00:00Z
 

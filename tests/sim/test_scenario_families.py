@@ -6,10 +6,10 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from scoring.transformer import synthetic
 from sim import dataset, generators, hardware, scenario
 from sim.pods import NOISY_ANNOTATION, workload
 from sim.scenario import Scenario
+from training import synthetic
 
 ANTAGONISTS = ("ibench-cpu", "stress-cache", "stress-membw", "stress-io")
 NEW = ("cpu-antagonists", "near-full", "replica-burst", "counter-gaps")

@@ -3,9 +3,9 @@
 import json
 import time
 
+from cluster import nodestate
 from sim.cluster import SimCluster
 from sim.scenario import load
-from telemetry import nodestate
 
 ANNOTATION = "ai-scheduler.io/node-state"
 

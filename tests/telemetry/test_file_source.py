@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from telemetry.nodestate import Summary
+from cluster.nodestate import Summary
 from telemetry.sources.file import FileSource
 
 

@@ -7,13 +7,16 @@ from pathlib import Path
 
 from prometheus_client.metrics import MetricWrapperBase
 
-from telemetry.agent.exporter import PREFIX, NodeStateCollector
-from telemetry.nodestate import METRICS, NodeState, Summary
+from agent.exporter import PREFIX, NodeStateCollector
+from cluster.nodestate import METRICS, NodeState, Summary
+from scoring.tiers import Decision, Tier
 from telemetry.stats import Stats
 
+DECISION = Decision("p", "n", Tier.LLM, "why", {}, {}, 1.0, fallbacks={"llm": "busy"}, score=50.0)
+"""A decision with every optional headline field set."""
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs" / "operations.md"
-PRODUCT = ("cluster", "scoring", "llm", "telemetry")
+PRODUCT = ("cluster", "telemetry", "scoring", "llm", "runtime", "agent")
 ROW = re.compile(r"^\| `([^`]+)` \|(.*)$", re.MULTILINE)
 METRIC_NAME = re.compile(r"\b(?:ai_)?scheduler_[a-z0-9_]*[a-z0-9]")
 SUFFIXES = ("_total", "_created", "_bucket", "_sum", "_count")
@@ -109,6 +112,11 @@ def _dict_keys(function: ast.AST, name: str) -> set[str] | None:
     if not dicts:
         return None
     keys = {k.value for d in dicts for k in d.keys if isinstance(k, ast.Constant)}
+    for d in dicts:  # `**decision.summary()`: the decision's headline, every field it can hold
+        for key, value in zip(d.keys, d.values, strict=True):
+            call = value if isinstance(value, ast.Call) else None
+            if key is None and call and isinstance(call.func, ast.Attribute) and call.func.attr == "summary":
+                keys |= set(DECISION.summary())
     for node in ast.walk(function):
         if isinstance(node, ast.Assign):
             keys |= {

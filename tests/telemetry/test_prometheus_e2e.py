@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from agent.cgroup import CgroupCollector
+from agent.exporter import NodeStateCollector, serve
+from agent.loop import Agent
+from agent.psi import PsiCollector
+from agent.resctrl import ResctrlCollector
 from cluster.clock import FakeClock, SystemClock
-from telemetry.agent.cgroup import CgroupCollector
-from telemetry.agent.exporter import NodeStateCollector, serve
-from telemetry.agent.loop import Agent
-from telemetry.agent.psi import PsiCollector
-from telemetry.agent.resctrl import ResctrlCollector
-from telemetry.nodestate import NodeState, parse
+from cluster.nodestate import NodeState, parse
 from telemetry.sources.prometheus import PrometheusSettings, PrometheusSource
 from tests import tools
 from tests.telemetry.trees import NodeTree

@@ -4,7 +4,7 @@ import threading
 import pytest
 
 from cluster.clock import FakeClock
-from telemetry.nodestate import METRIC_NAMES, Summary, age_out
+from cluster.nodestate import METRIC_NAMES, Summary, age_out
 from telemetry.sources.prometheus import (
     AGENT_SELECTOR,
     PrometheusError,

@@ -138,7 +138,7 @@ def test_the_time_span_runs_from_the_first_to_the_last_line_of_a_process():
     result = review(
         [
             "2026-11-22T10:00:00.000Z INFO scheduler: scheduler starting event=start scheduler=s workers=1",
-            "2026-11-22T10:00:00.500Z WARNING cluster.writer: could not write event for pod a/b: 403",
+            "2026-11-22T10:00:00.500Z WARNING runtime.writer: could not write event for pod a/b: 403",
             "2026-11-22T11:01:30.250Z INFO scheduler: bound event=bound pod=a/b node=w1 attempts=1",
         ]
     )

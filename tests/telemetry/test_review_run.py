@@ -1,4 +1,4 @@
-"""`scheduler.py stats` on the log of a real run: the production loop (`cluster.app.build`) against the
+"""`scheduler.py stats` on the log of a real run: the production loop (`runtime.app.build`) against the
 emulated cluster over HTTP, the LLM tier against a local chat-completions server. A process killed before
 its final summary, then a restart, must review to what actually happened: pods bound, LLM requests made."""
 
@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 import scheduler
-from cluster import app
-from cluster.kube import Kube
+from runtime import app
+from runtime.kube import Kube
 from sim.apiserver import Emulator, load_objects
 from telemetry import logs
 from telemetry.review import review

@@ -6,14 +6,14 @@ from pathlib import Path
 import numpy as np
 
 from cluster.clock import FakeClock
+from cluster.nodestate import NodeState, Summary
 from cluster.objects import Pod
 from cluster.snapshot import Snapshot
-from scoring.decide import Request
 from scoring.framework import PodInfo
 from scoring.heuristic import HeuristicTier
+from scoring.tiers import Request
 from scoring.transformer import PROJECT_ROOT
 from scoring.transformer.features import FEATURE_NAMES
-from telemetry.nodestate import NodeState, Summary
 from tests.builders import make_node, make_pod
 
 SHIPPED = PROJECT_ROOT / "scoring" / "transformer" / "model.pt"

@@ -12,10 +12,10 @@ from scoring import collector
 from scoring.collector import Collector
 from scoring.decide import Decider
 from scoring.heuristic import HeuristicTier
-from scoring.transformer import training
 from scoring.transformer.features import NodeInputs
 from tests.builders import pod_json
 from tests.scoring.transformer.helpers import QUIET, THRASHED, latency_critical, snapshot, state
+from training import fit as training
 
 
 def decided(path: Path, clock: FakeClock, **kwargs):

@@ -75,4 +75,4 @@ def test_missing_weights_fall_back_in_auto_and_fail_clearly_when_forced(tmp_path
     assert forced.returncode == 2
     assert forced.stdout == ""
     (line,) = forced.stderr.strip().splitlines()
-    assert line.startswith("error: ") and "no such file" in line and "python -m scoring.train" in line
+    assert line.startswith("error: ") and "no such file" in line and "python -m training.train" in line

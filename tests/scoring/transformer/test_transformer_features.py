@@ -5,15 +5,15 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from cluster.nodestate import METRIC_NAMES
 from cluster.snapshot import Telemetry
 from scoring.decide import Decider
 from scoring.framework import PodInfo
 from scoring.heuristic import HeuristicTier
 from scoring.transformer import features
 from scoring.transformer.features import FEATURE_NAMES, NodeInputs, PodInputs
-from scoring.transformer.synthetic import SimSet
-from telemetry.nodestate import METRIC_NAMES
 from tests.scoring.transformer.helpers import QUIET, THRASHED, latency_critical, snapshot, state
+from training.synthetic import SimSet
 
 COLUMN = {name: i for i, name in enumerate(FEATURE_NAMES)}
 

@@ -7,8 +7,8 @@ import pytest
 
 from cluster.clock import FakeClock
 from cluster.config import Settings
-from scoring.assemble import build_decider
-from scoring.decide import Choice, Request, Tier, TierDeclinedError
+from runtime.assemble import build_decider
+from scoring.tiers import Choice, Request, Tier, TierDeclinedError
 from scoring.transformer.loading import BackgroundTier
 from scoring.transformer.model import ModelUnavailableError
 from scoring.transformer.tier import TransformerTier

@@ -7,9 +7,10 @@ import pytest
 import torch
 
 from cluster.needs import WorkloadClass
-from scoring.transformer import ModelUnavailableError, features, model, training
+from scoring.transformer import ModelUnavailableError, features, model
 from scoring.transformer.features import FEATURE_NAMES, NodeInputs, PodInputs, Scale
 from scoring.transformer.model import ModelConfig, Scorer, SlowdownModel
+from training import fit as training
 
 F = len(FEATURE_NAMES)
 TINY = ModelConfig(width=8, heads=2, inducing=2, layers=1, hidden=8)
@@ -100,7 +101,7 @@ def test_unusable_weights_are_refused_with_what_to_do(tmp_path: Path, damage, me
     damage(path)
     with pytest.raises(ModelUnavailableError, match=message) as caught:
         model.load(path)
-    assert "scoring.train" in str(caught.value) or "retrain" in str(caught.value)
+    assert "training.train" in str(caught.value) or "retrain" in str(caught.value)
 
 
 def test_non_finite_tokens_are_rejected(tmp_path: Path) -> None:

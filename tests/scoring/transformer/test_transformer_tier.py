@@ -5,8 +5,9 @@ import pytest
 
 from cluster.clock import FakeClock
 from scoring.breaker import CircuitBreaker, State, reporting_listener
-from scoring.decide import Decider, Tier, TierDeclinedError
+from scoring.decide import Decider
 from scoring.heuristic import HeuristicTier
+from scoring.tiers import Tier, TierDeclinedError
 from scoring.transformer.model import Scorer
 from scoring.transformer.tier import Scores, TransformerTier, log
 from telemetry.stats import Stats

@@ -1,0 +1,430 @@
+"""The scheduler's view of the cluster, fed by the informers, with decisions assumed at once.
+
+As kube-scheduler's cache (`pkg/scheduler/backend/cache`): it holds the nodes, the assigned pods and
+each node's telemetry, and hands out an immutable `Snapshot` per decision. A decision is *assumed*
+the moment it is taken — the pod counts on its node before the binding is even sent — so neither
+concurrent nor successive decisions can overcommit a node; a failed binding forgets the assumption,
+and the informer's event for the bound pod confirms it. Node changes that matter for placement
+(labels, taints, allocatable, readiness) rebuild the snapshot lazily; telemetry-only updates and pod
+changes are applied incrementally. Thread-safe.
+"""
+
+import logging
+import sys
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from cluster import estimate, nodestate
+from cluster.clock import Clock
+from cluster.needs import CLASS_ANNOTATION, DIMENSIONS, NOISY_ANNOTATION, SENSITIVITY_ANNOTATION
+from cluster.nodestate import NodeState
+from cluster.objects import Node, Pod, RawObject
+from cluster.parse import ManifestError, parse_node, parse_pod
+from cluster.snapshot import NodeTable, Snapshot
+from telemetry.sources import Source
+
+log = logging.getLogger(__name__)
+
+ADDED, MODIFIED, DELETED = "ADDED", "MODIFIED", "DELETED"
+SOURCE_REFRESH_SECONDS = 1.0
+INT64_MAX = 2**63 - 1
+"""The snapshot's arrays are int64, as the API server's quantities are: nothing larger can be counted."""
+
+
+def _oversized(amounts: Mapping[str, int]) -> str | None:
+    """The first resource whose amount the snapshot cannot count (beyond int64), or None."""
+    return next((name for name, amount in amounts.items() if not -INT64_MAX <= amount <= INT64_MAX), None)
+
+
+PLACED_KEPT_SECONDS = 120.0
+"""How long past the telemetry age limit a placement time is kept: peers look back up to a report interval
+(60 s) before a NodeState's timestamp, and an older NodeState is unknown anyway."""
+
+
+@dataclass(frozen=True)
+class PodChange:
+    """What an informer event means for the scheduling queue."""
+
+    pending: Pod | None = None
+    """A pod of ours waiting for a node (add or refresh it in the queue)."""
+    gone: str | None = None
+    """The key of a pod that must leave the queue (bound elsewhere, deleted, no longer ours)."""
+    freed: bool = False
+    """An assigned pod left its node: unschedulable pods may fit now."""
+
+
+def _scheduling_view(node: Node) -> tuple[Any, ...]:
+    """The node fields filters read; a change in any of them can make pods fit (or not)."""
+    return (
+        tuple(sorted(node.labels.items())),
+        tuple(sorted(node.allocatable.items())),
+        node.taints,
+        node.unschedulable,
+    )
+
+
+def _pod_fingerprint(raw: Mapping[str, Any]) -> tuple[Any, ...]:
+    """The raw pod fields the snapshot depends on; events that change none of them are skipped unparsed.
+
+    The phase is not one of them: only terminal phases matter, and those are handled before this.
+    """
+    meta = raw.get("metadata") or {}
+    spec = raw.get("spec") or {}
+    annotations = meta.get("annotations") or {}
+    labels = meta.get("labels") or {}
+    return (
+        _interned(spec.get("nodeName")),
+        bool(meta.get("deletionTimestamp")),
+        tuple(sorted((_interned(k), _interned(v)) for k, v in labels.items())),
+        tuple(_interned(annotations.get(k)) for k in (CLASS_ANNOTATION, SENSITIVITY_ANNOTATION, NOISY_ANNOTATION)),
+    )
+
+
+def _interned(value: Any) -> Any:
+    """A string interned, anything else as it is: a fingerprint lives as long as its pod, and its node name
+    and labels are the same strings as thousands of other pods' (the parsed pods intern theirs too)."""
+    return sys.intern(value) if type(value) is str else value
+
+
+def _accounting(pod: Pod) -> tuple[Any, ...]:
+    """What a pod contributes to its node's sums; equal means a re-read needs no recount."""
+    return (
+        pod.node_name,
+        tuple(sorted(pod.requests.items())),
+        tuple(sorted(pod.non_zero_requests.items())),
+        pod.host_ports,
+        tuple(pod.annotations.get(k) for k in (CLASS_ANNOTATION, SENSITIVITY_ANNOTATION, NOISY_ANNOTATION)),
+        pod.qos_class,
+        pod.affinity.pod_anti_affinity_required,
+    )
+
+
+def _scheduled_at(raw: Mapping[str, Any]) -> float | None:
+    """When the pod was bound, from its `PodScheduled` condition (as Koordinator's pod assign cache reads it);
+    None when absent or unreadable."""
+    for condition in (raw.get("status") or {}).get("conditions") or ():
+        if condition.get("type") == "PodScheduled" and condition.get("status") == "True":
+            try:
+                return nodestate.parse_timestamp(str(condition.get("lastTransitionTime")))
+            except ValueError:
+                return None
+    return None
+
+
+class _PlacedLog:
+    """The recently placed pods as growing columns: a snapshot takes a view of them, not a copy, so a burst
+    of N decisions costs N appends, not N rebuilds. Removing and pruning rebuild (rare)."""
+
+    def __init__(self) -> None:
+        self._rows: dict[str, tuple[Pod, float]] = {}
+        self._table: NodeTable | None = None
+        self._oldest = float("inf")
+        self._reset(64)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._rows
+
+    def _reset(self, capacity: int) -> None:
+        self._count = 0
+        self._pods: list[Pod] = []
+        self._nodes: list[str] = []
+        self._at = np.empty(capacity)
+        self._cpu = np.empty(capacity)
+        self._memory = np.empty(capacity)
+        self._noisy = np.empty((capacity, len(DIMENSIONS)), dtype=np.int64)
+        self._index = np.empty(capacity, dtype=np.int64)
+
+    def add(self, key: str, pod: Pod, at: float) -> None:
+        if key in self._rows:
+            self.remove(key)
+        self._rows[sys.intern(key)] = (pod, at)
+        self._append(pod, at)
+        self._oldest = min(self._oldest, at)
+
+    def _append(self, pod: Pod, at: float) -> None:
+        if self._count == len(self._at):
+            for name in ("_at", "_cpu", "_memory", "_noisy", "_index"):
+                old = getattr(self, name)
+                grown = np.empty((2 * len(old), *old.shape[1:]), dtype=old.dtype)
+                grown[: self._count] = old[: self._count]
+                setattr(self, name, grown)
+        k = self._count
+        self._pods.append(pod)
+        self._nodes.append(pod.node_name)
+        cpu, memory, noisy = estimate.row(pod)
+        self._at[k], self._cpu[k], self._memory[k], self._noisy[k] = at, cpu, memory, noisy
+        self._index[k] = self._table.index.get(pod.node_name, -1) if self._table is not None else -1
+        self._count += 1
+
+    def remove(self, key: str) -> None:
+        if self._rows.pop(key, None) is not None:
+            self._rebuild()
+
+    def prune(self, oldest: float) -> None:
+        if self._oldest < oldest:
+            self._rows = {key: (pod, at) for key, (pod, at) in self._rows.items() if at >= oldest}
+            self._rebuild()
+
+    def _rebuild(self) -> None:
+        self._reset(max(64, 2 * len(self._rows)))
+        for pod, at in self._rows.values():
+            self._append(pod, at)
+        self._oldest = min((at for _, at in self._rows.values()), default=float("inf"))
+
+    def view(self, table: NodeTable) -> estimate.Placed:
+        if table is not self._table:
+            self._table = table
+            self._index = self._index.copy()  # earlier views keep the indices of their own table
+            self._index[: self._count] = [table.index.get(name, -1) for name in self._nodes]
+        k = self._count
+        return estimate.Placed(
+            pods=tuple(self._pods),
+            nodes=tuple(self._nodes),
+            at=self._at[:k],
+            cpu_request=self._cpu[:k],
+            memory_request=self._memory[:k],
+            noisy=self._noisy[:k],
+            index=self._index[:k],
+            table=table,
+        )
+
+
+class SchedulerCache:
+    def __init__(
+        self,
+        *,
+        scheduler_name: str,
+        clock: Clock,
+        max_age_seconds: float,
+        source: Source | None = None,
+        warn: Callable[[str], None] | None = None,
+        contained: Callable[[str], None] | None = None,
+    ) -> None:
+        """`warn` reports bad input; `contained(where)` counts an exception caught so one object could not
+        stop the scheduler (`Stats.internal_error`)."""
+        self.scheduler_name = scheduler_name
+        self._clock = clock
+        self._max_age = max_age_seconds
+        self._source = source
+        self._warn = warn or log.warning
+        self._contained = contained or (lambda where: None)
+        self._lock = threading.Lock()
+        self._nodes: dict[str, Node] = {}
+        self._states: dict[str, NodeState] = {}
+        self._assigned: dict[str, Pod] = {}
+        self._fingerprints: dict[str, tuple[Any, ...]] = {}
+        self._assumed: dict[str, str] = {}
+        self._placed = _PlacedLog()
+        """The recently bound or assumed pods and when, for `cluster.estimate`; pruned past the age limit."""
+        self._snapshot: Snapshot | None = None
+        self._version = 0
+        """Bumped by every change to what the filters see (not by a confirmed pod re-read)."""
+        self._source_checked = float("-inf")
+
+    # -- informer events --------------------------------------------------------------------------
+
+    def node_event(self, kind: str, raw: RawObject) -> bool:
+        """Apply a node event; True when pods that did not fit may fit now."""
+        name = str((raw.get("metadata") or {}).get("name") or "")
+        with self._lock:
+            if kind == DELETED:
+                return self._forget_node(name)
+            try:
+                node = parse_node(raw, warn=self._warn)
+            except ManifestError as exc:
+                self._warn(f"ignoring node {name}: {exc}")
+                return False
+            too_large = _oversized(node.allocatable)
+            if too_large is not None:
+                self._warn(f"ignoring node {name}: allocatable {too_large} is beyond the API's int64 range")
+                return self._forget_node(name)
+            old = self._nodes.get(name)
+            self._nodes[name] = node
+            if self._source is None:
+                state = self._node_state(node)
+                if old is None or self._states.get(name) != state:
+                    self._states[name] = state
+                    if self._snapshot is not None and old is not None:
+                        self._snapshot = self._snapshot.with_state(state)
+            if old is None or _scheduling_view(old) != _scheduling_view(node):
+                self._snapshot = None
+                self._version += 1
+                return True
+            return False
+
+    def pod_event(self, kind: str, raw: RawObject) -> PodChange:
+        """Apply a pod event and say what it means for the queue."""
+        meta = raw.get("metadata") or {}
+        key = sys.intern(f"{meta.get('namespace') or 'default'}/{meta.get('name')}")
+        spec = raw.get("spec") or {}
+        terminal = (raw.get("status") or {}).get("phase") in ("Succeeded", "Failed")
+        with self._lock:
+            if kind == DELETED or terminal:
+                self._fingerprints.pop(key, None)
+                freed = self._remove_assigned(key)
+                return PodChange(gone=key, freed=freed)
+            if spec.get("nodeName"):
+                fingerprint = _pod_fingerprint(raw)
+                if self._fingerprints.get(key) == fingerprint and key not in self._assumed:
+                    return PodChange(gone=key)
+                try:
+                    pod = parse_pod(raw, warn=self._warn)
+                except ManifestError as exc:
+                    self._warn(f"ignoring pod {key}: {exc}")
+                    return PodChange(gone=key)
+                too_large = _oversized(pod.requests)
+                if too_large is not None:
+                    self._warn(f"ignoring pod {key}: request {too_large} is beyond the API's int64 range")
+                    return PodChange(gone=key, freed=self._remove_assigned(key))
+                self._fingerprints[key] = fingerprint
+                at = None
+                if self._assumed.pop(key, None) is None and key not in self._placed:
+                    at = _scheduled_at(raw)
+                self._place(pod)
+                if at is not None and at > self._clock.now() - self._max_age - PLACED_KEPT_SECONDS:
+                    self._placed.add(key, pod, at)
+                return PodChange(gone=key)
+            if spec.get("schedulerName") != self.scheduler_name or meta.get("deletionTimestamp"):
+                return PodChange(gone=key)
+            if key in self._assumed:
+                return PodChange()  # our binding is in flight; the bound pod's event will follow
+            try:
+                pending = parse_pod(raw)
+            except ManifestError as exc:
+                self._warn(f"cannot schedule pod {key}: {exc}")
+                return PodChange(gone=key)
+            too_large = _oversized(pending.requests)
+            if too_large is not None:
+                self._warn(f"cannot schedule pod {key}: request {too_large} is beyond the API's int64 range")
+                return PodChange(gone=key)
+            return PodChange(pending=pending)
+
+    # -- decisions --------------------------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        """The current view, with telemetry older than `telemetry.max_age_seconds` treated as unknown."""
+        return self.versioned_snapshot()[0]
+
+    def versioned_snapshot(self) -> tuple[Snapshot, int]:
+        """The current view and its version, for `assume(..., decided_at=version)`: telemetry past its age
+        limit is unknown, and the rest is raised by the pods placed since it (`cluster.estimate`)."""
+        now = self._clock.now()
+        with self._lock:
+            self._refresh_source()
+            if self._snapshot is None:
+                self._snapshot = Snapshot.build(self._nodes.values(), self._assigned.values(), states=self._states)
+            aged = self._snapshot.aged(now=now, max_age_seconds=self._max_age)
+            return estimate.apply(aged, self._recent(now, aged.table)), self._version
+
+    def assume(
+        self,
+        pod: Pod,
+        node: str,
+        *,
+        fits: Callable[[Snapshot], bool] | None = None,
+        decided_at: int | None = None,
+    ) -> bool:
+        """Count `pod` on `node` at once; False when the node is gone or `fits` says it no longer fits.
+
+        `fits` re-checks the decision against the latest view, and is skipped when nothing the filters
+        see has changed since the version the decision was taken at.
+        """
+        with self._lock:
+            if node not in self._nodes or pod.key in self._assigned:
+                return False
+            if self._snapshot is None:
+                self._snapshot = Snapshot.build(self._nodes.values(), self._assigned.values(), states=self._states)
+            if fits is not None and decided_at != self._version and not fits(self._snapshot):
+                return False
+            self._assumed[pod.key] = node
+            placed = replace(pod, node_name=node)
+            self._place(placed)
+            self._placed.add(placed.key, placed, self._clock.now())
+            return True
+
+    def forget(self, pod: Pod) -> None:
+        """Undo an assumption (the binding failed or the pod is gone) of this incarnation of the pod only: a late
+        failure of a deleted pod's binding must not drop the assumption of its re-creation under the same name."""
+        with self._lock:
+            assumed = self._assigned.get(pod.key) if pod.key in self._assumed else None
+            if assumed is not None and assumed.uid == pod.uid:
+                self._remove_assigned(pod.key)
+
+    def is_assumed(self, key: str) -> bool:
+        with self._lock:
+            return key in self._assumed
+
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            return {"nodes": len(self._nodes), "assigned_pods": len(self._assigned), "assumed_pods": len(self._assumed)}
+
+    # -- internals (lock held) ----------------------------------------------------------------------
+
+    def _forget_node(self, name: str) -> bool:
+        """Drop a node (deleted, or no longer countable); nothing can fit better for it."""
+        self._nodes.pop(name, None)
+        self._states.pop(name, None)
+        self._snapshot = None
+        self._version += 1
+        return False
+
+    def _node_state(self, node: Node) -> NodeState:
+        """The node's telemetry from its annotation; unknown when reading it fails in any way.
+
+        The annotation is the part of a node its own agent writes, and a failure there (a 400-digit number,
+        nesting deep enough to exhaust the recursion limit) must not cost the rest of the node's update:
+        a cordon in the same patch still applies.
+        """
+        try:
+            return nodestate.parse(node.annotations.get(nodestate.ANNOTATION), node=node.name, warn=self._warn)
+        except (ArithmeticError, RecursionError, ValueError, TypeError) as exc:
+            self._warn(f"node {node.name}: NodeState cannot be read ({type(exc).__name__}); all metrics unknown")
+            self._contained("node_state")
+            return nodestate.unknown(node.name)
+
+    def _place(self, pod: Pod) -> None:
+        key = sys.intern(pod.key)  # one string for the key in every map (and the informer's set)
+        old = self._assigned.get(key)
+        self._assigned[key] = pod
+        if self._snapshot is None:
+            return
+        if old is not None and _accounting(old) == _accounting(pod):
+            self._snapshot = self._snapshot.replace_pod(pod)
+            return
+        self._version += 1
+        if old is not None:
+            self._snapshot = self._snapshot.without_pod(old)
+        self._snapshot = self._snapshot.with_pod(pod)
+
+    def _remove_assigned(self, key: str) -> bool:
+        self._assumed.pop(key, None)
+        self._placed.remove(key)
+        old = self._assigned.pop(key, None)
+        if old is None:
+            return False
+        self._version += 1
+        if self._snapshot is not None:
+            self._snapshot = self._snapshot.without_pod(old)
+        return True
+
+    def _recent(self, now: float, table: NodeTable) -> estimate.Placed:
+        """The pods placed within the age limit (and a report interval), as the estimator's columns."""
+        self._placed.prune(now - self._max_age - PLACED_KEPT_SECONDS)
+        return self._placed.view(table)
+
+    def _refresh_source(self) -> None:
+        if self._source is None:
+            return
+        now = self._clock.monotonic()
+        if now - self._source_checked < SOURCE_REFRESH_SECONDS:
+            return
+        self._source_checked = now
+        for name, state in self._source.states().items():
+            if name in self._nodes and self._states.get(name) is not state:
+                self._states[name] = state
+                if self._snapshot is not None:
+                    self._snapshot = self._snapshot.with_state(state)

@@ -1,0 +1,89 @@
+"""Interference pressure: how contended each node is, per dimension (llc, membw, cpu, io), in 0..1.
+
+The vocabulary InterferenceAware scores with and the other tiers share (the transformer's features,
+the regime labels, the LLM prompt):
+- from telemetry (CONTRACTS §1): each signal maps linearly from a quiet level (0) to a saturated
+  level (1), reading the window's tail as much as its mean (`(mean + p95) / 2`), since tail latency
+  follows the spikes; a dimension's pressure is its worst signal;
+- from the pods already on the node that declare `ai-scheduler.io/noisy` (CONTRACTS §2): 0.5 for one
+  such neighbour, 0.75 for two, ... — telemetry lags a fresh placement by a window, declarations do
+  not, so the two are combined by `max`.
+Unknown telemetry is neither good nor bad: an unknown signal takes the cluster's median value of that
+signal (its typical value), and a signal no node reports is left out.
+
+The quiet/saturated levels come from the real measurements in `data/` (nginx under iBench
+and stress-ng antagonists on an Intel NUC: LLC miss rate 0.05 idle to ~0.26 under four L3
+antagonists; memory traffic 0.3 to 9+ GB/s) and from PSI's usual alerting levels (10 % some-stall
+is noticeable, 50 % is severe).
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from cluster.needs import DIMENSIONS, Dimension
+from cluster.nodestate import METRIC_NAMES
+from cluster.snapshot import DIM_INDEX, Snapshot
+
+# A node's memory bandwidth when only GB/s is known (no resctrl ratio): the measured NUC's practical peak.
+NOMINAL_PEAK_GBPS = 20.0
+
+
+@dataclass(frozen=True)
+class Signal:
+    dimension: Dimension
+    metric: str
+    quiet: float
+    saturated: float
+
+
+SIGNALS: tuple[Signal, ...] = (
+    Signal(Dimension.LLC, "llc_miss_rate", 0.05, 0.35),
+    Signal(Dimension.LLC, "llc_mpki", 1.0, 15.0),
+    Signal(Dimension.LLC, "llc_occupancy_ratio", 0.5, 1.0),
+    Signal(Dimension.MEMBW, "memory_bandwidth_ratio", 0.25, 0.85),
+    Signal(Dimension.MEMBW, "psi_memory_some", 5.0, 50.0),
+    Signal(Dimension.CPU, "cpu_utilization", 0.6, 1.0),
+    Signal(Dimension.CPU, "cpu_throttling_ratio", 0.05, 0.5),
+    Signal(Dimension.CPU, "psi_cpu_some", 10.0, 60.0),
+    Signal(Dimension.IO, "psi_io_some", 5.0, 50.0),
+)
+_M = {name: i for i, name in enumerate(METRIC_NAMES)}
+
+
+def _reading(metrics: np.ndarray, metric: str) -> np.ndarray:
+    """Per node: (mean + p95) / 2 of one metric, NaN where unknown."""
+    m = metrics[:, _M[metric]]
+    return (m[:, 0] + m[:, 2]) / 2
+
+
+def telemetry_pressure(metrics: np.ndarray) -> np.ndarray:
+    """Pressure per node and dimension (shape [nodes, 4]) from NodeState metrics ([nodes, 11, 3], NaN unknown)."""
+    n = metrics.shape[0]
+    pressure = np.zeros((n, len(DIMENSIONS)))
+    readings = {s.metric: _reading(metrics, s.metric) for s in SIGNALS}
+    ratio = readings["memory_bandwidth_ratio"]
+    estimated = _reading(metrics, "memory_bandwidth_gbps") / NOMINAL_PEAK_GBPS
+    readings["memory_bandwidth_ratio"] = np.where(np.isnan(ratio), np.minimum(estimated, 1.0), ratio)
+    for signal in SIGNALS:
+        x = readings[signal.metric]
+        known = ~np.isnan(x)
+        if not known.any():
+            continue
+        x = np.where(known, x, np.median(x[known]))
+        level = np.clip((x - signal.quiet) / (signal.saturated - signal.quiet), 0.0, 1.0)
+        d = DIM_INDEX[signal.dimension]
+        pressure[:, d] = np.maximum(pressure[:, d], level)
+    return pressure
+
+
+def declared_pressure(noisy_counts: np.ndarray) -> np.ndarray:
+    """Pressure from neighbours that declare themselves noisy: 1 - 0.5^count per dimension."""
+    return 1.0 - np.power(0.5, noisy_counts)
+
+
+def node_pressure(snapshot: Snapshot, indices: np.ndarray) -> np.ndarray:
+    """Combined pressure (telemetry and declarations) for the nodes at `indices`, shape [len, 4]."""
+    measured = snapshot.telemetry.derived(telemetry_pressure)[indices]
+    declared = declared_pressure(snapshot.declared[indices, 1, :])
+    return np.maximum(measured, declared)

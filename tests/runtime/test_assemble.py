@@ -1,0 +1,63 @@
+"""The composition root: when the LLM tier joins the chain, and what forcing it does."""
+
+import pytest
+
+from cluster.config import Settings
+from llm.tier import LLMTier
+from runtime.assemble import TierUnavailableError, build_decider
+from telemetry.stats import Stats
+from tests.llm.conftest import TOKEN, llm_settings
+
+ENDPOINT = "http://127.0.0.1:9"
+
+
+@pytest.mark.parametrize(
+    ("settings", "tier", "tiers", "fallback"),
+    [
+        pytest.param(
+            Settings(), "auto", ["transformer"], True, id="auto without a token or endpoint: the local tiers only"
+        ),
+        pytest.param(llm_settings(None, token=TOKEN), "auto", ["llm"], True, id="auto with a token: router first"),
+        pytest.param(llm_settings(ENDPOINT), "auto", ["llm"], True, id="auto with an endpoint and no token"),
+        pytest.param(
+            llm_settings(ENDPOINT, llm={"enabled": False}), "auto", [], True, id="auto with the LLM switched off"
+        ),
+        pytest.param(llm_settings(ENDPOINT), "llm", ["llm"], False, id="forced: the LLM alone, no fallback"),
+        pytest.param(llm_settings(ENDPOINT), "heuristic", [], False, id="forced heuristic ignores the LLM"),
+    ],
+)
+def test_the_chain(settings: Settings, tier: str, tiers: list[str], fallback: bool) -> None:
+    decider = build_decider(settings, tier=tier)  # type: ignore[arg-type]
+    assert [t.tier.value for t in decider.tiers] == tiers
+    assert decider.fallback is fallback
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        pytest.param(Settings(), "needs HUGGINGFACE_TOKEN", id="nothing to reach"),
+        pytest.param(llm_settings(ENDPOINT, llm={"enabled": False}), "llm.enabled: false", id="switched off"),
+        pytest.param(llm_settings(None, token="sk-other"), "needs a Hugging Face token", id="router without hf_ token"),
+    ],
+)
+def test_forcing_an_unavailable_llm_is_refused(settings: Settings, message: str) -> None:
+    with pytest.raises(TierUnavailableError, match=message) as caught:
+        build_decider(settings, tier="llm")
+    assert "sk-other" not in str(caught.value)
+
+
+def test_stats_and_settings_reach_the_tier() -> None:
+    stats = Stats()
+    settings = llm_settings(
+        ENDPOINT,
+        token=TOKEN,
+        llm={"max_concurrency": 3, "max_candidates": 7, "prompt_token_budget": 900},
+        cache={"enabled": False},
+        circuit_breaker={"enabled": False},
+    )
+    (tier,) = build_decider(settings, stats=stats).tiers
+    assert isinstance(tier, LLMTier)
+    assert tier.stats is stats
+    assert (tier.max_concurrency, tier.max_candidates, tier.token_budget) == (3, 7, 900)
+    assert tier.cache is None and tier.breaker is None
+    assert TOKEN not in repr(tier)

@@ -1,0 +1,278 @@
+"""The model card (`scoring/MODEL_CARD.md`), rendered from the checkpoint's training summary and an evaluation.
+
+Written whole by `python -m training.train` and again by `python -m training.evaluate`, so its numbers are
+always the last run's; `benchmark/transformer_latency.py --record` leaves its latest measurement in
+`scoring/transformer/latency.json`, which the card quotes when present. `render` is pure;
+`write` reads that measurement and the previous card's training-time line and writes the file.
+"""
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from scoring.transformer import PROJECT_ROOT
+from scoring.transformer.features import FEATURE_NAMES, FEATURE_VERSION
+from scoring.transformer.model import Scorer, parameters
+from training import counters
+from training.evaluate import heldout
+from training.evaluate.report import POLICIES, SETS, TRANSFORMER, Report
+
+CARD = PROJECT_ROOT / "scoring" / "MODEL_CARD.md"
+LATENCY = PROJECT_ROOT / "scoring" / "transformer" / "latency.json"
+
+LABELS = {
+    TRANSFORMER: "transformer tier",
+    "heuristic": "heuristic tier",
+    "default": "kube-scheduler default scoring",
+    heldout.RANDOM: "random pick (expectation)",
+}
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.1f} %"
+
+
+def _held_out(report: Report) -> list[str]:
+    lines = [
+        "| held-out set | policy | decisions | top-1 (within 1 %) | strict top-1 | mean regret | p95 regret |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for spec in SETS:
+        for policy in POLICIES:
+            m = report.held_out[spec.name][policy]
+            name = f"**{LABELS[policy]}**" if policy == TRANSFORMER else LABELS[policy]
+            lines.append(
+                f"| {spec.name} | {name} | {m.decisions} | {_pct(m.top1)} | {_pct(m.strict_top1)} | "
+                f"{_pct(m.mean_regret)} | {_pct(m.p95_regret)} |"
+            )
+    return lines
+
+
+def _by_profile(report: Report) -> list[str]:
+    lines = [
+        "| profile | policy | decisions | top-1 (within 1 %) | mean regret | p95 regret |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for profile, table in report.by_profile.items():
+        for policy in (TRANSFORMER, "heuristic", "default"):
+            m = table[policy]
+            lines.append(
+                f"| {profile} | {LABELS[policy]} | {m.decisions} | {_pct(m.top1)} | {_pct(m.mean_regret)} | "
+                f"{_pct(m.p95_regret)} |"
+            )
+    return lines
+
+
+def _pairs(report: Report) -> list[str]:
+    lines = ["| policy | campaigns | pairs | accuracy | ties |", "|---|---|---:|---:|---:|"]
+    for policy, table in report.pairs.items():
+        for campaigns, result in table.items():
+            lines.append(
+                f"| {LABELS[policy]} | {campaigns} | {result.pairs} | {_pct(result.accuracy)} | "
+                f"{_pct(result.ties / result.pairs if result.pairs else 0.0)} |"
+            )
+    return lines
+
+
+def _regimes(report: Report) -> list[str]:
+    labels = sorted({label for counts in report.regimes.values() for label in counts})
+    lines = ["| antagonists | " + " | ".join(labels) + " |", "|---|" + "---:|" * len(labels)]
+    for kind, counts in report.regimes.items():
+        lines.append(f"| {kind} | " + " | ".join(str(counts.get(label, 0)) for label in labels) + " |")
+    return lines
+
+
+def _latency(latency: Mapping[str, Any] | None) -> list[str]:
+    if not latency:
+        return ["No measurement recorded yet: run `python benchmark/transformer_latency.py --record`."]
+    return [
+        f"`{latency.get('command', 'python benchmark/transformer_latency.py')}` on {latency.get('machine', '?')} "
+        f"({latency.get('measured_at', '?')}): {latency.get('nodes')} nodes and {latency.get('running_pods')} running "
+        f"pods, {latency.get('pods')} pods decided, "
+        f"per-pod `latency_ms` p50 {latency.get('p50_ms')} ms, p99 {latency.get('p99_ms')} ms "
+        f"(goal p99 <= {latency.get('goal_ms')} ms); the heuristic tier alone on the same snapshot: "
+        f"p50 {latency.get('heuristic_p50_ms')} ms, p99 {latency.get('heuristic_p99_ms')} ms.",
+    ]
+
+
+def _groups() -> list[str]:
+    prefixes = sorted({name.split(".")[0] for name in FEATURE_NAMES if "." in name})
+    metrics = [p for p in prefixes if not p.startswith(("pod", "pressure", "noisy", "sensitive"))]
+    return [
+        f"- per NodeState metric ({len(metrics)}: {', '.join(metrics)}): known flag, mean, p95 and spread on the "
+        "metric's scale, distance of the mean from the cluster's median; unknown values take the cluster's median "
+        "(never zero), the known flag tells them apart;",
+        "- the node once the pod is placed: cpu, memory and pod-slot fractions; log2 of its cpu and memory;",
+        "- declared neighbours per dimension: 1 - 0.5^count of pods annotated noisy, and of pods annotated sensitive;",
+        "- InterferenceAware's telemetry pressure per dimension and its worst on the pod's sensitive dimensions;",
+        "- the pod: workload class, sensitivity and noisy flags, log2 cpu and memory requests (never names, images "
+        "or labels).",
+    ]
+
+
+def render(
+    summary: Mapping[str, Any],
+    report: Report,
+    *,
+    parameters: int,
+    file_bytes: int,
+    latency: Mapping[str, Any] | None = None,
+    timing: str | None = None,
+) -> str:
+    """The model card as Markdown."""
+    config = summary.get("config", {})
+    data = summary.get("data", {})
+    train = summary.get("training", {})
+    augmentation = data.get("augmentation", {})
+    lines = [
+        "# Model card: the transformer tier's interference scorer",
+        "",
+        "Generated by `python -m training.train` and regenerated by `python -m training.evaluate`; do not edit by "
+        "hand.",
+        "",
+        "## What it does",
+        "",
+        "For a pod and every feasible node, it predicts the pod's P99 slowdown on that node (its P99 there over its "
+        "P99 alone: KubeMarla's target), in one forward pass over all candidates. The tier turns the prediction "
+        "into a 0..100 score (`100 * (1 - ln(slowdown) / ln 25)`), keeps InterferenceAware's rule that a noisy pod "
+        "stays away from declared-sensitive neighbours (the prediction covers the pod's own slowdown only), and "
+        "picks the best node; near-ties (within 1 % predicted slowdown) go to the heuristic tier's preference. "
+        "A pod whose scoring overruns `scoring.latency_budget_ms` falls back to the heuristic tier; repeated "
+        "overruns open the tier's breaker.",
+        "",
+        "## Architecture and size",
+        "",
+        f"- tokens: one per candidate node, {len(FEATURE_NAMES)} features (feature version {FEATURE_VERSION});",
+        f"- embedding {config.get('features')} -> {config.get('width')}, ReLU; {config.get('layers')} induced "
+        f"self-attention block(s) (Set Transformer ISAB: {config.get('inducing')} learnt summary queries attend over "
+        f"all candidates, every candidate attends over the summaries; {config.get('heads')} heads; feed-forward "
+        f"{config.get('width')} -> {config.get('hidden')} -> {config.get('width')}); head {config.get('width')} -> "
+        f"{config.get('hidden')} -> 1 with softplus (ln slowdown >= 0);",
+        f"- {parameters:,} parameters, {file_bytes / 1024:.0f} KiB on disk (float32, with the feature scale).",
+        "- Size chosen for the latency goal: attention is O(N x summaries), so a 1,000-node decision costs well "
+        "under a millisecond of model time on one CPU thread. An ablation without the attention block scored "
+        "within noise of this one on the held-out sets: in the simulator a node's slowdown depends on that node "
+        "alone, and the cluster context the attention adds is also given to every token as distance-from-median "
+        "features.",
+        "",
+        "## Features",
+        "",
+        *_groups(),
+        "",
+        "The same pure function (`scoring.transformer.features`) builds the tokens at training and at serving, "
+        "always from a `Snapshot` (simulated clusters are rebuilt as Node, Pod and NodeState JSON), so there is "
+        "no train/serve skew. Inputs are checked: NaN, infinite or negative telemetry is unknown; the model's "
+        "input and output are checked finite and scores clamped to 0..100.",
+        "",
+        "## Training data",
+        "",
+        f"- simulated (bootstrapping, as KubeAttention): {data.get('sim_decisions')} random clusters of the "
+        f"families {', '.join(data.get('sim_families', []))} (seed {data.get('sim_seed')}), "
+        f"{data.get('sim_examples')} decisions with at least one feasible node and an arriving pod of a training "
+        f"profile; {data.get('sim_nodes')} (pod, node) examples; held out: profiles "
+        f"{', '.join(data.get('held_out_profiles', []))} and family {', '.join(data.get('held_out_families', []))}. "
+        f"Augmented (CONTRACTS §1: a node may lack any metric, or publish nothing, and must then look typical, "
+        f"not perfect): in {_pct(augmentation.get('blank_decisions', 0))} of the decisions each node's NodeState is "
+        f"blanked with probability {augmentation.get('blank_nodes')}, in {_pct(augmentation.get('drop_decisions', 0))} "
+        f"each node loses each counter source (perf, cmt, mbm, psi, cgroup) with probability "
+        f"{augmentation.get('drop_sources')};",
+        f"- real: {data.get('real_groups')} groups ({data.get('real_tests')} load tests) of the KubeMarla "
+        f"measurements from the campaigns {', '.join(data.get('real_campaigns', []))}, weight "
+        f"{data.get('real_weight')} each; campaigns {', '.join(counters.HELD_OUT_CAMPAIGNS)} are held out;",
+        f"- collector records: {data.get('collector_examples', 0)} labelled decisions "
+        f"({', '.join(data.get('collector_files', [])) or 'none'}).",
+        "",
+        "## Training",
+        "",
+        f"Seed {train.get('seed')}, {train.get('epochs')} epochs, batch {train.get('batch_size')}, AdamW "
+        f"(lr {train.get('learning_rate')}, one-cycle schedule, weight decay {train.get('weight_decay')}), loss: "
+        f"Huber on ln slowdown + {train.get('rank_weight')} x ListNet ranking over each decision's candidates; "
+        f"{train.get('threads')} CPU thread(s), deterministic algorithms; final training loss "
+        f"{train.get('final_loss')}. `python -m training.train` with the defaults reproduces the shipped file bit "
+        "for bit (same torch version and thread count).",
+        "",
+        timing or "Training time: not recorded (run `python -m training.train`).",
+        "",
+        "## Evaluation",
+        "",
+        "### Held-out simulated clusters",
+        "",
+        "Oracle: the candidate with the lowest true P99 slowdown. Top-1: the pick's slowdown is within 1 % of the "
+        "oracle's (half the decisions have a runner-up that close); strict: the very node. Regret: the pick's "
+        "slowdown over the oracle's, minus 1 (a 10 % regret is a 10 % higher P99). Every policy picks through its "
+        "serving code on the same snapshots.",
+        "",
+        *(f"- **{spec.name}**: {spec.description} (seed {spec.seed})." for spec in SETS),
+        "",
+        *_held_out(report),
+        "",
+        "By held-out profile (the held-out profiles set):",
+        "",
+        *_by_profile(report),
+        "",
+        "### Real counters (KubeMarla measurements)",
+        "",
+        "Within one campaign, replica count and RPS, for pairs of load tests whose measured nginx P99 differ by "
+        "1.5x or more: how often the policy scores the lower-P99 node strictly higher, for a latency-critical pod "
+        "sensitive to llc, membw and cpu. Counters mapped as data/README.md says (CPI, LLC miss rate, "
+        "memory GB/s and C0 residency known; everything else unknown). Held-out campaigns were never trained on.",
+        "",
+        *_pairs(report),
+        "",
+        "### Regime labels on the measured tests",
+        "",
+        "The rule-based regime label (`scoring.regimes`) of each measured test, by the kind of its "
+        "antagonists. C0 residency stays under a few percent even beside CPU spinners on this rig and CPI is not "
+        "read (it falls under CPU antagonists), so CPU-bound tests are not recognised from these counters; PSI "
+        "and throttling would show them on a real node agent.",
+        "",
+        *_regimes(report),
+        "",
+        "### Latency",
+        "",
+        *_latency(latency),
+        "",
+        "## Known limitations",
+        "",
+        "- The target is the pod's own slowdown; harm to its neighbours is covered only by the declared-noisy rule.",
+        "- Simulated labels come from the simulator's interference model (calibrated on one NUC's measurements); "
+        "real fine-tuning data is a single rig running nginx. Accuracy on other hardware and workloads is "
+        "unmeasured until the collector has gathered outcomes there (`python -m training.train --data FILE`).",
+        "- Node speed is not in the target: on mixed hardware the lowest-slowdown node need not have the lowest "
+        "P99 in milliseconds.",
+        "- Regimes are a rule over InterferenceAware's calibrated levels, not learnt.",
+        "- Mean regret is dominated by a few large misses (compare the p95): in the held-out family, mostly pods "
+        "beside IO-saturated nodes, a pressure the training families show rarely.",
+        "- Latency: the attention block costs about a millisecond of the model's time at 1,000 nodes. On the shared "
+        "two-core development machine the p99 goal holds only when the measurement is shielded from other jobs "
+        "(`nice`); under their contention p99 rises to about 1.5x. Dropping the block's feed-forward layer and one "
+        "head would save about a quarter of the model time, at the price of retraining.",
+        "",
+        "## Reproduce",
+        "",
+        "```",
+        "python -m training.train          # writes scoring/transformer/model.pt and this card",
+        "python -m training.evaluate       # re-evaluates the weights, rewrites this card; exits 1 below the floors",
+        "python benchmark/transformer_latency.py --record   # 1,000-node latency, quoted above",
+        "```",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write(path: Path, scorer: Scorer, weights: Path, result: Report, *, timing: str | None) -> None:
+    """Render the card to `path`; without `timing`, the previous card's training-time line is kept."""
+    if timing is None and path.exists():
+        timing = next((line for line in path.read_text().splitlines() if line.startswith("Training time:")), None)
+    latency = json.loads(LATENCY.read_text()) if LATENCY.exists() else None
+    text = render(
+        scorer.summary,
+        result,
+        parameters=parameters(scorer.model),
+        file_bytes=weights.stat().st_size,
+        latency=latency,
+        timing=timing,
+    )
+    path.write_text(text)
+    print(f"model card: {path}")

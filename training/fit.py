@@ -1,0 +1,323 @@
+"""Training: examples from the simulator, the measurements and the collector, and a seeded, deterministic fit.
+
+An `Example` is one decision: the candidates' `NodeInputs`, the pod's `PodInputs`, and per candidate
+the target ln(P99 slowdown) (NaN where unknown) and a ranking key (higher is better; NaN where
+unknown). Every source reaches its inputs through a `Snapshot` and `NodeInputs.of`, as the tier does.
+
+The loss per decision is a Huber loss on ln(slowdown) over the labelled candidates plus a ListNet
+ranking loss (cross-entropy between the softmax of the true and the predicted keys at temperature
+`RANK_TEMPERATURE`) over decisions with two or more ranked candidates: the regression keeps the
+scores meaningful across pods, the ranking spends the model's capacity where a placement is decided.
+
+Deterministic: one seed drives example order, augmentation and initialisation; torch runs with
+deterministic algorithms on a fixed number of threads. Same seed, data, torch version and thread
+count give bit-identical weights.
+"""
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from cluster import nodestate
+from cluster.needs import WorkloadClass
+from cluster.snapshot import Snapshot
+from scoring import collector
+from scoring.framework import PodInfo
+from scoring.transformer import features, scores
+from scoring.transformer.features import NodeInputs, PodInputs, Scale
+from scoring.transformer.model import ModelConfig, SlowdownModel
+from training import counters
+from training.synthetic import SimDecision, SimSet
+
+RANK_TEMPERATURE = 0.1
+"""In ln-slowdown units: a node 10 % slower than the best gets e^-1 of its target weight."""
+HUBER_DELTA = 0.5
+
+
+@dataclass(frozen=True, eq=False)
+class Example:
+    nodes: NodeInputs
+    pod: PodInputs
+    target: np.ndarray
+    """[N] ln(P99 slowdown), NaN where unknown."""
+    rank: np.ndarray
+    """[N] higher is better (negative ln P99), NaN where unknown."""
+    weight: float = 1.0
+    source: str = "sim"
+
+
+@dataclass(frozen=True)
+class Settings:
+    seed: int = 7
+    epochs: int = 50
+    batch_size: int = 64
+    learning_rate: float = 3e-3
+    weight_decay: float = 1e-4
+    rank_weight: float = 1.0
+    threads: int = 1
+    config: ModelConfig = field(default_factory=ModelConfig)
+
+
+SOURCES: dict[str, tuple[str, ...]] = {
+    "perf": ("cpi", "llc_miss_rate", "llc_mpki"),
+    "cmt": ("llc_occupancy_ratio",),
+    "mbm": ("memory_bandwidth_gbps", "memory_bandwidth_ratio"),
+    "psi": ("psi_cpu_some", "psi_memory_some", "psi_io_some"),
+    "cgroup": ("cpu_throttling_ratio",),
+}
+"""Counter sources a node may lack (hardware, kernel, permissions) and the metrics each provides."""
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    """Share of decisions whose nodes lose telemetry, and how: a whole NodeState, or single counter sources.
+
+    CONTRACTS §1: a node may lack any subset of the metrics, or publish nothing; both must read as typical.
+    """
+
+    blank_decisions: float = 0.25
+    blank_nodes: float = 0.3
+    """Within a blanked decision, each node's NodeState is unknown with this probability."""
+    drop_decisions: float = 0.25
+    drop_sources: float = 0.2
+    """Within such a decision, each node loses each counter source with this probability."""
+
+
+def augmented(snapshot: Snapshot, rng: np.random.Generator, augmentation: Augmentation) -> Snapshot:
+    """The snapshot as a less instrumented cluster would report it (see `Augmentation`)."""
+    blank = rng.random() < augmentation.blank_decisions
+    drop = rng.random() < augmentation.drop_decisions
+    out = snapshot
+    for state in snapshot.states:
+        if blank and rng.random() < augmentation.blank_nodes:
+            out = out.with_state(nodestate.unknown(state.node))
+        elif drop:
+            lost = {m for metrics in SOURCES.values() if rng.random() < augmentation.drop_sources for m in metrics}
+            if lost & set(state.metrics):
+                kept = {m: v for m, v in state.metrics.items() if m not in lost}
+                out = out.with_state(replace(state, metrics=kept))
+    return out
+
+
+def sim_example(decision: SimDecision, *, snapshot: Snapshot | None = None) -> Example:
+    """A simulator decision as an example (read from `snapshot`, an augmented copy, when given)."""
+    snapshot = snapshot or decision.snapshot
+    nodes = NodeInputs.of(snapshot, decision.feasible)
+    pod = PodInputs.of(PodInfo.of(decision.pod, snapshot))
+    target = np.log(np.maximum(decision.slowdown, 1.0))
+    return Example(nodes, pod, target, -target)
+
+
+def sim_examples(
+    simset: SimSet,
+    *,
+    exclude: Sequence[str] = (),
+    augmentation: Augmentation | None = None,
+    seed: int = 0,
+    progress: bool = True,
+) -> list[Example]:
+    """Examples of every decision whose pod profile is not in `exclude`, some with less telemetry."""
+    augmentation = augmentation or Augmentation()
+    rng = np.random.default_rng(seed)
+    out = []
+    indices = [i for i in range(len(simset)) if str(simset.data.profile[i]) not in exclude]
+    for i in tqdm(indices, desc="simulated clusters", unit="decision", disable=not progress, mininterval=1.0):
+        decision = simset.decision(i)
+        if decision is not None:
+            out.append(sim_example(decision, snapshot=augmented(decision.snapshot, rng, augmentation)))
+    return out
+
+
+def real_examples(groups: Iterable[counters.Group], *, weight: float = 1.0) -> list[Example]:
+    """One example per measured group: rank by measured P99; target where the campaign has a baseline."""
+    out = []
+    for group in groups:
+        snapshot = counters.snapshot([t.state for t in group.tests])
+        everyone = np.arange(len(snapshot))
+        nodes = NodeInputs.of(snapshot, everyone)
+        pod = PodInputs.of(PodInfo.of(counters.NGINX, snapshot))
+        p99 = np.array([t.p99_ms for t in group.tests])
+        baseline = np.array([t.baseline_p99_ms or np.nan for t in group.tests])
+        target = np.log(np.maximum(p99 / baseline, 1.0))
+        out.append(Example(nodes, pod, target, -np.log(p99), weight=weight, source="measured"))
+    return out
+
+
+def outcome_label(outcome: Mapping[str, Any] | None) -> float | None:
+    """ln(slowdown) an outcome record implies for its node, or None when it says nothing about interference.
+
+    An observed P99 with the pod's P99 alone gives the slowdown; an OOM kill or eviction (the pod served
+    nothing there) counts as the scorer's maximum slowdown; restarts alone are not a placement signal.
+    """
+    if not outcome:
+        return None
+    p99, alone = outcome.get("p99_ms"), outcome.get("baseline_p99_ms")
+    if isinstance(p99, int | float) and isinstance(alone, int | float) and p99 > 0 and alone > 0:
+        return math.log(max(p99 / alone, 1.0))
+    if outcome.get("oom_killed") or outcome.get("evicted"):
+        return math.log(scores.MAX_SLOWDOWN)
+    return None
+
+
+def collector_examples(paths: Sequence[str | Path], *, weight: float = 1.0) -> tuple[list[Example], dict[str, int]]:
+    """Labelled decisions of the collector's JSONL files (the chosen node's outcome), and counts of what was skipped."""
+    joined, unreadable = collector.read(paths)
+    skipped = {"unreadable lines": unreadable, "no outcome": 0, "outcome without a label": 0, "other features": 0}
+    out = []
+    for item in joined:
+        record = item.decision
+        label = outcome_label(item.outcome)
+        if item.outcome is None:
+            skipped["no outcome"] += 1
+            continue
+        if label is None:
+            skipped["outcome without a label"] += 1
+            continue
+        if record.get("feature_version") != features.FEATURE_VERSION:
+            skipped["other features"] += 1
+            continue
+        try:
+            raw = record["nodes"]
+            nodes = NodeInputs(
+                *(np.asarray(raw[f], dtype=float) for f in ("telemetry", "pressure", "allocatable", "requested")),
+                pods=np.asarray(raw["pods"], dtype=float),
+                max_pods=np.asarray(raw["max_pods"], dtype=float),
+                declared=np.asarray(raw["declared"], dtype=float),
+            )
+            spec = record["pod_inputs"]
+            pod = PodInputs(
+                WorkloadClass(spec["class"]),
+                tuple(bool(f) for f in spec["sensitivity"]),
+                tuple(bool(f) for f in spec["noisy"]),
+                float(spec["cpu_millicores"]),
+                float(spec["memory_bytes"]),
+            )
+            chosen = list(record["candidates"]).index(record["node"])
+        except (KeyError, TypeError, ValueError):
+            skipped["unreadable lines"] += 1
+            continue
+        target = np.full(len(nodes), np.nan)
+        target[chosen] = label
+        out.append(Example(nodes, pod, target, np.full(len(nodes), np.nan), weight=weight, source="collector"))
+    return out, skipped
+
+
+# -- fitting ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class Prepared:
+    """Examples as token matrices, with the scale fitted on them."""
+
+    tokens: list[np.ndarray]
+    examples: list[Example]
+    scale: Scale
+
+
+def prepare(examples: Sequence[Example]) -> Prepared:
+    raw = [features.tokens(e.nodes, e.pod) for e in examples]
+    scale = Scale.fit(np.concatenate(raw))
+    filled = [np.where(np.isnan(t), scale.mean, t).astype(np.float32) for t in raw]
+    return Prepared(filled, list(examples), scale)
+
+
+def _batch(prepared: Prepared, positions: Sequence[int]) -> tuple[torch.Tensor, ...]:
+    size = max(len(prepared.examples[p].target) for p in positions)
+    width = prepared.tokens[positions[0]].shape[1]
+    x = np.zeros((len(positions), size, width), np.float32)
+    mask = np.zeros((len(positions), size), bool)
+    target = np.full((len(positions), size), np.nan, np.float32)
+    rank = np.full((len(positions), size), np.nan, np.float32)
+    weight = np.zeros(len(positions), np.float32)
+    for row, p in enumerate(positions):
+        example, n = prepared.examples[p], len(prepared.examples[p].target)
+        x[row, :n] = prepared.tokens[p]
+        mask[row, :n] = True
+        target[row, :n] = example.target
+        rank[row, :n] = example.rank
+        weight[row] = example.weight
+    return tuple(torch.from_numpy(a) for a in (x, mask, target, rank, weight))
+
+
+def loss(
+    prediction: torch.Tensor,
+    mask: torch.Tensor,
+    target: torch.Tensor,
+    rank: torch.Tensor,
+    weight: torch.Tensor,
+    *,
+    rank_weight: float,
+) -> torch.Tensor:
+    """Weighted Huber on ln(slowdown) plus `rank_weight` x ListNet (module docstring)."""
+    labelled = mask & ~torch.isnan(target)
+    huber = torch.nn.functional.huber_loss(prediction, torch.nan_to_num(target), reduction="none", delta=HUBER_DELTA)
+    per_decision = (huber * labelled).sum(1) / labelled.sum(1).clamp(min=1)
+    regression = (per_decision * weight * labelled.any(1)).sum() / (weight * labelled.any(1)).sum().clamp(min=1e-9)
+    ranked = mask & ~torch.isnan(rank)
+    usable = ranked.sum(1) >= 2
+    if not bool(usable.any()):
+        return regression
+    true = torch.where(ranked, torch.nan_to_num(rank) / RANK_TEMPERATURE, torch.tensor(float("-inf")))
+    true = true - true.max(dim=1, keepdim=True).values.nan_to_num(0.0)
+    guess = torch.where(ranked, -prediction / RANK_TEMPERATURE, torch.tensor(float("-inf")))
+    p_true = torch.softmax(true[usable], dim=1)
+    log_guess = torch.log_softmax(guess[usable], dim=1)
+    listnet = -(p_true * torch.where(ranked[usable], log_guess, torch.zeros_like(log_guess))).sum(1)
+    w = weight[usable]
+    return regression + rank_weight * (listnet * w).sum() / w.sum().clamp(min=1e-9)
+
+
+def _order(prepared: Prepared, rng: np.random.Generator, batch_size: int) -> list[list[int]]:
+    """Batches of similar size (less padding), in a random order."""
+    positions = rng.permutation(len(prepared.examples))
+    sizes = np.array([len(prepared.examples[p].target) for p in positions])
+    positions = positions[np.argsort(sizes, kind="stable")]
+    batches = [positions[i : i + batch_size].tolist() for i in range(0, len(positions), batch_size)]
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def fit(
+    prepared: Prepared,
+    settings: Settings,
+    *,
+    progress: bool = True,
+    on_epoch: Callable[[int, SlowdownModel, float], None] | None = None,
+) -> tuple[SlowdownModel, list[float]]:
+    """Train a fresh model; returns it (in eval mode) and the mean training loss per epoch."""
+    torch.manual_seed(settings.seed)
+    torch.use_deterministic_algorithms(True)
+    torch.set_num_threads(settings.threads)
+    rng = np.random.default_rng(settings.seed)
+    model = SlowdownModel(settings.config, prepared.scale)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay)
+    steps = settings.epochs * math.ceil(len(prepared.examples) / settings.batch_size)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=settings.learning_rate, total_steps=steps)
+    history = []
+    bar = tqdm(total=steps, desc="training", unit="batch", disable=not progress, mininterval=1.0)
+    for epoch in range(settings.epochs):
+        model.train()
+        total, count = 0.0, 0
+        for positions in _order(prepared, rng, settings.batch_size):
+            x, mask, target, rank, weight = _batch(prepared, positions)
+            value = loss(model(x, mask), mask, target, rank, weight, rank_weight=settings.rank_weight)
+            optimizer.zero_grad()
+            value.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            schedule.step()
+            total += float(value.detach()) * len(positions)
+            count += len(positions)
+            bar.update()
+        history.append(total / max(count, 1))
+        bar.set_postfix(loss=f"{history[-1]:.4f}")
+        if on_epoch is not None:
+            on_epoch(epoch, model, history[-1])
+    bar.close()
+    model.eval()
+    return model, history

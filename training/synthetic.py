@@ -1,0 +1,156 @@
+"""Examples from the simulator: random clusters as the scheduler sees them, with each candidate's true slowdown.
+
+Bootstrapping, as KubeAttention does: `sim.dataset.generate` draws random clusters of the scenario
+families, the NodeState telemetry a node agent would publish on each node, one arriving pod, and the
+pod's predicted P99 slowdown on every node (the labels). Each decision is rebuilt here as the
+scheduler would receive it — Node and Pod JSON from the plan (`sim.generators.entries`,
+`sim.manifests`), NodeStates through `cluster.nodestate.parse`, all into a real `Snapshot` — so the
+tier's features are computed by the serving code path (no train/serve skew), and the heuristic and
+default policies can be scored on the very same snapshots.
+
+The dataset does not return its cluster plans, so they are redrawn from a copy of the generator's
+state, as `generate` draws them; `SimSet` checks each redrawn plan against the dataset (node counts,
+the fitting candidates) and raises `SimulatorDriftError` if the simulator has changed how it draws.
+Used by training and evaluation only (it imports the simulator); the serving tier never imports it.
+"""
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+from functools import lru_cache
+
+import numpy as np
+
+from cluster import nodestate
+from cluster.objects import Node, Pod
+from cluster.parse import parse_node, parse_pod
+from cluster.snapshot import Snapshot
+from sim import dataset, generators, manifests
+from sim.generators import FAMILIES
+from sim.hardware import Hardware
+
+NOW = 1_800_000_000.0
+"""NodeState timestamps of generated clusters (age is not checked when building examples)."""
+TRAIN_FAMILIES = tuple(f for f in FAMILIES if f not in dataset.EVAL_FAMILIES)
+
+
+class SimulatorDriftError(RuntimeError):
+    """The redrawn cluster plans no longer match `sim.dataset.generate`'s; the message says where."""
+
+
+@dataclass(frozen=True, eq=False)
+class SimDecision:
+    """One arriving pod in one cluster: the snapshot, the pod, the candidates and their true slowdowns."""
+
+    snapshot: Snapshot
+    pod: Pod
+    feasible: np.ndarray
+    """Node indices where the pod's requests fit (kube-scheduler's filters agree; there are no taints)."""
+    slowdown: np.ndarray
+    """Aligned with `feasible`: predicted P99 over P99 alone."""
+    p99_ms: np.ndarray
+    profile: str
+    family: str
+
+
+def _family(families: Sequence[str], profiles: Sequence[str] | None, d: int) -> generators.Family:
+    family = FAMILIES[families[d % len(families)]]
+    return replace(family, arrivals=dict.fromkeys(profiles, 1.0)) if profiles is not None else family
+
+
+@lru_cache(maxsize=4096)
+def _node(hardware: Hardware) -> Node:
+    return parse_node(manifests.node("template", hardware))
+
+
+@lru_cache(maxsize=8192)
+def _pod(profile: str, request: float, limit: float, units: float, hidden: bool) -> Pod:
+    entry = generators.pod_entry(profile, request, limit, units=units, hidden=hidden)
+    raw = manifests.pod(
+        "template",
+        entry.get("image", generators.HIDDEN_IMAGE),
+        args=entry.get("args"),
+        requests=entry["requests"],
+        limits=entry.get("limits"),
+        annotations=entry.get("annotations"),
+        node="template",
+    )
+    return parse_pod(raw)
+
+
+class SimSet:
+    """Generated decisions; `decision(i)` builds the i-th as a snapshot (None when no node fits the pod)."""
+
+    def __init__(
+        self,
+        seed: int,
+        *,
+        decisions: int,
+        families: Sequence[str] = TRAIN_FAMILIES,
+        profiles: Sequence[str] | None = None,
+    ) -> None:
+        rng = np.random.default_rng(seed)
+        twin = np.random.default_rng()
+        twin.bit_generator.state = rng.bit_generator.state
+        self.seed = seed
+        self.families = tuple(families)
+        self.profiles = tuple(profiles) if profiles is not None else None
+        self.data = dataset.generate(rng, decisions=decisions, families=families, profiles=profiles)
+        self.plans = [generators.plan(twin, _family(families, profiles, d), arrivals=1) for d in range(decisions)]
+        for d, plan in enumerate(self.plans):
+            if len(plan.cores) != int(self.data.nodes[d].sum()) or str(plan.arrival_profile[0]) != self.data.profile[d]:
+                raise SimulatorDriftError(
+                    f"decision {d}: the redrawn plan has {len(plan.cores)} nodes and pod {plan.arrival_profile[0]}, "
+                    f"sim.dataset has {int(self.data.nodes[d].sum())} and {self.data.profile[d]}; update "
+                    "training.synthetic to draw plans as sim.dataset.generate does"
+                )
+
+    def __len__(self) -> int:
+        return len(self.plans)
+
+    def decision(self, i: int) -> SimDecision | None:
+        data, plan = self.data, self.plans[i]
+        candidates = np.flatnonzero(data.candidates[i])
+        if not len(candidates):
+            return None
+        example = data.example(i, now=NOW)
+        entries = generators.entries(plan)
+        nodes = [_named(_node(plan.hardware(k)), entry["name"]) for k, entry in enumerate(entries["nodes"])]
+        pods = [
+            replace(
+                _pod(
+                    str(plan.pod_profile[j]),
+                    float(plan.pod_request[j]),
+                    float(plan.pod_limit[j]),
+                    float(plan.pod_units[j]),
+                    bool(plan.pod_hidden[j]),
+                ),
+                name=entry["name"],
+                node_name=entry["node"],
+            )
+            for j, entry in enumerate(entries["pods"])
+        ]
+        states = {name: nodestate.parse(raw, node=name) for name, raw in example["node_states"].items()}
+        snapshot = Snapshot.build(nodes, pods, states=states)
+        names = [f"{dataset.NODE_PREFIX}-{k + 1:03d}" for k in candidates]
+        feasible = np.array([snapshot.node_index(name) for name in names], dtype=np.int64)
+        if set(example["candidates"]) != set(names) or any(i is None for i in feasible):
+            raise SimulatorDriftError(f"decision {i}: candidates of the rebuilt snapshot differ from sim.dataset's")
+        return SimDecision(
+            snapshot=snapshot,
+            pod=parse_pod(example["pod"]),
+            feasible=feasible,
+            slowdown=data.slowdown[i, candidates].astype(float),
+            p99_ms=data.p99_ms[i, candidates].astype(float),
+            profile=str(data.profile[i]),
+            family=str(data.family[i]),
+        )
+
+    def __iter__(self) -> Iterator[SimDecision]:
+        for i in range(len(self)):
+            decision = self.decision(i)
+            if decision is not None:
+                yield decision
+
+
+def _named(node: Node, name: str) -> Node:
+    return replace(node, name=name, labels={**node.labels, "kubernetes.io/hostname": name})
