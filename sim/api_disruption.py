@@ -10,12 +10,16 @@ pod gets the `DisruptionTarget` condition (reason `EvictionByEvictionAPI`) just 
 `addConditionAndDeletePod` does.
 
 `DisruptionController` is the emulator's `pkg/controller/disruption`: subscribed to the store, it recomputes
-the status of the budgets in a namespace whenever a pod or budget there changes. Expected pods are the pods
-the budget selects (the emulator runs no workload controllers whose scale could say more), healthy ones are
-those `Ready` and neither being deleted nor recently disrupted.
+the status of the budgets in a namespace whenever a pod or budget there changes. Expected pods are counted as
+upstream's `getExpectedScale` does, one controller at a time, with the emulator's stand-in for a controller's
+scale (it serves no ReplicaSets or StatefulSets): the most pods that controller has been seen owning at once, as
+a workload controller would replace the pods evicted from it. A pod without a controller counts as itself.
+Healthy pods are those `Ready` and neither being deleted nor recently disrupted.
 """
 
 import math
+from collections import Counter
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -26,7 +30,7 @@ from sim.api_watch import Change
 from sim.selectors import SelectorError, from_label_selector
 from sim.store import Store
 
-__all__ = ["DELETION_TIMEOUT", "DisruptionController", "budget_status", "evict", "selects"]
+__all__ = ["DELETION_TIMEOUT", "DisruptionController", "budget_status", "controller_of", "evict", "selects"]
 
 JSON = dict[str, Any]
 
@@ -95,8 +99,16 @@ def _allowed_condition(allowed: int, generation: int, old: list[JSON], now: floa
     return [condition, *(c for c in old if c.get("type") != "DisruptionAllowed")]
 
 
-def budget_status(pdb: JSON, pods: list[JSON], *, now: float) -> JSON:
+def controller_of(pod: JSON) -> str:
+    """The uid of the pod's controlling owner, "" for a bare pod."""
+    owners = pod["metadata"].get("ownerReferences") or []
+    return next((str(o.get("uid", "")) for o in owners if o.get("controller")), "")
+
+
+def budget_status(pdb: JSON, pods: list[JSON], *, now: float, scales: Mapping[str, int] | None = None) -> JSON:
     """The status the disruption controller writes for `pdb` given the pods of its namespace.
+
+    `scales` are the controllers' scales by owner uid (what the pods of each are expected to number).
 
     `minAvailable` (a number or a percentage of the expected pods, rounded up) is the healthy count wanted;
     `maxUnavailable` leaves expected minus that many (rounded up). Disruptions allowed are healthy minus wanted,
@@ -111,7 +123,11 @@ def budget_status(pdb: JSON, pods: list[JSON], *, now: float) -> JSON:
         gone = pod is None or pod["metadata"].get("deletionTimestamp")
         if not gone and at is not None and now - at < DELETION_TIMEOUT:
             disrupted[name] = when
-    expected = len(matching)
+    owners = {controller_of(p) for p in matching.values()} - {""}
+    expected = sum(1 for p in matching.values() if not controller_of(p))
+    expected += sum(
+        max((scales or {}).get(o, 0), sum(controller_of(p) == o for p in matching.values())) for o in owners
+    )
     healthy = sum(
         1
         for name, pod in matching.items()
@@ -145,6 +161,7 @@ class DisruptionController:
         self._store = store
         self._clock = clock
         self._unsubscribe = None
+        self._scales: dict[str, int] = {}  # controller uid -> the most pods seen owned by it at once
 
     def start(self) -> None:
         """Subscribe, and bring the budgets that exist already up to date."""
@@ -170,9 +187,13 @@ class DisruptionController:
         if not budgets:
             return
         pods = self._store.list("pods", namespace=namespace, copy=False).items
+        owned = Counter(controller_of(p) for p in pods if not p["metadata"].get("deletionTimestamp"))
+        for owner, count in owned.items():
+            if owner:
+                self._scales[owner] = max(self._scales.get(owner, 0), count)
         now = self._clock.now()
         for pdb in budgets:
-            status = budget_status(pdb, pods, now=now)
+            status = budget_status(pdb, pods, now=now, scales=self._scales)
             if status == pdb.get("status"):
                 continue
             try:
