@@ -24,7 +24,7 @@ OWNER = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-5d8f", "uid
 
 
 @pytest.fixture
-def cluster(make_node: Any, make_pod: Any) -> Iterator[Emulator]:
+def emulator(make_node: Any, make_pod: Any) -> Iterator[Emulator]:
     """One node running three `app=web` pods of a ReplicaSet (the kubelet makes them Ready) and a fourth pending."""
     objects = [make_node("node-1")]
     for i in range(1, 5):
@@ -35,14 +35,6 @@ def cluster(make_node: Any, make_pod: Any) -> Iterator[Emulator]:
         for i in range(1, 4):
             emu.store.bind("default", f"web-{i}", "node-1")
         yield emu
-
-
-@pytest.fixture
-def core(cluster: Emulator) -> Iterator[client.CoreV1Api]:
-    configuration = client.Configuration()
-    configuration.host = cluster.url
-    with client.ApiClient(configuration) as api:
-        yield client.CoreV1Api(api)
 
 
 def budget(name: str = "web", **spec: Any) -> dict[str, Any]:
@@ -76,7 +68,7 @@ def pods(core: client.CoreV1Api) -> list[str]:
     ],
 )
 def test_eviction_respects_the_budget(
-    cluster: Emulator, core: client.CoreV1Api, spec: dict[str, Any] | None, allowed: int | None, evicted: list[str]
+    core: client.CoreV1Api, spec: dict[str, Any] | None, allowed: int | None, evicted: list[str]
 ) -> None:
     """checkAndDecrement: allowed while `disruptionsAllowed` > 0, then 429 with the DisruptionBudget cause."""
     policy = client.PolicyV1Api(core.api_client)
@@ -104,7 +96,7 @@ def test_eviction_respects_the_budget(
     assert sorted(pods(core)) == sorted({"web-1", "web-2", "web-3", "web-4"} - set(evicted))
 
 
-def test_evicted_pod_carries_the_disruption_target_condition(cluster: Emulator, core: client.CoreV1Api) -> None:
+def test_evicted_pod_carries_the_disruption_target_condition(core: client.CoreV1Api) -> None:
     """addConditionAndDeletePod: the pod is updated with DisruptionTarget, then deleted."""
     since = core.list_namespaced_pod("default").metadata.resource_version
     evict(core, "web-2")
@@ -122,14 +114,14 @@ def test_evicted_pod_carries_the_disruption_target_condition(cluster: Emulator, 
     assert (target.status, target.reason, target.message) == ("True", "EvictionByEvictionAPI", "Eviction API: evicting")
 
 
-def test_pending_pod_is_evicted_whatever_the_budget(cluster: Emulator, core: client.CoreV1Api) -> None:
+def test_pending_pod_is_evicted_whatever_the_budget(core: client.CoreV1Api) -> None:
     """canIgnorePDB: a Pending pod disrupts nothing, so no budget is consulted."""
     client.PolicyV1Api(core.api_client).create_namespaced_pod_disruption_budget("default", budget(minAvailable=3))
     evict(core, "web-4")
     assert "web-4" not in pods(core)
 
 
-def test_two_budgets_are_refused(cluster: Emulator, core: client.CoreV1Api) -> None:
+def test_two_budgets_are_refused(core: client.CoreV1Api) -> None:
     """ "This pod has more than one PodDisruptionBudget, which the eviction subresource does not support." (500)."""
     policy = client.PolicyV1Api(core.api_client)
     policy.create_namespaced_pod_disruption_budget("default", budget("a", minAvailable=0))

@@ -29,18 +29,10 @@ def pod(make_pod: Any, name: str, cpu: str, limit: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def cluster(make_node: Any, make_pod: Any) -> Iterator[Emulator]:
+def emulator(make_node: Any, make_pod: Any) -> Iterator[Emulator]:
     """node-1 (4 cpu, 8Gi) running `app` (1 cpu) and `other` (2 cpu)."""
     with Emulator([make_node("node-1"), pod(make_pod, "app", "1", "4"), pod(make_pod, "other", "2", "4")]) as emu:
         yield emu
-
-
-@pytest.fixture
-def core(cluster: Emulator) -> Iterator[client.CoreV1Api]:
-    configuration = client.Configuration()
-    configuration.host = cluster.url
-    with client.ApiClient(configuration) as api:
-        yield client.CoreV1Api(api)
 
 
 def resize(core: client.CoreV1Api, name: str, **requests: str) -> client.V1Pod:
