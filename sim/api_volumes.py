@@ -5,7 +5,8 @@ Subscribed to the store, `VolumeController` does what `pkg/controller/volume/per
 
 - a new volume without a claim becomes `Available`;
 - a volume whose `spec.claimRef` names a claim (what kube-scheduler's VolumeBinding PreBind writes for a
-  pre-provisioned volume), or a claim whose `spec.volumeName` names a free volume, is bound both ways:
+  pre-provisioned volume; the claim may come later), or a claim whose `spec.volumeName` names a free volume,
+  is bound both ways:
   the claim gets `spec.volumeName`, the `pv.kubernetes.io/bind-completed` annotation and status `Bound` with
   the volume's capacity and access modes, the volume gets the claim's uid and status `Bound`;
 - a claim without a class gets the default StorageClass (`storageclass.kubernetes.io/is-default-class`);
@@ -118,6 +119,13 @@ def _phase(obj: JSON) -> str:
     return (obj.get("status") or {}).get("phase", "")
 
 
+def _claims(pv: JSON, pvc: JSON) -> bool:
+    """Whether the volume's `claimRef` names this claim (and this incarnation of it, when it has a uid)."""
+    ref, meta = (pv.get("spec") or {}).get("claimRef") or {}, pvc["metadata"]
+    same = (ref.get("namespace"), ref.get("name")) == (meta.get("namespace"), meta.get("name"))
+    return same and ref.get("uid") in (None, "", meta.get("uid"))
+
+
 def _fits(pv: JSON, pvc: JSON, class_name: str) -> bool:
     """A free volume of the claim's class, as large as asked and offering every access mode asked for."""
     spec, claim = pv.get("spec") or {}, pvc.get("spec") or {}
@@ -188,7 +196,11 @@ class VolumeController:
         try:
             pvc = self._store.get("persistentvolumeclaims", ref.get("name", ""), namespace=ref.get("namespace"))
         except api_errors.ApiError:
-            return  # the claim is not there (yet)
+            # syncVolume: reserved for a claim to come (no uid) is Available; its claim gone, Released
+            phase = "Released" if ref.get("uid") else "Available"
+            if _phase(pv) != phase:
+                self._set_phase(pv, phase)
+            return
         if ref.get("uid") and ref["uid"] != pvc["metadata"].get("uid"):
             return
         if (pvc.get("spec") or {}).get("volumeName") not in (None, "", pv["metadata"]["name"]):
@@ -246,6 +258,11 @@ class VolumeController:
         if spec.get("volumeName"):
             self._claim_named_volume(pvc, spec["volumeName"])
             return
+        volumes = self._store.list("persistentvolumes", copy=False).items
+        prebound = next((pv for pv in volumes if _claims(pv, pvc)), None)
+        if prebound is not None:  # a volume made for this claim before it existed
+            self._bind(prebound, pvc)
+            return
         classes = self._store.list("storageclasses", copy=False).items
         if "storageClassName" not in spec:
             default = default_class(classes)
@@ -264,7 +281,7 @@ class VolumeController:
             return
         waits = storage_class.get("volumeBindingMode") == "WaitForFirstConsumer"
         if not waits:
-            free = [pv for pv in self._store.list("persistentvolumes", copy=False).items if _fits(pv, pvc, class_name)]
+            free = [pv for pv in volumes if _fits(pv, pvc, class_name)]
             if free:
                 smallest = min(free, key=lambda pv: parse_quantity(pv["spec"]["capacity"]["storage"]))
                 self._bind(smallest, pvc)
@@ -282,11 +299,7 @@ class VolumeController:
             pv = self._store.get("persistentvolumes", volume, copy=False)
         except api_errors.ApiError:
             return  # the claim waits for the volume it names
-        ref = (pv.get("spec") or {}).get("claimRef")
-        mine = (
-            ref and ref.get("namespace") == pvc["metadata"]["namespace"] and ref.get("name") == pvc["metadata"]["name"]
-        )
-        if not ref or mine:
+        if not (pv.get("spec") or {}).get("claimRef") or _claims(pv, pvc):
             self._bind(pv, pvc)
 
     def _provision(self, pvc: JSON, storage_class: JSON, node_name: str | None) -> None:

@@ -158,6 +158,16 @@ def test_scheduler_binds_a_pre_provisioned_volume(core: client.CoreV1Api) -> Non
     assert (pv.status.phase, pv.spec.claim_ref.uid) == ("Bound", pvc.metadata.uid)
 
 
+def test_volume_prebound_to_a_claim_binds_when_the_claim_comes(core: client.CoreV1Api) -> None:
+    """The PV controller's syncUnboundClaim finds a volume whose claimRef already names the new claim."""
+    ref = {"kind": "PersistentVolumeClaim", "namespace": "default", "name": "data-0"}
+    core.create_persistent_volume(volume("reserved", "10Gi", "local", claimRef=ref))
+    assert core.read_persistent_volume("reserved").status.phase == "Available"
+    core.create_namespaced_persistent_volume_claim("default", claim("data-0", "local"))
+    assert core.read_namespaced_persistent_volume_claim("data-0", "default").spec.volume_name == "reserved"
+    assert core.read_persistent_volume("reserved").status.phase == "Bound"
+
+
 def test_immediate_claim_takes_the_smallest_volume_that_fits(core: client.CoreV1Api) -> None:
     """The PV controller's `findBestMatchForClaim`: the smallest Available volume large enough, else provision."""
     for name, size in (("small", "1Gi"), ("medium", "8Gi"), ("large", "20Gi")):
