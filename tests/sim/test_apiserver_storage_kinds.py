@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from kubernetes import client, watch
+from kubernetes.client.rest import ApiException
 
 from sim.apiserver import Emulator
 from tests import tools
@@ -108,6 +109,37 @@ def test_create_list_watch_patch_delete(api: client.ApiClient, kind: Kind) -> No
 
     kind.call(api, "delete", "alpha")
     assert [o.metadata.name for o in kind.call(api, "list", label_selector="app").items] == ["beta"]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        pytest.param(
+            {"provisioner": "other.csi.io"},
+            'StorageClass.storage.k8s.io "gp3" is invalid: provisioner: Forbidden: updates to provisioner are '
+            "forbidden.",
+            id="the provisioner is immutable",
+        ),
+        pytest.param(
+            {"volumeBindingMode": "Immediate"},
+            'StorageClass.storage.k8s.io "gp3" is invalid: volumeBindingMode: Invalid value: "Immediate": field is '
+            "immutable",
+            id="the binding mode is immutable",
+        ),
+        pytest.param({"metadata": {"labels": {"tier": "fast"}}}, None, id="labels may change"),
+    ],
+)
+def test_storage_class_update_validation(api: client.ApiClient, change: dict[str, Any], message: str | None) -> None:
+    """ValidateStorageClassUpdate (pkg/apis/storage/validation): what a class promised its volumes is fixed."""
+    storage = client.StorageV1Api(api)
+    body = {"metadata": {"name": "gp3"}, "provisioner": "ebs.csi.aws.com", "volumeBindingMode": "WaitForFirstConsumer"}
+    storage.create_storage_class(body)
+    if message is None:
+        assert storage.patch_storage_class("gp3", change, _content_type=MERGE).metadata.labels == {"tier": "fast"}
+        return
+    with pytest.raises(ApiException) as refused:
+        storage.patch_storage_class("gp3", change, _content_type=MERGE)
+    assert (refused.value.status, json.loads(refused.value.body)["message"]) == (422, message)
 
 
 @pytest.mark.parametrize(
