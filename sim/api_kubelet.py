@@ -172,7 +172,8 @@ class Kubelet:
             node = self._store.get("nodes", pod["spec"].get("nodeName", ""), copy=False)
         except api_errors.ApiError:
             return
-        if not api_resize.resized(pod):
+        if not api_resize.resized(pod):  # resized back to what it has: nothing is pending any more
+            self._write_status(namespace, name, api_resize.settled)
             return
         others = [
             p

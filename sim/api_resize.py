@@ -16,7 +16,16 @@ from typing import Any
 from sim import api_errors
 from sim.api_strategy import parse_quantity, rfc3339
 
-__all__ = ["actuated", "allocated", "requests_of", "resize_pending", "resized", "spec_resources", "verdict"]
+__all__ = [
+    "actuated",
+    "allocated",
+    "requests_of",
+    "resize_pending",
+    "resized",
+    "settled",
+    "spec_resources",
+    "verdict",
+]
 
 JSON = dict[str, Any]
 _RESIZABLE = ("cpu", "memory")
@@ -123,6 +132,14 @@ def resize_pending(pod: JSON, reason: str, message: str, *, now: float) -> JSON:
     }
     status["conditions"] = _with_condition(status, _PENDING, condition)
     return {**pod, "status": status}
+
+
+def settled(pod: JSON) -> JSON:
+    """The pod without `PodResizePending`: its spec asks for nothing but what it was allocated."""
+    status = pod.get("status") or {}
+    if not any(c.get("type") == _PENDING for c in status.get("conditions") or []):
+        return pod
+    return {**pod, "status": {**status, "conditions": _with_condition(status, _PENDING, None)}}
 
 
 def allocated(pod: JSON, *, now: float) -> JSON:

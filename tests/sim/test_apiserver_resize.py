@@ -100,6 +100,14 @@ def test_deferred_resize_is_retried_when_room_is_made(core: client.CoreV1Api) ->
     assert pod.status.container_statuses[0].resources.requests["cpu"] == "3"
 
 
+def test_resizing_back_clears_the_pending_resize(core: client.CoreV1Api) -> None:
+    resize(core, "app", cpu="5")
+    resize(core, "app", cpu="1")
+    pod = core.read_namespaced_pod("app", "default")
+    assert conditions(pod) == {}
+    assert pod.status.container_statuses[0].allocated_resources["cpu"] == "1"
+
+
 @pytest.mark.parametrize(
     ("resources", "message"),
     [
