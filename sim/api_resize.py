@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from sim import api_errors
-from sim.api_strategy import parse_quantity, rfc3339
+from sim.api_strategy import RESIZABLE, parse_quantity, rfc3339
 
 __all__ = [
     "actuated",
@@ -28,7 +28,6 @@ __all__ = [
 ]
 
 JSON = dict[str, Any]
-_RESIZABLE = ("cpu", "memory")
 _PENDING, _IN_PROGRESS = "PodResizePending", "PodResizeInProgress"
 
 
@@ -37,7 +36,7 @@ def spec_resources(container: JSON) -> JSON:
     resources = container.get("resources") or {}
     out = {}
     for part in ("requests", "limits"):
-        values = {k: v for k, v in (resources.get(part) or {}).items() if k in _RESIZABLE}
+        values = {k: v for k, v in (resources.get(part) or {}).items() if k in RESIZABLE}
         if values:
             out[part] = values
     return out
@@ -60,10 +59,10 @@ def resized(pod: JSON) -> bool:
 def requests_of(pod: JSON, *, allocated: bool) -> dict[str, Decimal]:
     """A pod's cpu (cores) and memory (bytes): what the kubelet allocated, or what its spec asks for."""
     by_name = _allocated_of(pod) if allocated else {}
-    total = {name: Decimal(0) for name in _RESIZABLE}
+    total = {name: Decimal(0) for name in RESIZABLE}
     for container in (pod.get("spec") or {}).get("containers") or []:
         requests = by_name.get(container.get("name")) or spec_resources(container).get("requests") or {}
-        for name in _RESIZABLE:
+        for name in RESIZABLE:
             try:
                 total[name] += parse_quantity(requests.get(name, 0))
             except api_errors.ApiError:
@@ -83,7 +82,7 @@ def verdict(pod: JSON, node: JSON, others: list[JSON]) -> tuple[str, str]:
     """
     allocatable = (node.get("status") or {}).get("allocatable") or {}
     wanted = requests_of(pod, allocated=False)
-    capacity = {name: parse_quantity(allocatable.get(name, 0)) for name in _RESIZABLE}
+    capacity = {name: parse_quantity(allocatable.get(name, 0)) for name in RESIZABLE}
     for name in ("memory", "cpu"):  # memory first, as canResizePod checks it
         if allocatable.get(name) is not None and wanted[name] > capacity[name]:
             message = (
@@ -91,11 +90,11 @@ def verdict(pod: JSON, node: JSON, others: list[JSON]) -> tuple[str, str]:
                 f"capacity: {_units(name, capacity[name])}"
             )
             return "Infeasible", message
-    used = {name: Decimal(0) for name in _RESIZABLE}
+    used = {name: Decimal(0) for name in RESIZABLE}
     for other in others:
         for name, value in requests_of(other, allocated=True).items():
             used[name] += value
-    for name in _RESIZABLE:
+    for name in RESIZABLE:
         if allocatable.get(name) is not None and used[name] + wanted[name] > capacity[name]:
             message = (
                 f"Node didn't have enough resource: {name}, requested: {_units(name, wanted[name])}, "

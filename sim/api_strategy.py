@@ -20,6 +20,7 @@ from sim.patch import PatchError, PatchTestError, deep_copy, json_patch, merge_p
 
 __all__ = [
     "PATCH_TYPES",
+    "RESIZABLE",
     "bind_pod",
     "micro_time",
     "parse_quantity",
@@ -241,7 +242,7 @@ def _check_gates(name: str, old: list[JSON], new: list[JSON]) -> None:
             raise api_errors.invalid("Pod", name, f"spec.schedulingGates[{i}].name", why)
 
 
-_RESIZABLE = ("cpu", "memory")
+RESIZABLE = ("cpu", "memory")  # what `pods/resize` may change (ValidatePodResize)
 
 
 def _resized(old: JSON, new: JSON) -> JSON:
@@ -265,7 +266,7 @@ def _resized(old: JSON, new: JSON) -> JSON:
                 for k in set(before.get(part) or {}) | set(after.get(part) or {})
                 if (before.get(part) or {}).get(k) != (after.get(part) or {}).get(k)
             }
-            if changed - set(_RESIZABLE):
+            if changed - set(RESIZABLE):
                 field = f"spec.containers[{i}].resources.{part}"
                 raise api_errors.invalid("Pod", name, field, "Forbidden: only cpu and memory resources are mutable")
         resized = {**container, "resources": after}
