@@ -121,6 +121,20 @@ def test_pending_pod_is_evicted_whatever_the_budget(core: client.CoreV1Api) -> N
     assert "web-4" not in pods(core)
 
 
+def test_dry_run_eviction_changes_nothing(core: client.CoreV1Api) -> None:
+    """A dry run is checked against the budget (and refused the same way) but deletes and decrements nothing."""
+    policy = client.PolicyV1Api(core.api_client)
+    policy.create_namespaced_pod_disruption_budget("default", budget(minAvailable=2))
+    body = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": "web-1", "namespace": "default"}}
+    core.create_namespaced_pod_eviction("web-1", "default", body, dry_run="All")
+    status = policy.read_namespaced_pod_disruption_budget("web", "default").status
+    assert ("web-1" in pods(core), status.disruptions_allowed, status.disrupted_pods) == (True, 1, None)
+    policy.patch_namespaced_pod_disruption_budget("web", "default", {"spec": {"minAvailable": 3}})
+    with pytest.raises(ApiException) as refused:
+        core.create_namespaced_pod_eviction("web-1", "default", body, dry_run="All")
+    assert refused.value.status == 429
+
+
 def test_two_budgets_are_refused(core: client.CoreV1Api) -> None:
     """ "This pod has more than one PodDisruptionBudget, which the eviction subresource does not support." (500)."""
     policy = client.PolicyV1Api(core.api_client)
