@@ -14,7 +14,14 @@ __all__ = ["api_group", "api_group_list", "api_resource_list", "api_versions", "
 
 JSON = dict[str, Any]
 
-_SUBRESOURCE_VERBS = {"status": ["get", "patch", "update"], "binding": ["create"], "log": ["get"]}
+_SUBRESOURCE_VERBS = {
+    "status": ["get", "patch", "update"],
+    "resize": ["get", "patch", "update"],
+    "binding": ["create"],
+    "eviction": ["create"],
+    "log": ["get"],
+}
+_SUBRESOURCE_GROUPS = {"Eviction": {"group": "policy", "version": "v1"}}  # served under core, typed in policy/v1
 
 
 def version_info(git_version: str) -> JSON:
@@ -56,7 +63,7 @@ def _entries(resource: Resource) -> list[JSON]:
     entries = [main]
     for sub, kind in resource.subresources.items():
         entry = {"name": f"{resource.plural}/{sub}", "singularName": "", "namespaced": resource.namespaced}
-        entries.append(entry | {"kind": kind, "verbs": _SUBRESOURCE_VERBS[sub]})
+        entries.append(entry | _SUBRESOURCE_GROUPS.get(kind, {}) | {"kind": kind, "verbs": _SUBRESOURCE_VERBS[sub]})
     return entries
 
 

@@ -2,14 +2,14 @@
 
 Called by the HTTP facade with a parsed route, query and JSON body; answers `(code, payload)` or raises
 `ApiError`. Translates between the wire form of the addressed group/version and the stored form, renders
-`Table`s when kubectl asks for them, and implements the binding subresource as the real server does. No sockets
-here.
+`Table`s when kubectl asks for them, and implements the binding and eviction subresources as the real server
+does. No sockets here.
 """
 
 from collections.abc import Mapping
 from typing import Any
 
-from sim import api_errors, api_kubelet, tables
+from sim import api_disruption, api_errors, api_kubelet, tables
 from sim.api_routes import Route
 from sim.store import Listing, Store
 
@@ -64,6 +64,9 @@ def handle(
     store_name = r.store_name
     if route.subresource == "binding" or r.plural == "bindings":
         return _bind(store, route, _object_body(body, "Binding"), dry_run)
+    if route.subresource == "eviction":
+        eviction = _object_body(body, "Eviction")
+        return 201, api_disruption.evict(store, ns or "default", name, eviction, dry_run=dry_run)
     if route.subresource == "log":
         raise api_kubelet.no_logs(store.get(store_name, name, namespace=ns, copy=False))
     if route.verb == "get":

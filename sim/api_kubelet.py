@@ -6,8 +6,11 @@ kubelet reports for a healthy pod: phase `Running`, pod and host IPs, start time
 `Initialized`, `Ready`, `ContainersReady` and `PodScheduled` conditions, and ready container statuses, so
 `kubectl get pods -o wide` shows `Running 1/1` with its IP. Pods loaded already `Running` but without the
 status a kubelet reports (a scenario's neighbours) get it when the kubelet starts, their start time kept. A pod
-bound to a node that does not exist stays `Pending`. It never runs anything, restarts containers or finishes
-pods, and keeps no logs: `kubectl logs` gets `no_logs`' plain refusal.
+bound to a node that does not exist stays `Pending`. Container statuses report the allocated requests
+(`allocatedResources`) and the `resources` in effect; a resize through `pods/resize` is allocated or reported
+pending after `delay`, and actuated `delay` later (`sim.api_resize`); a deferred one is retried when a pod
+leaves its node. It never runs anything, restarts containers or finishes pods, and keeps no logs: `kubectl
+logs` gets `no_logs`' plain refusal.
 """
 
 import hashlib
@@ -15,12 +18,13 @@ import heapq
 import itertools
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from cluster.clock import Clock
-from sim import api_errors
+from sim import api_errors, api_resize
 from sim.api_strategy import rfc3339
-from sim.api_watch import DELETED, Change
+from sim.api_watch import DELETED, MODIFIED, Change
 from sim.store import Store
 
 __all__ = ["Kubelet", "no_logs"]
@@ -61,7 +65,7 @@ class Kubelet:
         self._clock = clock
         self.delay = delay
         self._lock = threading.Lock()
-        self._due: list[tuple[float, int, str, str]] = []
+        self._due: list[tuple[float, int, str, str, str]] = []  # due, order, action, namespace, name
         self._seq = itertools.count()
         self._pod_ips = itertools.count(1)
         self._host_ips: dict[str, str] = {}
@@ -94,17 +98,41 @@ class Kubelet:
             self._thread = None
 
     def _on_change(self, change: Change) -> None:
-        if change.resource == "pods" and change.type != DELETED and _needs_start(change.object):
-            meta = change.object["metadata"]
+        if change.resource != "pods":
+            return
+        pod, meta = change.object, change.object["metadata"]
+        node = (pod.get("spec") or {}).get("nodeName")
+        if change.type == DELETED:
+            if node:
+                self._retry_deferred(node)
+        elif _needs_start(pod):
             self._schedule(meta["namespace"], meta["name"])
+        elif change.type == MODIFIED and node and _resources(change.old) != _resources(pod):
+            self._schedule(meta["namespace"], meta["name"], "resize")
 
-    def _schedule(self, namespace: str, name: str) -> None:
+    def _retry_deferred(self, node: str) -> None:
+        """A pod left `node`: a resize deferred for want of room there may fit now."""
+        for pod in self._store.list("pods", fields=f"spec.nodeName={node}", copy=False).items:
+            conditions = (pod.get("status") or {}).get("conditions") or []
+            if any(c.get("type") == "PodResizePending" and c.get("reason") == "Deferred" for c in conditions):
+                self._schedule(pod["metadata"]["namespace"], pod["metadata"]["name"], "resize")
+
+    def _schedule(self, namespace: str, name: str, action: str = "start") -> None:
         if self.delay <= 0:
-            self._start_pod(namespace, name)
+            self._act(action, namespace, name)
             return
         with self._lock:
-            heapq.heappush(self._due, (self._clock.monotonic() + self.delay, next(self._seq), namespace, name))
+            due = self._clock.monotonic() + self.delay
+            heapq.heappush(self._due, (due, next(self._seq), action, namespace, name))
         self._wake.set()
+
+    def _act(self, action: str, namespace: str, name: str) -> None:
+        if action == "start":
+            self._start_pod(namespace, name)
+        elif action == "resize":
+            self._resize(namespace, name)
+        else:
+            self._actuate(namespace, name)
 
     def _run(self) -> None:
         while not self._stopped.is_set():
@@ -120,8 +148,8 @@ class Kubelet:
                 self._wake.clear()
                 continue
             with self._lock:
-                _, _, namespace, name = heapq.heappop(self._due)
-            self._start_pod(namespace, name)
+                _, _, action, namespace, name = heapq.heappop(self._due)
+            self._act(action, namespace, name)
 
     def _start_pod(self, namespace: str, name: str) -> None:
         try:
@@ -136,6 +164,45 @@ class Kubelet:
             )
         except api_errors.ApiError as exc:
             log.debug("kubelet could not start %s/%s: %s", namespace, name, exc.message)
+
+    def _resize(self, namespace: str, name: str) -> None:
+        """Allocate a resize that fits (and actuate it after the delay) or report it pending."""
+        try:
+            pod = self._store.get("pods", name, namespace=namespace, copy=False)
+            node = self._store.get("nodes", pod["spec"].get("nodeName", ""), copy=False)
+        except api_errors.ApiError:
+            return
+        if not api_resize.resized(pod):  # resized back to what it has: nothing is pending any more
+            self._write_status(namespace, name, api_resize.settled)
+            return
+        others = [
+            p
+            for p in self._store.list("pods", fields=f"spec.nodeName={node['metadata']['name']}", copy=False).items
+            if p["metadata"]["uid"] != pod["metadata"]["uid"]
+            and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+        ]
+        reason, message = api_resize.verdict(pod, node, others)
+        now = self._clock.now()
+
+        def change(latest: JSON) -> JSON:
+            if latest["metadata"]["uid"] != pod["metadata"]["uid"] or latest["spec"] != pod["spec"]:
+                return latest  # changed meanwhile: that change schedules its own resize
+            if reason:
+                return api_resize.resize_pending(latest, reason, message, now=now)
+            return api_resize.allocated(latest, now=now)
+
+        self._write_status(namespace, name, change)
+        if not reason:
+            self._schedule(namespace, name, "actuate")
+
+    def _actuate(self, namespace: str, name: str) -> None:
+        self._write_status(namespace, name, api_resize.actuated)
+
+    def _write_status(self, namespace: str, name: str, change: Callable[[JSON], JSON]) -> None:
+        try:
+            self._store.modify("pods", name, change, namespace=namespace, subresource="status", copy=False)
+        except api_errors.ApiError as exc:
+            log.debug("kubelet could not update %s/%s: %s", namespace, name, exc.message)
 
     def _host_ip(self, node: JSON) -> str:
         for address in (node.get("status") or {}).get("addresses") or []:
@@ -180,6 +247,10 @@ class Kubelet:
         return {**pod, "status": status}
 
 
+def _resources(pod: JSON | None) -> list[Any]:
+    return [c.get("resources") for c in ((pod or {}).get("spec") or {}).get("containers") or []]
+
+
 def _container_status(container: JSON, now: str, *, running: bool) -> JSON:
     image = str(container.get("image", ""))
     digest = hashlib.sha256(image.encode()).hexdigest()
@@ -189,7 +260,7 @@ def _container_status(container: JSON, now: str, *, running: bool) -> JSON:
         if running
         else {"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": now, "finishedAt": now}}
     )
-    return {
+    status: JSON = {
         "name": container.get("name", ""),
         "state": state,
         "lastState": {},
@@ -200,3 +271,9 @@ def _container_status(container: JSON, now: str, *, running: bool) -> JSON:
         "containerID": f"containerd://{container_id}",
         "started": running,
     }
+    resources = api_resize.spec_resources(container)
+    if resources.get("requests"):
+        status["allocatedResources"] = resources["requests"]
+    if resources:
+        status["resources"] = resources
+    return status

@@ -142,7 +142,7 @@ RESOURCES: tuple[Resource, ...] = (
         "Pod",
         namespaced=True,
         short_names=("po",),
-        subresources={"status": "Pod", "binding": "Binding", "log": "Pod"},
+        subresources={"status": "Pod", "binding": "Binding", "log": "Pod", "eviction": "Eviction", "resize": "Pod"},
         fields=_META
         | {
             f: f
@@ -187,6 +187,51 @@ RESOURCES: tuple[Resource, ...] = (
         },
     ),
     Resource("leases", "lease", "Lease", namespaced=True, group="coordination.k8s.io", fields=_META),
+    Resource(
+        "persistentvolumeclaims",
+        "persistentvolumeclaim",
+        "PersistentVolumeClaim",
+        namespaced=True,
+        short_names=("pvc",),
+        subresources={"status": "PersistentVolumeClaim"},
+        fields=_META,
+    ),
+    Resource(
+        "persistentvolumes",
+        "persistentvolume",
+        "PersistentVolume",
+        namespaced=False,
+        short_names=("pv",),
+        subresources={"status": "PersistentVolume"},
+        fields={"metadata.name": "metadata.name"},
+    ),
+    Resource(
+        "storageclasses",
+        "storageclass",
+        "StorageClass",
+        namespaced=False,
+        group="storage.k8s.io",
+        short_names=("sc",),
+        fields={"metadata.name": "metadata.name"},
+    ),
+    Resource(
+        "csinodes",
+        "csinode",
+        "CSINode",
+        namespaced=False,
+        group="storage.k8s.io",
+        fields={"metadata.name": "metadata.name"},
+    ),
+    Resource(
+        "poddisruptionbudgets",
+        "poddisruptionbudget",
+        "PodDisruptionBudget",
+        namespaced=True,
+        group="policy",
+        short_names=("pdb",),
+        subresources={"status": "PodDisruptionBudget"},
+        fields=_META,
+    ),
     Resource(  # not stored: `sim.api_authz` answers each review from the deny rules
         "selfsubjectaccessreviews",
         "selfsubjectaccessreview",
@@ -197,8 +242,9 @@ RESOURCES: tuple[Resource, ...] = (
     ),
 )
 
-STORAGE: dict[str, Resource] = {r.store_name: r for r in RESOURCES if not r.group and r.plural != "bindings"}
-STORAGE["leases"] = next(r for r in RESOURCES if r.plural == "leases")
+_NOT_STORED = ("bindings", "selfsubjectaccessreviews")
+# each storage by the resource whose wire form is the stored form (core/v1 events, not events.k8s.io/v1)
+STORAGE: dict[str, Resource] = {r.store_name: r for r in RESOURCES if r.plural not in _NOT_STORED and not r.converted}
 REVIEWS = next(r for r in RESOURCES if r.plural == "selfsubjectaccessreviews")
 
 _BY_PATH: dict[tuple[str, str], Resource] = {(r.api_version, r.plural): r for r in RESOURCES}

@@ -67,11 +67,11 @@ def parse_route(method: str, path: str, query: dict[str, str]) -> Route:
         raise api_errors.method_not_allowed()
     if verb in ("update", "patch", "delete") and not name:
         raise api_errors.method_not_allowed()
-    if subresource == "binding" and verb != "create":
+    if subresource in ("binding", "eviction") and verb != "create":
         raise api_errors.method_not_allowed()
     if subresource == "log" and verb != "get":
         raise api_errors.method_not_allowed()
-    if subresource == "status" and verb not in ("get", "update", "patch"):
+    if subresource in ("status", "resize") and verb not in ("get", "update", "patch"):
         raise api_errors.method_not_allowed()
     if verb not in resource.verbs and not subresource:
         raise api_errors.method_not_allowed()

@@ -15,11 +15,12 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sim import api_errors
+from sim import api_errors, api_objects
 from sim.patch import PatchError, PatchTestError, deep_copy, json_patch, merge_patch, strategic_merge_patch
 
 __all__ = [
     "PATCH_TYPES",
+    "RESIZABLE",
     "bind_pod",
     "micro_time",
     "parse_quantity",
@@ -140,7 +141,21 @@ def _default_pod(pod: JSON, *, keep_status: bool) -> None:
     status = dict(status)
     status.setdefault("phase", "Pending")
     status["qosClass"] = qos_class(pod)
+    conditions = status.get("conditions") or []
+    if pod["spec"].get("schedulingGates") and not any(c.get("type") == "PodScheduled" for c in conditions):
+        # pkg/registry/core/pod/strategy.go applySchedulingGatedCondition: kubectl shows SchedulingGated
+        status["conditions"] = [*conditions, _GATED]
     pod["status"] = status
+
+
+_GATED = {
+    "type": "PodScheduled",
+    "status": "False",
+    "lastProbeTime": None,
+    "lastTransitionTime": None,
+    "reason": "SchedulingGated",
+    "message": "Scheduling is blocked due to non-empty scheduling gates",
+}
 
 
 def prepare_create(store: str, obj: JSON, *, now: float, keep_status: bool = False) -> JSON:
@@ -167,6 +182,8 @@ def prepare_create(store: str, obj: JSON, *, now: float, keep_status: bool = Fal
         meta["labels"] = {**(meta.get("labels") or {}), "kubernetes.io/metadata.name": meta["name"]}
         obj.setdefault("spec", {"finalizers": ["kubernetes"]})
         obj["status"] = {"phase": "Active"} if not keep_status else obj.get("status") or {"phase": "Active"}
+    else:
+        api_objects.prepare_create(store, obj, keep_status=keep_status)
     return obj
 
 
@@ -204,6 +221,7 @@ def _comparable_spec(spec: JSON) -> JSON:
 
 def _check_pod_spec(old: JSON, new: JSON) -> None:
     old_spec, new_spec = old.get("spec") or {}, new.get("spec") or {}
+    _check_gates(old["metadata"]["name"], old_spec.get("schedulingGates") or [], new_spec.get("schedulingGates") or [])
     removed = [t for t in old_spec.get("tolerations") or [] if t not in (new_spec.get("tolerations") or [])]
     if _comparable_spec(old_spec) != _comparable_spec(new_spec) or removed:
         why = (
@@ -215,6 +233,54 @@ def _check_pod_spec(old: JSON, new: JSON) -> None:
         raise api_errors.invalid("Pod", old["metadata"]["name"], "spec", why)
 
 
+def _check_gates(name: str, old: list[JSON], new: list[JSON]) -> None:
+    """Scheduling gates may be removed, never added, after creation (`ValidatePodUpdate`, 1.30 GA)."""
+    before = {gate.get("name") for gate in old}
+    for i, gate in enumerate(new):
+        if gate.get("name") not in before:
+            why = f"Forbidden: only deletion is allowed, but found new scheduling gate '{gate.get('name')}'"
+            raise api_errors.invalid("Pod", name, f"spec.schedulingGates[{i}].name", why)
+
+
+RESIZABLE = ("cpu", "memory")  # what `pods/resize` may change (ValidatePodResize)
+
+
+def _resized(old: JSON, new: JSON) -> JSON:
+    """What `pods/resize` keeps of an update: the containers' resources and resize policies, nothing else.
+
+    `pkg/registry/core/pod/strategy.go` dropNonResizeUpdates and `ValidatePodResize` (1.33): only cpu and
+    memory may change, and the pod's QoS class must stay what it was.
+    """
+    name = old["metadata"]["name"]
+    by_name = {c.get("name"): c for c in (new.get("spec") or {}).get("containers") or [] if isinstance(c, dict)}
+    containers = []
+    for i, container in enumerate(old["spec"].get("containers") or []):
+        wanted = by_name.get(container.get("name"))
+        if wanted is None:
+            containers.append(container)
+            continue
+        before, after = container.get("resources") or {}, wanted.get("resources") or {}
+        for part in ("requests", "limits"):
+            changed = {
+                k
+                for k in set(before.get(part) or {}) | set(after.get(part) or {})
+                if (before.get(part) or {}).get(k) != (after.get(part) or {}).get(k)
+            }
+            if changed - set(RESIZABLE):
+                field = f"spec.containers[{i}].resources.{part}"
+                raise api_errors.invalid("Pod", name, field, "Forbidden: only cpu and memory resources are mutable")
+        resized = {**container, "resources": after}
+        if "resizePolicy" in wanted:
+            resized["resizePolicy"] = wanted["resizePolicy"]
+        containers.append(resized)
+    pod = {**old, "metadata": dict(old["metadata"]), "spec": {**old["spec"], "containers": containers}}
+    qos = (old.get("status") or {}).get("qosClass") or qos_class(old)
+    if qos_class(pod) != qos:
+        why = f'Invalid value: "{qos_class(pod)}": Pod QOS Class may not change as a result of resizing'
+        raise api_errors.invalid("Pod", name, "spec", why)
+    return pod
+
+
 def prepare_update(store: str, old: JSON, new: JSON, *, subresource: str = "") -> JSON:
     """Carry over what an update may not change (identity, and `status` or `spec` per endpoint)."""
     meta, old_meta = new.setdefault("metadata", {}), old["metadata"]
@@ -224,6 +290,11 @@ def prepare_update(store: str, old: JSON, new: JSON, *, subresource: str = "") -
     for kept in ("uid", "creationTimestamp", "namespace", "name", "deletionTimestamp"):
         if kept in old_meta:
             meta[kept] = old_meta[kept]
+    if store == "pods" and subresource == "resize":
+        resized = _resized(old, new)
+        new.clear()
+        new.update(resized)
+        return new
     if subresource == "status":
         if "spec" in old:
             new["spec"] = old["spec"]
@@ -241,7 +312,7 @@ def prepare_update(store: str, old: JSON, new: JSON, *, subresource: str = "") -
             _check_pod_spec(old, new)
     if store == "namespaces":
         meta["labels"] = {**(meta.get("labels") or {}), "kubernetes.io/metadata.name": old_meta["name"]}
-    return new
+    return api_objects.prepare_update(store, old, new, subresource=subresource)
 
 
 def bind_pod(
@@ -256,7 +327,8 @@ def bind_pod(
     """The pod bound to `node`, as `pkg/registry/core/pod/storage.BindingREST` does it (a new dict).
 
     Sets `spec.nodeName`, copies the binding's annotations and sets `PodScheduled=True`; a 409 `Conflict` on
-    `pods/binding` when the pod is bound already or a precondition (uid, resourceVersion) fails.
+    `pods/binding` when a precondition (uid, resourceVersion) fails, or the pod is being deleted, bound already
+    or still has scheduling gates ("Reject binding to a scheduling un-ready Pod").
     """
     meta, name = pod["metadata"], pod["metadata"]["name"]
     refuse = None
@@ -264,8 +336,12 @@ def bind_pod(
         refuse = f"Precondition failed: UID in precondition: {uid}, UID in object meta: {meta.get('uid')}"
     elif resource_version and resource_version != meta.get("resourceVersion"):
         refuse = "the object has been modified; please apply your changes to the latest version and try again"
+    elif meta.get("deletionTimestamp"):
+        refuse = f"pod {name} is being deleted, cannot be assigned to a host"
     elif pod["spec"].get("nodeName"):
         refuse = f'pod {name} is already assigned to node "{pod["spec"]["nodeName"]}"'
+    elif pod["spec"].get("schedulingGates"):
+        refuse = f"pod {name} has non-empty .spec.schedulingGates"
     if refuse:
         raise api_errors.conflict("pods/binding", name, refuse)
     status = dict(pod.get("status") or {})

@@ -9,13 +9,18 @@
         emu.faults.fail_next(verb="create", resource="pods/binding", code=500)
         emu.faults.deny("create", "pods/binding")                  # 403, and access reviews answer no
 
-Served: discovery, namespaces, nodes (+status), pods (+status, +binding, and the `bindings` collection; +log
-says no logs are kept), core/v1 and events.k8s.io/v1 events (one storage), coordination.k8s.io/v1 leases,
+Served: discovery, namespaces, nodes (+status), pods (+status, +binding, and the `bindings` collection; +eviction
+checks PodDisruptionBudgets; +resize; +log says no logs are kept), core/v1 and events.k8s.io/v1 events (one
+storage), coordination.k8s.io/v1 leases, persistentvolumeclaims and persistentvolumes (+status),
+storage.k8s.io/v1 storageclasses and csinodes, policy/v1 poddisruptionbudgets (+status),
 authorization.k8s.io/v1 selfsubjectaccessreviews (everything allowed but what `faults.deny` refuses); get, list,
 watch, create, update, patch (merge, strategic merge, JSON patch), delete, deletecollection; label and field selectors;
 resourceVersion semantics with a bounded history (410 `Expired` beyond it), bookmarks, `timeoutSeconds`,
-pagination; `Table` output for kubectl. The store's resource names are `namespaces`, `nodes`, `pods`,
-`events` and `leases`; its errors are `sim.api_errors.ApiError` with the real reasons and codes.
+pagination; `Table` output for kubectl. The store's resource names are the plurals (`pods`, `leases`,
+`persistentvolumeclaims`, ...); its errors are `sim.api_errors.ApiError` with the real reasons and codes.
+Controllers run beside the kubelet as kube-controller-manager would: the disruption controller keeps budgets'
+status current (`sim.api_disruption`), the PV controller binds claims and volumes and, unless `provisioner` is
+off, provisions volumes for claims of classes with a provisioner (`sim.api_volumes`).
 
 From a shell: `python -m sim.apiserver --cluster FILE --port N [--deny create:pods/binding]
 [--fail create:pods/binding:409:10] [--control-port 0]` prints the URL, the `KUBECONFIG=...` line and, with
@@ -41,8 +46,10 @@ import yaml
 from cluster.clock import Clock, SystemClock
 from sim import scenario
 from sim.api_control import ControlServer
+from sim.api_disruption import DisruptionController
 from sim.api_http import ApiServer, ServerSettings
 from sim.api_kubelet import Kubelet
+from sim.api_volumes import VolumeController
 from sim.faults import Faults
 from sim.store import Store
 
@@ -90,18 +97,24 @@ class Emulator:
         history: int = 10_000,
         kubelet: bool = True,
         kubelet_delay: float = 0.0,
+        provisioner: bool = True,
         watch_capacity: int = 10_000,
         watch_timeout: float = 1800.0,
         bookmark_interval: float = 60.0,
         fresh_timeout: float = 3.0,
         version: str = "v1.32.0",
     ) -> None:
-        """`history`: events kept for watch resumption; `watch_capacity`: events a slow watcher may lag."""
+        """`history`: events kept for watch resumption; `watch_capacity`: events a slow watcher may lag;
+        `provisioner`: whether claims of a class with a provisioner get volumes created for them."""
         self.clock = clock or SystemClock()
         self.store = Store(clock=self.clock, history=history, watch_capacity=watch_capacity)
         self.store.load(objects)
         self.faults = Faults(self.store, self.clock)
         self.kubelet = Kubelet(self.store, clock=self.clock, delay=kubelet_delay) if kubelet else None
+        self.controllers = (
+            DisruptionController(self.store, clock=self.clock),
+            VolumeController(self.store, clock=self.clock, provision=provisioner),
+        )
         self.settings = ServerSettings(
             git_version=version,
             watch_timeout=watch_timeout,
@@ -127,6 +140,8 @@ class Emulator:
         )
         if self.kubelet is not None:
             self.kubelet.start()
+        for controller in self.controllers:
+            controller.start()
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="sim-apiserver", daemon=True
         )
@@ -145,6 +160,8 @@ class Emulator:
             self._thread.join()
         if self.kubelet is not None:
             self.kubelet.stop()
+        for controller in self.controllers:
+            controller.stop()
         self._server = None
         self._thread = None
 
@@ -187,6 +204,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kubelet-delay", type=float, default=0.0, help="seconds from bind to Running")
     parser.add_argument("--no-kubelet", action="store_true", help="leave bound pods Pending")
     parser.add_argument(
+        "--no-provisioner", action="store_true", help="create no volumes for claims (pre-provisioned volumes only)"
+    )
+    parser.add_argument(
         "--deny",
         action="append",
         default=[],
@@ -226,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
                 history=args.history,
                 kubelet=not args.no_kubelet,
                 kubelet_delay=args.kubelet_delay,
+                provisioner=not args.no_provisioner,
                 fresh_timeout=args.fresh_timeout,
             )
         for rule in args.deny:

@@ -36,6 +36,8 @@ MERGE_KEYS: dict[str, dict[tuple[str, ...], str]] = {
     "Pod": _META_KEYS | _POD_KEYS,
     "Node": _META_KEYS | {("status", "conditions"): "type", ("status", "addresses"): "type", ("spec", "podCIDRs"): ""},
     "Namespace": _META_KEYS | {("status", "conditions"): "type"},
+    "PersistentVolumeClaim": _META_KEYS | {("status", "conditions"): "type"},
+    "PodDisruptionBudget": _META_KEYS | {("status", "conditions"): "type"},
 }
 
 _DIRECTIVE = "$patch"

@@ -15,6 +15,7 @@ __all__ = [
     "LabelRequirement",
     "LabelSelector",
     "SelectorError",
+    "from_label_selector",
     "parse_field_selector",
     "parse_label_selector",
 ]
@@ -183,6 +184,27 @@ def parse_label_selector(text: str | None) -> LabelSelector:
         if after == "," and peek() is None:
             raise SelectorError("found 'end of string', expected: identifier after ','")
     return LabelSelector(tuple(requirements))
+
+
+_EXPRESSION_OPS = {"In": "in", "NotIn": "notin", "Exists": "exists", "DoesNotExist": "!"}
+
+
+def from_label_selector(selector: object) -> LabelSelector | None:
+    """A `metav1.LabelSelector` (`matchLabels`, `matchExpressions`) as a selector, as `LabelSelectorAsSelector`.
+
+    None for a missing or empty one, which callers such as eviction read as matching nothing; a malformed one
+    is a `SelectorError`.
+    """
+    if not isinstance(selector, Mapping):
+        return None
+    requirements = [LabelRequirement(str(k), "=", (str(v),)) for k, v in (selector.get("matchLabels") or {}).items()]
+    for expression in selector.get("matchExpressions") or []:
+        op = _EXPRESSION_OPS.get(expression.get("operator", "")) if isinstance(expression, Mapping) else None
+        if op is None:
+            raise SelectorError(f"{expression!r} is not a valid label selector operator")
+        values = tuple(str(v) for v in expression.get("values") or [])
+        requirements.append(LabelRequirement(str(expression.get("key", "")), op, values))
+    return LabelSelector(tuple(requirements)) if requirements else None
 
 
 def _label_clause(

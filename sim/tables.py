@@ -15,8 +15,8 @@ __all__ = ["human_duration", "table"]
 JSON = dict[str, Any]
 
 
-def _column(name: str, description: str, *, priority: int = 0, fmt: str = "") -> JSON:
-    return {"name": name, "type": "string", "format": fmt, "description": description, "priority": priority}
+def _column(name: str, description: str, *, priority: int = 0, fmt: str = "", kind: str = "string") -> JSON:
+    return {"name": name, "type": kind, "format": fmt, "description": description, "priority": priority}
 
 
 _NAME = _column("Name", "Name must be unique within a namespace.", fmt="name")
@@ -48,6 +48,54 @@ COLUMNS: dict[str, list[JSON]] = {
     ],
     "Namespace": [_NAME, _column("Status", "The status of the namespace"), _AGE],
     "Lease": [_NAME, _column("Holder", "holderIdentity contains the identity of the holder of a current lease."), _AGE],
+    "PersistentVolumeClaim": [
+        _NAME,
+        _column("Status", "Phase represents the current phase of PersistentVolumeClaim."),
+        _column("Volume", "volumeName is the binding reference to the PersistentVolume backing this claim."),
+        _column("Capacity", "capacity represents the actual resources of the underlying volume."),
+        _column("Access Modes", "accessModes contains the actual access modes the volume backing the PVC has."),
+        _column("StorageClass", "StorageClass of the pvc"),
+        _column("VolumeAttributesClass", "VolumeAttributesClass of the pvc"),
+        _AGE,
+        _column("VolumeMode", "volumeMode defines what type of volume is required by the claim.", priority=1),
+    ],
+    "PersistentVolume": [
+        _NAME,
+        _column("Capacity", "capacity is the description of the persistent volume's resources and capacity."),
+        _column("Access Modes", "accessModes contains all ways the volume can be mounted."),
+        _column("Reclaim Policy", "persistentVolumeReclaimPolicy defines what happens to a persistent volume."),
+        _column("Status", "phase indicates if a volume is available, bound to a claim, or released by a claim."),
+        _column("Claim", "claimRef is part of a bi-directional binding between PersistentVolume and Claim."),
+        _column("StorageClass", "StorageClass of the pv"),
+        _column("VolumeAttributesClass", "VolumeAttributesClass of the pv"),
+        _column("Reason", "reason is a brief CamelCase string that describes any failure."),
+        _AGE,
+        _column(
+            "VolumeMode",
+            "volumeMode defines if a volume is intended to be used with a formatted filesystem.",
+            priority=1,
+        ),
+    ],
+    "StorageClass": [
+        _NAME,
+        _column("Provisioner", "provisioner indicates the type of the provisioner."),
+        _column("ReclaimPolicy", "reclaimPolicy controls the reclaimPolicy for dynamically provisioned volumes."),
+        _column("VolumeBindingMode", "volumeBindingMode indicates how PersistentVolumeClaims should be bound."),
+        _column("AllowVolumeExpansion", "allowVolumeExpansion shows whether the storage class allow volume expand."),
+        _AGE,
+    ],
+    "CSINode": [
+        _NAME,
+        _column("Drivers", "Drivers indicates the number of CSI drivers registered on the node", kind="integer"),
+        _AGE,
+    ],
+    "PodDisruptionBudget": [
+        _NAME,
+        _column("Min Available", "The minimum number of pods that must be available simultaneously."),
+        _column("Max Unavailable", "The maximum number of pods that may be unavailable simultaneously."),
+        _column("Allowed Disruptions", "Calculated number of pods that may be disrupted at this time.", kind="integer"),
+        _AGE,
+    ],
     "Event": [
         _column("Last Seen", "The time at which the most recent occurrence of this event was recorded."),
         _column("Type", "Type of this event (Normal, Warning)."),
@@ -105,6 +153,10 @@ def _since(timestamp: Any, now: float) -> str:
 def _pod_cells(pod: JSON, now: float) -> list[Any]:
     spec, status, meta = pod.get("spec") or {}, pod.get("status") or {}, pod["metadata"]
     reason = status.get("reason") or status.get("phase") or ""
+    if any(
+        c.get("type") == "PodScheduled" and c.get("reason") == "SchedulingGated" for c in status.get("conditions") or []
+    ):
+        reason = "SchedulingGated"
     restarts = ready = 0
     initializing = False
     init_statuses = status.get("initContainerStatuses") or []
@@ -236,7 +288,100 @@ def _lease_cells(lease: JSON, now: float) -> list[Any]:
     return [lease["metadata"]["name"], holder, _since(lease["metadata"].get("creationTimestamp"), now)]
 
 
+_ACCESS_MODES = {"ReadWriteOnce": "RWO", "ReadOnlyMany": "ROX", "ReadWriteMany": "RWX", "ReadWriteOncePod": "RWOP"}
+
+
+def _access_modes(modes: Any) -> str:
+    """`helper.GetAccessModesAsString`: the short names in a fixed order, each once."""
+    present = set(modes or [])
+    return ",".join(short for mode, short in _ACCESS_MODES.items() if mode in present)
+
+
+def _phase(obj: JSON) -> str:
+    return "Terminating" if obj["metadata"].get("deletionTimestamp") else (obj.get("status") or {}).get("phase", "")
+
+
+def _storage_class(meta: JSON, spec: JSON) -> str:
+    """`helper.GetPersistentVolume{,Claim}Class`: the beta annotation wins over `spec.storageClassName`."""
+    return (
+        (meta.get("annotations") or {}).get("volume.beta.kubernetes.io/storage-class")
+        or spec.get("storageClassName")
+        or ""
+    )
+
+
+def _pvc_cells(pvc: JSON, now: float) -> list[Any]:
+    spec, status, meta = pvc.get("spec") or {}, pvc.get("status") or {}, pvc["metadata"]
+    capacity = modes = ""
+    if spec.get("volumeName"):
+        capacity = str((status.get("capacity") or {}).get("storage", ""))
+        modes = _access_modes(status.get("accessModes"))
+    return [
+        meta["name"],
+        _phase(pvc),
+        spec.get("volumeName", ""),
+        capacity,
+        modes,
+        _storage_class(meta, spec),
+        spec.get("volumeAttributesClassName") or "<unset>",
+        _since(meta.get("creationTimestamp"), now),
+        spec.get("volumeMode") or "<unset>",
+    ]
+
+
+def _pv_cells(pv: JSON, now: float) -> list[Any]:
+    spec, status, meta = pv.get("spec") or {}, pv.get("status") or {}, pv["metadata"]
+    claim = spec.get("claimRef") or {}
+    return [
+        meta["name"],
+        str((spec.get("capacity") or {}).get("storage", "")),
+        _access_modes(spec.get("accessModes")),
+        spec.get("persistentVolumeReclaimPolicy", ""),
+        _phase(pv),
+        f"{claim.get('namespace', '')}/{claim.get('name', '')}" if claim else "",
+        _storage_class(meta, spec),
+        spec.get("volumeAttributesClassName") or "<unset>",
+        status.get("reason", ""),
+        _since(meta.get("creationTimestamp"), now),
+        spec.get("volumeMode") or "<unset>",
+    ]
+
+
+def _storage_class_cells(sc: JSON, now: float) -> list[Any]:
+    meta = sc["metadata"]
+    default = (meta.get("annotations") or {}).get("storageclass.kubernetes.io/is-default-class") == "true"
+    return [
+        meta["name"] + (" (default)" if default else ""),
+        sc.get("provisioner", ""),
+        sc.get("reclaimPolicy") or "Delete",
+        sc.get("volumeBindingMode") or "Immediate",
+        "true" if sc.get("allowVolumeExpansion") else "false",
+        _since(meta.get("creationTimestamp"), now),
+    ]
+
+
+def _csinode_cells(csinode: JSON, now: float) -> list[Any]:
+    drivers = (csinode.get("spec") or {}).get("drivers") or []
+    return [csinode["metadata"]["name"], len(drivers), _since(csinode["metadata"].get("creationTimestamp"), now)]
+
+
+def _pdb_cells(pdb: JSON, now: float) -> list[Any]:
+    spec, status = pdb.get("spec") or {}, pdb.get("status") or {}
+    return [
+        pdb["metadata"]["name"],
+        str(spec["minAvailable"]) if spec.get("minAvailable") is not None else "N/A",
+        str(spec["maxUnavailable"]) if spec.get("maxUnavailable") is not None else "N/A",
+        int(status.get("disruptionsAllowed") or 0),
+        _since(pdb["metadata"].get("creationTimestamp"), now),
+    ]
+
+
 _CELLS: dict[str, Callable[[JSON, float], list[Any]]] = {
+    "PersistentVolumeClaim": _pvc_cells,
+    "PersistentVolume": _pv_cells,
+    "StorageClass": _storage_class_cells,
+    "CSINode": _csinode_cells,
+    "PodDisruptionBudget": _pdb_cells,
     "Pod": _pod_cells,
     "Node": _node_cells,
     "Event": _event_cells,
