@@ -12,7 +12,8 @@ decision chain differs:
   (`scoring/plugins/load_aware.py`);
 - `trimaran-lvrb`: scheduler-plugins' LoadVariationRiskBalancing beside the default scoring (its README's
   profile); `trimaran-tlp`: TargetLoadPacking with NodeResourcesFit and BalancedAllocation disabled (its
-  README's profile) (`scoring/plugins/trimaran.py`). The peers read the telemetry as published and run their
+  README's profile) (`scoring/plugins/load_variation_risk_balancing.py`,
+  `scoring/plugins/target_load_packing.py`). The peers read the telemetry as published and run their
   own estimators, with their projects' default parameters;
 - `oracle`: the interference model's best feasible node (`sim.oracle.best`): no policy can place a pod where
   the model predicts a lower P99 at that moment (zero regret). It is greedy, pod by pod: it does not weigh

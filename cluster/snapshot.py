@@ -181,6 +181,12 @@ class Snapshot:
     """The pods placed since each node's telemetry and what they add (`cluster.estimate.apply`); None when
     the snapshot was built without placement times (the telemetry is then as published)."""
 
+    @property
+    def published(self) -> Telemetry:
+        """The telemetry as the nodes published it, before the fresh-placement estimate: for scorers that run
+        an estimator of their own (the load-aware peers)."""
+        return self.fresh.measured if self.fresh is not None else self.telemetry
+
     @classmethod
     def build(
         cls,

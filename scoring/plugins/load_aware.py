@@ -53,8 +53,7 @@ def weighted_score(
 def estimated_used(pod: PodInfo, snapshot: Snapshot, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per node at `indices`: (whether it has telemetry, [cpu millicores, memory bytes] estimated in use with
     the pod placed)."""
-    fresh = snapshot.fresh
-    measured = fresh.measured if fresh is not None else snapshot.telemetry
+    fresh, measured = snapshot.fresh, snapshot.published
     usage = measured.metrics[indices, _CPU, 0]
     known = ~np.isnan(measured.timestamps[indices]) & ~np.isnan(usage)
     allocatable = snapshot.table.allocatable[indices, :2].astype(float)

@@ -11,7 +11,8 @@ from cluster import estimate
 from cluster.nodestate import NodeState, Summary
 from cluster.snapshot import Snapshot
 from scoring.framework import PodInfo
-from scoring.plugins import trimaran
+from scoring.plugins import load_variation_risk_balancing as lvrb
+from scoring.plugins import target_load_packing as tlp
 from scoring.plugins.load_aware import LoadAwareScheduling, weighted_score
 from tests.builders import make_node, make_pod
 
@@ -113,7 +114,7 @@ def test_koordinator_usage_threshold_filter(usage, placed_ago, filtered):
     ],
 )
 def test_trimaran_load_variation_risk(margin, sensitivity, avg, stdev, want):
-    score = trimaran.risk_score(
+    score = lvrb.risk_score(
         np.array([100.0]), np.array([10.0]), np.array([avg]), np.array([stdev]), margin=margin, sensitivity=sensitivity
     )
     assert round(float(score[0])) == want
@@ -121,7 +122,7 @@ def test_trimaran_load_variation_risk(margin, sensitivity, avg, stdev, want):
 
 def test_trimaran_risk_is_zero_without_capacity():
     # TestComputeScore: zero capacity
-    assert trimaran.risk_score(np.array([0.0]), np.array([10.0]), np.array([40.0]), np.array([36.0]))[0] == 0
+    assert lvrb.risk_score(np.array([0.0]), np.array([10.0]), np.array([40.0]), np.array([36.0]))[0] == 0
 
 
 @pytest.mark.parametrize(
@@ -137,13 +138,13 @@ def test_trimaran_risk_is_zero_without_capacity():
 )
 def test_trimaran_target_load_packing(utilization, predicted, want):
     # the upstream cases run on a 1000m node; a pod without containers predicts 0
-    score = trimaran.packing_score(np.array([float(utilization)]), np.array([1000.0]), np.array([float(predicted)]))
+    score = tlp.packing_score(np.array([float(utilization)]), np.array([1000.0]), np.array([float(predicted)]))
     assert score.tolist() == [want]
 
 
 def test_trimaran_predicts_one_and_a_half_requests_or_a_default_core():
     # PredictUtilisation with DefaultRequestsMultiplier "1.5" and DefaultRequestsMilliCores 1000
-    assert trimaran.predict_milli(np.array([0.0, 400.0])).tolist() == [1000, 600]
+    assert tlp.predict_milli(np.array([0.0, 400.0])).tolist() == [1000, 600]
 
 
 def test_target_load_packing_counts_pods_assigned_within_the_reporting_interval():
@@ -154,6 +155,6 @@ def test_target_load_packing_counts_pods_assigned_within_the_reporting_interval(
     snapshot = Snapshot.build([node], [recent, old], states={"n": state})
     snapshot = estimate.apply(snapshot, estimate.Placed.of([(recent, NOW - 30), (old, NOW - 90)]))
     pod = make_pod(cpu="1")
-    score = trimaran.TargetLoadPacking().score(PodInfo.of(pod, snapshot), snapshot, np.array([0]))
+    score = tlp.TargetLoadPacking().score(PodInfo.of(pod, snapshot), snapshot, np.array([0]))
     # 10 % of 10 cores + 1.5 cores for the recent pod + 1.5 for the incoming one = 40 %: the target, 100
     assert score.tolist() == [100]
