@@ -128,6 +128,8 @@ class Decision:
     needs: Needs | None = None
     """The pod's needs as parsed for this decision, for whoever looks at the pod again (the fit re-check,
     the collector): a pod's annotations are parsed once per decision."""
+    estimate: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    """Per node with pods placed since its telemetry: how many and what they add (`cluster.estimate.summary`)."""
 
     def summary(self) -> dict[str, Any]:
         """The decision in brief, as every reader shows it: the log line takes it whole (with the tier's facts),
@@ -159,6 +161,8 @@ class Decision:
             out["fallbacks"] = brief["fallbacks"]
         if self.warnings:
             out["warnings"] = list(self.warnings)
+        if self.estimate:
+            out["estimate"] = {node: dict(added) for node, added in self.estimate.items()}
         out.update({key: dict(value) if isinstance(value, Mapping) else value for key, value in self.extra.items()})
         return out
 
