@@ -6,7 +6,8 @@ LoadAware plugin meets this with an estimator of the pods assigned after the las
 (koordinator v1.8.0-61-ga7a1b76b, `pkg/scheduler/plugins/loadaware/estimator/default_estimator.go` and
 `pod_assign_cache.go`); this is the same idea, written for this project:
 
-- a pod counts on its node when it was bound or assumed after the node's NodeState timestamp; a newer
+- a pod counts on its node when it was bound or assumed at or after the node's NodeState timestamp (the end
+  of the window the state measures: a burst placed the instant telemetry was published is not in it); a newer
   NodeState drops it by itself, its timestamp passing the pod's placement time;
 - CPU busy (`busy_milli`), by QoS class and workload class: a pod whose CPU limit exceeds its request may
   use its limit, and counts it whole (Koordinator's estimator does the same); otherwise its request times
@@ -200,14 +201,15 @@ class Fresh:
     counters: np.ndarray
     """[nodes, len(NOISY_METRICS)]: what their declared noise adds to each counter's mean, before clipping."""
 
-    def since(self, cutoff: np.ndarray) -> np.ndarray:
-        """Per row of `placed`: on a known node and placed after that node's `cutoff` (NaN counts nothing)."""
+    def since(self, cutoff: np.ndarray, *, inclusive: bool = False) -> np.ndarray:
+        """Per row of `placed`: on a known node and placed after that node's `cutoff` (at it too when
+        `inclusive`; NaN counts nothing)."""
         known = self.index >= 0
         if not len(cutoff):
             return known
         limit = np.where(known, cutoff[np.maximum(self.index, 0)], np.nan)
         with np.errstate(invalid="ignore"):
-            return known & (self.placed.at > limit)
+            return known & ((self.placed.at >= limit) if inclusive else (self.placed.at > limit))
 
     def per_node(self, rows: np.ndarray, values: np.ndarray) -> np.ndarray:
         """Per node: the sum of `values` over the selected `rows` of `placed`."""
@@ -230,7 +232,7 @@ def apply(snapshot: Snapshot, placed: Placed) -> Snapshot:
         np.zeros((n, len(DIM_INDEX))),
         np.zeros((n, len(NOISY_METRICS))),
     )
-    rows = empty.since(measured.timestamps)
+    rows = empty.since(measured.timestamps, inclusive=True)  # a NodeState's window ends at its timestamp
     pods = np.bincount(index[rows], minlength=n)
     if not pods.any():
         return replace(snapshot, fresh=replace(empty, pods=pods))

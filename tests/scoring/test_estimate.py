@@ -129,7 +129,7 @@ def test_a_newer_node_state_drops_the_pods_it_already_measures():
     a = before.node_index("a")
     assert before.fresh.pods[a] == 3
     assert before.metrics[a, 0, 0] == pytest.approx(0.30 + 3 * 3400 / 32000)
-    annotations = {nodestate.ANNOTATION: node_state("a", 0.95, age=0.0)}
+    annotations = {nodestate.ANNOTATION: node_state("a", 0.95, age=-1.0)}  # published a second after them
     cache.node_event("MODIFIED", node_json("a", cpu="32", memory="128Gi", annotations=annotations))
     after = cache.snapshot()
     assert after.fresh.pods[a] == 0
@@ -152,6 +152,7 @@ def test_pods_bound_by_others_count_from_their_scheduled_condition():
     [
         pytest.param(NOW - 60, 1, id="a pod placed after the node state counts"),
         pytest.param(NOW + 1, 0, id="a pod placed before the node state is already measured"),
+        pytest.param(NOW, 1, id="a pod placed the instant its node published is not in that window"),
         pytest.param(None, 1, id="a node state without a time counts every recent pod"),
     ],
 )
