@@ -126,6 +126,7 @@ class Decider:
                 warnings=warnings,
                 needs=needs,
                 extra=dict(choice.extra),
+                slo_unmet=choice.slo_unmet,
             )
         best = int(heuristic.feasible[heuristic.best])
         return Decision(
@@ -141,4 +142,5 @@ class Decider:
             fallbacks=fallbacks,
             warnings=warnings,
             needs=needs,
+            slo_unmet=heuristic.slo_unmet,
         )
