@@ -20,6 +20,7 @@ from cluster.config import DEFAULT_SCORE_WEIGHTS
 from cluster.snapshot import Snapshot
 from scoring import slo
 from scoring.framework import MAX_NODE_SCORE, PodInfo
+from scoring.plugins.interference_aware import NAME as INTERFERENCE_AWARE
 from scoring.plugins.interference_aware import UNDECLARED_WEIGHT, worst_pressure
 from scoring.runtime import Profile, run_scores
 from scoring.tiers import HeuristicScores
@@ -86,6 +87,9 @@ class HeuristicTier:
         self.strategy = Strategy(strategy)
         self.profile = Profile.build(weights=weights)
         self._weights = dict(weights)
+        self._slo = self._weights.get(INTERFERENCE_AWARE, 0) > 0
+        """The SLO rule reads InterferenceAware's pressure: a profile without it (kube-scheduler's weights, the
+        benchmark's peers) is blind to interference and keeps its own pick."""
         self._turn = itertools.count()
         self._lock = threading.Lock()
 
@@ -108,7 +112,7 @@ class HeuristicTier:
             rank = {k: (pos - turn) % len(order) for pos, k in enumerate(order)}
             scores = np.array([MAX_NODE_SCORE * (1 - rank[k] / len(order)) for k in range(len(feasible))])
         verdict = None
-        if pod.needs.p99_target_ms is not None:
+        if self._slo and pod.needs.p99_target_ms is not None:
             pressure = worst_pressure(pod.needs, snapshot, feasible, undeclared=UNDECLARED_WEIGHT)
             verdict = slo.apply(pod.needs.p99_target_ms, slo.pressure_slowdown(pressure), scores, best)
             best = verdict.best if verdict is not None else best

@@ -10,6 +10,9 @@ from cluster.nodestate import NodeState, Summary
 from cluster.snapshot import Snapshot
 from runtime.assemble import build_decider
 from scoring import slo
+from scoring.decide import Decider
+from scoring.heuristic import HeuristicTier
+from scoring.runtime import KUBE_SCORE_WEIGHTS
 from telemetry.stats import Stats
 from tests.builders import make_node, make_pod
 
@@ -119,3 +122,11 @@ def test_a_pod_placed_against_its_target_counts_on_metrics():
     stats.decided(tier="heuristic", placed=False, latency_ms=1.0, slo_unmet=True)
     assert stats.registry.get_sample_value("ai_scheduler_slo_unmet_total", {"tier": "transformer"}) == 1
     assert stats.registry.get_sample_value("ai_scheduler_slo_unmet_total", {"tier": "heuristic"}) is None
+
+
+def test_a_profile_blind_to_interference_keeps_its_pick():
+    """kube-scheduler's own weights (the benchmark's `default` and the peers) have no InterferenceAware to read."""
+    blind = Decider(heuristic=HeuristicTier(weights=KUBE_SCORE_WEIGHTS))
+    decision = blind.decide(web(1.0), cluster(LOUD))
+    assert not decision.slo_unmet
+    assert "P99 target" not in decision.reason
