@@ -7,9 +7,10 @@ latency-critical nginx (500m) beside 0..4 pods of that kind (`ai-scheduler.io/no
 under `SEEDS` seeds. The table's entry for a counter is the least-squares slope through the origin of (mean counter
 with k pods - mean with none) against k, averaged over the presets: what one more declared pod of that kind adds.
 
-Check: the same slope on the KubeMarla rig's measured counters (`sim.calibration.measured`, 1..4 antagonists of one
-kind, medians per mix, `memory_bandwidth_gbps` over the NUC's practical peak for the ratio) beside the slope the
-simulator's NUC gives for the same pods. `python -m training.estimate_fit` prints both; the table in
+Check: the same slope on the KubeMarla rig's measured counters (`sim.calibration.measured`: the baseline and 1..4
+antagonists of one kind, medians per mix, `memory_bandwidth_gbps` over the NUC's practical peak for the ratio) beside
+the slope of the simulator's model of that rig (`sim.calibration.modelled`: the thesis's iBench pods on the NUC
+preset, seeded). `python -m training.estimate_fit` prints both; the table in
 `cluster/estimate.py` is this output, rounded.
 """
 
