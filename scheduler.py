@@ -12,12 +12,15 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import NoReturn
 
-from cluster import config
+from cluster import config, estimate
+from cluster.clock import SystemClock
 from cluster.errors import UserError
 from cluster.manifests import load_pods, load_snapshot
+from cluster.objects import Pod
 from cluster.userfiles import clip
 from runtime.assemble import build_decider
 
@@ -40,10 +43,13 @@ def _decide(args: argparse.Namespace) -> int:
     gc.freeze()  # the loaded cluster lives until exit: keep the collector from rescanning it between pods
     undecided = False
     rows = []
+    placed: list[tuple[Pod, float]] = []
+    now = SystemClock().now()
     for pod in pods:
-        decision = decider.decide(pod, snapshot)
+        decision = decider.decide(pod, estimate.apply(snapshot, estimate.Placed.of(placed)))
         if decision.node is not None:
             snapshot = snapshot.with_pod(pod, decision.node)
+            placed.append((replace(pod, node_name=decision.node), now))
         undecided = undecided or decision.declined
         if args.json:
             print(json.dumps(decision.to_json(), separators=(",", ":")), flush=True)

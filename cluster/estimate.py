@@ -6,28 +6,41 @@ LoadAware plugin meets this with an estimator of the pods assigned after the las
 (koordinator v1.8.0-61-ga7a1b76b, `pkg/scheduler/plugins/loadaware/estimator/default_estimator.go` and
 `pod_assign_cache.go`); this is the same idea, written for this project:
 
-- a pod counts on its node when it was bound or assumed after the node's NodeState timestamp;
-- it adds the default estimator's usage: its CPU request scaled by 85 % and its memory request by 70 %
-  (`defaultEstimatedScalingFactors`), or 250 millicores and 200 MiB when it requests none
-  (`DefaultMilliCPURequest`, `DefaultMemoryRequest`). Koordinator scales the larger of request and limit;
-  the parsed `Pod` keeps requests only, so requests are scaled;
-- the estimate raises the node's `cpu_utilization` (mean and p95) by the added cores over its allocatable
-  cores, so the heuristic's InterferenceAware, the transformer's features and the LLM prompt all read the
-  estimated state without a change to their inputs or to the NodeState contract. The interference the
-  fresh pods declare (`ai-scheduler.io/noisy`) already counts through `Snapshot.declared`, which holds
-  every pod on the node whatever its age; `Fresh.noisy` says how many of those arrived since telemetry.
+- a pod counts on its node when it was bound or assumed at or after the node's NodeState timestamp (the end
+  of the window the state measures: a burst placed the instant telemetry was published is not in it); a newer
+  NodeState drops it by itself, its timestamp passing the pod's placement time;
+- CPU busy (`busy_milli`), by QoS class and workload class: a pod whose CPU limit exceeds its request may
+  use its limit, and counts it whole (Koordinator's estimator does the same); otherwise its request times
+  the class's share (`CLASS_CPU_PERCENT`: Koordinator's 85 % for latency-critical services, which idle
+  between requests; what the simulator's profiles use of their request for the others); a pod with no
+  CPU request counts Koordinator's 250 millicores. It raises `cpu_utilization` (mean and p95) by the
+  added cores over the node's allocatable cores;
+- counter pressure: a pod that declares `ai-scheduler.io/noisy` counts as its first declared kind in the
+  simulator's order (membw, llc, cpu, io: the stressor the simulator runs for it) and raises each counter
+  of `NOISY_ADDS` by that kind's fitted increment, scaled by its busy cores over the fitted pod's one
+  core (its traffic and cache references grow with the CPU it runs). `NOISY_ADDS` is the output of
+  `python -m training.estimate_fit` (seeded): per kind, the least-squares slope of each counter over
+  0..4 such pods beside nginx on every server preset of `sim.hardware`, averaged; on the KubeMarla rig
+  the simulator's slopes for one more L3 / memBW antagonist (LLC miss rate +0.067 / +0.010, memory
+  bandwidth +0.11 / +0.12 of 20 GB/s) sit beside the measured ones (+0.058 / +0.012, +0.14 / +0.11).
+  Unknown counters stay unknown, and every raised value stays in its valid range.
 
-A newer NodeState drops a pod from the count by itself: its timestamp passes the pod's placement time.
-Pure: the placement times come from the scheduler's cache (`runtime.cache`), which records them.
+No double count: `Snapshot.declared` holds every noisy pod on the node whatever its age, and
+InterferenceAware (`scoring.pressure.node_pressure`) takes the *larger* of the declared pressure and the
+telemetry pressure, never their sum; the estimate only makes the telemetry read as it will once it
+catches up with the fresh pods. `Fresh.measured` keeps the telemetry as published for the peers that run
+their own estimator. Pure: the placement times come from the scheduler's cache (`runtime.cache`).
 """
 
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 import numpy as np
 
 from cluster import resources
-from cluster.nodestate import METRIC_NAMES
+from cluster.needs import WorkloadClass, parse_needs
+from cluster.nodestate import METRIC_NAMES, METRICS
 from cluster.objects import Pod
 from cluster.snapshot import DIM_INDEX, NodeTable, Snapshot, Telemetry, declared_of
 
@@ -35,8 +48,44 @@ CPU_SCALING_PERCENT = 85
 MEMORY_SCALING_PERCENT = 70
 DEFAULT_MILLI_CPU = 250
 DEFAULT_MEMORY_BYTES = 200 * 1024 * 1024
+NOISY_METRICS = (
+    "cpi",
+    "llc_miss_rate",
+    "llc_mpki",
+    "llc_occupancy_ratio",
+    "memory_bandwidth_gbps",
+    "memory_bandwidth_ratio",
+    "psi_cpu_some",
+    "psi_io_some",
+)
+"""The counters a declared noisy pod raises, beside CPU use (which the CPU estimate raises)."""
+NOISY_ORDER = ("membw", "llc", "cpu", "io")
+"""Which declared kind a pod counts as when it declares several: the simulator's choice of stressor."""
+NOISY_ADDS: dict[str, tuple[float, ...]] = {
+    # kind:   cpi,   llc_miss_rate, llc_mpki, llc_occupancy_ratio, memory_bandwidth_gbps, _ratio, psi_cpu, psi_io
+    "membw": (-0.178, 0.0055, 0.517, 0.243, 11.71, 0.108, 0.01, 0.0),
+    "llc": (-0.090, 0.0614, 2.847, 0.296, 3.50, 0.032, 0.01, 0.0),
+    "cpu": (-0.183, 0.0, -0.104, 0.003, 0.0, 0.0, 0.01, 0.0),
+    "io": (0.066, 0.0336, 0.268, 0.013, 0.71, 0.007, 0.0, 31.6),
+}
+"""What one declared noisy pod of a kind, busy one core, adds to each of `NOISY_METRICS`: fitted by
+`training.estimate_fit` on the simulator (seeds 11-13, 0..4 pods, five server presets), rounded."""
+FITTED_MILLI_CPU = 1000
+"""The busy CPU of the pods `NOISY_ADDS` was fitted with."""
+CLASS_CPU_PERCENT: dict[WorkloadClass, int] = {
+    WorkloadClass.LATENCY_CRITICAL: CPU_SCALING_PERCENT,
+    WorkloadClass.THROUGHPUT: 70,
+    WorkloadClass.BATCH: 100,
+    WorkloadClass.BEST_EFFORT: 100,
+}
+"""Share of its CPU request a pod of each class keeps busy: the simulator's throughput profiles use 60-80 %
+of theirs, its batch and stressor profiles all of it."""
 _CPU = METRIC_NAMES.index("cpu_utilization")
 _MEAN, _P95 = 0, 2
+_NOISY = np.array([NOISY_ADDS[kind] for kind in NOISY_ORDER])
+_NOISY_COLUMNS = [METRIC_NAMES.index(m) for m in NOISY_METRICS]
+_LOW = np.array([METRICS[m].low + (1e-3 if METRICS[m].low_open else 0.0) for m in NOISY_METRICS])
+_HIGH = np.array([np.inf if METRICS[m].high is None else METRICS[m].high for m in NOISY_METRICS])
 
 
 def cpu_estimate(requests: np.ndarray) -> np.ndarray:
@@ -60,6 +109,10 @@ class Placed:
     memory_request: np.ndarray
     noisy: np.ndarray
     """[pods, 4]: the dimensions each pod declares itself noisy in."""
+    busy: np.ndarray
+    """Estimated busy CPU per pod, millicores (`busy_milli`)."""
+    kind: np.ndarray
+    """Per pod: the row of `NOISY_ORDER` it counts as, -1 when it declares no noisy kind."""
     index: np.ndarray | None = None
     """Each row's node index in `table`, when the builder knew it (the cache does)."""
     table: NodeTable | None = None
@@ -68,14 +121,16 @@ class Placed:
     def of(cls, rows: Iterable[tuple[Pod, float]]) -> "Placed":
         """The columns of `(pod, placement time)` rows."""
         entries = list(rows)
-        cpu, memory, noisy = zip(*(row(p) for p, _ in entries), strict=True) if entries else ((), (), ())
+        columns = [row(p) for p, _ in entries]
         return cls(
             pods=tuple(p for p, _ in entries),
             nodes=tuple(p.node_name for p, _ in entries),
             at=np.array([at for _, at in entries], dtype=float),
-            cpu_request=np.array(cpu, dtype=float),
-            memory_request=np.array(memory, dtype=float),
-            noisy=np.array(noisy, dtype=np.int64).reshape(len(entries), len(DIM_INDEX)),
+            cpu_request=np.array([r.cpu for r in columns], dtype=float),
+            memory_request=np.array([r.memory for r in columns], dtype=float),
+            noisy=np.array([r.noisy for r in columns], dtype=np.int64).reshape(len(entries), len(DIM_INDEX)),
+            busy=np.array([r.busy for r in columns], dtype=float),
+            kind=np.array([r.kind for r in columns], dtype=np.int64),
         )
 
     def indexed(self, table: NodeTable) -> np.ndarray:
@@ -85,12 +140,44 @@ class Placed:
         return np.array([table.index.get(name, -1) for name in self.nodes], dtype=np.int64)
 
 
-def row(pod: Pod) -> tuple[int, int, tuple[int, ...]]:
-    """What the estimators read of a pod: its CPU and memory requests and its declared noisy dimensions."""
-    return (
-        pod.requests.get(resources.CPU, 0),
-        pod.requests.get(resources.MEMORY, 0),
-        tuple(int(v) for v in declared_of(pod)[1]),
+class Row(NamedTuple):
+    """What the estimators read of one pod."""
+
+    cpu: int
+    """CPU request, millicores."""
+    memory: int
+    """Memory request, bytes."""
+    noisy: tuple[int, ...]
+    """Per interference dimension: does it declare itself noisy there."""
+    busy: int
+    """Estimated busy CPU, millicores (`busy_milli`)."""
+    kind: int
+    """The row of `NOISY_ORDER` it counts as, -1 for none."""
+
+
+def busy_milli(pod: Pod, workload_class: WorkloadClass) -> int:
+    """Millicores the pod keeps busy: its limit when above its request, else its request times its class's
+    share, else Koordinator's 250 m (see the module docstring)."""
+    request = pod.requests.get(resources.CPU, 0)
+    limit = pod.limits.get(resources.CPU, 0)
+    if limit > request:
+        return limit
+    if request > 0:
+        return round(request * CLASS_CPU_PERCENT[workload_class] / 100)
+    return DEFAULT_MILLI_CPU
+
+
+def row(pod: Pod) -> Row:
+    """The estimators' columns for one pod (its annotations parsed once, here)."""
+    needs = parse_needs(pod).needs
+    declared = {d.value for d in needs.noisy}
+    kind = next((k for k, name in enumerate(NOISY_ORDER) if name in declared), -1)
+    return Row(
+        cpu=pod.requests.get(resources.CPU, 0),
+        memory=pod.requests.get(resources.MEMORY, 0),
+        noisy=tuple(int(v) for v in declared_of(pod)[1]),
+        busy=busy_milli(pod, needs.workload_class),
+        kind=kind,
     )
 
 
@@ -111,15 +198,18 @@ class Fresh:
     """Their estimated memory, bytes."""
     noisy: np.ndarray
     """[nodes, 4]: how many of them declare themselves noisy in each interference dimension."""
+    counters: np.ndarray
+    """[nodes, len(NOISY_METRICS)]: what their declared noise adds to each counter's mean, before clipping."""
 
-    def since(self, cutoff: np.ndarray) -> np.ndarray:
-        """Per row of `placed`: on a known node and placed after that node's `cutoff` (NaN counts nothing)."""
+    def since(self, cutoff: np.ndarray, *, inclusive: bool = False) -> np.ndarray:
+        """Per row of `placed`: on a known node and placed after that node's `cutoff` (at it too when
+        `inclusive`; NaN counts nothing)."""
         known = self.index >= 0
         if not len(cutoff):
             return known
         limit = np.where(known, cutoff[np.maximum(self.index, 0)], np.nan)
         with np.errstate(invalid="ignore"):
-            return known & (self.placed.at > limit)
+            return known & ((self.placed.at >= limit) if inclusive else (self.placed.at > limit))
 
     def per_node(self, rows: np.ndarray, values: np.ndarray) -> np.ndarray:
         """Per node: the sum of `values` over the selected `rows` of `placed`."""
@@ -131,21 +221,54 @@ def apply(snapshot: Snapshot, placed: Placed) -> Snapshot:
     n = len(snapshot)
     measured = snapshot.telemetry
     index = placed.indexed(snapshot.table)
+    zeros = np.zeros(n)
     empty = Fresh(
-        measured, placed, index, np.zeros(n, np.int64), np.zeros(n), np.zeros(n), np.zeros((n, len(DIM_INDEX)))
+        measured,
+        placed,
+        index,
+        np.zeros(n, np.int64),
+        zeros,
+        zeros,
+        np.zeros((n, len(DIM_INDEX))),
+        np.zeros((n, len(NOISY_METRICS))),
     )
-    rows = empty.since(measured.timestamps)
+    rows = empty.since(measured.timestamps, inclusive=True)  # a NodeState's window ends at its timestamp
     pods = np.bincount(index[rows], minlength=n)
     if not pods.any():
         return replace(snapshot, fresh=replace(empty, pods=pods))
-    milli = empty.per_node(rows, cpu_estimate(placed.cpu_request))
+    milli = empty.per_node(rows, placed.busy)
     noisy = np.stack([empty.per_node(rows, placed.noisy[:, d].astype(float)) for d in range(len(DIM_INDEX))], axis=1)
     memory = empty.per_node(rows, memory_estimate(placed.memory_request))
-    fresh = replace(empty, pods=pods, milli_cpu=milli, memory=memory, noisy=noisy)
+    declared = rows & (placed.kind >= 0)
+    scale = placed.busy / FITTED_MILLI_CPU
+    per_pod = _NOISY[np.maximum(placed.kind, 0)] * scale[:, None]
+    counters = np.stack([empty.per_node(declared, per_pod[:, m]) for m in range(len(NOISY_METRICS))], axis=1)
+    fresh = replace(empty, pods=pods, milli_cpu=milli, memory=memory, noisy=noisy, counters=counters)
     cores = snapshot.table.allocatable[:, 0].astype(float)
     added = np.where(cores > 0, milli / np.where(cores > 0, cores, 1.0), 0.0)
     metrics = measured.metrics.copy()
     for stat in (_MEAN, _P95):
         metrics[:, _CPU, stat] = np.minimum(metrics[:, _CPU, stat] + added, 1.0)
+        raised = metrics[:, _NOISY_COLUMNS, stat] + counters
+        metrics[:, _NOISY_COLUMNS, stat] = np.clip(raised, _LOW, _HIGH)
     telemetry = Telemetry(measured.states, metrics, measured.timestamps)
     return replace(snapshot, telemetry=telemetry, fresh=fresh)
+
+
+def summary(snapshot: Snapshot) -> dict[str, dict[str, float]]:
+    """Per node with pods counted since its telemetry: how many, and what they add (CPU as a fraction of the
+    node, the counters in their own units), as `decide --json` shows it; empty without an estimate."""
+    fresh = snapshot.fresh
+    if fresh is None:
+        return {}
+    cores = snapshot.table.allocatable[:, 0].astype(float)
+    out: dict[str, dict[str, float]] = {}
+    for i in np.flatnonzero(fresh.pods):
+        entry: dict[str, float] = {"pods": int(fresh.pods[i])}
+        entry["cpu_utilization"] = round(float(fresh.milli_cpu[i] / cores[i]), 4) if cores[i] > 0 else 0.0
+        known = ~np.isnan(fresh.measured.metrics[i, _NOISY_COLUMNS, _MEAN])
+        entry |= {
+            m: round(float(v), 4) for m, v, k in zip(NOISY_METRICS, fresh.counters[i], known, strict=True) if k and v
+        }
+        out[snapshot.names[i]] = entry
+    return out

@@ -186,6 +186,9 @@ class Pod:
     """Init containers' then containers' images, as written in the spec."""
     controller: tuple[str, ...] = ()
     """The controlling ownerReference as (apiVersion, kind, uid); empty when none."""
+    limits: Mapping[str, int] = field(default_factory=dict)
+    """CPU and memory limits of the app containers, summed; a resource is absent when a container leaves it
+    unbounded (`resources.pod_limits`)."""
 
     @property
     def key(self) -> str:

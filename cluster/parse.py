@@ -396,6 +396,7 @@ def _parse_pod(obj: RawObject, meta: ObjectMeta, key: str) -> Pod:
     try:
         requests, non_zero = resources.pod_requests_and_non_zero(spec)
         qos = str(status.get("qosClass") or resources.qos_class(spec))
+        limits = resources.pod_limits(spec)
         ports = resources.host_ports(spec)
     except QuantityError as exc:
         raise ManifestError(f"pod {key}: {exc}") from exc
@@ -424,4 +425,5 @@ def _parse_pod(obj: RawObject, meta: ObjectMeta, key: str) -> Pod:
         args=tuple(str(a) for c in containers for a in list(c.get("command") or []) + list(c.get("args") or [])),
         images=_shared(tuple(_intern(str(image or "")) for image in images)),
         controller=_controller(meta.get("ownerReferences")),
+        limits=limits,
     )

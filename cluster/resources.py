@@ -227,6 +227,20 @@ def host_ports(spec: Mapping[str, Any]) -> tuple[tuple[str, str, int], ...]:
     return tuple(ports)
 
 
+def pod_limits(spec: Mapping[str, Any]) -> dict[str, int]:
+    """CPU and memory limits of the app containers, summed; a resource is left out when any container leaves it
+    unbounded (the pod may then use the whole node), as the pod-level `resources.limits` overrides."""
+    containers = _objects(spec.get("containers"), lenient=False)
+    limited = [parse_list((c.get("resources") or {}).get("limits")) for c in containers]
+    totals = {
+        name: sum(lim.get(name, 0) for lim in limited) for name in _POD_LEVEL if all(lim.get(name) for lim in limited)
+    }
+    pod_level = spec.get("resources") or {}
+    if isinstance(pod_level, Mapping):
+        totals.update({k: v for k, v in parse_list(pod_level.get("limits")).items() if k in _POD_LEVEL and v})
+    return totals
+
+
 def qos_class(spec: Mapping[str, Any]) -> str:
     """Guaranteed, Burstable or BestEffort, as `GetPodQOS` decides from requests and limits."""
     containers = list(spec.get("containers") or []) + list(spec.get("initContainers") or [])

@@ -136,6 +136,8 @@ class _PlacedLog:
         self._cpu = np.empty(capacity)
         self._memory = np.empty(capacity)
         self._noisy = np.empty((capacity, len(DIMENSIONS)), dtype=np.int64)
+        self._busy = np.empty(capacity)
+        self._kind = np.empty(capacity, dtype=np.int64)
         self._index = np.empty(capacity, dtype=np.int64)
 
     def add(self, key: str, pod: Pod, at: float) -> None:
@@ -147,7 +149,7 @@ class _PlacedLog:
 
     def _append(self, pod: Pod, at: float) -> None:
         if self._count == len(self._at):
-            for name in ("_at", "_cpu", "_memory", "_noisy", "_index"):
+            for name in ("_at", "_cpu", "_memory", "_noisy", "_busy", "_kind", "_index"):
                 old = getattr(self, name)
                 grown = np.empty((2 * len(old), *old.shape[1:]), dtype=old.dtype)
                 grown[: self._count] = old[: self._count]
@@ -155,8 +157,9 @@ class _PlacedLog:
         k = self._count
         self._pods.append(pod)
         self._nodes.append(pod.node_name)
-        cpu, memory, noisy = estimate.row(pod)
-        self._at[k], self._cpu[k], self._memory[k], self._noisy[k] = at, cpu, memory, noisy
+        r = estimate.row(pod)
+        self._at[k], self._cpu[k], self._memory[k], self._noisy[k] = at, r.cpu, r.memory, r.noisy
+        self._busy[k], self._kind[k] = r.busy, r.kind
         self._index[k] = self._table.index.get(pod.node_name, -1) if self._table is not None else -1
         self._count += 1
 
@@ -188,6 +191,8 @@ class _PlacedLog:
             cpu_request=self._cpu[:k],
             memory_request=self._memory[:k],
             noisy=self._noisy[:k],
+            busy=self._busy[:k],
+            kind=self._kind[:k],
             index=self._index[:k],
             table=table,
         )

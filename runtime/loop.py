@@ -257,6 +257,7 @@ class Scheduler:
             placed=decision.node is not None,
             latency_ms=decision.latency_ms,
             fallbacks=decision.fallbacks,
+            slo_unmet=decision.slo_unmet,
         )
         self._log(decision)
         if decision.warnings and queued.attempts == 0:

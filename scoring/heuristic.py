@@ -18,7 +18,10 @@ import numpy as np
 
 from cluster.config import DEFAULT_SCORE_WEIGHTS
 from cluster.snapshot import Snapshot
+from scoring import slo
 from scoring.framework import MAX_NODE_SCORE, PodInfo
+from scoring.plugins.interference_aware import NAME as INTERFERENCE_AWARE
+from scoring.plugins.interference_aware import UNDECLARED_WEIGHT, worst_pressure
 from scoring.runtime import Profile, run_scores
 from scoring.tiers import HeuristicScores
 
@@ -84,21 +87,23 @@ class HeuristicTier:
         self.strategy = Strategy(strategy)
         self.profile = Profile.build(weights=weights)
         self._weights = dict(weights)
+        self._slo = self._weights.get(INTERFERENCE_AWARE, 0) > 0
+        """The SLO rule reads InterferenceAware's pressure: a profile without it (kube-scheduler's weights, the
+        benchmark's peers) is blind to interference and keeps its own pick."""
         self._turn = itertools.count()
         self._lock = threading.Lock()
 
     def score(self, pod: PodInfo, snapshot: Snapshot, feasible: np.ndarray) -> HeuristicScores:
-        """Score the feasible nodes (indices into the snapshot, at least one)."""
+        """Score the feasible nodes (indices into the snapshot, at least one); a pod's P99 target may move the
+        pick (`scoring.slo`)."""
         names = snapshot.names
         outcome = run_scores(self.profile, pod, snapshot, feasible)
         if self.strategy is Strategy.RESOURCE_BALANCED:
             scores = outcome.normalized
             best = _best(scores)
-            reason = _balanced_reason(outcome.per_plugin, best, scores[best], len(feasible))
         elif self.strategy is Strategy.LEAST_LOADED:
             scores = least_loaded(pod, snapshot, feasible)
             best = _best(scores)
-            reason = f"least loaded: {100 - scores[best]:.0f}% of cpu, memory and pod slots requested after placement"
         else:
             with self._lock:
                 turn = next(self._turn)
@@ -106,5 +111,23 @@ class HeuristicTier:
             best = order[turn % len(order)]
             rank = {k: (pos - turn) % len(order) for pos, k in enumerate(order)}
             scores = np.array([MAX_NODE_SCORE * (1 - rank[k] / len(order)) for k in range(len(feasible))])
+        verdict = None
+        if self._slo and pod.needs.p99_target_ms is not None:
+            pressure = worst_pressure(pod.needs, snapshot, feasible, undeclared=UNDECLARED_WEIGHT)
+            verdict = slo.apply(pod.needs.p99_target_ms, slo.pressure_slowdown(pressure), scores, best)
+            best = verdict.best if verdict is not None else best
+        if self.strategy is Strategy.RESOURCE_BALANCED:
+            reason = _balanced_reason(outcome.per_plugin, best, scores[best], len(feasible))
+        elif self.strategy is Strategy.LEAST_LOADED:
+            reason = f"least loaded: {100 - scores[best]:.0f}% of cpu, memory and pod slots requested after placement"
+        else:
             reason = f"round robin: turn {turn % len(order) + 1} of {len(order)} feasible node(s)"
-        return HeuristicScores(feasible, scores, outcome.per_plugin, best, reason, self._weights)
+        return HeuristicScores(
+            feasible,
+            scores,
+            outcome.per_plugin,
+            best,
+            slo.reason_with(reason, verdict),
+            self._weights,
+            slo_unmet=verdict is not None and verdict.unmet,
+        )

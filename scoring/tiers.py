@@ -44,6 +44,8 @@ class HeuristicScores:
     reason: str
     weights: Mapping[str, int] = field(default_factory=dict)
     """The profile's score weights, so other tiers can weigh a plugin as this tier does."""
+    slo_unmet: bool = False
+    """The pod's P99 target is predicted to be missed on every feasible node (`scoring.slo`)."""
 
     @property
     def preference(self) -> tuple[np.ndarray, int] | None:
@@ -97,6 +99,8 @@ class Choice:
     """0..100 per feasible node, higher is better."""
     extra: Mapping[str, Any] = field(default_factory=dict)
     """Tier-specific facts for the decision's JSON (e.g. regimes, cache hits)."""
+    slo_unmet: bool = False
+    """The pod's P99 target is predicted to be missed on every feasible node (`scoring.slo`)."""
 
 
 class TierDecider(Protocol):
@@ -128,6 +132,10 @@ class Decision:
     needs: Needs | None = None
     """The pod's needs as parsed for this decision, for whoever looks at the pod again (the fit re-check,
     the collector): a pod's annotations are parsed once per decision."""
+    slo_unmet: bool = False
+    """The pod's P99 target is predicted to be missed wherever it goes (`ai_scheduler_slo_unmet_total`)."""
+    estimate: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    """Per node with pods placed since its telemetry: how many and what they add (`cluster.estimate.summary`)."""
 
     def summary(self) -> dict[str, Any]:
         """The decision in brief, as every reader shows it: the log line takes it whole (with the tier's facts),
@@ -159,6 +167,8 @@ class Decision:
             out["fallbacks"] = brief["fallbacks"]
         if self.warnings:
             out["warnings"] = list(self.warnings)
+        if self.estimate:
+            out["estimate"] = {node: dict(added) for node, added in self.estimate.items()}
         out.update({key: dict(value) if isinstance(value, Mapping) else value for key, value in self.extra.items()})
         return out
 

@@ -62,6 +62,12 @@ class Stats:
         self.fallbacks = PromCounter(
             "ai_scheduler_tier_fallbacks", "Times a tier declined a pod, by tier.", ["tier"], registry=r
         )
+        self.slo_unmet = PromCounter(
+            "ai_scheduler_slo_unmet",
+            "Pods placed where their P99 target is predicted to be missed, because no feasible node meets it, by tier.",
+            ["tier"],
+            registry=r,
+        )
         self.decision_latency = Histogram(
             "ai_scheduler_decision_latency_seconds", "Per-pod decision latency by tier.", ["tier"], buckets=BUCKETS,
             registry=r,
@@ -112,7 +118,13 @@ class Stats:
             self._seen.add(key)
 
     def decided(
-        self, *, tier: str, placed: bool, latency_ms: float, fallbacks: Mapping[str, str] | None = None
+        self,
+        *,
+        tier: str,
+        placed: bool,
+        latency_ms: float,
+        fallbacks: Mapping[str, str] | None = None,
+        slo_unmet: bool = False,
     ) -> None:
         fallbacks = fallbacks or {}
         result = "scheduled" if placed else "unschedulable"
@@ -129,6 +141,8 @@ class Stats:
         if placed:
             self.decisions.labels(tier).inc()
             self.decision_latency.labels(tier).observe(seconds)
+            if slo_unmet:
+                self.slo_unmet.labels(tier).inc()
         for declined in fallbacks:
             self.fallbacks.labels(declined).inc()
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from agent import exporter
-from cluster import config, needs, nodestate
+from cluster import config, estimate, needs, nodestate
 from cluster.config import DEFAULT_SCORE_WEIGHTS
 from runtime import writer
 from scoring.heuristic import Strategy
@@ -119,3 +119,9 @@ def test_the_environment_variables_and_defaults_are_the_code_s() -> None:
     assert f"`{config.DEFAULT_MODEL}`" in environment
     default_name = config.SchedulerSettings.model_fields["name"].default
     assert f"Scheduler name: `{default_name}`" in TEXT
+
+
+def test_the_estimate_in_decide_names_the_counters_the_estimate_raises() -> None:
+    described = re.search(r"`estimate` \(present when.*?\. Other keys", section(4), flags=re.S).group(0)
+    assert set(estimate.NOISY_METRICS) <= set(code_names(described))
+    assert "`cpu_utilization`" in described and "`pods`" in described

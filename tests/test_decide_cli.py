@@ -157,3 +157,16 @@ def test_bad_config(tmp_path):
 def test_bad_environment_value():
     result = decide("--snapshot", str(SNAPSHOT), "--pod", str(PODS), env={"LOG_FORMAT": "xml"})
     assert result.returncode == 2 and "logging.format: 'xml'" in result.stderr
+
+
+def test_each_pod_shows_the_pods_placed_before_it_as_the_estimate(heuristic):
+    """The first pod sees no estimate; every later one counts the earlier placements on their nodes."""
+    order = list(heuristic)
+    assert "estimate" not in heuristic[order[0]]
+    first_node = heuristic[order[0]]["node"]
+    second = heuristic[order[1]]["estimate"][first_node]
+    assert second["pods"] == 1
+    assert 0 < second["cpu_utilization"] <= 1
+    placed = [heuristic[name]["node"] for name in order[:-1] if heuristic[name]["node"]]
+    counted = heuristic[order[-1]]["estimate"]
+    assert sum(e["pods"] for e in counted.values()) == len(placed)

@@ -17,7 +17,7 @@ context.
 
 import numpy as np
 
-from cluster.needs import DIMENSIONS
+from cluster.needs import DIMENSIONS, Needs
 from cluster.snapshot import DIM_INDEX, Snapshot
 from scoring.framework import MAX_NODE_SCORE, PodInfo
 from scoring.pressure import node_pressure
@@ -28,6 +28,13 @@ NAME = "InterferenceAware"
 UNDECLARED_WEIGHT = 0.5
 
 
+def worst_pressure(needs: Needs, snapshot: Snapshot, feasible: np.ndarray, *, undeclared: float) -> np.ndarray:
+    """Per node at `feasible`: the worst pressure, the declared dimensions weighing 1 and the others `undeclared`
+    (what this plugin scores, and what the SLO rule turns into a predicted slowdown)."""
+    weights = np.array([1.0 if d in needs.sensitivity else undeclared for d in DIMENSIONS])
+    return (node_pressure(snapshot, feasible) * weights).max(axis=1)
+
+
 class InterferenceAware:
     name = NAME
 
@@ -35,13 +42,8 @@ class InterferenceAware:
         needs = pod.needs
         score = np.full(len(feasible), float(MAX_NODE_SCORE))
         if needs.sensitivity or needs.latency_critical:
-            weights = np.array(
-                [
-                    1.0 if d in needs.sensitivity else UNDECLARED_WEIGHT if needs.latency_critical else 0.0
-                    for d in DIMENSIONS
-                ]
-            )
-            worst = (node_pressure(snapshot, feasible) * weights).max(axis=1)
+            undeclared = UNDECLARED_WEIGHT if needs.latency_critical else 0.0
+            worst = worst_pressure(needs, snapshot, feasible, undeclared=undeclared)
             score = np.minimum(score, MAX_NODE_SCORE * (1.0 - worst))
         if needs.noisy:
             dims = [DIM_INDEX[d] for d in needs.noisy]

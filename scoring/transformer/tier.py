@@ -23,7 +23,7 @@ import numpy as np
 from cluster.clock import Clock
 from cluster.config import Settings
 from cluster.snapshot import Snapshot
-from scoring import regimes
+from scoring import regimes, slo
 from scoring.breaker import CircuitBreaker, State, reporting_listener
 from scoring.framework import NodeScores, NodeValues
 from scoring.tiers import Choice, Request, Tier, TierDeclinedError
@@ -122,6 +122,11 @@ class TransformerTier:
             return names[feasible[k]]
 
         best = scores.pick(final, request.heuristic.scores, name_of)
+        preferred = final is not assessed.final and best != scores.pick(
+            assessed.final, request.heuristic.scores, name_of
+        )
+        verdict = slo.apply(request.pod.needs.p99_target_ms, assessed.slowdown, final, best)
+        best = verdict.best if verdict is not None else best
         labels = snapshot.telemetry.derived(regimes.regimes)
         chosen = int(feasible[best])
         reason = scores.reason(
@@ -130,12 +135,12 @@ class TransformerTier:
             regime=str(labels[chosen]),
             capped=bool((assessed.final < assessed.own).any()),
             noisy=pod.noisy,
-            preferred=final is not assessed.final
-            and best != scores.pick(assessed.final, request.heuristic.scores, name_of),
+            preferred=preferred and (verdict is None or verdict.note is None),
         )
         return Choice(
             node=names[chosen],
-            reason=reason,
+            reason=slo.reason_with(reason, verdict),
+            slo_unmet=verdict is not None and verdict.unmet,
             scores=Scores(names, feasible, final, snapshot.table.index),
             extra={
                 "regimes": self._regimes_of(snapshot, feasible, labels),

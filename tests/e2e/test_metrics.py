@@ -4,6 +4,7 @@ import re
 import urllib.error
 import urllib.request
 
+from runtime.writer import REASON
 from sim.apiserver import Emulator
 from telemetry.server import MetricsServer
 from tests.e2e.cluster import bound, node, pod, scheduler, wait_until
@@ -52,3 +53,30 @@ def test_metrics_health_and_readiness():
     assert value(text, f'scheduler_scheduling_attempt_duration_seconds_count{{{profile},result="scheduled"}}') == 5
     assert "ai_scheduler_binding_failures_total 0.0" in text
     assert value(text, "ai_scheduler_leader") == 1  # no leader election: this replica schedules
+
+
+def test_a_pod_placed_against_its_p99_target_counts_on_metrics():
+    """One node, four declared noisy hogs on it: the latency-critical pod's 1 ms target cannot be met there, the
+    pod still goes there (the best there is), the reason says so and /metrics counts it."""
+    noisy = {"ai-scheduler.io/noisy": "membw,llc,cpu", "ai-scheduler.io/workload-class": "batch"}
+    hogs = [pod(f"hog-{i}", cpu="2", nodeName="n1") for i in range(4)]
+    for hog in hogs:
+        hog["metadata"]["annotations"] = noisy
+    web = pod("web", cpu="500m")
+    web["metadata"]["annotations"] = {
+        "ai-scheduler.io/workload-class": "latency-critical",
+        "ai-scheduler.io/p99-target-ms": "1",
+    }
+    with Emulator(objects=[node("n1", cpu="16"), *hogs]) as emulator, scheduler(emulator) as running:
+        server = MetricsServer(running.stats.registry, ready=running.ready, address="127.0.0.1", port=0)
+        server.start()
+        try:
+            emulator.store.create("pods", web)
+            wait_until(lambda: "web" in bound(emulator), timeout=20, what="the web pod's binding")
+            status, text = get(f"http://127.0.0.1:{server.port}/metrics")
+        finally:
+            server.stop()
+        placed = emulator.store.get("pods", "web", namespace="default")
+    assert status == 200
+    assert value(text, 'ai_scheduler_slo_unmet_total{tier="transformer"}') == 1
+    assert placed["metadata"]["annotations"][REASON].startswith("no node meets the 1 ms P99 target; best predicted")

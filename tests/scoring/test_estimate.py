@@ -1,24 +1,31 @@
 """The assigned-pod estimate: pods placed since a node's telemetry count in what every tier sees."""
 
 import json
+import math
 from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import pytest
 
 from cluster import estimate, nodestate
 from cluster.clock import FakeClock
 from cluster.config import Settings
-from cluster.nodestate import NodeState, Summary
-from cluster.snapshot import Snapshot
+from cluster.needs import Dimension
+from cluster.nodestate import METRIC_NAMES, NodeState, Summary
+from cluster.objects import Pod
+from cluster.parse import parse_pod
+from cluster.snapshot import DIM_INDEX, Snapshot
 from llm.prompt import METRIC_LABELS
 from runtime.assemble import build_decider
 from runtime.cache import ADDED, SchedulerCache
 from scoring.decide import Decider, Tier
+from scoring.pressure import node_pressure
 from tests.builders import make_node, make_pod, node_json, pod_json
 from tests.llm.conftest import llm_settings
 from tests.llm.fake_llm import FakeLLM
+from training import estimate_fit
 
 NOW = 1_800_000_000.0
 SENSITIVE = {"ai-scheduler.io/workload-class": "latency-critical", "ai-scheduler.io/sensitivity": "cpu"}
@@ -122,7 +129,7 @@ def test_a_newer_node_state_drops_the_pods_it_already_measures():
     a = before.node_index("a")
     assert before.fresh.pods[a] == 3
     assert before.metrics[a, 0, 0] == pytest.approx(0.30 + 3 * 3400 / 32000)
-    annotations = {nodestate.ANNOTATION: node_state("a", 0.95, age=0.0)}
+    annotations = {nodestate.ANNOTATION: node_state("a", 0.95, age=-1.0)}  # published a second after them
     cache.node_event("MODIFIED", node_json("a", cpu="32", memory="128Gi", annotations=annotations))
     after = cache.snapshot()
     assert after.fresh.pods[a] == 0
@@ -137,7 +144,7 @@ def test_pods_bound_by_others_count_from_their_scheduled_condition():
     cache.pod_event(ADDED, raw)
     snapshot = cache.snapshot()
     b = snapshot.node_index("b")
-    assert (snapshot.fresh.pods[b], snapshot.fresh.milli_cpu[b]) == (1, 6800)
+    assert (snapshot.fresh.pods[b], snapshot.fresh.milli_cpu[b]) == (1, 5600)  # a throughput pod: 70 % of 8 cores
 
 
 @pytest.mark.parametrize(
@@ -145,6 +152,7 @@ def test_pods_bound_by_others_count_from_their_scheduled_condition():
     [
         pytest.param(NOW - 60, 1, id="a pod placed after the node state counts"),
         pytest.param(NOW + 1, 0, id="a pod placed before the node state is already measured"),
+        pytest.param(NOW, 1, id="a pod placed the instant its node published is not in that window"),
         pytest.param(None, 1, id="a node state without a time counts every recent pod"),
     ],
 )
@@ -155,7 +163,7 @@ def test_which_pods_the_estimate_counts(timestamp, counted):
     snapshot = estimate.apply(Snapshot.build([node], [pod], states={"n": state}), estimate.Placed.of([(pod, NOW)]))
     assert snapshot.fresh.pods.tolist() == [counted]
     assert snapshot.fresh.noisy[0].tolist() == [counted, 0, 0, 0]
-    assert snapshot.metrics[0, 0, 0] == pytest.approx(0.5 + counted * 850 / 4000)
+    assert snapshot.metrics[0, 0, 0] == pytest.approx(0.5 + counted * 700 / 4000)
 
 
 def test_unknown_telemetry_stays_unknown():
@@ -186,3 +194,119 @@ def test_the_estimate_follows_its_node_when_the_node_set_changes():
     after = cache.snapshot()
     assert before.fresh.pods[before.node_index("b")] == after.fresh.pods[after.node_index("b")] == 1
     assert after.fresh.pods.sum() == 1
+
+
+def limited_pod(cpu: str, limit: str | None, workload_class: str | None) -> Pod:
+    raw = pod_json("p", node="n", cpu=cpu if cpu != "0" else None)
+    if limit is not None:
+        raw["spec"]["containers"][0]["resources"]["limits"] = {"cpu": limit}
+    if workload_class is not None:
+        raw["metadata"]["annotations"]["ai-scheduler.io/workload-class"] = workload_class
+    return parse_pod(raw)
+
+
+@pytest.mark.parametrize(
+    ("cpu", "limit", "workload_class", "busy"),
+    [
+        pytest.param("1", "2", "latency-critical", 2000, id="a limit above the request counts whole"),
+        pytest.param("1", "1", "latency-critical", 850, id="a latency-critical pod counts 85 percent of its request"),
+        pytest.param("1", None, None, 700, id="an unannotated pod is throughput and counts 70 percent"),
+        pytest.param("1", None, "batch", 1000, id="a batch pod keeps its whole request busy"),
+        pytest.param("0", None, None, 250, id="a pod without requests counts Koordinator's 250 millicores"),
+    ],
+)
+def test_busy_cpu_by_qos_and_workload_class(cpu, limit, workload_class, busy):
+    assert estimate.row(limited_pod(cpu, limit, workload_class)).busy == busy
+
+
+def counter_state(*, age: float, membw: float | None = 0.1) -> NodeState:
+    """Quiet counters on a 4-core node; `membw` None leaves the bandwidth ratio unknown."""
+    metrics = {"cpu_utilization": 0.2, "llc_miss_rate": 0.05, "llc_occupancy_ratio": 0.4, "psi_cpu_some": 1.0}
+    if membw is not None:
+        metrics["memory_bandwidth_ratio"] = membw
+    summaries = {k: Summary(v, 0.0, v) for k, v in metrics.items()}
+    return NodeState("n", timestamp=NOW - age, metrics=summaries)
+
+
+def noisy_pods(kind: str, count: int, *, cpu: str = "1") -> list[Pod]:
+    annotations = {"ai-scheduler.io/noisy": kind, "ai-scheduler.io/workload-class": "batch"}
+    return [make_pod(f"{kind}-{k}", node="n", cpu=cpu, annotations=annotations) for k in range(count)]
+
+
+def estimated(pods: list[Pod], state: NodeState, *, at: float = NOW) -> Snapshot:
+    snapshot = Snapshot.build([make_node("n", cpu="4")], pods, states={"n": state})
+    return estimate.apply(snapshot, estimate.Placed.of([(p, at) for p in pods]))
+
+
+def metric(snapshot: Snapshot, name: str) -> float:
+    return float(snapshot.metrics[0, METRIC_NAMES.index(name), 0])
+
+
+ADDS = dict(zip(estimate.NOISY_METRICS, estimate.NOISY_ADDS["membw"], strict=True))
+
+
+@pytest.mark.parametrize(
+    ("kind", "count", "cpu", "name", "expected"),
+    [
+        pytest.param(
+            "membw",
+            1,
+            "1",
+            "memory_bandwidth_ratio",
+            0.1 + ADDS["memory_bandwidth_ratio"],
+            id="one membw pod adds its fitted bandwidth",
+        ),
+        pytest.param(
+            "membw",
+            2,
+            "2",
+            "memory_bandwidth_ratio",
+            0.1 + 4 * ADDS["memory_bandwidth_ratio"],
+            id="two pods twice as busy add four times",
+        ),
+        pytest.param("membw", 8, "4", "llc_occupancy_ratio", 1.0, id="occupancy stops at the whole cache"),
+        pytest.param(
+            "llc", 1, "1", "llc_miss_rate", 0.05 + estimate.NOISY_ADDS["llc"][1], id="an llc pod raises the miss rate"
+        ),
+        pytest.param("cpu", 1, "1", "llc_miss_rate", 0.05, id="a cpu pod leaves the miss rate alone"),
+    ],
+)
+def test_declared_noisy_pods_raise_the_counters_by_the_fitted_table(kind, count, cpu, name, expected):
+    snapshot = estimated(noisy_pods(kind, count, cpu=cpu), counter_state(age=30))
+    assert metric(snapshot, name) == pytest.approx(expected)
+
+
+def test_counters_unknown_stay_unknown_and_measured_pods_add_nothing():
+    unknown = estimated(noisy_pods("membw", 2), counter_state(age=30, membw=None))
+    assert math.isnan(metric(unknown, "memory_bandwidth_ratio"))
+    measured = estimated(noisy_pods("membw", 2), counter_state(age=30), at=NOW - 60)
+    assert metric(measured, "memory_bandwidth_ratio") == pytest.approx(0.1)
+    assert measured.fresh.pods.tolist() == [0]
+
+
+def test_a_fresh_declared_pod_is_not_counted_twice_by_interference_aware():
+    """Its declaration already weighs 0.5 in its dimension; the estimate lifts the telemetry there below that,
+    and the pressure takes the larger of the two, not their sum. Its cache footprint, which it did not declare,
+    shows as the estimate's alone."""
+    pods = noisy_pods("membw", 1)
+    plain = Snapshot.build([make_node("n", cpu="4")], pods, states={"n": counter_state(age=30)})
+    with_estimate = estimated(pods, counter_state(age=30))
+    everywhere = np.arange(1)
+    membw, llc = DIM_INDEX[Dimension.MEMBW], DIM_INDEX[Dimension.LLC]
+    assert node_pressure(plain, everywhere)[0, membw] == pytest.approx(0.5)
+    assert node_pressure(with_estimate, everywhere)[0, membw] == pytest.approx(0.5)
+    assert node_pressure(with_estimate, everywhere)[0, llc] > node_pressure(plain, everywhere)[0, llc]
+
+
+def test_the_table_is_what_the_fit_prints():
+    fitted = estimate_fit.fit()
+    for kind, adds in estimate.NOISY_ADDS.items():
+        for name, value in zip(estimate.NOISY_METRICS, adds, strict=True):
+            assert value == pytest.approx(fitted[kind][name], rel=0.02, abs=0.011), (kind, name)
+
+
+def test_the_simulated_rig_agrees_with_the_measured_one_for_one_more_antagonist():
+    simulated, measured = estimate_fit.rig_slopes()
+    for kind in ("llc", "membw"):
+        for name in ("llc_miss_rate", "memory_bandwidth_ratio"):
+            assert simulated[kind][name] == pytest.approx(measured[kind][name], rel=0.35, abs=0.01), (kind, name)

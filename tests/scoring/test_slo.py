@@ -1,0 +1,132 @@
+"""SLO-aware placement: `ai-scheduler.io/p99-target-ms` moves the local tiers' pick, and says so when it cannot."""
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from cluster.config import Settings
+from cluster.nodestate import NodeState, Summary
+from cluster.snapshot import Snapshot
+from runtime.assemble import build_decider
+from scoring import slo
+from scoring.decide import Decider
+from scoring.heuristic import HeuristicTier
+from scoring.runtime import KUBE_SCORE_WEIGHTS
+from telemetry.stats import Stats
+from tests.builders import make_node, make_pod
+
+NOW = 1_800_000_000.0
+TARGET = 2.0
+HALF_TARGET = TARGET / slo.TARGET_HEADROOM  # the predicted P99 at no slowdown
+
+
+@pytest.mark.parametrize(
+    ("target", "slowdown", "scores", "best", "expected", "unmet"),
+    [
+        pytest.param(None, [5.0, 1.0], [90, 10], 0, None, False, id="no target leaves the tier's pick alone"),
+        pytest.param(TARGET, [1.0, 1.1], [90, 10], 0, 0, False, id="a pick that meets the target stands"),
+        pytest.param(TARGET, [5.0, 1.5, 1.1], [90, 60, 10], 0, 1, False, id="the best-scored node that meets it"),
+        pytest.param(TARGET, [5.0, 4.0, 3.0], [90, 60, 10], 0, 2, True, id="none meets it: the best predicted"),
+        pytest.param(TARGET, [5.0, 2.3], [90, 10], 0, 1, False, id="meeting it without margin beats missing it"),
+    ],
+)
+def test_the_rule(target, slowdown, scores, best, expected, unmet):
+    verdict = slo.apply(target, np.array(slowdown), np.array(scores, dtype=float), best)
+    if expected is None:
+        assert verdict is None
+        return
+    assert (verdict.best, verdict.unmet) == (expected, unmet)
+    assert verdict.predicted_ms == pytest.approx(HALF_TARGET * slowdown[expected])
+
+
+def test_the_pressure_reads_as_the_transformer_s_score_scale():
+    assert slo.pressure_slowdown(np.array([0.0, 0.5, 1.0])) == pytest.approx([1.0, 5.0, 25.0])
+
+
+LEVELS = {"loud": (0.25, 0.7, 0.7), "mid": (0.12, 0.45, 0.5), "quiet": (0.05, 0.1, 0.2)}
+"""llc_miss_rate, memory_bandwidth_ratio, cpu_utilization per node: only "quiet" leaves a 1-2 ms target room."""
+PREFER_CACHE = {
+    "affinity": {
+        "podAffinity": {
+            "preferredDuringSchedulingIgnoredDuringExecution": [
+                {
+                    "weight": 100,
+                    "podAffinityTerm": {
+                        "labelSelector": {"matchLabels": {"app": "cache"}},
+                        "topologyKey": "kubernetes.io/hostname",
+                    },
+                }
+            ]
+        }
+    }
+}
+
+
+def state(name: str) -> NodeState:
+    llc, membw, cpu = LEVELS[name]
+    metrics = {
+        "cpu_utilization": cpu,
+        "llc_miss_rate": llc,
+        "llc_occupancy_ratio": 0.5,
+        "memory_bandwidth_ratio": membw,
+        "psi_cpu_some": 1.0,
+        "psi_io_some": 0.5,
+    }
+    return NodeState(name, timestamp=NOW - 10, metrics={k: Summary(v, 0.01, v) for k, v in metrics.items()})
+
+
+def cluster(names: tuple[str, ...]) -> Snapshot:
+    """The nodes, with a cache pod on "mid" that the web pod prefers to sit beside (so the tiers lean to "mid")."""
+    nodes = [make_node(n, cpu="16", memory="64Gi") for n in names]
+    cache = make_pod("cache-0", node="mid", cpu="100m", labels={"app": "cache"})
+    return Snapshot.build(nodes, [cache], states={n: state(n) for n in names})
+
+
+def web(target: float | None) -> Any:
+    annotations = {"ai-scheduler.io/workload-class": "latency-critical", "ai-scheduler.io/sensitivity": "llc,membw,cpu"}
+    if target is not None:
+        annotations["ai-scheduler.io/p99-target-ms"] = f"{target:g}"
+    return make_pod("web", cpu="1", memory="1Gi", annotations=annotations, spec=PREFER_CACHE)
+
+
+TIERS = ("heuristic", "transformer")
+
+
+MEETS = "meets the 1 ms P99 target with margin"
+MISSES = "no node meets the 1 ms P99 target; best predicted"
+ALL, LOUD = ("loud", "mid", "quiet"), ("loud", "mid")
+
+
+@pytest.mark.parametrize(
+    ("nodes", "target", "node", "unmet", "says"),
+    [
+        pytest.param(ALL, 1.0, "quiet", False, MEETS, id="a target met by one node picks it"),
+        pytest.param(LOUD, 1.0, "mid", True, MISSES, id="a target met by none picks the best and says so"),
+        pytest.param(ALL, None, "mid", False, "", id="no target keeps the preferred node"),
+    ],
+)
+@pytest.mark.parametrize("tier", TIERS)
+def test_the_slo_rule_per_tier(tier, nodes, target, node, unmet, says):
+    decision = build_decider(Settings(), tier=tier).decide(web(target), cluster(nodes))
+    assert decision.tier.value == tier
+    assert (decision.node, decision.slo_unmet) == (node, unmet), decision.reason
+    assert decision.reason.startswith(says)
+    assert ("P99 target" in decision.reason) is (target is not None)
+
+
+def test_a_pod_placed_against_its_target_counts_on_metrics():
+    stats = Stats()
+    stats.decided(tier="transformer", placed=True, latency_ms=1.0, slo_unmet=True)
+    stats.decided(tier="transformer", placed=True, latency_ms=1.0)
+    stats.decided(tier="heuristic", placed=False, latency_ms=1.0, slo_unmet=True)
+    assert stats.registry.get_sample_value("ai_scheduler_slo_unmet_total", {"tier": "transformer"}) == 1
+    assert stats.registry.get_sample_value("ai_scheduler_slo_unmet_total", {"tier": "heuristic"}) is None
+
+
+def test_a_profile_blind_to_interference_keeps_its_pick():
+    """kube-scheduler's own weights (the benchmark's `default` and the peers) have no InterferenceAware to read."""
+    blind = Decider(heuristic=HeuristicTier(weights=KUBE_SCORE_WEIGHTS))
+    decision = blind.decide(web(1.0), cluster(LOUD))
+    assert not decision.slo_unmet
+    assert "P99 target" not in decision.reason
