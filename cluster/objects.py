@@ -186,6 +186,8 @@ class Pod:
     """Init containers' then containers' images, as written in the spec."""
     controller: tuple[str, ...] = ()
     """The controlling ownerReference as (apiVersion, kind, uid); empty when none."""
+    scheduling_gates: tuple[str, ...] = ()
+    """`spec.schedulingGates` names: while any is left the pod waits in the gated queue, never decided."""
 
     @property
     def key(self) -> str:

@@ -385,6 +385,16 @@ def _bound_invalid_pod(obj: RawObject, meta: ObjectMeta, spec: Mapping[str, Any]
     )
 
 
+def _gates(raw: Any, where: str) -> tuple[str, ...]:
+    """`spec.schedulingGates` as their names, in order (the API server requires each to be named)."""
+    out = []
+    for i, gate in enumerate(_list(raw, where)):
+        if not isinstance(gate, Mapping) or not gate.get("name"):
+            raise ManifestError(f"{where}[{i}] needs a name")
+        out.append(str(gate["name"]))
+    return tuple(out)
+
+
 def _parse_pod(obj: RawObject, meta: ObjectMeta, key: str) -> Pod:
     spec = obj.get("spec")
     if not isinstance(spec, Mapping) or not isinstance(spec.get("containers"), list) or not spec["containers"]:
@@ -424,4 +434,5 @@ def _parse_pod(obj: RawObject, meta: ObjectMeta, key: str) -> Pod:
         args=tuple(str(a) for c in containers for a in list(c.get("command") or []) + list(c.get("args") or [])),
         images=_shared(tuple(_intern(str(image or "")) for image in images)),
         controller=_controller(meta.get("ownerReferences")),
+        scheduling_gates=_gates(spec.get("schedulingGates"), f"pod {key}: spec.schedulingGates"),
     )
