@@ -365,8 +365,10 @@ def parse_pod(obj: RawObject, *, warn: Warn | None = None) -> Pod:
 
 
 def _bound_invalid_pod(obj: RawObject, meta: ObjectMeta, spec: Mapping[str, Any]) -> Pod:
-    requests, non_zero = resources.pod_requests_and_non_zero(spec, invalid=resources.MAX_QUANTITY)
     status = obj.get("status")
+    requests, non_zero = resources.pod_requests_and_non_zero(
+        spec, invalid=resources.MAX_QUANTITY, status=status if isinstance(status, Mapping) else None
+    )
     labels = meta.get("labels")
     return Pod(
         name=str(meta["name"]),
@@ -404,7 +406,7 @@ def _parse_pod(obj: RawObject, meta: ObjectMeta, key: str) -> Pod:
             raise ManifestError(f"pod {key}: container {i} must be an object")
     status = _section(obj, "status", f"pod {key}")
     try:
-        requests, non_zero = resources.pod_requests_and_non_zero(spec)
+        requests, non_zero = resources.pod_requests_and_non_zero(spec, status=status)
         qos = str(status.get("qosClass") or resources.qos_class(spec))
         ports = resources.host_ports(spec)
     except QuantityError as exc:

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from cluster import estimate, nodestate
+from cluster import estimate, nodestate, resize
 from cluster.clock import Clock
 from cluster.needs import CLASS_ANNOTATION, DIMENSIONS, NOISY_ANNOTATION, SENSITIVITY_ANNOTATION
 from cluster.nodestate import NodeState
@@ -70,7 +70,9 @@ def _scheduling_view(node: Node) -> tuple[Any, ...]:
 def _pod_fingerprint(raw: Mapping[str, Any]) -> tuple[Any, ...]:
     """The raw pod fields the snapshot depends on; events that change none of them are skipped unparsed.
 
-    The phase is not one of them: only terminal phases matter, and those are handled before this.
+    The phase is not one of them: only terminal phases matter, and those are handled before this. The
+    resources are (`cluster.resize.footprint`): an in-place resize changes a bound pod's spec and the
+    kubelet's status, and the node must be re-accounted before the next decision.
     """
     meta = raw.get("metadata") or {}
     spec = raw.get("spec") or {}
@@ -81,6 +83,7 @@ def _pod_fingerprint(raw: Mapping[str, Any]) -> tuple[Any, ...]:
         bool(meta.get("deletionTimestamp")),
         tuple(sorted((_interned(k), _interned(v)) for k, v in labels.items())),
         tuple(_interned(annotations.get(k)) for k in (CLASS_ANNOTATION, SENSITIVITY_ANNOTATION, NOISY_ANNOTATION)),
+        resize.footprint(raw),
     )
 
 
