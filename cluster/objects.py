@@ -14,6 +14,8 @@ NOT_READY_TAINT = "node.kubernetes.io/not-ready"
 UNREACHABLE_TAINT = "node.kubernetes.io/unreachable"
 UNSCHEDULABLE_TAINT = "node.kubernetes.io/unschedulable"
 TERMINAL_PHASES = ("Succeeded", "Failed")
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+"""The label the API server puts on every namespace, its value the namespace's name."""
 
 
 class ObjectMeta(TypedDict, total=False):

@@ -29,6 +29,7 @@ from typing import Any
 from cluster import resources
 from cluster.errors import UserError
 from cluster.objects import (
+    NAMESPACE_NAME_LABEL,
     NOT_READY_TAINT,
     UNREACHABLE_TAINT,
     Affinity,
@@ -256,6 +257,15 @@ def _ready_condition(status: Mapping[str, Any]) -> str:
         if isinstance(condition, Mapping) and condition.get("type") == "Ready":
             return str(condition.get("status") or "Unknown")
     return ""
+
+
+def parse_namespace(obj: RawObject) -> tuple[str, dict[str, str]]:
+    """A Namespace's name and labels, what pod affinity's `namespaceSelector` matches; the name label is
+    there even where the API server has not set it (older servers, or objects loaded from files)."""
+    meta = _meta(obj, "namespace")
+    name = str(meta["name"])
+    labels = _str_map(meta.get("labels"), f"namespace {name}: metadata.labels")
+    return name, {NAMESPACE_NAME_LABEL: _intern(name), **labels}
 
 
 def parse_node(obj: RawObject, *, warn: Warn | None = None) -> Node:
