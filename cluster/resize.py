@@ -13,38 +13,31 @@ from typing import Any
 _RESIZE_CONDITIONS = ("PodResizePending", "PodResizeInProgress")
 
 
-def footprint(raw: Mapping[str, Any]) -> tuple[Any, ...]:
-    """The pod's spec and status resources and its resize conditions, as a hashable, comparable value."""
-    spec = raw.get("spec") or {}
-    status = raw.get("status") or {}
-    if not isinstance(spec, Mapping) or not isinstance(status, Mapping):
-        return ()
-    containers = [
-        _frozen(c.get("resources")) for field in ("initContainers", "containers") for c in _mappings(spec.get(field))
-    ]
-    statuses = [
-        (_frozen(s.get("name")), _frozen(s.get("allocatedResources")), _frozen(s.get("resources")))
-        for field in ("initContainerStatuses", "containerStatuses")
-        for s in _mappings(status.get(field))
-    ]
-    conditions = [
-        (_frozen(c.get("type")), _frozen(c.get("reason")))
+def footprint(raw: Mapping[str, Any]) -> int:
+    """A hash of the pod's spec and status resources and its resize conditions.
+
+    It is kept for every bound pod and computed on every event, so it is one int made from the fields' repr
+    (the API server writes a pod's fields in one order): a false "changed" costs a re-parse, and a false
+    "unchanged" would take a 64-bit hash collision. Input of any shape is hashed, never raised on.
+    """
+    spec = raw.get("spec")
+    status = raw.get("status")
+    spec = spec if isinstance(spec, Mapping) else {}
+    status = status if isinstance(status, Mapping) else {}
+    parts: list[Any] = [spec.get("resources")]
+    for field in ("initContainers", "containers"):
+        parts.extend(c.get("resources") for c in _mappings(spec.get(field)))
+    for field in ("initContainerStatuses", "containerStatuses"):
+        parts.extend(
+            (s.get("name"), s.get("allocatedResources"), s.get("resources")) for s in _mappings(status.get(field))
+        )
+    parts.extend(
+        (c.get("type"), c.get("reason"))
         for c in _mappings(status.get("conditions"))
         if c.get("type") in _RESIZE_CONDITIONS
-    ]
-    return (_frozen(spec.get("resources")), tuple(containers), tuple(statuses), tuple(conditions))
+    )
+    return hash(repr(parts))
 
 
 def _mappings(raw: Any) -> list[Mapping[str, Any]]:
     return [item for item in raw if isinstance(item, Mapping)] if isinstance(raw, list) else []
-
-
-def _frozen(value: Any) -> Any:
-    """Nested maps and lists as sorted tuples; anything else as its repr, so any input compares and hashes."""
-    if isinstance(value, Mapping):
-        return tuple(sorted((str(k), _frozen(v)) for k, v in value.items()))
-    if isinstance(value, list):
-        return tuple(_frozen(v) for v in value)
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    return repr(value)
