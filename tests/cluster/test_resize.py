@@ -90,6 +90,17 @@ SIDECAR = {"restartPolicy": "Always"}
         ),
         pytest.param(*one("3", "1", "1", INFEASIBLE), {"cpu": 1000}, id="an infeasible resize counts what is held"),
         pytest.param(*one("2", "2", "2"), {"cpu": 2000}, id="a settled pod counts its spec"),
+        pytest.param(
+            {"containers": [container("up", {"cpu": "3"}), container("down", {"cpu": "1"})]},
+            {
+                "containerStatuses": [
+                    status("up", {"cpu": "1"}, {"cpu": "1"}),
+                    status("down", {"cpu": "3"}, {"cpu": "3"}),
+                ]
+            },
+            {"cpu": 4000},
+            id="the largest of the pod's totals, not of each container's: one grows as another shrinks",
+        ),
     ],
 )
 def test_requests_count_the_largest_of_spec_allocated_and_actuated(spec, pod_status, expected):
