@@ -14,12 +14,15 @@ event that might have helped is never missed. Time comes from the injected clock
 
 import heapq
 import itertools
+import logging
 import threading
 from dataclasses import dataclass, field, replace
 
 from cluster.clock import Clock
 from cluster.gates import pre_enqueue
 from cluster.objects import Pod
+
+log = logging.getLogger(__name__)
 
 INITIAL_BACKOFF = 1.0
 MAX_BACKOFF = 10.0
@@ -85,7 +88,10 @@ class SchedulingQueue:
         """
         with self._cond:
             queued = self._pods.get(pod.key)
-            gated = pre_enqueue(pod) is not None
+            waiting = pre_enqueue(pod)
+            gated = waiting is not None
+            if gated:
+                log.debug("pod %s is not tried: %s", pod.key, waiting)
             if queued is None:
                 queued = QueuedPod(pod, enqueued=self._clock.monotonic())
                 self._pods[pod.key] = queued
