@@ -14,6 +14,8 @@ NOT_READY_TAINT = "node.kubernetes.io/not-ready"
 UNREACHABLE_TAINT = "node.kubernetes.io/unreachable"
 UNSCHEDULABLE_TAINT = "node.kubernetes.io/unschedulable"
 TERMINAL_PHASES = ("Succeeded", "Failed")
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+"""The label the API server puts on every namespace, its value the namespace's name."""
 
 
 class ObjectMeta(TypedDict, total=False):
@@ -189,6 +191,8 @@ class Pod:
     limits: Mapping[str, int] = field(default_factory=dict)
     """CPU and memory limits of the app containers, summed; a resource is absent when a container leaves it
     unbounded (`resources.pod_limits`)."""
+    scheduling_gates: tuple[str, ...] = ()
+    """`spec.schedulingGates` names: while any is left the pod waits in the gated queue, never decided."""
 
     @property
     def key(self) -> str:

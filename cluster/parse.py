@@ -29,6 +29,7 @@ from typing import Any
 from cluster import resources
 from cluster.errors import UserError
 from cluster.objects import (
+    NAMESPACE_NAME_LABEL,
     NOT_READY_TAINT,
     UNREACHABLE_TAINT,
     Affinity,
@@ -258,6 +259,15 @@ def _ready_condition(status: Mapping[str, Any]) -> str:
     return ""
 
 
+def parse_namespace(obj: RawObject) -> tuple[str, dict[str, str]]:
+    """A Namespace's name and labels, what pod affinity's `namespaceSelector` matches; the name label is
+    there even where the API server has not set it (older servers, or objects loaded from files)."""
+    meta = _meta(obj, "namespace")
+    name = str(meta["name"])
+    labels = _str_map(meta.get("labels"), f"namespace {name}: metadata.labels")
+    return name, {NAMESPACE_NAME_LABEL: _intern(name), **labels}
+
+
 def parse_node(obj: RawObject, *, warn: Warn | None = None) -> Node:
     """A Node from its JSON. A node whose Ready condition is not True gets the taint the node
     lifecycle controller would add, so the filters treat it as kube-scheduler does. A malformed node
@@ -365,8 +375,10 @@ def parse_pod(obj: RawObject, *, warn: Warn | None = None) -> Pod:
 
 
 def _bound_invalid_pod(obj: RawObject, meta: ObjectMeta, spec: Mapping[str, Any]) -> Pod:
-    requests, non_zero = resources.pod_requests_and_non_zero(spec, invalid=resources.MAX_QUANTITY)
     status = obj.get("status")
+    requests, non_zero = resources.pod_requests_and_non_zero(
+        spec, invalid=resources.MAX_QUANTITY, status=status if isinstance(status, Mapping) else None
+    )
     labels = meta.get("labels")
     return Pod(
         name=str(meta["name"]),
@@ -385,6 +397,16 @@ def _bound_invalid_pod(obj: RawObject, meta: ObjectMeta, spec: Mapping[str, Any]
     )
 
 
+def _gates(raw: Any, where: str) -> tuple[str, ...]:
+    """`spec.schedulingGates` as their names, in order (the API server requires each to be named)."""
+    out = []
+    for i, gate in enumerate(_list(raw, where)):
+        if not isinstance(gate, Mapping) or not gate.get("name"):
+            raise ManifestError(f"{where}[{i}] needs a name")
+        out.append(str(gate["name"]))
+    return tuple(out)
+
+
 def _parse_pod(obj: RawObject, meta: ObjectMeta, key: str) -> Pod:
     spec = obj.get("spec")
     if not isinstance(spec, Mapping) or not isinstance(spec.get("containers"), list) or not spec["containers"]:
@@ -394,7 +416,7 @@ def _parse_pod(obj: RawObject, meta: ObjectMeta, key: str) -> Pod:
             raise ManifestError(f"pod {key}: container {i} must be an object")
     status = _section(obj, "status", f"pod {key}")
     try:
-        requests, non_zero = resources.pod_requests_and_non_zero(spec)
+        requests, non_zero = resources.pod_requests_and_non_zero(spec, status=status)
         qos = str(status.get("qosClass") or resources.qos_class(spec))
         limits = resources.pod_limits(spec)
         ports = resources.host_ports(spec)
@@ -426,4 +448,5 @@ def _parse_pod(obj: RawObject, meta: ObjectMeta, key: str) -> Pod:
         images=_shared(tuple(_intern(str(image or "")) for image in images)),
         controller=_controller(meta.get("ownerReferences")),
         limits=limits,
+        scheduling_gates=_gates(spec.get("schedulingGates"), f"pod {key}: spec.schedulingGates"),
     )

@@ -2,8 +2,10 @@
 
 Mirrors `k8s.io/component-helpers/resource/helpers.go` (`PodRequests`, v1.36): the sum of the app
 containers, raised to the largest init container (restartable "sidecar" init containers add to both
-sides), pod-level `spec.resources` where set, plus `spec.overhead`. CPU is held in millicores, every
-other resource in its base unit (bytes, or a count for extended resources), both as integers.
+sides), pod-level `spec.resources` where set, plus `spec.overhead`; for a pod the kubelet reports on, the
+larger of that and what its status says is allocated or actuated (in-place resize, `UseStatusResources`).
+CPU is held in millicores, every other resource in its base unit (bytes, or a count for extended
+resources), both as integers.
 
 Quantities are bounded where they are parsed: one that is not a string or a finite number, or that is
 larger than `MAX_QUANTITY` in those units, raises `QuantityError` and never reaches arithmetic. The API
@@ -148,12 +150,93 @@ def pod_requests(spec: Mapping[str, Any], *, non_missing: bool = False) -> dict[
 
 
 def pod_requests_and_non_zero(
-    spec: Mapping[str, Any], *, invalid: int | None = None
+    spec: Mapping[str, Any], *, invalid: int | None = None, status: Mapping[str, Any] | None = None
 ) -> tuple[dict[str, int], dict[str, int]]:
     """`pod_requests(spec)` and `pod_requests(spec, non_missing=True)`, each container's requests read once;
-    `invalid` as in `parse_list` (containers that are not objects are then skipped)."""
+    `invalid` as in `parse_list` (containers that are not objects are then skipped).
+
+    With the pod's `status`, what an in-place resize leaves the kubelet holding counts too, as kube-scheduler
+    counts it (`AggregateContainerRequests` with `UseStatusResources`, on since InPlacePodVerticalScaling went
+    beta): per resource, the largest of the spec's, the allocated (`containerStatuses[].allocatedResources`) and
+    the actuated (`containerStatuses[].resources.requests`) totals, so a node is never overcommitted while a
+    resize is pending or in progress. A resize the kubelet found `Infeasible` will not happen: the spec's
+    totals are then left out."""
     read = _read_requests(spec, invalid=invalid)
-    return _total(*read, non_missing=False), _total(*read, non_missing=True)
+    statuses = _container_statuses(status)
+    if not statuses:
+        return _total(*read, non_missing=False), _total(*read, non_missing=True)
+    infeasible = _resize_infeasible(status)
+    views = [] if infeasible else [read]
+    for actuated in (False, True):
+        views.append(_status_view(spec, read, statuses, infeasible, actuated=actuated, invalid=invalid))
+    requests = {CPU: 0, MEMORY: 0}
+    non_zero = {CPU: 0, MEMORY: 0}
+    for view in views:
+        raise_to(requests, _total(*view, non_missing=False))
+        raise_to(non_zero, _total(*view, non_missing=True))
+    return requests, non_zero
+
+
+def _container_statuses(status: Mapping[str, Any] | None) -> dict[str, Mapping[str, Any]]:
+    """The pod's container and init container statuses by container name (`findContainerStatus`)."""
+    if not isinstance(status, Mapping):
+        return {}
+    out: dict[str, Mapping[str, Any]] = {}
+    for field in ("initContainerStatuses", "containerStatuses"):
+        for entry in _objects(status.get(field), True):
+            out.setdefault(str(entry.get("name") or ""), entry)
+    return out
+
+
+def _resize_infeasible(status: Mapping[str, Any] | None) -> bool:
+    """`IsPodResizeInfeasible`: the first `PodResizePending` condition says `Infeasible`."""
+    for condition in _objects((status or {}).get("conditions"), True):
+        if condition.get("type") == "PodResizePending":
+            return condition.get("reason") == "Infeasible"
+    return False
+
+
+def _status_view(
+    spec: Mapping[str, Any],
+    read: "_Read",
+    statuses: Mapping[str, Mapping[str, Any]],
+    infeasible: bool,
+    *,
+    actuated: bool,
+    invalid: int | None,
+) -> "_Read":
+    """`read` with each container's requests replaced as upstream's `containerAllocatedRequests` (or, `actuated`,
+    `containerActuatedRequests`) picks them: the kubelet's figure when it reports one, else nothing for an
+    infeasible resize, else the spec's."""
+    lenient = invalid is not None
+
+    def pick(container: Mapping[str, Any], from_spec: dict[str, int]) -> dict[str, int]:
+        name = str(container.get("name") or "")
+        status = statuses.get(name)
+        if status is not None:
+            reported = status.get("resources")
+            if actuated and isinstance(reported, Mapping) and reported.get("requests") is not None:
+                return _status_list(reported["requests"], name, "resources.requests", invalid)
+            if status.get("allocatedResources") is not None:
+                return _status_list(status["allocatedResources"], name, "allocatedResources", invalid)
+        return {} if infeasible else from_spec
+
+    containers, init_containers, pod_level, overhead = read
+    app = _objects(spec.get("containers"), lenient)
+    init = _objects(spec.get("initContainers"), lenient)
+    return (
+        [pick(c, r) for c, r in zip(app, containers, strict=True)],
+        [(pick(c, r), sidecar) for c, (r, sidecar) in zip(init, init_containers, strict=True)],
+        pod_level,
+        overhead,
+    )
+
+
+def _status_list(raw: Any, container: str, field: str, invalid: int | None) -> dict[str, int]:
+    try:
+        return parse_list(raw, invalid=invalid)
+    except QuantityError as exc:
+        raise QuantityError(f"status of container {container[:63]!r}: {field}: {exc}") from None
 
 
 _Read = tuple[list[dict[str, int]], list[tuple[dict[str, int], bool]], dict[str, int], dict[str, int]]

@@ -19,7 +19,7 @@ from cluster import nodestate, resources
 from cluster.labels import LabelIndex
 from cluster.needs import DIMENSIONS, parse_needs
 from cluster.nodestate import METRIC_NAMES, STATS, NodeState
-from cluster.objects import Node, Pod, Taint
+from cluster.objects import NAMESPACE_NAME_LABEL, Node, Pod, Taint
 
 if TYPE_CHECKING:
     from cluster.estimate import Fresh
@@ -208,7 +208,7 @@ class Snapshot:
         node_states = tuple(states.get(name) or nodestate.unknown(name) for name in table.names)
         known_namespaces = {p.namespace for group in per_node for p in group}
         all_namespaces: dict[str, Mapping[str, str]] = {
-            ns: {"kubernetes.io/metadata.name": ns} for ns in known_namespaces
+            ns: {NAMESPACE_NAME_LABEL: ns} for ns in known_namespaces
         }
         all_namespaces.update(namespaces or {})
         snapshot = cls(
@@ -350,7 +350,7 @@ class Snapshot:
             affine = (*affine, (i, pod)) if sign > 0 else tuple(e for e in affine if e[1].key != pod.key)
         namespaces = self.namespaces
         if pod.namespace not in namespaces:
-            namespaces = {**namespaces, pod.namespace: {"kubernetes.io/metadata.name": pod.namespace}}
+            namespaces = {**namespaces, pod.namespace: {NAMESPACE_NAME_LABEL: pod.namespace}}
         return replace(
             self,
             pods_on=pods_on,

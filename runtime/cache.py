@@ -18,12 +18,12 @@ from typing import Any
 
 import numpy as np
 
-from cluster import estimate, nodestate
+from cluster import estimate, nodestate, resize
 from cluster.clock import Clock
 from cluster.needs import CLASS_ANNOTATION, DIMENSIONS, NOISY_ANNOTATION, SENSITIVITY_ANNOTATION
 from cluster.nodestate import NodeState
-from cluster.objects import Node, Pod, RawObject
-from cluster.parse import ManifestError, parse_node, parse_pod
+from cluster.objects import NAMESPACE_NAME_LABEL, Node, Pod, RawObject
+from cluster.parse import ManifestError, parse_namespace, parse_node, parse_pod
 from cluster.snapshot import NodeTable, Snapshot
 from telemetry.sources import Source
 
@@ -70,7 +70,9 @@ def _scheduling_view(node: Node) -> tuple[Any, ...]:
 def _pod_fingerprint(raw: Mapping[str, Any]) -> tuple[Any, ...]:
     """The raw pod fields the snapshot depends on; events that change none of them are skipped unparsed.
 
-    The phase is not one of them: only terminal phases matter, and those are handled before this.
+    The phase is not one of them: only terminal phases matter, and those are handled before this. The
+    resources are (`cluster.resize.footprint`): an in-place resize changes a bound pod's spec and the
+    kubelet's status, and the node must be re-accounted before the next decision.
     """
     meta = raw.get("metadata") or {}
     spec = raw.get("spec") or {}
@@ -81,6 +83,7 @@ def _pod_fingerprint(raw: Mapping[str, Any]) -> tuple[Any, ...]:
         bool(meta.get("deletionTimestamp")),
         tuple(sorted((_interned(k), _interned(v)) for k, v in labels.items())),
         tuple(_interned(annotations.get(k)) for k in (CLASS_ANNOTATION, SENSITIVITY_ANNOTATION, NOISY_ANNOTATION)),
+        resize.footprint(raw),
     )
 
 
@@ -221,6 +224,8 @@ class SchedulerCache:
         self._nodes: dict[str, Node] = {}
         self._states: dict[str, NodeState] = {}
         self._assigned: dict[str, Pod] = {}
+        self._namespaces: dict[str, dict[str, str]] = {}
+        """Namespace name → labels, from the namespace informer: what `namespaceSelector` terms match."""
         self._fingerprints: dict[str, tuple[Any, ...]] = {}
         self._assumed: dict[str, str] = {}
         self._placed = _PlacedLog()
@@ -260,6 +265,29 @@ class SchedulerCache:
                 self._version += 1
                 return True
             return False
+
+    def namespace_event(self, kind: str, raw: RawObject) -> bool:
+        """Apply a namespace event; True when its labels changed, so a `namespaceSelector` may select it now."""
+        name = str((raw.get("metadata") or {}).get("name") or "")
+        with self._lock:
+            labels: dict[str, str] | None = None
+            if kind != DELETED:
+                try:
+                    name, labels = parse_namespace(raw)
+                except ManifestError as exc:
+                    self._warn(f"ignoring namespace {name}: {exc}")
+                    return False
+            if self._namespaces.get(name) == labels:
+                return False
+            if labels is None:
+                self._namespaces.pop(name, None)
+            else:
+                self._namespaces[name] = labels
+            self._version += 1
+            if self._snapshot is not None:
+                known = labels if labels is not None else {NAMESPACE_NAME_LABEL: name}
+                self._snapshot = replace(self._snapshot, namespaces={**self._snapshot.namespaces, name: known})
+            return labels is not None
 
     def pod_event(self, kind: str, raw: RawObject) -> PodChange:
         """Apply a pod event and say what it means for the queue."""
@@ -320,9 +348,7 @@ class SchedulerCache:
         now = self._clock.now()
         with self._lock:
             self._refresh_source()
-            if self._snapshot is None:
-                self._snapshot = Snapshot.build(self._nodes.values(), self._assigned.values(), states=self._states)
-            aged = self._snapshot.aged(now=now, max_age_seconds=self._max_age)
+            aged = self._built().aged(now=now, max_age_seconds=self._max_age)
             return estimate.apply(aged, self._recent(now, aged.table)), self._version
 
     def assume(
@@ -341,9 +367,8 @@ class SchedulerCache:
         with self._lock:
             if node not in self._nodes or pod.key in self._assigned:
                 return False
-            if self._snapshot is None:
-                self._snapshot = Snapshot.build(self._nodes.values(), self._assigned.values(), states=self._states)
-            if fits is not None and decided_at != self._version and not fits(self._snapshot):
+            snapshot = self._built()
+            if fits is not None and decided_at != self._version and not fits(snapshot):
                 return False
             self._assumed[pod.key] = node
             placed = replace(pod, node_name=node)
@@ -368,6 +393,14 @@ class SchedulerCache:
             return {"nodes": len(self._nodes), "assigned_pods": len(self._assigned), "assumed_pods": len(self._assumed)}
 
     # -- internals (lock held) ----------------------------------------------------------------------
+
+    def _built(self) -> Snapshot:
+        """The snapshot, built from the nodes, pods, telemetry and namespaces if a change dropped it."""
+        if self._snapshot is None:
+            self._snapshot = Snapshot.build(
+                self._nodes.values(), self._assigned.values(), states=self._states, namespaces=self._namespaces
+            )
+        return self._snapshot
 
     def _forget_node(self, name: str) -> bool:
         """Drop a node (deleted, or no longer countable); nothing can fit better for it."""

@@ -37,7 +37,7 @@ STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
 WATCH_SECONDS = 300
 WATCH_GRACE = 30
 STOP_POLL_SECONDS = 0.05
-RESOURCE_PATHS = {"pods": "/api/v1/pods", "nodes": "/api/v1/nodes"}
+RESOURCE_PATHS = {"pods": "/api/v1/pods", "nodes": "/api/v1/nodes", "namespaces": "/api/v1/namespaces"}
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +191,7 @@ class Kube:
     def informer(
         self, resource: str, *, field_selector: str | None = None, on_synced: Callable[[], None] | None = None
     ) -> SharedInformer:
-        """The client's SharedInformer over `pods` or `nodes`, delivering raw JSON objects.
+        """The client's SharedInformer over `pods`, `nodes` or `namespaces`, delivering raw JSON objects.
 
         `on_synced` runs when the informer starts watching, i.e. after its list has been delivered
         to the handlers (the informer has no synced callback of its own).

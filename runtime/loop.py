@@ -32,6 +32,8 @@ from telemetry.stats import Stats
 log = logging.getLogger("scheduler")
 # kube-scheduler lists every pod but terminal ones: they hold nothing and are never scheduled.
 POD_SELECTOR = "status.phase!=Succeeded,status.phase!=Failed"
+INFORMERS = ("nodes", "namespaces", "pods")
+"""The informers, in the order they start: pods last, onto known nodes and namespaces."""
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,7 @@ class Scheduler:
             self._leading.set()
         self.stats.leader.set(1 if leading else 0)
         self._stop = threading.Event()
-        self._synced = {"nodes": threading.Event(), "pods": threading.Event()}
+        self._synced = {name: threading.Event() for name in INFORMERS}
         self._informers: list[SharedInformer] = []
         self._threads: list[threading.Thread] = []
         self._bindings: set[Future] = set()
@@ -91,7 +93,8 @@ class Scheduler:
     # -- lifecycle --------------------------------------------------------------------------------
 
     def start(self) -> "Scheduler":
-        """Start the informers (nodes first, so pods land on known nodes), the workers and the ticker."""
+        """Start the informers (nodes and namespaces first, so pods land on known nodes and namespaces), the
+        workers and the ticker."""
         log.info(
             "scheduler starting",
             extra=fields(
@@ -107,12 +110,17 @@ class Scheduler:
         for kind in (ADDED, MODIFIED, DELETED):
             nodes.add_event_handler(kind, self._handler(kind, self._on_node, "node_informer"))
         nodes.start()
+        namespaces = self.kube.informer("namespaces", on_synced=self._synced["namespaces"].set)
+        for kind in (ADDED, MODIFIED, DELETED):
+            namespaces.add_event_handler(kind, self._handler(kind, self._on_namespace, "namespace_informer"))
+        namespaces.start()
         self._synced["nodes"].wait(timeout=60)
+        self._synced["namespaces"].wait(timeout=60)
         pods = self.kube.informer("pods", field_selector=POD_SELECTOR, on_synced=self._synced["pods"].set)
         for kind in (ADDED, MODIFIED, DELETED):
             pods.add_event_handler(kind, self._handler(kind, self._on_pod, "pod_informer"))
         pods.start()
-        self._informers = [nodes, pods]
+        self._informers = [nodes, namespaces, pods]
         for i in range(self.settings.decision_workers):
             self._spawn(f"decide-{i}", self._work)
         self._spawn("ticker", self._tick)
@@ -142,7 +150,7 @@ class Scheduler:
 
     def _dead_informers(self) -> list[str]:
         dead = []
-        for resource, informer in zip(("nodes", "pods"), self._informers, strict=False):
+        for resource, informer in zip(INFORMERS, self._informers, strict=False):
             thread = getattr(informer, "_thread", None)
             if thread is None or not thread.is_alive():
                 dead.append(f"{resource} informer")
@@ -206,6 +214,10 @@ class Scheduler:
 
     def _on_node(self, kind: str, raw: RawObject) -> None:
         if self.cache.node_event(kind, raw):
+            self.queue.move_all()
+
+    def _on_namespace(self, kind: str, raw: RawObject) -> None:
+        if self.cache.namespace_event(kind, raw):
             self.queue.move_all()
 
     def _on_pod(self, kind: str, raw: RawObject) -> None:

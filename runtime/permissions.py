@@ -31,6 +31,8 @@ CLUSTER: tuple[Permission, ...] = (
     Permission("patch", "pods", subresource="status", why="the PodScheduled=False condition"),
     Permission("list", "nodes", why="the node informer's list (allocatable, taints, telemetry)"),
     Permission("watch", "nodes", why="the node informer's watch"),
+    Permission("list", "namespaces", why="the namespace informer's list (labels for namespaceSelector)"),
+    Permission("watch", "namespaces", why="the namespace informer's watch"),
     Permission("create", "events", why="Scheduled and FailedScheduling events"),
     Permission("patch", "events", why="the repeat count of an aggregated FailedScheduling event"),
 )

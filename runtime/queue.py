@@ -1,6 +1,8 @@
 """The scheduling queue, as kube-scheduler's PriorityQueue (`pkg/scheduler/backend/queue`).
 
-Three places a pending pod can wait:
+Four places a pending pod can wait:
+- gated: it still carries a scheduling gate (`cluster.gates`); it is never tried, and becomes active when an
+  update removes its last gate;
 - active: ready to be tried, highest priority first, then first come;
 - backoff: failed recently; waits 1 s doubling per attempt up to 10 s before it is active again;
 - unschedulable: no node fit; waits for a cluster change that could help (a node added or changed,
@@ -12,11 +14,15 @@ event that might have helped is never missed. Time comes from the injected clock
 
 import heapq
 import itertools
+import logging
 import threading
 from dataclasses import dataclass, field, replace
 
 from cluster.clock import Clock
+from cluster.gates import pre_enqueue
 from cluster.objects import Pod
+
+log = logging.getLogger(__name__)
 
 INITIAL_BACKOFF = 1.0
 MAX_BACKOFF = 10.0
@@ -64,6 +70,7 @@ class SchedulingQueue:
         self._backoff: list[tuple[float, int, str]] = []
         self._in_backoff: set[str] = set()
         self._unschedulable: set[str] = set()
+        self._gated: set[str] = set()
         self._in_flight: set[str] = set()
         self._move_cycle = 0
         self._last_pop = clock.monotonic()
@@ -76,17 +83,31 @@ class SchedulingQueue:
 
         Only a change the filters could see counts: our own status and event writes bump the
         resourceVersion without making the pod any easier to place (kube-scheduler's `isPodUpdated`).
+        A gated pod waits gated, and its update that removes the last gate makes it active (upstream runs the
+        PreEnqueue plugins on every add and update, `moveToActiveQ`).
         """
         with self._cond:
             queued = self._pods.get(pod.key)
+            waiting = pre_enqueue(pod)
+            gated = waiting is not None
+            if gated:
+                log.debug("pod %s is not tried: %s", pod.key, waiting)
             if queued is None:
                 queued = QueuedPod(pod, enqueued=self._clock.monotonic())
                 self._pods[pod.key] = queued
-                self._push_active(queued)
+                if gated:
+                    self._gated.add(pod.key)
+                else:
+                    self._push_active(queued)
                 return
             changed = replace(queued.pod, resource_version="") != replace(pod, resource_version="")
             queued.pod = pod
-            if changed and pod.key in self._unschedulable:
+            if gated and pod.key not in self._in_flight:
+                self._park_gated(pod.key)
+            elif not gated and pod.key in self._gated:
+                self._gated.discard(pod.key)
+                self._push_active(queued)
+            elif changed and pod.key in self._unschedulable:
                 self._unschedulable.discard(pod.key)
                 self._push_active(queued)
 
@@ -191,7 +212,7 @@ class SchedulingQueue:
                 "active": len(self._in_active),
                 "backoff": len(self._in_backoff),
                 "unschedulable": len(self._unschedulable),
-                "gated": 0,
+                "gated": len(self._gated),
             }
 
     def stalled_for(self) -> float:
@@ -230,7 +251,16 @@ class SchedulingQueue:
         self._in_active.discard(key)
         self._in_backoff.discard(key)
         self._unschedulable.discard(key)
+        self._gated.discard(key)
         self._in_flight.discard(key)
+
+    def _park_gated(self, key: str) -> None:
+        """Move a queued pod that carries a gate out of every other place (its stale heap entries are skipped)."""
+        self._in_active.discard(key)
+        self._in_backoff.discard(key)
+        self._unschedulable.discard(key)
+        self._pods[key].active_since = None
+        self._gated.add(key)
 
     def _push_active(self, queued: QueuedPod) -> None:
         now = self._clock.monotonic()

@@ -11,6 +11,7 @@ import yaml
 
 import scheduler
 from cluster.nodestate import NodeState, Summary
+from runtime import permissions
 from sim.apiserver import Emulator
 from tests.e2e import cluster
 from tests.llm.fake_llm import FakeLLM, Reply
@@ -86,6 +87,8 @@ def test_a_healthy_cluster_passes_every_check(
         "permission patch pods/status",
         "permission list nodes",
         "permission watch nodes",
+        "permission list namespaces",
+        "permission watch namespaces",
         "permission create events",
         "permission patch events",
     ]
@@ -103,7 +106,8 @@ def test_the_human_table(emulator: Emulator, tmp_path: Path, capsys: pytest.Capt
     out = capsys.readouterr().out
     assert status == 0
     assert "Preflight" in out and "permission create pods/binding" in out
-    assert out.strip().splitlines()[-1] == "12 pass, 1 skip", "the LLM tier is off without a token or endpoint"
+    passed = len(permissions.CLUSTER) + 4  # each permission, the cluster, config, weights, telemetry
+    assert out.strip().splitlines()[-1] == f"{passed} pass, 1 skip", "the LLM tier is off without a token or endpoint"
 
 
 def test_a_misconfigured_setup_names_each_problem_and_its_fix(
@@ -225,5 +229,6 @@ def test_a_server_that_cannot_answer_reviews_leaves_a_warning(
     status, rows = check(capsys, "--server", emulator.url, "--config", write_config(tmp_path))
     assert status == 0
     assert rows["permissions"]["status"] == "warn"
-    assert rows["permissions"]["detail"] == "cannot ask the API server (HTTP 404 Not Found); 8 permission(s) unchecked"
+    unchecked = f"{len(permissions.CLUSTER)} permission(s) unchecked"
+    assert rows["permissions"]["detail"] == f"cannot ask the API server (HTTP 404 Not Found); {unchecked}"
     assert "kubectl auth can-i" in rows["permissions"]["fix"]

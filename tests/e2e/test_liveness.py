@@ -93,7 +93,7 @@ def test_a_dead_informer_fails_liveness_and_readiness():
     with Emulator(objects=[node("n1")]) as emulator:
         scheduler = running(emulator)
         try:
-            scheduler._informers[1].stop()  # the pod informer's thread ends
+            scheduler._informers[-1].stop()  # the pod informer's thread ends
             assert scheduler.health() == "dead: pods informer"
             assert not scheduler.ready()
         finally:

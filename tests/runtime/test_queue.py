@@ -155,3 +155,37 @@ def test_a_ready_pod_nobody_takes_counts_as_stalled_from_the_last_pop(queue, clo
     assert queue.stalled_for() == pytest.approx(50)
     queue.pop(timeout=0)
     assert queue.stalled_for() == 0.0
+
+
+def gated(name: str, *gates: str, version: str = "1"):
+    raw = pod_json(name, spec={"schedulingGates": [{"name": g} for g in gates]})
+    return parse_pod({**raw, "metadata": {**raw["metadata"], "resourceVersion": version}})
+
+
+@pytest.mark.parametrize(
+    ("updates", "active"),
+    [
+        pytest.param([("a", "b")], False, id="a gated pod is never handed to a worker"),
+        pytest.param([("a", "b"), ("b",)], False, id="removing one of two gates leaves it gated"),
+        pytest.param([("a", "b"), ("b",), ()], True, id="removing the last gate makes it active"),
+        pytest.param([("a",), ()], True, id="a pod whose only gate goes is tried at once"),
+    ],
+)
+def test_a_gated_pod_waits_until_its_last_gate_is_removed(queue, clock, updates, active):
+    for version, gates in enumerate(updates):
+        queue.add(gated("g", *gates, version=str(version)))
+    clock.advance(UNSCHEDULABLE_TIMEOUT + 10)  # neither the flush nor a cluster change releases a gate
+    queue.move_all()
+    assert queue.lengths()["gated"] == (0 if active else 1)
+    queued = queue.pop(timeout=0)
+    assert (queued is not None) == active
+    if active:
+        assert queued.pod.scheduling_gates == ()
+
+
+def test_a_gated_pod_does_not_count_as_stalled_and_leaves_when_deleted(queue, clock):
+    queue.add(gated("g", "quota"))
+    clock.advance(600)
+    assert queue.stalled_for() == 0.0
+    queue.delete("default/g")
+    assert queue.lengths() == {"active": 0, "backoff": 0, "unschedulable": 0, "gated": 0}
