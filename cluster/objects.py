@@ -186,6 +186,12 @@ class Pod:
     """Init containers' then containers' images, as written in the spec."""
     controller: tuple[str, ...] = ()
     """The controlling ownerReference as (apiVersion, kind, uid); empty when none."""
+    preemption_policy: str = "PreemptLowerPriority"
+    """`spec.preemptionPolicy`: `Never` keeps the pod from evicting others (DefaultPreemption)."""
+    nominated_node_name: str = ""
+    """`status.nominatedNodeName`: the node a preemption made room on, for this pod."""
+    start_time: float | None = None
+    """`status.startTime` as epoch seconds; None before the kubelet starts it (preemption's tie-breaks)."""
 
     @property
     def key(self) -> str:

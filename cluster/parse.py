@@ -28,6 +28,7 @@ from typing import Any
 
 from cluster import resources
 from cluster.errors import UserError
+from cluster.nodestate import parse_timestamp
 from cluster.objects import (
     NOT_READY_TAINT,
     UNREACHABLE_TAINT,
@@ -424,4 +425,15 @@ def _parse_pod(obj: RawObject, meta: ObjectMeta, key: str) -> Pod:
         args=tuple(str(a) for c in containers for a in list(c.get("command") or []) + list(c.get("args") or [])),
         images=_shared(tuple(_intern(str(image or "")) for image in images)),
         controller=_controller(meta.get("ownerReferences")),
+        preemption_policy=_intern(str(spec.get("preemptionPolicy") or "PreemptLowerPriority")),
+        nominated_node_name=_intern(str(status.get("nominatedNodeName") or "")),
+        start_time=_start_time(status.get("startTime")),
     )
+
+
+def _start_time(raw: Any) -> float | None:
+    """`status.startTime` as epoch seconds; an unreadable one is as absent (it only orders preemption victims)."""
+    try:
+        return parse_timestamp(str(raw)) if raw else None
+    except ValueError:
+        return None
