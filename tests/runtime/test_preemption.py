@@ -1,0 +1,111 @@
+"""Preemption end to end: the production loop, the real kubernetes client, the emulator's eviction and PDBs.
+
+A high-priority pod on a full cluster evicts the fewest lower-priority pods (a PDB-protected one is
+reprieved), is nominated to the node, and binds once they are gone; a `preemptionPolicy: Never` pod
+evicts nothing and stays Pending.
+"""
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from cluster.config import Settings
+from runtime import app
+from runtime.kube import Kube
+from runtime.loop import Scheduler
+from sim.apiserver import Emulator
+from tests.builders import node_json, pod_json
+
+WAIT_SECONDS = 20.0
+
+
+def running(name: str, node: str, priority: int, *, app_label: str) -> dict[str, Any]:
+    return pod_json(name, node=node, cpu="1", memory="64Mi", labels={"app": app_label}, spec={"priority": priority})
+
+
+@pytest.fixture
+def cluster() -> Iterator[tuple[Emulator, Scheduler]]:
+    """Two full 2-CPU nodes: node-1 runs `web` (priority 10, the only pod of a PDB with minAvailable 1) and
+    `batch-1` (priority 10); node-2 runs two pods of priority 20. The scheduler runs its heuristic tier."""
+    objects = [
+        node_json("node-1", cpu="2"),
+        node_json("node-2", cpu="2"),
+        running("web", "node-1", 10, app_label="web"),
+        running("batch-1", "node-1", 10, app_label="batch"),
+        running("api-1", "node-2", 20, app_label="api"),
+        running("api-2", "node-2", 20, app_label="api"),
+        {
+            "apiVersion": "policy/v1",
+            "kind": "PodDisruptionBudget",
+            "metadata": {"name": "web", "namespace": "default"},
+            "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "web"}}},
+        },
+    ]
+    with Emulator(objects) as emulator:
+        scheduler = app.build(Settings(), Kube.connect(server=emulator.url), tier="heuristic")
+        scheduler.start()
+        try:
+            assert scheduler.wait_ready(10)
+            yield emulator, scheduler
+        finally:
+            scheduler.stop()
+
+
+def wait_for(condition: Callable[[], Any]) -> Any:
+    """Poll the emulator's store until `condition` holds (the loop runs on real threads and a real clock)."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"not within {WAIT_SECONDS}s")
+
+
+def pods(emulator: Emulator) -> dict[str, dict[str, Any]]:
+    return {p["metadata"]["name"]: p for p in emulator.store.list("pods", namespace="default").items}
+
+
+def events(emulator: Emulator, reason: str) -> list[dict[str, Any]]:
+    return [e for e in emulator.store.list("events", namespace="default").items if e.get("reason") == reason]
+
+
+def test_a_high_priority_pod_evicts_the_fewest_lower_priority_pods_and_binds(
+    cluster: tuple[Emulator, Scheduler],
+) -> None:
+    emulator, _ = cluster
+    wait_for(
+        lambda: (emulator.store.get("poddisruptionbudgets", "web", namespace="default").get("status") or {}).get(
+            "currentHealthy"
+        )
+    )
+    emulator.store.create("pods", pod_json("urgent", cpu="1", memory="64Mi", spec={"priority": 1000}))
+
+    bound = wait_for(lambda: pods(emulator)["urgent"]["spec"].get("nodeName"))
+
+    left = pods(emulator)
+    assert bound == "node-1"
+    assert sorted(left) == ["api-1", "api-2", "urgent", "web"], "only batch-1 is evicted: web's PDB reprieves it"
+    assert left["urgent"]["status"].get("nominatedNodeName") == "node-1"
+    preempted = events(emulator, "Preempted")
+    assert [(e["involvedObject"]["name"], e["message"]) for e in preempted] == [
+        ("batch-1", f"Preempted by pod {left['urgent']['metadata']['uid']} on node node-1")
+    ]
+
+
+def test_a_pod_with_preemption_policy_never_evicts_nothing(cluster: tuple[Emulator, Scheduler]) -> None:
+    emulator, _ = cluster
+    polite = pod_json("polite", cpu="1", memory="64Mi", spec={"priority": 1000, "preemptionPolicy": "Never"})
+    emulator.store.create("pods", polite)
+
+    failed = wait_for(lambda: events(emulator, "FailedScheduling"))
+
+    assert failed[0]["message"] == (
+        "0/2 nodes are available: 2 Insufficient cpu. preemption: not eligible due to preemptionPolicy=Never."
+    )
+    left = pods(emulator)
+    assert sorted(left) == ["api-1", "api-2", "batch-1", "polite", "web"]
+    assert not left["polite"]["spec"].get("nodeName")
+    assert not events(emulator, "Preempted")
