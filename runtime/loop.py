@@ -120,7 +120,7 @@ class Scheduler:
         for kind in (ADDED, MODIFIED, DELETED):
             pods.add_event_handler(kind, self._handler(kind, self._on_pod, "pod_informer"))
         pods.start()
-        self._informers = [nodes, budgets, pods]
+        self._informers = [nodes, pods, budgets]
         for i in range(self.settings.decision_workers):
             self._spawn(f"decide-{i}", self._work)
         self._spawn("ticker", self._tick)
@@ -150,7 +150,7 @@ class Scheduler:
 
     def _dead_informers(self) -> list[str]:
         dead = []
-        for resource, informer in zip(("nodes", "poddisruptionbudgets", "pods"), self._informers, strict=False):
+        for resource, informer in zip(("nodes", "pods", "poddisruptionbudgets"), self._informers, strict=False):
             thread = getattr(informer, "_thread", None)
             if thread is None or not thread.is_alive():
                 dead.append(f"{resource} informer")

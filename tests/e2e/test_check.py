@@ -84,8 +84,11 @@ def test_a_healthy_cluster_passes_every_check(
         "permission watch pods",
         "permission create pods/binding",
         "permission patch pods/status",
+        "permission create pods/eviction",
         "permission list nodes",
         "permission watch nodes",
+        "permission list poddisruptionbudgets.policy",
+        "permission watch poddisruptionbudgets.policy",
         "permission create events",
         "permission patch events",
     ]
@@ -103,7 +106,7 @@ def test_the_human_table(emulator: Emulator, tmp_path: Path, capsys: pytest.Capt
     out = capsys.readouterr().out
     assert status == 0
     assert "Preflight" in out and "permission create pods/binding" in out
-    assert out.strip().splitlines()[-1] == "12 pass, 1 skip", "the LLM tier is off without a token or endpoint"
+    assert out.strip().splitlines()[-1] == "15 pass, 1 skip", "the LLM tier is off without a token or endpoint"
 
 
 def test_a_misconfigured_setup_names_each_problem_and_its_fix(
@@ -225,5 +228,5 @@ def test_a_server_that_cannot_answer_reviews_leaves_a_warning(
     status, rows = check(capsys, "--server", emulator.url, "--config", write_config(tmp_path))
     assert status == 0
     assert rows["permissions"]["status"] == "warn"
-    assert rows["permissions"]["detail"] == "cannot ask the API server (HTTP 404 Not Found); 8 permission(s) unchecked"
+    assert rows["permissions"]["detail"] == "cannot ask the API server (HTTP 404 Not Found); 11 permission(s) unchecked"
     assert "kubectl auth can-i" in rows["permissions"]["fix"]
