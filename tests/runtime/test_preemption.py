@@ -11,12 +11,18 @@ from typing import Any
 
 import pytest
 
+from cluster.clock import FakeClock
 from cluster.config import Settings
+from cluster.parse import parse_pod
+from cluster.snapshot import Snapshot
 from runtime import app
+from runtime.assemble import build_decider
 from runtime.kube import Kube
 from runtime.loop import Scheduler
+from runtime.preemption import Preemptor
+from runtime.writer import Writer
 from sim.apiserver import Emulator
-from tests.builders import node_json, pod_json
+from tests.builders import make_node, node_json, pod_json
 
 WAIT_SECONDS = 20.0
 
@@ -109,3 +115,31 @@ def test_a_pod_with_preemption_policy_never_evicts_nothing(cluster: tuple[Emulat
     assert sorted(left) == ["api-1", "api-2", "batch-1", "polite", "web"]
     assert not left["polite"]["spec"].get("nodeName")
     assert not events(emulator, "Preempted")
+
+
+@pytest.mark.parametrize(
+    ("priority", "name", "fits"),
+    [
+        pytest.param(10, "later", False, id="a lower-priority pod does not take the room made for a nominated pod"),
+        pytest.param(1000, "later", False, id="an equal-priority pod does not take it either (addNominatedPods)"),
+        pytest.param(2000, "later", True, id="a higher-priority pod ignores the nomination"),
+        pytest.param(1000, "urgent", True, id="the nominated pod itself is not counted against itself"),
+    ],
+)
+def test_the_nominator_holds_the_room(priority: int, name: str, fits: bool) -> None:
+    with Emulator([node_json("node-1", cpu="2")]) as emulator:
+        kube = Kube.connect(server=emulator.url)
+        writer = Writer(kube, scheduler_name="ai-llama-scheduler", instance="test", clock=FakeClock())
+        try:
+            nominator = Preemptor(kube, writer, FakeClock())
+            nominated = pod_json("urgent", cpu="2", memory="64Mi", spec={"priority": 1000})
+            nominated["status"] = {"nominatedNodeName": "node-1"}
+            nominator.observe(parse_pod(nominated), None)
+            snapshot = Snapshot.build([make_node("node-1", cpu="2")])
+            incoming = parse_pod(pod_json(name, cpu="1", memory="64Mi", spec={"priority": priority}))
+            decider = build_decider(Settings(), tier="heuristic")
+            assert decider.fits(incoming, nominator.with_nominated(snapshot, incoming), "node-1") is fits
+            nominator.observe(None, "default/urgent")  # bound or deleted: nominated nowhere
+            assert decider.fits(incoming, nominator.with_nominated(snapshot, incoming), "node-1")
+        finally:
+            writer.close()
