@@ -5,7 +5,8 @@ Mirrors kube-scheduler v1.32's `framework/plugins/defaultpreemption/default_pree
 - eligibility (`PodEligibleToPreemptOthers`): `preemptionPolicy: Never` never preempts, and a pod whose
   nominated node still has lower-priority pods terminating waits for them instead of evicting more;
 - candidates: only nodes whose filter failures removing pods can resolve (upstream's `Unschedulable`, not
-  `UnschedulableAndUnresolvable`);
+  `UnschedulableAndUnresolvable`), dry-run from an offset (upstream's is random, this one a hash of the pod's
+  key, so a decision is reproducible) until 10% of them, at least 100, are found and one violates no PDB;
 - victims per node (`SelectVictimsOnNode`): remove every lower-priority pod; if the pod fits, add them back,
   most important first, PDB-violating ones before the others, keeping as evicted only those it cannot fit with;
 - the node (`pickOneNodeForPreemption`): fewest PDB violations, lowest highest-victim priority, smallest
@@ -15,6 +16,7 @@ The shell (`runtime.preemption`) evicts, nominates and records; this module deci
 """
 
 import math
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -33,6 +35,8 @@ NOT_ELIGIBLE_NEVER = "not eligible due to preemptionPolicy=Never."
 NOT_ELIGIBLE_TERMINATING = "not eligible due to a terminating pod on the nominated node."
 NO_VICTIMS = "No preemption victims found for incoming pod"
 NOT_HELPFUL = "Preemption is not helpful for scheduling"
+MIN_CANDIDATE_NODES_PERCENTAGE = 10
+MIN_CANDIDATE_NODES_ABSOLUTE = 100
 _INT32_SPAN = 2**31
 """MaxInt32+1, added to every priority in the sum so negative priorities do not favour more victims."""
 
@@ -59,6 +63,12 @@ def importance(pod: Pod) -> tuple[int, float]:
     """Sort key, most important first (`util.MoreImportantPod`): higher priority, then the earlier start;
     a pod not started yet counts as starting now, i.e. after every started one."""
     return -pod.priority, pod.start_time if pod.start_time is not None else math.inf
+
+
+def candidate_count(nodes: int) -> int:
+    """How many candidate nodes to dry-run before choosing (`calculateNumCandidates` with DefaultPreemptionArgs'
+    defaults: 10% of the nodes, at least 100); the search goes on past it until one violates no PDB."""
+    return min(nodes, max(nodes * MIN_CANDIDATE_NODES_PERCENTAGE // 100, MIN_CANDIDATE_NODES_ABSOLUTE))
 
 
 def eligible(pod: Pod, snapshot: Snapshot, failures: Failures) -> str | None:
@@ -224,12 +234,16 @@ def preempt(
             clear_nomination=bool(pod.nominated_node_name),
         )
     candidates: list[Victims] = []
-    for index in potential:
+    offset = zlib.crc32(pod.key.encode()) % len(potential)
+    wanted = candidate_count(len(potential))
+    for index in potential[offset:] + potential[:offset]:
         found = select_victims(pod, snapshot, Check(filters, info, index), budgets)
-        if isinstance(found, Victims):
-            candidates.append(found)
-        else:
+        if isinstance(found, str):
             statuses[index] = (found,)
+            continue
+        candidates.append(found)
+        if len(candidates) >= wanted and any(not c.pdb_violations for c in candidates):
+            break
     if not candidates:
         return Preemption(None, message=POST_FILTER_PREFIX + fit_error(len(snapshot), statuses))
     chosen = pick_one(

@@ -10,6 +10,7 @@ times `time.Unix(0, n)` are n seconds.
 
 from typing import Any
 
+import numpy as np
 import pytest
 
 from cluster.disruption import Budget
@@ -20,7 +21,16 @@ from cluster.snapshot import Snapshot
 from scoring.decide import Decider
 from scoring.framework import PodInfo
 from scoring.heuristic import HeuristicTier
-from scoring.preemption import Check, Preemption, Victims, pick_one, preempt, resolvable, select_victims
+from scoring.preemption import (
+    Check,
+    Preemption,
+    Victims,
+    candidate_count,
+    pick_one,
+    preempt,
+    resolvable,
+    select_victims,
+)
 from tests.builders import make_node, pod_json
 
 UPSTREAM = "default_preemption_test.go@008b3652"
@@ -572,3 +582,42 @@ def test_interference_breaks_only_the_ties_upstream_leaves() -> None:
 def victims(found: Victims | str) -> Victims:
     assert isinstance(found, Victims), found
     return found
+
+
+@pytest.mark.parametrize(
+    ("nodes", "expected"),
+    [
+        pytest.param(5, 5, id="a small cluster dry-runs every node"),
+        pytest.param(100, 100, id="100 nodes: all (minCandidateNodesAbsolute 100)"),
+        pytest.param(1000, 100, id="1000 nodes: 100, more than 10% of them"),
+        pytest.param(2500, 250, id="2500 nodes: 10% (minCandidateNodesPercentage)"),
+    ],
+)
+def test_how_many_candidates_are_dry_run(nodes: int, expected: int) -> None:
+    assert candidate_count(nodes) == expected
+
+
+class Spy:
+    """A filter that passes every node and notes which ones it was asked about."""
+
+    name = "Spy"
+
+    def __init__(self) -> None:
+        self.nodes: set[int] = set()
+
+    def filter(self, pod: PodInfo, snapshot: Snapshot, candidates: np.ndarray) -> dict[int, tuple[str, ...]]:
+        self.nodes.update(candidates.tolist())
+        return {}
+
+
+def test_the_dry_run_stops_at_enough_candidates_with_one_violating_no_budget() -> None:
+    names = [f"node{i:03d}" for i in range(120)]
+    snapshot = cluster(names, [pod(f"v{i:03d}", LOW, node=name, res=LARGE) for i, name in enumerate(names)])
+    preemptor = pod("p", HIGH, res=LARGE)
+    info = PodInfo.of(preemptor, snapshot)
+    failures = DECIDER.filter(info, snapshot).failures
+    spy = Spy()
+    filters = [spy, *DECIDER.filter_profile.filters]
+    result = preempt(preemptor, snapshot, failures, filters=filters, info=info, budgets=[], now=0)
+    assert result.node in names and len(result.victims) == 1
+    assert len(spy.nodes) == 100, "120 candidate nodes, 100 dry-run"
