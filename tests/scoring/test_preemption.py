@@ -621,3 +621,19 @@ def test_the_dry_run_stops_at_enough_candidates_with_one_violating_no_budget() -
     result = preempt(preemptor, snapshot, failures, filters=filters, info=info, budgets=[], now=0)
     assert result.node in names and len(result.victims) == 1
     assert len(spy.nodes) == 100, "120 candidate nodes, 100 dry-run"
+
+
+@pytest.mark.parametrize(
+    ("nominated", "expected"),
+    [
+        pytest.param("", "node1", id="without a nomination the heuristic picks the emptier node"),
+        pytest.param("node2", "node2", id="a pod nominated to a node that fits goes there (evaluateNominatedNode)"),
+        pytest.param("node3", "node1", id="a nominated node that no longer fits is passed over"),
+    ],
+)
+def test_a_nominated_pod_goes_to_its_node_when_it_fits(nominated: str, expected: str) -> None:
+    snapshot = cluster(
+        ["node1", "node2", "node3"],
+        [pod("busy", LOW, node="node2", res=MEDIUM), pod("full", LOW, node="node3", res=VERY_LARGE)],
+    )
+    assert DECIDER.decide(pod("p", HIGH, res=SMALL, nominated=nominated), snapshot).node == expected
