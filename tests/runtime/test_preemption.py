@@ -5,8 +5,10 @@ reprieved), is nominated to the node, and binds once they are gone; a `preemptio
 evicts nothing and stays Pending.
 """
 
+import subprocess
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,9 +24,11 @@ from runtime.loop import Scheduler
 from runtime.preemption import Preemptor
 from runtime.writer import Writer
 from sim.apiserver import Emulator
+from tests import tools
 from tests.builders import make_node, node_json, pod_json
 
 WAIT_SECONDS = 20.0
+KUBECTL = tools.which("kubectl")
 
 
 def running(name: str, node: str, priority: int, *, app_label: str) -> dict[str, Any]:
@@ -79,7 +83,7 @@ def events(emulator: Emulator, reason: str) -> list[dict[str, Any]]:
 
 
 def test_a_high_priority_pod_evicts_the_fewest_lower_priority_pods_and_binds(
-    cluster: tuple[Emulator, Scheduler],
+    cluster: tuple[Emulator, Scheduler], tmp_path: Path
 ) -> None:
     emulator, _ = cluster
     wait_for(
@@ -95,6 +99,17 @@ def test_a_high_priority_pod_evicts_the_fewest_lower_priority_pods_and_binds(
     assert bound == "node-1"
     assert sorted(left) == ["api-1", "api-2", "urgent", "web"], "only batch-1 is evicted: web's PDB reprieves it"
     assert left["urgent"]["status"].get("nominatedNodeName") == "node-1"
+    if KUBECTL is not None:  # and as kubectl shows it
+        command = [KUBECTL, "--server", emulator.url, "--cache-dir", str(tmp_path / "cache"), "get", "pod", "urgent"]
+        shown = subprocess.run(
+            [*command, "-o", "jsonpath={.spec.nodeName} {.status.nominatedNodeName}"],
+            capture_output=True,
+            text=True,
+            env={"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"},
+            timeout=60,
+            check=True,
+        )
+        assert shown.stdout == "node-1 node-1"
     preempted = events(emulator, "Preempted")
     assert [(e["involvedObject"]["name"], e["message"]) for e in preempted] == [
         ("batch-1", f"Preempted by pod {left['urgent']['metadata']['uid']} on node node-1")
