@@ -79,7 +79,7 @@ class Scheduler:
             contained=stats.internal_error,
         )
         self.queue = SchedulingQueue(clock)
-        self.preemptor = Preemptor(kube, writer, clock)
+        self.preemptor = Preemptor(kube, writer, clock, stats=stats)
         self._leading = threading.Event()
         if leading:
             self._leading.set()

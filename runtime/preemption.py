@@ -29,6 +29,7 @@ from scoring.framework import Failures, FilterPlugin, PodInfo
 from scoring.heuristic import HeuristicTier
 from scoring.preemption import POST_FILTER_PREFIX, Preemption, preempt
 from telemetry.logs import fields
+from telemetry.stats import Stats
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +37,17 @@ log = logging.getLogger(__name__)
 class Preemptor:
     """Thread-safe: informer threads feed it, decision workers read it and preempt."""
 
-    def __init__(self, kube: Kube, writer: Writer, clock: Clock, *, warn: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        kube: Kube,
+        writer: Writer,
+        clock: Clock,
+        *,
+        stats: Stats | None = None,
+        warn: Callable[[str], None] | None = None,
+    ) -> None:
         self._kube = kube
+        self._stats = stats or Stats()
         self._writer = writer
         self._clock = clock
         self._warn = warn or log.warning
@@ -123,10 +133,13 @@ class Preemptor:
             rejected=rejected,
         )
         if plan.node is None:
+            self._stats.preemption(None)
             if plan.clear_nomination:
                 self._set_nomination(pod, None)
             return plan.message
-        return self._carry_out(pod, plan)
+        message = self._carry_out(pod, plan)
+        self._stats.preemption(None if message else len(plan.victims))
+        return message
 
     def _carry_out(self, pod: Pod, plan: Preemption) -> str:
         node = str(plan.node)

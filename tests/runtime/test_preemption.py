@@ -85,7 +85,7 @@ def events(emulator: Emulator, reason: str) -> list[dict[str, Any]]:
 def test_a_high_priority_pod_evicts_the_fewest_lower_priority_pods_and_binds(
     cluster: tuple[Emulator, Scheduler], tmp_path: Path
 ) -> None:
-    emulator, _ = cluster
+    emulator, scheduler = cluster
     wait_for(
         lambda: (emulator.store.get("poddisruptionbudgets", "web", namespace="default").get("status") or {}).get(
             "currentHealthy"
@@ -114,6 +114,9 @@ def test_a_high_priority_pod_evicts_the_fewest_lower_priority_pods_and_binds(
     assert [(e["involvedObject"]["name"], e["message"]) for e in preempted] == [
         ("batch-1", f"Preempted by pod {left['urgent']['metadata']['uid']} on node node-1")
     ]
+    registry = scheduler.stats.registry
+    assert registry.get_sample_value("scheduler_preemption_victims_count") == 1
+    assert registry.get_sample_value("scheduler_preemption_victims_sum") == 1
 
 
 def test_a_pod_with_preemption_policy_never_evicts_nothing(cluster: tuple[Emulator, Scheduler]) -> None:
@@ -130,6 +133,8 @@ def test_a_pod_with_preemption_policy_never_evicts_nothing(cluster: tuple[Emulat
     assert sorted(left) == ["api-1", "api-2", "batch-1", "polite", "web"]
     assert not left["polite"]["spec"].get("nodeName")
     assert not events(emulator, "Preempted")
+    assert cluster[1].stats.registry.get_sample_value("scheduler_preemption_attempts_total") >= 1
+    assert cluster[1].stats.registry.get_sample_value("scheduler_preemption_victims_count") == 0
 
 
 @pytest.mark.parametrize(
