@@ -114,7 +114,12 @@ class Preemptor:
     ) -> str:
         """Preempt for `pod` if that helps; "" once victims are evicted and the pod nominated, otherwise the
         `preemption: ...` message kube-scheduler appends to the FitError. `rejected`: a PreFilter turned every
-        node down (upstream's UnschedulableAndUnresolvable everywhere)."""
+        node down (upstream's UnschedulableAndUnresolvable everywhere). The pod's nomination is the latest
+        known (upstream re-reads the pod): one this replica just set counts before the informer echoes it."""
+        with self._lock:
+            known = self._nominated.get(pod.key)
+        if known is not None and known.uid == pod.uid and not pod.nominated_node_name:
+            pod = replace(pod, nominated_node_name=known.nominated_node_name)
 
         def interference_tie_break(names: list[str]) -> str:
             indices = np.array([snapshot.node_index(n) for n in names], dtype=np.int64)
