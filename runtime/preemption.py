@@ -148,6 +148,8 @@ class Preemptor:
 
     def _carry_out(self, pod: Pod, plan: Preemption) -> str:
         node = str(plan.node)
+        if not self._writer.may_disrupt():
+            return f"{POST_FILTER_PREFIX}not evicting on node {node}: this replica's lease is not certainly current"
         for victim in plan.victims:
             try:
                 self._kube.evict(victim.namespace, victim.name, uid=victim.uid or None)

@@ -20,9 +20,11 @@ from cluster.snapshot import Snapshot
 from runtime import app
 from runtime.assemble import build_decider
 from runtime.kube import Kube
+from runtime.leader import FencedWriter, LeaseGate
 from runtime.loop import Scheduler
 from runtime.preemption import Preemptor
 from runtime.writer import Writer
+from scoring.framework import PodInfo
 from sim.apiserver import Emulator
 from tests import tools
 from tests.builders import make_node, node_json, pod_json
@@ -163,3 +165,48 @@ def test_the_nominator_holds_the_room(priority: int, name: str, fits: bool) -> N
             assert decider.fits(incoming, nominator.with_nominated(snapshot, incoming), "node-1")
         finally:
             writer.close()
+
+
+@pytest.mark.parametrize(
+    ("lease_current", "message", "left"),
+    [
+        pytest.param(True, "", ["keeper"], id="the leader evicts the lowest-priority pod and nominates"),
+        pytest.param(
+            False,
+            "preemption: not evicting on node node-1: this replica's lease is not certainly current",
+            ["keeper", "victim"],
+            id="a replica whose lease may have passed to another evicts nothing",
+        ),
+    ],
+)
+def test_evictions_are_fenced_by_the_lease(lease_current: bool, message: str, left: list[str]) -> None:
+    victim = running("victim", "node-1", 5, app_label="batch")
+    keeper = running("keeper", "node-1", 10, app_label="batch")
+    with Emulator([node_json("node-1", cpu="2"), victim, keeper]) as emulator:
+        kube = Kube.connect(server=emulator.url)
+        clock = FakeClock()
+        gate = LeaseGate(clock, validity=10)
+        if lease_current:
+            gate.renewed(clock.monotonic())
+        writer = FencedWriter(kube, scheduler_name="ai-llama-scheduler", instance="test", clock=clock, gate=gate)
+        try:
+            preemptor = Preemptor(kube, writer, clock)
+            snapshot = Snapshot.build([make_node("node-1", cpu="2")], [parse_pod(victim), parse_pod(keeper)])
+            urgent = parse_pod(emulator.store.create("pods", pod_json("urgent", cpu="1", spec={"priority": 1000})))
+            decider = build_decider(Settings(), tier="heuristic")
+            info = PodInfo.of(urgent, snapshot)
+            outcome = decider.filter(info, snapshot)
+            got = preemptor.post_filter(
+                urgent,
+                snapshot,
+                outcome.failures,
+                filters=decider.filter_profile.filters,
+                info=info,
+                heuristic=decider.heuristic,
+            )
+            nominated = emulator.store.get("pods", "urgent", namespace="default")["status"].get("nominatedNodeName")
+        finally:
+            writer.close()
+        assert got == message
+        assert sorted(set(pods(emulator)) - {"urgent"}) == left
+        assert nominated == ("node-1" if lease_current else None)
