@@ -1,7 +1,7 @@
 """DefaultPreemption's PostFilter, pure: which pods to evict, and on which node, so an unschedulable pod fits.
 
-Mirrors kube-scheduler v1.32's `framework/plugins/defaultpreemption/default_preemption.go` and
-`framework/preemption/preemption.go`:
+Mirrors kube-scheduler's `framework/plugins/defaultpreemption/default_preemption.go` and
+`framework/preemption/preemption.go` (read at kubernetes commits e4d77d92 and 98be7dfc):
 - eligibility (`PodEligibleToPreemptOthers`): `preemptionPolicy: Never` never preempts, and a pod whose
   nominated node still has lower-priority pods terminating waits for them instead of evicting more;
 - candidates: only nodes whose filter failures removing pods can resolve (upstream's `Unschedulable`, not
