@@ -193,6 +193,12 @@ class Pod:
     unbounded (`resources.pod_limits`)."""
     scheduling_gates: tuple[str, ...] = ()
     """`spec.schedulingGates` names: while any is left the pod waits in the gated queue, never decided."""
+    preemption_policy: str = "PreemptLowerPriority"
+    """`spec.preemptionPolicy`: `Never` keeps the pod from evicting others (DefaultPreemption)."""
+    nominated_node_name: str = ""
+    """`status.nominatedNodeName`: the node a preemption made room on, for this pod."""
+    start_time: float | None = None
+    """`status.startTime` as epoch seconds; None before the kubelet starts it (preemption's tie-breaks)."""
 
     @property
     def key(self) -> str:

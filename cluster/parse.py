@@ -28,6 +28,7 @@ from typing import Any
 
 from cluster import resources
 from cluster.errors import UserError
+from cluster.nodestate import parse_timestamp
 from cluster.objects import (
     NAMESPACE_NAME_LABEL,
     NOT_READY_TAINT,
@@ -449,4 +450,15 @@ def _parse_pod(obj: RawObject, meta: ObjectMeta, key: str) -> Pod:
         controller=_controller(meta.get("ownerReferences")),
         limits=limits,
         scheduling_gates=_gates(spec.get("schedulingGates"), f"pod {key}: spec.schedulingGates"),
+        preemption_policy=_intern(str(spec.get("preemptionPolicy") or "PreemptLowerPriority")),
+        nominated_node_name=_intern(str(status.get("nominatedNodeName") or "")),
+        start_time=_start_time(status.get("startTime")),
     )
+
+
+def _start_time(raw: Any) -> float | None:
+    """`status.startTime` as epoch seconds; an unreadable one is as absent (it only orders preemption victims)."""
+    try:
+        return parse_timestamp(str(raw)) if raw else None
+    except ValueError:
+        return None

@@ -84,6 +84,7 @@ def _pod_fingerprint(raw: Mapping[str, Any]) -> tuple[Any, ...]:
         tuple(sorted((_interned(k), _interned(v)) for k, v in labels.items())),
         tuple(_interned(annotations.get(k)) for k in (CLASS_ANNOTATION, SENSITIVITY_ANNOTATION, NOISY_ANNOTATION)),
         resize.footprint(raw),
+        (raw.get("status") or {}).get("startTime"),  # orders preemption victims
     )
 
 

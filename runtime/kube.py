@@ -37,7 +37,12 @@ STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
 WATCH_SECONDS = 300
 WATCH_GRACE = 30
 STOP_POLL_SECONDS = 0.05
-RESOURCE_PATHS = {"pods": "/api/v1/pods", "nodes": "/api/v1/nodes", "namespaces": "/api/v1/namespaces"}
+RESOURCE_PATHS = {
+    "pods": "/api/v1/pods",
+    "nodes": "/api/v1/nodes",
+    "namespaces": "/api/v1/namespaces",
+    "poddisruptionbudgets": "/apis/policy/v1/poddisruptionbudgets",
+}
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +196,7 @@ class Kube:
     def informer(
         self, resource: str, *, field_selector: str | None = None, on_synced: Callable[[], None] | None = None
     ) -> SharedInformer:
-        """The client's SharedInformer over `pods`, `nodes` or `namespaces`, delivering raw JSON objects.
+        """The client's SharedInformer over one of `RESOURCE_PATHS`' resources, delivering raw JSON objects.
 
         `on_synced` runs when the informer starts watching, i.e. after its list has been delivered
         to the handlers (the informer has no synced callback of its own).
@@ -300,6 +305,20 @@ class Kube:
         body = {"status": {"conditions": [dict(condition)]}}
         path = f"/api/v1/namespaces/{namespace}/pods/{name}/status"
         self.write("PATCH", path, body, content_type=STRATEGIC_MERGE_PATCH)
+
+    def patch_pod_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> None:
+        """A JSON merge patch of a pod's status fields (`nominatedNodeName`; None removes one)."""
+        path = f"/api/v1/namespaces/{namespace}/pods/{name}/status"
+        self.write("PATCH", path, {"status": dict(status)}, content_type=MERGE_PATCH)
+
+    def evict(self, namespace: str, name: str, *, uid: str | None = None) -> None:
+        """POST a policy/v1 Eviction: the API server checks the pod's disruption budgets (429 when one would be
+        violated), marks it `DisruptionTarget` and deletes it. `uid` makes it fail (409) for a re-created pod."""
+        metadata: dict[str, Any] = {"name": name, "namespace": namespace}
+        body: dict[str, Any] = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": metadata}
+        if uid:
+            body["deleteOptions"] = {"preconditions": {"uid": uid}}
+        self.write("POST", f"/api/v1/namespaces/{namespace}/pods/{name}/eviction", body)
 
     def patch_event(self, namespace: str, name: str, body: Mapping[str, Any]) -> None:
         """A JSON merge patch of a core/v1 Event (to count a repeat)."""

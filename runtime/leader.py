@@ -173,3 +173,7 @@ class FencedWriter(Writer):
         if not self._gate.is_open():
             raise NotLeaderError(f"not binding {pod.key}: this replica's lease is not certainly current")
         super().bind(pod, decision)
+
+    def may_disrupt(self) -> bool:
+        """Evictions are fenced as bindings are: a deposed leader must not preempt."""
+        return self._gate.is_open()

@@ -16,13 +16,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from cluster.clock import Clock
-from cluster.objects import RawObject
+from cluster.objects import Pod, RawObject
+from cluster.snapshot import Snapshot
 from runtime.cache import ADDED, DELETED, MODIFIED, SchedulerCache
 from runtime.kube import Kube, SharedInformer
+from runtime.preemption import Preemptor
 from runtime.queue import QueuedPod, SchedulingQueue
 from runtime.writer import Writer
 from scoring.collector import Collector
 from scoring.decide import Decider
+from scoring.framework import PodInfo
 from scoring.tiers import Decision
 from telemetry import logs
 from telemetry.logs import fields
@@ -32,7 +35,7 @@ from telemetry.stats import Stats
 log = logging.getLogger("scheduler")
 # kube-scheduler lists every pod but terminal ones: they hold nothing and are never scheduled.
 POD_SELECTOR = "status.phase!=Succeeded,status.phase!=Failed"
-INFORMERS = ("nodes", "namespaces", "pods")
+INFORMERS = ("nodes", "namespaces", "poddisruptionbudgets", "pods")
 """The informers, in the order they start: pods last, onto known nodes and namespaces."""
 
 
@@ -78,6 +81,7 @@ class Scheduler:
             contained=stats.internal_error,
         )
         self.queue = SchedulingQueue(clock)
+        self.preemptor = Preemptor(kube, writer, clock, stats=stats)
         self._leading = threading.Event()
         if leading:
             self._leading.set()
@@ -116,11 +120,15 @@ class Scheduler:
         namespaces.start()
         self._synced["nodes"].wait(timeout=60)
         self._synced["namespaces"].wait(timeout=60)
+        budgets = self.kube.informer("poddisruptionbudgets", on_synced=self._synced["poddisruptionbudgets"].set)
+        for kind in (ADDED, MODIFIED, DELETED):
+            budgets.add_event_handler(kind, self._handler(kind, self.preemptor.budget_event, "pdb_informer"))
+        budgets.start()
         pods = self.kube.informer("pods", field_selector=POD_SELECTOR, on_synced=self._synced["pods"].set)
         for kind in (ADDED, MODIFIED, DELETED):
             pods.add_event_handler(kind, self._handler(kind, self._on_pod, "pod_informer"))
         pods.start()
-        self._informers = [nodes, namespaces, pods]
+        self._informers = [nodes, namespaces, budgets, pods]
         for i in range(self.settings.decision_workers):
             self._spawn(f"decide-{i}", self._work)
         self._spawn("ticker", self._tick)
@@ -222,6 +230,7 @@ class Scheduler:
 
     def _on_pod(self, kind: str, raw: RawObject) -> None:
         change = self.cache.pod_event(kind, raw)
+        self.preemptor.observe(change.pending, change.gone)
         if change.gone is not None:
             self.queue.delete(change.gone)
             self._shadowed.discard(change.gone)
@@ -261,6 +270,7 @@ class Scheduler:
     def schedule_one(self, queued: QueuedPod) -> None:
         pod = queued.pod
         snapshot, version = self.cache.versioned_snapshot()
+        snapshot = self.preemptor.with_nominated(snapshot, pod)
         decision = self.decider.decide(pod, snapshot)
         if self.collector is not None:
             self.collector.decision(pod, snapshot, decision)
@@ -275,7 +285,10 @@ class Scheduler:
         if decision.warnings and queued.attempts == 0:
             self.writer.warn(pod, "; ".join(decision.warnings))
         if decision.node is None:
-            self.writer.unschedulable(pod, decision.reason)
+            message = decision.reason
+            if not self.settings.shadow_mode and self._leading.is_set() and not decision.declined:
+                message = " ".join(filter(None, (message, self._post_filter(pod, snapshot, decision))))
+            self.writer.unschedulable(pod, message)
             self.queue.unschedulable(queued)
             return
         if self.settings.shadow_mode:
@@ -295,6 +308,20 @@ class Scheduler:
         with self._bindings_lock:
             self._bindings.add(future)
         future.add_done_callback(self._binding_finished)
+
+    def _post_filter(self, pod: Pod, snapshot: Snapshot, decision: Decision) -> str:
+        """Preemption, for a pod no node fits (kube-scheduler's PostFilter): "" when it nominated a node."""
+        info = PodInfo.of(pod, snapshot, decision.needs)
+        outcome = self.decider.filter(info, snapshot)
+        return self.preemptor.post_filter(
+            pod,
+            snapshot,
+            outcome.failures,
+            filters=self.decider.filter_profile.filters,
+            info=info,
+            heuristic=self.decider.heuristic,
+            rejected=bool(outcome.pre_filter_message),
+        )
 
     def _binding_finished(self, future: Future) -> None:
         with self._bindings_lock:

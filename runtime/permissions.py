@@ -28,16 +28,19 @@ CLUSTER: tuple[Permission, ...] = (
     Permission("list", "pods", why="the pod informer's list"),
     Permission("watch", "pods", why="the pod informer's watch"),
     Permission("create", "pods", subresource="binding", why="bind a pod to its node"),
-    Permission("patch", "pods", subresource="status", why="the PodScheduled=False condition"),
+    Permission("patch", "pods", subresource="status", why="the PodScheduled=False condition and nominatedNodeName"),
+    Permission("create", "pods", subresource="eviction", why="evict the victims of a preemption"),
     Permission("list", "nodes", why="the node informer's list (allocatable, taints, telemetry)"),
     Permission("watch", "nodes", why="the node informer's watch"),
     Permission("list", "namespaces", why="the namespace informer's list (labels for namespaceSelector)"),
     Permission("watch", "namespaces", why="the namespace informer's watch"),
+    Permission("list", "poddisruptionbudgets", group="policy", why="the PDB informer's list (preemption)"),
+    Permission("watch", "poddisruptionbudgets", group="policy", why="the PDB informer's watch (preemption)"),
     Permission("create", "events", why="Scheduled and FailedScheduling events"),
     Permission("patch", "events", why="the repeat count of an aggregated FailedScheduling event"),
 )
 """Granted cluster-wide (a ClusterRole): pods of every namespace, every node. No write on a pod but its
-binding and status: the decision annotations travel in the Binding."""
+binding, status and eviction (preemption): the decision annotations travel in the Binding."""
 
 SHADOW: tuple[Permission, ...] = (
     Permission("patch", "pods", why="the recommendation annotations of shadow mode"),

@@ -102,6 +102,10 @@ class Writer:
         self._kube.bind(pod.namespace, pod.name, node, uid=pod.uid or None, annotations=annotations)
         self.event(pod, "Normal", "Scheduled", "Binding", f"Successfully assigned {pod.key} to {node}")
 
+    def may_disrupt(self) -> bool:
+        """May this replica evict pods now? Always here; `FencedWriter` only while its lease is certainly current."""
+        return True
+
     def recommend(self, pod: Pod, decision: Decision) -> Future:
         """Shadow mode: say where the pod would go, bind nothing (in the background)."""
         annotations = decision_annotations(decision, shadow=True)

@@ -86,8 +86,9 @@ class Decider:
                 warnings=warnings,
                 needs=needs,
             )
-        heuristic = self.heuristic.score(info, snapshot, outcome.feasible)
-        request = Request(info, snapshot, outcome.feasible, heuristic, started + self.deadline_seconds)
+        feasible = _nominated_first(pod, snapshot, outcome.feasible)
+        heuristic = self.heuristic.score(info, snapshot, feasible)
+        request = Request(info, snapshot, feasible, heuristic, started + self.deadline_seconds)
         fallbacks: dict[str, str] = {}
         for tier in self.tiers:
             try:
@@ -144,3 +145,12 @@ class Decider:
             needs=needs,
             slo_unmet=heuristic.slo_unmet,
         )
+
+
+def _nominated_first(pod: Pod, snapshot: Snapshot, feasible: np.ndarray) -> np.ndarray:
+    """Only the pod's nominated node when it passes the filters (upstream's `evaluateNominatedNode`): the
+    room a preemption made there is what the pod waited for, and its victims must not go for nothing."""
+    nominated = snapshot.node_index(pod.nominated_node_name) if pod.nominated_node_name else None
+    if nominated is not None and np.any(feasible == nominated):
+        return np.array([nominated], dtype=np.int64)
+    return feasible

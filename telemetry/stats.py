@@ -73,6 +73,13 @@ class Stats:
             registry=r,
         )  # fmt: skip
         self.binding_failures = PromCounter("ai_scheduler_binding_failures", "Failed bindings.", registry=r)
+        self.preemption_attempts = PromCounter(
+            "scheduler_preemption_attempts", "Total preemption attempts in the cluster till now", registry=r
+        )
+        self.preemption_victims = Histogram(
+            "scheduler_preemption_victims", "Number of selected preemption victims", buckets=(1, 2, 4, 8, 16, 32, 64),
+            registry=r,
+        )  # fmt: skip
         self.internal_errors = PromCounter(
             "ai_scheduler_internal_errors",
             "Unexpected exceptions caught so one object could not stop the scheduler, by where they were caught.",
@@ -160,6 +167,12 @@ class Stats:
         with self._lock:
             self._counts["failed_bindings"] += 1
         self.binding_failures.inc()
+
+    def preemption(self, victims: int | None) -> None:
+        """One PostFilter run; `victims` evicted when it nominated a node, None when it could not help."""
+        self.preemption_attempts.inc()
+        if victims is not None:
+            self.preemption_victims.observe(victims)
 
     def internal_error(self, where: str) -> None:
         """An unexpected exception was caught at `where` (a decision worker, an informer handler) and contained."""

@@ -85,10 +85,13 @@ def test_a_healthy_cluster_passes_every_check(
         "permission watch pods",
         "permission create pods/binding",
         "permission patch pods/status",
+        "permission create pods/eviction",
         "permission list nodes",
         "permission watch nodes",
         "permission list namespaces",
         "permission watch namespaces",
+        "permission list poddisruptionbudgets.policy",
+        "permission watch poddisruptionbudgets.policy",
         "permission create events",
         "permission patch events",
     ]

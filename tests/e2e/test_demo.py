@@ -86,7 +86,8 @@ def test_no_reason_is_cut(demo: str) -> None:
     rows = _rows(demo)
     assert "…" not in demo
     too_big = " ".join(_column(rows["default/too-big"], 0).split())
-    assert "0/7 nodes are available" in too_big and too_big.endswith("Insufficient cpu.")
+    assert "0/7 nodes are available" in too_big and "6 Insufficient cpu." in too_big
+    assert too_big.endswith("6 No preemption victims found for incoming pod.")
 
 
 def test_it_ends_with_a_two_line_summary_against_the_default(demo: str) -> None:

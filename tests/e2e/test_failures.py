@@ -16,7 +16,11 @@ def condition(emulator: Emulator, name: str) -> dict | None:
 def test_an_unschedulable_pod_is_reported_retried_and_bound_once_a_node_fits():
     nodes = [node(f"n{i}", cpu="4") for i in range(3)] + [node("tainted", cpu="64")]
     nodes[-1]["spec"] = {"taints": [{"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}]}
-    message = "0/4 nodes are available: 1 node(s) had untolerated taint {dedicated: gpu}, 3 Insufficient cpu."
+    message = (
+        "0/4 nodes are available: 1 node(s) had untolerated taint {dedicated: gpu}, 3 Insufficient cpu. "
+        "preemption: 0/4 nodes are available: 1 Preemption is not helpful for scheduling, "
+        "3 No preemption victims found for incoming pod."
+    )
     with Emulator(objects=nodes) as emulator, scheduler(emulator) as running:
         emulator.store.create("pods", pod("big", cpu="32"))
         wait_until(lambda: events(emulator, "FailedScheduling"), timeout=10, what="FailedScheduling")
