@@ -186,6 +186,9 @@ class Pod:
     """Init containers' then containers' images, as written in the spec."""
     controller: tuple[str, ...] = ()
     """The controlling ownerReference as (apiVersion, kind, uid); empty when none."""
+    claims: tuple[tuple[str, bool], ...] = ()
+    """The PersistentVolumeClaims its volumes name, in its namespace, as (claim name, made for an ephemeral
+    volume): what the volume plugins look up (`cluster.volumes`)."""
 
     @property
     def key(self) -> str:
