@@ -18,6 +18,7 @@ from cluster.parse import ManifestError, parse_label_selector, parse_node_select
 from cluster.resources import QuantityError
 
 SELECTED_NODE = "volume.kubernetes.io/selected-node"
+BIND_COMPLETED = "pv.kubernetes.io/bind-completed"
 """The annotation PreBind sets on a `WaitForFirstConsumer` claim: the node its volume must be provisioned for."""
 BETA_CLASS = "volume.beta.kubernetes.io/storage-class"
 DEFAULT_CLASS = "storageclass.kubernetes.io/is-default-class"
@@ -43,6 +44,9 @@ class Claim:
     volume_mode: str = FILESYSTEM
     selector: LabelSelector | None = None
     selected_node: str = ""
+    bind_completed: bool = False
+    """The PV controller's `pv.kubernetes.io/bind-completed` annotation: with `volume_name`, fully bound."""
+    phase: str = ""
     deleting: bool = False
     owners: tuple[str, ...] = ()
     """The uids of its ownerReferences (an ephemeral volume's claim is owned by its pod)."""
@@ -54,7 +58,8 @@ class Claim:
 
     @property
     def bound(self) -> bool:
-        return bool(self.volume_name)
+        """`isPVCFullyBound`: a volume named and the binding completed; anything less is not bound yet."""
+        return bool(self.volume_name) and self.bind_completed
 
 
 @dataclass(frozen=True)
@@ -190,6 +195,8 @@ def parse_claim(obj: Mapping[str, Any]) -> Claim:
         volume_mode=str(spec.get("volumeMode") or FILESYSTEM),
         selector=parse_label_selector(spec.get("selector"), f"{key}: spec.selector"),
         selected_node=str(annotations.get(SELECTED_NODE) or ""),
+        bind_completed=BIND_COMPLETED in annotations,
+        phase=str((obj.get("status") or {}).get("phase") or ""),
         deleting=bool(meta.get("deletionTimestamp")),
         owners=owners,
         resource_version=str(meta.get("resourceVersion") or ""),

@@ -24,6 +24,7 @@ ERR_REASON_BIND_CONFLICT = "node(s) didn't find available persistent volumes to 
 ERR_REASON_NODE_CONFLICT = "node(s) had volume node affinity conflict"
 ERR_REASON_PV_NOT_EXIST = "node(s) unavailable due to one or more pvc(s) bound to non-existent pv(s)"
 ERR_REASON_UNBOUND_IMMEDIATE = "pod has unbound immediate PersistentVolumeClaims"
+LOST = "Lost"
 
 
 @dataclass(frozen=True)
@@ -51,14 +52,18 @@ def pod_claims(pod: Pod, volumes: Volumes) -> PodClaims:
                     error=f'waiting for ephemeral volume controller to create the persistentvolumeclaim "{name}"'
                 )
             return PodClaims(error=f'persistentvolumeclaim "{name}" not found')
-        if ephemeral and pod.uid and pod.uid not in claim.owners:
-            return PodClaims(error=f"PVC {claim.key} was not created for pod {pod.key} (pod is not owner)")
+        if claim.phase == LOST:
+            return PodClaims(
+                error=f'persistentvolumeclaim "{name}" bound to non-existent persistentvolume "{claim.volume_name}"'
+            )
         if claim.deleting:
             return PodClaims(error=f'persistentvolumeclaim "{name}" is being deleted')
+        if ephemeral and pod.uid and pod.uid not in claim.owners:
+            return PodClaims(error=f"PVC {claim.key} was not created for pod {pod.key} (pod is not owner)")
         if claim.bound:
             bound.append(claim)
             continue
-        if not claim.storage_class:
+        if not claim.storage_class or claim.volume_name:
             immediate.append(claim)
             continue
         storage_class = volumes.classes.get(claim.storage_class)
@@ -82,7 +87,7 @@ def provisionable_mask(claim: Claim, snapshot: Snapshot) -> np.ndarray:
     """`checkVolumeProvisions` for every node: the class has a provisioner and its `allowedTopologies` (none
     means anywhere) hold the node."""
     storage_class = snapshot.volumes.classes.get(claim.storage_class)
-    if storage_class is None or storage_class.provisioner == NO_PROVISIONER:
+    if storage_class is None or storage_class.provisioner in ("", NO_PROVISIONER):
         return np.zeros(len(snapshot), dtype=bool)
     if not storage_class.allowed_topologies:
         return np.ones(len(snapshot), dtype=bool)
