@@ -7,7 +7,7 @@ to a volume (`FindMatchingVolume`, `pkg/volume/util/persistentvolume/util.go`) l
 both the filter and PreBind use them.
 """
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -28,6 +28,7 @@ READ_WRITE_ONCE_POD = "ReadWriteOncePod"
 FILESYSTEM = "Filesystem"
 AVAILABLE = "Available"
 STORAGE = "storage"
+DELETED = "DELETED"
 
 
 @dataclass(frozen=True)
@@ -291,3 +292,30 @@ def may_match(volume: Volume, claim: Claim) -> bool:
     if claim.selector is not None and not selector_matches(claim.selector, volume.labels):
         return False
     return volume.storage_class == claim.storage_class and offers(volume, claim)
+
+
+RESOURCES: Mapping[str, tuple[str, Callable[[Mapping[str, Any]], Any]]] = {
+    "persistentvolumeclaims": ("claims", parse_claim),
+    "persistentvolumes": ("volumes", parse_volume),
+    "storageclasses": ("classes", parse_storage_class),
+    "csinodes": ("csinodes", parse_csinode),
+}
+"""Each informer's resource → the `Volumes` map it fills and the parser of its objects."""
+
+
+def _key(resource: str, raw: Mapping[str, Any]) -> str:
+    meta = raw.get("metadata") or {}
+    name = str(meta.get("name") or "")
+    return f"{meta.get('namespace') or 'default'}/{name}" if resource == "persistentvolumeclaims" else name
+
+
+def apply_event(volumes: Volumes, resource: str, kind: str, raw: Mapping[str, Any]) -> tuple[Volumes, str | None]:
+    """`volumes` after one informer event, and why the object was dropped when it cannot be read (else None)."""
+    attribute, parse = RESOURCES[resource]
+    key = _key(resource, raw)
+    if kind == DELETED:
+        return volumes.changed(attribute, key, None), None
+    try:
+        return volumes.changed(attribute, key, parse(raw)), None
+    except ManifestError as exc:
+        return volumes.changed(attribute, key, None), str(exc)

@@ -37,7 +37,14 @@ STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
 WATCH_SECONDS = 300
 WATCH_GRACE = 30
 STOP_POLL_SECONDS = 0.05
-RESOURCE_PATHS = {"pods": "/api/v1/pods", "nodes": "/api/v1/nodes"}
+RESOURCE_PATHS = {
+    "pods": "/api/v1/pods",
+    "nodes": "/api/v1/nodes",
+    "persistentvolumeclaims": "/api/v1/persistentvolumeclaims",
+    "persistentvolumes": "/api/v1/persistentvolumes",
+    "storageclasses": "/apis/storage.k8s.io/v1/storageclasses",
+    "csinodes": "/apis/storage.k8s.io/v1/csinodes",
+}
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +198,8 @@ class Kube:
     def informer(
         self, resource: str, *, field_selector: str | None = None, on_synced: Callable[[], None] | None = None
     ) -> SharedInformer:
-        """The client's SharedInformer over `pods` or `nodes`, delivering raw JSON objects.
+        """The client's SharedInformer over one of `RESOURCE_PATHS` (pods, nodes, the storage objects), delivering raw
+        JSON objects.
 
         `on_synced` runs when the informer starts watching, i.e. after its list has been delivered
         to the handlers (the informer has no synced callback of its own).
@@ -300,6 +308,22 @@ class Kube:
         body = {"status": {"conditions": [dict(condition)]}}
         path = f"/api/v1/namespaces/{namespace}/pods/{name}/status"
         self.write("PATCH", path, body, content_type=STRATEGIC_MERGE_PATCH)
+
+    def bind_volume(self, volume: str, resource_version: str, namespace: str, claim: str, uid: str) -> None:
+        """Claim a pre-provisioned PersistentVolume for a claim, as the scheduler's binder does (`BindVolumeToClaim`):
+        `spec.claimRef` and `bound-by-controller`, on the version the plan read (else 409 Conflict)."""
+        ref = {"kind": "PersistentVolumeClaim", "apiVersion": "v1", "namespace": namespace, "name": claim, "uid": uid}
+        metadata = {"resourceVersion": resource_version, "annotations": {"pv.kubernetes.io/bound-by-controller": "yes"}}
+        body = {"metadata": metadata, "spec": {"claimRef": ref}}
+        self.write("PATCH", f"/api/v1/persistentvolumes/{volume}", body, content_type=MERGE_PATCH)
+
+    def annotate_claim(
+        self, namespace: str, name: str, resource_version: str, annotations: Mapping[str, str | None]
+    ) -> None:
+        """A JSON merge patch of a PersistentVolumeClaim's annotations, on the version read (else 409 Conflict)."""
+        body = {"metadata": {"resourceVersion": resource_version, "annotations": dict(annotations)}}
+        path = f"/api/v1/namespaces/{namespace}/persistentvolumeclaims/{name}"
+        self.write("PATCH", path, body, content_type=MERGE_PATCH)
 
     def patch_event(self, namespace: str, name: str, body: Mapping[str, Any]) -> None:
         """A JSON merge patch of a core/v1 Event (to count a repeat)."""

@@ -16,10 +16,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from cluster.clock import Clock
-from cluster.objects import RawObject
+from cluster.objects import Pod, RawObject
+from cluster.volumes import RESOURCES as STORAGE_RESOURCES
 from runtime.cache import ADDED, DELETED, MODIFIED, SchedulerCache
 from runtime.kube import Kube, SharedInformer
 from runtime.queue import QueuedPod, SchedulingQueue
+from runtime.volumes import VolumeBinder
 from runtime.writer import Writer
 from scoring.collector import Collector
 from scoring.decide import Decider
@@ -76,6 +78,7 @@ class Scheduler:
             contained=stats.internal_error,
         )
         self.queue = SchedulingQueue(clock)
+        self.volume_binder = VolumeBinder(kube, clock, volumes=self.cache.volumes, assume=self.cache.swap_volumes)
         self._leading = threading.Event()
         if leading:
             self._leading.set()
@@ -108,15 +111,28 @@ class Scheduler:
             nodes.add_event_handler(kind, self._handler(kind, self._on_node, "node_informer"))
         nodes.start()
         self._synced["nodes"].wait(timeout=60)
+        storage = [self._storage_informer(resource) for resource in STORAGE_RESOURCES]
         pods = self.kube.informer("pods", field_selector=POD_SELECTOR, on_synced=self._synced["pods"].set)
         for kind in (ADDED, MODIFIED, DELETED):
             pods.add_event_handler(kind, self._handler(kind, self._on_pod, "pod_informer"))
         pods.start()
-        self._informers = [nodes, pods]
+        self._informers = [nodes, pods, *storage]
         for i in range(self.settings.decision_workers):
             self._spawn(f"decide-{i}", self._work)
         self._spawn("ticker", self._tick)
         return self
+
+    def _storage_informer(self, resource: str) -> SharedInformer:
+        """A started informer feeding one kind of storage object to the cache, its first list awaited (as the node
+        informer's): a pod decided before its claim is known would be refused for a claim that exists."""
+        synced = threading.Event()
+        informer = self.kube.informer(resource, on_synced=synced.set)
+        for kind in (ADDED, MODIFIED, DELETED):
+            apply = lambda kind, raw, resource=resource: self._on_storage(resource, kind, raw)  # noqa: E731
+            informer.add_event_handler(kind, self._handler(kind, apply, f"{resource}_informer"))
+        informer.start()
+        synced.wait(timeout=60)
+        return informer
 
     def ready(self) -> bool:
         """Informers have delivered their first list and are still running (the `/readyz` condition)."""
@@ -142,7 +158,7 @@ class Scheduler:
 
     def _dead_informers(self) -> list[str]:
         dead = []
-        for resource, informer in zip(("nodes", "pods"), self._informers, strict=False):
+        for resource, informer in zip(("nodes", "pods", *STORAGE_RESOURCES), self._informers, strict=False):
             thread = getattr(informer, "_thread", None)
             if thread is None or not thread.is_alive():
                 dead.append(f"{resource} informer")
@@ -206,6 +222,10 @@ class Scheduler:
 
     def _on_node(self, kind: str, raw: RawObject) -> None:
         if self.cache.node_event(kind, raw):
+            self.queue.move_all()
+
+    def _on_storage(self, resource: str, kind: str, raw: RawObject) -> None:
+        if self.cache.volume_event(resource, kind, raw):
             self.queue.move_all()
 
     def _on_pod(self, kind: str, raw: RawObject) -> None:
@@ -278,10 +298,18 @@ class Scheduler:
         if not self.cache.assume(pod, node, fits=fits, decided_at=version):
             self.queue.activate(queued)  # a concurrent decision took the room first: decide again
             return
-        future = self.writer.bind_async(pod, decision, lambda error: self._bound(queued, decision, error))
+        done = lambda error: self._bound(queued, decision, error)  # noqa: E731
+        future = self.writer.bind_async(pod, decision, done, pre_bind=self._pre_bind(pod, node))
         with self._bindings_lock:
             self._bindings.add(future)
         future.add_done_callback(self._binding_finished)
+
+    def _pre_bind(self, pod: Pod, node: str) -> Callable[[], None] | None:
+        """Volume binding's PreBind for a pod with claims, planned on the latest view (with the volumes other
+        bindings have assumed meanwhile); None for a pod without."""
+        if not pod.claims:
+            return None
+        return lambda: self.volume_binder.pre_bind(pod, node, self.cache.snapshot())
 
     def _binding_finished(self, future: Future) -> None:
         with self._bindings_lock:

@@ -25,13 +25,13 @@ def attachable(pod: Pod, volumes: Volumes) -> dict[str, str]:
         claim = volumes.claim(pod.namespace, name)
         if claim is None:
             continue
-        volume = volumes.volumes.get(claim.volume_name) if claim.bound else None
+        volume = volumes.volumes.get(claim.volume_name) if claim.volume_name else None
         if volume is not None:
             if volume.csi_driver:
                 out[f"{volume.csi_driver}/{volume.csi_handle}"] = volume.csi_driver
             continue
         storage_class = volumes.classes.get(claim.storage_class)
-        if not claim.bound and storage_class is not None and storage_class.provisioner:
+        if not claim.volume_name and storage_class is not None and storage_class.provisioner:
             out[f"{storage_class.provisioner}/{claim.namespace}-{claim.name}"] = storage_class.provisioner
     return out
 

@@ -26,7 +26,7 @@ def volume_topologies(pod: PodInfo, snapshot: Snapshot) -> list[tuple[str, froze
     volumes = snapshot.volumes
     for name, _ in pod.pod.claims:
         claim = volumes.claim(pod.pod.namespace, name)
-        volume = volumes.volumes.get(claim.volume_name) if claim is not None and claim.bound else None
+        volume = volumes.volumes.get(claim.volume_name) if claim is not None and claim.volume_name else None
         if volume is None:
             continue
         for key in TOPOLOGY_LABELS:
