@@ -28,7 +28,7 @@ READ_WRITE_ONCE_POD = "ReadWriteOncePod"
 FILESYSTEM = "Filesystem"
 AVAILABLE = "Available"
 STORAGE = "storage"
-DELETED = "DELETED"
+ADDED, DELETED = "ADDED", "DELETED"
 
 
 @dataclass(frozen=True)
