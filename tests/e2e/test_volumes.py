@@ -16,6 +16,7 @@ import yaml
 
 from sim.apiserver import Emulator
 from tests import tools
+from tests.builders import claim_json
 from tests.e2e.cluster import bound, node, pod, scheduler, settings, wait_until
 
 KUBECTL = tools.which("kubectl")
@@ -55,20 +56,6 @@ spec:
 """
 
 
-def claim(name: str, storage_class: str, size: str = "5Gi") -> dict:
-    spec = {
-        "accessModes": ["ReadWriteOnce"],
-        "storageClassName": storage_class,
-        "resources": {"requests": {"storage": size}},
-    }
-    return {
-        "apiVersion": "v1",
-        "kind": "PersistentVolumeClaim",
-        "metadata": {"name": name, "namespace": "default"},
-        "spec": spec,
-    }
-
-
 def with_claim(name: str, claim_name: str) -> dict:
     body = pod(name, volumes=[{"name": "data", "persistentVolumeClaim": {"claimName": claim_name}}])
     body["metadata"]["labels"] = {"app": "redis"}
@@ -97,7 +84,7 @@ def cluster() -> list[dict]:
 def test_a_statefulset_pod_with_a_wait_for_first_consumer_claim_gets_a_provisioned_volume_and_binds(kubectl) -> None:
     with Emulator(objects=cluster()) as emulator, scheduler(emulator, settings()):
         kubectl(emulator, "apply", "-f", "-", stdin=MANIFESTS)
-        manifest = yaml.safe_dump_all([claim("data-redis-0", "fast"), with_claim("redis-0", "data-redis-0")])
+        manifest = yaml.safe_dump_all([claim_json("data-redis-0", "fast"), with_claim("redis-0", "data-redis-0")])
         kubectl(emulator, "apply", "-f", "-", stdin=manifest)
         wait_until(lambda: "redis-0" in bound(emulator), timeout=60, what="redis-0 bound")
         pvc = json.loads(kubectl(emulator, "get", "pvc", "data-redis-0", "-o", "json"))
@@ -113,7 +100,7 @@ def test_a_statefulset_pod_with_a_wait_for_first_consumer_claim_gets_a_provision
 def test_a_pod_whose_local_volume_is_pinned_to_a_node_lands_there(kubectl) -> None:
     with Emulator(objects=cluster()) as emulator, scheduler(emulator, settings()):
         kubectl(emulator, "apply", "-f", "-", stdin=MANIFESTS)
-        manifest = yaml.safe_dump_all([claim("cache-0", "local"), with_claim("cache-0", "cache-0")])
+        manifest = yaml.safe_dump_all([claim_json("cache-0", "local"), with_claim("cache-0", "cache-0")])
         kubectl(emulator, "apply", "-f", "-", stdin=manifest)
         wait_until(lambda: "cache-0" in bound(emulator), timeout=60, what="cache-0 bound")
         volume = json.loads(kubectl(emulator, "get", "pv", "local-n3", "-o", "json"))
@@ -142,6 +129,6 @@ def test_a_pod_whose_claim_does_not_exist_waits_with_upstreams_message_then_bind
 
         wait_until(lambda: "not found" in condition(), timeout=60, what="the FailedScheduling condition")
         message = condition()
-        kubectl(emulator, "apply", "-f", "-", stdin=yaml.safe_dump(claim("data-redis-1", "fast")))
+        kubectl(emulator, "apply", "-f", "-", stdin=yaml.safe_dump(claim_json("data-redis-1", "fast")))
         wait_until(lambda: "redis-1" in bound(emulator), timeout=60, what="redis-1 bound once its claim exists")
     assert message == '0/3 nodes are available: persistentvolumeclaim "data-redis-1" not found.'

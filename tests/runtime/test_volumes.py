@@ -13,7 +13,7 @@ from runtime.cache import ADDED, SchedulerCache
 from runtime.kube import ApiException, Kube
 from runtime.volumes import VolumeBinder, VolumeBindingTimeoutError
 from sim.apiserver import Emulator
-from tests.builders import node_json, pod_json
+from tests.builders import claim_json, node_json, pod_json
 
 SELECTED_NODE = "volume.kubernetes.io/selected-node"
 CLASSES = [
@@ -23,20 +23,6 @@ CLASSES = [
      "provisioner": "ebs.csi.aws.com", "volumeBindingMode": "WaitForFirstConsumer"},
 ]  # fmt: skip
 STORAGE = ("storageclasses", "persistentvolumes", "persistentvolumeclaims")
-
-
-def claim(name: str, storage_class: str) -> dict:
-    spec = {
-        "accessModes": ["ReadWriteOnce"],
-        "storageClassName": storage_class,
-        "resources": {"requests": {"storage": "1Gi"}},
-    }
-    return {
-        "apiVersion": "v1",
-        "kind": "PersistentVolumeClaim",
-        "metadata": {"name": name, "namespace": "default"},
-        "spec": spec,
-    }
 
 
 def local_volume(name: str, node: str) -> dict:
@@ -74,7 +60,7 @@ def binder(emulator: Emulator, cache: SchedulerCache, clock: FakeClock) -> Volum
 
 
 def test_a_chosen_local_volume_gets_the_claim_ref_and_the_pv_controller_binds_both() -> None:
-    objects = [node_json("n1"), node_json("n2"), *CLASSES, local_volume("pv-n2", "n2"), claim("data", "local")]
+    objects = [node_json("n1"), node_json("n2"), *CLASSES, local_volume("pv-n2", "n2"), claim_json("data", "local")]
     clock = FakeClock()
     with Emulator(objects=objects) as emulator:
         cache = fed_cache(emulator, clock)
@@ -96,7 +82,7 @@ def test_a_chosen_local_volume_gets_the_claim_ref_and_the_pv_controller_binds_bo
 
 
 def test_a_claim_never_provisioned_times_out_and_the_assumption_is_reverted() -> None:
-    objects = [node_json("n1"), *CLASSES, claim("data", "fast")]
+    objects = [node_json("n1"), *CLASSES, claim_json("data", "fast")]
     clock = FakeClock()
     with Emulator(objects=objects, provisioner=False) as emulator:
         cache = fed_cache(emulator, clock)
@@ -109,7 +95,7 @@ def test_a_claim_never_provisioned_times_out_and_the_assumption_is_reverted() ->
 
 
 def test_a_volume_changed_since_the_decision_is_refused_with_409_and_not_assumed() -> None:
-    objects = [node_json("n1"), *CLASSES, local_volume("pv-n1", "n1"), claim("data", "local")]
+    objects = [node_json("n1"), *CLASSES, local_volume("pv-n1", "n1"), claim_json("data", "local")]
     clock = FakeClock()
     with Emulator(objects=objects) as emulator:
         cache = fed_cache(emulator, clock)
