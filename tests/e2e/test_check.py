@@ -86,6 +86,16 @@ def test_a_healthy_cluster_passes_every_check(
         "permission patch pods/status",
         "permission list nodes",
         "permission watch nodes",
+        "permission list persistentvolumeclaims",
+        "permission watch persistentvolumeclaims",
+        "permission patch persistentvolumeclaims",
+        "permission list persistentvolumes",
+        "permission watch persistentvolumes",
+        "permission patch persistentvolumes",
+        "permission list storageclasses.storage.k8s.io",
+        "permission watch storageclasses.storage.k8s.io",
+        "permission list csinodes.storage.k8s.io",
+        "permission watch csinodes.storage.k8s.io",
         "permission create events",
         "permission patch events",
     ]
@@ -103,7 +113,7 @@ def test_the_human_table(emulator: Emulator, tmp_path: Path, capsys: pytest.Capt
     out = capsys.readouterr().out
     assert status == 0
     assert "Preflight" in out and "permission create pods/binding" in out
-    assert out.strip().splitlines()[-1] == "12 pass, 1 skip", "the LLM tier is off without a token or endpoint"
+    assert out.strip().splitlines()[-1] == "22 pass, 1 skip", "the LLM tier is off without a token or endpoint"
 
 
 def test_a_misconfigured_setup_names_each_problem_and_its_fix(
@@ -225,5 +235,5 @@ def test_a_server_that_cannot_answer_reviews_leaves_a_warning(
     status, rows = check(capsys, "--server", emulator.url, "--config", write_config(tmp_path))
     assert status == 0
     assert rows["permissions"]["status"] == "warn"
-    assert rows["permissions"]["detail"] == "cannot ask the API server (HTTP 404 Not Found); 8 permission(s) unchecked"
+    assert rows["permissions"]["detail"] == "cannot ask the API server (HTTP 404 Not Found); 18 permission(s) unchecked"
     assert "kubectl auth can-i" in rows["permissions"]["fix"]
