@@ -121,6 +121,28 @@ class _Matcher:
         self.masks = {v.name: affinity_mask(v, snapshot) for vs in self.candidates.values() for v in vs}
         self.provisionable = {c.key: provisionable_mask(c, snapshot) for c in self.claims}
 
+    def unbindable(self, candidates: np.ndarray) -> np.ndarray:
+        """Per node, whether the claims cannot all be bound or provisioned there. Nodes alike in every mask the
+        matching reads (each volume's affinity, each class's topologies, each claim's selected node) get one
+        answer, so a thousand nodes cost as many matchings as there are distinct kinds of node."""
+        n = len(self.snapshot)
+        rows = [*self.masks.values(), *self.provisionable.values()]
+        for claim in self.claims:
+            if claim.selected_node:
+                selected = np.zeros(n, dtype=bool)
+                i = self.snapshot.node_index(claim.selected_node)
+                if i is not None:
+                    selected[i] = True
+                rows.append(selected)
+        out = np.zeros(n, dtype=bool)
+        if not len(candidates):
+            return out
+        kinds = np.packbits(np.stack(rows)[:, candidates], axis=0).T
+        _, first, kind_of = np.unique(kinds, axis=0, return_index=True, return_inverse=True)
+        answers = np.array([self.plan(int(candidates[j])) is None for j in first], dtype=bool)
+        out[candidates] = answers[kind_of.reshape(-1)]
+        return out
+
     def plan(self, i: int) -> Plan | None:
         """The binding plan on node `i`, or None when some claim can neither be matched nor provisioned."""
         name = self.snapshot.names[i]
@@ -206,11 +228,7 @@ class VolumeBinding:
                     conflict |= ~affinity_mask(volume, snapshot)
             reasons.append((conflict, ERR_REASON_NODE_CONFLICT))
         if claims.to_bind:
-            matcher = _Matcher(claims.to_bind, snapshot)
-            unbindable = np.zeros(len(snapshot), dtype=bool)
-            for i in candidates.tolist():
-                unbindable[i] = matcher.plan(i) is None
-            reasons.append((unbindable, ERR_REASON_BIND_CONFLICT))
+            reasons.append((_Matcher(claims.to_bind, snapshot).unbindable(candidates), ERR_REASON_BIND_CONFLICT))
         failures: dict[int, list[str]] = {}
         for mask, reason in reasons:
             for i in candidates[mask[candidates]].tolist():

@@ -419,3 +419,17 @@ def test_csi_limits_count_an_unbound_claim_by_its_provisioner():
     vols = volumes_of([claim("pvc-new", "provisioned")], [], [csinode(0, driver="test-provisioner")])
     result, snapshot = outcome(pod_with("pvc-new"), vols)
     assert result.reasons_by_node(snapshot.names) == {"node1": MAX_VOLUMES}
+
+
+def test_each_node_is_answered_by_the_volumes_it_holds():
+    """TestVolumeBinding v1.36 'local volumes with close capacity are preferred' (its filter statuses): two volumes
+    pinned to node-a, two to node-b, none to node-c."""
+    nodes = [make_node(name, labels={"nodeKey": name}) for name in ("node-a", "node-b", "node-c")]
+    pvs = [
+        volume(f"pv-{n[-1]}-{k}", size=size, node=n)
+        for n, size in (("node-a", "200Gi"), ("node-b", "100Gi"))
+        for k in (0, 1)
+    ]
+    result, snapshot = outcome(pod_with("pvc-a"), volumes_of([claim("pvc-a", request="50Gi")], pvs), nodes=nodes)
+    assert result.reasons_by_node(snapshot.names) == {"node-c": BIND_CONFLICT}
+    assert [snapshot.names[i] for i in result.feasible] == ["node-a", "node-b"]
