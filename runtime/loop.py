@@ -8,6 +8,7 @@ the lease stops scheduling at once. `stop` closes the queue, waits a bounded tim
 in flight and logs the final stats.
 """
 
+import functools
 import logging
 import threading
 from collections.abc import Callable
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cluster.clock import Clock
-from cluster.objects import Pod, RawObject
+from cluster.objects import RawObject
 from cluster.volumes import RESOURCES as STORAGE_RESOURCES
 from runtime.cache import ADDED, DELETED, MODIFIED, SchedulerCache
 from runtime.kube import Kube, SharedInformer
@@ -25,6 +26,7 @@ from runtime.volumes import VolumeBinder
 from runtime.writer import Writer
 from scoring.collector import Collector
 from scoring.decide import Decider
+from scoring.plugins.volume_binding import VolumeBindingError
 from scoring.tiers import Decision
 from telemetry import logs
 from telemetry.logs import fields
@@ -298,18 +300,20 @@ class Scheduler:
         if not self.cache.assume(pod, node, fits=fits, decided_at=version):
             self.queue.activate(queued)  # a concurrent decision took the room first: decide again
             return
+        pre_bind = None
+        if pod.claims:
+            try:
+                reservation = self.volume_binder.reserve(pod, node, self.cache.snapshot())
+            except VolumeBindingError as exc:
+                self._bound(queued, decision, exc)
+                return
+            if reservation is not None:
+                pre_bind = functools.partial(self.volume_binder.pre_bind, reservation)
         done = lambda error: self._bound(queued, decision, error)  # noqa: E731
-        future = self.writer.bind_async(pod, decision, done, pre_bind=self._pre_bind(pod, node))
+        future = self.writer.bind_async(pod, decision, done, pre_bind=pre_bind)
         with self._bindings_lock:
             self._bindings.add(future)
         future.add_done_callback(self._binding_finished)
-
-    def _pre_bind(self, pod: Pod, node: str) -> Callable[[], None] | None:
-        """Volume binding's PreBind for a pod with claims, planned on the latest view (with the volumes other
-        bindings have assumed meanwhile); None for a pod without."""
-        if not pod.claims:
-            return None
-        return lambda: self.volume_binder.pre_bind(pod, node, self.cache.snapshot())
 
     def _binding_finished(self, future: Future) -> None:
         with self._bindings_lock:

@@ -2,15 +2,16 @@
 
 As kube-scheduler's volume binder (`pkg/scheduler/framework/plugins/volumebinding/binder.go`): the informers for
 PersistentVolumeClaims, PersistentVolumes, StorageClasses and CSINodes keep `cluster.volumes.Volumes` current
-(`cluster.volumes.apply_event`); once a pod is decided, `VolumeBinder.pre_bind` assumes the chosen volumes and
-claims in the cache (so the next decision does not choose the same volume), writes them to the API (`spec.claimRef` on a
+(`cluster.volumes.apply_event`); once a pod is decided, `VolumeBinder.reserve` assumes the chosen volumes and
+claims in the cache (so the next decision does not choose the same volume), and `pre_bind`, on the binding's
+thread, writes them to the API (`spec.claimRef` on a
 pre-provisioned volume, `volume.kubernetes.io/selected-node` on a claim to provision, each with its
 resourceVersion as precondition) and waits, bounded, until the PV controller reports every claim bound. Only then
 is the pod bound; any failure reverts the assumption and the pod is retried.
 """
 
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from cluster.clock import Clock
 from cluster.objects import Pod
@@ -26,6 +27,16 @@ BIND_POLL_SECONDS = 0.1
 
 class VolumeBindingTimeoutError(TimeoutError):
     """The PV controller did not bind the pod's claims in time."""
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """A pod's volume plan on its node, and the cache's volumes before and after assuming it."""
+
+    plan: volume_binding.Plan
+    node: str
+    before: Volumes
+    assumed: Volumes
 
 
 class VolumeBinder:
@@ -48,12 +59,13 @@ class VolumeBinder:
         self._assume = assume
         self._timeout = timeout
 
-    def pre_bind(self, pod: Pod, node: str, snapshot: Snapshot) -> None:
-        """Bind the planned volumes and annotate the planned claims, then wait until every claim is bound; raises
-        `VolumeBindingError` when the claims no longer fit the node, `VolumeBindingTimeoutError`, or the API's error."""
+    def reserve(self, pod: Pod, node: str, snapshot: Snapshot) -> Reservation | None:
+        """Reserve (`AssumePodVolumes`): plan the pod's volumes on `node` and assume the plan in the cache at once, so
+        the next decision does not choose the same volume; None when the pod has nothing to bind. Raises
+        `VolumeBindingError` when the claims do not fit the node in `snapshot`."""
         plan = volume_binding.plan(pod, node, snapshot)
         if plan.empty:
-            return
+            return None
         before = self._volumes()
         assumed = before
         for volume, claim in plan.bind:
@@ -63,6 +75,17 @@ class VolumeBinder:
         for claim in plan.provision:
             assumed = assumed.changed("claims", claim.key, replace(claim, selected_node=node))
         self._assume(before, assumed)
+        return Reservation(plan, node, before, assumed)
+
+    def unreserve(self, reservation: Reservation) -> None:
+        """Undo `reserve`'s assumption (objects an informer has replaced since stay as the API says)."""
+        self._assume(reservation.assumed, reservation.before)
+
+    def pre_bind(self, reservation: Reservation) -> None:
+        """PreBind (`BindPodVolumes`): claimRef on each chosen volume, selected-node on each claim to provision, each on
+        the version planned from, then wait until every claim is bound; any failure unreserves and raises
+        (`VolumeBindingError`, `VolumeBindingTimeoutError`, or the API's error)."""
+        plan, node = reservation.plan, reservation.node
         try:
             for volume, claim in plan.bind:
                 self._kube.bind_volume(volume.name, volume.resource_version, claim.namespace, claim.name, claim.uid)
@@ -71,7 +94,7 @@ class VolumeBinder:
                 self._kube.annotate_claim(claim.namespace, claim.name, claim.resource_version, annotations)
             self._wait(plan, node)
         except Exception:
-            self._assume(assumed, before)
+            self.unreserve(reservation)
             raise
 
     def _wait(self, plan: volume_binding.Plan, node: str) -> None:

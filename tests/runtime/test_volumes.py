@@ -73,7 +73,9 @@ def test_a_chosen_local_volume_gets_the_claim_ref_and_the_pv_controller_binds_bo
 
         kube = Kube.connect(server=emulator.url, timeout=5)
         volume_binder = VolumeBinder(kube, clock, volumes=informer_caught_up, assume=cache.swap_volumes, timeout=5)
-        volume_binder.pre_bind(consumer("data"), "n2", cache.snapshot())
+        reservation = volume_binder.reserve(consumer("data"), "n2", cache.snapshot())
+        assert reservation is not None
+        volume_binder.pre_bind(reservation)
         volume = emulator.store.get("persistentvolumes", "pv-n2")
         pvc = emulator.store.get("persistentvolumeclaims", "data", namespace="default")
     assert volume["spec"]["claimRef"]["name"] == "data"
@@ -86,8 +88,12 @@ def test_a_claim_never_provisioned_times_out_and_the_assumption_is_reverted() ->
     clock = FakeClock()
     with Emulator(objects=objects, provisioner=False) as emulator:
         cache = fed_cache(emulator, clock)
+        volume_binder = binder(emulator, cache, clock)
+        reservation = volume_binder.reserve(consumer("data"), "n1", cache.snapshot())
+        assert reservation is not None
+        assert cache.volumes().claims["default/data"].selected_node == "n1", "reserved at once, before any write"
         with pytest.raises(VolumeBindingTimeoutError, match="claims default/data not bound within 5s"):
-            binder(emulator, cache, clock).pre_bind(consumer("data"), "n1", cache.snapshot())
+            volume_binder.pre_bind(reservation)
         pvc = emulator.store.get("persistentvolumeclaims", "data", namespace="default")
     assert pvc["metadata"]["annotations"][SELECTED_NODE] == "n1"
     assert sum(clock.slept) == pytest.approx(5, abs=0.2)
@@ -100,19 +106,23 @@ def test_a_volume_changed_since_the_decision_is_refused_with_409_and_not_assumed
     with Emulator(objects=objects) as emulator:
         cache = fed_cache(emulator, clock)
         emulator.store.patch("persistentvolumes", "pv-n1", {"metadata": {"labels": {"tier": "ssd"}}})
+        volume_binder = binder(emulator, cache, clock)
+        reservation = volume_binder.reserve(consumer("data"), "n1", cache.snapshot())
+        assert reservation is not None
+        assert cache.volumes().volumes["pv-n1"].claim_ref == ("default", "data", reservation.plan.bind[0][1].uid)
         with pytest.raises(ApiException) as failed:
-            binder(emulator, cache, clock).pre_bind(consumer("data"), "n1", cache.snapshot())
+            volume_binder.pre_bind(reservation)
         volume = emulator.store.get("persistentvolumes", "pv-n1")
     assert failed.value.status == 409
     assert "claimRef" not in volume["spec"]
     assert cache.volumes().volumes["pv-n1"].claim_ref is None
 
 
-def test_a_pod_without_claims_to_bind_writes_nothing() -> None:
-    objects = [node_json("n1"), *CLASSES]
+def test_a_pod_whose_claims_are_all_bound_reserves_nothing() -> None:
+    objects = [node_json("n1"), *CLASSES, local_volume("pv-n1", "n1"), claim_json("data", "local")]
     clock = FakeClock()
     with Emulator(objects=objects) as emulator:
+        emulator.store.patch("persistentvolumeclaims", "data", {"spec": {"volumeName": "pv-n1"}}, namespace="default")
         cache = fed_cache(emulator, clock)
-        before = emulator.store.list("persistentvolumeclaims").resource_version
-        binder(emulator, cache, clock).pre_bind(parse_pod(pod_json("web")), "n1", cache.snapshot())
-        assert emulator.store.list("persistentvolumeclaims").resource_version == before
+        assert cache.volumes().claims["default/data"].bound, "the PV controller completed the binding"
+        assert binder(emulator, cache, clock).reserve(consumer("data"), "n1", cache.snapshot()) is None
