@@ -126,3 +126,33 @@ def test_a_pod_whose_claims_are_all_bound_reserves_nothing() -> None:
         cache = fed_cache(emulator, clock)
         assert cache.volumes().claims["default/data"].bound, "the PV controller completed the binding"
         assert binder(emulator, cache, clock).reserve(consumer("data"), "n1", cache.snapshot()) is None
+
+
+@pytest.mark.parametrize(
+    ("kind", "raw", "kept", "warning"),
+    [
+        pytest.param(
+            "MODIFIED", claim_json("data", "local", size="2Gi"), True, None, id="an update replaces the claim"
+        ),
+        pytest.param("DELETED", claim_json("data", "local"), False, None, id="a deleted claim is forgotten"),
+        pytest.param(
+            "MODIFIED",
+            claim_json("data", "local", size="lots"),
+            False,
+            "ignoring persistentvolumeclaim default/data: spec.resources.requests: invalid quantity 'lots' for storage",
+            id="an unreadable claim is dropped with a warning, never kept stale",
+        ),
+    ],
+)
+def test_the_cache_follows_claim_events(kind, raw, kept, warning) -> None:
+    warnings: list[str] = []
+    cache = SchedulerCache(
+        scheduler_name="ai-llama-scheduler", clock=FakeClock(), max_age_seconds=120, warn=warnings.append
+    )
+    cache.volume_event("persistentvolumeclaims", ADDED, claim_json("data", "local"))
+    before = cache.snapshot()
+    assert cache.volume_event("persistentvolumeclaims", kind, raw), "a storage change may let waiting pods fit"
+    after = cache.snapshot()
+    assert ("default/data" in after.volumes.claims) is kept
+    assert before.volumes.claims["default/data"].request == 2**30
+    assert warnings == ([warning] if warning else [])
