@@ -113,7 +113,7 @@ class Scheduler:
             nodes.add_event_handler(kind, self._handler(kind, self._on_node, "node_informer"))
         nodes.start()
         self._synced["nodes"].wait(timeout=60)
-        storage = [self._storage_informer(resource) for resource in STORAGE_RESOURCES]
+        storage = self._storage_informers()
         pods = self.kube.informer("pods", field_selector=POD_SELECTOR, on_synced=self._synced["pods"].set)
         for kind in (ADDED, MODIFIED, DELETED):
             pods.add_event_handler(kind, self._handler(kind, self._on_pod, "pod_informer"))
@@ -124,17 +124,24 @@ class Scheduler:
         self._spawn("ticker", self._tick)
         return self
 
-    def _storage_informer(self, resource: str) -> SharedInformer:
-        """A started informer feeding one kind of storage object to the cache, its first list awaited (as the node
-        informer's): a pod decided before its claim is known would be refused for a claim that exists."""
-        synced = threading.Event()
-        informer = self.kube.informer(resource, on_synced=synced.set)
-        for kind in (ADDED, MODIFIED, DELETED):
-            apply = lambda kind, raw, resource=resource: self._on_storage(resource, kind, raw)  # noqa: E731
-            informer.add_event_handler(kind, self._handler(kind, apply, f"{resource}_informer"))
-        informer.start()
-        synced.wait(timeout=60)
-        return informer
+    def _storage_informers(self) -> list[SharedInformer]:
+        """Started informers feeding the storage objects to the cache, their first lists awaited together (60 s at
+        most, as the node informer's): a pod decided before its claim is known would be refused for a claim that
+        exists. Without the permission to list them, pods without claims are still scheduled after that wait."""
+        informers, synced = [], []
+        for resource in STORAGE_RESOURCES:
+            listed = threading.Event()
+            informer = self.kube.informer(resource, on_synced=listed.set)
+            for kind in (ADDED, MODIFIED, DELETED):
+                apply = functools.partial(self._on_storage, resource)
+                informer.add_event_handler(kind, self._handler(kind, apply, f"{resource}_informer"))
+            informer.start()
+            informers.append(informer)
+            synced.append(listed)
+        deadline = self.clock.monotonic() + 60
+        for listed in synced:
+            listed.wait(timeout=max(0.0, deadline - self.clock.monotonic()))
+        return informers
 
     def ready(self) -> bool:
         """Informers have delivered their first list and are still running (the `/readyz` condition)."""
