@@ -2,7 +2,8 @@
 
 Mirrors `pkg/scheduler/framework/plugins/volumebinding` (v1.36) and its binder (`binder.go`'s
 `GetPodVolumeClaims`, `FindPodVolumes`, `AssumePodVolumes`/`BindPodVolumes`): PreFilter rejects a pod whose
-claim does not exist, is being deleted, or is an unbound `Immediate` claim; Filter checks bound claims'
+claim does not exist, is being deleted, or is an unbound `Immediate` claim, and narrows the nodes to those its
+bound local volumes are pinned to by hostname (`GetEligibleNodes`); Filter checks bound claims'
 volume node affinity, and for unbound `WaitForFirstConsumer` claims looks for an available volume that
 matches on the node (`FindMatchingVolume`) or else for a class whose provisioner may provision there
 (`allowedTopologies`). `plan` is PreBind's half: which volumes get a claimRef and which claims the
@@ -25,6 +26,7 @@ ERR_REASON_NODE_CONFLICT = "node(s) had volume node affinity conflict"
 ERR_REASON_PV_NOT_EXIST = "node(s) unavailable due to one or more pvc(s) bound to non-existent pv(s)"
 ERR_REASON_UNBOUND_IMMEDIATE = "pod has unbound immediate PersistentVolumeClaims"
 LOST = "Lost"
+HOSTNAME = "kubernetes.io/hostname"
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,30 @@ def pod_claims(pod: Pod, volumes: Volumes) -> PodClaims:
             return PodClaims(error=f'storageclass.storage.k8s.io "{claim.storage_class}" not found')
         (to_bind if storage_class.wait_for_first_consumer else immediate).append(claim)
     return PodClaims(tuple(bound), tuple(to_bind), tuple(immediate))
+
+
+def local_node_names(volume: Volume) -> set[str]:
+    """`GetLocalPersistentVolumeNodeNames`: the nodes a volume's affinity names by `kubernetes.io/hostname In`, each
+    term's expressions intersected and the terms united; empty when it names none."""
+    names: set[str] = set()
+    for term in volume.node_affinity or ():
+        term_names: set[str] | None = None
+        for req in term.match_expressions:
+            if req.key == HOSTNAME and req.operator == "In":
+                term_names = set(req.values) if term_names is None else term_names & set(req.values)
+        names |= term_names or set()
+    return names
+
+
+def eligible_nodes(bound: tuple[Claim, ...], volumes: Volumes) -> set[str] | None:
+    """`GetEligibleNodes`: the nodes every bound local volume of the pod is pinned to, None when none is pinned."""
+    eligible: set[str] | None = None
+    for claim in bound:
+        volume = volumes.volumes.get(claim.volume_name)
+        names = local_node_names(volume) if volume is not None else set()
+        if names:
+            eligible = names if eligible is None else eligible & names
+    return eligible
 
 
 def affinity_mask(volume: Volume, snapshot: Snapshot) -> np.ndarray:
@@ -211,7 +237,7 @@ class VolumeBinding:
             return None, claims.error
         if claims.immediate:
             return None, ERR_REASON_UNBOUND_IMMEDIATE
-        return None, None
+        return eligible_nodes(claims.bound, snapshot.volumes), None
 
     def filter(self, pod: PodInfo, snapshot: Snapshot, candidates: np.ndarray) -> Failures:
         if not pod.pod.claims:

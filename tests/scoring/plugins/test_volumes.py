@@ -433,3 +433,31 @@ def test_each_node_is_answered_by_the_volumes_it_holds():
     result, snapshot = outcome(pod_with("pvc-a"), volumes_of([claim("pvc-a", request="50Gi")], pvs), nodes=nodes)
     assert result.reasons_by_node(snapshot.names) == {"node-c": BIND_CONFLICT}
     assert [snapshot.names[i] for i in result.feasible] == ["node-a", "node-b"]
+
+
+def local(name: str, node: str) -> dict:
+    term = {"matchExpressions": [{"key": "kubernetes.io/hostname", "operator": "In", "values": [node]}]}
+    return volume(name, spec={"nodeAffinity": {"required": {"nodeSelectorTerms": [term]}}})
+
+
+@pytest.mark.parametrize(
+    ("pinned", "expected"),
+    [
+        pytest.param(
+            ("node-a", "node-a"),
+            {"node-b": "node(s) didn't satisfy plugin(s) [VolumeBinding]"},
+            id="TestVolumeBinding v1.36 'all bound with local volumes': PreFilter narrows the nodes to node-a",
+        ),
+        pytest.param(
+            ("node-a", "node-b"),
+            {n: "node(s) didn't satisfy plugin(s) [VolumeBinding]" for n in ("node-a", "node-b")},
+            id="GetEligibleNodes: local volumes on two different nodes leave none",
+        ),
+    ],
+)
+def test_bound_local_volumes_narrow_the_nodes(pinned, expected):
+    nodes = [make_node("node-a"), make_node("node-b")]
+    pvcs = [claim("pvc-a", bound="pv-a"), claim("pvc-b", bound="pv-b")]
+    pvs = [local("pv-a", pinned[0]), local("pv-b", pinned[1])]
+    result, snapshot = outcome(pod_with("pvc-a", "pvc-b"), volumes_of(pvcs, pvs), nodes=nodes)
+    assert result.reasons_by_node(snapshot.names) == expected
