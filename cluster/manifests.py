@@ -1,7 +1,8 @@
 """Reading snapshots and pod manifests from files, for `decide`, the demo and the benchmarks.
 
-A snapshot is a Kubernetes `List` of Nodes and Pods (and optionally Namespaces) in JSON or YAML,
-exactly as `kubectl get nodes,pods -A -o json` prints it; a pod file is one Pod, a `List` of pods, or
+A snapshot is a Kubernetes `List` of Nodes and Pods (and optionally Namespaces, and the storage objects volume
+binding reads: PersistentVolumeClaims, PersistentVolumes, StorageClasses, CSINodes) in JSON or YAML, exactly as
+`kubectl get nodes,pods -A -o json` prints it; a pod file is one Pod, a `List` of pods, or
 a multi-document YAML of pods. Errors name the file and the object so the user can fix it.
 """
 
@@ -14,6 +15,14 @@ from cluster.objects import Node, Pod, RawObject
 from cluster.parse import ManifestError, parse_node, parse_pod
 from cluster.snapshot import Snapshot
 from cluster.userfiles import UserFileError, json_document, read_text, yaml_documents
+from cluster.volumes import ADDED, Volumes, apply_event
+
+STORAGE_KINDS = {
+    "PersistentVolumeClaim": "persistentvolumeclaims",
+    "PersistentVolume": "persistentvolumes",
+    "StorageClass": "storageclasses",
+    "CSINode": "csinodes",
+}
 
 
 def _documents(path: Path) -> list[Any]:
@@ -60,6 +69,7 @@ def load_snapshot(path: str | Path, *, warn: nodestate.Warn | None = None) -> Sn
     nodes: list[Node] = []
     pods: list[Pod] = []
     namespaces: dict[str, dict[str, str]] = {}
+    volumes = Volumes()
     for position, obj in enumerate(objects(path)):
         kind = _kind(obj, path, position)
         try:
@@ -72,6 +82,10 @@ def load_snapshot(path: str | Path, *, warn: nodestate.Warn | None = None) -> Sn
             elif kind == "Namespace":
                 meta = obj.get("metadata") or {}
                 namespaces[str(meta.get("name"))] = dict(meta.get("labels") or {})
+            elif kind in STORAGE_KINDS:
+                volumes, problem = apply_event(volumes, STORAGE_KINDS[kind], ADDED, obj)
+                if problem is not None:
+                    raise ManifestError(problem)
         except ManifestError as exc:
             raise ManifestError(f"{path}: {exc}") from exc
     if not nodes:
@@ -80,7 +94,7 @@ def load_snapshot(path: str | Path, *, warn: nodestate.Warn | None = None) -> Sn
         n.name: nodestate.parse(n.annotations.get(nodestate.ANNOTATION), node=n.name, warn=warn or (lambda _: None))
         for n in nodes
     }
-    return Snapshot.build(nodes, pods, states=states, namespaces=namespaces)
+    return Snapshot.build(nodes, pods, states=states, namespaces=namespaces, volumes=volumes)
 
 
 def load_pods(path: str | Path) -> list[Pod]:

@@ -199,6 +199,9 @@ class Pod:
     """`status.nominatedNodeName`: the node a preemption made room on, for this pod."""
     start_time: float | None = None
     """`status.startTime` as epoch seconds; None before the kubelet starts it (preemption's tie-breaks)."""
+    claims: tuple[tuple[str, bool], ...] = ()
+    """The PersistentVolumeClaims its volumes name, in its namespace, as (claim name, made for an ephemeral
+    volume): what the volume plugins look up (`cluster.volumes`)."""
 
     @property
     def key(self) -> str:

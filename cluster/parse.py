@@ -136,6 +136,31 @@ def _node_term(raw: Any, where: str) -> NodeSelectorTerm:
     )
 
 
+def parse_node_selector(raw: Any, where: str) -> tuple[NodeSelectorTerm, ...] | None:
+    """A `NodeSelector` (`{nodeSelectorTerms: [...]}`) as its terms; None when absent."""
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping):
+        raise ManifestError(f"{where} must be a node selector")
+    terms = _list(raw.get("nodeSelectorTerms"), f"{where}.nodeSelectorTerms")
+    return tuple(_node_term(t, f"{where}.nodeSelectorTerms[{i}]") for i, t in enumerate(terms))
+
+
+def _pod_claims(raw: Any, pod_name: str, where: str) -> tuple[tuple[str, bool], ...]:
+    """The claims of `spec.volumes`: a `persistentVolumeClaim`'s claimName, and an `ephemeral` volume's claim,
+    which the ephemeral volume controller names `<pod>-<volume>` (`ephemeral.VolumeClaimName`)."""
+    claims = []
+    for i, volume in enumerate(_list(raw, where)):
+        if not isinstance(volume, Mapping):
+            raise ManifestError(f"{where}[{i}] must be an object")
+        source = volume.get("persistentVolumeClaim")
+        if isinstance(source, Mapping) and source.get("claimName"):
+            claims.append((str(source["claimName"]), False))
+        elif isinstance(volume.get("ephemeral"), Mapping):
+            claims.append((f"{pod_name}-{volume.get('name')}", True))
+    return tuple(claims)
+
+
 def _pod_term(raw: Any, where: str) -> PodAffinityTerm:
     if not isinstance(raw, Mapping) or not raw.get("topologyKey"):
         raise ManifestError(f"{where} needs a topologyKey")
@@ -453,6 +478,7 @@ def _parse_pod(obj: RawObject, meta: ObjectMeta, key: str) -> Pod:
         preemption_policy=_intern(str(spec.get("preemptionPolicy") or "PreemptLowerPriority")),
         nominated_node_name=_intern(str(status.get("nominatedNodeName") or "")),
         start_time=_start_time(status.get("startTime")),
+        claims=_pod_claims(spec.get("volumes"), str(meta["name"]), f"pod {key}: spec.volumes"),
     )
 
 

@@ -20,6 +20,7 @@ from cluster.labels import LabelIndex
 from cluster.needs import DIMENSIONS, parse_needs
 from cluster.nodestate import METRIC_NAMES, STATS, NodeState
 from cluster.objects import NAMESPACE_NAME_LABEL, Node, Pod, Taint
+from cluster.volumes import Volumes
 
 if TYPE_CHECKING:
     from cluster.estimate import Fresh
@@ -177,6 +178,8 @@ class Snapshot:
     """Controller uid → node index → its running, non-terminating pods there (kube-scheduler's
     `PodsWithOwnerRef`): how PodTopologySpread's default constraints find a pod's siblings."""
     namespaces: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    volumes: Volumes = field(default_factory=Volumes)
+    """The claims, volumes, storage classes and CSINodes the volume plugins read."""
     fresh: "Fresh | None" = None
     """The pods placed since each node's telemetry and what they add (`cluster.estimate.apply`); None when
     the snapshot was built without placement times (the telemetry is then as published)."""
@@ -195,6 +198,7 @@ class Snapshot:
         *,
         states: Mapping[str, NodeState] | None = None,
         namespaces: Mapping[str, Mapping[str, str]] | None = None,
+        volumes: Volumes | None = None,
     ) -> "Snapshot":
         """A snapshot of `nodes` with the bound, non-terminal `pods` placed on them."""
         table = NodeTable.build(nodes)
@@ -221,6 +225,7 @@ class Snapshot:
             declared=np.zeros((n, 2, len(DIMENSIONS)), dtype=np.int64),
             telemetry=Telemetry.of(node_states),
             namespaces=all_namespaces,
+            volumes=volumes or Volumes(),
         )
         return snapshot._recount()
 
@@ -381,7 +386,7 @@ class Snapshot:
         """The snapshot over a new node set, keeping pods and telemetry of the nodes that remain."""
         pods = [p for _, p in self.all_pods()]
         states = {s.node: s for s in self.states}
-        return Snapshot.build(nodes, pods, states=states, namespaces=self.namespaces)
+        return Snapshot.build(nodes, pods, states=states, namespaces=self.namespaces, volumes=self.volumes)
 
     def aged(self, *, now: float, max_age_seconds: float) -> "Snapshot":
         """The contract's staleness rule at decision time: too-old NodeStates become unknown."""

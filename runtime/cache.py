@@ -25,6 +25,7 @@ from cluster.nodestate import NodeState
 from cluster.objects import NAMESPACE_NAME_LABEL, Node, Pod, RawObject
 from cluster.parse import ManifestError, parse_namespace, parse_node, parse_pod
 from cluster.snapshot import NodeTable, Snapshot
+from cluster.volumes import Volumes, apply_event
 from telemetry.sources import Source
 
 log = logging.getLogger(__name__)
@@ -231,6 +232,8 @@ class SchedulerCache:
         self._assumed: dict[str, str] = {}
         self._placed = _PlacedLog()
         """The recently bound or assumed pods and when, for `cluster.estimate`; pruned past the age limit."""
+        self._volumes = Volumes()
+        """The claims, volumes, storage classes and CSINodes (`cluster.volumes`), in every snapshot."""
         self._snapshot: Snapshot | None = None
         self._version = 0
         """Bumped by every change to what the filters see (not by a confirmed pod re-read)."""
@@ -337,6 +340,31 @@ class SchedulerCache:
                 return PodChange(gone=key)
             return PodChange(pending=pending)
 
+    def volume_event(self, resource: str, kind: str, raw: RawObject) -> bool:
+        """Apply a storage object's event (`cluster.volumes.RESOURCES`); True: pods that did not fit may fit now."""
+        with self._lock:
+            volumes, problem = apply_event(self._volumes, resource, kind, raw)
+            if problem is not None:
+                self._warn(f"ignoring {problem}")
+            self._set_volumes(volumes)
+            return True
+
+    def volumes(self) -> Volumes:
+        with self._lock:
+            return self._volumes
+
+    def swap_volumes(self, before: Volumes, after: Volumes) -> None:
+        """Volume binding's assumption (and its revert): each object that differs between `before` and `after` takes
+        its `after` version, unless an informer event has replaced it meanwhile (the API's word wins)."""
+        with self._lock:
+            volumes = self._volumes
+            for attribute in ("claims", "volumes"):
+                old, new, current = getattr(before, attribute), getattr(after, attribute), getattr(volumes, attribute)
+                for key in old.keys() | new.keys():
+                    if old.get(key) is not new.get(key) and current.get(key) is old.get(key):
+                        volumes = volumes.changed(attribute, key, new.get(key))
+            self._set_volumes(volumes)
+
     # -- decisions --------------------------------------------------------------------------------
 
     def snapshot(self) -> Snapshot:
@@ -399,7 +427,11 @@ class SchedulerCache:
         """The snapshot, built from the nodes, pods, telemetry and namespaces if a change dropped it."""
         if self._snapshot is None:
             self._snapshot = Snapshot.build(
-                self._nodes.values(), self._assigned.values(), states=self._states, namespaces=self._namespaces
+                self._nodes.values(),
+                self._assigned.values(),
+                states=self._states,
+                namespaces=self._namespaces,
+                volumes=self._volumes,
             )
         return self._snapshot
 
@@ -424,6 +456,14 @@ class SchedulerCache:
             self._warn(f"node {node.name}: NodeState cannot be read ({type(exc).__name__}); all metrics unknown")
             self._contained("node_state")
             return nodestate.unknown(node.name)
+
+    def _set_volumes(self, volumes: Volumes) -> None:
+        if volumes is self._volumes:
+            return
+        self._volumes = volumes
+        self._version += 1
+        if self._snapshot is not None:
+            self._snapshot = replace(self._snapshot, volumes=volumes)
 
     def _place(self, pod: Pod) -> None:
         key = sys.intern(pod.key)  # one string for the key in every map (and the informer's set)

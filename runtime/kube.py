@@ -42,6 +42,10 @@ RESOURCE_PATHS = {
     "nodes": "/api/v1/nodes",
     "namespaces": "/api/v1/namespaces",
     "poddisruptionbudgets": "/apis/policy/v1/poddisruptionbudgets",
+    "persistentvolumeclaims": "/api/v1/persistentvolumeclaims",
+    "persistentvolumes": "/api/v1/persistentvolumes",
+    "storageclasses": "/apis/storage.k8s.io/v1/storageclasses",
+    "csinodes": "/apis/storage.k8s.io/v1/csinodes",
 }
 
 log = logging.getLogger(__name__)
@@ -319,6 +323,22 @@ class Kube:
         if uid:
             body["deleteOptions"] = {"preconditions": {"uid": uid}}
         self.write("POST", f"/api/v1/namespaces/{namespace}/pods/{name}/eviction", body)
+
+    def bind_volume(self, volume: str, resource_version: str, namespace: str, claim: str, uid: str) -> None:
+        """Claim a pre-provisioned PersistentVolume for a claim, as the scheduler's binder does (`BindVolumeToClaim`):
+        `spec.claimRef` and `bound-by-controller`, on the version the plan read (else 409 Conflict)."""
+        ref = {"kind": "PersistentVolumeClaim", "apiVersion": "v1", "namespace": namespace, "name": claim, "uid": uid}
+        metadata = {"resourceVersion": resource_version, "annotations": {"pv.kubernetes.io/bound-by-controller": "yes"}}
+        body = {"metadata": metadata, "spec": {"claimRef": ref}}
+        self.write("PATCH", f"/api/v1/persistentvolumes/{volume}", body, content_type=MERGE_PATCH)
+
+    def annotate_claim(
+        self, namespace: str, name: str, resource_version: str, annotations: Mapping[str, str | None]
+    ) -> None:
+        """A JSON merge patch of a PersistentVolumeClaim's annotations, on the version read (else 409 Conflict)."""
+        body = {"metadata": {"resourceVersion": resource_version, "annotations": dict(annotations)}}
+        path = f"/api/v1/namespaces/{namespace}/persistentvolumeclaims/{name}"
+        self.write("PATCH", path, body, content_type=MERGE_PATCH)
 
     def patch_event(self, namespace: str, name: str, body: Mapping[str, Any]) -> None:
         """A JSON merge patch of a core/v1 Event (to count a repeat)."""

@@ -8,6 +8,7 @@ the lease stops scheduling at once. `stop` closes the queue, waits a bounded tim
 in flight and logs the final stats.
 """
 
+import functools
 import logging
 import threading
 from collections.abc import Callable
@@ -18,14 +19,17 @@ from typing import Any
 from cluster.clock import Clock
 from cluster.objects import Pod, RawObject
 from cluster.snapshot import Snapshot
+from cluster.volumes import RESOURCES as STORAGE_RESOURCES
 from runtime.cache import ADDED, DELETED, MODIFIED, SchedulerCache
 from runtime.kube import Kube, SharedInformer
 from runtime.preemption import Preemptor
 from runtime.queue import QueuedPod, SchedulingQueue
+from runtime.volumes import VolumeBinder
 from runtime.writer import Writer
 from scoring.collector import Collector
 from scoring.decide import Decider
 from scoring.framework import PodInfo
+from scoring.plugins.volume_binding import VolumeBindingError
 from scoring.tiers import Decision
 from telemetry import logs
 from telemetry.logs import fields
@@ -36,7 +40,10 @@ log = logging.getLogger("scheduler")
 # kube-scheduler lists every pod but terminal ones: they hold nothing and are never scheduled.
 POD_SELECTOR = "status.phase!=Succeeded,status.phase!=Failed"
 INFORMERS = ("nodes", "namespaces", "poddisruptionbudgets", "pods")
-"""The informers, in the order they start: pods last, onto known nodes and namespaces."""
+"""The informers whose first list readiness waits for, in the order they start: pods last, onto known nodes and
+namespaces."""
+INFORMER_NAMES = (*INFORMERS[:-1], *STORAGE_RESOURCES, INFORMERS[-1])
+"""Every informer in the order they start, the storage ones (first lists awaited in `start`) before pods."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +89,7 @@ class Scheduler:
         )
         self.queue = SchedulingQueue(clock)
         self.preemptor = Preemptor(kube, writer, clock, stats=stats)
+        self.volume_binder = VolumeBinder(kube, clock, volumes=self.cache.volumes, assume=self.cache.swap_volumes)
         self._leading = threading.Event()
         if leading:
             self._leading.set()
@@ -124,15 +132,35 @@ class Scheduler:
         for kind in (ADDED, MODIFIED, DELETED):
             budgets.add_event_handler(kind, self._handler(kind, self.preemptor.budget_event, "pdb_informer"))
         budgets.start()
+        storage = self._storage_informers()
         pods = self.kube.informer("pods", field_selector=POD_SELECTOR, on_synced=self._synced["pods"].set)
         for kind in (ADDED, MODIFIED, DELETED):
             pods.add_event_handler(kind, self._handler(kind, self._on_pod, "pod_informer"))
         pods.start()
-        self._informers = [nodes, namespaces, budgets, pods]
+        self._informers = [nodes, namespaces, budgets, *storage, pods]
         for i in range(self.settings.decision_workers):
             self._spawn(f"decide-{i}", self._work)
         self._spawn("ticker", self._tick)
         return self
+
+    def _storage_informers(self) -> list[SharedInformer]:
+        """Started informers feeding the storage objects to the cache, their first lists awaited together (60 s at
+        most, as the node informer's): a pod decided before its claim is known would be refused for a claim that
+        exists. Without the permission to list them, pods without claims are still scheduled after that wait."""
+        informers, synced = [], []
+        for resource in STORAGE_RESOURCES:
+            listed = threading.Event()
+            informer = self.kube.informer(resource, on_synced=listed.set)
+            for kind in (ADDED, MODIFIED, DELETED):
+                apply = functools.partial(self._on_storage, resource)
+                informer.add_event_handler(kind, self._handler(kind, apply, f"{resource}_informer"))
+            informer.start()
+            informers.append(informer)
+            synced.append(listed)
+        deadline = self.clock.monotonic() + 60
+        for listed in synced:
+            listed.wait(timeout=max(0.0, deadline - self.clock.monotonic()))
+        return informers
 
     def ready(self) -> bool:
         """Informers have delivered their first list and are still running (the `/readyz` condition)."""
@@ -158,7 +186,7 @@ class Scheduler:
 
     def _dead_informers(self) -> list[str]:
         dead = []
-        for resource, informer in zip(INFORMERS, self._informers, strict=False):
+        for resource, informer in zip(INFORMER_NAMES, self._informers, strict=False):
             thread = getattr(informer, "_thread", None)
             if thread is None or not thread.is_alive():
                 dead.append(f"{resource} informer")
@@ -226,6 +254,10 @@ class Scheduler:
 
     def _on_namespace(self, kind: str, raw: RawObject) -> None:
         if self.cache.namespace_event(kind, raw):
+            self.queue.move_all()
+
+    def _on_storage(self, resource: str, kind: str, raw: RawObject) -> None:
+        if self.cache.volume_event(resource, kind, raw):
             self.queue.move_all()
 
     def _on_pod(self, kind: str, raw: RawObject) -> None:
@@ -304,7 +336,17 @@ class Scheduler:
         if not self.cache.assume(pod, node, fits=fits, decided_at=version):
             self.queue.activate(queued)  # a concurrent decision took the room first: decide again
             return
-        future = self.writer.bind_async(pod, decision, lambda error: self._bound(queued, decision, error))
+        pre_bind = None
+        if pod.claims:
+            try:
+                reservation = self.volume_binder.reserve(pod, node, self.cache.snapshot())
+            except VolumeBindingError as exc:
+                self._bound(queued, decision, exc)
+                return
+            if reservation is not None:
+                pre_bind = functools.partial(self.volume_binder.pre_bind, reservation)
+        done = lambda error: self._bound(queued, decision, error)  # noqa: E731
+        future = self.writer.bind_async(pod, decision, done, pre_bind=pre_bind)
         with self._bindings_lock:
             self._bindings.add(future)
         future.add_done_callback(self._binding_finished)

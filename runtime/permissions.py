@@ -36,15 +36,25 @@ CLUSTER: tuple[Permission, ...] = (
     Permission("watch", "namespaces", why="the namespace informer's watch"),
     Permission("list", "poddisruptionbudgets", group="policy", why="the PDB informer's list (preemption)"),
     Permission("watch", "poddisruptionbudgets", group="policy", why="the PDB informer's watch (preemption)"),
+    Permission("list", "persistentvolumeclaims", why="the claim informer's list (volume binding)"),
+    Permission("watch", "persistentvolumeclaims", why="the claim informer's watch"),
+    Permission("patch", "persistentvolumeclaims", why="PreBind's volume.kubernetes.io/selected-node annotation"),
+    Permission("list", "persistentvolumes", why="the volume informer's list (node affinity, matching)"),
+    Permission("watch", "persistentvolumes", why="the volume informer's watch"),
+    Permission("patch", "persistentvolumes", why="PreBind's claimRef on a pre-provisioned volume"),
+    Permission("list", "storageclasses", group="storage.k8s.io", why="binding modes, provisioners, topologies"),
+    Permission("watch", "storageclasses", group="storage.k8s.io", why="the storage class informer's watch"),
+    Permission("list", "csinodes", group="storage.k8s.io", why="CSI attach limits (NodeVolumeLimits)"),
+    Permission("watch", "csinodes", group="storage.k8s.io", why="the CSINode informer's watch"),
     Permission("create", "events", why="Scheduled and FailedScheduling events"),
     Permission("patch", "events", why="the repeat count of an aggregated FailedScheduling event"),
 )
-"""Granted cluster-wide (a ClusterRole): pods of every namespace, every node. No write on a pod but its
-binding, status and eviction (preemption): the decision annotations travel in the Binding."""
+"""Granted cluster-wide (a ClusterRole): pods of every namespace, every node, the namespaces, the disruption
+budgets preemption reads and the storage objects volume binding reads. No write on a pod but its binding, status
+and eviction (preemption): the decision annotations travel in the Binding. Claims and volumes are patched only by
+PreBind (`runtime.volumes`)."""
 
-SHADOW: tuple[Permission, ...] = (
-    Permission("patch", "pods", why="the recommendation annotations of shadow mode"),
-)
+SHADOW: tuple[Permission, ...] = (Permission("patch", "pods", why="the recommendation annotations of shadow mode"),)
 """Granted cluster-wide, and only with `scheduler.shadow_mode` on (deploy/components/shadow): patch on
 pods could change any pod's image, so the normal deployment does without it."""
 

@@ -82,11 +82,21 @@ class Writer:
 
     # -- placements -------------------------------------------------------------------------------
 
-    def bind_async(self, pod: Pod, decision: Decision, done: Callable[[Exception | None], None]) -> Future:
-        """Annotate, bind and record in the background; `done` gets None once bound, else the exception."""
+    def bind_async(
+        self,
+        pod: Pod,
+        decision: Decision,
+        done: Callable[[Exception | None], None],
+        *,
+        pre_bind: Callable[[], None] | None = None,
+    ) -> Future:
+        """Annotate, bind and record in the background; `done` gets None once bound, else the exception. `pre_bind`
+        (volume binding) runs first, and its failure is the binding's."""
 
         def work() -> None:
             try:
+                if pre_bind is not None:
+                    pre_bind()
                 self.bind(pod, decision)
             except Exception as exc:  # every failure goes back to the loop's handler
                 done(exc)

@@ -29,7 +29,7 @@ from scoring.framework import (
 )
 from scoring.registry import DuplicatePluginError, Registry, UnknownPluginError, in_tree
 
-# kube-scheduler v1.36's default filters, in its order (volume plugins aside: snapshots carry no volumes).
+# kube-scheduler v1.36's default filters, in its order.
 DEFAULT_FILTERS = (
     "NodeUnschedulable",
     "NodeName",
@@ -37,11 +37,15 @@ DEFAULT_FILTERS = (
     "NodeAffinity",
     "NodePorts",
     "NodeResourcesFit",
+    "VolumeRestrictions",
+    "NodeVolumeLimits",
+    "VolumeBinding",
+    "VolumeZone",
     "PodTopologySpread",
     "InterPodAffinity",
 )
 # kube-scheduler v1.36's default score plugins and weights, in its order
-# (`pkg/scheduler/apis/config/v1/default_plugins.go`; the volume plugins aside, as above).
+# (`pkg/scheduler/apis/config/v1/default_plugins.go`; VolumeBinding's score needs the StorageCapacityScoring gate).
 KUBE_SCORE_WEIGHTS: Mapping[str, int] = {
     "TaintToleration": 3,
     "NodeAffinity": 2,

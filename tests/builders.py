@@ -85,3 +85,18 @@ def pod_json(
 
 def make_pod(name: str = "p", **kwargs: Any) -> Pod:
     return parse_pod(pod_json(name, **kwargs))
+
+
+def claim_json(name: str, storage_class: str, *, size: str = "1Gi", namespace: str = "default") -> Raw:
+    """A ReadWriteOnce PersistentVolumeClaim of `storage_class`, as a user writes it (the API server adds the rest)."""
+    spec = {
+        "accessModes": ["ReadWriteOnce"],
+        "storageClassName": storage_class,
+        "resources": {"requests": {"storage": size}},
+    }
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": spec,
+    }

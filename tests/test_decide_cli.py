@@ -170,3 +170,48 @@ def test_each_pod_shows_the_pods_placed_before_it_as_the_estimate(heuristic):
     placed = [heuristic[name]["node"] for name in order[:-1] if heuristic[name]["node"]]
     counted = heuristic[order[-1]]["estimate"]
     assert sum(e["pods"] for e in counted.values()) == len(placed)
+
+
+STORAGE_SNAPSHOT = {
+    "kind": "List",
+    "items": [
+        *(
+            {"kind": "Node", "metadata": {"name": n, "labels": {"kubernetes.io/hostname": n}},
+             "status": {"allocatable": {"cpu": "8", "memory": "32Gi", "pods": "110"}}}
+            for n in ("n1", "n2")
+        ),
+        {"kind": "StorageClass", "metadata": {"name": "local"}, "provisioner": "kubernetes.io/no-provisioner",
+         "volumeBindingMode": "WaitForFirstConsumer"},
+        {"kind": "PersistentVolume", "metadata": {"name": "pv-n2"},
+         "spec": {"capacity": {"storage": "10Gi"}, "accessModes": ["ReadWriteOnce"], "storageClassName": "local",
+                  "nodeAffinity": {"required": {"nodeSelectorTerms": [{"matchExpressions": [
+                      {"key": "kubernetes.io/hostname", "operator": "In", "values": ["n2"]}]}]}}},
+         "status": {"phase": "Available"}},
+        {"kind": "PersistentVolumeClaim", "metadata": {"name": "data", "namespace": "default"},
+         "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "local",
+                  "resources": {"requests": {"storage": "1Gi"}}}},
+    ],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("claim", "node", "reason"),
+    [
+        pytest.param("data", "n2", None, id="a pod follows the only volume its claim can bind"),
+        pytest.param("gone", None, 'persistentvolumeclaim "gone" not found', id="a claim not in the snapshot"),
+    ],
+)
+def test_storage_objects_in_the_snapshot_are_honoured(tmp_path, claim, node, reason):
+    snapshot = tmp_path / "snapshot.json"
+    snapshot.write_text(json.dumps(STORAGE_SNAPSHOT))
+    pods = tmp_path / "pod.yaml"
+    pods.write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: db-0}\nspec:\n  containers: [{name: c}]\n"
+        f"  volumes: [{{name: d, persistentVolumeClaim: {{claimName: {claim}}}}}]\n"
+    )
+    result = decide("--snapshot", str(snapshot), "--pod", str(pods), "--json", "--tier", "heuristic")
+    assert result.returncode == 0, result.stderr
+    decision = json.loads(result.stdout)
+    assert decision["node"] == node
+    if reason:
+        assert reason in decision["reason"]

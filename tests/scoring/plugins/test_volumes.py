@@ -1,0 +1,463 @@
+"""The volume filters, case by case from kube-scheduler's own unit tests (names and version in each id).
+
+VolumeBinding: `TestVolumeBinding` (volumebinding/volume_binding_test.go) and `TestFindPodVolumesWithoutProvisioning`
+/ `TestFindPodVolumesWithProvisioning` (volumebinding/binder_test.go), kubernetes v1.36; VolumeZone: `TestSingleZone`
+(volumezone/volume_zone_test.go); VolumeRestrictions: `TestAccessModeConflicts` (volumerestrictions/
+volume_restrictions_test.go); NodeVolumeLimits: `TestCSILimits` (nodevolumelimits/csi_test.go). The upstream fixtures
+are rebuilt as API JSON and run through the whole default filter chain, so the reasons are the ones a user would read.
+"""
+
+import re
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from cluster.snapshot import Snapshot
+from cluster.volumes import Volumes, parse_claim, parse_csinode, parse_storage_class, parse_volume
+from scoring.framework import PodInfo
+from scoring.plugins import volume_binding
+from scoring.runtime import Profile, run_filters
+from tests.builders import make_node, make_pod
+
+BIND_CONFLICT = "node(s) didn't find available persistent volumes to bind"
+NODE_CONFLICT = "node(s) had volume node affinity conflict"
+PV_NOT_EXIST = "node(s) unavailable due to one or more pvc(s) bound to non-existent pv(s)"
+ZONE_CONFLICT = "node(s) had no available volume zone"
+MAX_VOLUMES = "node(s) exceed max volume count"
+NS = "testns"
+
+
+def claim(name: str, cls: str = "wait", *, request: str = "1G", bound: str = "", phase: str = "", **extra: Any) -> dict:
+    annotations = {"pv.kubernetes.io/bind-completed": "yes"} if bound and phase != "unfinished" else {}
+    annotations.update(extra.pop("annotations", {}))
+    spec = {"storageClassName": cls, "resources": {"requests": {"storage": request}}, "volumeName": bound, **extra}
+    meta = {"name": name, "namespace": NS, "uid": f"uid-{name}", "annotations": annotations}
+    return {"metadata": meta, "spec": spec, "status": {"phase": phase or ("Bound" if bound else "Pending")}}
+
+
+def volume(
+    name: str, cls: str = "wait", *, size: str = "1G", node: str | None = None, ref: str = "", **extra: Any
+) -> dict:
+    spec: dict[str, Any] = {"storageClassName": cls, "capacity": {"storage": size}, **extra.pop("spec", {})}
+    if node is not None:
+        term = {"matchExpressions": [{"key": "nodeKey", "operator": "In", "values": [node]}]}
+        spec["nodeAffinity"] = {"required": {"nodeSelectorTerms": [term]}}
+    if ref:
+        spec["claimRef"] = {"namespace": NS, "name": ref, "uid": f"uid-{ref}"}
+    meta = {"name": name, "labels": extra.pop("labels", {})}
+    return {"metadata": meta, "spec": spec, "status": {"phase": "Bound" if ref else "Available"}}
+
+
+CLASSES = [
+    {
+        "metadata": {"name": "wait"},
+        "volumeBindingMode": "WaitForFirstConsumer",
+        "provisioner": "kubernetes.io/no-provisioner",
+    },
+    {"metadata": {"name": "immediate"}, "volumeBindingMode": "Immediate"},
+    {
+        "metadata": {"name": "provisioned"},
+        "volumeBindingMode": "WaitForFirstConsumer",
+        "provisioner": "test-provisioner",
+        "allowedTopologies": [{"matchLabelExpressions": [{"key": "nodeKey", "values": ["node1", "reference-value"]}]}],
+    },
+    {
+        "metadata": {"name": "topo-mismatch"},
+        "volumeBindingMode": "WaitForFirstConsumer",
+        "provisioner": "test-provisioner",
+        "allowedTopologies": [{"matchLabelExpressions": [{"key": "nodeKey", "values": ["reference-value"]}]}],
+    },
+]
+
+
+def volumes_of(claims=(), pvs=(), csinodes=()) -> Volumes:
+    return Volumes(
+        claims={f"{c.namespace}/{c.name}": c for c in map(parse_claim, claims)},
+        volumes={v.name: v for v in map(parse_volume, pvs)},
+        classes={c.name: c for c in map(parse_storage_class, CLASSES)},
+        csinodes={c.name: c for c in map(parse_csinode, csinodes)},
+    )
+
+
+def pod_with(*claims: str, name: str = "test-pod", node: str = "", ephemeral: str = "") -> Any:
+    vols: list[dict] = [{"name": c, "persistentVolumeClaim": {"claimName": c}} for c in claims]
+    if ephemeral:
+        vols.append({"name": ephemeral, "ephemeral": {"volumeClaimTemplate": {"spec": {}}}})
+    return make_pod(name, namespace=NS, node=node, spec={"volumes": vols})
+
+
+def outcome(pod, volumes: Volumes, nodes=None, existing=()):
+    nodes = nodes or [make_node("node1", labels={"nodeKey": "node1"})]
+    snapshot = Snapshot.build(nodes, existing, volumes=volumes)
+    return run_filters(Profile.build(weights={}), PodInfo.of(pod, snapshot), snapshot), snapshot
+
+
+BINDING = [
+    pytest.param((), [], [], {}, "", id="TestVolumeBinding v1.36 'pod has not pvcs': every node passes"),
+    pytest.param(
+        ("pvc-a",), [claim("pvc-a", bound="pv-a")], [volume("pv-a")], {}, "", id="TestVolumeBinding 'all bound'"
+    ),
+    pytest.param(
+        ("pvc-a",), [], [], {}, 'persistentvolumeclaim "pvc-a" not found', id="TestVolumeBinding 'PVC does not exist'"
+    ),
+    pytest.param(
+        ("pvc-a", "pvc-b"),
+        [claim("pvc-a", bound="pv-a")],
+        [volume("pv-a")],
+        {},
+        'persistentvolumeclaim "pvc-b" not found',
+        id="TestVolumeBinding 'Part of PVCs do not exist'",
+    ),
+    pytest.param(
+        ("pvc-a",),
+        [claim("pvc-a", "immediate")],
+        [],
+        {},
+        "pod has unbound immediate PersistentVolumeClaims",
+        id="TestVolumeBinding 'immediate claims not bound'",
+    ),
+    pytest.param(
+        ("pvc-a",),
+        [claim("pvc-a")],
+        [],
+        {"node1": BIND_CONFLICT},
+        "",
+        id="TestVolumeBinding 'unbound claims no matches'",
+    ),
+    pytest.param(
+        ("pvc-a", "pvc-b"),
+        [claim("pvc-a", bound="pv-a"), claim("pvc-b")],
+        [volume("pv-a", node="other", ref="pvc-a")],
+        {"node1": f"{NODE_CONFLICT}, {BIND_CONFLICT}"},
+        "",
+        id="TestVolumeBinding 'bound and unbound unsatisfied': both reasons, node conflict first",
+    ),
+    pytest.param(
+        ("pvc-a",),
+        [claim("pvc-a", bound="pv-a")],
+        [],
+        {"node1": PV_NOT_EXIST},
+        "",
+        id="TestVolumeBinding 'pv not found'",
+    ),
+    pytest.param(
+        ("pvc-a",),
+        [claim("pvc-a", bound="pv-a", phase="Lost")],
+        [],
+        {},
+        'persistentvolumeclaim "pvc-a" bound to non-existent persistentvolume "pv-a"',
+        id="TestVolumeBinding 'pv not found claim lost'",
+    ),
+    pytest.param(
+        ("prebound-pvc",),
+        [claim("prebound-pvc", bound="pv-node1a", phase="unfinished")],
+        [volume("pv-node1a", size="5G", node="node1", ref="unbound-pvc")],
+        {},
+        "pod has unbound immediate PersistentVolumeClaims",
+        id="TestFindPodVolumesWithoutProvisioning 'prebound-pvc': a volumeName without bind-completed is not bound",
+    ),
+    pytest.param(
+        ("unbound-pvc",),
+        [claim("unbound-pvc")],
+        [volume("pv-node2", node="node2")],
+        {"node1": BIND_CONFLICT},
+        "",
+        id="TestFindPodVolumesWithoutProvisioning 'unbound-pvc,pv-different-node'",
+    ),
+    pytest.param(
+        ("unbound-pvc", "unbound-pvc2"),
+        [claim("unbound-pvc"), claim("unbound-pvc2", request="5G")],
+        [volume("pv-node1a", size="5G", node="node1")],
+        {"node1": BIND_CONFLICT},
+        "",
+        id="TestFindPodVolumesWithoutProvisioning 'two-unbound-pvcs,partial-match': one volume cannot serve two claims",
+    ),
+    pytest.param(
+        ("immediate-bound-pvc",),
+        [claim("immediate-bound-pvc", "immediate", bound="pv-bound-immediate")],
+        [volume("pv-bound-immediate", "immediate", node="node2", ref="immediate-bound-pvc")],
+        {"node1": NODE_CONFLICT},
+        "",
+        id="TestFindPodVolumesWithoutProvisioning 'immediate-bound-pvc-wrong-node'",
+    ),
+    pytest.param(
+        ("no-provisioner-pvc",),
+        [claim("no-provisioner-pvc", request="1Gi")],
+        [],
+        {"node1": BIND_CONFLICT},
+        "",
+        id="TestFindPodVolumesWithProvisioning 'invalid-provisioner'",
+    ),
+    pytest.param(
+        ("topo-mismatch-pvc",),
+        [claim("topo-mismatch-pvc", "topo-mismatch", request="1Gi")],
+        [],
+        {"node1": BIND_CONFLICT},
+        "",
+        id="TestFindPodVolumesWithProvisioning 'volume-topology-unsatisfied': allowedTopologies exclude the node",
+    ),
+    pytest.param(
+        ("provisioned-pvc",),
+        [
+            claim(
+                "provisioned-pvc",
+                "provisioned",
+                request="1Gi",
+                annotations={"volume.kubernetes.io/selected-node": "node2"},
+            )
+        ],
+        [],
+        {"node1": BIND_CONFLICT},
+        "",
+        id="binder.go FindPodVolumes: a claim already selected for another node does not fit this one",
+    ),
+]
+
+
+@pytest.mark.parametrize(("claims", "pvcs", "pvs", "expected", "rejection"), BINDING)
+def test_volume_binding_reasons(claims, pvcs, pvs, expected, rejection):
+    result, snapshot = outcome(pod_with(*claims), volumes_of(pvcs, pvs))
+    assert result.pre_filter_message == rejection
+    if not rejection:
+        assert result.reasons_by_node(snapshot.names) == expected
+
+
+def test_a_missing_claim_is_unschedulable_with_upstreams_message():
+    result, _ = outcome(pod_with("data-redis-0"), volumes_of())
+    assert result.message == '0/1 nodes are available: persistentvolumeclaim "data-redis-0" not found.'
+
+
+PLANS = [
+    pytest.param(
+        ("unbound-pvc",),
+        [claim("unbound-pvc")],
+        [
+            volume("pv-node2", node="node2"),
+            volume("pv-node1a", size="5G", node="node1"),
+            volume("pv-node1b", size="10G", node="node1"),
+        ],
+        [("pv-node1a", "unbound-pvc")],
+        [],
+        id="TestFindPodVolumesWithoutProvisioning 'unbound-pvc,pv-same-node': the smallest volume on the node",
+    ),
+    pytest.param(
+        ("unbound-pvc2", "unbound-pvc"),
+        [claim("unbound-pvc"), claim("unbound-pvc2", request="5G")],
+        [volume("pv-node1a", size="5G", node="node1"), volume("pv-node1b", size="10G", node="node1")],
+        [("pv-node1a", "unbound-pvc"), ("pv-node1b", "unbound-pvc2")],
+        [],
+        id="TestFindPodVolumesWithoutProvisioning 'two-unbound-pvcs,order-by-size': smaller claims match first",
+    ),
+    pytest.param(
+        ("unbound-pvc", "provisioned-pvc"),
+        [claim("unbound-pvc"), claim("provisioned-pvc", "provisioned", request="1Gi")],
+        [volume("pv-node1a", size="5G", node="node1")],
+        [("pv-node1a", "unbound-pvc")],
+        ["provisioned-pvc"],
+        id="TestFindPodVolumesWithProvisioning 'two-unbound-pvcs,one-matched,one-provisioned'",
+    ),
+    pytest.param(
+        ("bound-pvc", "provisioned-pvc"),
+        [claim("bound-pvc", bound="pv-bound"), claim("provisioned-pvc", "provisioned", request="1Gi")],
+        [volume("pv-bound", node="node1", ref="bound-pvc")],
+        [],
+        ["provisioned-pvc"],
+        id="TestFindPodVolumesWithProvisioning 'one-bound,one-provisioned'",
+    ),
+    pytest.param(
+        ("unbound-pvc",),
+        [claim("unbound-pvc")],
+        [
+            volume("pv-other", size="1G", node="node1", ref="someone-else"),
+            volume("pv-mine", size="50G", node="node1", ref="unbound-pvc"),
+        ],
+        [("pv-mine", "unbound-pvc")],
+        [],
+        id="FindMatchingVolume: the volume pre-bound to the claim wins over a smaller one; one bound elsewhere is out",
+    ),
+]
+
+
+@pytest.mark.parametrize(("claims", "pvcs", "pvs", "bind", "provision"), PLANS)
+def test_pre_bind_plan(claims, pvcs, pvs, bind, provision):
+    pod = pod_with(*claims)
+    result, snapshot = outcome(pod, volumes_of(pvcs, pvs))
+    assert result.reasons_by_node(snapshot.names) == {}
+    plan = volume_binding.plan(pod, "node1", snapshot)
+    assert [(v.name, c.name) for v, c in plan.bind] == bind
+    assert [c.name for c in plan.provision] == provision
+
+
+def test_plan_refuses_a_node_the_claims_no_longer_fit():
+    pod = pod_with("unbound-pvc")
+    nodes = [make_node("node1", labels={"nodeKey": "node1"}), make_node("node2", labels={"nodeKey": "node2"})]
+    snapshot = Snapshot.build(nodes, volumes=volumes_of([claim("unbound-pvc")], [volume("pv-node1a", node="node1")]))
+    with pytest.raises(volume_binding.VolumeBindingError, match=re.escape("node node2: node(s) didn't find available")):
+        volume_binding.plan(pod, "node2", snapshot)
+
+
+def test_generic_ephemeral_volumes():
+    """TestFindPodVolumesWithoutProvisioning 'generic-ephemeral,no-pvc' and 'generic-ephemeral,wrong-pvc'."""
+    pod = pod_with(ephemeral="test-volume")
+    result, _ = outcome(pod, volumes_of())
+    assert result.pre_filter_message == (
+        'waiting for ephemeral volume controller to create the persistentvolumeclaim "test-pod-test-volume"'
+    )
+    pod = replace(pod, uid="pod-uid")
+    made = claim("test-pod-test-volume", bound="pv-bound")
+    made["metadata"]["ownerReferences"] = [{"uid": "someone-else", "kind": "Pod", "name": "x"}]
+    result, _ = outcome(pod, volumes_of([made], [volume("pv-bound")]))
+    assert result.pre_filter_message == (
+        "PVC testns/test-pod-test-volume was not created for pod testns/test-pod (pod is not owner)"
+    )
+    made["metadata"]["ownerReferences"] = [{"uid": "pod-uid", "kind": "Pod", "name": "test-pod"}]
+    result, _ = outcome(pod, volumes_of([made], [volume("pv-bound")]))
+    assert result.pre_filter_message == ""
+
+
+ZONE = "topology.kubernetes.io/zone"
+REGION = "topology.kubernetes.io/region"
+BETA_ZONE = "failure-domain.beta.kubernetes.io/zone"
+
+ZONES = [
+    pytest.param(
+        {ZONE: "us-west1-a"}, {ZONE: "us-west1-a"}, False, id="TestSingleZone v1.36 'label zone failure domain matched'"
+    ),
+    pytest.param(
+        {ZONE: "us-west1-a"}, {ZONE: "us-west1-b"}, True, id="TestSingleZone 'label zone failure domain failed match'"
+    ),
+    pytest.param(
+        {REGION: "us-west1"}, {REGION: "us-west1", ZONE: "x"}, False, id="TestSingleZone 'label zone region matched'"
+    ),
+    pytest.param(
+        {REGION: "us-west1"}, {REGION: "us-east1"}, True, id="TestSingleZone 'label zone region failed match'"
+    ),
+    pytest.param(
+        {ZONE: "us-west1-a__us-west1-b"},
+        {ZONE: "us-west1-b"},
+        False,
+        id="TestSingleZone: a '__' list of zones holds the node's",
+    ),
+    pytest.param(
+        {BETA_ZONE: "us-west1-a"},
+        {ZONE: "us-west1-a"},
+        False,
+        id="TestSingleZone 'beta zone label matched with GA zone label'",
+    ),
+    pytest.param({ZONE: "us-west1-a"}, {"uselessLabel": "none"}, False, id="TestSingleZone 'node without labels'"),
+]
+
+
+@pytest.mark.parametrize(("pv_labels", "node_labels", "fails"), ZONES)
+def test_volume_zone(pv_labels, node_labels, fails):
+    vols = volumes_of([claim("pvc_a", bound="Vol_1")], [volume("Vol_1", ref="pvc_a", labels=pv_labels)])
+    result, snapshot = outcome(pod_with("pvc_a"), vols, nodes=[make_node("host1", labels=node_labels)])
+    assert result.reasons_by_node(snapshot.names) == ({"host1": ZONE_CONFLICT} if fails else {})
+
+
+RWOP = "node has pod using PersistentVolumeClaim with the same name and ReadWriteOncePod access mode"
+
+
+@pytest.mark.parametrize(
+    ("existing", "rejection"),
+    [
+        pytest.param([], "", id="TestAccessModeConflicts v1.36 'nothing'"),
+        pytest.param(["claim-with-rwop-1"], RWOP, id="TestAccessModeConflicts 'failed rwop conflict'"),
+        pytest.param(["claim-with-rwo"], "", id="a ReadWriteOnce claim is shared by pods"),
+    ],
+)
+def test_read_write_once_pod(existing, rejection):
+    rwop = claim("claim-with-rwop-1", bound="pv-1", accessModes=["ReadWriteOncePod"])
+    rwo = claim("claim-with-rwo", bound="pv-2", accessModes=["ReadWriteOnce"])
+    vols = volumes_of([rwop, rwo], [volume("pv-1", ref="claim-with-rwop-1"), volume("pv-2", ref="claim-with-rwo")])
+    others = [pod_with(c, name=f"other-{i}", node="node1") for i, c in enumerate(existing)]
+    result, _ = outcome(pod_with("claim-with-rwop-1", "claim-with-rwo"), vols, existing=others)
+    assert result.pre_filter_message == rejection
+
+
+def csi_volume(name: str, handle: str, driver: str = "ebs.csi.aws.com") -> dict:
+    return volume(name, ref=f"pvc-{name}", spec={"csi": {"driver": driver, "volumeHandle": handle}})
+
+
+def csinode(limit: int | None, driver: str = "ebs.csi.aws.com") -> dict:
+    entry: dict[str, Any] = {"name": driver, "nodeID": "node1"}
+    if limit is not None:
+        entry["allocatable"] = {"count": limit}
+    return {"metadata": {"name": "node1"}, "spec": {"drivers": [entry]}}
+
+
+@pytest.mark.parametrize(
+    ("new", "running", "limit", "fails"),
+    [
+        pytest.param(
+            ["a", "b"],
+            ["c", "d"],
+            4,
+            False,
+            id="TestCSILimits v1.36 'fits when node volume limit >= new pods CSI volume'",
+        ),
+        pytest.param(
+            ["a", "b"], ["c", "d"], 2, True, id='TestCSILimits "doesn\'t when node volume limit <= pods CSI volume"'
+        ),
+        pytest.param(["a", "b"], ["a", "b"], 2, False, id="TestCSILimits 'should count in the same volume only once'"),
+        pytest.param(["a", "b"], ["c", "d"], None, False, id="TestCSILimits 'a driver without a limit limits nothing'"),
+    ],
+)
+def test_csi_limits(new, running, limit, fails):
+    names = sorted(set(new) | set(running))
+    pvcs = [claim(f"pvc-{n}", bound=n) for n in names]
+    pvs = [csi_volume(n, f"handle-{n}") for n in names]
+    vols = volumes_of(pvcs, pvs, [csinode(limit)])
+    existing = [pod_with(f"pvc-{n}", name=f"running-{n}", node="node1") for n in running]
+    result, snapshot = outcome(pod_with(*[f"pvc-{n}" for n in new]), vols, existing=existing)
+    assert result.reasons_by_node(snapshot.names) == ({"node1": MAX_VOLUMES} if fails else {})
+
+
+def test_csi_limits_count_an_unbound_claim_by_its_provisioner():
+    """TestCSILimits 'should count pending PVC's' style: an unbound claim counts against its class's provisioner."""
+    vols = volumes_of([claim("pvc-new", "provisioned")], [], [csinode(0, driver="test-provisioner")])
+    result, snapshot = outcome(pod_with("pvc-new"), vols)
+    assert result.reasons_by_node(snapshot.names) == {"node1": MAX_VOLUMES}
+
+
+def test_each_node_is_answered_by_the_volumes_it_holds():
+    """TestVolumeBinding v1.36 'local volumes with close capacity are preferred' (its filter statuses): two volumes
+    pinned to node-a, two to node-b, none to node-c."""
+    nodes = [make_node(name, labels={"nodeKey": name}) for name in ("node-a", "node-b", "node-c")]
+    pvs = [
+        volume(f"pv-{n[-1]}-{k}", size=size, node=n)
+        for n, size in (("node-a", "200Gi"), ("node-b", "100Gi"))
+        for k in (0, 1)
+    ]
+    result, snapshot = outcome(pod_with("pvc-a"), volumes_of([claim("pvc-a", request="50Gi")], pvs), nodes=nodes)
+    assert result.reasons_by_node(snapshot.names) == {"node-c": BIND_CONFLICT}
+    assert [snapshot.names[i] for i in result.feasible] == ["node-a", "node-b"]
+
+
+def local(name: str, node: str) -> dict:
+    term = {"matchExpressions": [{"key": "kubernetes.io/hostname", "operator": "In", "values": [node]}]}
+    return volume(name, spec={"nodeAffinity": {"required": {"nodeSelectorTerms": [term]}}})
+
+
+@pytest.mark.parametrize(
+    ("pinned", "expected"),
+    [
+        pytest.param(
+            ("node-a", "node-a"),
+            {"node-b": "node(s) didn't satisfy plugin(s) [VolumeBinding]"},
+            id="TestVolumeBinding v1.36 'all bound with local volumes': PreFilter narrows the nodes to node-a",
+        ),
+        pytest.param(
+            ("node-a", "node-b"),
+            {n: "node(s) didn't satisfy plugin(s) [VolumeBinding]" for n in ("node-a", "node-b")},
+            id="GetEligibleNodes: local volumes on two different nodes leave none",
+        ),
+    ],
+)
+def test_bound_local_volumes_narrow_the_nodes(pinned, expected):
+    nodes = [make_node("node-a"), make_node("node-b")]
+    pvcs = [claim("pvc-a", bound="pv-a"), claim("pvc-b", bound="pv-b")]
+    pvs = [local("pv-a", pinned[0]), local("pv-b", pinned[1])]
+    result, snapshot = outcome(pod_with("pvc-a", "pvc-b"), volumes_of(pvcs, pvs), nodes=nodes)
+    assert result.reasons_by_node(snapshot.names) == expected
