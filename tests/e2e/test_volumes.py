@@ -131,4 +131,7 @@ def test_a_pod_whose_claim_does_not_exist_waits_with_upstreams_message_then_bind
         message = condition()
         kubectl(emulator, "apply", "-f", "-", stdin=yaml.safe_dump(claim_json("data-redis-1", "fast")))
         wait_until(lambda: "redis-1" in bound(emulator), timeout=60, what="redis-1 bound once its claim exists")
-    assert message == '0/3 nodes are available: persistentvolumeclaim "data-redis-1" not found.'
+    assert message == (
+        '0/3 nodes are available: persistentvolumeclaim "data-redis-1" not found. '
+        "preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling."
+    )
