@@ -1,6 +1,8 @@
 """The transformer in the chain: on in `auto` when its weights load, alone when forced, never a crash without them."""
 
+import json
 import logging
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +12,7 @@ import pytest
 from cluster.config import Settings
 from runtime.assemble import TierUnavailableError, build_decider
 from scoring.tiers import Tier
-from scoring.transformer import PROJECT_ROOT
+from scoring.transformer import PROJECT_ROOT, evidence
 from scoring.transformer.tier import TransformerTier
 from telemetry.stats import Stats
 from tests.scoring.transformer.helpers import QUIET, THRASHED, latency_critical, shipped, snapshot, state
@@ -20,9 +22,14 @@ def with_weights(path: Path | str) -> Settings:
     return Settings.model_validate({"scoring": {"model_path": str(path)}})
 
 
-def test_auto_without_an_llm_decides_with_the_shipped_transformer() -> None:
+def test_auto_without_an_llm_decides_with_a_transformer_whose_evidence_puts_it_first(tmp_path: Path) -> None:
+    weights = tmp_path / "model.pt"
+    shutil.copyfile(shipped(), weights)
+    won = {"transformer": {"mean_regret": 0.1}, "heuristic": {"mean_regret": 0.2}}
+    body = {"model_sha256": evidence.digest(weights), "families": {"near-full": won}}
+    evidence.evidence_path(weights).write_text(json.dumps(body))
     stats = Stats()
-    decider = build_decider(with_weights(shipped()), stats=stats)
+    decider = build_decider(with_weights(weights), stats=stats)
     assert [t.tier for t in decider.tiers] == [Tier.TRANSFORMER]
     assert decider.fallback is True
     decision = decider.decide(latency_critical(), snapshot([state("a", **THRASHED), state("b", **QUIET)]))
@@ -42,7 +49,11 @@ def test_forcing_the_transformer_runs_it_alone_with_the_configured_budget() -> N
 
 
 def _corrupt(path: Path) -> Path:
+    """Weights that cannot be read, with evidence that would put them first (so that `auto` tries to load them)."""
     path.write_bytes(b"PK\x03\x04 not really")
+    won = {"transformer": {"mean_regret": 0.1}, "heuristic": {"mean_regret": 0.2}}
+    body = {"model_sha256": evidence.digest(path), "families": {"near-full": won}}
+    evidence.evidence_path(path).write_text(json.dumps(body))
     return path
 
 

@@ -11,11 +11,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from scoring.transformer import PROJECT_ROOT
+from scoring.transformer import PROJECT_ROOT, evidence
 from scoring.transformer.features import FEATURE_NAMES, FEATURE_VERSION
 from scoring.transformer.model import Scorer, parameters
 from training import counters
-from training.evaluate import heldout
+from training.evaluate import families, heldout
 from training.evaluate.report import POLICIES, SETS, TRANSFORMER, Report
 
 CARD = PROJECT_ROOT / "scoring" / "MODEL_CARD.md"
@@ -26,6 +26,9 @@ LABELS = {
     "heuristic": "heuristic tier",
     "default": "kube-scheduler default scoring",
     heldout.RANDOM: "random pick (expectation)",
+    "loadaware": "Koordinator LoadAware",
+    "trimaran-lvrb": "Trimaran LoadVariationRiskBalancing",
+    "trimaran-tlp": "Trimaran TargetLoadPacking",
 }
 
 
@@ -75,6 +78,57 @@ def _pairs(report: Report) -> list[str]:
     return lines
 
 
+def _best(table: Mapping[str, families.FamilyMetrics]) -> str:
+    return min(table, key=lambda policy: table[policy].mean_regret)
+
+
+def _families(report: Report) -> list[str]:
+    """Each held-out family's replay metrics per policy; the family's lowest mean regret in bold."""
+    lines = [
+        "| family | policy | decisions | mean regret | p95 regret | latency-critical mean regret | unplaced |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for family, table in report.by_family.items():
+        best = _best(table)
+        for policy, m in table.items():
+            regret = f"**{_pct(m.mean_regret)}**" if policy == best else _pct(m.mean_regret)
+            lines.append(
+                f"| {family} | {LABELS[policy]} | {m.decisions} | {regret} | {_pct(m.p95_regret)} | "
+                f"{_pct(m.critical_mean_regret)} | {m.unplaced} |"
+            )
+    return lines
+
+
+def _chain(report: Report, earned: evidence.Verdict) -> list[str]:
+    """Which local tier leads the production chain, by the family table, and the losses and wins behind it."""
+    wins = {
+        family: min((TRANSFORMER, "heuristic"), key=lambda policy: table[policy].mean_regret)
+        for family, table in report.by_family.items()
+    }
+    best = {family: _best(table) for family, table in report.by_family.items()}
+    others = {family: policy for family, policy in best.items() if policy not in (TRANSFORMER, "heuristic")}
+    order = "LLM → transformer → heuristic" if earned.lead else "LLM → heuristic (the transformer is left out)"
+    return [
+        f"Chain order for these weights: **{order}**, because {earned.reason}. Local tier with the lower mean "
+        "regret per family: "
+        + ", ".join(f"{family}: {LABELS[w]}" for family, w in wins.items())
+        + ". "
+        + (
+            "Another policy beats both local tiers on: "
+            + ", ".join(f"{family} ({LABELS[policy]})" for family, policy in others.items())
+            + "."
+            if others
+            else "No other policy beats the better local tier on any family."
+        ),
+        "",
+        "A transformer that loses to the heuristic on any held-out family is left out rather than consulted after "
+        "it: the chain is first-answer-wins and the heuristic never declines, so a tier behind it would never be "
+        "asked, and a blend would need weights nothing here has measured. The verdict is shipped beside the "
+        f"weights (`{evidence.evidence_path(Path('model.pt')).name}`, keyed by their SHA-256) and read by "
+        "`runtime.assemble` at start; forcing `--tier transformer` still runs it.",
+    ]
+
+
 def _regimes(report: Report) -> list[str]:
     labels = sorted({label for counts in report.regimes.values() for label in counts})
     lines = ["| antagonists | " + " | ".join(labels) + " |", "|---|" + "---:|" * len(labels)]
@@ -119,6 +173,7 @@ def render(
     file_bytes: int,
     latency: Mapping[str, Any] | None = None,
     timing: str | None = None,
+    earned: evidence.Verdict | None = None,
 ) -> str:
     """The model card as Markdown."""
     config = summary.get("config", {})
@@ -211,6 +266,19 @@ def render(
         "",
         *_by_profile(report),
         "",
+        "### Held-out scenario families: which tier places best",
+        "",
+        f"Every shipped scenario of a held-out family ({', '.join(families.FAMILIES)}; never trained or tuned on) "
+        "replayed by each policy on its own trajectory, each arrival decided through the policy's decision chain "
+        f"on the snapshot a scheduler would see, then bound: {' and '.join(families.MODES)} arrivals (a burst sees "
+        f"one NodeState published before the first arrival; steady arrivals a NodeState every {families.PERIOD:g} "
+        f"s), {len(families.SEEDS)} telemetry seeds. Regret: the pick's predicted P99 in milliseconds over the best "
+        "feasible node's at that moment (the oracle, `sim.oracle`), minus 1; node speed included.",
+        "",
+        *_families(report),
+        "",
+        *(_chain(report, earned) if earned is not None and report.by_family else ["Not evaluated."]),
+        "",
         "### Real counters (KubeMarla measurements)",
         "",
         "Within one campaign, replica count and RPS, for pairs of load tests whose measured nginx P99 differ by "
@@ -261,6 +329,11 @@ def render(
     return "\n".join(lines)
 
 
+def _verdict(weights: Path, result: Report) -> evidence.Verdict:
+    sha = evidence.digest(weights)
+    return evidence.verdict(families.evidence_of(result.by_family, sha), sha)
+
+
 def write(path: Path, scorer: Scorer, weights: Path, result: Report, *, timing: str | None) -> None:
     """Render the card to `path`; without `timing`, the previous card's training-time line is kept."""
     if timing is None and path.exists():
@@ -273,6 +346,7 @@ def write(path: Path, scorer: Scorer, weights: Path, result: Report, *, timing: 
         file_bytes=weights.stat().st_size,
         latency=latency,
         timing=timing,
+        earned=_verdict(weights, result),
     )
     path.write_text(text)
     print(f"model card: {path}")
