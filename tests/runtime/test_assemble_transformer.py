@@ -2,7 +2,6 @@
 
 import json
 import logging
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +14,7 @@ from scoring.tiers import Tier
 from scoring.transformer import PROJECT_ROOT, evidence
 from scoring.transformer.tier import TransformerTier
 from telemetry.stats import Stats
-from tests.scoring.transformer.helpers import QUIET, THRASHED, latency_critical, shipped, snapshot, state
+from tests.scoring.transformer.helpers import QUIET, THRASHED, latency_critical, shipped, snapshot, state, vouched
 
 
 def with_weights(path: Path | str) -> Settings:
@@ -23,11 +22,7 @@ def with_weights(path: Path | str) -> Settings:
 
 
 def test_auto_without_an_llm_decides_with_a_transformer_whose_evidence_puts_it_first(tmp_path: Path) -> None:
-    weights = tmp_path / "model.pt"
-    shutil.copyfile(shipped(), weights)
-    won = {"transformer": {"mean_regret": 0.1}, "heuristic": {"mean_regret": 0.2}}
-    body = {"model_sha256": evidence.digest(weights), "families": {"near-full": won}}
-    evidence.evidence_path(weights).write_text(json.dumps(body))
+    weights = vouched(tmp_path)
     stats = Stats()
     decider = build_decider(with_weights(weights), stats=stats)
     assert [t.tier for t in decider.tiers] == [Tier.TRANSFORMER]
