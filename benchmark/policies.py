@@ -23,7 +23,7 @@ Only the oracle reads the simulator's ground truth (hidden profiles, hardware); 
 real scheduler sees: the API objects and the published NodeState telemetry.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cluster.clock import Clock
@@ -32,7 +32,7 @@ from llm.availability import unavailable_reason
 from runtime.assemble import TierUnavailableError, build_decider
 from scoring.decide import Decider
 from scoring.heuristic import HeuristicTier
-from scoring.runtime import DEFAULT_FILTERS, KUBE_SCORE_WEIGHTS
+from scoring.runtime import DEFAULT_FILTERS, KUBE_SCORE_WEIGHTS, PEERS
 from scoring.tiers import Choice, Request, Tier
 from sim import oracle
 from sim.cluster import SimCluster
@@ -40,12 +40,6 @@ from sim.cluster_state import ClusterState
 from sim.pods import Workload, workload
 from telemetry.stats import Stats
 
-PEERS: Mapping[str, tuple[Mapping[str, int], tuple[str, ...]]] = {
-    "loadaware": ({**KUBE_SCORE_WEIGHTS, "LoadAwareScheduling": 1}, (*DEFAULT_FILTERS, "LoadAwareScheduling")),
-    "trimaran-lvrb": ({**KUBE_SCORE_WEIGHTS, "LoadVariationRiskBalancing": 1}, DEFAULT_FILTERS),
-    "trimaran-tlp": ({"TaintToleration": 3, "NodeAffinity": 2, "TargetLoadPacking": 1}, DEFAULT_FILTERS),
-}
-"""Each peer's score weights and filters."""
 POLICIES = ("default", *PEERS, "heuristic", "transformer", "auto", "oracle")
 
 

@@ -9,8 +9,8 @@ the transformer's fine-tuning and on all of them.
 
 Per policy: `default` and `heuristic` are the heuristic tier's scores with kube-scheduler's weights and
 with ours; `transformer` its trained weights (when they exist); `auto` is whichever local tier decides
-in the production chain (an LLM is not asked offline); the oracle knows the simulator, not these
-machines, so it has no score here.
+in the production chain (the transformer only when its shipped evidence puts it first; an LLM is not
+asked offline); the oracle knows the simulator, not these machines, so it has no score here.
 """
 
 from collections.abc import Callable, Mapping, Sequence
@@ -19,6 +19,7 @@ from typing import Any
 
 from cluster.config import Settings
 from scoring.runtime import KUBE_SCORE_WEIGHTS
+from scoring.transformer.evidence import load_verdict
 
 DATA = "data/interference-measurements.csv"
 
@@ -30,11 +31,13 @@ def _scorers(settings: Settings) -> tuple[dict[str, Callable[..., Any] | None], 
     model = Path(settings.scoring.model_path)
     transformer = evaluate.load_transformer_scorer(model, threads=settings.scoring.threads) if model.exists() else None
     ours = evaluate.heuristic_scorer(settings.scoring.weights)
+    earned = load_verdict(model) if transformer else None
+    leads = transformer if earned is not None and earned.lead else None
     scorers = {
         "default": evaluate.heuristic_scorer(KUBE_SCORE_WEIGHTS),
         "heuristic": ours,
         "transformer": transformer,
-        "auto": transformer or ours,
+        "auto": leads or ours,
         "oracle": None,
     }
     notes = {
@@ -42,8 +45,9 @@ def _scorers(settings: Settings) -> tuple[dict[str, Callable[..., Any] | None], 
         "heuristic": "the heuristic tier with our weights (InterferenceAware)",
         "transformer": f"weights {model}" if transformer else f"no weights at {model}",
         "auto": "the transformer tier (an LLM is not asked offline)"
-        if transformer
-        else "the heuristic tier (no transformer weights; an LLM is not asked offline)",
+        if leads
+        else f"the heuristic tier ({earned.reason if earned else 'no transformer weights'}; an LLM is not asked "
+        "offline)",
         "oracle": "knows the simulator's ground truth, not these machines: no score",
     }
     return scorers, notes

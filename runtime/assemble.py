@@ -2,9 +2,11 @@
 
 The composition root shared by the scheduler loop and the offline `decide` command, so both decide
 a pod the same way. `auto` is the production chain (LLM → transformer → heuristic) with the tiers
-that are available; naming one tier forces it alone, with no fallback, for inspection. The scheduler
-asks for `background=True`: the transformer tier then loads on its own thread while the informers
-list (`scoring.transformer.loading`); `decide` and forced tiers load it before returning.
+that are available, the transformer only when the evidence shipped with its weights says it has earned
+its place in front of the heuristic (`scoring.transformer.evidence`); naming one tier forces it alone,
+with no fallback, for inspection. The scheduler asks for `background=True`: the transformer tier then
+loads on its own thread while the informers list (`scoring.transformer.loading`); `decide` and forced
+tiers load it before returning.
 """
 
 import logging
@@ -17,7 +19,7 @@ from llm.availability import unavailable_reason
 from scoring.decide import Decider
 from scoring.heuristic import HeuristicTier, Strategy
 from scoring.tiers import TierDecider
-from scoring.transformer import ModelUnavailableError, missing, model_path
+from scoring.transformer import ModelUnavailableError, evidence, missing, model_path
 from scoring.transformer.loading import BackgroundTier
 from telemetry.stats import Stats
 
@@ -73,12 +75,18 @@ def _transformer(
     settings: Settings, *, clock: Clock, stats: Stats | None, forced: bool, background: bool
 ) -> TierDecider | None:
     """The transformer tier; when its weights cannot be used, TierUnavailableError if forced, else None and one
-    warning (the chain goes on without it). torch is imported only when the weights file exists; in the
-    background, a checkpoint that exists but cannot be read is found (and warned about) by the load."""
+    warning (the chain goes on without it); unforced, None when its held-out evidence does not put it first.
+    torch is imported only when the weights file exists; in the background, a checkpoint that exists but cannot
+    be read is found (and warned about) by the load."""
     try:
         path = model_path(settings.scoring.model_path)
         if not path.is_file():
             raise missing(path)
+        if not forced:
+            earned = evidence.load_verdict(path)
+            if not earned.lead:
+                log.info("transformer tier left out of the chain, the heuristic tier leads: %s", earned.reason)
+                return None
 
         def load() -> TierDecider:
             from scoring.transformer.tier import TransformerTier  # noqa: PLC0415 - torch only when the tier runs

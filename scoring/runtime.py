@@ -56,6 +56,14 @@ KUBE_SCORE_WEIGHTS: Mapping[str, int] = {
     "ImageLocality": 1,
 }
 
+PEERS: Mapping[str, tuple[Mapping[str, int], tuple[str, ...]]] = {
+    "loadaware": ({**KUBE_SCORE_WEIGHTS, "LoadAwareScheduling": 1}, (*DEFAULT_FILTERS, "LoadAwareScheduling")),
+    "trimaran-lvrb": ({**KUBE_SCORE_WEIGHTS, "LoadVariationRiskBalancing": 1}, DEFAULT_FILTERS),
+    "trimaran-tlp": ({"TaintToleration": 3, "NodeAffinity": 2, "TargetLoadPacking": 1}, DEFAULT_FILTERS),
+}
+"""The load-aware schedulers a user would pick instead: each peer's score weights and filters, with its
+projects' default profile (the benchmark's policies and the held-out evaluation of the tiers run them)."""
+
 
 class ProfileError(UserError, ValueError):
     """A profile that cannot run (unknown plugin, a plugin in the wrong role, a bad weight)."""

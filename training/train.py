@@ -26,6 +26,7 @@ from sim import dataset
 from training import counters, synthetic
 from training import fit as training
 from training.evaluate import card as model_card
+from training.evaluate import families
 from training.evaluate import report as evaluation
 
 DEFAULT_DECISIONS = 12_000
@@ -118,6 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "and the evaluation, on the two-core machine that produced the shipped weights."
     )
     model_card.write(Path(args.card), scorer, out, result, timing=timing)
+    print(f"chain-order evidence: {families.write_evidence(out, result.by_family)}")
     problems = evaluation.gate(result, scoring)
     for problem in problems:
         print(f"gate: {problem}", file=sys.stderr)

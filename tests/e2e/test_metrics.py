@@ -4,10 +4,16 @@ import re
 import urllib.error
 import urllib.request
 
+from cluster.config import Settings
 from runtime.writer import REASON
+from scoring.transformer import model_path
+from scoring.transformer.evidence import load_verdict
 from sim.apiserver import Emulator
 from telemetry.server import MetricsServer
 from tests.e2e.cluster import bound, node, pod, scheduler, wait_until
+
+LEADING_TIER = "transformer" if load_verdict(model_path(Settings().scoring.model_path)).lead else "heuristic"
+"""The local tier the shipped evidence puts first (`scoring.transformer.evidence`); it decides every pod here."""
 
 
 def get(url: str) -> tuple[int, str]:
@@ -49,7 +55,7 @@ def test_metrics_health_and_readiness():
     assert value(text, f'scheduler_schedule_attempts_total{{{profile},result="scheduled"}}') == 5
     assert value(text, f'scheduler_schedule_attempts_total{{{profile},result="unschedulable"}}') >= 1
     assert value(text, 'scheduler_pending_pods{queue="unschedulable"}') == 1
-    assert value(text, 'ai_scheduler_decisions_total{tier="transformer"}') == 5
+    assert value(text, f'ai_scheduler_decisions_total{{tier="{LEADING_TIER}"}}') == 5
     assert value(text, f'scheduler_scheduling_attempt_duration_seconds_count{{{profile},result="scheduled"}}') == 5
     assert "ai_scheduler_binding_failures_total 0.0" in text
     assert value(text, "ai_scheduler_leader") == 1  # no leader election: this replica schedules
@@ -78,5 +84,5 @@ def test_a_pod_placed_against_its_p99_target_counts_on_metrics():
             server.stop()
         placed = emulator.store.get("pods", "web", namespace="default")
     assert status == 200
-    assert value(text, 'ai_scheduler_slo_unmet_total{tier="transformer"}') == 1
+    assert value(text, f'ai_scheduler_slo_unmet_total{{tier="{LEADING_TIER}"}}') == 1
     assert placed["metadata"]["annotations"][REASON].startswith("no node meets the 1 ms P99 target; best predicted")

@@ -5,17 +5,21 @@ import pytest
 from cluster.config import Settings
 from llm.tier import LLMTier
 from runtime.assemble import TierUnavailableError, build_decider
+from scoring.transformer import model_path
+from scoring.transformer.evidence import load_verdict
 from telemetry.stats import Stats
 from tests.llm.conftest import TOKEN, llm_settings
 
 ENDPOINT = "http://127.0.0.1:9"
+SHIPPED_LEADS = ["transformer"] if load_verdict(model_path(Settings().scoring.model_path)).lead else []
+"""The shipped weights lead the heuristic only when their shipped evidence says so (`scoring.transformer.evidence`)."""
 
 
 @pytest.mark.parametrize(
     ("settings", "tier", "tiers", "fallback"),
     [
         pytest.param(
-            Settings(), "auto", ["transformer"], True, id="auto without a token or endpoint: the local tiers only"
+            Settings(), "auto", SHIPPED_LEADS, True, id="auto without a token or endpoint: the local tiers only"
         ),
         pytest.param(llm_settings(None, token=TOKEN), "auto", ["llm"], True, id="auto with a token: router first"),
         pytest.param(llm_settings(ENDPOINT), "auto", ["llm"], True, id="auto with an endpoint and no token"),

@@ -1,5 +1,6 @@
 """The transformer in the chain: on in `auto` when its weights load, alone when forced, never a crash without them."""
 
+import json
 import logging
 import subprocess
 import sys
@@ -10,19 +11,20 @@ import pytest
 from cluster.config import Settings
 from runtime.assemble import TierUnavailableError, build_decider
 from scoring.tiers import Tier
-from scoring.transformer import PROJECT_ROOT
+from scoring.transformer import PROJECT_ROOT, evidence
 from scoring.transformer.tier import TransformerTier
 from telemetry.stats import Stats
-from tests.scoring.transformer.helpers import QUIET, THRASHED, latency_critical, shipped, snapshot, state
+from tests.scoring.transformer.helpers import QUIET, THRASHED, latency_critical, shipped, snapshot, state, vouched
 
 
 def with_weights(path: Path | str) -> Settings:
     return Settings.model_validate({"scoring": {"model_path": str(path)}})
 
 
-def test_auto_without_an_llm_decides_with_the_shipped_transformer() -> None:
+def test_auto_without_an_llm_decides_with_a_transformer_whose_evidence_puts_it_first(tmp_path: Path) -> None:
+    weights = vouched(tmp_path)
     stats = Stats()
-    decider = build_decider(with_weights(shipped()), stats=stats)
+    decider = build_decider(with_weights(weights), stats=stats)
     assert [t.tier for t in decider.tiers] == [Tier.TRANSFORMER]
     assert decider.fallback is True
     decision = decider.decide(latency_critical(), snapshot([state("a", **THRASHED), state("b", **QUIET)]))
@@ -42,7 +44,11 @@ def test_forcing_the_transformer_runs_it_alone_with_the_configured_budget() -> N
 
 
 def _corrupt(path: Path) -> Path:
+    """Weights that cannot be read, with evidence that would put them first (so that `auto` tries to load them)."""
     path.write_bytes(b"PK\x03\x04 not really")
+    won = {"transformer": {"mean_regret": 0.1}, "heuristic": {"mean_regret": 0.2}}
+    body = {"model_sha256": evidence.digest(path), "families": {"near-full": won}}
+    evidence.evidence_path(path).write_text(json.dumps(body))
     return path
 
 

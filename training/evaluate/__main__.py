@@ -21,7 +21,7 @@ from rich.table import Table
 from cluster import config
 from scoring.transformer import ModelUnavailableError, model, model_path
 from training import counters
-from training.evaluate import card
+from training.evaluate import card, families
 from training.evaluate import report as evaluation
 
 
@@ -82,6 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         Console().print(_table(result))
     if not args.no_card:
         card.write(Path(args.card), scorer, weights, result, timing=None)
+        print(f"chain-order evidence: {families.write_evidence(weights, result.by_family)}")
     for problem in problems:
         print(f"gate: {problem}", file=sys.stderr)
     return 1 if problems else 0

@@ -11,11 +11,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from scoring.transformer import PROJECT_ROOT
+from scoring.transformer import PROJECT_ROOT, evidence
 from scoring.transformer.features import FEATURE_NAMES, FEATURE_VERSION
 from scoring.transformer.model import Scorer, parameters
 from training import counters
-from training.evaluate import heldout
+from training.evaluate import families, heldout
 from training.evaluate.report import POLICIES, SETS, TRANSFORMER, Report
 
 CARD = PROJECT_ROOT / "scoring" / "MODEL_CARD.md"
@@ -26,6 +26,9 @@ LABELS = {
     "heuristic": "heuristic tier",
     "default": "kube-scheduler default scoring",
     heldout.RANDOM: "random pick (expectation)",
+    "loadaware": "Koordinator LoadAware",
+    "trimaran-lvrb": "Trimaran LoadVariationRiskBalancing",
+    "trimaran-tlp": "Trimaran TargetLoadPacking",
 }
 
 
@@ -75,6 +78,57 @@ def _pairs(report: Report) -> list[str]:
     return lines
 
 
+def _best(table: Mapping[str, families.FamilyMetrics]) -> str:
+    return min(table, key=lambda policy: table[policy].mean_regret)
+
+
+def _families(report: Report) -> list[str]:
+    """Each held-out family's replay metrics per policy; the family's lowest mean regret in bold."""
+    lines = [
+        "| family | policy | decisions | mean regret | p95 regret | latency-critical mean regret | unplaced |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for family, table in report.by_family.items():
+        best = _best(table)
+        for policy, m in table.items():
+            regret = f"**{_pct(m.mean_regret)}**" if policy == best else _pct(m.mean_regret)
+            lines.append(
+                f"| {family} | {LABELS[policy]} | {m.decisions} | {regret} | {_pct(m.p95_regret)} | "
+                f"{_pct(m.critical_mean_regret)} | {m.unplaced} |"
+            )
+    return lines
+
+
+def _chain(report: Report, earned: evidence.Verdict) -> list[str]:
+    """Which local tier leads the production chain, by the family table, and the losses and wins behind it."""
+    wins = {
+        family: min((TRANSFORMER, "heuristic"), key=lambda policy: table[policy].mean_regret)
+        for family, table in report.by_family.items()
+    }
+    best = {family: _best(table) for family, table in report.by_family.items()}
+    others = {family: policy for family, policy in best.items() if policy not in (TRANSFORMER, "heuristic")}
+    order = "LLM → transformer → heuristic" if earned.lead else "LLM → heuristic (the transformer is left out)"
+    return [
+        f"Chain order for these weights: **{order}**, because {earned.reason}. Local tier with the lower mean "
+        "regret per family: "
+        + ", ".join(f"{family}: {LABELS[w]}" for family, w in wins.items())
+        + ". "
+        + (
+            "Another policy beats both local tiers on: "
+            + ", ".join(f"{family} ({LABELS[policy]})" for family, policy in others.items())
+            + "."
+            if others
+            else "No other policy beats the better local tier on any family."
+        ),
+        "",
+        "A transformer that loses to the heuristic on any held-out family is left out rather than consulted after "
+        "it: the chain is first-answer-wins and the heuristic never declines, so a tier behind it would never be "
+        "asked, and a blend would need weights nothing here has measured. The verdict is shipped beside the "
+        f"weights (`{evidence.evidence_path(Path('model.pt')).name}`, keyed by their SHA-256) and read by "
+        "`runtime.assemble` at start; forcing `--tier transformer` still runs it.",
+    ]
+
+
 def _regimes(report: Report) -> list[str]:
     labels = sorted({label for counts in report.regimes.values() for label in counts})
     lines = ["| antagonists | " + " | ".join(labels) + " |", "|---|" + "---:|" * len(labels)]
@@ -119,6 +173,7 @@ def render(
     file_bytes: int,
     latency: Mapping[str, Any] | None = None,
     timing: str | None = None,
+    earned: evidence.Verdict | None = None,
 ) -> str:
     """The model card as Markdown."""
     config = summary.get("config", {})
@@ -154,7 +209,12 @@ def render(
         "under a millisecond of model time on one CPU thread. An ablation without the attention block scored "
         "within noise of this one on the held-out sets: in the simulator a node's slowdown depends on that node "
         "alone, and the cluster context the attention adds is also given to every token as distance-from-median "
-        "features.",
+        "features. Retrained both ways on the same code and seed (2026-12), the held-out families split: with the "
+        "block 34 %, 21 %, 101 %, 28 %, 28 % mean regret on cpu-antagonists, near-full, replica-burst, "
+        "counter-gaps, heterogeneous; without it (3,905 parameters) 38 %, 21 %, 101 %, 35 %, 27 %; real-counter "
+        "pairs 91.8 % and 92.0 %. The block has not earned its cost on this evidence, and in particular it does "
+        "not model the pods of one burst (replica-burst is the same either way); it stays only because the "
+        "shipped weights, trained with it, are the best measured.",
         "",
         "## Features",
         "",
@@ -211,6 +271,19 @@ def render(
         "",
         *_by_profile(report),
         "",
+        "### Held-out scenario families: which tier places best",
+        "",
+        f"Every shipped scenario of a held-out family ({', '.join(families.FAMILIES)}; never trained or tuned on) "
+        "replayed by each policy on its own trajectory, each arrival decided through the policy's decision chain "
+        f"on the snapshot a scheduler would see, then bound: {' and '.join(families.MODES)} arrivals (a burst sees "
+        f"one NodeState published before the first arrival; steady arrivals a NodeState every {families.PERIOD:g} "
+        f"s), {len(families.SEEDS)} telemetry seeds. Regret: the pick's predicted P99 in milliseconds over the best "
+        "feasible node's at that moment (the oracle, `sim.oracle`), minus 1; node speed included.",
+        "",
+        *_families(report),
+        "",
+        *(_chain(report, earned) if earned is not None and report.by_family else ["Not evaluated."]),
+        "",
         "### Real counters (KubeMarla measurements)",
         "",
         "Within one campaign, replica count and RPS, for pairs of load tests whose measured nginx P99 differ by "
@@ -242,6 +315,13 @@ def render(
         "- Node speed is not in the target: on mixed hardware the lowest-slowdown node need not have the lowest "
         "P99 in milliseconds.",
         "- Regimes are a rule over InterferenceAware's calibrated levels, not learnt.",
+        "- Real counters: below the 95 % goal on the held-out campaigns. Reading fractions on a log scale (so that "
+        "the rig's C0 residency, 0.2 % to 41 %, separates nodes) reached 95.2 % and 95.6 % in two retrains, but "
+        "raised the mean regret on cpu-antagonists from 16 % to 63-70 % (a CPU hog's saturation is absolute); "
+        "giving both scales kept cpu-antagonists (34 %) and lost the pairs (92-93 %). Those weights are not shipped.",
+        "- The held-out family replays are small (one shipped scenario per family, 84 to 168 decisions). No learned "
+        "tier yet models the pods placed in the same burst (replica-burst: both local tiers stack; the load-aware "
+        "peers, with their assigned-pod estimators, spread).",
         "- Mean regret is dominated by a few large misses (compare the p95): in the held-out family, mostly pods "
         "beside IO-saturated nodes, a pressure the training families show rarely.",
         "- Latency: the attention block costs about a millisecond of the model's time at 1,000 nodes. On the shared "
@@ -261,6 +341,11 @@ def render(
     return "\n".join(lines)
 
 
+def _verdict(weights: Path, result: Report) -> evidence.Verdict:
+    sha = evidence.digest(weights)
+    return evidence.verdict(families.evidence_of(result.by_family, sha), sha)
+
+
 def write(path: Path, scorer: Scorer, weights: Path, result: Report, *, timing: str | None) -> None:
     """Render the card to `path`; without `timing`, the previous card's training-time line is kept."""
     if timing is None and path.exists():
@@ -273,6 +358,7 @@ def write(path: Path, scorer: Scorer, weights: Path, result: Report, *, timing: 
         file_bytes=weights.stat().st_size,
         latency=latency,
         timing=timing,
+        earned=_verdict(weights, result),
     )
     path.write_text(text)
     print(f"model card: {path}")

@@ -18,7 +18,7 @@ from scoring.runtime import KUBE_SCORE_WEIGHTS
 from scoring.transformer.tier import Predictor, TransformerTier
 from sim import dataset
 from training import counters
-from training.evaluate import heldout, pairs
+from training.evaluate import families, heldout, pairs
 from training.synthetic import TRAIN_FAMILIES, SimDecision, SimSet
 
 TRANSFORMER = "transformer"
@@ -73,6 +73,8 @@ class Report:
     """Policy → "held-out campaigns" / "fine-tuning campaigns" → accuracy."""
     regimes: Mapping[str, Mapping[str, int]]
     """Measured antagonist kind → regime label → tests."""
+    by_family: Mapping[str, Mapping[str, families.FamilyMetrics]] = field(default_factory=dict)
+    """Held-out scenario family → policy → replay metrics (`training.evaluate.families`): the chain-order evidence."""
     sets: Sequence[HeldOutSet] = field(default=SETS)
 
 
@@ -130,7 +132,12 @@ def run(
         }
         for name, scorer in scorers.items()
     }
-    return Report(held_out, by_profile, pair_table, regime_table(groups))
+
+    def tier() -> TransformerTier:
+        return TransformerTier(predictor=predictor, clock=SystemClock(), budget_ms=float("inf"))
+
+    by_family = families.evaluate(families.policies(tier))
+    return Report(held_out, by_profile, pair_table, regime_table(groups), by_family)
 
 
 def _decisions(simset: SimSet, spec: HeldOutSet, *, progress: bool) -> Iterator[SimDecision]:

@@ -32,7 +32,7 @@ def test_a_sensitive_pod_prefers_the_quiet_node():
 
 def test_worst_pressure_decides_not_the_sum():
     one_bad = state("a", llc_miss_rate=0.35, memory_bandwidth_ratio=0.1, cpu_utilization=0.2)
-    all_medium = state("b", llc_miss_rate=0.2, memory_bandwidth_ratio=0.55, cpu_utilization=0.8)
+    all_medium = state("b", llc_miss_rate=0.2, memory_bandwidth_ratio=0.55, cpu_utilization=0.5)
     a, b = score(make_pod(annotations=LATENCY_CRITICAL), [one_bad, all_medium])
     assert a == 0  # saturated in one dimension it cares about
     assert b == 50  # three half-pressures do not add up to a saturated node

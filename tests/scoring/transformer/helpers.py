@@ -1,5 +1,7 @@
 """Builders for the transformer tier's tests: NodeStates, snapshots, requests and a fake predictor."""
 
+import json
+import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -12,7 +14,7 @@ from cluster.snapshot import Snapshot
 from scoring.framework import PodInfo
 from scoring.heuristic import HeuristicTier
 from scoring.tiers import Request
-from scoring.transformer import PROJECT_ROOT
+from scoring.transformer import PROJECT_ROOT, evidence
 from scoring.transformer.features import FEATURE_NAMES
 from tests.builders import make_node, make_pod
 
@@ -86,3 +88,14 @@ class FakePredictor:
 
 def shipped() -> Path:
     return SHIPPED
+
+
+def vouched(directory: Path) -> Path:
+    """A copy of the shipped weights in `directory` whose evidence puts them in front of the heuristic tier, for
+    tests of the transformer in the `auto` chain whatever the shipped evidence says."""
+    weights = directory / "model.pt"
+    shutil.copyfile(SHIPPED, weights)
+    won = {"transformer": {"mean_regret": 0.1}, "heuristic": {"mean_regret": 0.2}}
+    body = {"model_sha256": evidence.digest(weights), "families": {"near-full": won}}
+    evidence.evidence_path(weights).write_text(json.dumps(body))
+    return weights

@@ -12,7 +12,16 @@ from scoring.tiers import Choice, Request, Tier, TierDeclinedError
 from scoring.transformer.loading import BackgroundTier
 from scoring.transformer.model import ModelUnavailableError
 from scoring.transformer.tier import TransformerTier
-from tests.scoring.transformer.helpers import QUIET, THRASHED, latency_critical, request, shipped, snapshot, state
+from tests.scoring.transformer.helpers import (
+    QUIET,
+    THRASHED,
+    latency_critical,
+    request,
+    shipped,
+    snapshot,
+    state,
+    vouched,
+)
 
 
 class Picks:
@@ -98,8 +107,8 @@ def test_a_failed_load_warns_once_and_declines_with_its_cause(caplog):
     assert "unreadable" in warning.getMessage()
 
 
-def test_the_background_chain_decides_as_the_synchronous_one():
-    settings = Settings.model_validate({"scoring": {"model_path": str(shipped())}})
+def test_the_background_chain_decides_as_the_synchronous_one(tmp_path):
+    settings = Settings.model_validate({"scoring": {"model_path": str(vouched(tmp_path))}})
     background = build_decider(settings, background=True)
     (tier,) = background.tiers
     assert isinstance(tier, BackgroundTier)

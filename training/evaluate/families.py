@@ -1,0 +1,198 @@
+"""Which local tier places best on each held-out scenario family: the evidence the chain's order is earned by.
+
+Every shipped scenario of a held-out family (`sim.scenario.HELD_OUT_FAMILIES`, never trained or tuned on, and
+`sim.dataset.EVAL_FAMILIES`) is replayed once per policy and per telemetry seed, each policy on its own trajectory:
+its arrivals come in order, each is decided by the policy's `Decider` on a real `Snapshot` (Node and Pod JSON
+parsed by the serving code, NodeStates the simulated node agent publishes), then bound where the policy put it.
+Two arrival modes, as the benchmark's: `burst` (one NodeState per node, published before the first arrival,
+so the pods placed since are visible only as API objects) and `steady` (a NodeState every `PERIOD` seconds of
+arrival time). At every decision the oracle (`sim.oracle`) prices the pick: regret = the pick's predicted P99 in
+milliseconds over the best feasible node's, minus 1 (what the user feels, node speed included).
+Pure but for the simulator's seeded draws.
+"""
+
+import json
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cluster import nodestate
+from cluster.objects import Pod
+from cluster.parse import parse_node, parse_pod
+from cluster.snapshot import Snapshot
+from scoring.decide import Decider
+from scoring.framework import PodInfo
+from scoring.heuristic import HeuristicTier
+from scoring.runtime import KUBE_SCORE_WEIGHTS, PEERS
+from scoring.tiers import TierDecider
+from scoring.transformer import evidence
+from scoring.transformer.evidence import HEURISTIC, TRANSFORMER
+from sim import counters, dataset, oracle
+from sim import scenario as scenarios
+from sim.cluster_state import ClusterState
+from sim.pods import workload
+
+PERIOD = 30.0
+"""Seconds between NodeState publications in `steady` mode (the benchmark's default period)."""
+MODES = ("burst", "steady")
+SEEDS = (0, 1, 2)
+"""Telemetry seeds: each replays the family's scenarios with another draw of the node agent's noise."""
+FAMILIES = (*scenarios.HELD_OUT_FAMILIES, *dataset.EVAL_FAMILIES)
+
+Build = Callable[[], Decider]
+"""Makes a policy's decision chain (a fresh one per replay: tiers may keep state such as breakers)."""
+
+
+@dataclass(frozen=True)
+class FamilyMetrics:
+    """One policy on one held-out family, over every decision of every replay."""
+
+    decisions: int
+    mean_regret: float
+    p95_regret: float
+    critical_mean_regret: float
+    """Mean regret of the latency-critical arrivals only (the pods the product exists for)."""
+    unplaced: int
+
+
+def family_scenarios(families: Iterable[str] = FAMILIES) -> dict[str, list[scenarios.Scenario]]:
+    """The shipped scenarios of each family in `families`, by family (families without one are left out)."""
+    wanted = tuple(families)
+    found: dict[str, list[scenarios.Scenario]] = {family: [] for family in wanted}
+    for name in scenarios.builtin():
+        loaded = scenarios.load(name)
+        if loaded.family in found:
+            found[loaded.family].append(loaded)
+    return {family: found[family] for family in wanted if found[family]}
+
+
+def _bound(pod: Mapping[str, Any], node: str) -> dict[str, Any]:
+    """An arrival bound to `node` and running, as the API server would then hold it."""
+    return {**pod, "spec": {**pod["spec"], "nodeName": node}, "status": {**pod.get("status", {}), "phase": "Running"}}
+
+
+def _states(state: ClusterState, *, now: float, seed: int) -> dict[str, nodestate.NodeState]:
+    raw = counters.states_of(state, now=now, rng=np.random.default_rng([seed, int(now)]))
+    return {name: nodestate.parse(body, node=name) for name, body in raw.items()}
+
+
+_REFERENCE = Decider(heuristic=HeuristicTier())
+"""kube-scheduler's default filters: the nodes every policy is priced against, whatever filters it adds."""
+
+
+def _feasible(pod: Pod, snapshot: Snapshot) -> list[str]:
+    outcome = _REFERENCE.filter(PodInfo.of(pod, snapshot), snapshot)
+    return [snapshot.names[i] for i in outcome.feasible]
+
+
+def replay(scene: scenarios.Scenario, decider: Decider, *, mode: str, seed: int) -> list[tuple[float, bool] | None]:
+    """Each arrival's regret and whether it is latency-critical, in order (None: the policy left it unplaced)."""
+    arrived = scenarios.as_burst(scene) if mode == "burst" else scene
+    nodes = [parse_node(n) for n in scene.nodes]
+    placed: list[dict[str, Any]] = list(scene.pods)
+    state = ClusterState.from_objects(scene.nodes, placed)
+    published, states = scene.start, _states(state, now=scene.start, seed=seed)
+    outcomes: list[tuple[float, bool] | None] = []
+    for arrival in arrived.arrivals:
+        if mode == "steady" and arrival.at - published >= PERIOD:
+            published, states = arrival.at, _states(state, now=arrival.at, seed=seed)
+        snapshot = Snapshot.build(nodes, [parse_pod(p) for p in placed], states=states)
+        pod = parse_pod(arrival.pod)
+        decision = decider.decide(pod, snapshot)
+        if decision.node is None:
+            outcomes.append(None)
+            continue
+        target = workload(arrival.pod)
+        cost = oracle.regret(state, target, decision.node, _feasible(pod, snapshot))
+        outcomes.append((cost.ratio - 1, oracle.is_latency_critical(target)))
+        placed.append(_bound(arrival.pod, decision.node))
+        state = state.with_pod(target, decision.node)
+    return outcomes
+
+
+def evaluate(
+    policies: Mapping[str, Build],
+    *,
+    families: Mapping[str, Sequence[scenarios.Scenario]] | None = None,
+    seeds: Sequence[int] = SEEDS,
+    modes: Sequence[str] = MODES,
+) -> dict[str, dict[str, FamilyMetrics]]:
+    """Family → policy → metrics, every policy replaying every scenario of the family in every mode and seed."""
+    families = family_scenarios() if families is None else families
+    table: dict[str, dict[str, FamilyMetrics]] = {}
+    for family, scenes in families.items():
+        table[family] = {}
+        for name, build in policies.items():
+            outcomes = [
+                outcome
+                for scene in scenes
+                for mode in modes
+                for seed in seeds
+                for outcome in replay(scene, build(), mode=mode, seed=seed)
+            ]
+            table[family][name] = _metrics(outcomes)
+    return table
+
+
+def _metrics(outcomes: Sequence[tuple[float, bool] | None]) -> FamilyMetrics:
+    placed = [o for o in outcomes if o is not None]
+    regret = np.array([r for r, _ in placed], dtype=float)
+    critical = np.array([r for r, lc in placed if lc], dtype=float)
+    return FamilyMetrics(
+        decisions=len(placed),
+        mean_regret=float(regret.mean()) if len(regret) else float("nan"),
+        p95_regret=float(np.percentile(regret, 95)) if len(regret) else float("nan"),
+        critical_mean_regret=float(critical.mean()) if len(critical) else float("nan"),
+        unplaced=len(outcomes) - len(placed),
+    )
+
+
+def policies(tier: Callable[[], TierDecider]) -> dict[str, Build]:
+    """The transformer tier (`tier` makes one; the heuristic takes what it declines), the heuristic tier,
+    kube-scheduler's default scoring and the load-aware peers, each as its own decision chain."""
+    chains: dict[str, Build] = {
+        TRANSFORMER: lambda: Decider(heuristic=HeuristicTier(), tiers=[tier()]),
+        HEURISTIC: lambda: Decider(heuristic=HeuristicTier()),
+        "default": lambda: Decider(heuristic=HeuristicTier(weights=KUBE_SCORE_WEIGHTS)),
+    }
+    for name, (weights, filters) in PEERS.items():
+        chains[name] = partial(_peer, weights, filters)
+    return chains
+
+
+def _peer(weights: Mapping[str, int], filters: Sequence[str]) -> Decider:
+    return Decider(heuristic=HeuristicTier(weights=weights), filters=filters)
+
+
+def evidence_of(table: Mapping[str, Mapping[str, FamilyMetrics]], weights_sha256: str) -> dict[str, Any]:
+    """The evidence object `scoring.transformer.evidence` reads: every policy's metrics per held-out family."""
+    return {
+        "model_sha256": weights_sha256,
+        "metric": evidence.METRIC,
+        "generated_by": "python -m training.evaluate",
+        "modes": list(MODES),
+        "telemetry_period_seconds": PERIOD,
+        "seeds": list(SEEDS),
+        "families": {
+            family: {policy: _finite(asdict(m)) for policy, m in by_policy.items()}
+            for family, by_policy in table.items()
+        },
+    }
+
+
+def _finite(values: Mapping[str, Any]) -> dict[str, Any]:
+    """JSON has no NaN: an undefined metric (no decision) is null."""
+    return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in values.items()}
+
+
+def write_evidence(weights: Path, table: Mapping[str, Mapping[str, FamilyMetrics]]) -> Path:
+    """Write the evidence file beside `weights` (what the production chain's order is decided by)."""
+    path = evidence.evidence_path(weights)
+    body = evidence_of(table, evidence.digest(weights))
+    path.write_text(json.dumps(body, indent=1, sort_keys=True) + "\n")
+    return path
