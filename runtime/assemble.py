@@ -13,7 +13,7 @@ import logging
 from typing import Literal
 
 from cluster.clock import Clock, SystemClock
-from cluster.config import Settings
+from cluster.config import DEFAULT_SCORE_WEIGHTS, Settings
 from cluster.errors import UserError
 from llm.availability import unavailable_reason
 from scoring.decide import Decider
@@ -44,6 +44,13 @@ def build_decider(
     """The chain for `tier`; `stats` receives the tiers' counters (the scheduler loop passes its own);
     `background` loads the transformer tier of the `auto` chain on a thread of its own."""
     clock = clock or SystemClock()
+    left_out = sorted(set(DEFAULT_SCORE_WEIGHTS) - set(settings.scoring.weights))
+    if left_out:
+        log.warning(
+            "scoring.weights lists no weight for %s: %s not score (a weights map replaces the whole default)",
+            ", ".join(left_out),
+            "it does" if len(left_out) == 1 else "they do",
+        )
     heuristic = HeuristicTier(
         strategy=Strategy(strategy or settings.fallback.strategy), weights=settings.scoring.weights
     )

@@ -65,3 +65,25 @@ def test_stats_and_settings_reach_the_tier() -> None:
     assert (tier.max_concurrency, tier.max_candidates, tier.token_budget) == (3, 7, 900)
     assert tier.cache is None and tier.breaker is None
     assert TOKEN not in repr(tier)
+
+
+@pytest.mark.parametrize(
+    ("weights", "warning"),
+    [
+        pytest.param(None, None, id="the default weights: no warning"),
+        pytest.param(
+            {"TaintToleration": 3, "NodeAffinity": 2, "NodeResourcesFit": 1, "NodeResourcesBalancedAllocation": 1,
+             "InterferenceAware": 5},
+            "scoring.weights lists no weight for ImageLocality, InterPodAffinity, PodTopologySpread: they do not score",
+            id="an older weights map: the plugins it leaves out are named",
+        ),
+    ],
+)  # fmt: skip
+def test_a_weights_map_that_leaves_default_plugins_out_says_which(
+    caplog: pytest.LogCaptureFixture, weights: dict[str, int] | None, warning: str | None
+) -> None:
+    settings = Settings() if weights is None else Settings.model_validate({"scoring": {"weights": weights}})
+    with caplog.at_level("WARNING", logger="scheduler"):
+        build_decider(settings, tier="heuristic")
+    found = [r.getMessage() for r in caplog.records if "scoring.weights" in r.getMessage()]
+    assert found == ([] if warning is None else [f"{warning} (a weights map replaces the whole default)"])
