@@ -119,7 +119,7 @@ class FallbackSettings(_Section):
     """The heuristic tier: kube-scheduler's scoring plus InterferenceAware, least requested share, or rotation."""
 
 
-DEFAULT_SCORE_WEIGHTS: Mapping[str, int] = MappingProxyType(
+KUBE_SCORE_WEIGHTS: Mapping[str, int] = MappingProxyType(
     {
         "TaintToleration": 3,
         "NodeAffinity": 2,
@@ -128,11 +128,13 @@ DEFAULT_SCORE_WEIGHTS: Mapping[str, int] = MappingProxyType(
         "InterPodAffinity": 2,
         "NodeResourcesBalancedAllocation": 1,
         "ImageLocality": 1,
-        "InterferenceAware": 5,
     }
 )
+"""kube-scheduler v1.36's default score plugins and weights, in its order (`pkg/scheduler/apis/config/v1/
+default_plugins.go`; VolumeBinding's score needs the StorageCapacityScoring gate): the `default` policy."""
+DEFAULT_SCORE_WEIGHTS: Mapping[str, int] = MappingProxyType({**KUBE_SCORE_WEIGHTS, "InterferenceAware": 5})
 """The heuristic tier's score plugins and weights, the one default (`scoring.weights`, the heuristic, the docs,
-config.yaml): kube-scheduler v1.36's default weights for its plugins, plus InterferenceAware."""
+config.yaml): kube-scheduler's default weights for its plugins, plus InterferenceAware."""
 
 
 class ScoringSettings(_Section):

@@ -32,15 +32,6 @@ log = logging.getLogger(__name__)
 
 ADDED, MODIFIED, DELETED = "ADDED", "MODIFIED", "DELETED"
 SOURCE_REFRESH_SECONDS = 1.0
-INT64_MAX = 2**63 - 1
-"""The snapshot's arrays are int64, as the API server's quantities are: nothing larger can be counted."""
-
-
-def _oversized(amounts: Mapping[str, int]) -> str | None:
-    """The first resource whose amount the snapshot cannot count (beyond int64), or None."""
-    return next((name for name, amount in amounts.items() if not -INT64_MAX <= amount <= INT64_MAX), None)
-
-
 PLACED_KEPT_SECONDS = 120.0
 """How long past the telemetry age limit a placement time is kept: peers look back up to a report interval
 (60 s) before a NodeState's timestamp, and an older NodeState is unknown anyway."""
@@ -252,10 +243,6 @@ class SchedulerCache:
             except ManifestError as exc:
                 self._warn(f"ignoring node {name}: {exc}")
                 return False
-            too_large = _oversized(node.allocatable)
-            if too_large is not None:
-                self._warn(f"ignoring node {name}: allocatable {too_large} is beyond the API's int64 range")
-                return self._forget_node(name)
             old = self._nodes.get(name)
             self._nodes[name] = node
             if self._source is None:
@@ -313,10 +300,6 @@ class SchedulerCache:
                 except ManifestError as exc:
                     self._warn(f"ignoring pod {key}: {exc}")
                     return PodChange(gone=key)
-                too_large = _oversized(pod.requests)
-                if too_large is not None:
-                    self._warn(f"ignoring pod {key}: request {too_large} is beyond the API's int64 range")
-                    return PodChange(gone=key, freed=self._remove_assigned(key))
                 self._fingerprints[key] = fingerprint
                 at = None
                 if self._assumed.pop(key, None) is None and key not in self._placed:
@@ -333,10 +316,6 @@ class SchedulerCache:
                 pending = parse_pod(raw)
             except ManifestError as exc:
                 self._warn(f"cannot schedule pod {key}: {exc}")
-                return PodChange(gone=key)
-            too_large = _oversized(pending.requests)
-            if too_large is not None:
-                self._warn(f"cannot schedule pod {key}: request {too_large} is beyond the API's int64 range")
                 return PodChange(gone=key)
             return PodChange(pending=pending)
 

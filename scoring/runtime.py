@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cluster.config import DEFAULT_SCORE_WEIGHTS
+from cluster.config import DEFAULT_SCORE_WEIGHTS, KUBE_SCORE_WEIGHTS
 from cluster.errors import UserError
 from cluster.snapshot import Snapshot
 from scoring.framework import (
@@ -44,18 +44,6 @@ DEFAULT_FILTERS = (
     "PodTopologySpread",
     "InterPodAffinity",
 )
-# kube-scheduler v1.36's default score plugins and weights, in its order
-# (`pkg/scheduler/apis/config/v1/default_plugins.go`; VolumeBinding's score needs the StorageCapacityScoring gate).
-KUBE_SCORE_WEIGHTS: Mapping[str, int] = {
-    "TaintToleration": 3,
-    "NodeAffinity": 2,
-    "NodeResourcesFit": 1,
-    "PodTopologySpread": 2,
-    "InterPodAffinity": 2,
-    "NodeResourcesBalancedAllocation": 1,
-    "ImageLocality": 1,
-}
-
 PEERS: Mapping[str, tuple[Mapping[str, int], tuple[str, ...]]] = {
     "loadaware": ({**KUBE_SCORE_WEIGHTS, "LoadAwareScheduling": 1}, (*DEFAULT_FILTERS, "LoadAwareScheduling")),
     "trimaran-lvrb": ({**KUBE_SCORE_WEIGHTS, "LoadVariationRiskBalancing": 1}, DEFAULT_FILTERS),
