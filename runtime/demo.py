@@ -6,7 +6,8 @@ scheduling loop over HTTP; creates the pods of `ai-test-pods.yaml` as `kubectl a
 "where did each pod go, and why was that better?": which nodes are noisy and what makes them so, where each
 pod went and why, where kube-scheduler's default scoring would have put it, and the P99 the calibrated
 interference model predicts for both. The default's placements are replayed offline, in the same order,
-from the snapshot the scheduler saw before the pods arrived (`benchmark.policies`' `default` chain).
+from the snapshot the scheduler saw before the pods arrived (kube-scheduler's default score weights alone,
+the benchmark's `default` policy).
 Everything fits the terminal's width; reasons wrap, never cut. `--serve` keeps the cluster up for kubectl
 until Ctrl-C or SIGTERM.
 """
@@ -23,9 +24,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from benchmark import policies
 from cluster.clock import SystemClock
-from cluster.config import Settings
+from cluster.config import KUBE_SCORE_WEIGHTS, Settings
 from cluster.errors import UserError
 from cluster.manifests import objects
 from cluster.nodestate import NodeState
@@ -34,6 +34,8 @@ from cluster.snapshot import Snapshot
 from runtime import app
 from runtime.kube import Kube
 from runtime.loop import Scheduler
+from scoring.decide import Decider
+from scoring.heuristic import HeuristicTier
 from scoring.tiers import Tier
 from scoring.transformer.loading import BackgroundTier
 from sim import oracle, outcomes
@@ -41,7 +43,6 @@ from sim.cluster import SimCluster
 from sim.cluster_state import ClusterState
 from sim.pods import PROFILE_ANNOTATION, Workload, workload
 from sim.scenario import ScenarioError, load
-from telemetry.stats import Stats
 
 READY_TIMEOUT = 60.0
 DECISION_TIMEOUT = 60.0
@@ -159,7 +160,7 @@ def _place_and_report(
     if stop.is_set():
         return False
     created = {f"{p['metadata']['namespace']}/{p['metadata']['name']}": p for p in world.pods()}
-    default = _replay_default(settings, world, before, start, [created[k] for k in keys if k in created])
+    default = _replay_default(before, start, [created[k] for k in keys if k in created])
     placements = _placements(world, keys, world.state(), default)
     console.print(_report(placements))
     for line in (*_crowding(placements), *_summary(placements)):
@@ -245,10 +246,10 @@ def _noise(pod: Workload, state: NodeState | None, *, hidden: bool) -> str:
 
 
 def _replay_default(
-    settings: Settings, world: SimCluster, before: Snapshot, start: ClusterState, pods: Sequence[Mapping[str, Any]]
+    before: Snapshot, start: ClusterState, pods: Sequence[Mapping[str, Any]]
 ) -> dict[str, tuple[str | None, ClusterState]]:
     """kube-scheduler's default scoring over the same pods, in order, from the same start; its final state."""
-    decider = policies.build("default", settings, world=world, clock=SystemClock(), stats=Stats()).decider
+    decider = Decider(heuristic=HeuristicTier(weights=KUBE_SCORE_WEIGHTS), clock=SystemClock())
     snapshot, state, chosen = before, start, {}
     for raw in pods:
         unbound = {**raw, "spec": {**raw["spec"], "nodeName": None}, "status": {}}
