@@ -134,6 +134,7 @@ class _PlacedLog:
         self._noisy = np.empty((capacity, len(DIMENSIONS)), dtype=np.int64)
         self._busy = np.empty(capacity)
         self._kind = np.empty(capacity, dtype=np.int64)
+        self._workload = np.empty(capacity, dtype=np.int64)
         self._index = np.empty(capacity, dtype=np.int64)
 
     def add(self, key: str, pod: Pod, at: float) -> None:
@@ -145,7 +146,7 @@ class _PlacedLog:
 
     def _append(self, pod: Pod, at: float) -> None:
         if self._count == len(self._at):
-            for name in ("_at", "_cpu", "_memory", "_noisy", "_busy", "_kind", "_index"):
+            for name in ("_at", "_cpu", "_memory", "_noisy", "_busy", "_kind", "_workload", "_index"):
                 old = getattr(self, name)
                 grown = np.empty((2 * len(old), *old.shape[1:]), dtype=old.dtype)
                 grown[: self._count] = old[: self._count]
@@ -155,7 +156,7 @@ class _PlacedLog:
         self._nodes.append(pod.node_name)
         r = estimate.row(pod)
         self._at[k], self._cpu[k], self._memory[k], self._noisy[k] = at, r.cpu, r.memory, r.noisy
-        self._busy[k], self._kind[k] = r.busy, r.kind
+        self._busy[k], self._kind[k], self._workload[k] = r.busy, r.kind, r.workload
         self._index[k] = self._table.index.get(pod.node_name, -1) if self._table is not None else -1
         self._count += 1
 
@@ -189,6 +190,7 @@ class _PlacedLog:
             noisy=self._noisy[:k],
             busy=self._busy[:k],
             kind=self._kind[:k],
+            workload=self._workload[:k],
             index=self._index[:k],
             table=table,
         )

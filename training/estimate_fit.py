@@ -21,8 +21,10 @@ import numpy as np
 from cluster.estimate import NOISY_METRICS
 from cluster.needs import DIMENSIONS
 from scoring.pressure import NOMINAL_PEAK_GBPS
-from sim import calibration, counters, hardware, manifests
+from sim import calibration, counters, hardware, manifests, workloads
 from sim.cluster_state import ClusterState
+from sim.dataset import EVAL_PROFILES
+from sim.pods import PROFILE_ANNOTATION
 
 SEEDS = (11, 12, 13)
 COUNTS = (0, 1, 2, 3, 4)
@@ -46,6 +48,56 @@ def _state(preset: str, kind: str, count: int) -> ClusterState:
             )
         )
     return ClusterState.from_objects([node], pods)
+
+
+STRESSORS = ("ibench-cpu", "stress-cache", "stress-membw", "stress-io")
+"""Antagonists by construction: a pod declares them noisy (`NOISY_ADDS`), they are no class's typical pod."""
+CLASSES = ("latency-critical", "throughput", "batch", "best-effort")
+
+
+def class_profiles(workload_class: str) -> tuple[str, ...]:
+    """The training profiles of a workload class: never an evaluation profile, never a stressor."""
+    return tuple(
+        name
+        for name, p in workloads.PROFILES.items()
+        if p.workload_class == workload_class
+        and name not in EVAL_PROFILES
+        and name not in STRESSORS
+        and name != "system"
+    )
+
+
+def _class_state(preset: str, workload_class: str, profile: str, count: int) -> ClusterState:
+    """A node of `preset` with nginx and `count` undeclared pods of `profile`, each requesting the profile's
+    reference CPU."""
+    counters_on = {"cmt": True, "mbm": True, "perf": True, "psi": True, "cgroup": True}
+    node = manifests.node("n", hardware.build(preset, counters=counters_on))
+    quota = {"cpu": "500m", "memory": "512Mi"}
+    pods = [manifests.pod("nginx", "nginx:1.21-alpine", requests=quota, limits=quota, node="n")]
+    cpu = f"{round(workloads.PROFILES[profile].reference_cpu * 1000)}m"
+    annotations = {PROFILE_ANNOTATION: profile, "ai-scheduler.io/workload-class": workload_class}
+    for i in range(count):
+        pods.append(
+            manifests.pod(
+                f"{profile}-{i}", "app:1", requests={"cpu": cpu, "memory": "1Gi"}, annotations=annotations, node="n"
+            )
+        )
+    return ClusterState.from_objects([node], pods)
+
+
+def fit_classes(presets: Sequence[str] = PRESETS) -> dict[str, dict[str, float]]:
+    """Per workload class and counter: what one more undeclared pod of the class adds per requested core,
+    averaged over the class's training profiles (each at its reference request) and `presets`."""
+    table: dict[str, dict[str, float]] = {}
+    for workload_class in CLASSES:
+        per = []
+        for profile in class_profiles(workload_class):
+            cores = workloads.PROFILES[profile].reference_cpu
+            for preset in presets:
+                runs = [_means(_class_state(preset, workload_class, profile, k)) for k in COUNTS]
+                per.append({m: slope(COUNTS, [r[m] for r in runs]) / cores for m in runs[0]})
+        table[workload_class] = {m: float(np.mean([p[m] for p in per])) for m in NOISY_METRICS}
+    return table
 
 
 def _means(state: ClusterState) -> dict[str, float]:
@@ -104,6 +156,10 @@ def report() -> str:
     lines = [f"{'kind':<6}" + "".join(f"{m:>24}" for m in NOISY_METRICS)]
     for kind, row in fit().items():
         lines.append(f"{kind:<6}" + "".join(f"{row[m]:>24.4f}" for m in NOISY_METRICS))
+    lines.append("")
+    lines.append("undeclared pods, per requested core, by workload class")
+    for workload_class, row in fit_classes().items():
+        lines.append(f"{workload_class:<16}" + "".join(f"{row[m]:>24.4f}" for m in NOISY_METRICS))
     lines.append("")
     lines.append("KubeMarla rig, one more antagonist: simulated / measured")
     simulated, measured = rig_slopes()

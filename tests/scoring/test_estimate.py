@@ -4,6 +4,7 @@ import json
 import math
 from collections import Counter
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -12,7 +13,7 @@ import pytest
 from cluster import estimate, nodestate
 from cluster.clock import FakeClock
 from cluster.config import Settings
-from cluster.needs import Dimension
+from cluster.needs import Dimension, WorkloadClass
 from cluster.nodestate import METRIC_NAMES, NodeState, Summary
 from cluster.objects import Pod
 from cluster.parse import parse_pod
@@ -303,6 +304,56 @@ def test_the_table_is_what_the_fit_prints():
     for kind, adds in estimate.NOISY_ADDS.items():
         for name, value in zip(estimate.NOISY_METRICS, adds, strict=True):
             assert value == pytest.approx(fitted[kind][name], rel=0.02, abs=0.011), (kind, name)
+
+
+def test_the_class_table_is_what_the_fit_prints():
+    fitted = estimate_fit.fit_classes()
+    for workload_class, adds in estimate.CLASS_ADDS.items():
+        for name, value in zip(estimate.NOISY_METRICS, adds, strict=True):
+            assert value == pytest.approx(fitted[workload_class.value][name], rel=0.02, abs=0.011), (
+                workload_class,
+                name,
+            )
+
+
+def test_the_class_fit_never_reads_an_evaluation_profile_or_a_stressor():
+    used = {p for c in estimate_fit.CLASSES for p in estimate_fit.class_profiles(c)}
+    assert used == {
+        "nginx",
+        "redis",
+        "http-echo",
+        "web-backend",
+        "postgres",
+        "batch-compute",
+        "batch-analytics",
+        "best-effort",
+    }
+
+
+@pytest.mark.parametrize(
+    ("count", "cpu", "expected"),
+    [
+        pytest.param(
+            1,
+            "500m",
+            0.6 + 0.5 * estimate.CLASS_ADDS[WorkloadClass.LATENCY_CRITICAL][3],
+            id="one undeclared latency-critical replica adds its class's cache footprint per requested core",
+        ),
+        pytest.param(
+            4,
+            "250m",
+            0.6 + 4 * 0.25 * estimate.CLASS_ADDS[WorkloadClass.LATENCY_CRITICAL][3],
+            id="four replicas add four footprints",
+        ),
+        pytest.param(40, "1", 1.0, id="occupancy stops at the whole cache"),
+    ],
+)
+def test_undeclared_replicas_raise_the_cache_occupancy_by_their_class(count, cpu, expected):
+    annotations = {"ai-scheduler.io/workload-class": "latency-critical", "ai-scheduler.io/sensitivity": "llc"}
+    pods = [make_pod(f"cache-{k}", node="n", cpu=cpu, annotations=annotations) for k in range(count)]
+    state = counter_state(age=30)
+    state = replace(state, metrics={**state.metrics, "llc_occupancy_ratio": Summary(0.6, 0.0, 0.6)})
+    assert metric(estimated(pods, state), "llc_occupancy_ratio") == pytest.approx(expected)
 
 
 def test_the_simulated_rig_agrees_with_the_measured_one_for_one_more_antagonist():

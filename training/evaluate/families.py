@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from cluster import nodestate
+from cluster import estimate, nodestate
 from cluster.objects import Pod
 from cluster.parse import parse_node, parse_pod
 from cluster.snapshot import Snapshot
@@ -97,13 +97,14 @@ def replay(scene: scenarios.Scenario, decider: Decider, *, mode: str, seed: int)
     placed: list[dict[str, Any]] = list(scene.pods)
     state = ClusterState.from_objects(scene.nodes, placed)
     published, states = scene.start, _states(state, now=scene.start, seed=seed)
+    recent: list[tuple[Pod, float]] = []
     outcomes: list[tuple[float, bool] | None] = []
     for arrival in arrived.arrivals:
         if mode == "steady" and arrival.at - published >= PERIOD:
             published, states = arrival.at, _states(state, now=arrival.at, seed=seed)
         snapshot = Snapshot.build(nodes, [parse_pod(p) for p in placed], states=states)
         pod = parse_pod(arrival.pod)
-        decision = decider.decide(pod, snapshot)
+        decision = decider.decide(pod, estimate.apply(snapshot, estimate.Placed.of(recent)))
         if decision.node is None:
             outcomes.append(None)
             continue
@@ -111,6 +112,7 @@ def replay(scene: scenarios.Scenario, decider: Decider, *, mode: str, seed: int)
         cost = oracle.regret(state, target, decision.node, _feasible(pod, snapshot))
         outcomes.append((cost.ratio - 1, oracle.is_latency_critical(target)))
         placed.append(_bound(arrival.pod, decision.node))
+        recent.append((parse_pod(placed[-1]), arrival.at))
         state = state.with_pod(target, decision.node)
     return outcomes
 
