@@ -137,7 +137,9 @@ def capacity_mask(claim: Claim, snapshot: Snapshot) -> np.ndarray:
     mask = np.zeros(len(snapshot), dtype=bool)
     for capacity in volumes.capacities.values():
         topology = capacity.node_topology
-        if capacity.storage_class == claim.storage_class and topology is not None and capacity.sufficient(claim.request):
+        if topology is None or capacity.storage_class != claim.storage_class:
+            continue
+        if capacity.sufficient(claim.request):
             mask |= snapshot.table.labels.selector(topology)
     return mask
 

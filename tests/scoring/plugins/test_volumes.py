@@ -514,9 +514,7 @@ CAPACITY = [
     ),
     pytest.param([], NOT_ENOUGH_SPACE, id="TestCapacity 'no-storage'"),
     pytest.param([capacity("net", "provisioned", NODE2, "1Gi")], NOT_ENOUGH_SPACE, id="TestCapacity 'wrong-node'"),
-    pytest.param(
-        [capacity("net", "wait", NODE1, "1Gi")], NOT_ENOUGH_SPACE, id="TestCapacity 'wrong-storage-class'"
-    ),
+    pytest.param([capacity("net", "wait", NODE1, "1Gi")], NOT_ENOUGH_SPACE, id="TestCapacity 'wrong-storage-class'"),
     pytest.param(
         [capacity("net", "provisioned", NODE1, "1Mi")], NOT_ENOUGH_SPACE, id="TestCapacity 'insufficient-storage'"
     ),
@@ -525,9 +523,7 @@ CAPACITY = [
         NOT_ENOUGH_SPACE,
         id="TestCapacity 'insufficient-volume-size': maximumVolumeSize wins over capacity",
     ),
-    pytest.param(
-        [capacity("net", "provisioned", NODE1, "0Mi")], NOT_ENOUGH_SPACE, id="TestCapacity 'zero-storage'"
-    ),
+    pytest.param([capacity("net", "provisioned", NODE1, "0Mi")], NOT_ENOUGH_SPACE, id="TestCapacity 'zero-storage'"),
     pytest.param(
         [capacity("net", "provisioned", NODE1, "", "0Mi")], NOT_ENOUGH_SPACE, id="TestCapacity 'zero-volume-size'"
     ),
