@@ -144,6 +144,15 @@ class LabelIndex:
         code = table.get(value)
         return codes == code if code is not None else np.zeros(len(codes), dtype=bool)
 
+    def selector(self, selector: LabelSelector) -> np.ndarray:
+        """Mask of objects a label selector matches (`selector_matches` for every object; an empty one matches all)."""
+        mask = np.ones(len(self), dtype=bool)
+        for key, value in selector.match_labels:
+            mask &= self.equals(key, value)
+        for req in selector.match_expressions:
+            mask &= self.requirement(req)
+        return mask
+
     def term(self, term: NodeSelectorTerm) -> np.ndarray:
         """Mask of nodes matching a node selector term (an empty term matches none)."""
         if not term.match_expressions and not term.match_fields:

@@ -1,7 +1,8 @@
 """Reading snapshots and pod manifests from files, for `decide`, the demo and the benchmarks.
 
 A snapshot is a Kubernetes `List` of Nodes and Pods (and optionally Namespaces, and the storage objects volume
-binding reads: PersistentVolumeClaims, PersistentVolumes, StorageClasses, CSINodes) in JSON or YAML, exactly as
+binding reads: PersistentVolumeClaims, PersistentVolumes, StorageClasses, CSINodes, CSIDrivers,
+CSIStorageCapacities) in JSON or YAML, exactly as
 `kubectl get nodes,pods -A -o json` prints it; a pod file is one Pod, a `List` of pods, or
 a multi-document YAML of pods. Errors name the file and the object so the user can fix it.
 """
@@ -22,6 +23,8 @@ STORAGE_KINDS = {
     "PersistentVolume": "persistentvolumes",
     "StorageClass": "storageclasses",
     "CSINode": "csinodes",
+    "CSIDriver": "csidrivers",
+    "CSIStorageCapacity": "csistoragecapacities",
 }
 
 

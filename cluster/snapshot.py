@@ -179,7 +179,7 @@ class Snapshot:
     `PodsWithOwnerRef`): how PodTopologySpread's default constraints find a pod's siblings."""
     namespaces: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     volumes: Volumes = field(default_factory=Volumes)
-    """The claims, volumes, storage classes and CSINodes the volume plugins read."""
+    """The claims, volumes, storage classes, CSINodes, CSIDrivers and CSIStorageCapacities the volume plugins read."""
     fresh: "Fresh | None" = None
     """The pods placed since each node's telemetry and what they add (`cluster.estimate.apply`); None when
     the snapshot was built without placement times (the telemetry is then as published)."""

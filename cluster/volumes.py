@@ -1,4 +1,5 @@
-"""PersistentVolumeClaims, PersistentVolumes, StorageClasses and CSINodes: what the volume plugins read.
+"""PersistentVolumeClaims, PersistentVolumes, StorageClasses, CSINodes, CSIDrivers and CSIStorageCapacities: what the
+volume plugins read.
 
 The scheduler's model of the storage objects, as kube-scheduler's volume binder keeps them in its
 informer caches (`pkg/scheduler/framework/plugins/volumebinding`): frozen dataclasses parsed from the
@@ -113,20 +114,51 @@ class CSINode:
 
 
 @dataclass(frozen=True)
+class CSIDriver:
+    """A CSIDriver: whether the driver opts into storage capacity tracking (`spec.storageCapacity`), the only field
+    scheduling reads."""
+
+    name: str
+    storage_capacity: bool = False
+
+
+@dataclass(frozen=True)
+class StorageCapacity:
+    """A CSIStorageCapacity: how large a volume of one class the driver can create on the nodes its topology names."""
+
+    namespace: str
+    name: str
+    storage_class: str
+    node_topology: LabelSelector | None = None
+    """`nodeTopology`; None (unavailable everywhere) differs from an empty selector (available everywhere)."""
+    capacity: int | None = None
+    maximum_volume_size: int | None = None
+
+    def sufficient(self, request: int) -> bool:
+        """`capacitySufficient`: `maximumVolumeSize` when reported (it is more precise), else `capacity`, holds the
+        request; neither reported means no room."""
+        limit = self.maximum_volume_size if self.maximum_volume_size is not None else self.capacity
+        return limit is not None and limit >= request
+
+
+@dataclass(frozen=True)
 class Volumes:
-    """Every claim (by `namespace/name`), volume, class and CSINode (by name) the informers have reported."""
+    """Every claim and capacity (by `namespace/name`), volume, class, CSINode and CSIDriver (by name) the informers
+    have reported."""
 
     claims: Mapping[str, Claim] = field(default_factory=dict)
     volumes: Mapping[str, Volume] = field(default_factory=dict)
     classes: Mapping[str, StorageClass] = field(default_factory=dict)
     csinodes: Mapping[str, CSINode] = field(default_factory=dict)
+    drivers: Mapping[str, CSIDriver] = field(default_factory=dict)
+    capacities: Mapping[str, StorageCapacity] = field(default_factory=dict)
 
     def claim(self, namespace: str, name: str) -> Claim | None:
         return self.claims.get(f"{namespace}/{name}")
 
     def changed(self, kind: str, key: str, obj: Any | None) -> "Volumes":
-        """A copy with the `kind` map ("claims", "volumes", "classes", "csinodes") holding `obj` at `key`, or
-        without `key` when `obj` is None; the other maps are shared."""
+        """A copy with the `kind` map ("claims", "volumes", "classes", "csinodes", "drivers", "capacities") holding
+        `obj` at `key`, or without `key` when `obj` is None; the other maps are shared."""
         current: Mapping[str, Any] = getattr(self, kind)
         updated = dict(current)
         if obj is None:
@@ -165,8 +197,12 @@ def _storage(raw: Any, where: str) -> int:
         return 0
     if not isinstance(raw, Mapping):
         raise ManifestError(f"{where} must be a map of quantities")
+    return _quantity(raw.get(STORAGE, 0), where)
+
+
+def _quantity(raw: Any, where: str) -> int:
     try:
-        return resources.to_int(STORAGE, raw.get(STORAGE, 0))
+        return resources.to_int(STORAGE, raw)
     except QuantityError as exc:
         raise ManifestError(f"{where}: {exc}") from exc
 
@@ -272,6 +308,29 @@ def parse_csinode(obj: Mapping[str, Any]) -> CSINode:
     return CSINode(name=str(meta["name"]), limits=limits)
 
 
+def parse_csidriver(obj: Mapping[str, Any]) -> CSIDriver:
+    """A CSIDriver from the API's JSON: `spec.storageCapacity` true opts the driver into capacity checks."""
+    meta = _meta(obj, "csidriver")
+    spec = _spec(obj, f"csidriver {meta['name']}")
+    return CSIDriver(name=str(meta["name"]), storage_capacity=spec.get("storageCapacity") is True)
+
+
+def parse_storage_capacity(obj: Mapping[str, Any]) -> StorageCapacity:
+    """A CSIStorageCapacity from the API's JSON (its fields sit at the top level, beside metadata); ManifestError
+    names what cannot be read."""
+    meta = _meta(obj, "csistoragecapacity")
+    key = f"csistoragecapacity {meta.get('namespace') or 'default'}/{meta['name']}"
+    capacity, largest = obj.get("capacity"), obj.get("maximumVolumeSize")
+    return StorageCapacity(
+        namespace=str(meta.get("namespace") or "default"),
+        name=str(meta["name"]),
+        storage_class=str(obj.get("storageClassName") or ""),
+        node_topology=parse_label_selector(obj.get("nodeTopology"), f"{key}: nodeTopology"),
+        capacity=None if capacity is None else _quantity(capacity, f"{key}: capacity"),
+        maximum_volume_size=None if largest is None else _quantity(largest, f"{key}: maximumVolumeSize"),
+    )
+
+
 def offers(volume: Volume, claim: Claim) -> bool:
     """`CheckAccessModes`: the volume offers every access mode the claim asks for."""
     return all(mode in volume.access_modes for mode in claim.access_modes)
@@ -299,14 +358,18 @@ RESOURCES: Mapping[str, tuple[str, Callable[[Mapping[str, Any]], Any]]] = {
     "persistentvolumes": ("volumes", parse_volume),
     "storageclasses": ("classes", parse_storage_class),
     "csinodes": ("csinodes", parse_csinode),
+    "csidrivers": ("drivers", parse_csidriver),
+    "csistoragecapacities": ("capacities", parse_storage_capacity),
 }
 """Each informer's resource → the `Volumes` map it fills and the parser of its objects."""
+NAMESPACED = ("persistentvolumeclaims", "csistoragecapacities")
+"""The namespaced ones, kept by `namespace/name`."""
 
 
 def _key(resource: str, raw: Mapping[str, Any]) -> str:
     meta = raw.get("metadata") or {}
     name = str(meta.get("name") or "")
-    return f"{meta.get('namespace') or 'default'}/{name}" if resource == "persistentvolumeclaims" else name
+    return f"{meta.get('namespace') or 'default'}/{name}" if resource in NAMESPACED else name
 
 
 def apply_event(volumes: Volumes, resource: str, kind: str, raw: Mapping[str, Any]) -> tuple[Volumes, str | None]:

@@ -226,7 +226,8 @@ class SchedulerCache:
         self._placed = _PlacedLog()
         """The recently bound or assumed pods and when, for `cluster.estimate`; pruned past the age limit."""
         self._volumes = Volumes()
-        """The claims, volumes, storage classes and CSINodes (`cluster.volumes`), in every snapshot."""
+        """The claims, volumes, storage classes, CSINodes, CSIDrivers and capacities (`cluster.volumes`), in every
+        snapshot."""
         self._snapshot: Snapshot | None = None
         self._version = 0
         """Bumped by every change to what the filters see (not by a confirmed pod re-read)."""

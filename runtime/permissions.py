@@ -46,6 +46,10 @@ CLUSTER: tuple[Permission, ...] = (
     Permission("watch", "storageclasses", group="storage.k8s.io", why="the storage class informer's watch"),
     Permission("list", "csinodes", group="storage.k8s.io", why="CSI attach limits (NodeVolumeLimits)"),
     Permission("watch", "csinodes", group="storage.k8s.io", why="the CSINode informer's watch"),
+    Permission("list", "csidrivers", group="storage.k8s.io", why="which CSI drivers track storage capacity"),
+    Permission("watch", "csidrivers", group="storage.k8s.io", why="the CSIDriver informer's watch"),
+    Permission("list", "csistoragecapacities", group="storage.k8s.io", why="free storage per topology (VolumeBinding)"),
+    Permission("watch", "csistoragecapacities", group="storage.k8s.io", why="the CSIStorageCapacity informer's watch"),
     Permission("create", "events", why="Scheduled and FailedScheduling events"),
     Permission("patch", "events", why="the repeat count of an aggregated FailedScheduling event"),
 )

@@ -1,13 +1,13 @@
 """Volume binding's informers and PreBind: the storage objects into the cache, and claims bound before the pod.
 
 As kube-scheduler's volume binder (`pkg/scheduler/framework/plugins/volumebinding/binder.go`): the informers for
-PersistentVolumeClaims, PersistentVolumes, StorageClasses and CSINodes keep `cluster.volumes.Volumes` current
-(`cluster.volumes.apply_event`); once a pod is decided, `VolumeBinder.reserve` assumes the chosen volumes and
-claims in the cache (so the next decision does not choose the same volume), and `pre_bind`, on the binding's
-thread, writes them to the API (`spec.claimRef` on a
-pre-provisioned volume, `volume.kubernetes.io/selected-node` on a claim to provision, each with its
-resourceVersion as precondition) and waits, bounded, until the PV controller reports every claim bound. Only then
-is the pod bound; any failure reverts the assumption and the pod is retried.
+PersistentVolumeClaims, PersistentVolumes, StorageClasses, CSINodes, CSIDrivers and CSIStorageCapacities keep
+`cluster.volumes.Volumes` current (`cluster.volumes.apply_event`); once a pod is decided, `VolumeBinder.reserve`
+assumes the chosen volumes and claims in the cache (so the next decision does not choose the same volume), and
+`pre_bind`, on the binding's thread, writes them to the API (`spec.claimRef` on a pre-provisioned volume,
+`volume.kubernetes.io/selected-node` on a claim to provision, each with its resourceVersion as precondition) and
+waits, bounded, until the PV controller reports every claim bound. Only then is the pod bound; any failure reverts
+the assumption and the pod is retried.
 """
 
 from collections.abc import Callable

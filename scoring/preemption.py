@@ -27,7 +27,14 @@ from cluster.labels import selector_matches
 from cluster.objects import Pod
 from cluster.snapshot import Snapshot
 from scoring.framework import Failures, FilterPlugin, PodInfo, fit_error
-from scoring.plugins import inter_pod_affinity, node_affinity, node_name, node_unschedulable, pod_topology_spread
+from scoring.plugins import (
+    inter_pod_affinity,
+    node_affinity,
+    node_name,
+    node_unschedulable,
+    pod_topology_spread,
+    volume_binding,
+)
 
 NEVER = "Never"
 POST_FILTER_PREFIX = "preemption: "
@@ -48,6 +55,10 @@ _UNRESOLVABLE = frozenset(
         node_affinity.ERR_REASON_CONFLICT,
         inter_pod_affinity.ERR_REASON_AFFINITY,
         pod_topology_spread.ERR_REASON_NODE_LABEL,
+        volume_binding.ERR_REASON_BIND_CONFLICT,
+        volume_binding.ERR_REASON_NODE_CONFLICT,
+        volume_binding.ERR_REASON_PV_NOT_EXIST,
+        volume_binding.ERR_REASON_NOT_ENOUGH_SPACE,
     }
 )
 _UNRESOLVABLE_PREFIXES = ("node(s) had untolerated taint", "node(s) didn't satisfy plugin(s)")
@@ -55,7 +66,8 @@ _UNRESOLVABLE_PREFIXES = ("node(s) had untolerated taint", "node(s) didn't satis
 
 def resolvable(reasons: Sequence[str]) -> bool:
     """Could evicting pods resolve these filter failures? The reasons upstream's filters return as
-    `UnschedulableAndUnresolvable` (node name, affinity, taints, cordon, a missing topology label) cannot."""
+    `UnschedulableAndUnresolvable` (node name, affinity, taints, cordon, a missing topology label, every
+    VolumeBinding reason) cannot."""
     return not any(r in _UNRESOLVABLE or r.startswith(_UNRESOLVABLE_PREFIXES) for r in reasons)
 
 

@@ -223,6 +223,22 @@ RESOURCES: tuple[Resource, ...] = (
         fields={"metadata.name": "metadata.name"},
     ),
     Resource(
+        "csidrivers",
+        "csidriver",
+        "CSIDriver",
+        namespaced=False,
+        group="storage.k8s.io",
+        fields={"metadata.name": "metadata.name"},
+    ),
+    Resource(
+        "csistoragecapacities",
+        "csistoragecapacity",
+        "CSIStorageCapacity",
+        namespaced=True,
+        group="storage.k8s.io",
+        fields=_META,
+    ),
+    Resource(
         "poddisruptionbudgets",
         "poddisruptionbudget",
         "PodDisruptionBudget",

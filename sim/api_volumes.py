@@ -14,7 +14,12 @@ Subscribed to the store, `VolumeController` does what `pkg/controller/volume/per
   for `Immediate` binding, and for `WaitForFirstConsumer` only once `volume.kubernetes.io/selected-node` names
   a node: the new volume `pvc-<claim uid>` has the requested size, the class's reclaim policy and mount options,
   and node affinity to that node's topology (the CSI driver's `topologyKeys` from its CSINode, else the
-  node's zone, else its hostname), and is bound to the claim;
+  node's zone, else its hostname), and is bound to the claim; a driver whose CSIDriver opts into storage capacity
+  tracking (`spec.storageCapacity`) has only the room its CSIStorageCapacity objects report: when none of the
+  class reaching the selected node (`nodeTopology`) holds the request (`maximumVolumeSize`, else `capacity`), the
+  driver's `CreateVolume` fails with ResourceExhausted and the provisioner gives the claim back to the scheduler by
+  removing `volume.kubernetes.io/selected-node`, as external-provisioner does (the reported capacities are not
+  consumed: the capacity controller's refresh is not emulated);
 - an `Immediate` claim is first matched to the smallest `Available` volume of its class that is large enough
   and offers its access modes;
 - a deleted claim releases its volume: a provisioned one with reclaim policy `Delete` is deleted, any other
@@ -30,6 +35,7 @@ from cluster.clock import Clock
 from sim import api_errors
 from sim.api_strategy import parse_quantity
 from sim.api_watch import DELETED, Change
+from sim.selectors import SelectorError, from_label_selector
 from sim.store import Store
 
 __all__ = [
@@ -40,6 +46,7 @@ __all__ = [
     "default_class",
     "node_affinity",
     "provisioned_volume",
+    "room_for",
 ]
 
 log = logging.getLogger(__name__)
@@ -75,6 +82,35 @@ def node_affinity(node: JSON, csinode: JSON | None, driver: str) -> JSON:
         {"key": k, "operator": "In", "values": [labels.get(k, node["metadata"]["name"])]} for k in sorted(keys)
     ]
     return {"required": {"nodeSelectorTerms": [{"matchExpressions": expressions}]}}
+
+
+def _reaches(capacity: JSON, labels: dict[str, str]) -> bool:
+    """Whether a CSIStorageCapacity's `nodeTopology` selects the node: absent is nowhere, empty everywhere."""
+    topology = capacity.get("nodeTopology")
+    if not isinstance(topology, dict):
+        return False
+    try:
+        selector = from_label_selector(topology)
+    except SelectorError:
+        return False
+    return selector is None or selector.matches(labels)
+
+
+def room_for(pvc: JSON, class_name: str, node: JSON, capacities: list[JSON]) -> bool:
+    """Whether a capacity-tracking driver can create the claim's volume for `node`: some CSIStorageCapacity of the
+    class reaches the node and its `maximumVolumeSize` (else `capacity`) holds the requested size."""
+    wanted = (((pvc.get("spec") or {}).get("resources") or {}).get("requests") or {}).get("storage", "0")
+    labels = node["metadata"].get("labels") or {}
+    for capacity in capacities:
+        limit = capacity.get("maximumVolumeSize", capacity.get("capacity"))
+        if capacity.get("storageClassName") != class_name or limit is None or not _reaches(capacity, labels):
+            continue
+        try:
+            if parse_quantity(limit) >= parse_quantity(wanted):
+                return True
+        except api_errors.ApiError:
+            continue
+    return False
 
 
 def _claim_ref(pvc: JSON) -> JSON:
@@ -315,6 +351,11 @@ class VolumeController:
                 (c for c in self._store.list("csinodes", copy=False).items if c["metadata"]["name"] == node_name), None
             )
             affinity = node_affinity(node, csinode, provisioner)
+            if self._tracks_capacity(provisioner):
+                capacities = self._store.list("csistoragecapacities", copy=False).items
+                if not room_for(pvc, storage_class["metadata"]["name"], node, capacities):
+                    self._reschedule(pvc)
+                    return
         if (meta.get("annotations") or {}).get(STORAGE_PROVISIONER) != provisioner:
             pvc = self._store.modify(
                 "persistentvolumeclaims",
@@ -335,6 +376,26 @@ class VolumeController:
         except api_errors.ApiError as exc:
             if exc.code != 409:
                 raise  # 409: provisioned already, the volume's own change binds it
+
+    def _tracks_capacity(self, provisioner: str) -> bool:
+        """Whether the provisioner's CSIDriver opts into storage capacity tracking."""
+        try:
+            driver = self._store.get("csidrivers", provisioner, copy=False)
+        except api_errors.ApiError:
+            return False
+        return (driver.get("spec") or {}).get("storageCapacity") is True
+
+    def _reschedule(self, pvc: JSON) -> None:
+        """ResourceExhausted for the selected node: drop `volume.kubernetes.io/selected-node`, so the scheduler
+        picks again (external-provisioner's `ProvisioningReschedule`)."""
+        meta = pvc["metadata"]
+        log.info("volume controller: no capacity for %s/%s on its selected node", meta["namespace"], meta["name"])
+
+        def unselected(old: JSON) -> JSON:
+            annotations = {k: v for k, v in (old["metadata"].get("annotations") or {}).items() if k != SELECTED_NODE}
+            return {**old, "metadata": {**old["metadata"], "annotations": annotations}}
+
+        self._store.modify("persistentvolumeclaims", meta["name"], unselected, namespace=meta["namespace"], copy=False)
 
     def _release(self, pvc: JSON) -> None:
         volume = (pvc.get("spec") or {}).get("volumeName")

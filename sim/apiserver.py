@@ -12,7 +12,8 @@
 Served: discovery, namespaces, nodes (+status), pods (+status, +binding, and the `bindings` collection; +eviction
 checks PodDisruptionBudgets; +resize; +log says no logs are kept), core/v1 and events.k8s.io/v1 events (one
 storage), coordination.k8s.io/v1 leases, persistentvolumeclaims and persistentvolumes (+status),
-storage.k8s.io/v1 storageclasses and csinodes, policy/v1 poddisruptionbudgets (+status),
+storage.k8s.io/v1 storageclasses, csinodes, csidrivers and csistoragecapacities, policy/v1 poddisruptionbudgets
+(+status),
 authorization.k8s.io/v1 selfsubjectaccessreviews (everything allowed but what `faults.deny` refuses); get, list,
 watch, create, update, patch (merge, strategic merge, JSON patch), delete, deletecollection; label and field selectors;
 resourceVersion semantics with a bounded history (410 `Expired` beyond it), bookmarks, `timeoutSeconds`,

@@ -89,6 +89,42 @@ COLUMNS: dict[str, list[JSON]] = {
         _column("Drivers", "Drivers indicates the number of CSI drivers registered on the node", kind="integer"),
         _AGE,
     ],
+    "CSIDriver": [
+        _NAME,
+        _column(
+            "AttachRequired",
+            "attachRequired indicates this CSI volume driver requires an attach operation.",
+            kind="boolean",
+        ),
+        _column(
+            "PodInfoOnMount",
+            "podInfoOnMount indicates this CSI volume driver requires additional pod "
+            "information during mount operations.",
+            kind="boolean",
+        ),
+        _column(
+            "StorageCapacity",
+            "storageCapacity indicates that the CSI volume driver wants pod scheduling to "
+            "consider the storage capacity that the driver deployment will report.",
+            kind="boolean",
+        ),
+        _column("TokenRequests", "tokenRequests indicates the CSI driver needs pods' service account tokens."),
+        _column(
+            "RequiresRepublish",
+            "requiresRepublish indicates the CSI driver wants NodePublishVolume being periodically called.",
+            kind="boolean",
+        ),
+        _column("Modes", "volumeLifecycleModes defines what kind of volumes this CSI volume driver supports."),
+        _AGE,
+    ],
+    "CSIStorageCapacity": [
+        _NAME,
+        _column(
+            "StorageClassName",
+            "storageClassName represents the name of the StorageClass that the reported capacity applies to.",
+        ),
+        _column("Capacity", "capacity is the value reported by the CSI driver in its GetCapacityResponse."),
+    ],
     "PodDisruptionBudget": [
         _NAME,
         _column("Min Available", "The minimum number of pods that must be available simultaneously."),
@@ -365,6 +401,26 @@ def _csinode_cells(csinode: JSON, now: float) -> list[Any]:
     return [csinode["metadata"]["name"], len(drivers), _since(csinode["metadata"].get("creationTimestamp"), now)]
 
 
+def _csidriver_cells(driver: JSON, now: float) -> list[Any]:
+    """`printCSIDriver`, with the API server's defaults for fields the object leaves out."""
+    spec = driver.get("spec") or {}
+    audiences = [t.get("audience") or "" for t in spec.get("tokenRequests") or []]
+    return [
+        driver["metadata"]["name"],
+        spec.get("attachRequired", True),
+        spec.get("podInfoOnMount", False),
+        spec.get("storageCapacity", False),
+        ",".join(audiences) if audiences else "<unset>",
+        spec.get("requiresRepublish", False),
+        ",".join(spec.get("volumeLifecycleModes") or ["Persistent"]),
+        _since(driver["metadata"].get("creationTimestamp"), now),
+    ]
+
+
+def _csi_storage_capacity_cells(capacity: JSON, now: float) -> list[Any]:
+    return [capacity["metadata"]["name"], capacity.get("storageClassName", ""), capacity.get("capacity") or "<unset>"]
+
+
 def _pdb_cells(pdb: JSON, now: float) -> list[Any]:
     spec, status = pdb.get("spec") or {}, pdb.get("status") or {}
     return [
@@ -381,6 +437,8 @@ _CELLS: dict[str, Callable[[JSON, float], list[Any]]] = {
     "PersistentVolume": _pv_cells,
     "StorageClass": _storage_class_cells,
     "CSINode": _csinode_cells,
+    "CSIDriver": _csidriver_cells,
+    "CSIStorageCapacity": _csi_storage_capacity_cells,
     "PodDisruptionBudget": _pdb_cells,
     "Pod": _pod_cells,
     "Node": _node_cells,

@@ -6,9 +6,10 @@ claim does not exist, is being deleted, or is an unbound `Immediate` claim, and 
 bound local volumes are pinned to by hostname (`GetEligibleNodes`); Filter checks bound claims'
 volume node affinity, and for unbound `WaitForFirstConsumer` claims looks for an available volume that
 matches on the node (`FindMatchingVolume`) or else for a class whose provisioner may provision there
-(`allowedTopologies`). `plan` is PreBind's half: which volumes get a claimRef and which claims the
-`volume.kubernetes.io/selected-node` annotation, for the chosen node. Storage capacity (CSIStorageCapacity)
-is not modelled: the emulator's provisioner has no capacity limit.
+(`allowedTopologies`) and, when its CSIDriver opts into capacity tracking (`spec.storageCapacity`), has room there
+(`hasEnoughCapacity`: a CSIStorageCapacity of the class whose `nodeTopology` holds the node and whose
+`maximumVolumeSize`, else `capacity`, holds the request). `plan` is PreBind's half: which volumes get a claimRef and
+which claims the `volume.kubernetes.io/selected-node` annotation, for the chosen node.
 """
 
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ ERR_REASON_BIND_CONFLICT = "node(s) didn't find available persistent volumes to 
 ERR_REASON_NODE_CONFLICT = "node(s) had volume node affinity conflict"
 ERR_REASON_PV_NOT_EXIST = "node(s) unavailable due to one or more pvc(s) bound to non-existent pv(s)"
 ERR_REASON_UNBOUND_IMMEDIATE = "pod has unbound immediate PersistentVolumeClaims"
+ERR_REASON_NOT_ENOUGH_SPACE = "node(s) did not have enough free storage"
 LOST = "Lost"
 HOSTNAME = "kubernetes.io/hostname"
 
@@ -123,6 +125,25 @@ def provisionable_mask(claim: Claim, snapshot: Snapshot) -> np.ndarray:
     return mask
 
 
+def capacity_mask(claim: Claim, snapshot: Snapshot) -> np.ndarray:
+    """`hasEnoughCapacity` for every node: all nodes unless the class's provisioner is a CSIDriver that opts into
+    capacity tracking; then the nodes some CSIStorageCapacity of the claim's class reaches (`nodeTopology` matching
+    the node's labels; none means unavailable) with room for the request."""
+    volumes = snapshot.volumes
+    storage_class = volumes.classes.get(claim.storage_class)
+    driver = volumes.drivers.get(storage_class.provisioner) if storage_class is not None else None
+    if driver is None or not driver.storage_capacity:
+        return np.ones(len(snapshot), dtype=bool)
+    mask = np.zeros(len(snapshot), dtype=bool)
+    for capacity in volumes.capacities.values():
+        topology = capacity.node_topology
+        if topology is None or capacity.storage_class != claim.storage_class:
+            continue
+        if capacity.sufficient(claim.request):
+            mask |= snapshot.table.labels.selector(topology)
+    return mask
+
+
 @dataclass(frozen=True)
 class Plan:
     """PreBind's work on one node: the volumes to bind to claims (claimRef), the claims to provision there."""
@@ -141,54 +162,65 @@ class _Matcher:
 
     def __init__(self, claims: tuple[Claim, ...], snapshot: Snapshot) -> None:
         self.snapshot = snapshot
-        self.claims = tuple(sorted(claims, key=lambda c: c.request))  # the binder matches the smallest first
+        self.selected = tuple(c for c in claims if c.selected_node)
+        """Claims already selected for a node, in the pod's order: provisioned there, never matched."""
+        # the binder matches the smallest first (a stable sort: equal requests keep the pod's order)
+        self.claims = tuple(sorted((c for c in claims if not c.selected_node), key=lambda c: c.request))
         volumes = snapshot.volumes.volumes.values()
         self.candidates = {c.key: [v for v in volumes if may_match(v, c)] for c in self.claims}
         self.masks = {v.name: affinity_mask(v, snapshot) for vs in self.candidates.values() for v in vs}
-        self.provisionable = {c.key: provisionable_mask(c, snapshot) for c in self.claims}
+        self.provisionable = {c.key: provisionable_mask(c, snapshot) for c in claims}
+        self.capacity = {c.key: capacity_mask(c, snapshot) for c in claims}
 
-    def unbindable(self, candidates: np.ndarray) -> np.ndarray:
-        """Per node, whether the claims cannot all be bound or provisioned there. Nodes alike in every mask the
-        matching reads (each volume's affinity, each class's topologies, each claim's selected node) get one
-        answer, so a thousand nodes cost as many matchings as there are distinct kinds of node."""
+    def unbindable(self, candidates: np.ndarray) -> dict[str, np.ndarray]:
+        """Per reason (a bind conflict, not enough free storage), the nodes where the claims cannot all be bound or
+        provisioned for it. Nodes alike in every mask the matching reads (each volume's affinity, each class's
+        topologies, each driver's capacity, each claim's selected node) get one answer, so a thousand nodes cost as
+        many matchings as there are distinct kinds of node."""
         n = len(self.snapshot)
-        rows = [*self.masks.values(), *self.provisionable.values()]
-        for claim in self.claims:
-            if claim.selected_node:
-                selected = np.zeros(n, dtype=bool)
-                i = self.snapshot.node_index(claim.selected_node)
-                if i is not None:
-                    selected[i] = True
-                rows.append(selected)
-        out = np.zeros(n, dtype=bool)
+        rows = [*self.masks.values(), *self.provisionable.values(), *self.capacity.values()]
+        for claim in self.selected:
+            selected = np.zeros(n, dtype=bool)
+            i = self.snapshot.node_index(claim.selected_node)
+            if i is not None:
+                selected[i] = True
+            rows.append(selected)
+        out = {ERR_REASON_BIND_CONFLICT: np.zeros(n, dtype=bool), ERR_REASON_NOT_ENOUGH_SPACE: np.zeros(n, dtype=bool)}
         if not len(candidates):
             return out
         kinds = np.packbits(np.stack(rows)[:, candidates], axis=0).T
         _, first, kind_of = np.unique(kinds, axis=0, return_index=True, return_inverse=True)
-        answers = np.array([self.plan(int(candidates[j])) is None for j in first], dtype=bool)
-        out[candidates] = answers[kind_of.reshape(-1)]
+        answers = [self.plan(int(candidates[j])) for j in first]
+        for reason, mask in out.items():
+            failing = np.array([answer == reason for answer in answers], dtype=bool)
+            mask[candidates] = failing[kind_of.reshape(-1)]
         return out
 
-    def plan(self, i: int) -> Plan | None:
-        """The binding plan on node `i`, or None when some claim can neither be matched nor provisioned."""
+    def plan(self, i: int) -> Plan | str:
+        """The binding plan on node `i`, or why the claims do not fit there, as `FindPodVolumes` decides: a claim
+        selected for another node is a bind conflict at once; the others are matched to volumes, smallest first;
+        then the claims to provision (the selected ones, then the unmatched) are checked in turn, the first failure
+        deciding: no provisioner or a topology the class does not allow is a bind conflict, no room reported by the
+        driver (`hasEnoughCapacity`) is not enough free storage."""
         name = self.snapshot.names[i]
+        if any(claim.selected_node != name for claim in self.selected):
+            return ERR_REASON_BIND_CONFLICT
         chosen: set[str] = set()
-        bind, provision = [], []
+        bind, unmatched = [], []
         for claim in self.claims:
-            if claim.selected_node:
-                if claim.selected_node != name or not self.provisionable[claim.key][i]:
-                    return None
-                provision.append(claim)
-                continue
             volume = self._match(claim, i, chosen)
-            if volume is not None:
-                chosen.add(volume.name)
-                bind.append((volume, claim))
-            elif self.provisionable[claim.key][i]:
-                provision.append(claim)
-            else:
-                return None
-        return Plan(tuple(bind), tuple(provision))
+            if volume is None:
+                unmatched.append(claim)
+                continue
+            chosen.add(volume.name)
+            bind.append((volume, claim))
+        provision = (*self.selected, *unmatched)
+        for claim in provision:
+            if not self.provisionable[claim.key][i]:
+                return ERR_REASON_BIND_CONFLICT
+            if not self.capacity[claim.key][i]:
+                return ERR_REASON_NOT_ENOUGH_SPACE
+        return Plan(tuple(bind), provision)
 
     def _match(self, claim: Claim, i: int, chosen: set[str]) -> Volume | None:
         """A volume pre-bound to the claim (if it fits the node, else nothing), else the smallest that fits."""
@@ -215,9 +247,9 @@ def plan(pod: Pod, node: str, snapshot: Snapshot) -> Plan:
     if not claims.to_bind:
         return Plan()
     i = snapshot.node_index(node)
-    found = None if i is None else _Matcher(claims.to_bind, snapshot).plan(i)
-    if found is None:
-        raise VolumeBindingError(f"node {node}: {ERR_REASON_BIND_CONFLICT}")
+    found = ERR_REASON_BIND_CONFLICT if i is None else _Matcher(claims.to_bind, snapshot).plan(i)
+    if isinstance(found, str):
+        raise VolumeBindingError(f"node {node}: {found}")
     return found
 
 
@@ -254,7 +286,8 @@ class VolumeBinding:
                     conflict |= ~affinity_mask(volume, snapshot)
             reasons.append((conflict, ERR_REASON_NODE_CONFLICT))
         if claims.to_bind:
-            reasons.append((_Matcher(claims.to_bind, snapshot).unbindable(candidates), ERR_REASON_BIND_CONFLICT))
+            unbindable = _Matcher(claims.to_bind, snapshot).unbindable(candidates)
+            reasons.extend((mask, reason) for reason, mask in unbindable.items())
         failures: dict[int, list[str]] = {}
         for mask, reason in reasons:
             for i in candidates[mask[candidates]].tolist():

@@ -102,6 +102,10 @@ def test_a_healthy_cluster_passes_every_check(
         "permission watch storageclasses.storage.k8s.io",
         "permission list csinodes.storage.k8s.io",
         "permission watch csinodes.storage.k8s.io",
+        "permission list csidrivers.storage.k8s.io",
+        "permission watch csidrivers.storage.k8s.io",
+        "permission list csistoragecapacities.storage.k8s.io",
+        "permission watch csistoragecapacities.storage.k8s.io",
         "permission create events",
         "permission patch events",
     ]

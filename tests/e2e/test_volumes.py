@@ -3,7 +3,10 @@
 A StatefulSet-style pod whose claim waits for its first consumer gets `volume.kubernetes.io/selected-node` from
 PreBind, the emulator's provisioner creates a volume for that node and binds it, and only then is the pod bound; a
 pod whose pre-provisioned local volume is pinned to one node lands on that node, the volume claimed by PreBind's
-claimRef; a pod whose claim does not exist yet waits with upstream's message and is placed once it does.
+claimRef; a pod whose claim does not exist yet waits with upstream's message and is placed once it does. A driver
+that tracks storage capacity (CSIDriver `storageCapacity: true`) is given only the nodes its CSIStorageCapacity
+objects reach: with room in zone-a only the pod lands there; with room nowhere it stays Pending with upstream's
+`node(s) did not have enough free storage`.
 """
 
 import json
@@ -14,10 +17,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from sim.api_watch import Change
 from sim.apiserver import Emulator
 from tests import tools
 from tests.builders import claim_json
-from tests.e2e.cluster import bound, node, pod, scheduler, settings, wait_until
+from tests.e2e.cluster import bound, events, node, pod, scheduler, settings, wait_until
 
 KUBECTL = tools.which("kubectl")
 pytestmark = pytest.mark.skipif(KUBECTL is None, reason=tools.missing("kubectl", "applying the storage manifests"))
@@ -135,3 +139,82 @@ def test_a_pod_whose_claim_does_not_exist_waits_with_upstreams_message_then_bind
         '0/3 nodes are available: persistentvolumeclaim "data-redis-1" not found. '
         "preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling."
     )
+
+
+CAPACITY_DRIVER = "topo.csi.example.com"
+
+
+def tracked_storage(*capacities: dict) -> list[dict]:
+    """A WaitForFirstConsumer class of a CSI driver that tracks capacity, and the capacities it publishes."""
+    driver = {
+        "apiVersion": "storage.k8s.io/v1",
+        "kind": "CSIDriver",
+        "metadata": {"name": CAPACITY_DRIVER},
+        "spec": {"storageCapacity": True},
+    }
+    storage_class = {
+        "apiVersion": "storage.k8s.io/v1",
+        "kind": "StorageClass",
+        "metadata": {"name": "tracked"},
+        "provisioner": CAPACITY_DRIVER,
+        "volumeBindingMode": "WaitForFirstConsumer",
+    }
+    return [driver, storage_class, *capacities]
+
+
+def zone_capacity(zone: str, size: str) -> dict:
+    """What external-provisioner's capacity controller publishes for one zone of the class."""
+    return {
+        "apiVersion": "storage.k8s.io/v1",
+        "kind": "CSIStorageCapacity",
+        "metadata": {"name": f"csisc-{zone}", "namespace": "kube-system"},
+        "storageClassName": "tracked",
+        "nodeTopology": {"matchLabels": {"topology.kubernetes.io/zone": zone}},
+        "capacity": size,
+    }
+
+
+def test_a_claim_whose_driver_reports_room_only_in_zone_a_lands_on_the_zone_a_node(kubectl) -> None:
+    """zone-b has a capacity too small for the claim, zone-c none: only n1 (zone-a) passes VolumeBinding, so PreBind
+    selects n1 at the first try (the emulator's provisioner would give back a claim selected for a node without
+    room, and the pod would only get there by retries)."""
+    storage = tracked_storage(zone_capacity("zone-a", "100Gi"), zone_capacity("zone-b", "1Mi"))
+    selected: list[str] = []
+
+    def record(change: Change) -> None:
+        annotations = change.object["metadata"].get("annotations") or {}
+        if change.resource == "persistentvolumeclaims" and SELECTED_NODE in annotations:
+            selected.append(annotations[SELECTED_NODE])
+
+    with Emulator(objects=cluster() + storage) as emulator, scheduler(emulator, settings()):
+        emulator.store.subscribe(record)
+        manifest = yaml.safe_dump_all(
+            [claim_json("data-db-0", "tracked", size="10Gi"), with_claim("db-0", "data-db-0")]
+        )
+        kubectl(emulator, "apply", "-f", "-", stdin=manifest)
+        wait_until(lambda: "db-0" in bound(emulator), timeout=60, what="db-0 bound")
+        pvc = json.loads(kubectl(emulator, "get", "pvc", "data-db-0", "-o", "json"))
+    assert bound(emulator)["db-0"] == "n1"
+    assert set(selected) == {"n1"}, "no other node was ever selected"
+    assert pvc["metadata"]["annotations"][SELECTED_NODE] == "n1"
+    assert pvc["status"]["phase"] == "Bound"
+
+
+def test_a_claim_whose_driver_reports_no_room_anywhere_stays_pending_with_upstreams_reason(kubectl) -> None:
+    with Emulator(objects=cluster() + tracked_storage()) as emulator, scheduler(emulator, settings()):
+        manifest = yaml.safe_dump_all([claim_json("data-db-1", "tracked"), with_claim("db-1", "data-db-1")])
+        kubectl(emulator, "apply", "-f", "-", stdin=manifest)
+        wait_until(lambda: events(emulator, "FailedScheduling"), timeout=60, what="the FailedScheduling event")
+        (event,) = events(emulator, "FailedScheduling")
+        phase = kubectl(emulator, "get", "pvc", "data-db-1", "-o", "jsonpath={.status.phase}")
+        annotations = json.loads(kubectl(emulator, "get", "pvc", "data-db-1", "-o", "json"))["metadata"].get(
+            "annotations", {}
+        )
+    assert event["involvedObject"]["name"] == "db-1"
+    assert event["message"] == (
+        "0/3 nodes are available: 3 node(s) did not have enough free storage. "
+        "preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling."
+    )
+    assert "db-1" not in bound(emulator)
+    assert phase == "Pending"
+    assert SELECTED_NODE not in annotations, "no node was selected for provisioning"

@@ -156,3 +156,42 @@ def test_the_cache_follows_claim_events(kind, raw, kept, warning) -> None:
     assert ("default/data" in after.volumes.claims) is kept
     assert before.volumes.claims["default/data"].request == 2**30
     assert warnings == ([warning] if warning else [])
+
+
+def capacity_json(size: str) -> dict:
+    return {
+        "apiVersion": "storage.k8s.io/v1",
+        "kind": "CSIStorageCapacity",
+        "metadata": {"name": "csisc-a", "namespace": "kube-system"},
+        "storageClassName": "fast",
+        "nodeTopology": {"matchLabels": {"topology.kubernetes.io/zone": "zone-a"}},
+        "capacity": size,
+    }
+
+
+@pytest.mark.parametrize(
+    ("kind", "raw", "capacity", "warning"),
+    [
+        pytest.param("MODIFIED", capacity_json("50Gi"), 50 * 2**30, "", id="a refreshed capacity replaces the old"),
+        pytest.param("DELETED", capacity_json("10Gi"), None, "", id="a deleted capacity is gone"),
+        pytest.param(
+            "MODIFIED",
+            capacity_json("plenty"),
+            None,
+            "ignoring csistoragecapacity kube-system/csisc-a: capacity: invalid quantity 'plenty' for storage",
+            id="an unreadable capacity is dropped with a warning, never kept stale",
+        ),
+    ],
+)
+def test_the_cache_follows_capacity_events(kind, raw, capacity, warning) -> None:
+    """The CSIStorageCapacity informer's events, keyed by namespace and name as the object is namespaced."""
+    warnings: list[str] = []
+    cache = SchedulerCache(
+        scheduler_name="ai-llama-scheduler", clock=FakeClock(), max_age_seconds=120, warn=warnings.append
+    )
+    cache.volume_event("csistoragecapacities", ADDED, capacity_json("10Gi"))
+    assert cache.snapshot().volumes.capacities["kube-system/csisc-a"].capacity == 10 * 2**30
+    assert cache.volume_event("csistoragecapacities", kind, raw), "new room may let waiting pods fit"
+    kept = cache.snapshot().volumes.capacities.get("kube-system/csisc-a")
+    assert (kept.capacity if kept else None) == capacity
+    assert warnings == ([warning] if warning else [])

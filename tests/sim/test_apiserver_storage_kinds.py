@@ -79,6 +79,19 @@ KINDS = [
         id="CSI nodes are storage.k8s.io/v1",
     ),
     pytest.param(
+        Kind(client.StorageV1Api, "csi_driver", False, {"spec": {"storageCapacity": True}}),
+        id="CSI drivers are storage.k8s.io/v1",
+    ),
+    pytest.param(
+        Kind(
+            client.StorageV1Api,
+            "csi_storage_capacity",
+            True,
+            {"storageClassName": "fast", "capacity": "100Gi", "nodeTopology": {"matchLabels": {"zone": "a"}}},
+        ),
+        id="CSI storage capacities are storage.k8s.io/v1 and namespaced",
+    ),
+    pytest.param(
         Kind(client.PolicyV1Api, "pod_disruption_budget", True, {"spec": {"minAvailable": 1, "selector": _SELECTOR}}),
         id="pod disruption budgets are policy/v1 and namespaced",
     ),
@@ -150,7 +163,11 @@ def test_storage_class_update_validation(api: client.ApiClient, change: dict[str
             {"persistentvolumeclaims", "persistentvolumeclaims/status", "persistentvolumes", "pods/eviction"},
             id="core serves claims, volumes and the eviction subresource",
         ),
-        pytest.param("storage.k8s.io/v1", {"storageclasses", "csinodes"}, id="storage serves classes and CSI nodes"),
+        pytest.param(
+            "storage.k8s.io/v1",
+            {"storageclasses", "csinodes", "csidrivers", "csistoragecapacities"},
+            id="storage serves classes, CSI nodes, drivers and capacities",
+        ),
         pytest.param("policy/v1", {"poddisruptionbudgets", "poddisruptionbudgets/status"}, id="policy serves budgets"),
     ],
 )
@@ -218,6 +235,16 @@ def storage_cluster(emulator: Emulator) -> Emulator:
         "csinodes",
         {"metadata": {"name": "node-1"}, "spec": {"drivers": [{"name": "ebs.csi.aws.com", "nodeID": "i-1"}]}},
     )
+    store.create("csidrivers", {"metadata": {"name": "ebs.csi.aws.com"}, "spec": {"storageCapacity": True}})
+    store.create(
+        "csistoragecapacities",
+        {
+            "metadata": {"name": "csisc-a", "namespace": "default"},
+            "storageClassName": "fast",
+            "capacity": "100Gi",
+            "nodeTopology": {"matchLabels": {"topology.kubernetes.io/zone": "zone-a"}},
+        },
+    )
     store.create(
         "poddisruptionbudgets",
         {"metadata": {"name": "web", "namespace": "default"}, "spec": {"maxUnavailable": "50%", "selector": _SELECTOR}},
@@ -248,6 +275,27 @@ def storage_cluster(emulator: Emulator) -> Emulator:
             id="the default class is marked and its reclaim policy defaulted",
         ),
         pytest.param("csinode", ["NAME", "DRIVERS", "AGE"], ["node-1", "1"], id="a CSI node counts its drivers"),
+        pytest.param(
+            "csidrivers",
+            [
+                "NAME",
+                "ATTACHREQUIRED",
+                "PODINFOONMOUNT",
+                "STORAGECAPACITY",
+                "TOKENREQUESTS",
+                "REQUIRESREPUBLISH",
+                "MODES",
+                "AGE",
+            ],
+            ["ebs.csi.aws.com", "true", "false", "true", "<unset>", "false", "Persistent"],
+            id="a CSI driver shows its capacity tracking and the API's defaults",
+        ),
+        pytest.param(
+            "csistoragecapacities",
+            ["NAME", "STORAGECLASSNAME", "CAPACITY"],
+            ["csisc-a", "fast", "100Gi"],
+            id="a CSI storage capacity names its class and capacity",
+        ),
         pytest.param(
             "pdb",
             ["NAME", "MIN AVAILABLE", "MAX UNAVAILABLE", "ALLOWED DISRUPTIONS", "AGE"],

@@ -217,3 +217,55 @@ def test_provisioner_can_be_turned_off() -> None:
         )
         assert emu.store.get("persistentvolumeclaims", "data-0", namespace="default")["status"]["phase"] == "Pending"
         assert emu.store.list("persistentvolumes").items == []
+
+
+def csidriver(storage_capacity: bool) -> dict[str, Any]:
+    return {"metadata": {"name": DRIVER}, "spec": {"storageCapacity": storage_capacity}}
+
+
+def zone_a_capacity(size: str, **extra: Any) -> dict[str, Any]:
+    """What external-provisioner's capacity controller publishes for one topology segment of the class."""
+    topology = {"matchLabels": {"topology.kubernetes.io/zone": "eu-1a"}}
+    body = {"storageClassName": "wffc", "nodeTopology": topology, "capacity": size, **extra}
+    return {"metadata": {"name": "csisc-eu-1a", "namespace": "kube-system"}, **body}
+
+
+@pytest.mark.parametrize(
+    ("tracks", "capacity", "node_name", "provisioned"),
+    [
+        pytest.param(True, zone_a_capacity("10Gi"), "zonal", True, id="room reported in the node's zone: provisioned"),
+        pytest.param(
+            True,
+            zone_a_capacity("10Gi"),
+            "plain",
+            False,
+            id="no capacity reaches the node: given back to the scheduler",
+        ),
+        pytest.param(True, zone_a_capacity("1Gi"), "zonal", False, id="too little room in the zone: given back"),
+        pytest.param(
+            True,
+            zone_a_capacity("100Gi", maximumVolumeSize="1Gi"),
+            "zonal",
+            False,
+            id="maximumVolumeSize below the request wins over a large capacity",
+        ),
+        pytest.param(False, None, "plain", True, id="a driver that does not track capacity provisions anywhere"),
+    ],
+)
+def test_a_capacity_tracking_driver_provisions_only_where_it_reports_room(
+    core: client.CoreV1Api, tracks: bool, capacity: dict[str, Any] | None, node_name: str, provisioned: bool
+) -> None:
+    """external-provisioner: CreateVolume's ResourceExhausted for the selected node removes the annotation
+    (`ProvisioningReschedule`), so the scheduler picks again; the claim stays Pending without a volume."""
+    storage = client.StorageV1Api(core.api_client)
+    storage.create_csi_driver(csidriver(tracks))
+    if capacity is not None:
+        storage.create_namespaced_csi_storage_capacity("kube-system", capacity)
+    core.create_namespaced_persistent_volume_claim("default", claim("data-0"))
+    select_node(core, "data-0", node_name)
+    pvc = core.read_namespaced_persistent_volume_claim("data-0", "default")
+    assert pvc.status.phase == ("Bound" if provisioned else "Pending")
+    assert (pvc.metadata.annotations or {}).get("volume.kubernetes.io/selected-node") == (
+        node_name if provisioned else None
+    )
+    assert len(core.list_persistent_volume().items) == (1 if provisioned else 0)

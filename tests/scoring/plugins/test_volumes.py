@@ -1,7 +1,8 @@
 """The volume filters, case by case from kube-scheduler's own unit tests (names and version in each id).
 
 VolumeBinding: `TestVolumeBinding` (volumebinding/volume_binding_test.go) and `TestFindPodVolumesWithoutProvisioning`
-/ `TestFindPodVolumesWithProvisioning` (volumebinding/binder_test.go), kubernetes v1.36; VolumeZone: `TestSingleZone`
+/ `TestFindPodVolumesWithProvisioning` (volumebinding/binder_test.go), kubernetes v1.36, and `TestCapacity`
+(the same file, kubernetes v1.32: CSIStorageCapacity); VolumeZone: `TestSingleZone`
 (volumezone/volume_zone_test.go); VolumeRestrictions: `TestAccessModeConflicts` (volumerestrictions/
 volume_restrictions_test.go); NodeVolumeLimits: `TestCSILimits` (nodevolumelimits/csi_test.go). The upstream fixtures
 are rebuilt as API JSON and run through the whole default filter chain, so the reasons are the ones a user would read.
@@ -14,7 +15,15 @@ from typing import Any
 import pytest
 
 from cluster.snapshot import Snapshot
-from cluster.volumes import Volumes, parse_claim, parse_csinode, parse_storage_class, parse_volume
+from cluster.volumes import (
+    Volumes,
+    parse_claim,
+    parse_csidriver,
+    parse_csinode,
+    parse_storage_capacity,
+    parse_storage_class,
+    parse_volume,
+)
 from scoring.framework import PodInfo
 from scoring.plugins import volume_binding
 from scoring.runtime import Profile, run_filters
@@ -71,12 +80,14 @@ CLASSES = [
 ]
 
 
-def volumes_of(claims=(), pvs=(), csinodes=()) -> Volumes:
+def volumes_of(claims=(), pvs=(), csinodes=(), drivers=(), capacities=()) -> Volumes:
     return Volumes(
         claims={f"{c.namespace}/{c.name}": c for c in map(parse_claim, claims)},
         volumes={v.name: v for v in map(parse_volume, pvs)},
         classes={c.name: c for c in map(parse_storage_class, CLASSES)},
         csinodes={c.name: c for c in map(parse_csinode, csinodes)},
+        drivers={d.name: d for d in map(parse_csidriver, drivers)},
+        capacities={f"{c.namespace}/{c.name}": c for c in map(parse_storage_capacity, capacities)},
     )
 
 
@@ -461,3 +472,160 @@ def test_bound_local_volumes_narrow_the_nodes(pinned, expected):
     pvs = [local("pv-a", pinned[0]), local("pv-b", pinned[1])]
     result, snapshot = outcome(pod_with("pvc-a", "pvc-b"), volumes_of(pvcs, pvs), nodes=nodes)
     assert result.reasons_by_node(snapshot.names) == expected
+
+
+NOT_ENOUGH_SPACE = "node(s) did not have enough free storage"
+NODE1, NODE2 = "node1", "node2"
+SELECTED = "volume.kubernetes.io/selected-node"
+
+
+def csidriver(storage_capacity: bool | None) -> dict:
+    """`makeCSIDriver(provisioner, storageCapacity)`; None leaves the field out."""
+    spec = {} if storage_capacity is None else {"storageCapacity": storage_capacity}
+    return {"metadata": {"name": "test-provisioner"}, "spec": spec}
+
+
+def capacity(name: str, cls: str, node: str | None, size: str, largest: str = "") -> dict:
+    """`makeCapacity`: an empty `nodeTopology` (every node) unless a node is named, whose `nodeKey` label it matches."""
+    obj: dict[str, Any] = {
+        "metadata": {"name": name, "namespace": "kube-system"},
+        "storageClassName": cls,
+        "nodeTopology": {"matchLabels": {"nodeKey": node}} if node else {},
+    }
+    if size:
+        obj["capacity"] = size
+    if largest:
+        obj["maximumVolumeSize"] = largest
+    return obj
+
+
+PROVISIONED = claim("provisioned-pvc", "provisioned", request="1Gi")
+CAPACITY = [
+    pytest.param([capacity("net", "provisioned", None, "1Gi")], "", id="TestCapacity v1.32 'network-attached'"),
+    pytest.param([capacity("net", "provisioned", NODE1, "1Gi")], "", id="TestCapacity 'local-storage'"),
+    pytest.param(
+        [
+            capacity("net-all", "provisioned", None, "1Gi"),
+            capacity("net-node2", "provisioned", NODE2, "1Gi"),
+            capacity("net-node1", "provisioned", NODE1, "1Gi"),
+        ],
+        "",
+        id="TestCapacity 'multiple' (upstream names all three 'net'; an informer would keep one, so they are renamed)",
+    ),
+    pytest.param([], NOT_ENOUGH_SPACE, id="TestCapacity 'no-storage'"),
+    pytest.param([capacity("net", "provisioned", NODE2, "1Gi")], NOT_ENOUGH_SPACE, id="TestCapacity 'wrong-node'"),
+    pytest.param([capacity("net", "wait", NODE1, "1Gi")], NOT_ENOUGH_SPACE, id="TestCapacity 'wrong-storage-class'"),
+    pytest.param(
+        [capacity("net", "provisioned", NODE1, "1Mi")], NOT_ENOUGH_SPACE, id="TestCapacity 'insufficient-storage'"
+    ),
+    pytest.param(
+        [capacity("net", "provisioned", NODE1, "1Gi", "1Mi")],
+        NOT_ENOUGH_SPACE,
+        id="TestCapacity 'insufficient-volume-size': maximumVolumeSize wins over capacity",
+    ),
+    pytest.param([capacity("net", "provisioned", NODE1, "0Mi")], NOT_ENOUGH_SPACE, id="TestCapacity 'zero-storage'"),
+    pytest.param(
+        [capacity("net", "provisioned", NODE1, "", "0Mi")], NOT_ENOUGH_SPACE, id="TestCapacity 'zero-volume-size'"
+    ),
+    pytest.param([capacity("net", "provisioned", NODE1, "", "")], NOT_ENOUGH_SPACE, id="TestCapacity 'nil-storage'"),
+    pytest.param(
+        [capacity("net", "provisioned", NODE1, "1Mi", "1Gi")],
+        "",
+        id="capacitySufficient: a maximumVolumeSize large enough wins over a smaller capacity",
+    ),
+    pytest.param(
+        [{**capacity("net", "provisioned", None, "1Gi"), "nodeTopology": None}],
+        NOT_ENOUGH_SPACE,
+        id="nodeHasAccess: a capacity without nodeTopology is available nowhere",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("driver", "checked"),
+    [
+        pytest.param(csidriver(True), True, id="CSIDriver.StorageCapacity=true"),
+        pytest.param(csidriver(False), False, id="CSIDriver.StorageCapacity=false: capacity is not checked"),
+        pytest.param(csidriver(None), False, id="CSIDriver without storageCapacity: not checked"),
+        pytest.param(None, False, id="no CSIDriver for the provisioner: not checked"),
+    ],
+)
+@pytest.mark.parametrize(("capacities", "reason"), CAPACITY)
+def test_capacity(capacities, reason, driver, checked):
+    pod = pod_with("provisioned-pvc")
+    vols = volumes_of([PROVISIONED], drivers=[driver] if driver else [], capacities=capacities)
+    result, snapshot = outcome(pod, vols)
+    expected = reason if checked else ""
+    assert result.reasons_by_node(snapshot.names) == ({NODE1: expected} if expected else {})
+    if not expected:
+        assert [c.name for c in volume_binding.plan(pod, NODE1, snapshot).provision] == ["provisioned-pvc"]
+
+
+@pytest.mark.parametrize(
+    ("claims", "pvcs", "pvs", "reason"),
+    [
+        pytest.param(
+            ("provisioned-pvc",),
+            [PROVISIONED],
+            [],
+            NOT_ENOUGH_SPACE,
+            id="TestFindPodVolumesWithProvisioning v1.32 'one-provisioned' with capacity tracking and no capacities",
+        ),
+        pytest.param(
+            ("bound-pvc", "provisioned-pvc"),
+            [
+                claim("bound-pvc", bound="pv-bound"),
+                claim("provisioned-pvc", "provisioned", request="1Gi", annotations={SELECTED: NODE1}),
+            ],
+            [volume("pv-bound", node=NODE1, ref="bound-pvc")],
+            NOT_ENOUGH_SPACE,
+            id="TestFindPodVolumesWithProvisioning 'one-binding,one-selected-node': a selected claim needs room too",
+        ),
+        pytest.param(
+            ("topo-mismatch-pvc",),
+            [claim("topo-mismatch-pvc", "topo-mismatch", request="1Gi")],
+            [],
+            BIND_CONFLICT,
+            id="TestFindPodVolumesWithProvisioning 'volume-topology-unsatisfied': the topology fails before capacity",
+        ),
+        pytest.param(
+            ("unbound-pvc", "provisioned-pvc"),
+            [claim("unbound-pvc"), claim("provisioned-pvc", "provisioned", request="1Gi")],
+            [volume("pv-node1a", size="5G", node=NODE1)],
+            NOT_ENOUGH_SPACE,
+            id="TestFindPodVolumesWithProvisioning 'two-unbound-pvcs,one-matched,one-provisioned': only the "
+            "provisioned claim needs room",
+        ),
+    ],
+)
+def test_provisioning_needs_capacity(claims, pvcs, pvs, reason):
+    vols = volumes_of(pvcs, pvs, drivers=[csidriver(True)])
+    result, snapshot = outcome(pod_with(*claims), vols)
+    assert result.reasons_by_node(snapshot.names) == {NODE1: reason}
+
+
+def test_capacity_reaches_the_nodes_its_topology_selects_and_plan_refuses_the_others():
+    """A zonal driver with room in zone-a only: zone-a nodes pass, the rest have not enough free storage, and PreBind's
+    plan names the reason for a node that no longer has room."""
+    nodes = [
+        make_node("a1", labels={"nodeKey": "a1", ZONE: "zone-a"}),
+        make_node("a2", labels={"nodeKey": "a2", ZONE: "zone-a"}),
+        make_node("b1", labels={"nodeKey": "b1", ZONE: "zone-b"}),
+        make_node("bare", labels={"nodeKey": "bare"}),
+    ]
+    topology = {"matchExpressions": [{"key": ZONE, "operator": "In", "values": ["zone-a"]}]}
+    zonal = {**capacity("zone-a", "anywhere", None, "100Gi"), "nodeTopology": topology}
+    full = {**capacity("zone-b", "anywhere", None, "10Mi"), "nodeTopology": {"matchLabels": {ZONE: "zone-b"}}}
+    anywhere = {
+        "metadata": {"name": "anywhere"},
+        "volumeBindingMode": "WaitForFirstConsumer",
+        "provisioner": "test-provisioner",
+    }
+    vols = volumes_of([claim("data", "anywhere", request="10Gi")], drivers=[csidriver(True)], capacities=[zonal, full])
+    vols = replace(vols, classes={**vols.classes, "anywhere": parse_storage_class(anywhere)})
+    pod = pod_with("data")
+    result, snapshot = outcome(pod, vols, nodes=nodes)
+    assert result.reasons_by_node(snapshot.names) == {"b1": NOT_ENOUGH_SPACE, "bare": NOT_ENOUGH_SPACE}
+    assert [c.name for c in volume_binding.plan(pod, "a2", snapshot).provision] == ["data"]
+    with pytest.raises(volume_binding.VolumeBindingError, match=re.escape(f"node b1: {NOT_ENOUGH_SPACE}")):
+        volume_binding.plan(pod, "b1", snapshot)
