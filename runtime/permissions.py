@@ -28,7 +28,9 @@ CLUSTER: tuple[Permission, ...] = (
     Permission("list", "pods", why="the pod informer's list"),
     Permission("watch", "pods", why="the pod informer's watch"),
     Permission("create", "pods", subresource="binding", why="bind a pod to its node"),
-    Permission("patch", "pods", subresource="status", why="the PodScheduled=False condition and nominatedNodeName"),
+    Permission(
+        "patch", "pods", subresource="status", why="PodScheduled=False, nominatedNodeName, a victim's DisruptionTarget"
+    ),
     Permission("create", "pods", subresource="eviction", why="evict the victims of a preemption"),
     Permission(
         "delete", "pods", why="remove a preemption victim whose PodDisruptionBudget it violates, as kube-scheduler does"
