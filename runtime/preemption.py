@@ -11,7 +11,7 @@ removed as kube-scheduler removes every victim: the `DisruptionTarget` condition
 `PreemptionByScheduler`), then a delete of that pod's uid, with a warning. The nominator (`with_nominated`)
 adds the pods nominated to a node, of at least the deciding pod's priority, to the snapshot a decision
 filters against, so the room made for a preemptor is not taken by a pod of lower or equal priority
-meanwhile. `plan` alone is what shadow mode reports.
+meanwhile. In shadow mode the same choice is only reported.
 """
 
 import logging
@@ -107,42 +107,6 @@ class Preemptor:
 
     # -- the PostFilter ---------------------------------------------------------------------------
 
-    def plan(
-        self,
-        pod: Pod,
-        snapshot: Snapshot,
-        failures: Failures,
-        *,
-        filters: Sequence[FilterPlugin],
-        info: PodInfo,
-        heuristic: HeuristicTier,
-        rejected: bool = False,
-    ) -> Preemption:
-        """What DefaultPreemption would do for `pod`, none of it done (shadow mode reports it; `post_filter`
-        carries it out). The pod's nomination is the latest known (upstream re-reads the pod): one this replica
-        just set counts before the informer echoes it."""
-        with self._lock:
-            known = self._nominated.get(pod.key)
-        if known is not None and known.uid == pod.uid and not pod.nominated_node_name:
-            pod = replace(pod, nominated_node_name=known.nominated_node_name)
-
-        def interference_tie_break(names: list[str]) -> str:
-            indices = np.array([snapshot.node_index(n) for n in names], dtype=np.int64)
-            scored = heuristic.score(info, snapshot, indices)
-            return snapshot.names[int(scored.feasible[scored.best])]
-
-        return preempt(
-            pod,
-            snapshot,
-            failures,
-            filters=filters,
-            info=info,
-            budgets=self.budgets(),
-            now=self._clock.now(),
-            tie_break=interference_tie_break,
-            rejected=rejected,
-        )
-
     def post_filter(
         self,
         pod: Pod,
@@ -158,8 +122,32 @@ class Preemptor:
         """Preempt for `pod` if that helps; "" once victims are gone and the pod nominated, otherwise the
         `preemption: ...` message kube-scheduler appends to the FitError. `rejected`: a PreFilter turned every
         node down (upstream's UnschedulableAndUnresolvable everywhere). `shadow`: the pod's decision in shadow
-        mode, where what preemption would do is only reported and nothing is written but the recommendation."""
-        plan = self.plan(pod, snapshot, failures, filters=filters, info=info, heuristic=heuristic, rejected=rejected)
+        mode, where what preemption would do is only reported and nothing is written but the recommendation.
+
+        The pod's nomination is the latest known (upstream re-reads the pod): one this replica just set counts
+        before the informer echoes it."""
+        with self._lock:
+            known = self._nominated.get(pod.key)
+        nominated = pod
+        if known is not None and known.uid == pod.uid and not pod.nominated_node_name:
+            nominated = replace(pod, nominated_node_name=known.nominated_node_name)
+
+        def interference_tie_break(names: list[str]) -> str:
+            indices = np.array([snapshot.node_index(n) for n in names], dtype=np.int64)
+            scored = heuristic.score(info, snapshot, indices)
+            return snapshot.names[int(scored.feasible[scored.best])]
+
+        plan = preempt(
+            nominated,
+            snapshot,
+            failures,
+            filters=filters,
+            info=info,
+            budgets=self.budgets(),
+            now=self._clock.now(),
+            tie_break=interference_tie_break,
+            rejected=rejected,
+        )
         if shadow is not None:
             self._stats.preemption(None)
             return plan.message if plan.node is None else self._report(pod, plan, shadow)

@@ -169,6 +169,21 @@ def test_the_nominator_holds_the_room(priority: int, name: str, fits: bool) -> N
             writer.close()
 
 
+def preempt_for_urgent(emulator: Emulator, preemptor: Preemptor, snapshot: Snapshot) -> str:
+    """Create `urgent` (priority 1000, 1 CPU) and run the PostFilter for it with the heuristic profile's filters."""
+    urgent = parse_pod(emulator.store.create("pods", pod_json("urgent", cpu="1", spec={"priority": 1000})))
+    decider = build_decider(Settings(), tier="heuristic")
+    info = PodInfo.of(urgent, snapshot)
+    return preemptor.post_filter(
+        urgent,
+        snapshot,
+        decider.filter(info, snapshot).failures,
+        filters=decider.filter_profile.filters,
+        info=info,
+        heuristic=decider.heuristic,
+    )
+
+
 @pytest.mark.parametrize(
     ("lease_current", "message", "left"),
     [
@@ -194,18 +209,7 @@ def test_evictions_are_fenced_by_the_lease(lease_current: bool, message: str, le
         try:
             preemptor = Preemptor(kube, writer, clock)
             snapshot = Snapshot.build([make_node("node-1", cpu="2")], [parse_pod(victim), parse_pod(keeper)])
-            urgent = parse_pod(emulator.store.create("pods", pod_json("urgent", cpu="1", spec={"priority": 1000})))
-            decider = build_decider(Settings(), tier="heuristic")
-            info = PodInfo.of(urgent, snapshot)
-            outcome = decider.filter(info, snapshot)
-            got = preemptor.post_filter(
-                urgent,
-                snapshot,
-                outcome.failures,
-                filters=decider.filter_profile.filters,
-                info=info,
-                heuristic=decider.heuristic,
-            )
+            got = preempt_for_urgent(emulator, preemptor, snapshot)
             nominated = emulator.store.get("pods", "urgent", namespace="default")["status"].get("nominatedNodeName")
         finally:
             writer.close()
@@ -307,18 +311,8 @@ def test_how_a_victim_is_removed(
             if budget_known:
                 preemptor.budget_event("ADDED", WEB_BUDGET)
             snapshot = Snapshot.build([make_node("node-1", cpu="1")], [parse_pod(victim)])
-            urgent = parse_pod(emulator.store.create("pods", pod_json("urgent", cpu="1", spec={"priority": 1000})))
-            decider = build_decider(Settings(), tier="heuristic")
-            info = PodInfo.of(urgent, snapshot)
             with caplog.at_level(logging.WARNING, logger="runtime.preemption"):
-                got = preemptor.post_filter(
-                    urgent,
-                    snapshot,
-                    decider.filter(info, snapshot).failures,
-                    filters=decider.filter_profile.filters,
-                    info=info,
-                    heuristic=decider.heuristic,
-                )
+                got = preempt_for_urgent(emulator, preemptor, snapshot)
             nominated = emulator.store.get("pods", "urgent", namespace="default")["status"].get("nominatedNodeName")
         finally:
             writer.close()
