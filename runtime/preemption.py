@@ -14,6 +14,7 @@ filters against, so the room made for a preemptor is not taken by a pod of lower
 meanwhile. In shadow mode the same choice is only reported.
 """
 
+import json
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -38,6 +39,24 @@ from telemetry.logs import fields
 from telemetry.stats import Stats
 
 log = logging.getLogger(__name__)
+DISRUPTION_BUDGET_CAUSE = "DisruptionBudget"
+"""`policyv1.DisruptionBudgetCause`: the cause the Eviction API gives a 429 it answers for a budget."""
+
+
+def refused_by_budget(error: ApiException) -> bool:
+    """Is this the Eviction API's refusal for a PodDisruptionBudget: a 429 whose status names the `DisruptionBudget`
+    cause (the budget allows no disruption now, or its status is not current yet), not a throttled request?"""
+    if error.status != HTTPStatus.TOO_MANY_REQUESTS:
+        return False
+    try:
+        body = json.loads(error.body or "{}")
+    except (TypeError, ValueError):
+        return False
+    details = body.get("details") if isinstance(body, dict) else None
+    causes = details.get("causes") if isinstance(details, dict) else None
+    return isinstance(causes, list) and any(
+        isinstance(c, dict) and c.get("reason") == DISRUPTION_BUDGET_CAUSE for c in causes
+    )
 
 
 class Preemptor:
@@ -216,8 +235,9 @@ class Preemptor:
 
     def _remove(self, pod: Pod, victim: Pod, node: str, *, violating: bool) -> bool:
         """Evict `victim` through `pods/eviction`; one the decision chose knowing it violates a PodDisruptionBudget,
-        or that the API server refuses for its budget (429), is deleted as kube-scheduler deletes every victim.
-        False when the victim was already gone (upstream records no event then)."""
+        or that the API server refuses for its budget (429 with the `DisruptionBudget` cause), is deleted as
+        kube-scheduler deletes every victim. False when the victim was already gone (upstream records no event
+        then). Any other refusal raises, a 429 of the API server's own throttling included."""
         if not violating:
             try:
                 self._kube.evict(victim.namespace, victim.name, uid=victim.uid or None)
@@ -225,7 +245,7 @@ class Preemptor:
             except ApiException as exc:
                 if exc.status == HTTPStatus.NOT_FOUND:
                     return False
-                if exc.status != HTTPStatus.TOO_MANY_REQUESTS:
+                if not refused_by_budget(exc):
                     raise
         cause = "chosen" if violating else "eviction_refused"
         log.warning(
@@ -233,7 +253,7 @@ class Preemptor:
             pod.key,
             victim.key,
             node,
-            "no way to fit without violating one" if violating else "the eviction API refused it: 429",
+            "no way to fit without violating one" if violating else "the Eviction API refused it for its budget",
             extra=fields(event="victim_deleted", pod=pod.key, victim=victim.key, node=node, cause=cause),
         )
         return self._delete(pod, victim)

@@ -228,11 +228,11 @@ WEB_BUDGET = {
 
 
 @pytest.mark.parametrize(
-    ("budget_known", "fault", "stored_uid", "message", "disruption", "cause"),
+    ("budget", "throttled", "stored_uid", "message", "disruption", "cause"),
     [
         pytest.param(
-            True,
-            None,
+            "known",
+            False,
             "victim",
             "",
             "PreemptionByScheduler",
@@ -240,26 +240,35 @@ WEB_BUDGET = {
             id="a victim the decision knows violates its budget is marked and deleted as kube-scheduler does",
         ),
         pytest.param(
+            "server only",
             False,
-            429,
             "victim",
             "",
             "PreemptionByScheduler",
             "eviction_refused",
-            id="a victim the eviction API refuses for its budget (429) is marked and deleted the same way",
+            id="a victim the Eviction API refuses for a budget the decision did not know is deleted the same way",
         ),
         pytest.param(
-            False,
             None,
+            True,
+            "victim",
+            "preemption: evicting pod default/victim failed: 429",
+            None,
+            None,
+            id="a 429 of the API server's throttling (no budget cause) deletes nothing: the pod is retried",
+        ),
+        pytest.param(
+            None,
+            False,
             "victim",
             "",
             "EvictionByEvictionAPI",
             None,
-            id="a victim that violates no budget goes through the eviction API, which marks it",
+            id="a victim that violates no budget goes through the Eviction API, which marks it",
         ),
         pytest.param(
-            False,
             None,
+            False,
             None,
             "",
             None,
@@ -267,8 +276,8 @@ WEB_BUDGET = {
             id="a victim already gone is no failure: the pod is nominated and nobody gets a Preempted event",
         ),
         pytest.param(
-            False,
             None,
+            False,
             "someone-else",
             "preemption: evicting pod default/victim failed: 409",
             None,
@@ -276,8 +285,8 @@ WEB_BUDGET = {
             id="a pod re-created under the victim's name is left alone and the preemption fails",
         ),
         pytest.param(
-            True,
-            None,
+            "known",
+            False,
             "someone-else",
             "preemption: evicting pod default/victim failed: 409",
             None,
@@ -287,28 +296,31 @@ WEB_BUDGET = {
     ],
 )
 def test_how_a_victim_is_removed(
-    budget_known: bool,
-    fault: int | None,
+    budget: str | None,
+    throttled: bool,
     stored_uid: str | None,
     message: str,
     disruption: str | None,
     cause: str | None,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    """`known`: the PDB is in the emulator and the preemptor's informer state; `server only`: in the emulator only
+    (created after the decision read the budgets)."""
     victim = running("victim", "node-1", 5, app_label="web")
     victim["metadata"]["uid"] = "victim"
     stored = [] if stored_uid is None else [{**victim, "metadata": {**victim["metadata"], "uid": stored_uid}}]
-    with Emulator([node_json("node-1", cpu="1"), *stored]) as emulator:
+    budgets = [WEB_BUDGET] if budget else []
+    with Emulator([node_json("node-1", cpu="1"), *stored, *budgets]) as emulator:
         removed: list[dict[str, Any]] = []
         emulator.store.subscribe(lambda c: removed.append(c.object) if c.type == "DELETED" else None)
-        if fault is not None:
-            emulator.faults.fail_next(1, verb="create", resource="pods/eviction", code=fault)
+        if throttled:
+            emulator.faults.fail_next(1, verb="create", resource="pods/eviction", code=429)
         kube = Kube.connect(server=emulator.url)
         clock = FakeClock()
         writer = Writer(kube, scheduler_name="ai-llama-scheduler", instance="test", clock=clock)
         try:
             preemptor = Preemptor(kube, writer, clock)
-            if budget_known:
+            if budget == "known":
                 preemptor.budget_event("ADDED", WEB_BUDGET)
             snapshot = Snapshot.build([make_node("node-1", cpu="1")], [parse_pod(victim)])
             with caplog.at_level(logging.WARNING, logger="runtime.preemption"):
