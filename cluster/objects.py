@@ -144,6 +144,39 @@ class TopologySpreadConstraint:
     match_label_keys: tuple[str, ...] = ()
 
 
+GCE_PERSISTENT_DISK = "gcePersistentDisk"
+AWS_ELASTIC_BLOCK_STORE = "awsElasticBlockStore"
+RBD = "rbd"
+ISCSI = "iscsi"
+INLINE_DISK_SOURCES = (GCE_PERSISTENT_DISK, AWS_ELASTIC_BLOCK_STORE, RBD, ISCSI)
+"""The in-tree volume sources written in a pod spec that VolumeRestrictions checks (`needsRestrictionsCheck`)."""
+
+
+@dataclass(frozen=True)
+class InlineDisk:
+    """A disk a pod's `spec.volumes` names directly (not through a claim), which a node mounts for one writer.
+
+    `disk` identifies it within its source: a GCE PD's `pdName`, an EBS `volumeID`, an RBD's pool and image, an
+    iSCSI `iqn`; `monitors` are an RBD's Ceph monitors, two RBD disks being the same only when they share one.
+    """
+
+    source: str
+    disk: tuple[str, ...]
+    read_only: bool = False
+    monitors: frozenset[str] = frozenset()
+
+    def conflicts(self, other: "InlineDisk") -> bool:
+        """`isVolumeConflict`: the same disk mounted by two pods on one node, unless both mount it read-only
+        (an EBS volume attaches to one instance whatever the mode)."""
+        if self.source != other.source or self.disk != other.disk:
+            return False
+        if self.source == AWS_ELASTIC_BLOCK_STORE:
+            return True
+        if self.source == RBD and not self.monitors & other.monitors:
+            return False
+        return not (self.read_only and other.read_only)
+
+
 @dataclass(frozen=True)
 class Node:
     name: str
@@ -202,6 +235,8 @@ class Pod:
     claims: tuple[tuple[str, bool], ...] = ()
     """The PersistentVolumeClaims its volumes name, in its namespace, as (claim name, made for an ephemeral
     volume): what the volume plugins look up (`cluster.volumes`)."""
+    inline_disks: tuple[InlineDisk, ...] = ()
+    """The GCE PD, AWS EBS, RBD and iSCSI disks its `spec.volumes` name directly (VolumeRestrictions)."""
 
     @property
     def key(self) -> str:

@@ -30,10 +30,16 @@ from cluster import resources
 from cluster.errors import UserError
 from cluster.nodestate import parse_timestamp
 from cluster.objects import (
+    AWS_ELASTIC_BLOCK_STORE,
+    GCE_PERSISTENT_DISK,
+    INLINE_DISK_SOURCES,
+    ISCSI,
     NAMESPACE_NAME_LABEL,
     NOT_READY_TAINT,
+    RBD,
     UNREACHABLE_TAINT,
     Affinity,
+    InlineDisk,
     LabelSelector,
     Node,
     NodeSelectorTerm,
@@ -159,6 +165,49 @@ def _pod_claims(raw: Any, pod_name: str, where: str) -> tuple[tuple[str, bool], 
         elif isinstance(volume.get("ephemeral"), Mapping):
             claims.append((f"{pod_name}-{volume.get('name')}", True))
     return tuple(claims)
+
+
+_DISK_NAME = {GCE_PERSISTENT_DISK: "pdName", AWS_ELASTIC_BLOCK_STORE: "volumeID", ISCSI: "iqn"}
+"""The field naming the disk of each source but RBD (pool and image); upstream compares an iSCSI disk by IQN alone."""
+_RBD_POOL = "rbd"
+"""`SetDefaults_RBDVolumeSource`: an RBD volume without `pool` uses the pool `rbd`."""
+
+
+def _text(raw: Any, where: str) -> str:
+    if not isinstance(raw, str) or not raw:
+        raise ManifestError(f"{where} must be a non-empty string")
+    return _intern(raw)
+
+
+def _inline_disks(raw: Any, where: str) -> tuple[InlineDisk, ...]:
+    """The GCE PD, AWS EBS, RBD and iSCSI sources of `spec.volumes` (what VolumeRestrictions compares between
+    pods on a node), with the fields the API server requires and defaults."""
+    disks = []
+    for i, volume in enumerate(_list(raw, where)):
+        if not isinstance(volume, Mapping):
+            raise ManifestError(f"{where}[{i}] must be an object")
+        for source in INLINE_DISK_SOURCES:
+            spec = volume.get(source)
+            if spec is None:
+                continue
+            at = f"{where}[{i}].{source}"
+            if not isinstance(spec, Mapping):
+                raise ManifestError(f"{at} must be an object")
+            read_only = spec.get("readOnly") or False
+            if not isinstance(read_only, bool):
+                raise ManifestError(f"{at}.readOnly must be true or false")
+            if source == RBD:
+                monitors = _list(spec.get("monitors"), f"{at}.monitors")
+                if not monitors:
+                    raise ManifestError(f"{at}.monitors must list at least one monitor")
+                pool = spec.get("pool") or _RBD_POOL
+                image = (_text(pool, f"{at}.pool"), _text(spec.get("image"), f"{at}.image"))
+                named = frozenset(_text(m, f"{at}.monitors[{j}]") for j, m in enumerate(monitors))
+                disks.append(InlineDisk(source, image, read_only, named))
+            else:
+                field = _DISK_NAME[source]
+                disks.append(InlineDisk(source, (_text(spec.get(field), f"{at}.{field}"),), read_only))
+    return tuple(disks)
 
 
 def _pod_term(raw: Any, where: str) -> PodAffinityTerm:
@@ -406,6 +455,10 @@ def _bound_invalid_pod(obj: RawObject, meta: ObjectMeta, spec: Mapping[str, Any]
         spec, invalid=resources.MAX_QUANTITY, status=status if isinstance(status, Mapping) else None
     )
     labels = meta.get("labels")
+    try:
+        disks = _inline_disks(spec.get("volumes"), "")
+    except _MALFORMED:
+        disks = ()  # a disk that cannot be read cannot be compared: the kubelet's attach is the last word
     return Pod(
         name=str(meta["name"]),
         namespace=_intern(str(meta.get("namespace") or "default")),
@@ -420,6 +473,7 @@ def _bound_invalid_pod(obj: RawObject, meta: ObjectMeta, spec: Mapping[str, Any]
         deleting=bool(meta.get("deletionTimestamp")),
         controller=_controller(meta.get("ownerReferences")),
         resource_version=str(meta.get("resourceVersion") or ""),
+        inline_disks=disks,
     )
 
 
@@ -479,6 +533,7 @@ def _parse_pod(obj: RawObject, meta: ObjectMeta, key: str) -> Pod:
         nominated_node_name=_intern(str(status.get("nominatedNodeName") or "")),
         start_time=_start_time(status.get("startTime")),
         claims=_pod_claims(spec.get("volumes"), str(meta["name"]), f"pod {key}: spec.volumes"),
+        inline_disks=_inline_disks(spec.get("volumes"), f"pod {key}: spec.volumes"),
     )
 
 

@@ -326,6 +326,14 @@ class Kube:
             body["deleteOptions"] = {"preconditions": {"uid": uid}}
         self.write("POST", f"/api/v1/namespaces/{namespace}/pods/{name}/eviction", body)
 
+    def delete_pod(self, namespace: str, name: str, *, uid: str | None = None) -> None:
+        """DELETE a pod, as kube-scheduler removes a preemption victim (`util.DeletePod`): no PodDisruptionBudget
+        check. `uid` makes it fail (409) for a pod re-created under the name."""
+        body: dict[str, Any] = {"apiVersion": "v1", "kind": "DeleteOptions"}
+        if uid:
+            body["preconditions"] = {"uid": uid}
+        self.write("DELETE", f"/api/v1/namespaces/{namespace}/pods/{name}", body)
+
     def bind_volume(self, volume: str, resource_version: str, namespace: str, claim: str, uid: str) -> None:
         """Claim a pre-provisioned PersistentVolume for a claim, as the scheduler's binder does (`BindVolumeToClaim`):
         `spec.claimRef` and `bound-by-controller`, on the version the plan read (else 409 Conflict)."""

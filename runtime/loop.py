@@ -318,7 +318,7 @@ class Scheduler:
             self.writer.warn(pod, "; ".join(decision.warnings))
         if decision.node is None:
             message = decision.reason
-            if not self.settings.shadow_mode and self._leading.is_set() and not decision.declined:
+            if self._leading.is_set() and not decision.declined:
                 message = " ".join(filter(None, (message, self._post_filter(pod, snapshot, decision))))
             self.writer.unschedulable(pod, message)
             self.queue.unschedulable(queued)
@@ -352,7 +352,8 @@ class Scheduler:
         future.add_done_callback(self._binding_finished)
 
     def _post_filter(self, pod: Pod, snapshot: Snapshot, decision: Decision) -> str:
-        """Preemption, for a pod no node fits (kube-scheduler's PostFilter): "" when it nominated a node."""
+        """Preemption, for a pod no node fits (kube-scheduler's PostFilter): "" when it nominated a node. In shadow
+        mode only what it would do, reported."""
         info = PodInfo.of(pod, snapshot, decision.needs)
         outcome = self.decider.filter(info, snapshot)
         return self.preemptor.post_filter(
@@ -363,6 +364,7 @@ class Scheduler:
             info=info,
             heuristic=self.decider.heuristic,
             rejected=bool(outcome.pre_filter_message),
+            shadow=decision if self.settings.shadow_mode else None,
         )
 
     def _binding_finished(self, future: Future) -> None:

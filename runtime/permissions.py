@@ -28,8 +28,13 @@ CLUSTER: tuple[Permission, ...] = (
     Permission("list", "pods", why="the pod informer's list"),
     Permission("watch", "pods", why="the pod informer's watch"),
     Permission("create", "pods", subresource="binding", why="bind a pod to its node"),
-    Permission("patch", "pods", subresource="status", why="the PodScheduled=False condition and nominatedNodeName"),
+    Permission(
+        "patch", "pods", subresource="status", why="PodScheduled=False, nominatedNodeName, a victim's DisruptionTarget"
+    ),
     Permission("create", "pods", subresource="eviction", why="evict the victims of a preemption"),
+    Permission(
+        "delete", "pods", why="remove a preemption victim whose PodDisruptionBudget it violates, as kube-scheduler does"
+    ),
     Permission("list", "nodes", why="the node informer's list (allocatable, taints, telemetry)"),
     Permission("watch", "nodes", why="the node informer's watch"),
     Permission("list", "namespaces", why="the namespace informer's list (labels for namespaceSelector)"),
@@ -54,8 +59,9 @@ CLUSTER: tuple[Permission, ...] = (
     Permission("patch", "events", why="the repeat count of an aggregated FailedScheduling event"),
 )
 """Granted cluster-wide (a ClusterRole): pods of every namespace, every node, the namespaces, the disruption
-budgets preemption reads and the storage objects volume binding reads. No write on a pod but its binding, status
-and eviction (preemption): the decision annotations travel in the Binding. Claims and volumes are patched only by
+budgets preemption reads and the storage objects volume binding reads. No write on a pod but its binding, status,
+eviction and delete (preemption's victims, a delete only for one whose budget the preemption knowingly violates):
+the decision annotations travel in the Binding. Claims and volumes are patched only by
 PreBind (`runtime.volumes`)."""
 
 SHADOW: tuple[Permission, ...] = (Permission("patch", "pods", why="the recommendation annotations of shadow mode"),)

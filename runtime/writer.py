@@ -57,6 +57,17 @@ def unschedulable_condition(message: str, now: float) -> dict[str, Any]:
     }
 
 
+def preemption_condition(scheduler_name: str, now: float) -> dict[str, Any]:
+    """The `DisruptionTarget` condition kube-scheduler puts on a victim it deletes (`PreemptPod`)."""
+    return {
+        "type": "DisruptionTarget",
+        "status": "True",
+        "reason": "PreemptionByScheduler",
+        "message": f"{scheduler_name}: preempting to accommodate a higher priority pod",
+        "lastTransitionTime": _time(now),
+    }
+
+
 def _time(epoch: float, *, micro: bool = False) -> str:
     moment = datetime.fromtimestamp(epoch, tz=UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ" if micro else "%Y-%m-%dT%H:%M:%SZ")

@@ -12,7 +12,8 @@ Mirrors kube-scheduler's `framework/plugins/defaultpreemption/default_preemption
 - the node (`pickOneNodeForPreemption`): fewest PDB violations, lowest highest-victim priority, smallest
   priority sum, fewest victims, latest start of the highest-priority victims; a tie after all of those
   goes to `tie_break` (the interference-aware heuristic), upstream's "first node" otherwise.
-The shell (`runtime.preemption`) evicts, nominates and records; this module decides only.
+The decision names the victims it chose knowing they violate a PDB (upstream counts them, `NumPDBViolations`);
+the shell (`runtime.preemption`) evicts, deletes such victims, nominates and records; this module decides only.
 """
 
 import math
@@ -121,11 +122,17 @@ def split_by_budget(pods: Sequence[Pod], budgets: Sequence[Budget]) -> tuple[lis
 
 @dataclass(frozen=True)
 class Victims:
-    """The pods to evict on one node, most important first, and how many of them violate a budget."""
+    """The pods to evict on one node, most important first, and which of them violate a budget."""
 
     node: str
     pods: tuple[Pod, ...]
-    pdb_violations: int
+    violating: frozenset[str] = frozenset()
+    """Keys of the victims whose eviction takes a PodDisruptionBudget below zero (upstream's `numViolatingVictim`
+    counts them): the eviction API would refuse them, so the shell deletes them as kube-scheduler does."""
+
+    @property
+    def pdb_violations(self) -> int:
+        return len(self.violating)
 
 
 class Check:
@@ -159,13 +166,14 @@ def select_victims(pod: Pod, snapshot: Snapshot, check: Check, budgets: Sequence
         return ", ".join(reasons)
     violating, non_violating = split_by_budget(potential, budgets)
     victims: list[Pod] = []
-    violations = 0
-    for group, counts in ((violating, 1), (non_violating, 0)):
+    violators: set[str] = set()
+    for group, violates in ((violating, True), (non_violating, False)):
         for candidate in group:
             trial = current.with_pod(candidate)
             if check.reasons(trial):
                 victims.append(candidate)
-                violations += counts
+                if violates:
+                    violators.add(candidate.key)
             else:
                 current = trial
     if violating and non_violating:
@@ -173,7 +181,7 @@ def select_victims(pod: Pod, snapshot: Snapshot, check: Check, budgets: Sequence
     node = snapshot.names[check.index]
     if not victims:
         return f"expected at least one victim pod on node {node!r}"
-    return Victims(node, tuple(victims), violations)
+    return Victims(node, tuple(victims), frozenset(violators))
 
 
 def _earliest_start(victims: Victims, now: float) -> float:
@@ -214,6 +222,9 @@ class Preemption:
     message: str = ""
     clear_nomination: bool = False
     """Preemption cannot help anywhere: a nomination the pod carries is to be cleared (upstream does)."""
+    violating: frozenset[str] = frozenset()
+    """Keys of the victims chosen knowing their eviction violates a PodDisruptionBudget (no candidate without
+    violations was found): the eviction API refuses them with 429, so they are deleted the upstream way."""
 
 
 def preempt(
@@ -263,4 +274,4 @@ def preempt(
         now=now,
         tie_break=tie_break,
     )
-    return Preemption(chosen.node, chosen.pods)
+    return Preemption(chosen.node, chosen.pods, violating=chosen.violating)

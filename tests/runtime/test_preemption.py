@@ -5,6 +5,7 @@ reprieved), is nominated to the node, and binds once they are gone; a `preemptio
 evicts nothing and stays Pending.
 """
 
+import logging
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -26,6 +27,7 @@ from runtime.preemption import Preemptor
 from runtime.writer import Writer
 from scoring.framework import PodInfo
 from sim.apiserver import Emulator
+from telemetry.logs import FIELDS
 from tests import tools
 from tests.builders import make_node, node_json, pod_json
 
@@ -167,6 +169,21 @@ def test_the_nominator_holds_the_room(priority: int, name: str, fits: bool) -> N
             writer.close()
 
 
+def preempt_for_urgent(emulator: Emulator, preemptor: Preemptor, snapshot: Snapshot) -> str:
+    """Create `urgent` (priority 1000, 1 CPU) and run the PostFilter for it with the heuristic profile's filters."""
+    urgent = parse_pod(emulator.store.create("pods", pod_json("urgent", cpu="1", spec={"priority": 1000})))
+    decider = build_decider(Settings(), tier="heuristic")
+    info = PodInfo.of(urgent, snapshot)
+    return preemptor.post_filter(
+        urgent,
+        snapshot,
+        decider.filter(info, snapshot).failures,
+        filters=decider.filter_profile.filters,
+        info=info,
+        heuristic=decider.heuristic,
+    )
+
+
 @pytest.mark.parametrize(
     ("lease_current", "message", "left"),
     [
@@ -192,21 +209,140 @@ def test_evictions_are_fenced_by_the_lease(lease_current: bool, message: str, le
         try:
             preemptor = Preemptor(kube, writer, clock)
             snapshot = Snapshot.build([make_node("node-1", cpu="2")], [parse_pod(victim), parse_pod(keeper)])
-            urgent = parse_pod(emulator.store.create("pods", pod_json("urgent", cpu="1", spec={"priority": 1000})))
-            decider = build_decider(Settings(), tier="heuristic")
-            info = PodInfo.of(urgent, snapshot)
-            outcome = decider.filter(info, snapshot)
-            got = preemptor.post_filter(
-                urgent,
-                snapshot,
-                outcome.failures,
-                filters=decider.filter_profile.filters,
-                info=info,
-                heuristic=decider.heuristic,
-            )
+            got = preempt_for_urgent(emulator, preemptor, snapshot)
             nominated = emulator.store.get("pods", "urgent", namespace="default")["status"].get("nominatedNodeName")
         finally:
             writer.close()
         assert got == message
         assert sorted(set(pods(emulator)) - {"urgent"}) == left
         assert nominated == ("node-1" if lease_current else None)
+
+
+WEB_BUDGET = {
+    "apiVersion": "policy/v1",
+    "kind": "PodDisruptionBudget",
+    "metadata": {"name": "web", "namespace": "default", "generation": 1},
+    "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "web"}}},
+    "status": {"observedGeneration": 1, "disruptionsAllowed": 0, "currentHealthy": 1, "desiredHealthy": 1},
+}
+
+
+@pytest.mark.parametrize(
+    ("budget", "throttled", "stored_uid", "message", "disruption", "cause"),
+    [
+        pytest.param(
+            "known",
+            False,
+            "victim",
+            "",
+            "PreemptionByScheduler",
+            "chosen",
+            id="a victim the decision knows violates its budget is marked and deleted as kube-scheduler does",
+        ),
+        pytest.param(
+            "server only",
+            False,
+            "victim",
+            "",
+            "PreemptionByScheduler",
+            "eviction_refused",
+            id="a victim the Eviction API refuses for a budget the decision did not know is deleted the same way",
+        ),
+        pytest.param(
+            None,
+            True,
+            "victim",
+            "preemption: evicting pod default/victim failed: 429",
+            None,
+            None,
+            id="a 429 of the API server's throttling (no budget cause) deletes nothing: the pod is retried",
+        ),
+        pytest.param(
+            None,
+            False,
+            "victim",
+            "",
+            "EvictionByEvictionAPI",
+            None,
+            id="a victim that violates no budget goes through the Eviction API, which marks it",
+        ),
+        pytest.param(
+            None,
+            False,
+            None,
+            "",
+            None,
+            None,
+            id="a victim already gone is no failure: the pod is nominated and nobody gets a Preempted event",
+        ),
+        pytest.param(
+            None,
+            False,
+            "someone-else",
+            "preemption: evicting pod default/victim failed: 409",
+            None,
+            None,
+            id="a pod re-created under the victim's name is left alone and the preemption fails",
+        ),
+        pytest.param(
+            "known",
+            False,
+            "someone-else",
+            "preemption: evicting pod default/victim failed: 409",
+            None,
+            "chosen",
+            id="a violating victim re-created under its name is not deleted either",
+        ),
+    ],
+)
+def test_how_a_victim_is_removed(
+    budget: str | None,
+    throttled: bool,
+    stored_uid: str | None,
+    message: str,
+    disruption: str | None,
+    cause: str | None,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """`known`: the PDB is in the emulator and the preemptor's informer state; `server only`: in the emulator only
+    (created after the decision read the budgets)."""
+    victim = running("victim", "node-1", 5, app_label="web")
+    victim["metadata"]["uid"] = "victim"
+    stored = [] if stored_uid is None else [{**victim, "metadata": {**victim["metadata"], "uid": stored_uid}}]
+    budgets = [WEB_BUDGET] if budget else []
+    with Emulator([node_json("node-1", cpu="1"), *stored, *budgets]) as emulator:
+        removed: list[dict[str, Any]] = []
+        emulator.store.subscribe(lambda c: removed.append(c.object) if c.type == "DELETED" else None)
+        if throttled:
+            emulator.faults.fail_next(1, verb="create", resource="pods/eviction", code=429)
+        kube = Kube.connect(server=emulator.url)
+        clock = FakeClock()
+        writer = Writer(kube, scheduler_name="ai-llama-scheduler", instance="test", clock=clock)
+        try:
+            preemptor = Preemptor(kube, writer, clock)
+            if budget == "known":
+                preemptor.budget_event("ADDED", WEB_BUDGET)
+            snapshot = Snapshot.build([make_node("node-1", cpu="1")], [parse_pod(victim)])
+            with caplog.at_level(logging.WARNING, logger="runtime.preemption"):
+                got = preempt_for_urgent(emulator, preemptor, snapshot)
+            nominated = emulator.store.get("pods", "urgent", namespace="default")["status"].get("nominatedNodeName")
+        finally:
+            writer.close()
+        left = sorted(pods(emulator))
+        preempted = events(emulator, "Preempted")
+    assert got == message
+    assert nominated == (None if message else "node-1")
+    deleted = [p for p in removed if p["metadata"]["name"] == "victim"]
+    if disruption is None:
+        assert deleted == []
+        assert left == (["urgent", "victim"] if stored_uid else ["urgent"])
+        assert preempted == []
+    else:
+        assert left == ["urgent"]
+        [target] = [c for c in deleted[0]["status"]["conditions"] if c["type"] == "DisruptionTarget"]
+        assert (target["status"], target["reason"]) == ("True", disruption)
+        assert [e["involvedObject"]["name"] for e in preempted] == ["victim"]
+    causes = [
+        getattr(r, FIELDS)["cause"] for r in caplog.records if getattr(r, FIELDS, {}).get("event") == "victim_deleted"
+    ]
+    assert causes == ([cause] if cause else [])

@@ -280,6 +280,59 @@ def test_select_victims_on_every_node(
     assert candidates(preemptor, cluster(names, pods), budgets) == expected
 
 
+SAME_PDB = [
+    pod("p1.1", MID, node="node1", res=MEDIUM, labels={"app": "foo"}),
+    pod("p1.2", MID, node="node1", res=MEDIUM, labels={"app": "foo"}),
+    pod("p1.3", MID, node="node1", res=MEDIUM, labels={"app": "foo"}),
+]
+
+
+@pytest.mark.parametrize(
+    ("pods", "budgets", "violating"),
+    [
+        pytest.param(
+            SAME_PDB[:2],
+            [budget(1, app="foo")],
+            ["default/p1.2"],
+            id=f"{UPSTREAM} TestDryRunPreemption 'preemption with violation of same pdb': the second victim of a "
+            "budget allowing one is the violator",
+        ),
+        pytest.param(
+            SAME_PDB[:2],
+            [budget(1, disrupted=("p1.2",), app="foo")],
+            [],
+            id=f"{UPSTREAM} TestDryRunPreemption 'the victim belongs to DisruptedPods': no victim violates",
+        ),
+        pytest.param(
+            SAME_PDB,
+            [budget(1, disrupted=("p1.3",), app="foo")],
+            ["default/p1.2"],
+            id=f"{UPSTREAM} TestDryRunPreemption 'the victim which belongs to DisruptedPods is treated as "
+            "nonViolating': the pod already counted is not named",
+        ),
+        pytest.param(
+            SAME_PDB[:2],
+            [budget(0, app="foo")],
+            ["default/p1.1", "default/p1.2"],
+            id="a budget allowing no disruption makes every victim it selects a violator",
+        ),
+    ],
+)
+def test_the_decision_names_the_victims_it_knows_violate_a_budget(
+    pods: list[Pod], budgets: list[Budget], violating: list[str]
+) -> None:
+    """The shell evicts a victim through the Eviction API only when the decision did not count it as a PDB
+    violation; the ones it did count are named, on the node's candidate and on the chosen plan."""
+    snapshot = cluster(["node1"], pods)
+    preemptor = pod("p", HIGH, res=VERY_LARGE)
+    info = PodInfo.of(preemptor, snapshot)
+    found = select_victims(preemptor, snapshot, Check(DECIDER.filter_profile.filters, info, 0), budgets)
+    assert isinstance(found, Victims)
+    assert (sorted(found.violating), found.pdb_violations) == (violating, len(violating))
+    plan = post_filter(preemptor, snapshot, budgets)
+    assert (plan.node, sorted(plan.violating)) == ("node1", violating)
+
+
 def _best_candidate_cases() -> list[Any]:
     cases = [
         (

@@ -53,7 +53,7 @@ def test_a_profile_that_cannot_run_is_refused_at_build(filters: list[str], weigh
 def test_the_default_profile_pre_filters_with_exactly_the_plugins_that_declare_it() -> None:
     profile = Profile.build()
     assert [p.name for p in profile.filters] == list(DEFAULT_FILTERS)
-    assert [p.name for p in profile.pre_filters] == ["NodeAffinity", "VolumeRestrictions", "VolumeBinding"]
+    assert [p.name for p in profile.pre_filters] == ["NodeAffinity", "VolumeBinding"]
 
 
 def test_a_pre_filter_restricts_the_nodes_before_the_filters_run(snapshot: Snapshot) -> None:

@@ -26,6 +26,7 @@ from cluster.volumes import (
 )
 from scoring.framework import PodInfo
 from scoring.plugins import volume_binding
+from scoring.preemption import preempt
 from scoring.runtime import Profile, run_filters
 from tests.builders import make_node, make_pod
 
@@ -35,6 +36,7 @@ PV_NOT_EXIST = "node(s) unavailable due to one or more pvc(s) bound to non-exist
 ZONE_CONFLICT = "node(s) had no available volume zone"
 MAX_VOLUMES = "node(s) exceed max volume count"
 NS = "testns"
+CLAIM_VOLUME = {"name": "data", "persistentVolumeClaim": {"claimName": "claim-with-rwop-1"}}
 
 
 def claim(name: str, cls: str = "wait", *, request: str = "1G", bound: str = "", phase: str = "", **extra: Any) -> dict:
@@ -368,23 +370,164 @@ def test_volume_zone(pv_labels, node_labels, fails):
 
 
 RWOP = "node has pod using PersistentVolumeClaim with the same name and ReadWriteOncePod access mode"
+DISK = "node(s) had no available disk"
+TWO_NODES = [make_node("node1", labels={"nodeKey": "node1"}), make_node("node2", labels={"nodeKey": "node2"})]
 
 
 @pytest.mark.parametrize(
-    ("existing", "rejection"),
+    ("claims", "existing", "failing"),
     [
-        pytest.param([], "", id="TestAccessModeConflicts v1.36 'nothing'"),
-        pytest.param(["claim-with-rwop-1"], RWOP, id="TestAccessModeConflicts 'failed rwop conflict'"),
-        pytest.param(["claim-with-rwo"], "", id="a ReadWriteOnce claim is shared by pods"),
+        pytest.param((), [], {}, id="TestAccessModeConflicts v1.32 'nothing'"),
+        pytest.param(
+            ("claim-with-rwop-1",), ["claim-with-rwx"], {}, id="TestAccessModeConflicts v1.32 'no access mode conflict'"
+        ),
+        pytest.param(
+            ("claim-with-rwop-1",),
+            ["claim-with-rwop-1", "claim-with-rwx"],
+            {"node1": RWOP, "node2": RWOP},
+            id="TestAccessModeConflicts v1.32 'access mode conflict, unschedulable': every node, preemption may help",
+        ),
+        pytest.param(
+            ("claim-with-rwop-1", "claim-with-rwop-2"),
+            ["claim-with-rwop-1", "claim-with-rwop-2", "claim-with-rwx"],
+            {"node1": RWOP, "node2": RWOP},
+            id="TestAccessModeConflicts v1.32 'two conflicts, unschedulable'",
+        ),
+        pytest.param(("claim-with-rwx",), ["claim-with-rwx"], {}, id="a ReadWriteMany claim is shared by pods"),
     ],
 )
-def test_read_write_once_pod(existing, rejection):
-    rwop = claim("claim-with-rwop-1", bound="pv-1", accessModes=["ReadWriteOncePod"])
-    rwo = claim("claim-with-rwo", bound="pv-2", accessModes=["ReadWriteOnce"])
-    vols = volumes_of([rwop, rwo], [volume("pv-1", ref="claim-with-rwop-1"), volume("pv-2", ref="claim-with-rwo")])
+def test_read_write_once_pod(claims, existing, failing):
+    rwop = [claim(f"claim-with-rwop-{i}", bound=f"pv-{i}", accessModes=["ReadWriteOncePod"]) for i in (1, 2)]
+    rwx = claim("claim-with-rwx", bound="pv-3", accessModes=["ReadWriteMany"])
+    pvs = [volume(f"pv-{i}", ref=f"claim-with-rwop-{i}") for i in (1, 2)] + [volume("pv-3", ref="claim-with-rwx")]
     others = [pod_with(c, name=f"other-{i}", node="node1") for i, c in enumerate(existing)]
-    result, _ = outcome(pod_with("claim-with-rwop-1", "claim-with-rwo"), vols, existing=others)
-    assert result.pre_filter_message == rejection
+    result, snapshot = outcome(pod_with(*claims), volumes_of([*rwop, rwx], pvs), nodes=TWO_NODES, existing=others)
+    assert result.pre_filter_message == ""
+    assert result.reasons_by_node(snapshot.names) == failing
+
+
+GCE = {"gcePersistentDisk": {"pdName": "foo"}}
+GCE_2 = {"gcePersistentDisk": {"pdName": "bar"}}
+EBS = {"awsElasticBlockStore": {"volumeID": "foo"}}
+EBS_2 = {"awsElasticBlockStore": {"volumeID": "bar"}}
+RBD = {"rbd": {"monitors": ["a", "b"], "pool": "foo", "image": "bar", "fsType": "ext4"}}
+RBD_2 = {"rbd": {"monitors": ["c", "d"], "pool": "foo", "image": "bar", "fsType": "ext4"}}
+ISCSI = {
+    "iscsi": {
+        "targetPortal": "127.0.0.1:3260",
+        "iqn": "iqn.2016-12.server:storage.target01",
+        "fsType": "ext4",
+        "lun": 0,
+    }
+}
+ISCSI_2 = {
+    "iscsi": {
+        "targetPortal": "127.0.0.1:3260",
+        "iqn": "iqn.2017-12.server:storage.target01",
+        "fsType": "ext4",
+        "lun": 0,
+    }
+}
+
+
+def read_only(source: dict) -> dict:
+    [(kind, fields)] = source.items()
+    return {kind: {**fields, "readOnly": True}}
+
+
+def with_volumes(name: str, *sources: dict, node: str = "") -> Any:
+    volumes = [{"name": f"v{i}", **source} for i, source in enumerate(sources)]
+    return make_pod(name, node=node, spec={"volumes": volumes})
+
+
+def _disk_cases() -> list[Any]:
+    """The four upstream tables (volume_restrictions_test.go, kubernetes v1.32, `pkg/scheduler/backend/cache`
+    layout): each disk against an empty node, an unrelated pod, the same disk and another disk."""
+    cases = []
+    for test, same, other in (
+        ("TestGCEDiskConflicts", GCE, GCE_2),
+        ("TestAWSDiskConflicts", EBS, EBS_2),
+        ("TestRBDDiskConflicts", RBD, RBD_2),
+        ("TestISCSIDiskConflicts", ISCSI, ISCSI_2),
+    ):
+        cases += [
+            pytest.param((), [], False, id=f"{test} v1.32 'nothing'"),
+            pytest.param((), [same], False, id=f"{test} v1.32 'one state'"),
+            pytest.param((same,), [same], True, id=f"{test} v1.32 'same state'"),
+            pytest.param((other,), [same], False, id=f"{test} v1.32 'different state'"),
+        ]
+    return cases
+
+
+@pytest.mark.parametrize(
+    ("mine", "theirs", "conflict"),
+    [
+        *_disk_cases(),
+        pytest.param(
+            ({"emptyDir": {}},),
+            [],
+            False,
+            id="TestGCEDiskConflicts v1.32 'pod with a volume that doesn't have restrictions'",
+        ),
+        pytest.param(
+            (read_only(GCE),),
+            [read_only(GCE)],
+            False,
+            id="isVolumeConflict v1.32: one GCE PD mounted read-only by both",
+        ),
+        pytest.param((read_only(GCE),), [GCE], True, id="isVolumeConflict v1.32: a GCE PD read-write on the node"),
+        pytest.param(
+            (read_only(EBS),), [read_only(EBS)], True, id="isVolumeConflict v1.32: an EBS volume even read-only"
+        ),
+        pytest.param(
+            (read_only(RBD),), [read_only(RBD)], False, id="isVolumeConflict v1.32: one RBD image read-only by both"
+        ),
+        pytest.param(
+            ({"rbd": {**RBD["rbd"], "monitors": ["b", "z"]}},),
+            [RBD],
+            True,
+            id="isVolumeConflict v1.32: RBD monitors that overlap in one are the same cluster",
+        ),
+        pytest.param(
+            ({"rbd": {"monitors": ["a"], "image": "bar"}},),
+            [{"rbd": {"monitors": ["a"], "pool": "rbd", "image": "bar"}}],
+            True,
+            id="an RBD volume without a pool is in the pool 'rbd' (the API server's default)",
+        ),
+        pytest.param(
+            (read_only(ISCSI),),
+            [read_only(ISCSI)],
+            False,
+            id="isVolumeConflict v1.32: one iSCSI IQN read-only by both",
+        ),
+        pytest.param((EBS, GCE), [GCE_2, EBS], True, id="any one of the pod's disks in use fails the node"),
+    ],
+)
+def test_inline_disk_conflicts(mine: tuple[dict, ...], theirs: list[dict], conflict: bool) -> None:
+    existing = [with_volumes("existing", *theirs, node="node1")] if theirs else []
+    result, snapshot = outcome(with_volumes("incoming", *mine), volumes_of(), nodes=TWO_NODES, existing=existing)
+    assert result.reasons_by_node(snapshot.names) == ({"node1": DISK} if conflict else {})
+
+
+def test_preemption_can_free_a_disk_or_a_read_write_once_pod_claim() -> None:
+    """Both failures are `Unschedulable` upstream: the dry run removes the holder and the pod fits."""
+    rwop = claim("claim-with-rwop-1", bound="pv-1", accessModes=["ReadWriteOncePod"])
+    vols = volumes_of([rwop], [volume("pv-1", ref="claim-with-rwop-1")])
+    holders = [
+        with_volumes("disk-holder", EBS, node="node1"),
+        make_pod("claim-holder", namespace=NS, node="node2", spec={"volumes": [CLAIM_VOLUME]}),
+    ]
+    for incoming, victim in (
+        (with_volumes("wants-disk", EBS), "disk-holder"),
+        (make_pod("wants-claim", namespace=NS, spec={"volumes": [CLAIM_VOLUME]}), "claim-holder"),
+    ):
+        urgent = replace(incoming, priority=1000)
+        snapshot = Snapshot.build(TWO_NODES, holders, volumes=vols)
+        info = PodInfo.of(urgent, snapshot)
+        profile = Profile.build(weights={})
+        result = run_filters(profile, info, snapshot)
+        plan = preempt(urgent, snapshot, result.failures, filters=profile.filters, info=info, budgets=[], now=0.0)
+        assert [v.name for v in plan.victims] == [victim]
 
 
 def csi_volume(name: str, handle: str, driver: str = "ebs.csi.aws.com") -> dict:
