@@ -26,6 +26,8 @@ from scoring.transformer.scores import MAX_SLOWDOWN
 
 TARGET_HEADROOM = 2.45
 """Assumed P99 target over the pod's P99 alone (see the module docstring)."""
+TIE = 0.01
+"""Predicted P99s within this share of each other are a tie (the model card's near-tie, 1 %)."""
 MARGIN = 0.1
 """Share of the target a node's predicted P99 must leave free to count as meeting it with margin."""
 
@@ -69,12 +71,21 @@ def apply(target_ms: float | None, slowdown: np.ndarray, scores: np.ndarray, bes
         pick = int(candidates[np.argmax(np.asarray(scores, dtype=float)[candidates])])
         note = f"meets the {target} with margin: predicted {predicted[pick]:.3g} ms, top score {predicted[best]:.3g} ms"
         return Verdict(pick, False, note, float(predicted[pick]))
-    pick = int(np.argmin(predicted))
+    pick = _best_of_lowest(predicted, scores)
     if predicted[pick] <= target_ms:
         note = f"only node(s) meeting the {target} without margin: predicted {predicted[pick]:.3g} ms"
         return Verdict(pick, False, note, float(predicted[pick]))
     note = f"no node meets the {target}; best predicted {predicted[pick]:.3g} ms"
     return Verdict(pick, True, note, float(predicted[pick]))
+
+
+def _best_of_lowest(predicted: np.ndarray, scores: np.ndarray) -> int:
+    """The best-scored node among those whose predicted P99 is within `TIE` of the lowest: a prediction that
+    cannot tell nodes apart (every node behind the same saturated dimension) leaves the choice to the tier's
+    other scores, which spread a burst, rather than to the nodes' order."""
+    lowest = float(np.min(predicted))
+    near = np.flatnonzero(predicted <= lowest * (1.0 + TIE)) if math.isfinite(lowest) else np.arange(len(predicted))
+    return int(near[np.argmax(np.asarray(scores, dtype=float)[near])])
 
 
 def reason_with(reason: str, verdict: Verdict | None) -> str:
