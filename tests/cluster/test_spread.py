@@ -13,7 +13,7 @@ from cluster.labels import selector_matches
 from cluster.objects import LabelSelector, Pod, Requirement
 from cluster.parse import parse_pod
 from cluster.spread import Workloads, apply_event, default_selector, pod_services
-from tests.builders import make_pod, pod_json
+from tests.builders import make_pod, make_workloads, pod_json
 
 SERVICES = "TestGetPodServices @ k8s 650c573d"
 SKIP = "TestPreScoreSkip @ k8s 38f68d59"
@@ -38,16 +38,6 @@ def controller(name: str, selector: Any, namespace: str = "default") -> dict[str
     return {"metadata": {"name": name, "namespace": namespace}, "spec": {"selector": selector}}
 
 
-def load(**objects: list[dict[str, Any]]) -> Workloads:
-    """`Workloads` after an ADDED event for each object, by resource."""
-    workloads = Workloads()
-    for resource, items in objects.items():
-        for raw in items:
-            workloads, problem = apply_event(workloads, resource, "ADDED", raw)
-            assert problem is None
-    return workloads
-
-
 TEST_SERVICES = [service(f"service-{i}", {"app": f"test-{i}"}, "test") for i in range(3)]
 
 
@@ -63,56 +53,58 @@ TEST_SERVICES = [service(f"service-{i}", {"app": f"test-{i}"}, "test") for i in 
 )
 def test_get_pod_services(i: int, expected: list[str]) -> None:
     pod = make_pod(f"test-pod-{i}", namespace="test", labels={"app": f"test-{i}", "label": f"label-{i}"})
-    assert pod_services(load(services=TEST_SERVICES), pod) == expected
+    assert pod_services(make_workloads(services=TEST_SERVICES), pod) == expected
 
 
 @pytest.mark.parametrize(
     ("workloads", "pod", "expected"),
     [
         pytest.param(
-            load(replicasets=[controller("rs1", FOO_EXISTS)]),
+            make_workloads(replicasets=[controller("rs1", FOO_EXISTS)]),
             owned("rs1", {"foo": "tar", "baz": "sup"}),
             LabelSelector((), (Requirement("foo", "Exists"),)),
             id=f"{EMPTY_NODES}: system default constraints and a replicaset",
         ),
         pytest.param(
-            load(replicasets=[controller("rs1", {"matchExpressions": [{"key": "tar", "operator": "Exists"}]})]),
+            make_workloads(
+                replicasets=[controller("rs1", {"matchExpressions": [{"key": "tar", "operator": "Exists"}]})]
+            ),
             owned("rs2", {"foo": "bar", "baz": "sup"}),
             LabelSelector(),
             id=f"{SKIP}: default constraints and a replicaset that doesn't match (rs2 is not listed: Skip)",
         ),
         pytest.param(
-            load(services=[service("svc", {"foo": ""})]),
+            make_workloads(services=[service("svc", {"foo": ""})]),
             make_pod("p", labels={"foo": ""}),
             LabelSelector((("foo", ""),)),
             id="a bare pod a Service selects gets the Service's selector",
         ),
         pytest.param(
-            load(services=[service("svc", {"app": "web"})]),
+            make_workloads(services=[service("svc", {"app": "web"})]),
             make_pod("p", labels={"app": "db"}),
             LabelSelector(),
             id="a bare pod no Service selects gets none: no default spreading",
         ),
         pytest.param(
-            load(services=[service("svc", {"app": "web"}, namespace="other")]),
+            make_workloads(services=[service("svc", {"app": "web"}, namespace="other")]),
             make_pod("p", labels={"app": "web"}),
             LabelSelector(),
             id="a Service of another namespace does not select the pod",
         ),
         pytest.param(
-            load(services=[service("headless", None)]),
+            make_workloads(services=[service("headless", None)]),
             make_pod("p", labels={"app": "web"}),
             LabelSelector(),
             id="a Service with a nil selector matches nothing, not everything",
         ),
         pytest.param(
-            load(services=[service("all", {})]),
+            make_workloads(services=[service("all", {})]),
             make_pod("p", labels={"app": "web"}),
             LabelSelector(),
             id="a Service with an empty selector matches the pod and adds no requirement",
         ),
         pytest.param(
-            load(
+            make_workloads(
                 services=[service("web", {"app": "web"}), service("tier", {"tier": "front"})],
                 replicasets=[controller("web-5d8f", {"matchLabels": {"pod-template-hash": "5d8f"}})],
             ),
@@ -121,7 +113,7 @@ def test_get_pod_services(i: int, expected: list[str]) -> None:
             id="every matching Service's selector merged, the ReplicaSet's requirements added",
         ),
         pytest.param(
-            load(
+            make_workloads(
                 services=[service("web", {"app": "web"})],
                 replicationcontrollers=[controller("rc", {"app": "web", "rc": "1"})],
             ),
@@ -130,25 +122,25 @@ def test_get_pod_services(i: int, expected: list[str]) -> None:
             id="a ReplicationController's selector is merged into the Services' label set",
         ),
         pytest.param(
-            load(statefulsets=[controller("db", {"matchLabels": {"app": "db"}})]),
+            make_workloads(statefulsets=[controller("db", {"matchLabels": {"app": "db"}})]),
             owned("db", {"app": "db"}, kind="StatefulSet"),
             LabelSelector((), (Requirement("app", "In", ("db",)),)),
             id="a StatefulSet's selector",
         ),
         pytest.param(
-            load(replicasets=[controller("rs1", FOO_EXISTS)]),
+            make_workloads(replicasets=[controller("rs1", FOO_EXISTS)]),
             owned("rs1", {"foo": "tar"}, api_version="extensions/v1beta1"),
             LabelSelector(),
             id="an owner of another group/version is not a supported controller",
         ),
         pytest.param(
-            load(replicasets=[controller("rs1", None)]),
+            make_workloads(replicasets=[controller("rs1", None)]),
             owned("rs1", {"foo": "tar"}),
             LabelSelector(),
             id="a ReplicaSet with a nil selector adds nothing",
         ),
         pytest.param(
-            load(
+            make_workloads(
                 replicasets=[
                     controller("rs1", {"matchExpressions": [{"key": "foo", "operator": "Exists", "values": ["x"]}]})
                 ]
@@ -158,7 +150,7 @@ def test_get_pod_services(i: int, expected: list[str]) -> None:
             id="a ReplicaSet whose selector LabelSelectorAsSelector refuses adds nothing",
         ),
         pytest.param(
-            load(replicasets=[controller("rs1", FOO_EXISTS)]),
+            make_workloads(replicasets=[controller("rs1", FOO_EXISTS)]),
             make_pod("p", labels={"foo": "tar"}),
             LabelSelector(),
             id="a pod without a controller reference is not matched to a ReplicaSet by its labels",
@@ -171,7 +163,7 @@ def test_default_selector(workloads: Workloads, pod: Pod, expected: LabelSelecto
 
 def test_a_conflicting_replicaset_selector_is_anded_so_it_selects_nothing() -> None:
     """`selector.Add(r...)` ANDs the ReplicaSet's requirements with the Services' set; they never override it."""
-    workloads = load(
+    workloads = make_workloads(
         services=[service("web", {"app": "web"})],
         replicasets=[controller("rs", {"matchLabels": {"app": "other"}})],
     )
@@ -210,13 +202,13 @@ def test_informer_events_keep_the_services_current(events: list[tuple[str, dict]
 
 
 def test_an_unreadable_service_is_dropped_with_a_reason() -> None:
-    workloads = load(services=[service("web", {"app": "web"})])
+    workloads = make_workloads(services=[service("web", {"app": "web"})])
     workloads, problem = apply_event(workloads, "services", "MODIFIED", service("web", {"app": 7}))  # type: ignore[dict-item]
     assert problem == "service default/web: spec.selector must be a map of strings"
     assert default_selector(workloads, make_pod("p", labels={"app": "web"})).empty
 
 
 def test_a_deleted_controller_no_longer_adds_its_selector() -> None:
-    workloads = load(replicasets=[controller("rs1", FOO_EXISTS)])
+    workloads = make_workloads(replicasets=[controller("rs1", FOO_EXISTS)])
     workloads, _ = apply_event(workloads, "replicasets", "DELETED", controller("rs1", FOO_EXISTS))
     assert default_selector(workloads, owned("rs1", {"foo": "tar"})).empty

@@ -10,14 +10,13 @@ import pytest
 
 from cluster.parse import parse_node, parse_pod
 from cluster.snapshot import Snapshot
-from cluster.spread import Workloads, apply_event
 from scoring.framework import PodInfo
 from scoring.heuristic import HeuristicTier
 from scoring.plugins.image_locality import ImageLocality
 from scoring.plugins.inter_pod_affinity import InterPodAffinity
 from scoring.plugins.pod_topology_spread import PodTopologySpread
 from scoring.runtime import KUBE_SCORE_WEIGHTS
-from tests.builders import make_node, make_pod, node_json, pod_json
+from tests.builders import make_node, make_pod, make_workloads, node_json, pod_json
 
 PTS = "TestPodTopologySpreadScore @ k8s 008b3652"
 PTS_EMPTY_NODES = "TestPreScoreStateEmptyNodes @ k8s 38f68d59"
@@ -30,20 +29,10 @@ BAR = {"matchExpressions": [{"key": "bar", "operator": "Exists"}]}
 RS = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-5d8f", "uid": "rs-1", "controller": True}
 
 
-def workloads(**objects: list[dict]) -> Workloads:
-    """The Services and controllers the informers would have reported, by resource (`objs` upstream)."""
-    out = Workloads()
-    for resource, items in objects.items():
-        for raw in items:
-            out, problem = apply_event(out, resource, "ADDED", raw)
-            assert problem is None
-    return out
-
-
-FOO_SERVICE = workloads(
+FOO_SERVICE = make_workloads(
     services=[{"metadata": {"name": "svc", "namespace": "default"}, "spec": {"selector": {"foo": ""}}}]
 )
-WEB_RS = workloads(
+WEB_RS = make_workloads(
     replicasets=[{"metadata": {"name": "web-5d8f"}, "spec": {"selector": {"matchLabels": {"app": "web"}}}}]
 )
 
@@ -220,7 +209,7 @@ def zone_node(name: str, zone: str | None) -> object:
     return make_node(name, labels={"topology.kubernetes.io/zone": zone} if zone else {})
 
 
-RS1_FOO = workloads(
+RS1_FOO = make_workloads(
     replicasets=[
         {
             "metadata": {"name": "rs1", "namespace": "default"},
