@@ -126,14 +126,14 @@ def _timestamps(states: Sequence[NodeState]) -> np.ndarray:
     return np.array(values, dtype=float).reshape(len(states))
 
 
-Labelled = Mapping[str, Mapping[tuple[tuple[str, str], ...], Mapping[int, int]]]
+Labelled = Mapping[str, Mapping[frozenset[tuple[str, str]], Mapping[int, int]]]
 
 
 def _labelled_change(labelled: Labelled, i: int, pod: Pod, sign: int) -> Labelled:
     """`labelled` with `pod` added on (sign 1) or removed from (sign -1) node `i`; shares the other entries."""
     if pod.deleting:
         return labelled
-    labels = tuple(sorted(pod.labels.items()))
+    labels = frozenset(pod.labels.items())
     in_namespace = dict(labelled.get(pod.namespace, {}))
     per_node = dict(in_namespace.get(labels, {}))
     count = per_node.get(i, 0) + sign
@@ -257,12 +257,12 @@ class Snapshot:
         counts = np.array([len(g) for g in self.pods_on], dtype=np.int64)
         anti = tuple((i, p) for i, group in enumerate(self.pods_on) for p in group if p.has_required_anti_affinity)
         affine = tuple((i, p) for i, group in enumerate(self.pods_on) for p in group if p.has_pod_affinity_terms)
-        labelled: dict[str, dict[tuple[tuple[str, str], ...], dict[int, int]]] = {}
+        labelled: dict[str, dict[frozenset[tuple[str, str]], dict[int, int]]] = {}
         for i, group in enumerate(self.pods_on):
             for pod in group:
                 if not pod.deleting:
                     sets = labelled.setdefault(pod.namespace, {})
-                    per_node = sets.setdefault(tuple(sorted(pod.labels.items())), {})
+                    per_node = sets.setdefault(frozenset(pod.labels.items()), {})
                     per_node[i] = per_node.get(i, 0) + 1
         return replace(
             self,

@@ -82,7 +82,7 @@ def default_selector(workloads: Workloads, pod: Pod) -> LabelSelector:
             if (api_version, kind) == REPLICATION_CONTROLLER and selector is not None:
                 merged.update(selector.match_labels)  # `labels.Merge`: the RC's value wins, as upstream
             elif selector is not None:
-                expressions = _requirements(selector)
+                expressions = _added(merged, selector)
     return LabelSelector(tuple(sorted(merged.items())), expressions)
 
 
@@ -91,11 +91,13 @@ def _set_matches(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool
     return all(labels.get(k) == v for k, v in selector.items())
 
 
-def _requirements(selector: LabelSelector) -> tuple[Requirement, ...]:
-    """A ReplicaSet's or StatefulSet's selector as requirements to add (`selector.Add(r...)`): its matchLabels as
-    equality requirements, then its expressions."""
-    labels = tuple(Requirement(k, "In", (v,)) for k, v in selector.match_labels)
-    return labels + selector.match_expressions
+def _added(merged: dict[str, str], selector: LabelSelector) -> tuple[Requirement, ...]:
+    """A ReplicaSet's or StatefulSet's selector ANDed to the Services' (`selector.Add(r...)`): each matchLabels pair
+    joins `merged` (the same requirement), unless `merged` holds another value for its key, when it stays a
+    requirement of its own (and the two select nothing together); its expressions are added as they are."""
+    conflicting = tuple(Requirement(k, "In", (v,)) for k, v in selector.match_labels if merged.get(k, v) != v)
+    merged.update((k, v) for k, v in selector.match_labels if k not in merged)
+    return conflicting + selector.match_expressions
 
 
 # -- the informers' objects --------------------------------------------------------------------------------------

@@ -90,8 +90,12 @@ def _counts_per_node(selector: LabelSelector | None, pod: Pod, snapshot: Snapsho
     """Pods `selector` matches in the pod's namespace, not terminating, per node (all nodes): upstream's
     `countPodsMatchSelector`, matched once per label set (`Snapshot.labelled`)."""
     counts = np.zeros(len(snapshot), dtype=np.int64)
+    if selector is None:
+        return counts
+    pairs = frozenset(selector.match_labels)
+    expressions = LabelSelector((), selector.match_expressions)
     for labels, per_node in snapshot.labelled.get(pod.namespace, {}).items():
-        if selector_matches(selector, dict(labels)):
+        if pairs <= labels and (expressions.empty or selector_matches(expressions, dict(labels))):
             counts[list(per_node)] += list(per_node.values())
     return counts
 

@@ -1,5 +1,7 @@
 """The snapshot's bookkeeping: what placing and removing a pod changes, and what it must not."""
 
+from dataclasses import replace
+
 import numpy as np
 
 from cluster import nodestate
@@ -45,6 +47,31 @@ def test_stale_telemetry_ages_into_unknown():
     aged = snapshot.aged(now=1200.0, max_age_seconds=120)
     assert np.isnan(aged.metrics[0]).all()
     assert not aged.states[0].known
+
+
+WEB = frozenset({("app", "web")})
+DB = frozenset({("app", "db")})
+
+
+def test_the_label_set_index_follows_every_change_and_never_the_original():
+    """What PodTopologySpread counts: per namespace and label set, the non-terminating pods on each node."""
+    base = Snapshot.build(
+        [make_node("a"), make_node("b")],
+        [make_pod("x", node="a", labels={"app": "web"}), make_pod("o", node="a", labels={"app": "db"})],
+    )
+    assert base.labelled == {"default": {WEB: {0: 1}, DB: {0: 1}}}
+    placed = base.with_pod(make_pod("y", labels={"app": "web"}), "b").with_pod(
+        make_pod("z", labels={"app": "web"}), "b"
+    )
+    assert placed.labelled["default"][WEB] == {0: 1, 1: 2}
+    assert base.labelled["default"][WEB] == {0: 1}
+    emptied = placed.without_pod(next(p for p in placed.pods_on[0] if p.name == "x"))
+    assert emptied.labelled == {"default": {WEB: {1: 2}, DB: {0: 1}}}
+    terminating = replace(make_pod("y", node="b", labels={"app": "web"}), deleting=True)
+    assert emptied.replace_pod(terminating).labelled["default"][WEB] == {1: 1}
+    relabelled = emptied.replace_pod(make_pod("y", node="b", labels={"app": "db"}))
+    assert relabelled.labelled["default"] == {WEB: {1: 1}, DB: {0: 1, 1: 1}}
+    assert emptied.labelled["default"][WEB] == {1: 2}
 
 
 def test_the_services_and_controllers_outlive_a_change_of_nodes():
