@@ -1,9 +1,10 @@
 """Reading snapshots and pod manifests from files, for `decide`, the demo and the benchmarks.
 
-A snapshot is a Kubernetes `List` of Nodes and Pods (and optionally Namespaces, and the storage objects volume
+A snapshot is a Kubernetes `List` of Nodes and Pods (and optionally Namespaces, the storage objects volume
 binding reads: PersistentVolumeClaims, PersistentVolumes, StorageClasses, CSINodes, CSIDrivers,
-CSIStorageCapacities) in JSON or YAML, exactly as
-`kubectl get nodes,pods -A -o json` prints it; a pod file is one Pod, a `List` of pods, or
+CSIStorageCapacities, and the Services, ReplicationControllers, ReplicaSets and StatefulSets PodTopologySpread's
+default constraints select pods by) in JSON or YAML, exactly as `kubectl get nodes,pods -A -o json` prints it; a
+pod file is one Pod, a `List` of pods, or
 a multi-document YAML of pods. Errors name the file and the object so the user can fix it.
 """
 
@@ -11,10 +12,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeGuard
 
-from cluster import nodestate
+from cluster import nodestate, spread
 from cluster.objects import Node, Pod, RawObject
 from cluster.parse import ManifestError, parse_node, parse_pod
 from cluster.snapshot import Snapshot
+from cluster.spread import Workloads
 from cluster.userfiles import UserFileError, json_document, read_text, yaml_documents
 from cluster.volumes import ADDED, Volumes, apply_event
 
@@ -25,6 +27,12 @@ STORAGE_KINDS = {
     "CSINode": "csinodes",
     "CSIDriver": "csidrivers",
     "CSIStorageCapacity": "csistoragecapacities",
+}
+SPREAD_KINDS = {
+    "Service": "services",
+    "ReplicationController": "replicationcontrollers",
+    "ReplicaSet": "replicasets",
+    "StatefulSet": "statefulsets",
 }
 
 
@@ -73,6 +81,7 @@ def load_snapshot(path: str | Path, *, warn: nodestate.Warn | None = None) -> Sn
     pods: list[Pod] = []
     namespaces: dict[str, dict[str, str]] = {}
     volumes = Volumes()
+    workloads = Workloads()
     for position, obj in enumerate(objects(path)):
         kind = _kind(obj, path, position)
         try:
@@ -89,6 +98,10 @@ def load_snapshot(path: str | Path, *, warn: nodestate.Warn | None = None) -> Sn
                 volumes, problem = apply_event(volumes, STORAGE_KINDS[kind], ADDED, obj)
                 if problem is not None:
                     raise ManifestError(problem)
+            elif kind in SPREAD_KINDS:
+                workloads, problem = spread.apply_event(workloads, SPREAD_KINDS[kind], ADDED, obj)
+                if problem is not None:
+                    raise ManifestError(problem)
         except ManifestError as exc:
             raise ManifestError(f"{path}: {exc}") from exc
     if not nodes:
@@ -97,7 +110,7 @@ def load_snapshot(path: str | Path, *, warn: nodestate.Warn | None = None) -> Sn
         n.name: nodestate.parse(n.annotations.get(nodestate.ANNOTATION), node=n.name, warn=warn or (lambda _: None))
         for n in nodes
     }
-    return Snapshot.build(nodes, pods, states=states, namespaces=namespaces, volumes=volumes)
+    return Snapshot.build(nodes, pods, states=states, namespaces=namespaces, volumes=volumes, workloads=workloads)
 
 
 def load_pods(path: str | Path) -> list[Pod]:

@@ -220,7 +220,7 @@ class Pod:
     images: tuple[str, ...] = ()
     """Init containers' then containers' images, as written in the spec."""
     controller: tuple[str, ...] = ()
-    """The controlling ownerReference as (apiVersion, kind, uid); empty when none."""
+    """The controlling ownerReference as (apiVersion, kind, uid, name); empty when none."""
     limits: Mapping[str, int] = field(default_factory=dict)
     """CPU and memory limits of the app containers, summed; a resource is absent when a container leaves it
     unbounded (`resources.pod_limits`)."""

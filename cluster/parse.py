@@ -412,11 +412,11 @@ def _images(raw: Any) -> dict[str, int]:
 
 
 def _controller(raw: Any) -> tuple[str, ...]:
-    """The ownerReference with `controller: true` as (apiVersion, kind, uid), `metav1.GetControllerOf`."""
+    """The ownerReference with `controller: true` as (apiVersion, kind, uid, name), `metav1.GetControllerOf`."""
     for ref in raw if isinstance(raw, list) else ():
         if isinstance(ref, Mapping) and ref.get("controller") is True and ref.get("uid"):
             api_version, kind = _intern(str(ref.get("apiVersion") or "")), _intern(str(ref.get("kind") or ""))
-            return _shared((api_version, kind, str(ref["uid"])))
+            return _shared((api_version, kind, str(ref["uid"]), _intern(str(ref.get("name") or ""))))
     return ()
 
 

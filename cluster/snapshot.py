@@ -20,6 +20,7 @@ from cluster.labels import LabelIndex
 from cluster.needs import DIMENSIONS, parse_needs
 from cluster.nodestate import METRIC_NAMES, STATS, NodeState
 from cluster.objects import NAMESPACE_NAME_LABEL, Node, Pod, Taint
+from cluster.spread import Workloads
 from cluster.volumes import Volumes
 
 if TYPE_CHECKING:
@@ -125,25 +126,30 @@ def _timestamps(states: Sequence[NodeState]) -> np.ndarray:
     return np.array(values, dtype=float).reshape(len(states))
 
 
-Owned = Mapping[str, Mapping[int, int]]
+Labelled = Mapping[str, Mapping[frozenset[tuple[str, str]], Mapping[int, int]]]
 
 
-def _owned_change(owned: Owned, i: int, pod: Pod, sign: int) -> Owned:
-    """`owned` with `pod` added on (sign 1) or removed from (sign -1) node `i`; shares the other entries."""
-    if not pod.controller or pod.deleting:
-        return owned
-    uid = pod.controller[2]
-    per_node = dict(owned.get(uid, {}))
+def _labelled_change(labelled: Labelled, i: int, pod: Pod, sign: int) -> Labelled:
+    """`labelled` with `pod` added on (sign 1) or removed from (sign -1) node `i`; shares the other entries."""
+    if pod.deleting:
+        return labelled
+    labels = frozenset(pod.labels.items())
+    in_namespace = dict(labelled.get(pod.namespace, {}))
+    per_node = dict(in_namespace.get(labels, {}))
     count = per_node.get(i, 0) + sign
     if count > 0:
         per_node[i] = count
     else:
         per_node.pop(i, None)
-    changed = dict(owned)
     if per_node:
-        changed[uid] = per_node
+        in_namespace[labels] = per_node
     else:
-        changed.pop(uid, None)
+        in_namespace.pop(labels, None)
+    changed = dict(labelled)
+    if in_namespace:
+        changed[pod.namespace] = in_namespace
+    else:
+        changed.pop(pod.namespace, None)
     return changed
 
 
@@ -174,12 +180,14 @@ class Snapshot:
     """Pods with required anti-affinity and their node index (kube-scheduler keeps this list too)."""
     affine: tuple[tuple[int, Pod], ...] = ()
     """Pods whose affinity terms weigh on other pods' scores (`Pod.has_pod_affinity_terms`), with their node."""
-    owned: Mapping[str, Mapping[int, int]] = field(default_factory=dict)
-    """Controller uid → node index → its running, non-terminating pods there (kube-scheduler's
-    `PodsWithOwnerRef`): how PodTopologySpread's default constraints find a pod's siblings."""
+    labelled: Labelled = field(default_factory=dict)
+    """Namespace → a label set → node index → the non-terminating pods there with exactly those labels: the
+    pods of one workload share their labels, so a spread selector is matched once per label set, not per pod."""
     namespaces: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     volumes: Volumes = field(default_factory=Volumes)
     """The claims, volumes, storage classes, CSINodes, CSIDrivers and CSIStorageCapacities the volume plugins read."""
+    workloads: Workloads = field(default_factory=Workloads)
+    """The Services' and controllers' selectors PodTopologySpread's default constraints select pods by."""
     fresh: "Fresh | None" = None
     """The pods placed since each node's telemetry and what they add (`cluster.estimate.apply`); None when
     the snapshot was built without placement times (the telemetry is then as published)."""
@@ -199,6 +207,7 @@ class Snapshot:
         states: Mapping[str, NodeState] | None = None,
         namespaces: Mapping[str, Mapping[str, str]] | None = None,
         volumes: Volumes | None = None,
+        workloads: Workloads | None = None,
     ) -> "Snapshot":
         """A snapshot of `nodes` with the bound, non-terminal `pods` placed on them."""
         table = NodeTable.build(nodes)
@@ -226,6 +235,7 @@ class Snapshot:
             telemetry=Telemetry.of(node_states),
             namespaces=all_namespaces,
             volumes=volumes or Volumes(),
+            workloads=workloads or Workloads(),
         )
         return snapshot._recount()
 
@@ -247,11 +257,12 @@ class Snapshot:
         counts = np.array([len(g) for g in self.pods_on], dtype=np.int64)
         anti = tuple((i, p) for i, group in enumerate(self.pods_on) for p in group if p.has_required_anti_affinity)
         affine = tuple((i, p) for i, group in enumerate(self.pods_on) for p in group if p.has_pod_affinity_terms)
-        owned: dict[str, dict[int, int]] = {}
+        labelled: dict[str, dict[frozenset[tuple[str, str]], dict[int, int]]] = {}
         for i, group in enumerate(self.pods_on):
             for pod in group:
-                if pod.controller and not pod.deleting:
-                    per_node = owned.setdefault(pod.controller[2], {})
+                if not pod.deleting:
+                    sets = labelled.setdefault(pod.namespace, {})
+                    per_node = sets.setdefault(frozenset(pod.labels.items()), {})
                     per_node[i] = per_node.get(i, 0) + 1
         return replace(
             self,
@@ -262,7 +273,7 @@ class Snapshot:
             declared=declared,
             anti_affinity=anti,
             affine=affine,
-            owned=owned,
+            labelled=labelled,
         )
 
     # -- reading ---------------------------------------------------------------------------------
@@ -325,9 +336,9 @@ class Snapshot:
         old = next((p for p in self.pods_on[i] if p.key == pod.key), None)
         group = tuple(pod if p.key == pod.key else p for p in self.pods_on[i])
         changed = replace(self, pods_on=(*self.pods_on[:i], group, *self.pods_on[i + 1 :]))
-        if old is not None and (old.controller, old.deleting) != (pod.controller, pod.deleting):
-            owned = _owned_change(self.owned, i, old, -1)
-            changed = replace(changed, owned=_owned_change(owned, i, pod, 1))
+        if old is not None and (old.labels, old.deleting) != (pod.labels, pod.deleting):
+            labelled = _labelled_change(self.labelled, i, old, -1)
+            changed = replace(changed, labelled=_labelled_change(labelled, i, pod, 1))
         if old is not None and old.has_pod_affinity_terms != pod.has_pod_affinity_terms:
             affine = tuple(e for e in self.affine if e[1].key != pod.key)
             changed = replace(changed, affine=(*affine, (i, pod)) if pod.has_pod_affinity_terms else affine)
@@ -366,7 +377,7 @@ class Snapshot:
             declared=declared,
             anti_affinity=anti,
             affine=affine,
-            owned=_owned_change(self.owned, i, pod, sign),
+            labelled=_labelled_change(self.labelled, i, pod, sign),
             namespaces=namespaces,
         )
 
@@ -386,7 +397,9 @@ class Snapshot:
         """The snapshot over a new node set, keeping pods and telemetry of the nodes that remain."""
         pods = [p for _, p in self.all_pods()]
         states = {s.node: s for s in self.states}
-        return Snapshot.build(nodes, pods, states=states, namespaces=self.namespaces, volumes=self.volumes)
+        return Snapshot.build(
+            nodes, pods, states=states, namespaces=self.namespaces, volumes=self.volumes, workloads=self.workloads
+        )
 
     def aged(self, *, now: float, max_age_seconds: float) -> "Snapshot":
         """The contract's staleness rule at decision time: too-old NodeStates become unknown."""

@@ -18,13 +18,14 @@ from typing import Any
 
 import numpy as np
 
-from cluster import estimate, nodestate, resize
+from cluster import estimate, nodestate, resize, spread
 from cluster.clock import Clock
 from cluster.needs import CLASS_ANNOTATION, DIMENSIONS, NOISY_ANNOTATION, SENSITIVITY_ANNOTATION
 from cluster.nodestate import NodeState
 from cluster.objects import NAMESPACE_NAME_LABEL, Node, Pod, RawObject
 from cluster.parse import ManifestError, parse_namespace, parse_node, parse_pod
 from cluster.snapshot import NodeTable, Snapshot
+from cluster.spread import Workloads
 from cluster.volumes import Volumes, apply_event
 from telemetry.sources import Source
 
@@ -228,6 +229,8 @@ class SchedulerCache:
         self._volumes = Volumes()
         """The claims, volumes, storage classes, CSINodes, CSIDrivers and capacities (`cluster.volumes`), in every
         snapshot."""
+        self._workloads = Workloads()
+        """The Services' and controllers' selectors (`cluster.spread`), in every snapshot."""
         self._snapshot: Snapshot | None = None
         self._version = 0
         """Bumped by every change to what the filters see (not by a confirmed pod re-read)."""
@@ -331,6 +334,20 @@ class SchedulerCache:
             self._set_volumes(volumes)
             return True
 
+    def workload_event(self, resource: str, kind: str, raw: RawObject) -> None:
+        """Apply a Service's or controller's event (`cluster.spread.RESOURCES`). It changes only whose pods the
+        default spread constraints count, a score, so no pod that did not fit fits now (upstream's
+        PodTopologySpread registers no Service or controller event either)."""
+        with self._lock:
+            workloads, problem = spread.apply_event(self._workloads, resource, kind, raw)
+            if problem is not None:
+                self._warn(f"ignoring {problem}")
+            if workloads is self._workloads:
+                return
+            self._workloads = workloads
+            if self._snapshot is not None:
+                self._snapshot = replace(self._snapshot, workloads=workloads)
+
     def volumes(self) -> Volumes:
         with self._lock:
             return self._volumes
@@ -406,7 +423,8 @@ class SchedulerCache:
     # -- internals (lock held) ----------------------------------------------------------------------
 
     def _built(self) -> Snapshot:
-        """The snapshot, built from the nodes, pods, telemetry and namespaces if a change dropped it."""
+        """The snapshot, built from the nodes, pods, telemetry, namespaces, storage objects and workloads if a
+        change dropped it."""
         if self._snapshot is None:
             self._snapshot = Snapshot.build(
                 self._nodes.values(),
@@ -414,6 +432,7 @@ class SchedulerCache:
                 states=self._states,
                 namespaces=self._namespaces,
                 volumes=self._volumes,
+                workloads=self._workloads,
             )
         return self._snapshot
 

@@ -356,10 +356,10 @@ def _crowding(placements: Sequence[Placement]) -> list[str]:
     return [
         f"Why {node} took {count} of {len(placed)} pods: each pod goes where it is predicted to meet the least "
         f"interference, and {node} kept winning; nothing here pushes back. Soft spreading (PodTopologySpread's "
-        "system defaults) applies to the pods of a ReplicaSet, StatefulSet or ReplicationController; these are "
-        "bare pods of different workloads, which kube-scheduler would spread only if a Service selected them "
-        "(this scheduler does not watch Services). kube-scheduler's default scoring spreads by free capacity "
-        "instead (NodeResourcesFit), as the default column shows."
+        "system defaults) applies to the pods a Service or their ReplicaSet, StatefulSet or ReplicationController "
+        "selects; these are bare pods of different workloads that no Service selects, which kube-scheduler does "
+        "not spread either. kube-scheduler's default scoring spreads by free capacity instead (NodeResourcesFit), "
+        "as the default column shows."
     ]
 
 

@@ -48,6 +48,10 @@ RESOURCE_PATHS = {
     "csinodes": "/apis/storage.k8s.io/v1/csinodes",
     "csidrivers": "/apis/storage.k8s.io/v1/csidrivers",
     "csistoragecapacities": "/apis/storage.k8s.io/v1/csistoragecapacities",
+    "services": "/api/v1/services",
+    "replicationcontrollers": "/api/v1/replicationcontrollers",
+    "replicasets": "/apis/apps/v1/replicasets",
+    "statefulsets": "/apis/apps/v1/statefulsets",
 }
 
 log = logging.getLogger(__name__)

@@ -19,6 +19,7 @@ from typing import Any
 from cluster.clock import Clock
 from cluster.objects import Pod, RawObject
 from cluster.snapshot import Snapshot
+from cluster.spread import RESOURCES as WORKLOAD_RESOURCES
 from cluster.volumes import RESOURCES as STORAGE_RESOURCES
 from runtime.cache import ADDED, DELETED, MODIFIED, SchedulerCache
 from runtime.kube import Kube, SharedInformer
@@ -42,8 +43,9 @@ POD_SELECTOR = "status.phase!=Succeeded,status.phase!=Failed"
 INFORMERS = ("nodes", "namespaces", "poddisruptionbudgets", "pods")
 """The informers whose first list readiness waits for, in the order they start: pods last, onto known nodes and
 namespaces."""
-INFORMER_NAMES = (*INFORMERS[:-1], *STORAGE_RESOURCES, INFORMERS[-1])
-"""Every informer in the order they start, the storage ones (first lists awaited in `start`) before pods."""
+INFORMER_NAMES = (*INFORMERS[:-1], *STORAGE_RESOURCES, *WORKLOAD_RESOURCES, INFORMERS[-1])
+"""Every informer in the order they start, the storage and workload ones (first lists awaited in `start`) before
+pods."""
 
 
 @dataclass(frozen=True)
@@ -132,27 +134,30 @@ class Scheduler:
         for kind in (ADDED, MODIFIED, DELETED):
             budgets.add_event_handler(kind, self._handler(kind, self.preemptor.budget_event, "pdb_informer"))
         budgets.start()
-        storage = self._storage_informers()
+        listed = self._listed_informers()
         pods = self.kube.informer("pods", field_selector=POD_SELECTOR, on_synced=self._synced["pods"].set)
         for kind in (ADDED, MODIFIED, DELETED):
             pods.add_event_handler(kind, self._handler(kind, self._on_pod, "pod_informer"))
         pods.start()
-        self._informers = [nodes, namespaces, budgets, *storage, pods]
+        self._informers = [nodes, namespaces, budgets, *listed, pods]
         for i in range(self.settings.decision_workers):
             self._spawn(f"decide-{i}", self._work)
         self._spawn("ticker", self._tick)
         return self
 
-    def _storage_informers(self) -> list[SharedInformer]:
-        """Started informers feeding the storage objects to the cache, their first lists awaited together (60 s at
-        most, as the node informer's): a pod decided before its claim is known would be refused for a claim that
-        exists. Without the permission to list them, pods without claims are still scheduled after that wait."""
+    def _listed_informers(self) -> list[SharedInformer]:
+        """Started informers feeding the storage objects and the Services and workload controllers to the cache,
+        their first lists awaited together (60 s at most, as the node informer's): a pod decided before its claim
+        is known would be refused for a claim that exists, and one decided before its Service is known would not
+        be spread. Without the permission to list them, pods are still scheduled after that wait (those with claims
+        refused, none spread by the default constraints)."""
         informers, synced = [], []
-        for resource in STORAGE_RESOURCES:
+        handlers = {r: self._on_storage for r in STORAGE_RESOURCES} | {r: self._on_workload for r in WORKLOAD_RESOURCES}
+        for resource, on_event in handlers.items():
             listed = threading.Event()
             informer = self.kube.informer(resource, on_synced=listed.set)
             for kind in (ADDED, MODIFIED, DELETED):
-                apply = functools.partial(self._on_storage, resource)
+                apply = functools.partial(on_event, resource)
                 informer.add_event_handler(kind, self._handler(kind, apply, f"{resource}_informer"))
             informer.start()
             informers.append(informer)
@@ -259,6 +264,9 @@ class Scheduler:
     def _on_storage(self, resource: str, kind: str, raw: RawObject) -> None:
         if self.cache.volume_event(resource, kind, raw):
             self.queue.move_all()
+
+    def _on_workload(self, resource: str, kind: str, raw: RawObject) -> None:
+        self.cache.workload_event(resource, kind, raw)
 
     def _on_pod(self, kind: str, raw: RawObject) -> None:
         change = self.cache.pod_event(kind, raw)

@@ -55,11 +55,20 @@ CLUSTER: tuple[Permission, ...] = (
     Permission("watch", "csidrivers", group="storage.k8s.io", why="the CSIDriver informer's watch"),
     Permission("list", "csistoragecapacities", group="storage.k8s.io", why="free storage per topology (VolumeBinding)"),
     Permission("watch", "csistoragecapacities", group="storage.k8s.io", why="the CSIStorageCapacity informer's watch"),
+    Permission("list", "services", why="the Service informer's list (PodTopologySpread's default selector)"),
+    Permission("watch", "services", why="the Service informer's watch"),
+    Permission("list", "replicationcontrollers", why="the ReplicationController informer's list (default spreading)"),
+    Permission("watch", "replicationcontrollers", why="the ReplicationController informer's watch"),
+    Permission("list", "replicasets", group="apps", why="the ReplicaSet informer's list (default spreading)"),
+    Permission("watch", "replicasets", group="apps", why="the ReplicaSet informer's watch"),
+    Permission("list", "statefulsets", group="apps", why="the StatefulSet informer's list (default spreading)"),
+    Permission("watch", "statefulsets", group="apps", why="the StatefulSet informer's watch"),
     Permission("create", "events", why="Scheduled and FailedScheduling events"),
     Permission("patch", "events", why="the repeat count of an aggregated FailedScheduling event"),
 )
 """Granted cluster-wide (a ClusterRole): pods of every namespace, every node, the namespaces, the disruption
-budgets preemption reads and the storage objects volume binding reads. No write on a pod but its binding, status,
+budgets preemption reads, the storage objects volume binding reads and the Services and workload controllers
+whose selectors PodTopologySpread's default constraints spread a pod by. No write on a pod but its binding, status,
 eviction and delete (preemption's victims, a delete only for one whose budget the preemption knowingly violates):
 the decision annotations travel in the Binding. Claims and volumes are patched only by
 PreBind (`runtime.volumes`)."""

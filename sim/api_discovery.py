@@ -22,6 +22,7 @@ _SUBRESOURCE_VERBS = {
     "log": ["get"],
 }
 _SUBRESOURCE_GROUPS = {"Eviction": {"group": "policy", "version": "v1"}}  # served under core, typed in policy/v1
+_ALL = ("Pod", "Service", "ReplicationController", "ReplicaSet", "StatefulSet")  # `kubectl get all` (of these)
 
 
 def version_info(git_version: str) -> JSON:
@@ -58,7 +59,7 @@ def _entries(resource: Resource) -> list[JSON]:
     }
     if resource.short_names:
         main["shortNames"] = list(resource.short_names)
-    if resource.kind == "Pod":
+    if resource.kind in _ALL:
         main["categories"] = ["all"]
     entries = [main]
     for sub, kind in resource.subresources.items():

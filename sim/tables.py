@@ -22,6 +22,17 @@ def _column(name: str, description: str, *, priority: int = 0, fmt: str = "", ki
 _NAME = _column("Name", "Name must be unique within a namespace.", fmt="name")
 _AGE = _column("Age", "CreationTimestamp is a timestamp representing the server time when this object was created.")
 
+_REPLICAS = [  # printers.go's replicaSetColumnDefinitions, which replication controllers share
+    _NAME,
+    _column("Desired", "Number of desired pods", kind="integer"),
+    _column("Current", "Number of actual pods", kind="integer"),
+    _column("Ready", "Number of ready pods", kind="integer"),
+    _AGE,
+    _column("Containers", "Names of each container in the template.", priority=1),
+    _column("Images", "Images referenced by each container in the template.", priority=1),
+    _column("Selector", "Label selector for pods. Must match the template's labels.", priority=1),
+]
+
 COLUMNS: dict[str, list[JSON]] = {
     "Pod": [
         _NAME,
@@ -47,6 +58,24 @@ COLUMNS: dict[str, list[JSON]] = {
         _column("Container-Runtime", "ContainerRuntime Version reported by the node.", priority=1),
     ],
     "Namespace": [_NAME, _column("Status", "The status of the namespace"), _AGE],
+    "Service": [
+        _NAME,
+        _column("Type", "The type of the service."),
+        _column("Cluster-IP", "The IP address of the service."),
+        _column("External-IP", "The external IP address of the service."),
+        _column("Port(s)", "The ports of the service."),
+        _AGE,
+        _column("Selector", "The selector of the service.", priority=1),
+    ],
+    "ReplicationController": _REPLICAS,
+    "ReplicaSet": _REPLICAS,
+    "StatefulSet": [
+        _NAME,
+        _column("Ready", "Number of the pod with ready state"),
+        _AGE,
+        _column("Containers", "Names of each container in the template.", priority=1),
+        _column("Images", "Images referenced by each container in the template.", priority=1),
+    ],
     "Lease": [_NAME, _column("Holder", "holderIdentity contains the identity of the holder of a current lease."), _AGE],
     "PersistentVolumeClaim": [
         _NAME,
@@ -432,7 +461,95 @@ def _pdb_cells(pdb: JSON, now: float) -> list[Any]:
     ]
 
 
+def _label_set(labels: Any) -> str:
+    """`labels.FormatLabels`: `k=v` pairs sorted by key, `<none>` when empty."""
+    pairs = sorted((labels or {}).items())
+    return ",".join(f"{k}={v}" for k, v in pairs) or "<none>"
+
+
+def _label_selector(selector: Any) -> str:
+    """`metav1.LabelSelectorAsSelector(...).String()`: requirements sorted by key; `<none>` for nil, empty for all."""
+    if not isinstance(selector, dict):
+        return "<none>"
+    parts = [(k, f"{k}={v}") for k, v in (selector.get("matchLabels") or {}).items()]
+    for expression in selector.get("matchExpressions") or []:
+        key, operator = expression.get("key", ""), expression.get("operator", "")
+        values = ",".join(sorted(expression.get("values") or []))
+        text = {"In": f"{key} in ({values})", "NotIn": f"{key} notin ({values})", "DoesNotExist": f"!{key}"}
+        parts.append((key, text.get(operator, key)))
+    return ",".join(text for _, text in sorted(parts))
+
+
+def _ports(ports: Any) -> str:
+    """`makePortString`: `port[:nodePort]/protocol` each, `<none>` without ports."""
+    out = []
+    for port in ports or []:
+        node_port = f":{port['nodePort']}" if port.get("nodePort") else ""
+        out.append(f"{port.get('port')}{node_port}/{port.get('protocol', 'TCP')}")
+    return ",".join(out) or "<none>"
+
+
+def _external_ip(spec: JSON, status: JSON) -> str:
+    """`getServiceExternalIP` (not wide): the external IPs, a load balancer's ingress or `<pending>`, the
+    external name."""
+    kind, external = spec.get("type") or "ClusterIP", list(spec.get("externalIPs") or [])
+    if kind == "ExternalName":
+        return str(spec.get("externalName") or "")
+    if kind == "LoadBalancer":
+        ingress = [i.get("ip") or i.get("hostname") for i in (status.get("loadBalancer") or {}).get("ingress") or []]
+        addresses = [a for a in ingress if a] + external
+        return ",".join(addresses) or "<pending>"
+    return ",".join(external) or "<none>"
+
+
+def _service_cells(service: JSON, now: float) -> list[Any]:
+    spec, status, meta = service.get("spec") or {}, service.get("status") or {}, service["metadata"]
+    return [
+        meta["name"],
+        spec.get("type") or "ClusterIP",
+        spec.get("clusterIP") or "<none>",
+        _external_ip(spec, status),
+        _ports(spec.get("ports")),
+        _since(meta.get("creationTimestamp"), now),
+        _label_set(spec.get("selector")),
+    ]
+
+
+def _template(spec: JSON) -> tuple[str, str]:
+    """The template's container names and images, comma-joined (`layoutContainerCells`)."""
+    containers = ((spec.get("template") or {}).get("spec") or {}).get("containers") or []
+    return ",".join(str(c.get("name", "")) for c in containers), ",".join(str(c.get("image", "")) for c in containers)
+
+
+def _replica_cells(selector: Callable[[Any], str]) -> Callable[[JSON, float], list[Any]]:
+    """A ReplicaSet's or ReplicationController's row, its selector shown by `selector` (a label selector, a map)."""
+
+    def cells(controller: JSON, now: float) -> list[Any]:
+        spec, status, meta = controller.get("spec") or {}, controller.get("status") or {}, controller["metadata"]
+        return [
+            meta["name"],
+            int(spec.get("replicas") or 0),
+            int(status.get("replicas") or 0),
+            int(status.get("readyReplicas") or 0),
+            _since(meta.get("creationTimestamp"), now),
+            *_template(spec),
+            selector(spec.get("selector")),
+        ]
+
+    return cells
+
+
+def _stateful_set_cells(sts: JSON, now: float) -> list[Any]:
+    spec, status, meta = sts.get("spec") or {}, sts.get("status") or {}, sts["metadata"]
+    ready = f"{int(status.get('readyReplicas') or 0)}/{int(spec.get('replicas') or 0)}"
+    return [meta["name"], ready, _since(meta.get("creationTimestamp"), now), *_template(spec)]
+
+
 _CELLS: dict[str, Callable[[JSON, float], list[Any]]] = {
+    "Service": _service_cells,
+    "ReplicationController": _replica_cells(_label_set),
+    "ReplicaSet": _replica_cells(_label_selector),
+    "StatefulSet": _stateful_set_cells,
     "PersistentVolumeClaim": _pvc_cells,
     "PersistentVolume": _pv_cells,
     "StorageClass": _storage_class_cells,

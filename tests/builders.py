@@ -2,8 +2,10 @@
 
 from typing import Any
 
+from cluster import spread
 from cluster.objects import Node, Pod
 from cluster.parse import parse_node, parse_pod
+from cluster.spread import Workloads
 
 Raw = dict[str, Any]
 
@@ -100,3 +102,14 @@ def claim_json(name: str, storage_class: str, *, size: str = "1Gi", namespace: s
         "metadata": {"name": name, "namespace": namespace},
         "spec": spec,
     }
+
+
+def make_workloads(**objects: list[Raw]) -> Workloads:
+    """The Services and controllers (by informer resource: `services=[...]`, `replicasets=[...]`) as their
+    informers' ADDED events leave them; an object that cannot be read fails the test."""
+    workloads = Workloads()
+    for resource, items in objects.items():
+        for raw in items:
+            workloads, problem = spread.apply_event(workloads, resource, "ADDED", raw)
+            assert problem is None, problem
+    return workloads

@@ -215,3 +215,38 @@ def test_storage_objects_in_the_snapshot_are_honoured(tmp_path, claim, node, rea
     assert decision["node"] == node
     if reason:
         assert reason in decision["reason"]
+
+
+def _web_pod(name: str, node: str = "") -> dict:
+    spec = {"containers": [{"name": "c"}], **({"nodeName": node} if node else {})}
+    return {"kind": "Pod", "metadata": {"name": name, "namespace": "default", "labels": {"app": "web"}}, "spec": spec}
+
+
+WEB_SERVICE = {
+    "kind": "Service",
+    "metadata": {"name": "web", "namespace": "default"},
+    "spec": {"selector": {"app": "web"}},
+}
+
+
+@pytest.mark.parametrize(
+    ("objects", "expected"),
+    [
+        pytest.param([WEB_SERVICE], {"n1": 33, "n2": 100}, id="a Service in the snapshot spreads the pods it selects"),
+        pytest.param([], {"n1": 0, "n2": 0}, id="without one the bare pod is not spread (Skip: 0 everywhere)"),
+    ],
+)
+def test_services_in_the_snapshot_select_whom_the_default_constraints_spread(tmp_path, objects, expected):
+    nodes = [
+        {"kind": "Node", "metadata": {"name": n, "labels": {"kubernetes.io/hostname": n}},
+         "status": {"allocatable": {"cpu": "8", "memory": "32Gi", "pods": "110"}}}
+        for n in ("n1", "n2")
+    ]  # fmt: skip
+    snapshot = tmp_path / "snapshot.json"
+    placed = [_web_pod(f"web-{i}", "n1") for i in range(3)]
+    snapshot.write_text(json.dumps({"kind": "List", "items": [*nodes, *placed, *objects]}))
+    pods = tmp_path / "pod.json"
+    pods.write_text(json.dumps(_web_pod("web-3")))
+    result = decide("--snapshot", str(snapshot), "--pod", str(pods), "--json", "--tier", "heuristic")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["plugin_scores"]["PodTopologySpread"] == expected

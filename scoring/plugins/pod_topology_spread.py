@@ -12,15 +12,13 @@ NormalizeScore reverses it so the emptiest domain scores 100. A pod without cons
 gets the system default constraints (`plugin.go`'s `systemDefaultConstraints`: hostname maxSkew 3,
 zone maxSkew 5, ScheduleAnyway), with nodes lacking the zone label still spread by hostname.
 
-Upstream selects the default constraints' pods with `helper.DefaultSelector`: the selectors of the
-Services, ReplicationControllers, ReplicaSets and StatefulSets that match the pod, read from informers.
-This scheduler watches none of those, so it uses the pod's controller instead: a pod controlled by a
-ReplicaSet, StatefulSet or ReplicationController is spread against the pods with the same controller
-uid (kube-scheduler counts those the same way, through `NodeInfo.PodsWithOwnerRef`). Those are the pods
-the controller's selector selects, unless someone hand-labels a bare pod to match it. A pod with no such
-controller (a bare pod, a Job's, a DaemonSet's) gets no default spreading even if a Service selects it:
-without Services the scheduler cannot see that, and guessing siblings from labels alone would spread
-pods that merely share a label.
+The default constraints count the pods `helper.DefaultSelector` selects (`cluster.spread.default_selector`):
+the selectors of the Services in the pod's namespace that select it and of its controlling
+ReplicationController, ReplicaSet or StatefulSet, from the Service and controller informers the snapshot
+carries (`Snapshot.workloads`). A bare pod a Service selects is spread against the Service's pods; a pod no
+Service selects and no known controller owns (a Job's, a DaemonSet's, a bare one) gets no default spreading,
+as upstream (an empty selector skips). The system defaults are all `ScheduleAnyway`, so, as upstream's
+`buildDefaultConstraints(pod, DoNotSchedule)` finds none of them, they never filter.
 """
 
 import math
@@ -32,6 +30,7 @@ import numpy as np
 from cluster.labels import selector_matches
 from cluster.objects import LabelSelector, Pod, Requirement, TopologySpreadConstraint
 from cluster.snapshot import Snapshot
+from cluster.spread import default_selector
 from scoring.framework import MAX_NODE_SCORE, Failures, PodInfo
 from scoring.plugins.node_affinity import required_mask
 from scoring.plugins.taint_toleration import first_untolerated
@@ -45,8 +44,6 @@ SYSTEM_DEFAULT_CONSTRAINTS = (
     TopologySpreadConstraint(3, HOSTNAME, "ScheduleAnyway", None),
     TopologySpreadConstraint(5, ZONE, "ScheduleAnyway", None),
 )
-# `helper.DefaultSelector`'s controllers, as (apiVersion, kind) of the pod's controller reference.
-SPREAD_CONTROLLERS = frozenset({("v1", "ReplicationController"), ("apps/v1", "ReplicaSet"), ("apps/v1", "StatefulSet")})
 
 
 def _selector(constraint: TopologySpreadConstraint, pod: Pod) -> LabelSelector | None:
@@ -73,40 +70,42 @@ class _Soft:
 
     constraints: tuple[TopologySpreadConstraint, ...]
     selectors: tuple[LabelSelector | None, ...]
-    owner: str
-    """The controller uid whose pods count (system defaults), or "" to count by selector."""
     require_all_keys: bool
+    """False for the system defaults (`systemDefaulted`): a node without the zone label is still scored."""
 
 
-def soft_constraints(pod: Pod) -> _Soft | None:
-    """The pod's `ScheduleAnyway` constraints, or the system defaults for a controlled pod without any."""
+def soft_constraints(pod: Pod, snapshot: Snapshot) -> _Soft | None:
+    """The pod's `ScheduleAnyway` constraints or, for a pod without any, the system defaults over
+    `DefaultSelector`'s pods; None when there is nothing to spread (PreScore's Skip)."""
     if pod.topology_spread:
         own = tuple(c for c in pod.topology_spread if c.when_unsatisfiable == "ScheduleAnyway")
-        return _Soft(own, tuple(_selector(c, pod) for c in own), "", True) if own else None
-    if pod.controller and pod.controller[:2] in SPREAD_CONTROLLERS:
-        return _Soft(SYSTEM_DEFAULT_CONSTRAINTS, (None, None), pod.controller[2], False)
-    return None
+        return _Soft(own, tuple(_selector(c, pod) for c in own), True) if own else None
+    selector = default_selector(snapshot.workloads, pod)
+    if selector.empty:
+        return None
+    return _Soft(SYSTEM_DEFAULT_CONSTRAINTS, (selector,) * len(SYSTEM_DEFAULT_CONSTRAINTS), False)
 
 
-def _counts_per_node(soft: _Soft, c: int, pod: Pod, snapshot: Snapshot) -> np.ndarray:
-    """Matching, non-terminating pods per node (all nodes) for constraint `c`."""
+def _counts_per_node(selector: LabelSelector | None, pod: Pod, snapshot: Snapshot) -> np.ndarray:
+    """Pods `selector` matches in the pod's namespace, not terminating, per node (all nodes): upstream's
+    `countPodsMatchSelector`, matched once per label set (`Snapshot.labelled`)."""
     counts = np.zeros(len(snapshot), dtype=np.int64)
-    if soft.owner:
-        per_node = snapshot.owned.get(soft.owner, {})
-        if per_node:
-            counts[list(per_node)] = list(per_node.values())
+    if selector is None:
         return counts
-    selector = soft.selectors[c]
-    for i, other in snapshot.all_pods():
-        if not other.deleting and other.namespace == pod.namespace and selector_matches(selector, other.labels):
-            counts[i] += 1
+    pairs = frozenset(selector.match_labels)
+    expressions = LabelSelector((), selector.match_expressions)
+    for labels, per_node in snapshot.labelled.get(pod.namespace, {}).items():
+        if pairs <= labels and (expressions.empty or selector_matches(expressions, dict(labels))):
+            counts[list(per_node)] += list(per_node.values())
     return counts
 
 
 def spread_scores(pod: Pod, snapshot: Snapshot, feasible: np.ndarray) -> np.ndarray | None:
     """PreScore, Score and NormalizeScore over the feasible nodes; None when the pod has nothing to spread."""
-    soft = soft_constraints(pod)
-    if soft is None or not len(snapshot):
+    if not len(snapshot):
+        return None
+    soft = soft_constraints(pod, snapshot)
+    if soft is None:
         return None
     labels = snapshot.table.labels
     columns = [labels.column(c.topology_key)[0] for c in soft.constraints]
@@ -115,8 +114,11 @@ def spread_scores(pod: Pod, snapshot: Snapshot, feasible: np.ndarray) -> np.ndar
     honours_affinity = any(c.node_affinity_policy == "Honor" for c in soft.constraints)
     affinity = required_mask(pod, snapshot) if honours_affinity else None
     raw = np.zeros(len(feasible), dtype=float)
-    for c, (constraint, codes) in enumerate(zip(soft.constraints, columns, strict=True)):
-        per_node = _counts_per_node(soft, c, pod, snapshot)
+    counted_by: dict[LabelSelector | None, np.ndarray] = {}
+    for constraint, selector, codes in zip(soft.constraints, soft.selectors, columns, strict=True):
+        if selector not in counted_by:
+            counted_by[selector] = _counts_per_node(selector, pod, snapshot)
+        per_node = counted_by[selector]
         present = codes[feasible] >= 0
         if constraint.topology_key == HOSTNAME:
             weight = math.log(int(scored.sum()) + 2)

@@ -1,11 +1,13 @@
 """The snapshot's bookkeeping: what placing and removing a pod changes, and what it must not."""
 
+from dataclasses import replace
+
 import numpy as np
 
 from cluster import nodestate
-from cluster.parse import parse_pod
 from cluster.snapshot import Snapshot
-from tests.builders import make_node, make_pod, pod_json
+from cluster.spread import Workloads
+from tests.builders import make_node, make_pod
 
 
 def test_with_pod_and_without_pod_are_inverse_and_leave_the_original_alone():
@@ -47,27 +49,36 @@ def test_stale_telemetry_ages_into_unknown():
     assert not aged.states[0].known
 
 
-def _owned_pod(name: str, node: str = "", *, uid: str = "rs-1", deleting: bool = False):
-    raw = pod_json(name, node=node)
-    raw["metadata"]["ownerReferences"] = [
-        {"apiVersion": "apps/v1", "kind": "ReplicaSet", "uid": uid, "controller": True}
-    ]
-    if deleting:
-        raw["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
-    return parse_pod(raw)
+WEB = frozenset({("app", "web")})
+DB = frozenset({("app", "db")})
 
 
-def test_the_controller_index_follows_every_change_and_never_the_original():
-    base = Snapshot.build([make_node("a"), make_node("b")], [_owned_pod("x", "a"), _owned_pod("o", "a", uid="rs-2")])
-    assert base.owned == {"rs-1": {0: 1}, "rs-2": {0: 1}}
-    placed = base.with_pod(_owned_pod("y"), "b").with_pod(_owned_pod("z"), "b")
-    assert placed.owned["rs-1"] == {0: 1, 1: 2}
-    assert base.owned["rs-1"] == {0: 1}
-    emptied = placed.without_pod(placed.pods_on[0][0])
-    assert emptied.owned == {"rs-1": {1: 2}, "rs-2": {0: 1}}
-    terminating = emptied.replace_pod(_owned_pod("y", "b", deleting=True))
-    assert terminating.owned["rs-1"] == {1: 1}
-    assert emptied.owned["rs-1"] == {1: 2}
+def test_the_label_set_index_follows_every_change_and_never_the_original():
+    """What PodTopologySpread counts: per namespace and label set, the non-terminating pods on each node."""
+    base = Snapshot.build(
+        [make_node("a"), make_node("b")],
+        [make_pod("x", node="a", labels={"app": "web"}), make_pod("o", node="a", labels={"app": "db"})],
+    )
+    assert base.labelled == {"default": {WEB: {0: 1}, DB: {0: 1}}}
+    placed = base.with_pod(make_pod("y", labels={"app": "web"}), "b").with_pod(
+        make_pod("z", labels={"app": "web"}), "b"
+    )
+    assert placed.labelled["default"][WEB] == {0: 1, 1: 2}
+    assert base.labelled["default"][WEB] == {0: 1}
+    emptied = placed.without_pod(next(p for p in placed.pods_on[0] if p.name == "x"))
+    assert emptied.labelled == {"default": {WEB: {1: 2}, DB: {0: 1}}}
+    terminating = replace(make_pod("y", node="b", labels={"app": "web"}), deleting=True)
+    assert emptied.replace_pod(terminating).labelled["default"][WEB] == {1: 1}
+    relabelled = emptied.replace_pod(make_pod("y", node="b", labels={"app": "db"}))
+    assert relabelled.labelled["default"] == {WEB: {1: 1}, DB: {0: 1, 1: 1}}
+    assert emptied.labelled["default"][WEB] == {1: 2}
+
+
+def test_the_services_and_controllers_outlive_a_change_of_nodes():
+    """`with_nodes` rebuilds the snapshot; PodTopologySpread's default selectors must come along."""
+    workloads = Workloads().with_service("default", "web", {"app": "web"})
+    snapshot = Snapshot.build([make_node("a")], workloads=workloads)
+    assert snapshot.with_nodes([make_node("a"), make_node("b")]).workloads is workloads
 
 
 def test_pods_with_affinity_terms_are_listed_for_scoring():

@@ -106,6 +106,14 @@ def test_a_healthy_cluster_passes_every_check(
         "permission watch csidrivers.storage.k8s.io",
         "permission list csistoragecapacities.storage.k8s.io",
         "permission watch csistoragecapacities.storage.k8s.io",
+        "permission list services",
+        "permission watch services",
+        "permission list replicationcontrollers",
+        "permission watch replicationcontrollers",
+        "permission list replicasets.apps",
+        "permission watch replicasets.apps",
+        "permission list statefulsets.apps",
+        "permission watch statefulsets.apps",
         "permission create events",
         "permission patch events",
     ]
@@ -151,6 +159,22 @@ def test_a_misconfigured_setup_names_each_problem_and_its_fix(
     assert status == 1
     assert table.count("FAIL") == 3
     assert "3 fail" in table.strip().splitlines()[-1]
+
+
+def test_a_denied_workload_informer_is_named_with_its_rbac_fix(
+    emulator: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without `list` on replicasets the default spread constraints would miss every Deployment's pods."""
+    emulator.faults.deny("list", "replicasets")
+    status, rows = check(capsys, "--server", emulator.url, "--config", write_config(tmp_path))
+    assert status == 1
+    assert {name for name, verdict in verdicts(rows).items() if verdict == "fail"} == {
+        "permission list replicasets.apps"
+    }
+    row = rows["permission list replicasets.apps"]
+    assert row["detail"].startswith("denied (emulator rule --deny list:replicasets)")
+    assert row["detail"].endswith("needed for: the ReplicaSet informer's list (default spreading)")
+    assert 'grant `list` on `replicasets` (apiGroups: ["apps"])' in row["fix"] and "deploy/rbac.yaml" in row["fix"]
 
 
 def test_a_refused_token_fails_without_showing_it(

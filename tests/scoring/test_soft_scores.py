@@ -1,9 +1,8 @@
 """The soft score plugins against kube-scheduler's own unit-test cases.
 
 Each case is an upstream test case, cited by test function and name with the commit of
-kubernetes/kubernetes it was read at; nodes, pods and expected scores are upstream's unless the case
-says what was adapted (this scheduler has no Service informer, so "pods match service" cases use a
-ReplicaSet controller reference instead: see `scoring.plugins.pod_topology_spread`).
+kubernetes/kubernetes it was read at; nodes, pods, Services, ReplicaSets and expected scores are upstream's
+unless the case says what was adapted.
 """
 
 import numpy as np
@@ -17,9 +16,11 @@ from scoring.plugins.image_locality import ImageLocality
 from scoring.plugins.inter_pod_affinity import InterPodAffinity
 from scoring.plugins.pod_topology_spread import PodTopologySpread
 from scoring.runtime import KUBE_SCORE_WEIGHTS
-from tests.builders import make_node, make_pod, node_json, pod_json
+from tests.builders import make_node, make_pod, make_workloads, node_json, pod_json
 
 PTS = "TestPodTopologySpreadScore @ k8s 008b3652"
+PTS_EMPTY_NODES = "TestPreScoreStateEmptyNodes @ k8s 38f68d59"
+PTS_SKIP = "TestPreScoreSkip @ k8s 38f68d59"
 IPA = "TestPreferredAffinity @ k8s 030880a5"
 IL = "TestImageLocalityPriority @ k8s 01e014c7"
 HOSTNAME = "kubernetes.io/hostname"
@@ -28,9 +29,17 @@ BAR = {"matchExpressions": [{"key": "bar", "operator": "Exists"}]}
 RS = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-5d8f", "uid": "rs-1", "controller": True}
 
 
-def scores(plugin, pod, nodes, failed=(), existing=(), namespaces=None) -> dict[str, int]:
+FOO_SERVICE = make_workloads(
+    services=[{"metadata": {"name": "svc", "namespace": "default"}, "spec": {"selector": {"foo": ""}}}]
+)
+WEB_RS = make_workloads(
+    replicasets=[{"metadata": {"name": "web-5d8f"}, "spec": {"selector": {"matchLabels": {"app": "web"}}}}]
+)
+
+
+def scores(plugin, pod, nodes, failed=(), existing=(), namespaces=None, objs=None) -> dict[str, int]:
     """The plugin's normalised scores of `nodes` (the feasible ones); `failed` nodes exist but failed filters."""
-    snapshot = Snapshot.build([*nodes, *failed], existing, namespaces=namespaces)
+    snapshot = Snapshot.build([*nodes, *failed], existing, namespaces=namespaces, workloads=objs)
     feasible = np.array(sorted(snapshot.node_index(n.name) for n in nodes), dtype=np.int64)
     result = plugin.score(PodInfo.of(pod, snapshot), snapshot, feasible)
     if result is None:
@@ -123,12 +132,12 @@ SPREAD_CASES = [
         id=f"{PTS}: one constraint on node, all 4 nodes are candidates, maxSkew=3",
     ),
     pytest.param(
-        parse_pod({**pod_json("p", labels={"foo": ""}), "metadata": {"name": "p", "ownerReferences": [RS]}}),
+        make_pod("p", labels={"foo": ""}),
         ABCD,
         [],
-        placed({"node-a": 4, "node-b": 3, "node-c": 2, "node-d": 1}, owner=RS),
+        placed({"node-a": 4, "node-b": 3, "node-c": 2, "node-d": 1}),
         {"node-a": 44, "node-b": 66, "node-c": 77, "node-d": 100},
-        id=f"{PTS}: system defaulting, nodes don't have zone, pods match service (a ReplicaSet's pods here)",
+        id=f"{PTS}: system defaulting, nodes don't have zone, pods match service",
     ),
     pytest.param(
         incoming(spread(1, HOSTNAME)),
@@ -187,28 +196,103 @@ SPREAD_CASES = [
 
 @pytest.mark.parametrize(("pod", "nodes", "failed", "existing", "expected"), SPREAD_CASES)
 def test_pod_topology_spread_score(pod, nodes, failed, existing, expected):
-    assert scores(PodTopologySpread(), pod, nodes, failed, existing) == expected
+    assert scores(PodTopologySpread(), pod, nodes, failed, existing, objs=FOO_SERVICE) == expected
 
 
-def test_a_bare_pod_without_constraints_is_not_spread():
-    """No controller and no Service informer: upstream's DefaultSelector would be empty too, so Skip."""
+def replica(labels: dict[str, str], owner: dict = RS) -> object:
+    raw = pod_json("p", labels=labels)
+    raw["metadata"]["ownerReferences"] = [owner]
+    return parse_pod(raw)
+
+
+def zone_node(name: str, zone: str | None) -> object:
+    return make_node(name, labels={"topology.kubernetes.io/zone": zone} if zone else {})
+
+
+RS1_FOO = make_workloads(
+    replicasets=[
+        {
+            "metadata": {"name": "rs1", "namespace": "default"},
+            "spec": {"selector": {"matchExpressions": [{"key": "foo", "operator": "Exists"}]}},
+        }
+    ]
+)
+RS1 = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "rs1", "uid": "rs1-uid", "controller": True}
+RS2 = {**RS1, "name": "rs2", "uid": "rs2-uid"}
+
+
+@pytest.mark.parametrize(
+    ("pod", "objs", "existing", "expected"),
+    [
+        pytest.param(
+            replica({"foo": "tar", "baz": "sup"}, RS1),
+            RS1_FOO,
+            [],
+            # hostname maxSkew 3 gives every node 2, zone maxSkew 5 the zoned ones 4 more: 6, 6, 2, 2 normalised
+            {"node-a": 33, "node-b": 33, "node-c": 100, "node-d": 100},
+            id=f"{PTS_EMPTY_NODES}: system default constraints and a replicaset (nodes without a zone are scored, "
+            "as one more zone; the normalised scores are ours)",
+        ),
+        pytest.param(
+            replica({"foo": "tar", "baz": "sup"}, RS1),
+            RS1_FOO,
+            placed({"node-a": 2, "node-c": 1}, labels={"foo": "x"}) + placed({"node-b": 3}, labels={"bar": ""}),
+            # host (w=log 6): a 2w+2, b 2, c w+2, d 2; zone (w=log 4, mars holds 2, the unlabelled zone 1, scored
+            # only on labelled nodes): a and b 2w+4. Rounded 12, 9, 4, 2; normalised 100*(14-s)/12
+            {"node-a": 16, "node-b": 41, "node-c": 83, "node-d": 100},
+            id=f"{PTS_EMPTY_NODES}: system default constraints and a replicaset, with the replicaset's pods placed "
+            "(ours: its selector counts foo pods, not bar pods)",
+        ),
+        pytest.param(
+            replica({"foo": "bar", "baz": "sup"}, RS2),
+            RS1_FOO,
+            placed({"node-a": 3}),
+            {},
+            id=f"{PTS_SKIP}: default constraints and a replicaset that doesn't match (system defaults here)",
+        ),
+    ],
+)
+def test_system_default_constraints_select_by_the_replicaset(pod, objs, existing, expected):
+    nodes = [
+        zone_node("node-a", "mars"),
+        zone_node("node-b", "mars"),
+        zone_node("node-c", None),
+        zone_node("node-d", None),
+    ]
+    assert scores(PodTopologySpread(), pod, nodes, existing=existing, objs=objs) == expected
+
+
+def test_a_bare_pod_no_service_selects_is_not_spread():
+    """No Service selects it and no controller owns it: DefaultSelector is empty, so PreScore skips."""
     assert scores(PodTopologySpread(), make_pod("p", labels={"foo": ""}), ABCD, existing=placed({"node-a": 2})) == {}
 
 
-def test_default_constraints_count_only_the_same_controllers_pods():
+def test_a_bare_pod_a_service_selects_is_spread_against_the_services_pods():
+    pod = make_pod("p", labels={"foo": ""})
+    existing = placed({"node-a": 3}) + placed({"node-b": 3}, labels={"bar": ""})
+    got = scores(
+        PodTopologySpread(), pod, [make_node("node-a"), make_node("node-b")], existing=existing, objs=FOO_SERVICE
+    )
+    assert got == {"node-a": 33, "node-b": 100}  # raw 3·log 4 + 2 against 2, normalised
+
+
+def test_default_constraints_count_the_pods_the_controllers_selector_selects():
+    """Not the pods with the same owner: a hand-labelled bare pod the selector matches counts, another
+    ReplicaSet's pods with other labels do not (`countPodsMatchSelector`)."""
     other = {**RS, "uid": "rs-2", "name": "other"}
-    pod = parse_pod({**pod_json("p"), "metadata": {"name": "p", "ownerReferences": [RS]}})
-    existing = placed({"node-a": 3}, owner=RS) + placed({"node-b": 3}, owner=other)
-    got = scores(PodTopologySpread(), pod, [make_node("node-a"), make_node("node-b")], existing=existing)
-    assert got["node-b"] == 100
-    assert got["node-a"] < 100
+    pod = replica({"app": "web"})
+    existing = placed({"node-a": 3}, labels={"app": "web"}) + placed({"node-b": 3}, labels={"app": "db"}, owner=other)
+    got = scores(PodTopologySpread(), pod, [make_node("node-a"), make_node("node-b")], existing=existing, objs=WEB_RS)
+    assert got == {"node-a": 33, "node-b": 100}  # raw 3·log 4 + 2 against 2, normalised
 
 
 def test_default_constraints_ignore_terminating_siblings():
-    pod = parse_pod({**pod_json("p"), "metadata": {"name": "p", "ownerReferences": [RS]}})
-    leaving = pod_json("old", node="node-a")
+    pod = replica({"app": "web"})
+    leaving = pod_json("old", node="node-a", labels={"app": "web"})
     leaving["metadata"].update(ownerReferences=[RS], deletionTimestamp="2026-01-01T00:00:00Z")
-    got = scores(PodTopologySpread(), pod, [make_node("node-a"), make_node("node-b")], existing=[parse_pod(leaving)])
+    got = scores(
+        PodTopologySpread(), pod, [make_node("node-a"), make_node("node-b")], existing=[parse_pod(leaving)], objs=WEB_RS
+    )
     assert got == {"node-a": 100, "node-b": 100}
 
 
@@ -514,7 +598,7 @@ def test_default_weights_are_kube_schedulers():
 def test_replicas_of_one_replicaset_spread_across_equal_nodes():
     """Three replicas, no constraints: the heuristic places each on a node without a sibling."""
     tier = HeuristicTier(weights=KUBE_SCORE_WEIGHTS)
-    snapshot = Snapshot.build([make_node(n) for n in ("n1", "n2", "n3")])
+    snapshot = Snapshot.build([make_node(n) for n in ("n1", "n2", "n3")], workloads=WEB_RS)
     chosen = []
     for k in range(3):
         raw = pod_json(f"web-{k}", cpu="100m", memory="128Mi", labels={"app": "web"})
@@ -553,7 +637,7 @@ def test_node_images_are_read_leniently(images, expected):
 @pytest.mark.parametrize(
     ("refs", "expected"),
     [
-        pytest.param([RS], ("apps/v1", "ReplicaSet", "rs-1"), id="the controller reference"),
+        pytest.param([RS], ("apps/v1", "ReplicaSet", "rs-1", "web-5d8f"), id="the controller reference"),
         pytest.param([{**RS, "controller": False}], (), id="an owner that is not the controller"),
         pytest.param("junk", (), id="a malformed list"),
     ],

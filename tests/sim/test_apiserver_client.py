@@ -23,7 +23,14 @@ def status_of(exc: ApiException) -> dict:
 def test_discovery_and_version(api: client.ApiClient) -> None:
     assert client.VersionApi(api).get_code().git_version == "v1.32.0"
     groups = {g.name for g in client.ApisApi(api).get_api_versions().groups}
-    assert groups == {"coordination.k8s.io", "events.k8s.io", "authorization.k8s.io", "storage.k8s.io", "policy"}
+    assert groups == {
+        "apps",
+        "coordination.k8s.io",
+        "events.k8s.io",
+        "authorization.k8s.io",
+        "storage.k8s.io",
+        "policy",
+    }
     resources = {r.name for r in client.CoreV1Api(api).get_api_resources().resources}
     assert {"pods", "pods/binding", "pods/status", "nodes", "namespaces", "events", "bindings"} <= resources
 

@@ -1,4 +1,5 @@
-"""The kinds kube-scheduler's volume, preemption and namespace-selector plugins read, through the real client.
+"""The kinds kube-scheduler's volume, preemption, namespace-selector and default-spreading plugins read, through
+the real client.
 
 Each kind is created, listed by label, watched from a list's resourceVersion, patched and deleted as the
 real API server serves it (discovery entries included), and printed by the real kubectl with the columns of
@@ -48,6 +49,7 @@ class Kind:
 
 
 _SELECTOR = {"matchLabels": {"app": "web"}}
+_TEMPLATE = {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]}}
 KINDS = [
     pytest.param(Kind(client.CoreV1Api, "namespace", False, {}), id="namespaces are cluster-scoped"),
     pytest.param(
@@ -94,6 +96,24 @@ KINDS = [
     pytest.param(
         Kind(client.PolicyV1Api, "pod_disruption_budget", True, {"spec": {"minAvailable": 1, "selector": _SELECTOR}}),
         id="pod disruption budgets are policy/v1 and namespaced",
+    ),
+    pytest.param(Kind(client.CoreV1Api, "service", True, {"spec": {"selector": {"app": "web"}}}), id="services"),
+    pytest.param(
+        Kind(client.CoreV1Api, "replication_controller", True, {"spec": {"selector": {"app": "web"}}}),
+        id="replication controllers are core/v1",
+    ),
+    pytest.param(
+        Kind(client.AppsV1Api, "replica_set", True, {"spec": {"selector": _SELECTOR, "template": _TEMPLATE}}),
+        id="replica sets are apps/v1",
+    ),
+    pytest.param(
+        Kind(
+            client.AppsV1Api,
+            "stateful_set",
+            True,
+            {"spec": {"selector": _SELECTOR, "serviceName": "web", "template": _TEMPLATE}},
+        ),
+        id="stateful sets are apps/v1",
     ),
 ]
 
@@ -169,6 +189,10 @@ def test_storage_class_update_validation(api: client.ApiClient, change: dict[str
             id="storage serves classes, CSI nodes, drivers and capacities",
         ),
         pytest.param("policy/v1", {"poddisruptionbudgets", "poddisruptionbudgets/status"}, id="policy serves budgets"),
+        pytest.param(
+            "v1", {"services", "services/status", "replicationcontrollers"}, id="core serves services and RCs"
+        ),
+        pytest.param("apps/v1", {"replicasets", "statefulsets", "statefulsets/status"}, id="apps serves RSs and STSs"),
     ],
 )
 def test_discovery(api: client.ApiClient, group_version: str, expected: set[str]) -> None:
@@ -249,6 +273,25 @@ def storage_cluster(emulator: Emulator) -> Emulator:
         "poddisruptionbudgets",
         {"metadata": {"name": "web", "namespace": "default"}, "spec": {"maxUnavailable": "50%", "selector": _SELECTOR}},
     )
+    store.create(
+        "services",
+        {
+            "metadata": {"name": "web", "namespace": "default"},
+            "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}], "clusterIP": "10.96.0.10"},
+        },
+    )
+    store.create(
+        "replicasets",
+        {"metadata": {"name": "web-5d8f", "namespace": "default"}, "spec": {"replicas": 3, "selector": _SELECTOR}},
+    )
+    store.create(
+        "statefulsets",
+        {"metadata": {"name": "db", "namespace": "default"}, "spec": {"replicas": 2, "selector": _SELECTOR}},
+    )
+    store.create(
+        "replicationcontrollers",
+        {"metadata": {"name": "old", "namespace": "default"}, "spec": {"replicas": 1, "selector": {"app": "old"}}},
+    )
     return emulator
 
 
@@ -302,12 +345,44 @@ def storage_cluster(emulator: Emulator) -> Emulator:
             ["web", "N/A", "50%", "0"],
             id="a budget selecting no pods allows no disruption",
         ),
+        pytest.param(
+            "svc",
+            ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"],
+            ["web", "ClusterIP", "10.96.0.10", "<none>", "80/TCP"],
+            id="a Service defaults to ClusterIP and TCP",
+        ),
+        pytest.param(
+            "rs",
+            ["NAME", "DESIRED", "CURRENT", "READY", "AGE"],
+            ["web-5d8f", "3", "0", "0"],
+            id="a ReplicaSet no controller runs has no pods",
+        ),
+        pytest.param("sts", ["NAME", "READY", "AGE"], ["db", "0/2"], id="a StatefulSet's ready count"),
+        pytest.param("rc", ["NAME", "DESIRED", "CURRENT", "READY", "AGE"], ["old", "1", "0", "0"], id="an RC"),
+        pytest.param(
+            "rs -o wide",
+            ["NAME", "DESIRED", "CURRENT", "READY", "AGE", "CONTAINERS", "IMAGES", "SELECTOR"],
+            ["web-5d8f", "3", "0", "0", "app=web"],
+            id="the wide table shows the ReplicaSet's selector",
+        ),
     ],
 )
 def test_kubectl_get(
     storage_cluster: Emulator, tmp_path: Path, resource: str, header: list[str], row: list[str]
 ) -> None:
-    table = _kubectl(tmp_path, storage_cluster.url, "get", resource)
+    table = _kubectl(tmp_path, storage_cluster.url, "get", *resource.split())
     assert table[0][: len(header)] == header
     cells = [c for c in table[1] if not re.fullmatch(r"\d+s", c)]  # the age varies
     assert cells == row
+
+
+@pytest.mark.skipif(KUBECTL is None, reason=tools.missing("kubectl", "printing the emulator's tables"))
+def test_kubectl_gets_services_and_workload_controllers_together(storage_cluster: Emulator, tmp_path: Path) -> None:
+    """`kubectl get svc,rs,sts,rc`: one table per kind, each found through discovery by its short name."""
+    rows = _kubectl(tmp_path, storage_cluster.url, "get", "svc,rs,sts,rc", "-o", "name")
+    assert [row[0] for row in rows] == [
+        "service/web",
+        "replicaset.apps/web-5d8f",
+        "statefulset.apps/db",
+        "replicationcontroller/old",
+    ]
