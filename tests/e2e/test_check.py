@@ -86,6 +86,7 @@ def test_a_healthy_cluster_passes_every_check(
         "permission create pods/binding",
         "permission patch pods/status",
         "permission create pods/eviction",
+        "permission delete pods",
         "permission list nodes",
         "permission watch nodes",
         "permission list namespaces",
