@@ -6,8 +6,10 @@ InterferenceAware's worst weighted pressure read on the transformer's score scal
 - no target: the tier's pick stands;
 - the tier's pick is predicted to meet the target with `MARGIN` to spare: it stands;
 - otherwise the best-scored node predicted to meet it with margin; failing that, the node with the lowest
-  predicted P99, and when even that one misses the target the reason says so ("no node meets the 2 ms P99
-  target; best predicted 2.6 ms") and the decision counts on `ai_scheduler_slo_unmet_total`.
+  predicted P99 (the best-scored of those within `TIE` of it: a saturated dimension can make every node look
+  the same, and the tier's other scores then spread a burst), and when even that one misses the target the
+  reason says so ("no node meets the 2 ms P99 target; best predicted 2.6 ms") and the decision counts on
+  `ai_scheduler_slo_unmet_total`.
 
 A P99 in milliseconds needs the pod's P99 alone, which a pod spec does not carry and no NodeState measures. The
 rule reads the target as set with `TARGET_HEADROOM` over it: the median of target / P99 alone over the

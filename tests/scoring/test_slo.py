@@ -29,6 +29,14 @@ HALF_TARGET = TARGET / slo.TARGET_HEADROOM  # the predicted P99 at no slowdown
         pytest.param(TARGET, [5.0, 1.5, 1.1], [90, 60, 10], 0, 1, False, id="the best-scored node that meets it"),
         pytest.param(TARGET, [5.0, 4.0, 3.0], [90, 60, 10], 0, 2, True, id="none meets it: the best predicted"),
         pytest.param(TARGET, [5.0, 2.3], [90, 10], 0, 1, False, id="meeting it without margin beats missing it"),
+        pytest.param(
+            TARGET, [5.0, 5.0, 5.0], [70, 90, 80], 1, 1, True,
+            id="none meets it and the predictions tie: the best-scored, not the first in node order",
+        ),
+        pytest.param(
+            TARGET, [5.0, 5.04, 3.0, 3.02], [95, 90, 10, 60], 0, 3, True,
+            id="none meets it: the best-scored of the nodes within 1 % of the lowest prediction",
+        ),
     ],
 )
 def test_the_rule(target, slowdown, scores, best, expected, unmet):
