@@ -90,8 +90,26 @@ def _feasible(pod: Pod, snapshot: Snapshot) -> list[str]:
     return [snapshot.names[i] for i in outcome.feasible]
 
 
+@dataclass(frozen=True)
+class Replayed:
+    """One policy's trajectory through a scenario."""
+
+    outcomes: list[tuple[float, bool] | None]
+    """Each arrival's regret and whether it is latency-critical, in order (None: the policy left it unplaced)."""
+    state: ClusterState
+    """The cluster after the last arrival was placed."""
+    critical: list[str]
+    """The latency-critical arrivals placed (`namespace/name`), for their latency in `state`."""
+
+
 def replay(scene: scenarios.Scenario, decider: Decider, *, mode: str, seed: int) -> list[tuple[float, bool] | None]:
     """Each arrival's regret and whether it is latency-critical, in order (None: the policy left it unplaced)."""
+    return trajectory(scene, decider, mode=mode, seed=seed).outcomes
+
+
+def trajectory(scene: scenarios.Scenario, decider: Decider, *, mode: str, seed: int) -> Replayed:
+    """The scenario's arrivals decided by `decider` one by one, each on the snapshot a scheduler would see (the
+    pods placed since telemetry counted by `cluster.estimate`, as the real loop does), then bound."""
     arrived = scenarios.as_burst(scene) if mode == "burst" else scene
     nodes = [parse_node(n) for n in scene.nodes]
     placed: list[dict[str, Any]] = list(scene.pods)
@@ -99,6 +117,7 @@ def replay(scene: scenarios.Scenario, decider: Decider, *, mode: str, seed: int)
     published, states = scene.start, _states(state, now=scene.start, seed=seed)
     recent: list[tuple[Pod, float]] = []
     outcomes: list[tuple[float, bool] | None] = []
+    critical: list[str] = []
     for arrival in arrived.arrivals:
         if mode == "steady" and arrival.at - published >= PERIOD:
             published, states = arrival.at, _states(state, now=arrival.at, seed=seed)
@@ -111,10 +130,12 @@ def replay(scene: scenarios.Scenario, decider: Decider, *, mode: str, seed: int)
         target = workload(arrival.pod)
         cost = oracle.regret(state, target, decision.node, _feasible(pod, snapshot))
         outcomes.append((cost.ratio - 1, oracle.is_latency_critical(target)))
+        if oracle.is_latency_critical(target):
+            critical.append(target.key)
         placed.append(_bound(arrival.pod, decision.node))
         recent.append((parse_pod(placed[-1]), arrival.at))
         state = state.with_pod(target, decision.node)
-    return outcomes
+    return Replayed(outcomes, state, critical)
 
 
 def evaluate(
@@ -155,10 +176,14 @@ def _metrics(outcomes: Sequence[tuple[float, bool] | None]) -> FamilyMetrics:
 
 
 def policies(tier: Callable[[], TierDecider]) -> dict[str, Build]:
-    """The transformer tier (`tier` makes one; the heuristic takes what it declines), the heuristic tier,
-    kube-scheduler's default scoring and the load-aware peers, each as its own decision chain."""
+    """The transformer tier (`tier` makes one; the heuristic takes what it declines) and `rival_policies`, each
+    as its own decision chain."""
+    return {TRANSFORMER: lambda: Decider(heuristic=HeuristicTier(), tiers=[tier()]), **rival_policies()}
+
+
+def rival_policies() -> dict[str, Build]:
+    """The heuristic tier, kube-scheduler's default scoring and the load-aware peers."""
     chains: dict[str, Build] = {
-        TRANSFORMER: lambda: Decider(heuristic=HeuristicTier(), tiers=[tier()]),
         HEURISTIC: lambda: Decider(heuristic=HeuristicTier()),
         "default": lambda: Decider(heuristic=HeuristicTier(weights=KUBE_SCORE_WEIGHTS)),
     }

@@ -1,0 +1,39 @@
+"""The tuning clusters: training families only, seeds no shipped scenario uses, and an honest comparison."""
+
+import math
+
+import pytest
+
+from sim import scenario as scenarios
+from sim.dataset import EVAL_FAMILIES
+from training.evaluate import families, tuning
+
+
+def test_the_tuning_clusters_are_training_families_never_a_reported_scenario():
+    scenes = tuning.clusters(seeds=(501,))
+    assert {s.family for s in scenes} == {"kubeattention", "kubemarla", "datacenter"}
+    reported = {scenarios.load(name).seed for name in scenarios.builtin()}
+    assert not reported & set(tuning.SEEDS)
+    assert not {s.family for s in scenes} & {*scenarios.HELD_OUT_FAMILIES, *EVAL_FAMILIES}
+
+
+@pytest.mark.parametrize(
+    ("ours", "base", "expected"),
+    [
+        pytest.param([1.0, 4.0], [2.0, 2.0], 1.0, id="half and double cancel in the geometric mean"),
+        pytest.param([1.0, math.nan], [2.0, 2.0], 0.5, id="a cluster with no latency-critical pod is left out"),
+        pytest.param([math.nan], [2.0], math.nan, id="nothing comparable is undefined, not a win"),
+    ],
+)
+def test_relative_pooled_p99(ours, base, expected):
+    value = tuning.relative(ours, base)
+    assert (math.isnan(value) and math.isnan(expected)) or value == pytest.approx(expected)
+
+
+def test_a_replay_reports_its_final_cluster_and_the_pooled_p99_of_its_critical_pods():
+    (scene,) = tuning.clusters(seeds=(501,))[:1]
+    replayed = families.trajectory(scene, families.rival_policies()["default"](), mode="burst", seed=0)
+    placed = [o for o in replayed.outcomes if o is not None]
+    assert len(replayed.critical) == sum(lc for _, lc in placed) > 0
+    assert all(replayed.state.pod(key).node for key in replayed.critical)
+    assert tuning.pooled_p99(replayed, seed=scene.seed) > 0
