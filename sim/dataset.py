@@ -79,6 +79,27 @@ class Randomisation:
     """Share of decisions whose telemetry lags placement."""
     lag_pods: float = 0.3
     """In such a decision, each running pod was placed since the NodeState with this probability."""
+    critical_neighbours: float = 1.0
+    """Draw weight of each of `CRITICAL_NEIGHBOURS` among the family's running services (the families run no
+    latency-critical pod, so without them there would be no harm to learn)."""
+
+
+CRITICAL_NEIGHBOURS = ("nginx", "redis", "http-echo")
+"""Latency-critical training profiles a randomised cluster may already run (memcached is held out)."""
+
+
+def family_of(
+    name: str, *, profiles: Sequence[str] | None = None, randomise: Randomisation | None = None
+) -> generators.Family:
+    """The scenario family a decision is drawn from: its arrivals restricted to `profiles` when given, and with
+    latency-critical neighbours among its services when randomised."""
+    family = FAMILIES[name]
+    if profiles is not None:
+        family = replace(family, arrivals=dict.fromkeys(profiles, 1.0))
+    if randomise is not None and randomise.critical_neighbours > 0:
+        extra = dict.fromkeys(CRITICAL_NEIGHBOURS, randomise.critical_neighbours)
+        family = replace(family, background_profiles={**family.background_profiles, **extra})
+    return family
 
 
 @dataclass(frozen=True)
@@ -182,9 +203,7 @@ def generate(
         )
     plans = []
     for d in range(decisions):
-        family = FAMILIES[families[d % len(families)]]
-        if profiles is not None:
-            family = replace(family, arrivals=dict.fromkeys(profiles, 1.0))
+        family = family_of(families[d % len(families)], profiles=profiles, randomise=randomise)
         plans.append(generators.plan(rng, family, arrivals=1))
     chosen = [variants[(d // len(families)) % len(variants)] for d in range(decisions)]
     return _label(plans, rng, window=window, variants=chosen, randomise=randomise)

@@ -167,7 +167,12 @@ def _argmin(predictions: Mapping[str, Prediction], names: Iterable[str]) -> str 
 
 
 def inflicted(
-    state: ClusterState, pod: PodLike, node: str, *, calibration: Calibration = CALIBRATION
+    state: ClusterState,
+    pod: PodLike,
+    node: str,
+    *,
+    calibration: Calibration = CALIBRATION,
+    variant: Variant = CALIBRATED,
 ) -> dict[str, Harm]:
     """Predicted P99 of each latency-critical pod already on `node`, before and after `pod` joins it."""
     target = as_workload(pod)
@@ -176,8 +181,8 @@ def inflicted(
     for neighbour in state.on(node):
         if neighbour.key == target.key or not is_latency_critical(neighbour):
             continue
-        before_p99 = predict(state, neighbour, (node,), calibration=calibration)[node].p99_ms
-        after_p99 = predict(after, neighbour, (node,), calibration=calibration)[node].p99_ms
+        before_p99 = predict(state, neighbour, (node,), calibration=calibration, variant=variant)[node].p99_ms
+        after_p99 = predict(after, neighbour, (node,), calibration=calibration, variant=variant)[node].p99_ms
         harms[neighbour.key] = Harm(neighbour.key, before_p99, after_p99)
     return harms
 
