@@ -31,18 +31,17 @@ from cluster.config import DEFAULT_SCORE_WEIGHTS
 from scoring.decide import Decider
 from scoring.heuristic import HeuristicTier
 from scoring.runtime import KUBE_SCORE_WEIGHTS, PEERS
-from scoring.transformer import PROJECT_ROOT
 from scoring.transformer.model import Checkpoint, ModelConfig, Scorer
 from scoring.transformer.tier import TransformerTier
 from sim import dataset, interference
 from sim.dataset import Randomisation
 from training import counters, synthetic
 from training import fit as training
-from training.evaluate import heldout
+from training.evaluate import card, heldout
 
-LOFO_PATH = PROJECT_ROOT / "scoring" / "transformer" / "lofo.json"
-TRANSFORMER = "transformer"
-NO_ATTENTION = "transformer-no-attention"
+LOFO_PATH = card.LOFO
+TRANSFORMER = card.TRANSFORMER
+NO_ATTENTION = card.NO_ATTENTION
 REAL_WEIGHT = 10.0
 """As `training.train`'s: each measured group counts as this many simulated decisions."""
 
@@ -143,16 +142,6 @@ def run(
     return out
 
 
-def attention_earns_its_cost(table: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> bool:
-    """The ablation's rule: the block is kept only if, on the held-out variants, the model with it has the lower
-    mean regret on average and on at least half of them."""
-    pairs = [(by[TRANSFORMER]["mean_regret"], by[NO_ATTENTION]["mean_regret"]) for by in table.values()]
-    if not pairs:
-        return False
-    wins = sum(a < b for a, b in pairs)
-    return sum(a for a, _ in pairs) < sum(b for _, b in pairs) and 2 * wins >= len(pairs)
-
-
 def document(table: Mapping[str, Mapping[str, heldout.Metrics]], settings: LofoSettings) -> dict[str, Any]:
     """The JSON the model card renders (NaN written as null)."""
     return {
@@ -168,15 +157,6 @@ def document(table: Mapping[str, Mapping[str, heldout.Metrics]], settings: LofoS
             for variant, by_policy in table.items()
         },
     }
-
-
-def load(path: Path = LOFO_PATH) -> dict[str, Any] | None:
-    """The last leave-one-out result, or None when none was written (or it is unreadable)."""
-    try:
-        body = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return body if isinstance(body, dict) and isinstance(body.get("variants"), dict) else None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -211,7 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for variant, by_policy in table.items():
         line = ", ".join(f"{p} {m.mean_regret:.3f}" for p, m in by_policy.items())
         print(f"{variant}: {line}")
-    verdict = "keeps" if attention_earns_its_cost(body["variants"]) else "does not earn"
+    verdict = "earns" if card.attention_earns_its_cost(body["variants"]) else "does not earn"
     print(f"attention block {verdict} its cost on the held-out variants; written to {args.out}")
     return 0
 

@@ -8,7 +8,7 @@ from scoring.breaker import CircuitBreaker, State, reporting_listener
 from scoring.decide import Decider
 from scoring.heuristic import HeuristicTier
 from scoring.tiers import Tier, TierDeclinedError
-from scoring.transformer.model import Scorer
+from scoring.transformer.model import Predicted, Scorer
 from scoring.transformer.tier import Scores, TransformerTier, log
 from telemetry.stats import Stats
 from tests.builders import make_pod
@@ -82,7 +82,7 @@ def test_a_noisy_pod_is_kept_away_from_sensitive_neighbours(clock: FakeClock) ->
 @pytest.mark.parametrize("bad", [np.nan, np.inf], ids=["NaN", "infinite"])
 def test_a_non_finite_prediction_declines_to_the_heuristic(clock: FakeClock, bad: float) -> None:
     class Broken(FakePredictor):
-        def slowdown(self, tokens: np.ndarray) -> np.ndarray:
+        def predict(self, tokens: np.ndarray) -> Predicted:
             raise ValueError(f"the model returned {bad}")
 
     decider = Decider(heuristic=HeuristicTier(), tiers=[tier(Broken(), clock)], clock=clock)
