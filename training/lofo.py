@@ -18,7 +18,7 @@ import argparse
 import json
 import math
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
@@ -27,23 +27,18 @@ from typing import Any
 from tqdm import tqdm
 
 from cluster.clock import SystemClock
-from cluster.config import DEFAULT_SCORE_WEIGHTS
-from scoring.decide import Decider
-from scoring.heuristic import HeuristicTier
-from scoring.runtime import KUBE_SCORE_WEIGHTS, PEERS
 from scoring.transformer.model import Checkpoint, ModelConfig, Scorer
 from scoring.transformer.tier import TransformerTier
 from sim import dataset, interference
 from sim.dataset import Randomisation
 from training import counters, synthetic
 from training import fit as training
-from training.evaluate import card, heldout
+from training.evaluate import card, families, heldout
+from training.train import REAL_WEIGHT
 
 LOFO_PATH = card.LOFO
 TRANSFORMER = card.TRANSFORMER
 NO_ATTENTION = card.NO_ATTENTION
-REAL_WEIGHT = 10.0
-"""As `training.train`'s: each measured group counts as this many simulated decisions."""
 
 
 @dataclass(frozen=True)
@@ -93,20 +88,12 @@ def _tier(scorer: Scorer) -> TransformerTier:
     return TransformerTier(predictor=scorer, clock=SystemClock(), budget_ms=math.inf)
 
 
-def _peer(weights: Mapping[str, int], filters: Sequence[str]) -> Decider:
-    return Decider(heuristic=HeuristicTier(weights=weights), filters=filters)
-
-
 def policies(with_attention: Scorer, without: Scorer) -> dict[str, heldout.Policy]:
-    """Both transformers (the heuristic decides what they decline), the heuristic tier, default and the peers."""
-    chains: dict[str, Callable[[], Decider]] = {name: partial(_peer, w, f) for name, (w, f) in PEERS.items()}
-    return {
-        TRANSFORMER: heldout.tier_policy(_tier(with_attention)),
-        NO_ATTENTION: heldout.tier_policy(_tier(without)),
-        "heuristic": heldout.heuristic_policy(DEFAULT_SCORE_WEIGHTS),
-        "default": heldout.heuristic_policy(KUBE_SCORE_WEIGHTS),
-        **{name: heldout.decider_policy(build) for name, build in chains.items()},
-    }
+    """Both transformers (the heuristic decides what they decline), the heuristic tier, default and the peers, each
+    its own decision chain as the held-out family replays build them (`families.policies`)."""
+    chains = families.policies(partial(_tier, with_attention))
+    chains[NO_ATTENTION] = families.policies(partial(_tier, without))[TRANSFORMER]
+    return {name: heldout.decider_policy(build) for name, build in chains.items()}
 
 
 def run_one(
