@@ -41,6 +41,15 @@ q = q_max (1 - exp(-E_tail / q_scale)) of requests waits an exponential delay of
 tau = wait x P99_alone x E_tail^wait_power (a co-runner's time slice, a burst of misses). A run's `jitter` (lognormal,
 sigma `run_jitter`) scales what interference adds, as repeated real runs of one placement scatter.
 
+Variants
+--------
+`VARIANTS` holds the interference-model family a learned scorer trains on (`Variant`, one table): the same pressures
+and telemetry, other functional forms from pressure to slowdown: `additive` (effects sum, overlap 1), `worst-of`
+(overlap 0), `queueing-membw` (bandwidth effect `MM1_GAIN` x P / (1 - P), M/M/1-like), `threshold-cache` (no cache
+effect below `THRESHOLD_FILL` of the L3, a steep square after), `runqueue-cpu` (CPU pressure is over-subscription
+only, no Erlang C wait). Every function takes `variant=` and defaults to `CALIBRATED`, which is the model below bit for
+bit (the benchmark, the oracle and the calibration use nothing else).
+
 Calibration
 -----------
 Fitted by minimising the objective of `sim.calibration_fit` (log errors of P50/P90/P99 slowdowns, a penalty outside
