@@ -86,13 +86,15 @@ class ClusterState:
         """Pressure on `pod` if it runs on `node`, from the other active pods there."""
         return _scalar(self.pressures([(pod, node)]))
 
-    def pressures(self, placements: Sequence[tuple[Workload, str]]) -> interference.Pressure:
+    def pressures(
+        self, placements: Sequence[tuple[Workload, str]], *, variant: interference.Variant = interference.CALIBRATED
+    ) -> interference.Pressure:
         """Pressure on each (pod, node) placement, as arrays in that order, computed all at once."""
         hardware = [self.nodes[node].hardware for _, node in placements]
         machine = SimpleNamespace(**{f: np.array([getattr(h, f) for h in hardware], dtype=float) for f in _HARDWARE})
         others = _columns([self.neighbours(node, excluding=pod.key) for pod, node in placements])
         own = _columns([interference.of_workload(pod, h) for (pod, _), h in zip(placements, hardware, strict=True)])
-        return interference.pressure(others, own, machine)
+        return interference.pressure(others, own, machine, variant=variant)
 
     def fits(self, pod: Workload, node: str) -> bool:
         """The pod's CPU/memory requests fit the node's free allocatable, and the node takes pods."""

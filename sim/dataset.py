@@ -2,18 +2,23 @@
 
 One *decision* is a random cluster of a `sim.generators.Family` plus one arriving pod; its *examples* are the
 (pod, node) pairs. For every node: the NodeState telemetry a node agent would publish (`metrics`: mean/std/p95 of
-the eleven metrics, NaN where the node lacks the counter), and the label, the pod's predicted P99 there over its
-P99 alone (`slowdown`) and in ms (`p99_ms`, which includes the node's core speed). `candidates` marks the nodes
-where the pod's requests fit. Everything is computed on arrays, so about 100k examples take well under a minute
-on two cores:
+the eleven metrics, NaN where the node lacks the counter), and the labels: the pod's predicted P99 there over its
+P99 alone on that node (`slowdown`), in ms (`p99_ms`, which includes the node's core speed), over its P99 alone on
+the reference core (`relative_p99`: what the user feels, node speed included), and the harm it does there (`harm`:
+the sum over the latency-critical pods already on the node of ln(their P99 after it joins / before)). `candidates`
+marks the nodes where the pod's requests fit. Everything is computed on arrays, so about 100k examples take well
+under a minute on two cores:
 
     data = dataset.generate(np.random.default_rng(7), decisions=10_000)
     train, test = dataset.split(data, by="profile")          # memcached, ml-training, kafka-broker held out
     train, test = dataset.split(data, by="family")           # the heterogeneous family held out
     example = data.example(0, now=1.7e9)                      # NodeState JSON, Pod JSON, candidates, labels
 
-The model behind the labels is `sim.interference` with its prediction (no run-to-run jitter). Pure; randomness
-only from the generator passed in.
+The model behind the labels is `sim.interference` with its prediction (no run-to-run jitter), in the functional
+form of each decision's interference-model `variant` (`variants=`, in turn; the calibrated one by default). With
+`randomise=Randomisation()` each decision also draws per-profile sensitivities, per-node cache and bandwidth
+capacities and core speeds, and telemetry lag (pods placed since the NodeState, `fresh`); without it the draws are
+those of the calibrated simulator alone. Pure; randomness only from the generator passed in.
 """
 
 from collections.abc import Sequence
@@ -35,6 +40,7 @@ NODE_PREFIX = "node"
 _HARDWARE = ("l3_mb", "mem_bw_gbps", "core_bw_gbps", "core_speed", "memory_gib")
 _ORDER = (*workloads.PROFILES, "system")
 _INDEX = {name: i for i, name in enumerate(_ORDER)}
+_CRITICAL = np.array([p.latency_critical for p in (*workloads.PROFILES.values(), workloads.SYSTEM)])
 
 
 def _table() -> dict[str, np.ndarray]:
@@ -52,6 +58,48 @@ _TABLE = _table()
 def _columns(index: np.ndarray) -> SimpleNamespace:
     """Profile attributes as arrays for the profiles at `index` (positions in `_ORDER`)."""
     return SimpleNamespace(**{name: values[index] for name, values in _TABLE.items()})
+
+
+@dataclass(frozen=True)
+class Randomisation:
+    """What a decision randomises beyond the scenario family's draw (lognormal sigmas, probabilities).
+
+    Hardware and sensitivities drawn here shape both the labels and the telemetry (they are physical); the
+    scheduler sees only the telemetry, as in production. Measurement noise and missing counters are already
+    the node agent's (`sim.counters`) and the family's (`Family.missing`) draws.
+    """
+
+    sensitivity: float = 0.3
+    """Per decision and profile, each sensitivity times a lognormal factor of this sigma."""
+    capacity: float = 0.2
+    """Per node, its L3 size and memory bandwidth each times a lognormal factor."""
+    speed: float = 0.1
+    """Per node, its core speed times a lognormal factor."""
+    lag_decisions: float = 0.5
+    """Share of decisions whose telemetry lags placement."""
+    lag_pods: float = 0.3
+    """In such a decision, each running pod was placed since the NodeState with this probability."""
+    critical_neighbours: float = 1.0
+    """Draw weight of each of `CRITICAL_NEIGHBOURS` among the family's running services (the families run no
+    latency-critical pod, so without them there would be no harm to learn)."""
+
+
+CRITICAL_NEIGHBOURS = ("nginx", "redis", "http-echo")
+"""Latency-critical training profiles a randomised cluster may already run (memcached is held out)."""
+
+
+def family_of(
+    name: str, *, profiles: Sequence[str] | None = None, randomise: Randomisation | None = None
+) -> generators.Family:
+    """The scenario family a decision is drawn from: its arrivals restricted to `profiles` when given, and with
+    latency-critical neighbours among its services when randomised."""
+    family = FAMILIES[name]
+    if profiles is not None:
+        family = replace(family, arrivals=dict.fromkeys(profiles, 1.0))
+    if randomise is not None and randomise.critical_neighbours > 0:
+        extra = dict.fromkeys(CRITICAL_NEIGHBOURS, randomise.critical_neighbours)
+        family = replace(family, background_profiles={**family.background_profiles, **extra})
+    return family
 
 
 @dataclass(frozen=True)
@@ -79,6 +127,15 @@ class TrainingSet:
     """(D, N) float32: predicted P99 over P99 alone."""
     p99_ms: np.ndarray
     """(D, N) float32: predicted P99."""
+    relative_p99: np.ndarray
+    """(D, N) float32: predicted P99 over the pod's P99 alone on the reference core (node speed included)."""
+    harm: np.ndarray
+    """(D, N) float32: sum over the node's latency-critical pods of ln(P99 with the pod / without), >= 0."""
+    variant: np.ndarray
+    """(D,) the interference-model variant that labelled the decision (`sim.interference.VARIANTS`)."""
+    fresh: np.ndarray
+    """(D,) object: per decision, a boolean per running pod of its plan, True where the pod was placed after the
+    NodeState (its load is not in the telemetry)."""
 
     def __len__(self) -> int:
         return len(self.family)
@@ -116,6 +173,8 @@ class TrainingSet:
             "candidates": [name for k, name in enumerate(names) if self.candidates[i, k]],
             "slowdown": {name: float(self.slowdown[i, k]) for k, name in enumerate(names)},
             "p99_ms": {name: float(self.p99_ms[i, k]) for k, name in enumerate(names)},
+            "relative_p99": {name: float(self.relative_p99[i, k]) for k, name in enumerate(names)},
+            "harm": {name: float(self.harm[i, k]) for k, name in enumerate(names)},
         }
 
 
@@ -126,21 +185,41 @@ def generate(
     families: Sequence[str] = tuple(FAMILIES),
     profiles: Sequence[str] | None = None,
     window: int = counters.WINDOW_SECONDS,
+    variants: Sequence[str] = ("calibrated",),
+    randomise: Randomisation | None = None,
 ) -> TrainingSet:
-    """`decisions` random clusters, families in turn, each with one arriving pod (of `profiles` when given)."""
+    """`decisions` random clusters, families in turn, each with one arriving pod (of `profiles` when given).
+
+    Decision d is labelled by `variants[(d // len(families)) % len(variants)]`, so every family meets every variant.
+    """
     unknown = [f for f in families if f not in FAMILIES] + [p for p in profiles or () if p not in workloads.PROFILES]
     if unknown:
         raise ValueError(f"unknown family or profile {unknown[0]!r}")
+    strange = [v for v in variants if v not in interference.VARIANTS]
+    if strange or not variants:
+        raise ValueError(
+            f"unknown interference variant {strange[0] if strange else None!r}; "
+            f"known: {', '.join(interference.VARIANTS)}"
+        )
     plans = []
     for d in range(decisions):
-        family = FAMILIES[families[d % len(families)]]
-        if profiles is not None:
-            family = replace(family, arrivals=dict.fromkeys(profiles, 1.0))
+        family = family_of(families[d % len(families)], profiles=profiles, randomise=randomise)
         plans.append(generators.plan(rng, family, arrivals=1))
-    return _label(plans, rng, window=window)
+    chosen = [variants[(d // len(families)) % len(variants)] for d in range(decisions)]
+    return _label(plans, rng, window=window, variants=chosen, randomise=randomise)
 
 
-def _label(plans: Sequence[Plan], rng: np.random.Generator, *, window: int) -> TrainingSet:
+_SUMS = ("cpu", "footprint", "stream", "thrash", "io")
+
+
+def _label(
+    plans: Sequence[Plan],
+    rng: np.random.Generator,
+    *,
+    window: int,
+    variants: Sequence[str],
+    randomise: Randomisation | None,
+) -> TrainingSet:
     sizes = np.array([len(p.cores) for p in plans])
     width, total = int(sizes.max()), int(sizes.sum())
     offset = np.concatenate([[0], np.cumsum(sizes)[:-1]])
@@ -152,49 +231,73 @@ def _label(plans: Sequence[Plan], rng: np.random.Generator, *, window: int) -> T
     flags = np.concatenate([p.counters for p in plans])
     pod_node = np.concatenate([p.pod_node + o for p, o in zip(plans, offset, strict=True)]).astype(int)
     pod_index = np.array([_INDEX[name] for p in plans for name in p.pod_profile], dtype=int)
+    pod_counts = np.array([len(p.pod_profile) for p in plans])
     units = np.concatenate([p.pod_units for p in plans]).astype(float)
     limit = np.nan_to_num(np.concatenate([p.pod_limit for p in plans]).astype(float), nan=np.inf)
     request = np.concatenate([p.pod_request for p in plans]).astype(float)
+    decision = np.repeat(np.arange(len(plans)), sizes)
+    pod_decision = np.repeat(np.arange(len(plans)), pod_counts)
+    sensitivity = np.ones((len(plans), len(_ORDER), len(workloads.DIMENSIONS)))
+    fresh = np.zeros(len(pod_node), dtype=bool)
+    if randomise is not None:
+        sensitivity = np.exp(randomise.sensitivity * rng.standard_normal(sensitivity.shape))
+        machine.l3_mb = machine.l3_mb * np.exp(randomise.capacity * rng.standard_normal(total))
+        machine.mem_bw_gbps = machine.mem_bw_gbps * np.exp(randomise.capacity * rng.standard_normal(total))
+        machine.core_speed = machine.core_speed * np.exp(randomise.speed * rng.standard_normal(total))
+        lagged = rng.random(len(plans)) < randomise.lag_decisions
+        fresh = lagged[pod_decision] & (rng.random(len(pod_node)) < randomise.lag_pods)
+    variant = np.array(variants)
     columns = _columns(pod_index)
     used = np.minimum(columns.cpu * units, limit)
     node_hw = SimpleNamespace(**{k: v[pod_node] for k, v in vars(machine).items()})
     parts = interference.contribution(columns, units, used, node_hw)
-    sums = {
-        name: np.bincount(pod_node, getattr(parts, name), total)
-        for name in ("cpu", "footprint", "stream", "thrash", "io")
-    }
+    sums = {name: np.bincount(pod_node, getattr(parts, name), total) for name in _SUMS}
     requested = np.bincount(pod_node, request, total)
     memory = np.bincount(pod_node, columns.memory_mib * np.maximum(units, 1.0) * 2**20, total)
 
     arrival = np.array([_INDEX[str(p.arrival_profile[0])] for p in plans], dtype=int)
     a_request = np.array([float(p.arrival_request[0]) for p in plans])
     a_limit = np.array([float(p.arrival_limit[0]) for p in plans])
-    decision = np.repeat(np.arange(len(plans)), sizes)
     a = _columns(arrival[decision])
     a_units = a_request[decision] / a.reference_cpu
     a_used = np.minimum(a.cpu * a_units, np.nan_to_num(a_limit[decision], nan=np.inf))
     own = interference.contribution(a, a_units, a_used, machine)
     others = interference.Aggregate(**sums)
-    model = interference.latency(
-        (a.s_cpu, a.s_llc, a.s_membw, a.s_io),
-        interference.pressure(others, own, machine),
+    factor = sensitivity[decision, arrival[decision]]
+    p99, alone = _p99(
+        (a.s_cpu * factor[:, 0], a.s_llc * factor[:, 1], a.s_membw * factor[:, 2], a.s_io * factor[:, 3]),
+        others,
+        own,
+        machine,
+        variant[decision],
         p50_ms=a.p50_ms,
         p99_ms=a.p99_ms,
-        speed=machine.core_speed,
     )
-    p99 = latency.quantiles(model, (0.99,))[:, 0]
+    harm = _harm(
+        pod_index,
+        pod_node,
+        pod_decision,
+        parts=parts,
+        sums=sums,
+        joining=own,
+        machine=machine,
+        sensitivity=sensitivity,
+        variant=variant,
+        total=total,
+    )
     a_memory = a.memory_mib * 2**20
     fits = (requested + a_request[decision] <= machine.cores + 1e-9) & (
         memory + a_memory <= machine.memory_gib * manifests.ALLOCATABLE_MEMORY * 2**30
     )
+    seen = ~fresh
     telemetry = _telemetry(
         machine,
         flags,
-        pod_node=pod_node,
-        pod_index=pod_index,
-        units=units,
-        limit=limit,
-        request=request,
+        pod_node=pod_node[seen],
+        pod_index=pod_index[seen],
+        units=units[seen],
+        limit=limit[seen],
+        request=request[seen],
         total=total,
         rng=rng,
         window=window,
@@ -217,9 +320,89 @@ def _label(plans: Sequence[Plan], rng: np.random.Generator, *, window: int) -> T
         metrics=pad(telemetry.values.astype(np.float32), np.nan),
         sources=pad(telemetry.sources, False),
         candidates=pad(fits, False),
-        slowdown=pad((p99 / model.alone_p99).astype(np.float32), np.nan),
+        slowdown=pad((p99 / alone).astype(np.float32), np.nan),
         p99_ms=pad(p99.astype(np.float32), np.nan),
+        relative_p99=pad((p99 / a.p99_ms).astype(np.float32), np.nan),
+        harm=pad(harm.astype(np.float32), np.nan),
+        variant=variant,
+        fresh=_ragged(np.split(fresh, np.cumsum(pod_counts)[:-1])),
     )
+
+
+def _harm(
+    pod_index: np.ndarray,
+    pod_node: np.ndarray,
+    pod_decision: np.ndarray,
+    *,
+    parts: interference.Aggregate,
+    sums: dict[str, np.ndarray],
+    joining: interference.Aggregate,
+    machine: SimpleNamespace,
+    sensitivity: np.ndarray,
+    variant: np.ndarray,
+    total: int,
+) -> np.ndarray:
+    """Per node, the sum over its latency-critical pods of ln(P99 once the arriving pod, `joining` there, runs
+    beside them / P99 before): what the oracle's `inflicted` reports, in one log."""
+    critical = np.flatnonzero(_CRITICAL[pod_index])
+    at = pod_node[critical]
+    mine = interference.Aggregate(*(getattr(parts, name)[critical] for name in _SUMS))
+    around = interference.Aggregate(*(sums[name][at] - getattr(mine, name) for name in _SUMS))
+    joined = around + interference.Aggregate(*(getattr(joining, name)[at] for name in _SUMS))
+    victim = _columns(pod_index[critical])
+    v_factor = sensitivity[pod_decision[critical], pod_index[critical]]
+    v_sensitivity = tuple(getattr(victim, f"s_{d}") * v_factor[:, k] for k, d in enumerate(workloads.DIMENSIONS))
+    v_hw = SimpleNamespace(**{k: v[at] for k, v in vars(machine).items()})
+    common = {"p50_ms": victim.p50_ms, "p99_ms": victim.p99_ms}
+    before, _ = _p99(v_sensitivity, around, mine, v_hw, variant[pod_decision[critical]], **common)
+    after, _ = _p99(v_sensitivity, joined, mine, v_hw, variant[pod_decision[critical]], **common)
+    return np.bincount(at, np.log(np.maximum(after / before, 1.0)), total)
+
+
+def _ragged(parts: Sequence[np.ndarray]) -> np.ndarray:
+    """A (D,) object array holding one array per decision (numpy would otherwise stack equal lengths)."""
+    out = np.empty(len(parts), dtype=object)
+    for i, part in enumerate(parts):
+        out[i] = part
+    return out
+
+
+def _p99(
+    sensitivity: tuple[np.ndarray, ...],
+    others: interference.Aggregate,
+    own: interference.Aggregate,
+    machine: SimpleNamespace,
+    variant: np.ndarray,
+    *,
+    p50_ms: np.ndarray,
+    p99_ms: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Predicted P99 and P99 alone of each target (arrays aligned), each under its row's interference variant."""
+    p99 = np.empty(len(variant))
+    alone = np.empty(len(variant))
+    for name in np.unique(variant):
+        rows = np.flatnonzero(variant == name)
+        form = interference.VARIANTS[str(name)]
+
+        def take(values: Any, rows: np.ndarray = rows) -> Any:
+            return values[rows] if np.ndim(values) else values
+
+        model = interference.latency(
+            tuple(take(s) for s in sensitivity),
+            interference.pressure(
+                interference.Aggregate(*(take(v) for v in others.astuple())),
+                interference.Aggregate(*(take(v) for v in own.astuple())),
+                SimpleNamespace(**{k: take(v) for k, v in vars(machine).items()}),
+                variant=form,
+            ),
+            p50_ms=take(p50_ms),
+            p99_ms=take(p99_ms),
+            speed=take(machine.core_speed),
+            variant=form,
+        )
+        p99[rows] = latency.quantiles(model, (0.99,))[:, 0]
+        alone[rows] = model.alone_p99
+    return p99, alone
 
 
 def _telemetry(

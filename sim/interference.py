@@ -41,6 +41,15 @@ q = q_max (1 - exp(-E_tail / q_scale)) of requests waits an exponential delay of
 tau = wait x P99_alone x E_tail^wait_power (a co-runner's time slice, a burst of misses). A run's `jitter` (lognormal,
 sigma `run_jitter`) scales what interference adds, as repeated real runs of one placement scatter.
 
+Variants
+--------
+`VARIANTS` holds the interference-model family a learned scorer trains on (`Variant`, one table): the same pressures
+and telemetry, other functional forms from pressure to slowdown: `additive` (effects sum, overlap 1), `worst-of`
+(overlap 0), `queueing-membw` (bandwidth effect `MM1_GAIN` x P / (1 - P), M/M/1-like), `threshold-cache` (no cache
+effect below `THRESHOLD_FILL` of the L3, a steep square after), `runqueue-cpu` (CPU pressure is over-subscription
+only, no Erlang C wait). Every function takes `variant=` and defaults to `CALIBRATED`, which is the model below bit for
+bit (the benchmark, the oracle and the calibration use nothing else).
+
 Calibration
 -----------
 Fitted by minimising the objective of `sim.calibration_fit` (log errors of P50/P90/P99 slowdowns, a penalty outside
@@ -79,9 +88,9 @@ Where the literature and the measurements disagree, the measurements win:
 - IO is not in the measurements: its curve reuses the memory-bandwidth constants and is uncalibrated.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -132,6 +141,50 @@ class Calibration:
 
 
 CALIBRATION = Calibration()
+
+
+@dataclass(frozen=True)
+class Variant:
+    """How pressure turns into slowdown: one functional form per field; the pressures and telemetry stay as they are.
+
+    A learned scorer trained on one form learns that form's quirks (for example that a node's worst resource
+    dominates), so training draws decisions from several (`VARIANTS`) and is evaluated on the one it did not see.
+    The calibrated form is the default everywhere (benchmark, oracle, calibration): with it every function of this
+    module computes exactly what it did before variants existed.
+    """
+
+    name: str
+    combine: Literal["worst", "sum", "max"] = "worst"
+    """Across resources: worst plus `overlap` x the rest (calibrated), the sum of effects, or the worst alone."""
+    cpu: Literal["erlang", "runqueue"] = "erlang"
+    """CPU pressure: Erlang C wait probability plus over-subscription, or over-subscription (run queue) only."""
+    llc: Literal["power", "threshold"] = "power"
+    """Cache effect: gain x P^power, or nothing below `THRESHOLD_FILL` of the L3 and a steep square after."""
+    membw: Literal["knee", "mm1"] = "knee"
+    """Bandwidth effect: gain x P^power / (1 - knee P), or M/M/1-like waiting `MM1_GAIN` x P / (1 - P)."""
+
+
+THRESHOLD_FILL = 0.7
+"""Threshold-cache form: neighbours' footprints below this share of the L3 cost nothing; at 1.0 it meets the
+calibrated effect (`llc_gain`), and it grows with the square of the excess."""
+MM1_GAIN = 5.2
+"""Queueing memory-bandwidth form: the calibrated effect at half the peak bandwidth, so the forms cross there."""
+MM1_CAP = 0.98
+"""Utilisation at which the M/M/1 form stops growing (it diverges at 1)."""
+
+VARIANTS: Mapping[str, Variant] = {
+    v.name: v
+    for v in (
+        Variant("calibrated"),
+        Variant("additive", combine="sum"),
+        Variant("worst-of", combine="max"),
+        Variant("queueing-membw", membw="mm1"),
+        Variant("threshold-cache", llc="threshold"),
+        Variant("runqueue-cpu", cpu="runqueue"),
+    )
+}
+"""The interference-model family a learned scorer trains on; `calibrated` is the project's model."""
+CALIBRATED = VARIANTS["calibrated"]
 
 
 @dataclass(frozen=True)
@@ -202,15 +255,18 @@ def erlang_c(servers: np.ndarray | float, load: np.ndarray | float) -> np.ndarra
     return blocking / (1.0 - a / c * (1.0 - blocking))
 
 
-def pressure(others: Aggregate, own: Aggregate, hardware: Hardware | Any) -> Pressure:
+def pressure(others: Aggregate, own: Aggregate, hardware: Hardware | Any, *, variant: Variant = CALIBRATED) -> Pressure:
     """Pressure on a pod contributing `own`, from neighbours summing to `others` (system daemons excluded).
 
-    Elementwise when the aggregates and the hardware's fields hold arrays.
+    Elementwise when the aggregates and the hardware's fields hold arrays. The run-queue variant leaves the
+    Erlang C wait out of the CPU pressure (only over-subscription delays a thread).
     """
     lost = lost_share(others.footprint + own.footprint + system(hardware).footprint, hardware.l3_mb)
     bandwidth = hardware.core_bw_gbps * (others.stream + lost * others.thrash)
     load = np.asarray(others.cpu, dtype=float)
-    queue = erlang_c(hardware.cores, load) * (load > 0) + np.maximum(load - hardware.cores, 0.0) / hardware.cores
+    queue = np.maximum(load - hardware.cores, 0.0) / hardware.cores
+    if variant.cpu == "erlang":
+        queue = erlang_c(hardware.cores, load) * (load > 0) + queue
     return Pressure(
         cpu=queue,
         llc=np.asarray(others.footprint / hardware.l3_mb, dtype=float),
@@ -233,11 +289,12 @@ def latency(
     speed: np.ndarray | float,
     jitter: np.ndarray | float = 1.0,
     calibration: Calibration = CALIBRATION,
+    variant: Variant = CALIBRATED,
 ) -> Latency:
     """Latency distributions of pods with `sensitivity` (cpu, llc, membw, io) under `pressures`.
 
     `jitter` scales what interference adds (stretch - 1, the spread's growth and the delay length; 1.0 is the
-    prediction, `run_factor` draws a run's).
+    prediction, `run_factor` draws a run's). `variant` picks the functional form (`Variant`).
     """
     c = calibration
     s_cpu, s_llc, s_bw, s_io = (np.asarray(s, dtype=float) for s in sensitivity)
@@ -245,16 +302,27 @@ def latency(
     def queued(p: np.ndarray, gain: float, power: float) -> np.ndarray:
         return gain * p**power / (1.0 - c.knee * np.minimum(p, 1.0))
 
+    if variant.llc == "threshold":
+        excess = np.maximum(pressures.llc - THRESHOLD_FILL, 0.0) / (1.0 - THRESHOLD_FILL)
+        cache = c.llc_gain * excess**2
+    else:
+        cache = c.llc_gain * pressures.llc**c.llc_power
+    if variant.membw == "mm1":
+        utilisation = np.minimum(pressures.membw, MM1_CAP)
+        bandwidth = MM1_GAIN * utilisation / (1.0 - utilisation)
+    else:
+        bandwidth = queued(pressures.membw, c.membw_gain, c.membw_power)
     raw = (
         s_cpu * c.cpu_gain * pressures.cpu**c.cpu_power,
-        s_llc * c.llc_gain * pressures.llc**c.llc_power,
-        s_bw * queued(pressures.membw, c.membw_gain, c.membw_power),
+        s_llc * cache,
+        s_bw * bandwidth,
         s_io * queued(pressures.io, c.io_gain, c.io_power),
     )
     effects = [c.saturation * -np.expm1(-e / c.saturation) for e in raw]
     bodies = (0.0, c.llc_body, c.membw_body, c.io_body)
-    body = combine([b * e for b, e in zip(bodies, effects, strict=True)], c.overlap)
-    tail = combine([(1.0 - b) * e for b, e in zip(bodies, effects, strict=True)], c.overlap)
+    overlap = {"worst": c.overlap, "sum": 1.0, "max": 0.0}[variant.combine]
+    body = combine([b * e for b, e in zip(bodies, effects, strict=True)], overlap)
+    tail = combine([(1.0 - b) * e for b, e in zip(bodies, effects, strict=True)], overlap)
     median = np.asarray(p50_ms, dtype=float) / speed
     sigma = np.log(np.asarray(p99_ms, dtype=float) / np.asarray(p50_ms, dtype=float)) / Z99
     alone_p99 = median * np.exp(sigma * Z99)
@@ -291,6 +359,7 @@ def for_pod(
     speed: np.ndarray | float | None = None,
     jitter: np.ndarray | float = 1.0,
     calibration: Calibration = CALIBRATION,
+    variant: Variant = CALIBRATED,
 ) -> Latency:
     """One profile's latency model under `pressures`, on `hardware` (or cores of `speed`)."""
     s = profile.sensitivity
@@ -302,6 +371,7 @@ def for_pod(
         speed=hardware.core_speed if hardware is not None else 1.0 if speed is None else speed,
         jitter=jitter,
         calibration=calibration,
+        variant=variant,
     )
 
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from sim import interference, latency
 from sim.cluster_state import ClusterState
-from sim.interference import CALIBRATION, Calibration
+from sim.interference import CALIBRATED, CALIBRATION, Calibration, Variant
 from sim.pods import Workload, workload
 
 PodLike = Workload | Mapping[str, Any]
@@ -97,9 +97,15 @@ def candidates(state: ClusterState, pod: PodLike) -> tuple[str, ...]:
 
 
 def predict(
-    state: ClusterState, pod: PodLike, nodes: Iterable[str] | None = None, *, calibration: Calibration = CALIBRATION
+    state: ClusterState,
+    pod: PodLike,
+    nodes: Iterable[str] | None = None,
+    *,
+    calibration: Calibration = CALIBRATION,
+    variant: Variant = CALIBRATED,
 ) -> dict[str, Prediction]:
-    """The pod's predicted latency on each of `nodes` (default: every node), with the neighbours it would have there."""
+    """The pod's predicted latency on each of `nodes` (default: every node), with the neighbours it would have there
+    (under the interference-model `variant`: the calibrated one unless a family member is evaluated)."""
     target = as_workload(pod)
     names = sorted(state.nodes if nodes is None else set(nodes))
     unknown = [name for name in names if name not in state.nodes]
@@ -107,9 +113,9 @@ def predict(
         raise KeyError(f"no node {unknown[0]!r} in the cluster state")
     if not names:
         return {}
-    stacked = state.pressures([(target, name) for name in names])
+    stacked = state.pressures([(target, name) for name in names], variant=variant)
     speed = np.array([state.nodes[name].hardware.core_speed for name in names])
-    model = interference.for_pod(target.profile, None, stacked, speed=speed, calibration=calibration)
+    model = interference.for_pod(target.profile, None, stacked, speed=speed, calibration=calibration, variant=variant)
     percentiles = latency.quantiles(model)
     alone = model.alone_p99
     return {
@@ -161,7 +167,12 @@ def _argmin(predictions: Mapping[str, Prediction], names: Iterable[str]) -> str 
 
 
 def inflicted(
-    state: ClusterState, pod: PodLike, node: str, *, calibration: Calibration = CALIBRATION
+    state: ClusterState,
+    pod: PodLike,
+    node: str,
+    *,
+    calibration: Calibration = CALIBRATION,
+    variant: Variant = CALIBRATED,
 ) -> dict[str, Harm]:
     """Predicted P99 of each latency-critical pod already on `node`, before and after `pod` joins it."""
     target = as_workload(pod)
@@ -170,8 +181,8 @@ def inflicted(
     for neighbour in state.on(node):
         if neighbour.key == target.key or not is_latency_critical(neighbour):
             continue
-        before_p99 = predict(state, neighbour, (node,), calibration=calibration)[node].p99_ms
-        after_p99 = predict(after, neighbour, (node,), calibration=calibration)[node].p99_ms
+        before_p99 = predict(state, neighbour, (node,), calibration=calibration, variant=variant)[node].p99_ms
+        after_p99 = predict(after, neighbour, (node,), calibration=calibration, variant=variant)[node].p99_ms
         harms[neighbour.key] = Harm(neighbour.key, before_p99, after_p99)
     return harms
 

@@ -1,13 +1,16 @@
 """Training: examples from the simulator, the measurements and the collector, and a seeded, deterministic fit.
 
 An `Example` is one decision: the candidates' `NodeInputs`, the pod's `PodInputs`, and per candidate
-the target ln(P99 slowdown) (NaN where unknown) and a ranking key (higher is better; NaN where
-unknown). Every source reaches its inputs through a `Snapshot` and `NodeInputs.of`, as the tier does.
+the targets, ln(P99 over P99 alone on the reference core) and the harm to latency-critical neighbours
+(NaN where unknown: the measurements and the collector know no harm), and a ranking key (higher is
+better; NaN where unknown). Every source reaches its inputs through a `Snapshot` and `NodeInputs.of`,
+as the tier does.
 
-The loss per decision is a Huber loss on ln(slowdown) over the labelled candidates plus a ListNet
+The loss per decision is a Huber loss on each target over its labelled candidates plus a ListNet
 ranking loss (cross-entropy between the softmax of the true and the predicted keys at temperature
-`RANK_TEMPERATURE`) over decisions with two or more ranked candidates: the regression keeps the
-scores meaningful across pods, the ranking spends the model's capacity where a placement is decided.
+`RANK_TEMPERATURE`) over decisions with two or more ranked candidates, the predicted key being minus
+the tier's log cost (`scores.cost`): the regression keeps the scores meaningful across pods, the
+ranking spends the model's capacity where a placement is decided.
 
 Deterministic: one seed drives example order, augmentation and initialisation; torch runs with
 deterministic algorithms on a fixed number of threads. Same seed, data, torch version and thread
@@ -45,11 +48,13 @@ class Example:
     nodes: NodeInputs
     pod: PodInputs
     target: np.ndarray
-    """[N] ln(P99 slowdown), NaN where unknown."""
+    """[N] ln(P99 over P99 alone on the reference core), NaN where unknown."""
     rank: np.ndarray
-    """[N] higher is better (negative ln P99), NaN where unknown."""
+    """[N] higher is better (minus the log cost), NaN where unknown."""
     weight: float = 1.0
     source: str = "sim"
+    harm: np.ndarray | None = None
+    """[N] harm to latency-critical neighbours (sum of their ln slowdowns), None or NaN where unknown."""
 
 
 @dataclass(frozen=True)
@@ -110,8 +115,9 @@ def sim_example(decision: SimDecision, *, snapshot: Snapshot | None = None) -> E
     snapshot = snapshot or decision.snapshot
     nodes = NodeInputs.of(snapshot, decision.feasible)
     pod = PodInputs.of(PodInfo.of(decision.pod, snapshot))
-    target = np.log(np.maximum(decision.slowdown, 1.0))
-    return Example(nodes, pod, target, -target)
+    target = np.log(decision.relative_p99)
+    harm = np.maximum(decision.harm, 0.0)
+    return Example(nodes, pod, target, -np.log(scores.cost(decision.relative_p99, harm)), harm=harm)
 
 
 def sim_examples(
@@ -232,14 +238,16 @@ def _batch(prepared: Prepared, positions: Sequence[int]) -> tuple[torch.Tensor, 
     width = prepared.tokens[positions[0]].shape[1]
     x = np.zeros((len(positions), size, width), np.float32)
     mask = np.zeros((len(positions), size), bool)
-    target = np.full((len(positions), size), np.nan, np.float32)
+    target = np.full((len(positions), size, 2), np.nan, np.float32)
     rank = np.full((len(positions), size), np.nan, np.float32)
     weight = np.zeros(len(positions), np.float32)
     for row, p in enumerate(positions):
         example, n = prepared.examples[p], len(prepared.examples[p].target)
         x[row, :n] = prepared.tokens[p]
         mask[row, :n] = True
-        target[row, :n] = example.target
+        target[row, :n, 0] = example.target
+        if example.harm is not None:
+            target[row, :n, 1] = example.harm
         rank[row, :n] = example.rank
         weight[row] = example.weight
     return tuple(torch.from_numpy(a) for a in (x, mask, target, rank, weight))
@@ -254,18 +262,27 @@ def loss(
     *,
     rank_weight: float,
 ) -> torch.Tensor:
-    """Weighted Huber on ln(slowdown) plus `rank_weight` x ListNet (module docstring)."""
-    labelled = mask & ~torch.isnan(target)
-    huber = torch.nn.functional.huber_loss(prediction, torch.nan_to_num(target), reduction="none", delta=HUBER_DELTA)
-    per_decision = (huber * labelled).sum(1) / labelled.sum(1).clamp(min=1)
-    regression = (per_decision * weight * labelled.any(1)).sum() / (weight * labelled.any(1)).sum().clamp(min=1e-9)
+    """Weighted Huber on each target plus `rank_weight` x ListNet on the log cost (module docstring).
+
+    `prediction` and `target` are [B, N, 2] (relative P99, harm), the rest [B, N] or [B].
+    """
+    regression = torch.zeros(())
+    for k in range(prediction.shape[-1]):
+        labelled = mask & ~torch.isnan(target[..., k])
+        huber = torch.nn.functional.huber_loss(
+            prediction[..., k], torch.nan_to_num(target[..., k]), reduction="none", delta=HUBER_DELTA
+        )
+        per_decision = (huber * labelled).sum(1) / labelled.sum(1).clamp(min=1)
+        used = weight * labelled.any(1)
+        regression = regression + (per_decision * used).sum() / used.sum().clamp(min=1e-9)
     ranked = mask & ~torch.isnan(rank)
     usable = ranked.sum(1) >= 2
     if not bool(usable.any()):
         return regression
     true = torch.where(ranked, torch.nan_to_num(rank) / RANK_TEMPERATURE, torch.tensor(float("-inf")))
     true = true - true.max(dim=1, keepdim=True).values.nan_to_num(0.0)
-    guess = torch.where(ranked, -prediction / RANK_TEMPERATURE, torch.tensor(float("-inf")))
+    log_cost = prediction[..., 0] + scores.HARM_WEIGHT * prediction[..., 1]
+    guess = torch.where(ranked, -log_cost / RANK_TEMPERATURE, torch.tensor(float("-inf")))
     p_true = torch.softmax(true[usable], dim=1)
     log_guess = torch.log_softmax(guess[usable], dim=1)
     listnet = -(p_true * torch.where(ranked[usable], log_guess, torch.zeros_like(log_guess))).sum(1)

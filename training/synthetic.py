@@ -11,6 +11,10 @@ default policies can be scored on the very same snapshots.
 The dataset does not return its cluster plans, so they are redrawn from a copy of the generator's
 state, as `generate` draws them; `SimSet` checks each redrawn plan against the dataset (node counts,
 the fitting candidates) and raises `SimulatorDriftError` if the simulator has changed how it draws.
+Each decision is labelled under one interference-model variant (`variants`, in turn; `sim.interference.VARIANTS`)
+and, with `randomise`, drawn with randomised sensitivities, capacities, core speeds and telemetry lag. The pods a
+lagging decision placed since its NodeStates are fed to the fresh-placement estimate (`cluster.estimate`), as the
+scheduler's cache feeds it, so the model learns on the telemetry every tier reads in production.
 Used by training and evaluation only (it imports the simulator); the serving tier never imports it.
 """
 
@@ -20,17 +24,20 @@ from functools import lru_cache
 
 import numpy as np
 
-from cluster import nodestate
+from cluster import estimate, nodestate
 from cluster.objects import Node, Pod
 from cluster.parse import parse_node, parse_pod
 from cluster.snapshot import Snapshot
-from sim import dataset, generators, manifests
+from sim import dataset, generators, interference, manifests
+from sim.dataset import Randomisation
 from sim.generators import FAMILIES
 from sim.hardware import Hardware
 
 NOW = 1_800_000_000.0
 """NodeState timestamps of generated clusters (age is not checked when building examples)."""
 TRAIN_FAMILIES = tuple(f for f in FAMILIES if f not in dataset.EVAL_FAMILIES)
+VARIANTS = tuple(interference.VARIANTS)
+"""The interference-model family: the shipped model trains on every member."""
 
 
 class SimulatorDriftError(RuntimeError):
@@ -50,11 +57,11 @@ class SimDecision:
     p99_ms: np.ndarray
     profile: str
     family: str
-
-
-def _family(families: Sequence[str], profiles: Sequence[str] | None, d: int) -> generators.Family:
-    family = FAMILIES[families[d % len(families)]]
-    return replace(family, arrivals=dict.fromkeys(profiles, 1.0)) if profiles is not None else family
+    relative_p99: np.ndarray
+    """Aligned with `feasible`: predicted P99 over the pod's P99 alone on the reference core."""
+    harm: np.ndarray
+    """Aligned with `feasible`: sum over the node's latency-critical pods of ln(P99 with the pod / without)."""
+    variant: str = "calibrated"
 
 
 @lru_cache(maxsize=4096)
@@ -87,6 +94,8 @@ class SimSet:
         decisions: int,
         families: Sequence[str] = TRAIN_FAMILIES,
         profiles: Sequence[str] | None = None,
+        variants: Sequence[str] = ("calibrated",),
+        randomise: Randomisation | None = None,
     ) -> None:
         rng = np.random.default_rng(seed)
         twin = np.random.default_rng()
@@ -94,8 +103,16 @@ class SimSet:
         self.seed = seed
         self.families = tuple(families)
         self.profiles = tuple(profiles) if profiles is not None else None
-        self.data = dataset.generate(rng, decisions=decisions, families=families, profiles=profiles)
-        self.plans = [generators.plan(twin, _family(families, profiles, d), arrivals=1) for d in range(decisions)]
+        self.variants = tuple(variants)
+        self.data = dataset.generate(
+            rng, decisions=decisions, families=families, profiles=profiles, variants=variants, randomise=randomise
+        )
+        self.plans = [
+            generators.plan(
+                twin, dataset.family_of(families[d % len(families)], profiles=profiles, randomise=randomise), arrivals=1
+            )
+            for d in range(decisions)
+        ]
         for d, plan in enumerate(self.plans):
             if len(plan.cores) != int(self.data.nodes[d].sum()) or str(plan.arrival_profile[0]) != self.data.profile[d]:
                 raise SimulatorDriftError(
@@ -131,6 +148,9 @@ class SimSet:
         ]
         states = {name: nodestate.parse(raw, node=name) for name, raw in example["node_states"].items()}
         snapshot = Snapshot.build(nodes, pods, states=states)
+        fresh = data.fresh[i]
+        if fresh.any():
+            snapshot = estimate.apply(snapshot, estimate.Placed.of((pods[j], NOW) for j in np.flatnonzero(fresh)))
         names = [f"{dataset.NODE_PREFIX}-{k + 1:03d}" for k in candidates]
         feasible = np.array([snapshot.node_index(name) for name in names], dtype=np.int64)
         if set(example["candidates"]) != set(names) or any(i is None for i in feasible):
@@ -143,6 +163,9 @@ class SimSet:
             p99_ms=data.p99_ms[i, candidates].astype(float),
             profile=str(data.profile[i]),
             family=str(data.family[i]),
+            relative_p99=data.relative_p99[i, candidates].astype(float),
+            harm=data.harm[i, candidates].astype(float),
+            variant=str(data.variant[i]),
         )
 
     def __iter__(self) -> Iterator[SimDecision]:

@@ -1,7 +1,9 @@
 """`python -m training.train`: train the transformer tier's weights, then evaluate them and write the model card.
 
 Data: `--decisions` random simulated clusters from the training families (`training.synthetic`;
-pods of the held-out profiles are left out), the KubeMarla measurements outside the held-out campaigns
+pods of the held-out profiles are left out), labelled in turn by every interference-model variant
+(`--variants`, default all of `sim.interference.VARIANTS`) with randomised sensitivities, capacities,
+core speeds and telemetry lag (`sim.dataset.Randomisation`), the KubeMarla measurements outside the held-out campaigns
 (`--counters`; `--no-counters` to skip), and the collector's JSONL files (`--data FILE`, repeatable: real
 decisions with outcomes). The fit is seeded and deterministic on CPU; the weights go to `--out` (default
 `scoring.model_path`), then the held-out evaluation of `python -m training.evaluate` runs on the saved file
@@ -22,7 +24,8 @@ from pathlib import Path
 from cluster import config
 from scoring.transformer import ModelUnavailableError, model, model_path
 from scoring.transformer.model import ModelConfig
-from sim import dataset
+from sim import dataset, interference
+from sim.dataset import Randomisation
 from training import counters, synthetic
 from training import fit as training
 from training.evaluate import card as model_card
@@ -42,6 +45,15 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--decisions", type=int, default=DEFAULT_DECISIONS, help="simulated clusters to draw")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the data, the order and the weights")
     parser.add_argument("--epochs", type=int, default=training.Settings.epochs)
+    parser.add_argument(
+        "--variants",
+        type=_variants,
+        default=synthetic.VARIANTS,
+        help=f"comma-separated interference-model variants to train on (default: {','.join(synthetic.VARIANTS)})",
+    )
+    parser.add_argument(
+        "--layers", type=int, default=ModelConfig.layers, help="attention blocks (0: none, the ablation)"
+    )
     parser.add_argument("--counters", default=str(counters.DATA), help="the KubeMarla measurements CSV")
     parser.add_argument("--no-counters", action="store_true", help="do not fine-tune on the measurements")
     parser.add_argument("--data", action="append", default=[], help="collector JSONL file (repeatable)")
@@ -52,6 +64,18 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _variants(text: str) -> tuple[str, ...]:
+    """`--variants`: names of `sim.interference.VARIANTS`, comma-separated."""
+    names = tuple(v.strip() for v in text.split(",") if v.strip())
+    unknown = [v for v in names if v not in interference.VARIANTS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown interference variant {unknown[0] if unknown else text!r}; "
+            f"known: {', '.join(interference.VARIANTS)}"
+        )
+    return names
+
+
 def summary(args: argparse.Namespace, settings: training.Settings, **data: object) -> dict[str, object]:
     """What the checkpoint records about its training (deterministic: no timings, no paths of this machine)."""
     return {
@@ -60,6 +84,8 @@ def summary(args: argparse.Namespace, settings: training.Settings, **data: objec
             "sim_decisions": args.decisions,
             "sim_seed": args.seed,
             "sim_families": list(synthetic.TRAIN_FAMILIES),
+            "sim_variants": list(args.variants),
+            "sim_randomisation": asdict(Randomisation()),
             "held_out_profiles": list(dataset.EVAL_PROFILES),
             "held_out_families": list(dataset.EVAL_FAMILIES),
             **data,
@@ -79,8 +105,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (config.ConfigError, counters.CountersError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    settings = training.Settings(seed=args.seed, epochs=args.epochs, config=ModelConfig())
-    simset = synthetic.SimSet(args.seed, decisions=args.decisions)
+    settings = training.Settings(seed=args.seed, epochs=args.epochs, config=ModelConfig(layers=args.layers))
+    simset = synthetic.SimSet(args.seed, decisions=args.decisions, variants=args.variants, randomise=Randomisation())
     sim = training.sim_examples(simset, exclude=dataset.EVAL_PROFILES, seed=args.seed, progress=progress)
     fine_tuning = [] if args.no_counters else [g for g in groups if g.campaign not in counters.HELD_OUT_CAMPAIGNS]
     real = training.real_examples(fine_tuning, weight=REAL_WEIGHT)

@@ -5,8 +5,11 @@ Each candidate is a token (`features.tokens`). A linear embedding turns it into 
 node the cluster's context: `inducing` learnt queries attend over all candidates (summaries of the
 cluster), and every candidate attends over those summaries. This is self-attention across the
 candidates at O(N·M) instead of O(N²), so a 1,000-node decision stays within a few milliseconds on
-one CPU thread, and it is independent of the candidates' order. A per-node head predicts
-ln(P99 slowdown) >= 0 (softplus). Padding tokens (training batches) are masked out of the keys.
+one CPU thread, and it is independent of the candidates' order. With `layers=0` there is no attention (each
+node's prediction is its own token's). A per-node head predicts two numbers: ln(the pod's P99 on the node over
+its P99 alone on the reference core), which node speed moves either way, and the harm it does there,
+sum over the node's latency-critical pods of ln(their P99 with it / without), >= 0 (softplus). Padding tokens
+(training batches) are masked out of the keys.
 
 The checkpoint is a plain dict of tensors, numbers and strings read with `torch.load(weights_only=True)`
 (no pickled code): format and feature versions, the config, the feature names, the state dict (with
@@ -22,7 +25,7 @@ import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -32,7 +35,9 @@ from scoring.transformer import ModelUnavailableError, missing
 from scoring.transformer.features import FEATURE_NAMES, FEATURE_VERSION, Scale
 
 FORMAT = "ai-llama-scheduler/transformer-scorer"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""2: two outputs (P99 relative to the reference core, harm to neighbours); 1 predicted the own slowdown only."""
+OUTPUTS = 2
 _LOAD_ERRORS = (
     OSError,
     RuntimeError,
@@ -103,7 +108,8 @@ class InducedSelfAttention(nn.Module):
 
 
 class SlowdownModel(nn.Module):
-    """[B, N, F] raw tokens (and [B, N] real-node mask) → [B, N] predicted ln(P99 slowdown) >= 0.
+    """[B, N, F] raw tokens (and [B, N] real-node mask) → [B, N, 2]: predicted ln(P99 over P99 alone on the
+    reference core) and harm to latency-critical neighbours (sum of their ln slowdowns, >= 0).
 
     The training set's feature scale is held as buffers, so the weights file carries it.
     """
@@ -122,13 +128,14 @@ class SlowdownModel(nn.Module):
         self.folded = False
         self.blocks = nn.ModuleList(InducedSelfAttention(config) for _ in range(config.layers))
         self.hidden = nn.Linear(config.width, config.hidden)
-        self.head = nn.Linear(config.hidden, 1)
+        self.head = nn.Linear(config.hidden, OUTPUTS)
 
     def forward(self, tokens: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         x = torch.relu(self.embed(tokens if self.folded else (tokens - self.mean) / self.std))
         for block in self.blocks:
             x = block(x, mask)
-        return nn.functional.softplus(self.head(torch.relu(self.hidden(x)))).squeeze(-1)
+        out = self.head(torch.relu(self.hidden(x)))
+        return torch.stack((out[..., 0], nn.functional.softplus(out[..., 1])), dim=-1)
 
 
 def folded(model: SlowdownModel) -> SlowdownModel:
@@ -197,8 +204,8 @@ def load(path: str | Path) -> Checkpoint:
     if payload.get("format_version") != FORMAT_VERSION or payload.get("feature_version") != FEATURE_VERSION:
         raise ModelUnavailableError(
             f"{where}: made for checkpoint format {payload.get('format_version')} / features "
-            f"{payload.get('feature_version')}, this build reads {FORMAT_VERSION} / {FEATURE_VERSION}; retrain with "
-            "`python -m training.train`"
+            f"{payload.get('feature_version')}, this build reads {FORMAT_VERSION} / {FEATURE_VERSION} (format 2 "
+            "predicts P99 on the reference core and harm to neighbours); retrain with `python -m training.train`"
         )
     if tuple(payload.get("feature_names") or ()) != FEATURE_NAMES:
         raise ModelUnavailableError(f"{where}: its feature names differ from this build's; retrain")
@@ -219,8 +226,17 @@ def load(path: str | Path) -> Checkpoint:
     return Checkpoint(model, dict(payload.get("summary") or {}))
 
 
+class Predicted(NamedTuple):
+    """The model's two outputs per node (see `SlowdownModel`), as arrays aligned with the tokens."""
+
+    relative_p99: np.ndarray
+    """The pod's P99 on the node over its P99 alone on the reference core (> 0; below 1 on a faster core)."""
+    harm: np.ndarray
+    """Sum over the node's latency-critical pods of ln(their P99 with the pod / without), >= 0."""
+
+
 class Scorer:
-    """Inference: tokens of one decision → predicted slowdown per node. Thread-safe (read-only weights)."""
+    """Inference: tokens of one decision → predicted P99 and harm per node. Thread-safe (read-only weights)."""
 
     def __init__(self, checkpoint: Checkpoint, *, threads: int = 1) -> None:
         self.model = folded(checkpoint.model.eval())
@@ -233,8 +249,8 @@ class Scorer:
     def load(cls, path: str | Path, *, threads: int = 1) -> "Scorer":
         return cls(load(path), threads=threads)
 
-    def slowdown(self, tokens: np.ndarray) -> np.ndarray:
-        """[N] predicted P99 slowdown (>= 1) for [N, F] finite float32 tokens; ValueError on bad input or output."""
+    def predict(self, tokens: np.ndarray) -> Predicted:
+        """Both outputs for [N, F] finite float32 tokens; ValueError on bad input or output."""
         if tokens.ndim != 2 or tokens.shape[1] != self.model.config.features:
             raise ValueError(f"tokens of shape {tokens.shape}, expected [nodes, {self.model.config.features}]")
         if not np.isfinite(tokens).all():
@@ -243,7 +259,8 @@ class Scorer:
             out = self._forward(torch.from_numpy(np.ascontiguousarray(tokens, dtype=np.float32))[None])[0].numpy()
         if not np.isfinite(out).all():
             raise ValueError("the model returned NaN or infinite values")
-        return np.exp(out.astype(float))
+        values = out.astype(float)
+        return Predicted(np.exp(values[:, 0]), values[:, 1])
 
 
 def _traced(model: SlowdownModel) -> Callable[[torch.Tensor], torch.Tensor]:

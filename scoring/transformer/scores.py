@@ -1,16 +1,25 @@
-"""From the model's predicted slowdowns to 0..100 scores, the pick and its reason. Pure numpy.
+"""From the model's two predictions to 0..100 scores, the pick and its reason. Pure numpy.
 
-A node's score is `100 * (1 - ln(slowdown) / ln(MAX_SLOWDOWN))`, clamped to 0..100: 100 for no
-predicted slowdown, 78 for 2x, 0 at the simulator's saturation (about 24x). A log scale, because a
-P99 that doubles hurts as much at 1x as at 5x.
+The model predicts, per node, the pod's P99 over its P99 alone on the reference core (`relative_p99`: the
+interference and the node's core speed together, what the user feels) and the harm it does there (`harm`:
+the sum over the latency-critical pods already on the node of ln(their P99 with it / without)). One cost
+combines them, in log space so that each factor counts as a P99 multiplier:
 
-The model predicts only the pod's *own* slowdown; what the pod does to its neighbours is not in its
-training target. So for a pod that declares itself noisy, InterferenceAware's declared-harm rule is
-kept: on a node running pods sensitive to its noisy dimensions the score is at most
-`100 * 0.5^victims` (the worst such dimension; non-additive, a `min`).
+    cost = relative_p99 x exp(HARM_WEIGHT x harm)
+
+(with HARM_WEIGHT 1, doubling one latency-critical neighbour's P99 costs as much as doubling the pod's own),
+and a node's score is `100 * (1 - ln(FASTEST x cost) / ln(FASTEST x MAX_SLOWDOWN))`, clamped to 0..100:
+100 for a quiet node whose cores are `FASTEST` times the reference's, about 80 for a quiet reference core,
+0 at the simulator's saturation (about 24x). A log scale, because a P99 that doubles hurts as much at 1x
+as at 5x.
+
+For a pod that declares itself noisy, InterferenceAware's declared-harm rule is kept on top of the
+predicted harm (a declaration is the operator's word, the prediction the model's): on a node running pods
+sensitive to its noisy dimensions the score is at most `100 * 0.5^victims` (the worst such dimension;
+non-additive, a `min`).
 
 A node about which nothing is measured (no NodeState, or a stale one) is never predicted better than
-the median measured candidate: CONTRACTS §1 makes unknown telemetry typical, neither good nor bad,
+the median measured candidate (in P99 and in cost): CONTRACTS §1 makes unknown telemetry typical, neither good nor bad,
 and a node whose agent broke must not attract the pods that most need a quiet node. Its declared
 neighbours may still make it worse (the model's prediction, when higher, stands).
 
@@ -31,15 +40,25 @@ from scoring.transformer.features import NodeInputs, PodInputs
 
 MAX_SLOWDOWN = 25.0
 """Slowdown that scores 0 (the simulator's saturation, `sim.interference.MAX_P99_SLOWDOWN`, is about 24x)."""
+FASTEST = 1.5
+"""Core speed over the reference core's that a quiet node needs to score 100 (the fastest generation simulated
+is 1.2x, randomised by about 10 %)."""
+HARM_WEIGHT = 1.0
+"""Weight of the harm to latency-critical neighbours against the pod's own ln P99 (see the module docstring)."""
 NEAR_TIE = 0.01
-"""Relative slowdown difference under which two nodes count as tied."""
-NEAR_TIE_POINTS = MAX_NODE_SCORE * math.log1p(NEAR_TIE) / math.log(MAX_SLOWDOWN)
+"""Relative cost difference under which two nodes count as tied."""
+NEAR_TIE_POINTS = MAX_NODE_SCORE * math.log1p(NEAR_TIE) / math.log(FASTEST * MAX_SLOWDOWN)
 
 
-def score(slowdown: np.ndarray) -> np.ndarray:
-    """0..100 per node from predicted slowdowns (>= 1)."""
-    s = np.maximum(np.nan_to_num(np.asarray(slowdown, dtype=float), nan=MAX_SLOWDOWN), 1.0)
-    raw = MAX_NODE_SCORE * (1.0 - np.log(s) / math.log(MAX_SLOWDOWN))
+def cost(relative_p99: np.ndarray, harm: np.ndarray) -> np.ndarray:
+    """The pod's own predicted P99 factor times what it does to its latency-critical neighbours (module docstring)."""
+    return np.asarray(relative_p99, dtype=float) * np.exp(HARM_WEIGHT * np.asarray(harm, dtype=float))
+
+
+def score(costs: np.ndarray) -> np.ndarray:
+    """0..100 per node from costs (> 0; unknown ones score 0)."""
+    c = np.maximum(np.nan_to_num(np.asarray(costs, dtype=float), nan=MAX_SLOWDOWN), 1.0 / FASTEST)
+    raw = MAX_NODE_SCORE * (1.0 - np.log(FASTEST * c) / math.log(FASTEST * MAX_SLOWDOWN))
     return np.clip(raw, MIN_NODE_SCORE, MAX_NODE_SCORE)
 
 
@@ -64,18 +83,23 @@ def noisy_cap(noisy: tuple[bool, ...], sensitive_neighbours: np.ndarray) -> np.n
 @dataclass(frozen=True, eq=False)
 class Assessed:
     slowdown: np.ndarray
-    """Predicted slowdown per node, unmeasured nodes raised to typical."""
+    """Predicted P99 over P99 alone on the reference core per node, unmeasured nodes raised to typical."""
+    harm: np.ndarray
+    """Predicted harm to latency-critical neighbours per node."""
     own: np.ndarray
-    """0..100 from the slowdown alone."""
+    """0..100 from the cost (own P99 and harm)."""
     final: np.ndarray
     """0..100 with the noisy pod's cap: the tier's scores."""
 
 
-def assess(predicted: np.ndarray, nodes: NodeInputs, pod: PodInputs) -> Assessed:
+def assess(relative_p99: np.ndarray, harm: np.ndarray, nodes: NodeInputs, pod: PodInputs) -> Assessed:
     """The tier's scores from the model's predictions for `nodes` (the one path the tier and evaluation share)."""
-    slowdown = neutral_unknown(predicted, nodes.measured())
-    own = score(slowdown)
-    return Assessed(slowdown, own, np.minimum(own, noisy_cap(pod.noisy, np.asarray(nodes.declared)[:, 0, :])))
+    measured = nodes.measured()
+    slowdown = neutral_unknown(np.asarray(relative_p99, dtype=float), measured)
+    costs = neutral_unknown(cost(slowdown, harm), measured)
+    own = score(costs)
+    capped = np.minimum(own, noisy_cap(pod.noisy, np.asarray(nodes.declared)[:, 0, :]))
+    return Assessed(slowdown, np.asarray(harm, dtype=float), own, capped)
 
 
 INTERFERENCE_WEIGHT = 5
@@ -113,7 +137,7 @@ def reason(
     median = float(np.median(slowdown))
     lead = "spread/affinity preference" if preferred else "lowest predicted interference"
     text = (
-        f"{lead}: {float(slowdown[best]):.2f}x P99 slowdown (median {median:.2f}x over "
+        f"{lead}: {float(slowdown[best]):.2f}x reference P99 (median {median:.2f}x over "
         f"{len(slowdown)} feasible node(s)), node regime {regime}"
     )
     if capped:

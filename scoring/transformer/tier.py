@@ -2,8 +2,9 @@
 
 `runtime.assemble` builds it once at start (`TransformerTier.from_settings` loads the weights, which
 may raise `ModelUnavailableError`); `scoring.decide.Decider` calls `choose` from its decision workers.
-For each pod: the feasible nodes become token rows (`features`), the model predicts the pod's P99
-slowdown on each in one batch (`model.Scorer`), and `scores` turns that into 0..100 scores and a pick;
+For each pod: the feasible nodes become token rows (`features`), the model predicts the pod's P99 (relative
+to the reference core) and its harm to latency-critical neighbours on each in one batch (`model.Scorer`), and
+`scores` turns both into 0..100 scores and a pick;
 the decision JSON gains each node's contention regime.
 
 It declines (`TierDeclinedError`, the heuristic tier decides that pod) when its scoring overran
@@ -40,8 +41,8 @@ class Predictor(Protocol):
     fill: np.ndarray
     """Per feature, the value of a metric nobody in the cluster measures (the training mean)."""
 
-    def slowdown(self, tokens: np.ndarray) -> np.ndarray:
-        """[N] predicted slowdown for [N, F] tokens; ValueError on non-finite input or output."""
+    def predict(self, tokens: np.ndarray) -> model.Predicted:
+        """Both outputs for [N, F] tokens (`model.Predicted`); ValueError on non-finite input or output."""
         ...
 
 
@@ -111,10 +112,10 @@ class TransformerTier:
         snapshot, feasible = request.snapshot, request.feasible
         nodes = NodeInputs.of(snapshot, feasible)
         pod = PodInputs.of(request.pod)
-        predicted = self.predictor.slowdown(features.tokens(nodes, pod, self.predictor.fill))
-        if predicted.shape != (len(feasible),):
-            raise ValueError(f"{predicted.shape} predictions for {len(feasible)} nodes")
-        assessed = scores.assess(predicted, nodes, pod)
+        predicted = self.predictor.predict(features.tokens(nodes, pod, self.predictor.fill))
+        if predicted.relative_p99.shape != (len(feasible),) or predicted.harm.shape != (len(feasible),):
+            raise ValueError(f"{predicted.relative_p99.shape} predictions for {len(feasible)} nodes")
+        assessed = scores.assess(predicted.relative_p99, predicted.harm, nodes, pod)
         final = scores.with_preference(assessed.final, request.heuristic.preference)
         names = snapshot.names
 
@@ -145,6 +146,7 @@ class TransformerTier:
             extra={
                 "regimes": self._regimes_of(snapshot, feasible, labels),
                 "predicted_slowdown": round(float(assessed.slowdown[best]), 3),
+                "predicted_harm": round(float(assessed.harm[best]), 3),
             },
         )
 

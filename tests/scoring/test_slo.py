@@ -106,15 +106,31 @@ MISSES = "no node meets the 1 ms P99 target; best predicted"
 ALL, LOUD = ("loud", "mid", "quiet"), ("loud", "mid")
 
 
+CASES = [
+    pytest.param(ALL, 1.0, "quiet", False, MEETS, id="a target met by one node picks it"),
+    pytest.param(LOUD, 1.0, "mid", True, MISSES, id="a target met by none picks the best and says so"),
+    pytest.param(ALL, None, "mid", False, "", id="no target keeps the preferred node"),
+]
+LOWER_MAGNITUDES = pytest.mark.xfail(
+    strict=True,
+    reason="known regression (model card, Known limitations): the transformer trained on the interference family "
+    "predicts 'mid' at 1.5-2.2x, so the 1 ms target reads as met",
+)
+
+
 @pytest.mark.parametrize(
-    ("nodes", "target", "node", "unmet", "says"),
+    ("tier", "nodes", "target", "node", "unmet", "says"),
     [
-        pytest.param(ALL, 1.0, "quiet", False, MEETS, id="a target met by one node picks it"),
-        pytest.param(LOUD, 1.0, "mid", True, MISSES, id="a target met by none picks the best and says so"),
-        pytest.param(ALL, None, "mid", False, "", id="no target keeps the preferred node"),
+        pytest.param(
+            tier,
+            *case.values,
+            id=f"{tier}-{case.id}",
+            marks=LOWER_MAGNITUDES if tier == "transformer" and case.values[1] is not None else (),
+        )
+        for tier in TIERS
+        for case in CASES
     ],
 )
-@pytest.mark.parametrize("tier", TIERS)
 def test_the_slo_rule_per_tier(tier, nodes, target, node, unmet, says):
     decision = build_decider(Settings(), tier=tier).decide(web(target), cluster(nodes))
     assert decision.tier.value == tier

@@ -2,8 +2,10 @@
 
 Written whole by `python -m training.train` and again by `python -m training.evaluate`, so its numbers are
 always the last run's; `benchmark/transformer_latency.py --record` leaves its latest measurement in
-`scoring/transformer/latency.json`, which the card quotes when present. `render` is pure;
-`write` reads that measurement and the previous card's training-time line and writes the file.
+`scoring/transformer/latency.json`, which the card quotes when present, and `python -m training.lofo` its
+leave-one-interference-variant-out result in `scoring/transformer/lofo.json`, which the card tables and from
+which it states the attention ablation's verdict. `render` is pure; `write` reads those files and the previous
+card's training-time line and writes the file.
 """
 
 import json
@@ -20,6 +22,9 @@ from training.evaluate.report import POLICIES, SETS, TRANSFORMER, Report
 
 CARD = PROJECT_ROOT / "scoring" / "MODEL_CARD.md"
 LATENCY = PROJECT_ROOT / "scoring" / "transformer" / "latency.json"
+LOFO = PROJECT_ROOT / "scoring" / "transformer" / "lofo.json"
+"""`python -m training.lofo`'s output: held-out interference variant → policy → metrics."""
+NO_ATTENTION = "transformer-no-attention"
 
 LABELS = {
     TRANSFORMER: "transformer tier",
@@ -29,7 +34,99 @@ LABELS = {
     "loadaware": "Koordinator LoadAware",
     "trimaran-lvrb": "Trimaran LoadVariationRiskBalancing",
     "trimaran-tlp": "Trimaran TargetLoadPacking",
+    NO_ATTENTION: "transformer without attention",
 }
+LOFO_POLICIES = (TRANSFORMER, NO_ATTENTION, "heuristic", "loadaware", "trimaran-lvrb", "trimaran-tlp", "default")
+
+
+def attention_earns_its_cost(variants: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> bool:
+    """The ablation's rule: the block is kept only if, over the held-out interference variants, the model with
+    it has the lower mean regret on average and on at least half of them."""
+    pairs = [(by[TRANSFORMER]["mean_regret"], by[NO_ATTENTION]["mean_regret"]) for by in variants.values()]
+    if not pairs:
+        return False
+    wins = sum(a < b for a, b in pairs)
+    return sum(a for a, _ in pairs) < sum(b for _, b in pairs) and 2 * wins >= len(pairs)
+
+
+def load_lofo(path: Path = LOFO) -> dict[str, Any] | None:
+    """The last leave-one-out result, or None when none was written (or it is unreadable)."""
+    try:
+        body = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return body if isinstance(body, dict) and isinstance(body.get("variants"), dict) else None
+
+
+def _fraction(value: Any) -> str:
+    return _pct(value) if isinstance(value, int | float) else "n/a"
+
+
+def _lofo(lofo: Mapping[str, Any] | None) -> list[str]:
+    """The leave-one-variant-out table, each variant's lowest mean regret in bold, and the ablation's verdict."""
+    if not lofo:
+        return ["Not run yet: `python -m training.lofo` writes it."]
+    settings = lofo.get("settings", {})
+    variants: Mapping[str, Mapping[str, Mapping[str, Any]]] = lofo["variants"]
+    lines = [
+        f"Each run trains on every interference-model variant but one ({settings.get('decisions')} simulated "
+        f"clusters, {settings.get('epochs')} epochs: smaller than the shipped training, as CPU is scarce; the same "
+        "randomisation and real measurements) and is evaluated on "
+        f"{settings.get('eval_decisions')} clusters of the training scenario families "
+        f"({', '.join(lofo.get('eval_families', []))}, seed {settings.get('eval_seed')}) labelled by the variant "
+        "held out, training profiles only. Regret: the pick's P99 in milliseconds over the best candidate's, "
+        "minus 1. Every policy picks through its serving code on the same snapshots; the peers with their own "
+        "filters (a pod they leave unplaced is counted apart).",
+        "",
+        "| held-out interference variant | policy | decisions | mean regret | p95 regret | latency-critical mean "
+        "regret | unplaced |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for variant, table in variants.items():
+        present = [p for p in LOFO_POLICIES if p in table]
+        best = min(present, key=lambda p: table[p]["mean_regret"] if table[p]["mean_regret"] is not None else 9e9)
+        for policy in present:
+            m = table[policy]
+            regret = f"**{_fraction(m['mean_regret'])}**" if policy == best else _fraction(m["mean_regret"])
+            lines.append(
+                f"| {variant} | {LABELS[policy]} | {m['decisions']} | {regret} | {_fraction(m['p95_regret'])} | "
+                f"{_fraction(m.get('critical_mean_regret'))} | {m.get('unplaced', 0)} |"
+            )
+    losses = [
+        v
+        for v, t in variants.items()
+        if any(t[p]["mean_regret"] < t[TRANSFORMER]["mean_regret"] for p in LOFO_POLICIES[2:] if p in t)
+    ]
+    lines += [
+        "",
+        "The transformer (with its attention block) has the lowest mean regret of the tiers and peers on "
+        + (
+            "every held-out variant."
+            if not losses
+            else f"{len(variants) - len(losses)} of {len(variants)} held-out variants; another policy beats it on: "
+            + ", ".join(losses)
+            + "."
+        ),
+    ]
+    return lines
+
+
+def _ablation(lofo: Mapping[str, Any] | None, config: Mapping[str, Any]) -> str:
+    """The attention ablation's verdict, from the leave-one-out runs (both models trained on the same data)."""
+    if not lofo:
+        return "Attention ablation: not run (`python -m training.lofo` trains both)."
+    variants = lofo["variants"]
+    pairs = ", ".join(
+        f"{v} {_pct(t[TRANSFORMER]['mean_regret'])} vs {_pct(t[NO_ATTENTION]['mean_regret'])}"
+        for v, t in variants.items()
+    )
+    kept = attention_earns_its_cost(variants)
+    shipped = "with" if config.get("layers") else "without"
+    return (
+        f"Attention ablation on the held-out interference variants (mean regret with the block vs without, same "
+        f"data and seed): {pairs}. By the rule (lower on average and on at least half the variants) the block "
+        f"{'earns' if kept else 'does not earn'} its cost; the shipped model is trained {shipped} it."
+    )
 
 
 def _pct(value: float) -> str:
@@ -174,6 +271,7 @@ def render(
     latency: Mapping[str, Any] | None = None,
     timing: str | None = None,
     earned: evidence.Verdict | None = None,
+    lofo: Mapping[str, Any] | None = None,
 ) -> str:
     """The model card as Markdown."""
     config = summary.get("config", {})
@@ -188,13 +286,16 @@ def render(
         "",
         "## What it does",
         "",
-        "For a pod and every feasible node, it predicts the pod's P99 slowdown on that node (its P99 there over its "
-        "P99 alone: KubeMarla's target), in one forward pass over all candidates. The tier turns the prediction "
-        "into a 0..100 score (`100 * (1 - ln(slowdown) / ln 25)`), keeps InterferenceAware's rule that a noisy pod "
-        "stays away from declared-sensitive neighbours (the prediction covers the pod's own slowdown only), and "
-        "picks the best node; near-ties (within 1 % predicted slowdown) go to the heuristic tier's preference. "
-        "A pod whose scoring overruns `scoring.latency_budget_ms` falls back to the heuristic tier; repeated "
-        "overruns open the tier's breaker.",
+        "For a pod and every feasible node, in one forward pass over all candidates, it predicts what the user "
+        "feels: the pod's P99 on that node over its P99 alone on the reference core (interference and the node's "
+        "core speed together), and the harm it does there (the sum over the latency-critical pods already on the "
+        "node of ln(their P99 with it / without), `sim.oracle.inflicted`'s measure). The tier combines both into "
+        "one cost, `relative P99 x exp(harm)` (doubling one latency-critical neighbour's P99 costs as much as "
+        "doubling its own), scores it 0..100 (`100 * (1 - ln(1.5 cost) / ln(1.5 x 25))`: 100 for a quiet core "
+        "1.5x the reference's, 0 at the simulator's saturation), keeps InterferenceAware's rule that a pod "
+        "declared noisy stays away from declared-sensitive neighbours, and picks the best node; near-ties (within "
+        "1 % cost) go to the heuristic tier's preference. A pod whose scoring overruns "
+        "`scoring.latency_budget_ms` falls back to the heuristic tier; repeated overruns open the tier's breaker.",
         "",
         "## Architecture and size",
         "",
@@ -203,18 +304,20 @@ def render(
         f"self-attention block(s) (Set Transformer ISAB: {config.get('inducing')} learnt summary queries attend over "
         f"all candidates, every candidate attends over the summaries; {config.get('heads')} heads; feed-forward "
         f"{config.get('width')} -> {config.get('hidden')} -> {config.get('width')}); head {config.get('width')} -> "
-        f"{config.get('hidden')} -> 1 with softplus (ln slowdown >= 0);",
+        f"{config.get('hidden')} -> 2 (ln relative P99, unbounded: a fast core goes below 0; harm with softplus, "
+        ">= 0);",
         f"- {parameters:,} parameters, {file_bytes / 1024:.0f} KiB on disk (float32, with the feature scale).",
         "- Size chosen for the latency goal: attention is O(N x summaries), so a 1,000-node decision costs well "
-        "under a millisecond of model time on one CPU thread. An ablation without the attention block scored "
-        "within noise of this one on the held-out sets: in the simulator a node's slowdown depends on that node "
-        "alone, and the cluster context the attention adds is also given to every token as distance-from-median "
-        "features. Retrained both ways on the same code and seed (2026-12), the held-out families split: with the "
-        "block 34 %, 21 %, 101 %, 28 %, 28 % mean regret on cpu-antagonists, near-full, replica-burst, "
-        "counter-gaps, heterogeneous; without it (3,905 parameters) 38 %, 21 %, 101 %, 35 %, 27 %; real-counter "
-        "pairs 91.8 % and 92.0 %. The block has not earned its cost on this evidence, and in particular it does "
-        "not model the pods of one burst (replica-burst is the same either way); it stays only because the "
-        "shipped weights, trained with it, are the best measured.",
+        "under a millisecond of model time on one CPU thread; the cluster context it adds is also given to every "
+        "token as distance-from-median features.",
+        "- " + _ablation(lofo, config),
+        "- The same ablation at full size on the held-out scenario families (`python -m training.train --layers 0`, "
+        "same data and seed, 3,938 parameters; 2026-12-05): without the block 111 %, 3.7 %, 8.4 %, 10.0 %, 3.0 % "
+        "mean regret on cpu-antagonists, near-full, replica-burst, counter-gaps, heterogeneous (with it: 28.6 %, "
+        "3.1 %, 9.5 %, 5.9 %, 7.9 %), held-out profiles 17.2 % (5.4 %), real-counter pairs 86.6 % (91.5 %). The "
+        "block wins three of the five families and the sum, so it stays; it does not decide the burst "
+        "(replica-burst is won by both through the fresh-placement estimate the training's telemetry lag "
+        "exercises).",
         "",
         "## Features",
         "",
@@ -236,7 +339,14 @@ def render(
         f"not perfect): in {_pct(augmentation.get('blank_decisions', 0))} of the decisions each node's NodeState is "
         f"blanked with probability {augmentation.get('blank_nodes')}, in {_pct(augmentation.get('drop_decisions', 0))} "
         f"each node loses each counter source (perf, cmt, mbm, psi, cgroup) with probability "
-        f"{augmentation.get('drop_sources')};",
+        f"{augmentation.get('drop_sources')}. Labelled in turn by the interference-model variants "
+        f"{', '.join(data.get('sim_variants', ['calibrated']))} (`sim.interference.VARIANTS`: the calibrated model; "
+        "effects that add up; the worst resource alone; M/M/1-like memory-bandwidth waiting P/(1-P); a cache that "
+        "costs nothing below 70 % of the L3 and rises steeply after; CPU delayed by over-subscription only), with "
+        "per decision and profile lognormal sensitivities, per node lognormal L3, memory bandwidth and core "
+        "speed, latency-critical services among the running pods, and telemetry lag (in half the decisions each "
+        "running pod was placed since the NodeState with probability 0.3, and the fresh-placement estimate "
+        f"counts it, as in production): `sim.dataset.Randomisation` {data.get('sim_randomisation', {})};",
         f"- real: {data.get('real_groups')} groups ({data.get('real_tests')} load tests) of the KubeMarla "
         f"measurements from the campaigns {', '.join(data.get('real_campaigns', []))}, weight "
         f"{data.get('real_weight')} each; campaigns {', '.join(counters.HELD_OUT_CAMPAIGNS)} are held out;",
@@ -247,7 +357,8 @@ def render(
         "",
         f"Seed {train.get('seed')}, {train.get('epochs')} epochs, batch {train.get('batch_size')}, AdamW "
         f"(lr {train.get('learning_rate')}, one-cycle schedule, weight decay {train.get('weight_decay')}), loss: "
-        f"Huber on ln slowdown + {train.get('rank_weight')} x ListNet ranking over each decision's candidates; "
+        f"Huber on ln relative P99 + Huber on harm (each where known: the measurements and the collector know no "
+        f"harm) + {train.get('rank_weight')} x ListNet ranking of each decision's candidates by the log cost; "
         f"{train.get('threads')} CPU thread(s), deterministic algorithms; final training loss "
         f"{train.get('final_loss')}. `python -m training.train` with the defaults reproduces the shipped file bit "
         "for bit (same torch version and thread count).",
@@ -258,10 +369,11 @@ def render(
         "",
         "### Held-out simulated clusters",
         "",
-        "Oracle: the candidate with the lowest true P99 slowdown. Top-1: the pick's slowdown is within 1 % of the "
-        "oracle's (half the decisions have a runner-up that close); strict: the very node. Regret: the pick's "
-        "slowdown over the oracle's, minus 1 (a 10 % regret is a 10 % higher P99). Every policy picks through its "
-        "serving code on the same snapshots.",
+        "Clusters labelled by the calibrated interference model, without the training randomisation. Oracle: the "
+        "candidate with the lowest true P99 in milliseconds (node speed included). Top-1: the pick's P99 is within "
+        "1 % of the oracle's (half the decisions have a runner-up that close); strict: the very node. Regret: the "
+        "pick's P99 over the oracle's, minus 1 (a 10 % regret is a 10 % higher P99). Every policy picks through "
+        "its serving code on the same snapshots.",
         "",
         *(f"- **{spec.name}**: {spec.description} (seed {spec.seed})." for spec in SETS),
         "",
@@ -270,6 +382,10 @@ def render(
         "By held-out profile (the held-out profiles set):",
         "",
         *_by_profile(report),
+        "",
+        "### Held-out interference variants (leave one out)",
+        "",
+        *_lofo(lofo),
         "",
         "### Held-out scenario families: which tier places best",
         "",
@@ -308,30 +424,53 @@ def render(
         "",
         "## Known limitations",
         "",
-        "- The target is the pod's own slowdown; harm to its neighbours is covered only by the declared-noisy rule.",
-        "- Simulated labels come from the simulator's interference model (calibrated on one NUC's measurements); "
-        "real fine-tuning data is a single rig running nginx. Accuracy on other hardware and workloads is "
-        "unmeasured until the collector has gathered outcomes there (`python -m training.train --data FILE`).",
-        "- Node speed is not in the target: on mixed hardware the lowest-slowdown node need not have the lowest "
-        "P99 in milliseconds.",
+        "- Harm is learnt from the simulator only (the measurements and the collector's outcomes carry none), and "
+        "the harm weight (1) is a choice, not a fit.",
+        "- Simulated labels come from a family of interference models around one calibrated on one NUC's "
+        "measurements; real fine-tuning data is a single rig running nginx. Accuracy on other hardware and "
+        "workloads is unmeasured until the collector has gathered outcomes there "
+        "(`python -m training.train --data FILE`).",
+        "- Node speed is in the target, but no input names it: the model reads it from the node's size and its "
+        "counters (CPI), so a node type it never saw is judged by its telemetry alone.",
+        "- The leave-one-out runs are smaller than the shipped training (see their settings) and evaluated on "
+        "simulated decisions, not on the replayed scenario families.",
+        "- Trained on the whole interference family, the model reads CPU contention more weakly than the "
+        "calibrated simulator does (one variant, run-queue CPU, says a busy node costs nothing until it is "
+        "over-subscribed, and telemetry lag blurs utilisation): a node at 95 % CPU use is predicted at about 1.4x "
+        "where the previous, calibrated-only weights said about 4x. This is where it loses (the cpu-antagonists "
+        "family above; `scheduler.py decide --tier transformer` on examples/cluster-6-workers.json sends "
+        "CPU-sensitive http-echo to the cpu-bound worker-6, a strict xfail in the tests). A node at 90 % memory "
+        "bandwidth that also shows memory-reclaim stalls (PSI memory 30 %) is out of the training distribution "
+        "and predicted nearly quiet. Predicted P99s of moderately contended nodes are lower than the previous "
+        "weights' in general (the family's forms disagree, and lagged telemetry blurs the inputs), so the SLO rule "
+        "(`scoring.slo`) reads a tight `p99-target-ms` as met more often with this tier (two strict xfails in "
+        "tests/scoring/test_slo.py).",
+        "- The held-out simulated sets now price picks by P99 in milliseconds (node speed included) rather than "
+        "by slowdown, which is harder for every policy; the top-1 agreement there is below the configured "
+        "`scoring.accuracy_floor` (0.85) while the mean regret stays well below the heuristic tier's, so "
+        "`python -m training.evaluate` exits 1 on that gate. Real-counter pairs are 1.5 points below the previous "
+        "weights'.",
         "- Regimes are a rule over InterferenceAware's calibrated levels, not learnt.",
         "- Real counters: below the 95 % goal on the held-out campaigns. Reading fractions on a log scale (so that "
         "the rig's C0 residency, 0.2 % to 41 %, separates nodes) reached 95.2 % and 95.6 % in two retrains, but "
         "raised the mean regret on cpu-antagonists from 16 % to 63-70 % (a CPU hog's saturation is absolute); "
         "giving both scales kept cpu-antagonists (34 %) and lost the pairs (92-93 %). Those weights are not shipped.",
-        "- The held-out family replays are small (one shipped scenario per family, 84 to 168 decisions). No learned "
-        "tier yet models the pods placed in the same burst (replica-burst: both local tiers stack; the load-aware "
-        "peers, with their assigned-pod estimators, spread).",
+        "- The held-out family replays are small (one shipped scenario per family, 84 to 168 decisions). The pods "
+        "placed in the same burst reach the model through the fresh-placement estimate (trained with telemetry "
+        "lag), not through the attention block.",
         "- Mean regret is dominated by a few large misses (compare the p95): in the held-out family, mostly pods "
         "beside IO-saturated nodes, a pressure the training families show rarely.",
         "- Latency: the attention block costs about a millisecond of the model's time at 1,000 nodes. On the shared "
-        "two-core development machine the p99 goal holds only when the measurement is shielded from other jobs "
-        "(`nice`); under their contention p99 rises to about 1.5x. Dropping the block's feed-forward layer and one "
-        "head would save about a quarter of the model time, at the price of retraining.",
+        "two-core development machine the p99 goal held in 2026-11 only when the measurement was shielded from "
+        "other jobs (`nice`). On 2026-12-05 it is missed (see Latency): the parent commit, with the previous "
+        "weights of the same size, measured p50 4.8 ms and p99 7.3 ms the same way minutes earlier, so the rise "
+        "is in the decision path around the model (its forward pass at 1,000 nodes is 0.9 ms), not in these "
+        "weights.",
         "",
         "## Reproduce",
         "",
         "```",
+        "python -m training.lofo           # leave-one-interference-variant-out runs (scoring/transformer/lofo.json)",
         "python -m training.train          # writes scoring/transformer/model.pt and this card",
         "python -m training.evaluate       # re-evaluates the weights, rewrites this card; exits 1 below the floors",
         "python benchmark/transformer_latency.py --record   # 1,000-node latency, quoted above",
@@ -359,6 +498,7 @@ def write(path: Path, scorer: Scorer, weights: Path, result: Report, *, timing: 
         latency=latency,
         timing=timing,
         earned=_verdict(weights, result),
+        lofo=load_lofo(),
     )
     path.write_text(text)
     print(f"model card: {path}")

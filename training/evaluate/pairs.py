@@ -87,14 +87,14 @@ def heuristic_scorer(weights: Mapping[str, int] = DEFAULT_SCORE_WEIGHTS) -> Pair
 
 
 def transformer_scorer(predictor: object) -> PairScorer:
-    """The transformer tier's unrounded score from a predictor (`model.Scorer`: `fill` and `slowdown(tokens)`)."""
+    """The transformer tier's unrounded score from a predictor (`model.Scorer`: `fill` and `predict(tokens)`)."""
 
     def score(states: Sequence[NodeState], pod: Pod) -> Sequence[float]:
         snapshot = counters.snapshot(states)
         nodes = features.NodeInputs.of(snapshot, np.arange(len(snapshot)))
         inputs = features.PodInputs.of(PodInfo.of(pod, snapshot))
-        predicted = predictor.slowdown(features.tokens(nodes, inputs, predictor.fill))  # type: ignore[attr-defined]
-        return scores.assess(predicted, nodes, inputs).final
+        predicted = predictor.predict(features.tokens(nodes, inputs, predictor.fill))  # type: ignore[attr-defined]
+        return scores.assess(predicted.relative_p99, predicted.harm, nodes, inputs).final
 
     return score
 

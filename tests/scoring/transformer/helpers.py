@@ -16,6 +16,7 @@ from scoring.heuristic import HeuristicTier
 from scoring.tiers import Request
 from scoring.transformer import PROJECT_ROOT, evidence
 from scoring.transformer.features import FEATURE_NAMES
+from scoring.transformer.model import Predicted
 from tests.builders import make_node, make_pod
 
 SHIPPED = PROJECT_ROOT / "scoring" / "transformer" / "model.pt"
@@ -64,26 +65,29 @@ def latency_critical(name: str = "lc") -> Pod:
 
 
 class FakePredictor:
-    """Slowdowns from a function of the tokens; optionally advances a fake clock per call (a slow model)."""
+    """Relative P99s (and harm, none unless given) from functions of the tokens; optionally advances a fake clock
+    per call (a slow model)."""
 
     def __init__(
         self,
         slowdown: Callable[[np.ndarray], np.ndarray] | None = None,
         *,
+        harm: Callable[[np.ndarray], np.ndarray] | None = None,
         clock: FakeClock | None = None,
         seconds: float = 0.0,
     ) -> None:
         self.fill = np.zeros(len(FEATURE_NAMES), np.float32)
         self.calls = 0
         self._slowdown = slowdown or (lambda tokens: 1.0 + np.arange(len(tokens), dtype=float))
+        self._harm = harm or (lambda tokens: np.zeros(len(tokens)))
         self._clock = clock
         self._seconds = seconds
 
-    def slowdown(self, tokens: np.ndarray) -> np.ndarray:
+    def predict(self, tokens: np.ndarray) -> Predicted:
         self.calls += 1
         if self._clock is not None:
             self._clock.advance(self._seconds)
-        return np.asarray(self._slowdown(tokens), dtype=float)
+        return Predicted(np.asarray(self._slowdown(tokens), dtype=float), np.asarray(self._harm(tokens), dtype=float))
 
 
 def shipped() -> Path:

@@ -1,4 +1,5 @@
-"""From predicted slowdown to scores and a pick: a log scale, clamped; near-ties by the heuristic, then by name."""
+"""From predicted P99 and harm to scores and a pick: one cost on a log scale, clamped; near-ties by the heuristic,
+then by name."""
 
 import numpy as np
 import pytest
@@ -9,16 +10,29 @@ from scoring.transformer import scores
 @pytest.mark.parametrize(
     ("slowdown", "score"),
     [
-        pytest.param(1.0, 100.0, id="no slowdown is a perfect score"),
-        pytest.param(0.5, 100.0, id="below 1 is clamped"),
-        pytest.param(5.0, 50.0, id="the geometric middle"),
+        pytest.param(1 / 1.5, 100.0, id="a quiet core 1.5x the reference's is a perfect score"),
+        pytest.param(1.0, 88.81, id="a quiet reference core scores a little less"),
+        pytest.param(0.5, 100.0, id="faster still is clamped"),
+        pytest.param(37.5**0.5 / 1.5, 50.0, id="the geometric middle"),
         pytest.param(25.0, 0.0, id="saturation scores 0"),
         pytest.param(1e9, 0.0, id="beyond saturation is clamped"),
         pytest.param(np.nan, 0.0, id="a NaN is the worst, never the best"),
     ],
 )
 def test_score(slowdown: float, score: float) -> None:
-    assert scores.score(np.array([slowdown]))[0] == pytest.approx(score)
+    assert scores.score(np.array([slowdown]))[0] == pytest.approx(score, abs=0.01)
+
+
+@pytest.mark.parametrize(
+    ("relative_p99", "harm", "expected"),
+    [
+        pytest.param(2.0, 0.0, 2.0, id="no neighbour harmed: the pod's own P99 factor"),
+        pytest.param(1.0, np.log(2.0), 2.0, id="doubling one neighbour's P99 costs as much as doubling its own"),
+        pytest.param(1.5, np.log(3.0), 4.5, id="both multiply"),
+    ],
+)
+def test_the_cost_combines_own_p99_and_harm(relative_p99: float, harm: float, expected: float) -> None:
+    assert scores.cost(np.array([relative_p99]), np.array([harm]))[0] == pytest.approx(expected)
 
 
 def test_scores_fall_as_slowdown_rises() -> None:

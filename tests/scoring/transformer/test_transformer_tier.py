@@ -8,7 +8,7 @@ from scoring.breaker import CircuitBreaker, State, reporting_listener
 from scoring.decide import Decider
 from scoring.heuristic import HeuristicTier
 from scoring.tiers import Tier, TierDeclinedError
-from scoring.transformer.model import Scorer
+from scoring.transformer.model import Predicted, Scorer
 from scoring.transformer.tier import Scores, TransformerTier, log
 from telemetry.stats import Stats
 from tests.builders import make_pod
@@ -79,10 +79,22 @@ def test_a_noisy_pod_is_kept_away_from_sensitive_neighbours(clock: FakeClock) ->
     assert "kept away" in choice.reason
 
 
+def test_predicted_harm_to_latency_critical_neighbours_lowers_a_node_s_score(clock: FakeClock) -> None:
+    """An undeclared hog: the same own P99 on both nodes, but the model predicts it would double a neighbour's."""
+    victim = make_pod("victim", node="a", cpu="100m", annotations=LATENCY_CRITICAL)
+    snap = snapshot([state("a", **QUIET), state("b", **QUIET)], [victim])
+    hog = make_pod("hog", cpu="1")
+    predictor = FakePredictor(lambda tokens: np.array([1.0, 1.0]), harm=lambda tokens: np.array([np.log(2.0), 0.0]))
+    choice = tier(predictor, clock).choose(request(hog, snap))
+    assert choice.node == "b"
+    assert choice.scores["a"] < choice.scores["b"] - 15
+    assert choice.extra["predicted_harm"] == pytest.approx(0.0)
+
+
 @pytest.mark.parametrize("bad", [np.nan, np.inf], ids=["NaN", "infinite"])
 def test_a_non_finite_prediction_declines_to_the_heuristic(clock: FakeClock, bad: float) -> None:
     class Broken(FakePredictor):
-        def slowdown(self, tokens: np.ndarray) -> np.ndarray:
+        def predict(self, tokens: np.ndarray) -> Predicted:
             raise ValueError(f"the model returned {bad}")
 
     decider = Decider(heuristic=HeuristicTier(), tiers=[tier(Broken(), clock)], clock=clock)
@@ -151,11 +163,30 @@ def test_a_node_without_telemetry_is_scored_as_typical_not_as_perfect() -> None:
     assert choice.extra["regimes"]["blind"] == "unknown"
 
 
-def test_the_shipped_model_ranks_quiet_before_thrashed_before_saturated() -> None:
+def test_the_shipped_model_ranks_a_quiet_node_before_thrashed_or_bandwidth_saturated_ones() -> None:
+    """The order of the two contended nodes is not asserted: the model trained on the interference family puts
+    this fixture's saturated node (bandwidth 90 %, memory reclaim stalls) only a little below quiet (model card)."""
     transformer = TransformerTier(predictor=Scorer.load(shipped()), clock=FakeClock(), budget_ms=1e9)
     states = [state("s", **STREAMED), state("t", **THRASHED), state("q", **QUIET)]
     s = transformer.choose(request(latency_critical(), snapshot(states))).scores
-    assert s["q"] > s["t"] > s["s"]
+    assert s["q"] > max(s["t"], s["s"])
+    assert s["q"] - s["t"] > 20
+
+
+def test_the_shipped_model_scores_a_hog_lower_beside_latency_critical_pods() -> None:
+    """Two quiet nodes, one running three latency-critical pods and the other three batch pods: a 2-core batch pod
+    that declares nothing (so no declared-noisy rule applies) is predicted to harm the first, and scored lower."""
+    critical = {"ai-scheduler.io/workload-class": "latency-critical", "ai-scheduler.io/sensitivity": "llc,membw,cpu"}
+    batch = {"ai-scheduler.io/workload-class": "batch"}
+    running = [make_pod(f"lc{i}", node="a", cpu="500m", memory="512Mi", annotations=critical) for i in range(3)]
+    running += [make_pod(f"b{i}", node="b", cpu="500m", memory="512Mi", annotations=batch) for i in range(3)]
+    snap = snapshot([state("a", **QUIET), state("b", **QUIET)], running)
+    hog = make_pod("hog", cpu="2", memory="2Gi", annotations=batch)
+    transformer = TransformerTier(predictor=Scorer.load(shipped()), clock=FakeClock(), budget_ms=1e9)
+    choice = transformer.choose(request(hog, snap))
+    assert choice.node == "b"
+    assert choice.scores["a"] < choice.scores["b"] - 5
+    assert choice.extra["predicted_harm"] < 0.1
 
 
 def test_the_chosen_nodes_score_is_read_without_building_every_score() -> None:

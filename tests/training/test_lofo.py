@@ -1,0 +1,89 @@
+"""Leave one interference variant out: the split never leaks it into training; the card's table and the ablation."""
+
+import numpy as np
+import pytest
+import torch
+
+from sim import interference
+from training import fit, lofo
+from training.evaluate import card
+
+SMALL = lofo.LofoSettings(decisions=24, epochs=1, eval_decisions=12)
+
+
+@pytest.mark.parametrize("held_out", [pytest.param(v, id=f"holding out {v}") for v in interference.VARIANTS])
+def test_the_held_out_variant_never_reaches_training(held_out: str) -> None:
+    train = lofo.training_set(held_out, SMALL)
+    assert held_out not in set(train.data.variant.tolist())
+    assert set(train.data.variant.tolist()) == set(interference.VARIANTS) - {held_out}
+    assert set(lofo.test_set(held_out, SMALL).data.variant.tolist()) == {held_out}
+
+
+def test_an_unknown_variant_is_refused_with_the_known_ones() -> None:
+    with pytest.raises(ValueError, match="unknown interference variant 'cubic'; known: calibrated"):
+        lofo.training_variants("cubic")
+    assert lofo.main(["--variant", "cubic"]) == 2
+
+
+def _metrics(regret: float) -> dict[str, float | int | None]:
+    return {"decisions": 10, "mean_regret": regret, "p95_regret": regret, "critical_mean_regret": None, "unplaced": 0}
+
+
+def _lofo(with_block: list[float], without: list[float]) -> dict[str, dict[str, dict[str, float | int | None]]]:
+    names = list(interference.VARIANTS)[: len(with_block)]
+    return {
+        name: {card.TRANSFORMER: _metrics(a), card.NO_ATTENTION: _metrics(b), "heuristic": _metrics(0.3)}
+        for name, a, b in zip(names, with_block, without, strict=True)
+    }
+
+
+@pytest.mark.parametrize(
+    ("with_block", "without", "kept"),
+    [
+        pytest.param([0.1, 0.1, 0.2], [0.2, 0.2, 0.1], True, id="lower on average and on most variants keeps it"),
+        pytest.param([0.1, 0.5, 0.5], [0.2, 0.2, 0.2], False, id="worse on average drops it"),
+        pytest.param([0.01, 0.3, 0.3], [0.2, 0.2, 0.2], False, id="one big win does not carry a majority of losses"),
+        pytest.param([0.2, 0.2], [0.2, 0.2], False, id="a tie does not earn the cost"),
+    ],
+)
+def test_the_attention_block_stays_only_if_it_earns_its_cost(
+    with_block: list[float], without: list[float], kept: bool
+) -> None:
+    assert card.attention_earns_its_cost(_lofo(with_block, without)) is kept
+
+
+def test_the_card_tables_every_held_out_variant_and_names_the_losses() -> None:
+    body = {"settings": {"decisions": 10, "epochs": 1}, "eval_families": ["kubemarla"], "variants": _lofo([0.4], [0.2])}
+    text = "\n".join(card._lofo(body))
+    assert "| calibrated | transformer tier | 10 | 40.0 % |" in text
+    assert "| calibrated | transformer without attention | 10 | **20.0 %** |" in text
+    assert "| calibrated | heuristic tier | 10 | 30.0 % |" in text
+    assert "another policy beats it on: calibrated" in text
+    assert "does not earn" in card._ablation(body, {"layers": 0})
+
+
+def test_the_harm_target_trains_the_second_output_and_unknown_harm_is_ignored() -> None:
+    mask = torch.ones(1, 2, dtype=torch.bool)
+    rank = torch.full((1, 2), float("nan"))
+    weight = torch.ones(1)
+    target = torch.tensor([[[0.0, 1.0], [0.0, 0.0]]])
+    right = torch.tensor([[[0.0, 1.0], [0.0, 0.0]]])
+    wrong = torch.tensor([[[0.0, 0.0], [0.0, 1.0]]])
+    assert float(fit.loss(right, mask, target, rank, weight, rank_weight=1.0)) == pytest.approx(0.0)
+    assert float(fit.loss(wrong, mask, target, rank, weight, rank_weight=1.0)) > 0.1
+    unknown = target.clone()
+    unknown[..., 1] = float("nan")
+    assert float(fit.loss(wrong, mask, unknown, rank, weight, rank_weight=1.0)) == pytest.approx(0.0)
+
+
+def test_the_ranking_orders_candidates_by_the_cost_harm_included() -> None:
+    """Same own P99 on both nodes; node 0 harms a neighbour: ranking it first costs more than ranking it last."""
+    mask = torch.ones(1, 2, dtype=torch.bool)
+    target = torch.full((1, 2, 2), float("nan"))
+    rank = torch.tensor([[-np.log(2.0), 0.0]], dtype=torch.float32)
+    weight = torch.ones(1)
+    harm_first = torch.tensor([[[0.0, 0.0], [0.0, 0.7]]])
+    harm_right = torch.tensor([[[0.0, 0.7], [0.0, 0.0]]])
+    assert float(fit.loss(harm_right, mask, target, rank, weight, rank_weight=1.0)) < float(
+        fit.loss(harm_first, mask, target, rank, weight, rank_weight=1.0)
+    )
