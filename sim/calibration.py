@@ -217,14 +217,9 @@ def modelled(
     )
 
 
-PLAUSIBLE_SHARE = 2 / 3
-"""Share of the measured mixes whose P99 interquartile range a variant must meet to count as a world the
-measurements allow (`plausible`)."""
-
-
 def agreement(variant: interference.Variant, path: Path = DATA) -> tuple[int, int]:
     """How many of the measured mixes' P99 interquartile ranges the `variant`'s nginx slowdown falls in, of how
-    many (the calibrated model meets all 21)."""
+    many: how far the real measurements allow that world (the calibrated model meets all 21)."""
     mixes = measured(load(path))
     inside = 0
     for mix, result in mixes.items():
@@ -232,13 +227,6 @@ def agreement(variant: interference.Variant, path: Path = DATA) -> tuple[int, in
         slowdown = oracle.predict(state, state.pod("default/nginx"), ("minikube",), variant=variant)["minikube"]
         inside += result.p99.contains(slowdown.slowdown)
     return inside, len(mixes)
-
-
-def plausible(variant: interference.Variant, path: Path = DATA) -> bool:
-    """Whether the measurements allow the variant: its slowdowns meet at least `PLAUSIBLE_SHARE` of the measured
-    P99 interquartile ranges. A learned scorer trains only on plausible variants; the others stay test worlds."""
-    inside, total = agreement(variant, path)
-    return inside >= PLAUSIBLE_SHARE * total
 
 
 def report(path: Path = DATA) -> str:

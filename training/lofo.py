@@ -2,8 +2,7 @@
 
 A scorer that learnt one simulator's functional form (the worst resource dominating, say) can look right on
 that simulator and wrong on a cluster that behaves otherwise. So for each member of `sim.interference.VARIANTS`
-this trains the transformer on the other members the measurements allow (`training_variants`: runqueue-cpu is
-never trained on, `training.synthetic.VARIANTS`), with the same randomisation
+this trains the transformer on the other members only (`training_variants`), with the same randomisation
 and real measurements as the shipped model, and evaluates every policy on decisions labelled by the member
 held out: the transformer with its attention block and without it (the ablation: the block stays only if
 it earns its cost on the held-out members), the heuristic tier, kube-scheduler's default scoring and the
@@ -11,7 +10,7 @@ load-aware peers (Koordinator LoadAware, Trimaran LoadVariationRiskBalancing and
 their own filters. Regret: the pick's predicted P99 in milliseconds over the best candidate's, minus 1.
 
 The runs are smaller than the shipped training (`--decisions`, `--epochs`: the defaults below take a few
-minutes on two shared cores); the shipped model trains on every plausible member with `python -m training.train`.
+minutes on two shared cores); the shipped model trains on every member with `python -m training.train`.
 The result goes to `LOFO_PATH` (JSON), which the model card renders. Exit status 0, 2 on bad input.
 """
 
@@ -55,11 +54,10 @@ class LofoSettings:
 
 
 def training_variants(held_out: str) -> tuple[str, ...]:
-    """The variants the shipped model trains on (`training.synthetic.VARIANTS`: those the measurements allow) but
-    `held_out` (ValueError when it is no variant at all)."""
+    """Every interference-model variant but `held_out` (ValueError when it is none of them)."""
     if held_out not in interference.VARIANTS:
         raise ValueError(f"unknown interference variant {held_out!r}; known: {', '.join(interference.VARIANTS)}")
-    return tuple(v for v in synthetic.VARIANTS if v != held_out)
+    return tuple(v for v in interference.VARIANTS if v != held_out)
 
 
 def training_set(held_out: str, settings: LofoSettings) -> synthetic.SimSet:

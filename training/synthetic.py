@@ -28,7 +28,7 @@ from cluster import estimate, nodestate
 from cluster.objects import Node, Pod
 from cluster.parse import parse_node, parse_pod
 from cluster.snapshot import Snapshot
-from sim import calibration, dataset, generators, interference, manifests
+from sim import dataset, generators, interference, manifests
 from sim.dataset import Randomisation
 from sim.generators import FAMILIES
 from sim.hardware import Hardware
@@ -36,11 +36,8 @@ from sim.hardware import Hardware
 NOW = 1_800_000_000.0
 """NodeState timestamps of generated clusters (age is not checked when building examples)."""
 TRAIN_FAMILIES = tuple(f for f in FAMILIES if f not in dataset.EVAL_FAMILIES)
-VARIANTS = tuple(name for name, v in interference.VARIANTS.items() if calibration.plausible(v))
-"""The interference-model variants the shipped model trains on: those the real measurements allow
-(`sim.calibration.plausible`: calibrated, additive, worst-of, queueing-membw, threshold-cache; runqueue-cpu, which
-leaves a CPU antagonist harmless until the node is over-subscribed, meets 10 of the 21 measured P99 ranges where
-one to four iBench CPU antagonists on the 3-CPU rig measured 1.4x to 12x, and stays a leave-one-out test world)."""
+VARIANTS = tuple(interference.VARIANTS)
+"""The interference-model family: the shipped model trains on every member."""
 
 
 class SimulatorDriftError(RuntimeError):

@@ -16,6 +16,7 @@ from typing import Any
 from scoring.transformer import PROJECT_ROOT, evidence
 from scoring.transformer.features import FEATURE_NAMES, FEATURE_VERSION
 from scoring.transformer.model import Scorer, parameters
+from sim import calibration, interference
 from training import counters
 from training.evaluate import families, heldout
 from training.evaluate.report import POLICIES, SETS, TRANSFORMER, Report
@@ -92,6 +93,17 @@ def _lofo(lofo: Mapping[str, Any] | None) -> list[str]:
                 f"| {variant} | {LABELS[policy]} | {m['decisions']} | {regret} | {_fraction(m['p95_regret'])} | "
                 f"{_fraction(m.get('critical_mean_regret'))} | {m.get('unplaced', 0)} |"
             )
+    allowed = ", ".join(
+        f"{name} {inside}/{total}"
+        for name, (inside, total) in ((v, calibration.agreement(interference.VARIANTS[v])) for v in variants)
+        if name in interference.VARIANTS
+    )
+    lines += [
+        "",
+        "How far the real measurements allow each variant (`sim.calibration.agreement`: the measured mixes whose "
+        f"P99 interquartile range its nginx slowdown falls in): {allowed}. The shipped model trains on every "
+        "variant, the ones the measurements allow least included.",
+    ]
     losses = [
         v
         for v, t in variants.items()
