@@ -3,7 +3,8 @@
 `python -m training.evaluate` replays the held-out scenario families with every local tier and writes the
 result beside the weights (`<weights>.evidence.json`, keyed by the weights' SHA-256). The production chain puts
 the transformer in front of the heuristic only when that file is for these very weights and shows it losing to
-the heuristic on no held-out family (mean regret within `TIE` counts as no loss). Otherwise the transformer is
+the heuristic on no held-out family (`METRIC`: the pooled P99 of its latency-critical pods; within `TIE` counts
+as no loss). Otherwise the transformer is
 left out of the chain: the chain is first-answer-wins and the heuristic never declines, so a tier behind it
 would never be asked, and a blend would need weights that nothing has measured. No evidence, or evidence for
 other weights, is no evidence: the heuristic leads. `verdict` is pure; `load_verdict` reads the files.
@@ -20,9 +21,12 @@ from typing import Any
 SUFFIX = ".evidence.json"
 TRANSFORMER = "transformer"
 HEURISTIC = "heuristic"
-METRIC = "mean_regret"
+METRIC = "critical_p99_ms"
+"""The pooled P99 of the latency-critical arrivals once the family's scenarios are placed (geometric mean over the
+replays): what the benchmark reports and the product promises. A decision's own regret would miss the harm a
+placement does to the pods beside it, which the transformer is trained to avoid."""
 TIE = 1e-3
-"""Mean regrets this close (0.1 % of P99) are a tie, not a loss."""
+"""Pooled P99s this close (a microsecond) are a tie, not a loss."""
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,7 @@ def test_forcing_the_transformer_runs_it_alone_with_the_configured_budget() -> N
 def _corrupt(path: Path) -> Path:
     """Weights that cannot be read, with evidence that would put them first (so that `auto` tries to load them)."""
     path.write_bytes(b"PK\x03\x04 not really")
-    won = {"transformer": {"mean_regret": 0.1}, "heuristic": {"mean_regret": 0.2}}
+    won = {"transformer": {evidence.METRIC: 0.1}, "heuristic": {evidence.METRIC: 0.2}}
     body = {"model_sha256": evidence.digest(path), "families": {"near-full": won}}
     evidence.evidence_path(path).write_text(json.dumps(body))
     return path

@@ -46,11 +46,12 @@ def test_a_policy_that_stacks_blindly_shows_a_higher_regret_than_the_heuristic()
         seeds=(0,),
     )
     assert table["near-full"]["stacker"].mean_regret > table["near-full"]["heuristic"].mean_regret
+    assert table["near-full"]["stacker"].critical_p99_ms > table["near-full"]["heuristic"].critical_p99_ms
 
 
 def _metrics(regret: float) -> families.FamilyMetrics:
     return families.FamilyMetrics(decisions=10, mean_regret=regret, p95_regret=regret, critical_mean_regret=regret,
-                                  unplaced=0)  # fmt: skip
+                                  unplaced=0, critical_p99_ms=regret)  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -36,4 +36,4 @@ def test_a_replay_reports_its_final_cluster_and_the_pooled_p99_of_its_critical_p
     placed = [o for o in replayed.outcomes if o is not None]
     assert len(replayed.critical) == sum(lc for _, lc in placed) > 0
     assert all(replayed.state.pod(key).node for key in replayed.critical)
-    assert tuning.pooled_p99(replayed, seed=scene.seed) > 0
+    assert families.pooled_p99(replayed, seed=scene.seed) > 0

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim import outcomes
 from sim import scenario as scenarios
 from training.evaluate import families
 from training.synthetic import TRAIN_FAMILIES
@@ -27,8 +26,6 @@ SEEDS = (501, 502, 503, 504)
 """Generator seeds of the tuning clusters (the shipped scenarios use other seeds)."""
 NODES = 14
 ARRIVALS = 40
-REQUESTS = 4000
-"""Requests drawn per latency-critical pod for its pooled P99."""
 
 
 @dataclass(frozen=True)
@@ -60,15 +57,6 @@ def clusters(seeds: Sequence[int] = SEEDS) -> list[scenarios.Scenario]:
     ]
 
 
-def pooled_p99(replayed: families.Replayed, *, seed: int) -> float:
-    """The pooled P99 (ms) of the latency-critical arrivals in the replay's final cluster; NaN with none placed."""
-    if not replayed.critical:
-        return float("nan")
-    rng = np.random.default_rng([seed, 2024])
-    runs = outcomes.evaluate(replayed.state, rng=rng, requests=REQUESTS, pods=replayed.critical)
-    return float(np.percentile(np.concatenate([runs[k].samples for k in replayed.critical]), 99))
-
-
 def tune(
     policies: Mapping[str, families.Build], *, scenes: Sequence[scenarios.Scenario], modes: Sequence[str]
 ) -> dict[str, dict[str, Tuning]]:
@@ -84,7 +72,7 @@ def tune(
                 replayed = families.trajectory(scene, build(), mode=mode, seed=0)
                 regrets += [o[0] for o in replayed.outcomes if o is not None]
                 unplaced += sum(o is None for o in replayed.outcomes)
-                p99.append(pooled_p99(replayed, seed=scene.seed))
+                p99.append(families.pooled_p99(replayed, seed=scene.seed))
             table[mode][name] = Tuning(float(np.mean(regrets)) if regrets else float("nan"), tuple(p99), unplaced)
     return table
 

@@ -18,11 +18,11 @@ SHA = "ab" * 32
 
 
 def _evidence(regrets: dict[str, tuple[float | None, float | None]], *, sha: str = SHA) -> dict[str, Any]:
-    """An evidence object with the transformer's and the heuristic's mean regret per family."""
+    """An evidence object with the transformer's and the heuristic's chain-order metric per family."""
     return {
         "model_sha256": sha,
         "families": {
-            family: {"transformer": {"mean_regret": ours}, "heuristic": {"mean_regret": theirs}, "loadaware": {}}
+            family: {"transformer": {evidence.METRIC: ours}, "heuristic": {evidence.METRIC: theirs}, "loadaware": {}}
             for family, (ours, theirs) in regrets.items()
         },
     }
@@ -60,7 +60,7 @@ def _evidence(regrets: dict[str, tuple[float | None, float | None]], *, sha: str
         pytest.param(
             _evidence({"near-full": (float("nan"), 0.4), "replica-burst": (None, 0.2)}),
             False,
-            "lacks both tiers' mean_regret on near-full, replica-burst",
+            f"lacks both tiers' {evidence.METRIC} on near-full, replica-burst",
             id="an unmeasured family does not count as a win",
         ),
     ],
