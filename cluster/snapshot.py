@@ -220,9 +220,7 @@ class Snapshot:
         states = states or {}
         node_states = tuple(states.get(name) or nodestate.unknown(name) for name in table.names)
         known_namespaces = {p.namespace for group in per_node for p in group}
-        all_namespaces: dict[str, Mapping[str, str]] = {
-            ns: {NAMESPACE_NAME_LABEL: ns} for ns in known_namespaces
-        }
+        all_namespaces: dict[str, Mapping[str, str]] = {ns: {NAMESPACE_NAME_LABEL: ns} for ns in known_namespaces}
         all_namespaces.update(namespaces or {})
         snapshot = cls(
             table=table,

@@ -66,6 +66,5 @@ class TargetLoadPacking:
         return np.where(known, scores, 0).astype(np.int64)
 
 
-
 def new(_: dict) -> TargetLoadPacking:
     return TargetLoadPacking()
