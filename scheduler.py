@@ -46,7 +46,10 @@ def _decide(args: argparse.Namespace) -> int:
     placed: list[tuple[Pod, float]] = []
     now = SystemClock().now()
     for pod in pods:
-        decision = decider.decide(pod, estimate.apply(snapshot, estimate.Placed.of(placed)))
+        seen = estimate.apply(snapshot, estimate.Placed.of(placed))
+        decision = decider.decide(pod, seen)
+        counted = estimate.summary(seen) if args.json else {}  # only `--json` shows it, so only it pays for it
+        decision = replace(decision, estimate=counted) if counted else decision
         if decision.node is not None:
             snapshot = snapshot.with_pod(pod, decision.node)
             placed.append((replace(pod, node_name=decision.node), now))

@@ -8,11 +8,9 @@ choice outside them is refused (a tier bug must not bind a pod where it cannot r
 """
 
 from collections.abc import Sequence
-from dataclasses import replace
 
 import numpy as np
 
-from cluster import estimate
 from cluster.clock import Clock, SystemClock
 from cluster.needs import Needs, parse_needs
 from cluster.objects import Pod
@@ -60,12 +58,6 @@ class Decider:
         return not any(plugin.filter(info, snapshot, candidates) for plugin in self.filter_profile.filters)
 
     def decide(self, pod: Pod, snapshot: Snapshot) -> Decision:
-        """The pod's decision, with the estimate of the pods placed since telemetry it was made on."""
-        decision = self._decide(pod, snapshot)
-        counted = estimate.summary(snapshot)
-        return replace(decision, estimate=counted) if counted else decision
-
-    def _decide(self, pod: Pod, snapshot: Snapshot) -> Decision:
         """The pod's decision; its needs are parsed here, once, and the annotations' warnings kept with it."""
         started = self.clock.monotonic()
         parsed = parse_needs(pod)
