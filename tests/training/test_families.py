@@ -28,7 +28,7 @@ class FirstNode:
 @pytest.mark.parametrize("mode", [pytest.param(m, id=f"{m} arrivals") for m in families.MODES])
 def test_every_arrival_is_priced_against_the_oracle_and_none_beats_it(mode: str) -> None:
     scene = scenarios.load("near-full")
-    outcomes = families.replay(scene, Decider(heuristic=HeuristicTier()), mode=mode, seed=0)
+    outcomes = families.trajectory(scene, Decider(heuristic=HeuristicTier()), mode=mode, seed=0).outcomes
     assert len(outcomes) == len(scene.arrivals)
     regrets = [o[0] for o in outcomes if o is not None]
     assert regrets and all(r >= -1e-9 for r in regrets)

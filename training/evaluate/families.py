@@ -107,11 +107,6 @@ class Replayed:
     """The latency-critical arrivals placed (`namespace/name`), for their latency in `state`."""
 
 
-def replay(scene: scenarios.Scenario, decider: Decider, *, mode: str, seed: int) -> list[tuple[float, bool] | None]:
-    """Each arrival's regret and whether it is latency-critical, in order (None: the policy left it unplaced)."""
-    return trajectory(scene, decider, mode=mode, seed=seed).outcomes
-
-
 def trajectory(scene: scenarios.Scenario, decider: Decider, *, mode: str, seed: int) -> Replayed:
     """The scenario's arrivals decided by `decider` one by one, each on the snapshot a scheduler would see (the
     pods placed since telemetry counted by `cluster.estimate`, as the real loop does), then bound."""
