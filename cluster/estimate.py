@@ -225,7 +225,7 @@ class Fresh:
     noisy: np.ndarray
     """[nodes, 4]: how many of them declare themselves noisy in each interference dimension."""
     counters: np.ndarray
-    """[nodes, len(NOISY_METRICS)]: what their declared noise adds to each counter's mean, before clipping."""
+    """[nodes, len(NOISY_METRICS)]: what they add to each counter's mean (`counter_adds`), before clipping."""
 
     def since(self, cutoff: np.ndarray, *, inclusive: bool = False) -> np.ndarray:
         """Per row of `placed`: on a known node and placed after that node's `cutoff` (at it too when
