@@ -94,11 +94,9 @@ def _lofo(lofo: Mapping[str, Any] | None) -> list[str]:
                 f"| {variant} | {LABELS[policy]} | {m['decisions']} | {regret} | {_fraction(m['p95_regret'])} | "
                 f"{_fraction(m.get('critical_mean_regret'))} | {m.get('unplaced', 0)} |"
             )
-    allowed = ", ".join(
-        f"{name} {inside}/{total}"
-        for name, (inside, total) in ((v, calibration.agreement(interference.VARIANTS[v])) for v in variants)
-        if name in interference.VARIANTS
-    )
+    mixes = calibration.measured(calibration.load())
+    agreed = {v: calibration.agreement(interference.VARIANTS[v], mixes) for v in variants if v in interference.VARIANTS}
+    allowed = ", ".join(f"{name} {inside}/{total}" for name, (inside, total) in agreed.items())
     lines += [
         "",
         "How far the real measurements allow each variant (`sim.calibration.agreement`: the measured mixes whose "
