@@ -131,11 +131,25 @@ def reason(
     capped: bool,
     noisy: tuple[bool, ...],
     preferred: bool = False,
+    harm: np.ndarray | None = None,
 ) -> str:
-    """One line: the predicted slowdown of the pick against the candidates, its regime, and why if capped or
-    if the pod's spread/affinity preference chose another node than the quietest."""
+    """One line: the predicted slowdown of the pick against the candidates, its regime, and why if capped, if
+    the harm to latency-critical neighbours outweighed a lower slowdown elsewhere, or if the pod's spread/affinity
+    preference chose another node than the quietest."""
     median = float(np.median(slowdown))
-    lead = "spread/affinity preference" if preferred else "lowest predicted interference"
+    quietest = int(np.argmin(slowdown))
+    harmed = (
+        harm is not None
+        and float(slowdown[best]) > float(slowdown[quietest]) * (1.0 + NEAR_TIE)
+        and float(harm[best]) < float(harm[quietest])
+    )
+    lead = (
+        "spread/affinity preference"
+        if preferred
+        else "lowest predicted cost with the harm to latency-critical neighbours"
+        if harmed
+        else "lowest predicted interference"
+    )
     text = (
         f"{lead}: {float(slowdown[best]):.2f}x reference P99 (median {median:.2f}x over "
         f"{len(slowdown)} feasible node(s)), node regime {regime}"

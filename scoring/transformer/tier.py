@@ -136,6 +136,7 @@ class TransformerTier:
             regime=str(labels[chosen]),
             capped=bool((assessed.final < assessed.own).any()),
             noisy=pod.noisy,
+            harm=assessed.harm,
             preferred=preferred and (verdict is None or verdict.note is None),
         )
         return Choice(

@@ -77,3 +77,22 @@ def test_the_noisy_cap_halves_per_sensitive_neighbour_on_the_worst_noisy_dimensi
 def test_soft_preferences_weigh_against_interference_as_in_the_heuristic(final, preference, expected) -> None:
     got = scores.with_preference(np.array(final), preference)
     assert got == pytest.approx(expected, abs=0.01)
+
+
+@pytest.mark.parametrize(
+    ("best", "harm", "lead"),
+    [
+        pytest.param(0, [0.5, 0.0], "lowest predicted interference:", id="the quietest node"),
+        pytest.param(
+            1,
+            [0.5, 0.0],
+            "lowest predicted cost with the harm to latency-critical neighbours:",
+            id="a slower node that harms no neighbour says so",
+        ),
+    ],
+)
+def test_the_reason_says_when_the_harm_to_neighbours_decided(best: int, harm: list[float], lead: str) -> None:
+    text = scores.reason(
+        slowdown=np.array([1.1, 1.4]), best=best, regime="quiet", capped=False, noisy=(False,) * 4, harm=np.array(harm)
+    )
+    assert text.startswith(lead)
