@@ -37,3 +37,8 @@ def test_a_replay_reports_its_final_cluster_and_the_pooled_p99_of_its_critical_p
     assert len(replayed.critical) == sum(lc for _, lc in placed) > 0
     assert all(replayed.state.pod(key).node for key in replayed.critical)
     assert families.pooled_p99(replayed, seed=scene.seed) > 0
+
+
+def test_missing_weights_are_a_clear_error_not_a_traceback(tmp_path, capsys):
+    assert tuning.main(["--model", str(tmp_path / "absent.pt")]) == 2
+    assert "absent.pt" in capsys.readouterr().err

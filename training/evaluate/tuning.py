@@ -1,23 +1,29 @@
-"""`python -m training.evaluate.tuning`: where the heuristic tier's choices are checked, never on a reported scenario.
+"""`python -m training.evaluate.tuning`: where the local tiers' choices are checked, never on a reported scenario.
 
 The benchmark's scenarios and the held-out families are for reporting only. A change to the heuristic tier (its
-weights, the fresh-placement estimate, the SLO rule) is judged here instead: clusters drawn by `sim.generators.mixed`
-from the *training* families (`training.synthetic.TRAIN_FAMILIES`: kubeattention, kubemarla, datacenter) with seeds no
-shipped scenario uses (`SEEDS`), 14 nodes and 40 arrivals each, replayed by every policy in burst and steady mode
-(`families.trajectory`: the snapshot a scheduler would see, the estimate applied, telemetry every 30 s). Two numbers
-per policy and mode: the mean regret of its decisions (the pick's predicted P99 over the best feasible node's at
-that moment, minus 1) and the pooled P99 of the latency-critical arrivals once every arrival is placed (what the
-benchmark reports), as a geometric mean over the clusters of its ratio to kube-scheduler's default. The second
-includes the harm a placement does to the pods placed before and after it, which per-decision regret does not.
-Pure but for the simulator's seeded draws; about a minute per policy on one core.
+weights, the fresh-placement estimate, the SLO rule) or to the transformer's training (`--model WEIGHTS` adds the
+transformer tier, the heuristic taking what it declines) is judged here instead: clusters drawn by
+`sim.generators.mixed` from the *training* families (`training.synthetic.TRAIN_FAMILIES`: kubeattention, kubemarla,
+datacenter) with seeds no shipped scenario uses (`SEEDS`), 14 nodes and 40 arrivals each, replayed by every policy
+in burst and steady mode (`families.trajectory`: the snapshot a scheduler would see, the estimate applied, telemetry
+every 30 s). Two numbers per policy and mode: the mean regret of its decisions (the pick's predicted P99 over the
+best feasible node's at that moment, minus 1) and the pooled P99 of the latency-critical arrivals once every arrival
+is placed (what the benchmark reports), as a geometric mean over the clusters of its ratio to kube-scheduler's
+default. The second includes the harm a placement does to the pods placed before and after it, which per-decision
+regret does not. Pure but for the simulator's seeded draws; about a minute per policy on one core.
 """
 
 import argparse
+import math
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+from cluster.clock import SystemClock
+from scoring.transformer import ModelUnavailableError
 from sim import scenario as scenarios
 from training.evaluate import families
 from training.synthetic import TRAIN_FAMILIES
@@ -86,8 +92,14 @@ def relative(ours: Sequence[float], base: Sequence[float]) -> float:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.evaluate.tuning", description=__doc__.splitlines()[0])
     parser.add_argument("--mode", choices=families.MODES, action="append", help="arrival mode (default: both)")
+    parser.add_argument("--model", help="transformer weights to judge beside the heuristic (default: none)")
     args = parser.parse_args(argv)
-    table = tune(families.rival_policies(), scenes=clusters(), modes=args.mode or families.MODES)
+    try:
+        policies = families.rival_policies() if args.model is None else _with_transformer(Path(args.model))
+    except ModelUnavailableError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    table = tune(policies, scenes=clusters(), modes=args.mode or families.MODES)
     for mode, by_policy in table.items():
         base = by_policy["default"].p99_ms
         for name, t in by_policy.items():
@@ -95,6 +107,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{mode:<7}{name:<16} mean regret {t.mean_regret:6.3f}   pooled P99 vs default {vs:.3f}", end="")
             print(f"   unplaced {t.unplaced}")
     return 0
+
+
+def _with_transformer(weights: Path) -> dict[str, families.Build]:
+    """The rival policies and the transformer tier over `weights` (imports torch)."""
+    from scoring.transformer.model import Scorer  # noqa: PLC0415 - torch only when a model is judged
+    from scoring.transformer.tier import TransformerTier  # noqa: PLC0415
+
+    predictor = Scorer.load(weights, threads=1)
+    return families.policies(lambda: TransformerTier(predictor=predictor, clock=SystemClock(), budget_ms=math.inf))
 
 
 if __name__ == "__main__":
