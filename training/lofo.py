@@ -33,12 +33,12 @@ from sim import dataset, interference
 from sim.dataset import Randomisation
 from training import counters, synthetic
 from training import fit as training
-from training.evaluate import card, families, heldout
+from training.evaluate import card, card_tables, families, heldout
 from training.train import REAL_WEIGHT
 
 LOFO_PATH = card.LOFO
-TRANSFORMER = card.TRANSFORMER
-NO_ATTENTION = card.NO_ATTENTION
+TRANSFORMER = card_tables.TRANSFORMER
+NO_ATTENTION = card_tables.NO_ATTENTION
 
 
 @dataclass(frozen=True)
@@ -178,7 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for variant, by_policy in table.items():
         line = ", ".join(f"{p} {m.mean_regret:.3f}" for p, m in by_policy.items())
         print(f"{variant}: {line}")
-    verdict = "earns" if card.attention_earns_its_cost(body["variants"]) else "does not earn"
+    verdict = "earns" if card_tables.attention_earns_its_cost(body["variants"]) else "does not earn"
     print(f"attention block {verdict} its cost on the held-out variants; written to {args.out}")
     return 0
 

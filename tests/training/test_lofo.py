@@ -6,7 +6,7 @@ import torch
 
 from sim import interference
 from training import fit, lofo
-from training.evaluate import card
+from training.evaluate import card_tables
 
 SMALL = lofo.LofoSettings(decisions=24, epochs=1, eval_decisions=12)
 
@@ -32,7 +32,7 @@ def _metrics(regret: float) -> dict[str, float | int | None]:
 def _lofo(with_block: list[float], without: list[float]) -> dict[str, dict[str, dict[str, float | int | None]]]:
     names = list(interference.VARIANTS)[: len(with_block)]
     return {
-        name: {card.TRANSFORMER: _metrics(a), card.NO_ATTENTION: _metrics(b), "heuristic": _metrics(0.3)}
+        name: {card_tables.TRANSFORMER: _metrics(a), card_tables.NO_ATTENTION: _metrics(b), "heuristic": _metrics(0.3)}
         for name, a, b in zip(names, with_block, without, strict=True)
     }
 
@@ -49,17 +49,17 @@ def _lofo(with_block: list[float], without: list[float]) -> dict[str, dict[str, 
 def test_the_attention_block_stays_only_if_it_earns_its_cost(
     with_block: list[float], without: list[float], kept: bool
 ) -> None:
-    assert card.attention_earns_its_cost(_lofo(with_block, without)) is kept
+    assert card_tables.attention_earns_its_cost(_lofo(with_block, without)) is kept
 
 
 def test_the_card_tables_every_held_out_variant_and_names_the_losses() -> None:
     body = {"settings": {"decisions": 10, "epochs": 1}, "eval_families": ["kubemarla"], "variants": _lofo([0.4], [0.2])}
-    text = "\n".join(card._lofo(body))
+    text = "\n".join(card_tables.lofo_table(body))
     assert "| calibrated | transformer tier | 10 | 40.0 % |" in text
     assert "| calibrated | transformer without attention | 10 | **20.0 %** |" in text
     assert "| calibrated | heuristic tier | 10 | 30.0 % |" in text
     assert "another policy beats it on: calibrated" in text
-    assert "does not earn" in card._ablation(body, {"layers": 0})
+    assert "does not earn" in card_tables.ablation(body, {"layers": 0})
 
 
 def test_the_harm_target_trains_the_second_output_and_unknown_harm_is_ignored() -> None:

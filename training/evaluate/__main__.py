@@ -23,6 +23,7 @@ from scoring.transformer import ModelUnavailableError, model, model_path
 from training import counters
 from training.evaluate import card, families
 from training.evaluate import report as evaluation
+from training.evaluate.card_tables import LABELS
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -45,12 +46,12 @@ def _table(result: evaluation.Report) -> Table:
     for name, policies in result.held_out.items():
         for policy, m in policies.items():
             table.add_row(
-                name, card.LABELS[policy], str(m.decisions), f"{m.top1:.3f}", f"{m.strict_top1:.3f}",
+                name, LABELS[policy], str(m.decisions), f"{m.top1:.3f}", f"{m.strict_top1:.3f}",
                 f"{m.mean_regret:.4f}", f"{m.p95_regret:.4f}",
             )  # fmt: skip
     for policy, by_campaigns in result.pairs.items():
         for campaigns, pairs in by_campaigns.items():
-            table.add_row("real counters", card.LABELS[policy], str(pairs.pairs), f"{pairs.accuracy:.3f}", "", "", "",
+            table.add_row("real counters", LABELS[policy], str(pairs.pairs), f"{pairs.accuracy:.3f}", "", "", "",
                           end_section=False, style="dim" if campaigns != "held-out campaigns" else None)  # fmt: skip
     return table
 
