@@ -12,21 +12,20 @@ changes are applied incrementally. Thread-safe.
 import logging
 import sys
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-import numpy as np
-
-from cluster import estimate, nodestate, resize, spread
+from cluster import estimate, nodestate, spread
 from cluster.clock import Clock
-from cluster.needs import CLASS_ANNOTATION, DIMENSIONS, NOISY_ANNOTATION, SENSITIVITY_ANNOTATION
 from cluster.nodestate import NodeState
 from cluster.objects import NAMESPACE_NAME_LABEL, Node, Pod, RawObject
 from cluster.parse import ManifestError, parse_namespace, parse_node, parse_pod
 from cluster.snapshot import NodeTable, Snapshot
 from cluster.spread import Workloads
 from cluster.volumes import Volumes, apply_event
+from runtime.fingerprint import accounting, pod_fingerprint, scheduled_at, scheduling_view
+from runtime.placed_log import PlacedLog
 from telemetry.sources import Source
 
 log = logging.getLogger(__name__)
@@ -48,153 +47,6 @@ class PodChange:
     """The key of a pod that must leave the queue (bound elsewhere, deleted, no longer ours)."""
     freed: bool = False
     """An assigned pod left its node: unschedulable pods may fit now."""
-
-
-def _scheduling_view(node: Node) -> tuple[Any, ...]:
-    """The node fields filters read; a change in any of them can make pods fit (or not)."""
-    return (
-        tuple(sorted(node.labels.items())),
-        tuple(sorted(node.allocatable.items())),
-        node.taints,
-        node.unschedulable,
-    )
-
-
-def _pod_fingerprint(raw: Mapping[str, Any]) -> tuple[Any, ...]:
-    """The raw pod fields the snapshot depends on; events that change none of them are skipped unparsed.
-
-    The phase is not one of them: only terminal phases matter, and those are handled before this. The
-    resources are (`cluster.resize.footprint`): an in-place resize changes a bound pod's spec and the
-    kubelet's status, and the node must be re-accounted before the next decision.
-    """
-    meta = raw.get("metadata") or {}
-    spec = raw.get("spec") or {}
-    annotations = meta.get("annotations") or {}
-    labels = meta.get("labels") or {}
-    return (
-        _interned(spec.get("nodeName")),
-        bool(meta.get("deletionTimestamp")),
-        tuple(sorted((_interned(k), _interned(v)) for k, v in labels.items())),
-        tuple(_interned(annotations.get(k)) for k in (CLASS_ANNOTATION, SENSITIVITY_ANNOTATION, NOISY_ANNOTATION)),
-        resize.footprint(raw),
-        (raw.get("status") or {}).get("startTime"),  # orders preemption victims
-    )
-
-
-def _interned(value: Any) -> Any:
-    """A string interned, anything else as it is: a fingerprint lives as long as its pod, and its node name
-    and labels are the same strings as thousands of other pods' (the parsed pods intern theirs too)."""
-    return sys.intern(value) if type(value) is str else value
-
-
-def _accounting(pod: Pod) -> tuple[Any, ...]:
-    """What a pod contributes to its node's sums; equal means a re-read needs no recount."""
-    return (
-        pod.node_name,
-        tuple(sorted(pod.requests.items())),
-        tuple(sorted(pod.non_zero_requests.items())),
-        pod.host_ports,
-        tuple(pod.annotations.get(k) for k in (CLASS_ANNOTATION, SENSITIVITY_ANNOTATION, NOISY_ANNOTATION)),
-        pod.qos_class,
-        pod.affinity.pod_anti_affinity_required,
-    )
-
-
-def _scheduled_at(raw: Mapping[str, Any]) -> float | None:
-    """When the pod was bound, from its `PodScheduled` condition (as Koordinator's pod assign cache reads it);
-    None when absent or unreadable."""
-    for condition in (raw.get("status") or {}).get("conditions") or ():
-        if condition.get("type") == "PodScheduled" and condition.get("status") == "True":
-            try:
-                return nodestate.parse_timestamp(str(condition.get("lastTransitionTime")))
-            except ValueError:
-                return None
-    return None
-
-
-class _PlacedLog:
-    """The recently placed pods as growing columns: a snapshot takes a view of them, not a copy, so a burst
-    of N decisions costs N appends, not N rebuilds. Removing and pruning rebuild (rare)."""
-
-    def __init__(self) -> None:
-        self._rows: dict[str, tuple[Pod, float]] = {}
-        self._table: NodeTable | None = None
-        self._oldest = float("inf")
-        self._reset(64)
-
-    def __contains__(self, key: str) -> bool:
-        return key in self._rows
-
-    def _reset(self, capacity: int) -> None:
-        self._count = 0
-        self._pods: list[Pod] = []
-        self._nodes: list[str] = []
-        self._at = np.empty(capacity)
-        self._cpu = np.empty(capacity)
-        self._memory = np.empty(capacity)
-        self._noisy = np.empty((capacity, len(DIMENSIONS)), dtype=np.int64)
-        self._busy = np.empty(capacity)
-        self._kind = np.empty(capacity, dtype=np.int64)
-        self._workload = np.empty(capacity, dtype=np.int64)
-        self._index = np.empty(capacity, dtype=np.int64)
-
-    def add(self, key: str, pod: Pod, at: float) -> None:
-        if key in self._rows:
-            self.remove(key)
-        self._rows[sys.intern(key)] = (pod, at)
-        self._append(pod, at)
-        self._oldest = min(self._oldest, at)
-
-    def _append(self, pod: Pod, at: float) -> None:
-        if self._count == len(self._at):
-            for name in ("_at", "_cpu", "_memory", "_noisy", "_busy", "_kind", "_workload", "_index"):
-                old = getattr(self, name)
-                grown = np.empty((2 * len(old), *old.shape[1:]), dtype=old.dtype)
-                grown[: self._count] = old[: self._count]
-                setattr(self, name, grown)
-        k = self._count
-        self._pods.append(pod)
-        self._nodes.append(pod.node_name)
-        r = estimate.row(pod)
-        self._at[k], self._cpu[k], self._memory[k], self._noisy[k] = at, r.cpu, r.memory, r.noisy
-        self._busy[k], self._kind[k], self._workload[k] = r.busy, r.kind, r.workload
-        self._index[k] = self._table.index.get(pod.node_name, -1) if self._table is not None else -1
-        self._count += 1
-
-    def remove(self, key: str) -> None:
-        if self._rows.pop(key, None) is not None:
-            self._rebuild()
-
-    def prune(self, oldest: float) -> None:
-        if self._oldest < oldest:
-            self._rows = {key: (pod, at) for key, (pod, at) in self._rows.items() if at >= oldest}
-            self._rebuild()
-
-    def _rebuild(self) -> None:
-        self._reset(max(64, 2 * len(self._rows)))
-        for pod, at in self._rows.values():
-            self._append(pod, at)
-        self._oldest = min((at for _, at in self._rows.values()), default=float("inf"))
-
-    def view(self, table: NodeTable) -> estimate.Placed:
-        if table is not self._table:
-            self._table = table
-            self._index = self._index.copy()  # earlier views keep the indices of their own table
-            self._index[: self._count] = [table.index.get(name, -1) for name in self._nodes]
-        k = self._count
-        return estimate.Placed(
-            pods=tuple(self._pods),
-            nodes=tuple(self._nodes),
-            at=self._at[:k],
-            cpu_request=self._cpu[:k],
-            memory_request=self._memory[:k],
-            noisy=self._noisy[:k],
-            busy=self._busy[:k],
-            kind=self._kind[:k],
-            workload=self._workload[:k],
-            index=self._index[:k],
-            table=table,
-        )
 
 
 class SchedulerCache:
@@ -224,7 +76,7 @@ class SchedulerCache:
         """Namespace name → labels, from the namespace informer: what `namespaceSelector` terms match."""
         self._fingerprints: dict[str, tuple[Any, ...]] = {}
         self._assumed: dict[str, str] = {}
-        self._placed = _PlacedLog()
+        self._placed = PlacedLog()
         """The recently bound or assumed pods and when, for `cluster.estimate`; pruned past the age limit."""
         self._volumes = Volumes()
         """The claims, volumes, storage classes, CSINodes, CSIDrivers and capacities (`cluster.volumes`), in every
@@ -257,7 +109,7 @@ class SchedulerCache:
                     self._states[name] = state
                     if self._snapshot is not None and old is not None:
                         self._snapshot = self._snapshot.with_state(state)
-            if old is None or _scheduling_view(old) != _scheduling_view(node):
+            if old is None or scheduling_view(old) != scheduling_view(node):
                 self._snapshot = None
                 self._version += 1
                 return True
@@ -298,7 +150,7 @@ class SchedulerCache:
                 freed = self._remove_assigned(key)
                 return PodChange(gone=key, freed=freed)
             if spec.get("nodeName"):
-                fingerprint = _pod_fingerprint(raw)
+                fingerprint = pod_fingerprint(raw)
                 if self._fingerprints.get(key) == fingerprint and key not in self._assumed:
                     return PodChange(gone=key)
                 try:
@@ -309,7 +161,7 @@ class SchedulerCache:
                 self._fingerprints[key] = fingerprint
                 at = None
                 if self._assumed.pop(key, None) is None and key not in self._placed:
-                    at = _scheduled_at(raw)
+                    at = scheduled_at(raw)
                 self._place(pod)
                 if at is not None and at > self._clock.now() - self._max_age - PLACED_KEPT_SECONDS:
                     self._placed.add(key, pod, at)
@@ -472,7 +324,7 @@ class SchedulerCache:
         self._assigned[key] = pod
         if self._snapshot is None:
             return
-        if old is not None and _accounting(old) == _accounting(pod):
+        if old is not None and accounting(old) == accounting(pod):
             self._snapshot = self._snapshot.replace_pod(pod)
             return
         self._version += 1
