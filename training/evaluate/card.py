@@ -239,9 +239,10 @@ def render(
         "raised the mean regret on cpu-antagonists from 16 % to 63-70 % (a CPU hog's saturation is absolute); "
         "giving both scales kept cpu-antagonists (34 %) and lost the pairs (92-93 %). Those weights are not shipped. "
         "A pairwise (RankNet) loss over every measured pair 1.5x apart, beside ListNet, raised held-out pairs to "
-        "93.7-94.7 % in four retrains (2026-12-05), but none of those models could be shipped by this card's own "
-        "rules: alone it lost cpu-antagonists to the heuristic tier (1.484 vs 1.478 ms), so the chain would leave it "
-        "out; with the variants weighted by their agreement with the measurements it ranked a bandwidth-saturated "
+        "93.3-94.7 % in seven retrains (2026-12-05), but the three taken through the held-out checks could not be "
+        "shipped by this card's own rules (the others lost on the tuning clusters): alone it lost cpu-antagonists "
+        "to the heuristic tier (1.484 vs 1.478 ms), so the chain would leave it out; with the variants weighted "
+        "by their agreement with the measurements it ranked a bandwidth-saturated "
         "test fixture above a quiet node; with every kind of antagonist in every training family as well, the "
         "attention block no longer earned its cost (leave-one-variant-out 1 of 6, full-size families 2 of 5) and "
         "the model without it lost near-full to the heuristic tier (1.336 vs 1.327 ms).",
