@@ -26,14 +26,13 @@ from typing import Any
 
 from tqdm import tqdm
 
-from cluster.clock import SystemClock
 from scoring.transformer.model import Checkpoint, ModelConfig, Scorer
-from scoring.transformer.tier import TransformerTier
 from sim import dataset, interference
 from sim.dataset import Randomisation
 from training import counters, synthetic
 from training import fit as training
 from training.evaluate import card, card_tables, families, heldout
+from training.evaluate import report as evaluation
 from training.train import REAL_WEIGHT
 
 LOFO_PATH = card.LOFO
@@ -84,15 +83,11 @@ def _scorer(examples: Sequence[training.Example], settings: LofoSettings, *, lay
     return Scorer(Checkpoint(fitted[0], {}))
 
 
-def _tier(scorer: Scorer) -> TransformerTier:
-    return TransformerTier(predictor=scorer, clock=SystemClock(), budget_ms=math.inf)
-
-
 def policies(with_attention: Scorer, without: Scorer) -> dict[str, heldout.Policy]:
     """Both transformers (the heuristic decides what they decline), the heuristic tier, default and the peers, each
     its own decision chain as the held-out family replays build them (`families.policies`)."""
-    chains = families.policies(partial(_tier, with_attention))
-    chains[NO_ATTENTION] = families.policies(partial(_tier, without))[TRANSFORMER]
+    chains = families.policies(partial(evaluation.offline_tier, with_attention))
+    chains[NO_ATTENTION] = families.policies(partial(evaluation.offline_tier, without))[TRANSFORMER]
     return {name: heldout.decider_policy(build) for name, build in chains.items()}
 
 

@@ -5,9 +5,11 @@ which configured floor a result falls below. The held-out sets are drawn with fi
 training never uses, from workload profiles and a scenario family that training never sees.
 """
 
+import math
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 from tqdm import tqdm
 
@@ -97,6 +99,12 @@ def regime_table(groups: Sequence[counters.Group]) -> dict[str, dict[str, int]]:
     return {kind: dict(sorted(counts.items())) for kind, counts in sorted(table.items())}
 
 
+def offline_tier(predictor: Predictor) -> TransformerTier:
+    """The transformer tier as the offline evaluations run it: no latency budget (a slow CPU must not turn a
+    replay into the heuristic's)."""
+    return TransformerTier(predictor=predictor, clock=SystemClock(), budget_ms=math.inf)
+
+
 def run(
     predictor: Predictor,
     *,
@@ -105,8 +113,7 @@ def run(
     progress: bool = True,
 ) -> Report:
     """Evaluate `predictor` through the transformer tier against the heuristic and default policies."""
-    tier = TransformerTier(predictor=predictor, clock=SystemClock(), budget_ms=float("inf"))
-    policies = {TRANSFORMER: heldout.tier_policy(tier), **heldout.default_policies()}
+    policies = {TRANSFORMER: heldout.tier_policy(offline_tier(predictor)), **heldout.default_policies()}
     held_out: dict[str, dict[str, heldout.Metrics]] = {}
     by_profile: dict[str, dict[str, heldout.Metrics]] = {}
     for spec in SETS:
@@ -132,11 +139,7 @@ def run(
         }
         for name, scorer in scorers.items()
     }
-
-    def tier() -> TransformerTier:
-        return TransformerTier(predictor=predictor, clock=SystemClock(), budget_ms=float("inf"))
-
-    by_family = families.evaluate(families.policies(tier))
+    by_family = families.evaluate(families.policies(partial(offline_tier, predictor)))
     return Report(held_out, by_profile, pair_table, regime_table(groups), by_family)
 
 

@@ -14,15 +14,14 @@ regret does not. Pure but for the simulator's seeded draws; about a minute per p
 """
 
 import argparse
-import math
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
-from cluster.clock import SystemClock
 from scoring.transformer import ModelUnavailableError
 from sim import scenario as scenarios
 from training.evaluate import families
@@ -112,10 +111,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _with_transformer(weights: Path) -> dict[str, families.Build]:
     """The rival policies and the transformer tier over `weights` (imports torch)."""
     from scoring.transformer.model import Scorer  # noqa: PLC0415 - torch only when a model is judged
-    from scoring.transformer.tier import TransformerTier  # noqa: PLC0415
+    from training.evaluate.report import offline_tier  # noqa: PLC0415
 
-    predictor = Scorer.load(weights, threads=1)
-    return families.policies(lambda: TransformerTier(predictor=predictor, clock=SystemClock(), budget_ms=math.inf))
+    return families.policies(partial(offline_tier, Scorer.load(weights, threads=1)))
 
 
 if __name__ == "__main__":
