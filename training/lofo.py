@@ -11,7 +11,8 @@ their own filters. Regret: the pick's predicted P99 in milliseconds over the bes
 
 The runs are smaller than the shipped training (`--decisions`, `--epochs`: the defaults below take a few
 minutes on two shared cores); the shipped model trains on every member with `python -m training.train`.
-The result goes to `LOFO_PATH` (JSON), which the model card renders. Exit status 0, 2 on bad input.
+The result goes to `training.evaluate.card.LOFO` (JSON), which the model card renders. Exit status 0, 2 on bad
+input.
 """
 
 import argparse
@@ -31,13 +32,10 @@ from sim import dataset, interference
 from sim.dataset import Randomisation
 from training import counters, synthetic
 from training import fit as training
-from training.evaluate import card, card_tables, families, heldout
+from training.evaluate import card, families, heldout
 from training.evaluate import report as evaluation
+from training.evaluate.card_tables import NO_ATTENTION, TRANSFORMER, attention_earns_its_cost
 from training.train import REAL_WEIGHT
-
-LOFO_PATH = card.LOFO
-TRANSFORMER = card_tables.TRANSFORMER
-NO_ATTENTION = card_tables.NO_ATTENTION
 
 
 @dataclass(frozen=True)
@@ -149,7 +147,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--eval-decisions", type=int, default=defaults.eval_decisions, help="held-out clusters")
     parser.add_argument("--variant", action="append", default=[], help="hold out only these (repeatable)")
     parser.add_argument("--counters", default=str(counters.DATA), help="the KubeMarla measurements CSV")
-    parser.add_argument("--out", default=str(LOFO_PATH), help="where to write the result")
+    parser.add_argument("--out", default=str(card.LOFO), help="where to write the result")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
 
@@ -173,7 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for variant, by_policy in table.items():
         line = ", ".join(f"{p} {m.mean_regret:.3f}" for p, m in by_policy.items())
         print(f"{variant}: {line}")
-    verdict = "earns" if card_tables.attention_earns_its_cost(body["variants"]) else "does not earn"
+    verdict = "earns" if attention_earns_its_cost(body["variants"]) else "does not earn"
     print(f"attention block {verdict} its cost on the held-out variants; written to {args.out}")
     return 0
 
