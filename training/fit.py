@@ -10,7 +10,9 @@ The loss per decision is a Huber loss on each target over its labelled candidate
 ranking loss (cross-entropy between the softmax of the true and the predicted keys at temperature
 `RANK_TEMPERATURE`) over decisions with two or more ranked candidates, the predicted key being minus
 the tier's log cost (`scores.cost`): the regression keeps the scores meaningful across pods, the
-ranking spends the model's capacity where a placement is decided.
+ranking spends the model's capacity where a placement is decided. The measurements add a pairwise
+(RankNet) term over every pair of their tests whose P99s differ by the rig's noise margin or more: ListNet
+weighs the pairs that involve the best node, and the held-out campaigns are judged on all pairs.
 
 Deterministic: one seed drives example order, augmentation and initialisation; torch runs with
 deterministic algorithms on a fixed number of threads. Same seed, data, torch version and thread
@@ -40,6 +42,8 @@ from training.synthetic import SimDecision, SimSet
 
 RANK_TEMPERATURE = 0.1
 """In ln-slowdown units: a node 10 % slower than the best gets e^-1 of its target weight."""
+PAIR_MARGIN = math.log(counters.PAIR_RATIO)
+"""Measured P99s closer than this (in ln) are within the rig's run-to-run noise and are not ranked pairwise."""
 HUBER_DELTA = 0.5
 
 
@@ -55,6 +59,8 @@ class Example:
     source: str = "sim"
     harm: np.ndarray | None = None
     """[N] harm to latency-critical neighbours (sum of their ln slowdowns), None or NaN where unknown."""
+    pairwise: bool = False
+    """Also rank every pair of candidates whose keys differ by `PAIR_MARGIN` or more (the measurements)."""
 
 
 @dataclass(frozen=True)
@@ -151,7 +157,7 @@ def real_examples(groups: Iterable[counters.Group], *, weight: float = 1.0) -> l
         p99 = np.array([t.p99_ms for t in group.tests])
         baseline = np.array([t.baseline_p99_ms or np.nan for t in group.tests])
         target = np.log(np.maximum(p99 / baseline, 1.0))
-        out.append(Example(nodes, pod, target, -np.log(p99), weight=weight, source="measured"))
+        out.append(Example(nodes, pod, target, -np.log(p99), weight=weight, source="measured", pairwise=True))
     return out
 
 
@@ -241,6 +247,7 @@ def _batch(prepared: Prepared, positions: Sequence[int]) -> tuple[torch.Tensor, 
     target = np.full((len(positions), size, 2), np.nan, np.float32)
     rank = np.full((len(positions), size), np.nan, np.float32)
     weight = np.zeros(len(positions), np.float32)
+    pairwise = np.zeros(len(positions), bool)
     for row, p in enumerate(positions):
         example, n = prepared.examples[p], len(prepared.examples[p].target)
         x[row, :n] = prepared.tokens[p]
@@ -250,7 +257,8 @@ def _batch(prepared: Prepared, positions: Sequence[int]) -> tuple[torch.Tensor, 
             target[row, :n, 1] = example.harm
         rank[row, :n] = example.rank
         weight[row] = example.weight
-    return tuple(torch.from_numpy(a) for a in (x, mask, target, rank, weight))
+        pairwise[row] = example.pairwise
+    return tuple(torch.from_numpy(a) for a in (x, mask, target, rank, weight, pairwise))
 
 
 def loss(
@@ -259,10 +267,12 @@ def loss(
     target: torch.Tensor,
     rank: torch.Tensor,
     weight: torch.Tensor,
+    pairwise: torch.Tensor | None = None,
     *,
     rank_weight: float,
 ) -> torch.Tensor:
-    """Weighted Huber on each target plus `rank_weight` x ListNet on the log cost (module docstring).
+    """Weighted Huber on each target plus `rank_weight` x (ListNet, and RankNet where `pairwise`) on the log cost
+    (module docstring).
 
     `prediction` and `target` are [B, N, 2] (relative P99, harm), the rest [B, N] or [B].
     """
@@ -286,8 +296,20 @@ def loss(
     p_true = torch.softmax(true[usable], dim=1)
     log_guess = torch.log_softmax(guess[usable], dim=1)
     listnet = -(p_true * torch.where(ranked[usable], log_guess, torch.zeros_like(log_guess))).sum(1)
+    if pairwise is not None and bool(pairwise[usable].any()):
+        listnet = listnet + pairwise[usable] * _ranknet(-log_cost[usable], rank[usable], ranked[usable])
     w = weight[usable]
     return regression + rank_weight * (listnet * w).sum() / w.sum().clamp(min=1e-9)
+
+
+def _ranknet(key: torch.Tensor, rank: torch.Tensor, ranked: torch.Tensor) -> torch.Tensor:
+    """Per decision, the mean logistic loss over the pairs whose true keys differ by `PAIR_MARGIN` or more
+    (RankNet at `RANK_TEMPERATURE`): every clear pair counts, not only the pairs that involve the best node."""
+    true = torch.nan_to_num(rank)
+    valid = ranked[:, :, None] & ranked[:, None, :] & (true[:, :, None] - true[:, None, :] >= PAIR_MARGIN)
+    margin = (key[:, :, None] - key[:, None, :]) / RANK_TEMPERATURE
+    losses = torch.nn.functional.softplus(-margin) * valid
+    return losses.sum((1, 2)) / valid.sum((1, 2)).clamp(min=1)
 
 
 def _order(prepared: Prepared, rng: np.random.Generator, batch_size: int) -> list[list[int]]:
@@ -321,8 +343,8 @@ def fit(
         model.train()
         total, count = 0.0, 0
         for positions in _order(prepared, rng, settings.batch_size):
-            x, mask, target, rank, weight = _batch(prepared, positions)
-            value = loss(model(x, mask), mask, target, rank, weight, rank_weight=settings.rank_weight)
+            x, mask, target, rank, weight, pairwise = _batch(prepared, positions)
+            value = loss(model(x, mask), mask, target, rank, weight, pairwise, rank_weight=settings.rank_weight)
             optimizer.zero_grad()
             value.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
