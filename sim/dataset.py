@@ -82,23 +82,32 @@ class Randomisation:
     critical_neighbours: float = 1.0
     """Draw weight of each of `CRITICAL_NEIGHBOURS` among the family's running services (the families run no
     latency-critical pod, so without them there would be no harm to learn)."""
+    antagonist_kinds: float = 1.0
+    """Draw weight of each of `ANTAGONISTS` a family does not run already, among its antagonists. Each family
+    runs the antagonists of its source's experiments (kubeattention's no CPU hog, kubemarla's no IO stressor);
+    a model that never sees a kind of contention on a kind of hardware learns that it does not happen there."""
 
 
 CRITICAL_NEIGHBOURS = ("nginx", "redis", "http-echo")
 """Latency-critical training profiles a randomised cluster may already run (memcached is held out)."""
+ANTAGONISTS = ("ibench-cpu", "stress-cache", "stress-membw", "stress-io")
+"""Every kind of antagonist the simulator models (one per interference dimension)."""
 
 
 def family_of(
     name: str, *, profiles: Sequence[str] | None = None, randomise: Randomisation | None = None
 ) -> generators.Family:
     """The scenario family a decision is drawn from: its arrivals restricted to `profiles` when given, and with
-    latency-critical neighbours among its services when randomised."""
+    latency-critical neighbours among its services and every kind of antagonist when randomised."""
     family = FAMILIES[name]
     if profiles is not None:
         family = replace(family, arrivals=dict.fromkeys(profiles, 1.0))
     if randomise is not None and randomise.critical_neighbours > 0:
         extra = dict.fromkeys(CRITICAL_NEIGHBOURS, randomise.critical_neighbours)
         family = replace(family, background_profiles={**family.background_profiles, **extra})
+    if randomise is not None and randomise.antagonist_kinds > 0:
+        kinds = dict.fromkeys(ANTAGONISTS, randomise.antagonist_kinds)
+        family = replace(family, antagonist_profiles={**kinds, **family.antagonist_profiles})
     return family
 
 

@@ -144,3 +144,13 @@ def test_how_far_the_measurements_allow_each_variant() -> None:
     assert calibration.agreement(interference.CALIBRATED) == (21, 21)
     inside, total = calibration.agreement(interference.VARIANTS["runqueue-cpu"])
     assert inside < total * 2 / 3
+
+
+@pytest.mark.parametrize("name", ["kubeattention", "kubemarla", "datacenter"])
+def test_a_randomised_training_family_runs_every_kind_of_antagonist_and_keeps_its_own_weights(name: str) -> None:
+    own = dataset.FAMILIES[name].antagonist_profiles
+    randomised = dataset.family_of(name, randomise=dataset.Randomisation()).antagonist_profiles
+    assert set(dataset.ANTAGONISTS) <= set(randomised)
+    assert all(randomised[k] == v for k, v in own.items())
+    plain = dataset.family_of(name, randomise=dataset.Randomisation(antagonist_kinds=0.0)).antagonist_profiles
+    assert plain == own
