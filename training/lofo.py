@@ -27,7 +27,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from scoring.transformer.model import Checkpoint, ModelConfig, Scorer
+from scoring.transformer.model import Checkpoint, Ensemble, ModelConfig, Scorer
 from sim import dataset, interference
 from sim.dataset import Randomisation
 from training import counters, synthetic
@@ -78,7 +78,7 @@ def _scorer(examples: Sequence[training.Example], settings: LofoSettings, *, lay
         training.Settings(seed=settings.seed, epochs=settings.epochs, config=config),
         progress=progress,
     )
-    return Scorer(Checkpoint(fitted[0], {}))
+    return Scorer(Checkpoint(Ensemble([fitted[0]]), {}))
 
 
 def policies(with_attention: Scorer, without: Scorer) -> dict[str, heldout.Policy]:

@@ -5,7 +5,9 @@ pods of the held-out profiles are left out), labelled in turn by every interfere
 (`--variants`, default all of `sim.interference.VARIANTS`) with randomised sensitivities, capacities,
 core speeds and telemetry lag (`sim.dataset.Randomisation`), the KubeMarla measurements outside the held-out campaigns
 (`--counters`; `--no-counters` to skip), and the collector's JSONL files (`--data FILE`, repeatable: real
-decisions with outcomes). The fit is seeded and deterministic on CPU; the weights go to `--out` (default
+decisions with outcomes). `--members` models are trained alike, member k with seed `--seed` + k (its own
+draw of the simulated clusters, order and initialisation; the same measurements), and shipped as one
+`model.Ensemble` that averages them. The fit is seeded and deterministic on CPU; the weights go to `--out` (default
 `scoring.model_path`), then the held-out evaluation of `python -m training.evaluate` runs on the saved file
 and the model card is written. With the defaults it reproduces the shipped weights bit for bit and takes
 about six to seven minutes on two cores (building the simulated clusters, 90 s of fitting, then the evaluation).
@@ -18,7 +20,7 @@ import argparse
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from cluster import config
@@ -34,6 +36,7 @@ from training.evaluate import report as evaluation
 
 DEFAULT_DECISIONS = 12_000
 DEFAULT_SEED = 7
+DEFAULT_MEMBERS = 3
 REAL_WEIGHT = 10.0
 """Each measured group counts as this many simulated decisions (there are about 60 against 10,000)."""
 
@@ -44,6 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", help="weights file (default: scoring.model_path)")
     parser.add_argument("--decisions", type=int, default=DEFAULT_DECISIONS, help="simulated clusters to draw")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the data, the order and the weights")
+    parser.add_argument(
+        "--members", type=_positive, default=DEFAULT_MEMBERS, help="models averaged (seeds SEED, SEED+1, ...)"
+    )
     parser.add_argument("--epochs", type=int, default=training.Settings.epochs)
     parser.add_argument(
         "--variants",
@@ -76,6 +82,19 @@ def _variants(text: str) -> tuple[str, ...]:
     return names
 
 
+def _positive(text: str) -> int:
+    """`--members`: 1 to `model.MAX_MEMBERS`."""
+    value = int(text)
+    if not 1 <= value <= model.MAX_MEMBERS:
+        raise argparse.ArgumentTypeError(f"{value}: give 1 to {model.MAX_MEMBERS} members")
+    return value
+
+
+def seeds(args: argparse.Namespace) -> list[int]:
+    """The members' seeds."""
+    return [args.seed + k for k in range(args.members)]
+
+
 def summary(args: argparse.Namespace, settings: training.Settings, **data: object) -> dict[str, object]:
     """What the checkpoint records about its training (deterministic: no timings, no paths of this machine)."""
     return {
@@ -83,6 +102,8 @@ def summary(args: argparse.Namespace, settings: training.Settings, **data: objec
         "data": {
             "sim_decisions": args.decisions,
             "sim_seed": args.seed,
+            "members": args.members,
+            "member_seeds": seeds(args),
             "sim_families": list(synthetic.TRAIN_FAMILIES),
             "sim_variants": list(args.variants),
             "sim_randomisation": asdict(Randomisation()),
@@ -106,19 +127,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     settings = training.Settings(seed=args.seed, epochs=args.epochs, config=ModelConfig(layers=args.layers))
-    simset = synthetic.SimSet(args.seed, decisions=args.decisions, variants=args.variants, randomise=Randomisation())
-    sim = training.sim_examples(simset, exclude=dataset.EVAL_PROFILES, seed=args.seed, progress=progress)
     fine_tuning = [] if args.no_counters else [g for g in groups if g.campaign not in counters.HELD_OUT_CAMPAIGNS]
     real = training.real_examples(fine_tuning, weight=REAL_WEIGHT)
-    prepared = training.prepare([*sim, *real, *collected])
-    fit_started = time.monotonic()
-    net, losses = training.fit(prepared, settings, progress=progress)
-    fit_seconds = time.monotonic() - fit_started
+    members, sim_examples, sim_nodes, final_losses = [], 0, 0, []
+    fit_seconds = 0.0
+    for seed in seeds(args):
+        simset = synthetic.SimSet(seed, decisions=args.decisions, variants=args.variants, randomise=Randomisation())
+        sim = training.sim_examples(simset, exclude=dataset.EVAL_PROFILES, seed=seed, progress=progress)
+        prepared = training.prepare([*sim, *real, *collected])
+        fit_started = time.monotonic()
+        net, losses = training.fit(prepared, replace(settings, seed=seed), progress=progress)
+        fit_seconds += time.monotonic() - fit_started
+        members.append(net)
+        sim_examples += len(sim)
+        sim_nodes += sum(len(e.target) for e in sim)
+        final_losses.append(round(losses[-1], 5))
     record = summary(
         args,
         settings,
-        sim_examples=len(sim),
-        sim_nodes=sum(len(e.target) for e in sim),
+        sim_examples=sim_examples,
+        sim_nodes=sim_nodes,
         augmentation=asdict(training.Augmentation()),
         real_groups=len(real),
         real_tests=sum(len(g.tests) for g in fine_tuning),
@@ -128,8 +156,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         collector_skipped=skipped,
         collector_files=[Path(p).name for p in args.data],
     )
-    record["training"] = {**record["training"], "final_loss": round(losses[-1], 5)}  # type: ignore[dict-item]
+    record["training"] = {**record["training"], "final_loss": final_losses}  # type: ignore[dict-item]
     out = Path(args.out) if args.out else model_path(scoring.model_path)
+    net = model.Ensemble(members)
     model.save(out, net, record)
     print(f"weights: {out} ({out.stat().st_size / 1024:.0f} KiB, {model.parameters(net):,} parameters)")
     if args.no_eval:

@@ -11,9 +11,14 @@ its P99 alone on the reference core), which node speed moves either way, and the
 sum over the node's latency-critical pods of ln(their P99 with it / without), >= 0 (softplus). Padding tokens
 (training batches) are masked out of the keys.
 
+What ships is an `Ensemble`: members trained alike but for their seed (their draw of the simulated clusters,
+the example order and the initialisation), whose outputs are averaged. One seed's weights are one draw of
+the training recipe, and on the held-out families two draws of the same recipe differ by more than two
+recipes do (the model card); the mean is what the recipe stands for, at one forward pass per member.
+
 The checkpoint is a plain dict of tensors, numbers and strings read with `torch.load(weights_only=True)`
-(no pickled code): format and feature versions, the config, the feature names, the state dict (with
-the feature scale as buffers) and the training summary. Anything wrong with it raises
+(no pickled code): format and feature versions, the config, the number of members, the feature names, the
+state dict (each member's feature scale as buffers) and the training summary. Anything wrong with it raises
 `ModelUnavailableError` saying what and what to do. torch is imported here and by training only.
 """
 
@@ -22,7 +27,7 @@ import math
 import pickle
 import warnings
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -35,9 +40,12 @@ from scoring.transformer import ModelUnavailableError, missing
 from scoring.transformer.features import FEATURE_NAMES, FEATURE_VERSION, Scale
 
 FORMAT = "ai-llama-scheduler/transformer-scorer"
-FORMAT_VERSION = 2
-"""2: two outputs (P99 relative to the reference core, harm to neighbours); 1 predicted the own slowdown only."""
+FORMAT_VERSION = 3
+"""3: an ensemble of members; 2: one model with two outputs (P99 relative to the reference core, harm to
+neighbours); 1 predicted the own slowdown only."""
 OUTPUTS = 2
+MAX_MEMBERS = 16
+"""More members than this in a checkpoint is taken for a corrupt file (each costs a forward pass per decision)."""
 _LOAD_ERRORS = (
     OSError,
     RuntimeError,
@@ -138,25 +146,53 @@ class SlowdownModel(nn.Module):
         return torch.stack((out[..., 0], nn.functional.softplus(out[..., 1])), dim=-1)
 
 
-def folded(model: SlowdownModel) -> SlowdownModel:
-    """`model` with the feature scale folded into its embedding, for inference: W/std and b - W·mean/std.
+class Ensemble(nn.Module):
+    """Members of one config, trained alike but for their seed; [B, N, F] tokens → the members' mean [B, N, 2]:
+    the geometric mean of their P99 factors (the mean of the logs) and the mean of their harms."""
 
-    Equal up to float rounding, and one pass over the [nodes, features] tokens fewer (a broadcast
-    division costs a tenth of the forward pass on 1,000 nodes). The buffers keep the scale (`fill`).
+    def __init__(self, members: Sequence[SlowdownModel]) -> None:
+        super().__init__()
+        if not members:
+            raise ValueError("an ensemble needs at least one member")
+        configs = {m.config for m in members}
+        if len(configs) > 1:
+            raise ValueError(f"the members' configs differ: {sorted(map(str, configs))}")
+        self.config = members[0].config
+        self.members = nn.ModuleList(members)
+
+    @property
+    def folded(self) -> bool:
+        return all(m.folded for m in self.members)
+
+    @property
+    def fill(self) -> np.ndarray:
+        """Per feature, the members' mean training mean: the value of a metric nobody in the cluster measures."""
+        return np.mean([m.mean.numpy() for m in self.members], axis=0).astype(np.float32)
+
+    def forward(self, tokens: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        return torch.stack([m(tokens, mask) for m in self.members]).mean(0)
+
+
+def folded(model: Ensemble) -> Ensemble:
+    """`model` with each member's feature scale folded into its embedding, for inference: W/std and b - W·mean/std.
+
+    Equal up to float rounding, and one pass over the [nodes, features] tokens fewer per member (a broadcast
+    division costs a tenth of the forward pass on 1,000 nodes). The buffers keep the scale (`Ensemble.fill`).
     """
-    if model.folded:
-        return model
     with torch.no_grad():
-        weight = model.embed.weight / model.std
-        model.embed.bias.sub_(weight @ model.mean)
-        model.embed.weight.copy_(weight)
-    model.folded = True
+        for member in model.members:
+            if member.folded:
+                continue
+            weight = member.embed.weight / member.std
+            member.embed.bias.sub_(weight @ member.mean)
+            member.embed.weight.copy_(weight)
+            member.folded = True
     return model
 
 
 @dataclass(frozen=True)
 class Checkpoint:
-    model: SlowdownModel
+    model: Ensemble
     summary: Mapping[str, Any]
     """What training recorded (seed, data, epochs, losses), for the model card."""
 
@@ -165,9 +201,12 @@ def parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def save(path: str | Path, model: SlowdownModel, summary: Mapping[str, Any]) -> None:
-    """Write the checkpoint atomically (a temporary file renamed over the target); same inputs, same bytes."""
-    if model.folded:
+def save(path: str | Path, model: Ensemble | SlowdownModel, summary: Mapping[str, Any]) -> None:
+    """Write the checkpoint atomically (a temporary file renamed over the target); same inputs, same bytes.
+
+    A single model is saved as an ensemble of one."""
+    model = model if isinstance(model, Ensemble) else Ensemble([model])
+    if any(m.folded for m in model.members):
         raise ValueError("a model folded for inference cannot be saved; save the trained one")
     path = Path(path)
     payload = {
@@ -176,6 +215,7 @@ def save(path: str | Path, model: SlowdownModel, summary: Mapping[str, Any]) -> 
         "feature_version": FEATURE_VERSION,
         "feature_names": list(FEATURE_NAMES),
         "config": asdict(model.config),
+        "members": len(model.members),
         "state_dict": {k: v.detach().clone() for k, v in model.state_dict().items()},
         "summary": dict(summary),
     }
@@ -204,17 +244,21 @@ def load(path: str | Path) -> Checkpoint:
     if payload.get("format_version") != FORMAT_VERSION or payload.get("feature_version") != FEATURE_VERSION:
         raise ModelUnavailableError(
             f"{where}: made for checkpoint format {payload.get('format_version')} / features "
-            f"{payload.get('feature_version')}, this build reads {FORMAT_VERSION} / {FEATURE_VERSION} (format 2 "
-            "predicts P99 on the reference core and harm to neighbours); retrain with `python -m training.train`"
+            f"{payload.get('feature_version')}, this build reads {FORMAT_VERSION} / {FEATURE_VERSION} (format 3 "
+            "is an ensemble predicting P99 on the reference core and harm to neighbours); retrain with "
+            "`python -m training.train`"
         )
     if tuple(payload.get("feature_names") or ()) != FEATURE_NAMES:
         raise ModelUnavailableError(f"{where}: its feature names differ from this build's; retrain")
     try:
         known = {f.name for f in fields(ModelConfig)}
         config = ModelConfig(**{k: int(v) for k, v in dict(payload["config"]).items() if k in known})
-        model = SlowdownModel(config)
+        members = int(payload["members"])
+        if not 1 <= members <= MAX_MEMBERS:
+            raise ValueError(f"{members} members (1 to {MAX_MEMBERS} are read)")
+        model = Ensemble([SlowdownModel(config) for _ in range(members)])
         model.load_state_dict(payload["state_dict"])
-        if not bool((model.std > 0).all()):
+        if not all(bool((m.std > 0).all()) for m in model.members):
             raise ValueError("the feature scale has a non-positive deviation")
     except _LOAD_ERRORS as exc:
         raise ModelUnavailableError(f"{where}: corrupt ({type(exc).__name__}: {str(exc)[:160]}); retrain") from exc
@@ -240,7 +284,7 @@ class Scorer:
 
     def __init__(self, checkpoint: Checkpoint, *, threads: int = 1) -> None:
         self.model = folded(checkpoint.model.eval())
-        self.fill = self.model.mean.numpy().copy()
+        self.fill = self.model.fill
         self.summary = checkpoint.summary
         torch.set_num_threads(max(1, threads))
         self._forward = _traced(self.model)
@@ -263,7 +307,7 @@ class Scorer:
         return Predicted(np.exp(values[:, 0]), values[:, 1])
 
 
-def _traced(model: SlowdownModel) -> Callable[[torch.Tensor], torch.Tensor]:
+def _traced(model: Ensemble) -> Callable[[torch.Tensor], torch.Tensor]:
     """The model traced and frozen by TorchScript: the same numbers without Python's per-op dispatch
     (about 0.9 instead of 1.4 ms per forward pass at 1,000 nodes on this machine's CPU). Every size of
     node set takes the same path (no data-dependent branches; the mask-free call is the one traced).

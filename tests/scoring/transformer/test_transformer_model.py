@@ -1,5 +1,6 @@
 """The network and its checkpoint: padding and order do not leak, bad files are refused clearly, training repeats."""
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +58,31 @@ def test_a_checkpoint_round_trips(tmp_path: Path) -> None:
     assert loaded.model.config == TINY
 
 
+def test_an_ensemble_predicts_its_members_mean_log_p99_and_mean_harm(tmp_path: Path) -> None:
+    members = [network(seed) for seed in (1, 2, 3)]
+    model.save(tmp_path / "m.pt", model.Ensemble(members), {})
+    scorer = Scorer.load(tmp_path / "m.pt")
+    tokens = np.random.default_rng(4).normal(size=(5, F)).astype(np.float32)
+    with torch.inference_mode():
+        each = np.stack([m(torch.from_numpy(tokens)[None])[0].numpy() for m in members])
+    predicted = scorer.predict(tokens)
+    assert len(scorer.model.members) == 3
+    assert np.allclose(np.log(predicted.relative_p99), each[:, :, 0].mean(0), atol=1e-5)
+    assert np.allclose(predicted.harm, each[:, :, 1].mean(0), atol=1e-5)
+    assert not np.allclose(each[0], each[1], atol=1e-3)
+
+
+def test_an_ensembles_fill_is_its_members_mean_training_mean() -> None:
+    scales = [Scale(np.full(F, v, np.float32), np.ones(F, np.float32)) for v in (1.0, 2.0, 6.0)]
+    ensemble = model.Ensemble([SlowdownModel(TINY, scale) for scale in scales])
+    assert np.allclose(ensemble.fill, 3.0)
+
+
+def test_members_of_different_configs_do_not_make_an_ensemble() -> None:
+    with pytest.raises(ValueError, match="configs differ"):
+        model.Ensemble([SlowdownModel(TINY), SlowdownModel(ModelConfig(width=8, heads=2, inducing=2, layers=0))])
+
+
 def _corrupt(path: Path) -> None:
     path.write_bytes(b"\x00not a checkpoint" * 10)
 
@@ -78,9 +104,31 @@ def _single_output(path: Path) -> None:
     model.save(path, network(), {})
     payload = torch.load(path, weights_only=True)
     payload["format_version"] = 1
+    payload["state_dict"] = {k.removeprefix("members.0."): v for k, v in payload["state_dict"].items()}
     payload["state_dict"]["head.weight"] = payload["state_dict"]["head.weight"][:1]
     payload["state_dict"]["head.bias"] = payload["state_dict"]["head.bias"][:1]
+    del payload["members"]
     torch.save(payload, path)
+
+
+def _one_model(path: Path) -> None:
+    """Weights of format 2: one model, no ensemble."""
+    model.save(path, network(), {})
+    payload = torch.load(path, weights_only=True)
+    payload["format_version"] = 2
+    payload["state_dict"] = {k.removeprefix("members.0."): v for k, v in payload["state_dict"].items()}
+    del payload["members"]
+    torch.save(payload, path)
+
+
+def _members(count: int) -> Callable[[Path], None]:
+    def damage(path: Path) -> None:
+        model.save(path, network(), {})
+        payload = torch.load(path, weights_only=True)
+        payload["members"] = count
+        torch.save(payload, path)
+
+    return damage
 
 
 def _nan_weights(path: Path) -> None:
@@ -93,7 +141,7 @@ def _nan_weights(path: Path) -> None:
 def _wrong_shapes(path: Path) -> None:
     model.save(path, network(), {})
     payload = torch.load(path, weights_only=True)
-    payload["state_dict"]["embed.weight"] = torch.zeros(3, 3)
+    payload["state_dict"]["members.0.embed.weight"] = torch.zeros(3, 3)
     torch.save(payload, path)
 
 
@@ -107,6 +155,9 @@ def _wrong_shapes(path: Path) -> None:
         pytest.param(
             _single_output, "format 1 .* harm to neighbours", id="old weights predicting the own slowdown only"
         ),
+        pytest.param(_one_model, "format 2 .* ensemble", id="weights of one model, before ensembles"),
+        pytest.param(_members(2), "corrupt (?s:.)*Missing key", id="more members named than stored"),
+        pytest.param(_members(0), "corrupt .*0 members", id="no member"),
         pytest.param(_nan_weights, "non-finite", id="NaN weights"),
         pytest.param(_wrong_shapes, "corrupt", id="tensors of the wrong shape"),
     ],
