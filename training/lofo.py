@@ -46,6 +46,9 @@ class LofoSettings:
     epochs: int = 15
     eval_decisions: int = 500
     seed: int = 7
+    members: int = 3
+    """Models per transformer, member k with seed `seed` + k, as `python -m training.train --members` ships them:
+    one seed's run is one draw, and the block's verdict must not be that draw's."""
     eval_seed: int = 2301
     """Seed of the held-out decisions (never a training seed)."""
 
@@ -57,10 +60,16 @@ def training_variants(held_out: str) -> tuple[str, ...]:
     return tuple(v for v in interference.VARIANTS if v != held_out)
 
 
-def training_set(held_out: str, settings: LofoSettings) -> synthetic.SimSet:
-    """The decisions a run holding out `held_out` trains on: the training families, the other variants."""
+def seeds(settings: LofoSettings) -> list[int]:
+    """The members' seeds."""
+    return [settings.seed + k for k in range(settings.members)]
+
+
+def training_set(held_out: str, settings: LofoSettings, seed: int) -> synthetic.SimSet:
+    """The decisions the member of `seed` trains on when `held_out` is held out: the training families, the
+    other variants."""
     return synthetic.SimSet(
-        settings.seed, decisions=settings.decisions, variants=training_variants(held_out), randomise=Randomisation()
+        seed, decisions=settings.decisions, variants=training_variants(held_out), randomise=Randomisation()
     )
 
 
@@ -71,14 +80,20 @@ def test_set(held_out: str, settings: LofoSettings) -> synthetic.SimSet:
     )
 
 
-def _scorer(examples: Sequence[training.Example], settings: LofoSettings, *, layers: int, progress: bool) -> Scorer:
+def _scorer(
+    examples: Mapping[int, Sequence[training.Example]], settings: LofoSettings, *, layers: int, progress: bool
+) -> Scorer:
+    """An ensemble with `layers` attention blocks, one member per seed of `examples`."""
     config = ModelConfig(layers=layers)
-    fitted = training.fit(
-        training.prepare(examples),
-        training.Settings(seed=settings.seed, epochs=settings.epochs, config=config),
-        progress=progress,
-    )
-    return Scorer(Checkpoint(Ensemble([fitted[0]]), {}))
+    members = [
+        training.fit(
+            training.prepare(data),
+            training.Settings(seed=seed, epochs=settings.epochs, config=config),
+            progress=progress,
+        )[0]
+        for seed, data in examples.items()
+    ]
+    return Scorer(Checkpoint(Ensemble(members), {}))
 
 
 def policies(with_attention: Scorer, without: Scorer) -> dict[str, heldout.Policy]:
@@ -93,10 +108,17 @@ def run_one(
     held_out: str, settings: LofoSettings, groups: Sequence[counters.Group], *, progress: bool = False
 ) -> dict[str, heldout.Metrics]:
     """Train with `held_out` left out (with and without attention), evaluate every policy on it."""
-    train = training_set(held_out, settings)
-    sim = training.sim_examples(train, exclude=dataset.EVAL_PROFILES, seed=settings.seed, progress=progress)
     fine_tuning = [g for g in groups if g.campaign not in counters.HELD_OUT_CAMPAIGNS]
-    examples = [*sim, *training.real_examples(fine_tuning, weight=REAL_WEIGHT)]
+    real = training.real_examples(fine_tuning, weight=REAL_WEIGHT)
+    examples = {
+        seed: [
+            *training.sim_examples(
+                training_set(held_out, settings, seed), exclude=dataset.EVAL_PROFILES, seed=seed, progress=progress
+            ),
+            *real,
+        ]
+        for seed in seeds(settings)
+    }
     chosen = policies(
         _scorer(examples, settings, layers=1, progress=progress),
         _scorer(examples, settings, layers=0, progress=progress),
@@ -144,6 +166,7 @@ def _parser() -> argparse.ArgumentParser:
     defaults = LofoSettings()
     parser.add_argument("--decisions", type=int, default=defaults.decisions, help="training clusters per run")
     parser.add_argument("--epochs", type=int, default=defaults.epochs, help="epochs per run")
+    parser.add_argument("--members", type=int, default=defaults.members, help="models per transformer")
     parser.add_argument("--eval-decisions", type=int, default=defaults.eval_decisions, help="held-out clusters")
     parser.add_argument("--variant", action="append", default=[], help="hold out only these (repeatable)")
     parser.add_argument("--counters", default=str(counters.DATA), help="the KubeMarla measurements CSV")
@@ -155,8 +178,12 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     unknown = [v for v in args.variant if v not in interference.VARIANTS]
-    if unknown or min(args.decisions, args.epochs, args.eval_decisions) < 1:
-        what = f"unknown interference variant {unknown[0]!r}" if unknown else "--decisions, --epochs must be >= 1"
+    if unknown or min(args.decisions, args.epochs, args.eval_decisions, args.members) < 1:
+        what = (
+            f"unknown interference variant {unknown[0]!r}"
+            if unknown
+            else "--decisions, --epochs, --eval-decisions and --members must be >= 1"
+        )
         print(f"error: {what}; known variants: {', '.join(interference.VARIANTS)}", file=sys.stderr)
         return 2
     try:
@@ -164,7 +191,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (counters.CountersError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    settings = LofoSettings(decisions=args.decisions, epochs=args.epochs, eval_decisions=args.eval_decisions)
+    settings = LofoSettings(
+        decisions=args.decisions, epochs=args.epochs, eval_decisions=args.eval_decisions, members=args.members
+    )
     table = run(settings, groups, variants=args.variant or tuple(interference.VARIANTS), progress=not args.quiet)
     body = document(table, settings)
     Path(args.out).write_text(json.dumps(body, indent=1, sort_keys=True) + "\n")

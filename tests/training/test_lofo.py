@@ -13,9 +13,10 @@ SMALL = lofo.LofoSettings(decisions=24, epochs=1, eval_decisions=12)
 
 @pytest.mark.parametrize("held_out", [pytest.param(v, id=f"holding out {v}") for v in interference.VARIANTS])
 def test_the_held_out_variant_never_reaches_training(held_out: str) -> None:
-    train = lofo.training_set(held_out, SMALL)
-    assert held_out not in set(train.data.variant.tolist())
-    assert set(train.data.variant.tolist()) == set(interference.VARIANTS) - {held_out}
+    for seed in lofo.seeds(SMALL):
+        train = lofo.training_set(held_out, SMALL, seed)
+        assert held_out not in set(train.data.variant.tolist())
+        assert set(train.data.variant.tolist()) == set(interference.VARIANTS) - {held_out}
     assert set(lofo.test_set(held_out, SMALL).data.variant.tolist()) == {held_out}
 
 
@@ -23,6 +24,13 @@ def test_an_unknown_variant_is_refused_with_the_known_ones() -> None:
     with pytest.raises(ValueError, match="unknown interference variant 'cubic'; known: calibrated"):
         lofo.training_variants("cubic")
     assert lofo.main(["--variant", "cubic"]) == 2
+    assert lofo.main(["--members", "0"]) == 2
+
+
+def test_each_member_of_a_run_draws_its_own_clusters() -> None:
+    assert lofo.seeds(SMALL) == [7, 8, 9]
+    first, second = (lofo.training_set("additive", SMALL, seed) for seed in (7, 8))
+    assert not np.array_equal(first.data.relative_p99, second.data.relative_p99, equal_nan=True)
 
 
 def _metrics(regret: float) -> dict[str, float | int | None]:
