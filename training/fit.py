@@ -267,9 +267,9 @@ def loss(
     target: torch.Tensor,
     rank: torch.Tensor,
     weight: torch.Tensor,
-    pairwise: torch.Tensor | None = None,
     *,
     rank_weight: float,
+    pairwise: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Weighted Huber on each target plus `rank_weight` x (ListNet, and RankNet where `pairwise`) on the log cost
     (module docstring).
@@ -344,7 +344,9 @@ def fit(
         total, count = 0.0, 0
         for positions in _order(prepared, rng, settings.batch_size):
             x, mask, target, rank, weight, pairwise = _batch(prepared, positions)
-            value = loss(model(x, mask), mask, target, rank, weight, pairwise, rank_weight=settings.rank_weight)
+            value = loss(
+                model(x, mask), mask, target, rank, weight, rank_weight=settings.rank_weight, pairwise=pairwise
+            )
             optimizer.zero_grad()
             value.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

@@ -30,7 +30,7 @@ import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 import torch
@@ -68,6 +68,8 @@ class ModelConfig:
     inducing: int = 8
     """Learnt summary queries per attention block."""
     layers: int = 1
+    """Attention blocks (0: none). One earns its cost in the leave-one-variant-out ablation (`python -m
+    training.lofo`, rendered in the model card)."""
     hidden: int = 32
     """Width of each block's per-node feed-forward layer and of the head."""
 
@@ -161,16 +163,21 @@ class Ensemble(nn.Module):
         self.members = nn.ModuleList(members)
 
     @property
+    def models(self) -> list[SlowdownModel]:
+        """The members, typed (`nn.ModuleList` holds any module)."""
+        return cast("list[SlowdownModel]", list(self.members))
+
+    @property
     def folded(self) -> bool:
-        return all(m.folded for m in self.members)
+        return all(m.folded for m in self.models)
 
     @property
     def fill(self) -> np.ndarray:
         """Per feature, the members' mean training mean: the value of a metric nobody in the cluster measures."""
-        return np.mean([m.mean.numpy() for m in self.members], axis=0).astype(np.float32)
+        return np.mean([m.mean.numpy() for m in self.models], axis=0).astype(np.float32)
 
     def forward(self, tokens: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        return torch.stack([m(tokens, mask) for m in self.members]).mean(0)
+        return torch.stack([m(tokens, mask) for m in self.models]).mean(0)
 
 
 def folded(model: Ensemble) -> Ensemble:
@@ -180,7 +187,7 @@ def folded(model: Ensemble) -> Ensemble:
     division costs a tenth of the forward pass on 1,000 nodes). The buffers keep the scale (`Ensemble.fill`).
     """
     with torch.no_grad():
-        for member in model.members:
+        for member in model.models:
             if member.folded:
                 continue
             weight = member.embed.weight / member.std
@@ -206,7 +213,7 @@ def save(path: str | Path, model: Ensemble | SlowdownModel, summary: Mapping[str
 
     A single model is saved as an ensemble of one."""
     model = model if isinstance(model, Ensemble) else Ensemble([model])
-    if any(m.folded for m in model.members):
+    if any(m.folded for m in model.models):
         raise ValueError("a model folded for inference cannot be saved; save the trained one")
     path = Path(path)
     payload = {
@@ -258,7 +265,7 @@ def load(path: str | Path) -> Checkpoint:
             raise ValueError(f"{members} members (1 to {MAX_MEMBERS} are read)")
         model = Ensemble([SlowdownModel(config) for _ in range(members)])
         model.load_state_dict(payload["state_dict"])
-        if not all(bool((m.std > 0).all()) for m in model.members):
+        if not all(bool((m.std > 0).all()) for m in model.models):
             raise ValueError("the feature scale has a non-positive deviation")
     except _LOAD_ERRORS as exc:
         raise ModelUnavailableError(f"{where}: corrupt ({type(exc).__name__}: {str(exc)[:160]}); retrain") from exc
@@ -309,7 +316,7 @@ class Scorer:
 
 def _traced(model: Ensemble) -> Callable[[torch.Tensor], torch.Tensor]:
     """The model traced and frozen by TorchScript: the same numbers without Python's per-op dispatch
-    (about 0.9 instead of 1.4 ms per forward pass at 1,000 nodes on this machine's CPU). Every size of
+    (about 0.9 instead of 1.4 ms per member's forward pass at 1,000 nodes on this machine's CPU). Every size of
     node set takes the same path (no data-dependent branches; the mask-free call is the one traced).
     TorchScript is deprecated in favour of `torch.compile`, which needs a C++ compiler at run time (the
     image has none); the pinned torch keeps it working, and a test checks the traced numbers."""

@@ -111,8 +111,8 @@ def test_the_measurements_rank_every_clear_pair_not_only_the_best_node() -> None
 
     def gap(pairwise: bool) -> float:
         flag = torch.tensor([pairwise])
-        return float(fit.loss(swapped, mask, target, rank, weight, flag, rank_weight=1.0)) - float(
-            fit.loss(right, mask, target, rank, weight, flag, rank_weight=1.0)
+        return float(fit.loss(swapped, mask, target, rank, weight, rank_weight=1.0, pairwise=flag)) - float(
+            fit.loss(right, mask, target, rank, weight, rank_weight=1.0, pairwise=flag)
         )
 
     assert gap(False) < 0.01
