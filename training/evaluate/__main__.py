@@ -76,6 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 p: {c: {**asdict(a), "accuracy": a.accuracy} for c, a in t.items()} for p, t in result.pairs.items()
             },
             "regimes": result.regimes,
+            "by_family": {f: {p: asdict(m) for p, m in t.items()} for f, t in result.by_family.items()},
             "gate": problems,
         }
         print(json.dumps(out))
