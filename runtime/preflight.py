@@ -255,7 +255,8 @@ def check_weights(settings: Settings) -> Check:
         head, sep, tail = text.rpartition("; ")
         detail = head if sep and tail.startswith(("retrain", "train")) else text
         return Check(name, Verdict.FAIL, f"{detail}; the chain would run without the transformer tier", fix)
-    return Check(name, Verdict.PASS, f"{path}: {model.parameters(checkpoint.model):,} parameters, a dry run is finite")
+    size = f"{len(checkpoint.model.members)} member(s), {model.parameters(checkpoint.model):,} parameters"
+    return Check(name, Verdict.PASS, f"{path}: {size}, a dry run is finite")
 
 
 # -- the LLM endpoint -----------------------------------------------------------------------------------------

@@ -112,10 +112,12 @@ def ablation(lofo: Mapping[str, Any] | None, config: Mapping[str, Any]) -> str:
     )
     kept = attention_earns_its_cost(variants)
     shipped = "with" if config.get("layers") else "without"
+    members = lofo.get("settings", {}).get("members", 1)
     return (
         f"Attention ablation on the held-out interference variants (mean regret with the block vs without, same "
-        f"data and seed): {pairs}. By the rule (lower on average and on at least half the variants) the block "
-        f"{'earns' if kept else 'does not earn'} its cost; the shipped model is trained {shipped} it."
+        f"data and seeds, {members} member(s) per side): {pairs}. By the rule (lower on average and on at least "
+        f"half the variants) the block {'earns' if kept else 'does not earn'} its cost; the shipped model is "
+        f"trained {shipped} it."
     )
 
 
