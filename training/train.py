@@ -10,7 +10,8 @@ draw of the simulated clusters, order and initialisation; the same measurements)
 `model.Ensemble` that averages them. The fit is seeded and deterministic on CPU; the weights go to `--out` (default
 `scoring.model_path`), then the held-out evaluation of `python -m training.evaluate` runs on the saved file
 and the model card is written. With the defaults it reproduces the shipped weights bit for bit and takes
-about six to seven minutes on two cores (building the simulated clusters, 90 s of fitting, then the evaluation).
+about six minutes on two cores (per member, its simulated clusters and about 40 s of fitting; then a minute of
+evaluation).
 
 Exit status: 0 when the weights were written (and, unless `--no-eval`, passed the gate), 1 when the
 evaluation fell below a configured floor, 2 on bad input.
