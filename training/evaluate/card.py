@@ -237,10 +237,10 @@ def render(
         "without cache pressure: in 3,000 randomised decisions (seed 11, calibrated labels), 25 of 21,620 candidate "
         "rows of CPU-sensitive pods sit at 70-85 % CPU with LLC occupancy under 30 %, against 343 above it. Five of "
         "the six variants label those 25 about 4.8x, the run-queue variant 1.1x, and the ensemble predicts 1.6x (for "
-        "the 343, 7-8x and 7.2x). Tried on 2026-12-05 with three-seed ensembles, not shipped: every kind of "
-        "antagonist in every family (shipped; kubeattention had no CPU hog), 15 % of nodes left without services, "
-        "and CPU stressors filling any share of their node's cores. Coverage rose to 31-90 rows; the prediction did "
-        "not move (1.6-1.8x), and the bare nodes broke the SLO and redis test fixtures.",
+        "the 343, 7-8x and 7.2x). Data changes tried on 2026-12-05 with three-seed ensembles: every kind of "
+        "antagonist in every family (shipped; kubeattention had no CPU hog) and, not shipped, 15 % of nodes left "
+        "without services and CPU stressors filling any share of their node's cores. Coverage rose to 31-90 rows; "
+        "the prediction did not move (1.6-1.8x), and the bare nodes broke the SLO and redis test fixtures.",
         "- The held-out simulated sets price picks by P99 in milliseconds (node speed included) rather than by "
         "slowdown, which is harder for every policy (the heuristic tier's top-1 fell from 70-77 % to 39-65 % with "
         "that change); `scoring.accuracy_floor` went from 0.85 to 0.6 with it.",
