@@ -6,6 +6,7 @@ import pytest
 
 from sim import scenario as scenarios
 from sim.dataset import EVAL_FAMILIES
+from sim.outcomes import noisy_neighbours
 from training.evaluate import families, tuning
 
 
@@ -37,6 +38,23 @@ def test_a_replay_reports_its_final_cluster_and_the_pooled_p99_of_its_critical_p
     assert len(replayed.critical) == sum(lc for _, lc in placed) > 0
     assert all(replayed.state.pod(key).node for key in replayed.critical)
     assert families.pooled_p99(replayed, seed=scene.seed) > 0
+
+
+def test_the_share_beside_noisy_neighbours_counts_the_latency_critical_arrivals_on_such_nodes():
+    """kube-scheduler's default is blind to interference: some of its latency-critical arrivals land beside an
+    antagonist; the share is theirs over all the latency-critical arrivals, from the same ground truth as the
+    benchmark's."""
+    (scene,) = tuning.clusters(seeds=(501,))[:1]
+    replayed = families.trajectory(scene, families.rival_policies()["default"](), mode="burst", seed=0)
+    p99, share = families.critical_outcome(replayed, seed=scene.seed)
+    beside = [
+        key
+        for key in replayed.critical
+        if noisy_neighbours(replayed.state, replayed.state.pod(key).node, excluding=key)
+    ]
+    assert p99 == families.pooled_p99(replayed, seed=scene.seed)
+    assert share == pytest.approx(len(beside) / len(replayed.critical))
+    assert 0 < share < 1
 
 
 def test_missing_weights_are_a_clear_error_not_a_traceback(tmp_path, capsys):

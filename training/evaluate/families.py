@@ -169,11 +169,19 @@ REQUESTS = 4000
 
 def pooled_p99(replayed: Replayed, *, seed: int) -> float:
     """The pooled P99 (ms) of the latency-critical arrivals in the replay's final cluster; NaN with none placed."""
+    return critical_outcome(replayed, seed=seed)[0]
+
+
+def critical_outcome(replayed: Replayed, *, seed: int) -> tuple[float, float]:
+    """The latency-critical arrivals in the replay's final cluster: their pooled P99 (ms), and the share of them
+    beside a noisy neighbour (`sim.outcomes.noisy_neighbours`, ground truth: hidden antagonists included), the
+    benchmark's *on noisy nodes*; NaN for both with none placed."""
     if not replayed.critical:
-        return float("nan")
+        return float("nan"), float("nan")
     rng = np.random.default_rng([seed, 2024])
     runs = outcomes_of(replayed.state, rng=rng, requests=REQUESTS, pods=replayed.critical)
-    return float(np.percentile(np.concatenate([runs[k].samples for k in replayed.critical]), 99))
+    p99 = float(np.percentile(np.concatenate([runs[k].samples for k in replayed.critical]), 99))
+    return p99, float(np.mean([runs[k].noisy_node for k in replayed.critical]))
 
 
 def _metrics(outcomes: Sequence[tuple[float, bool] | None], p99: Sequence[float] = ()) -> FamilyMetrics:
