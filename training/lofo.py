@@ -9,7 +9,7 @@ it earns its cost on the held-out members), the heuristic tier, kube-scheduler's
 load-aware peers (Koordinator LoadAware, Trimaran LoadVariationRiskBalancing and TargetLoadPacking) with
 their own filters. Regret: the pick's predicted P99 in milliseconds over the best candidate's, minus 1.
 
-The runs are smaller than the shipped training (`--decisions`, `--epochs`: the defaults below take about eight
+The runs are smaller than the shipped training (`--decisions`, `--epochs`: the defaults below take about six and a half
 minutes on one core, three members per side; `--variant` splits the work across processes, each variant's run
 being independent); the shipped model trains on every variant with `python -m training.train`.
 The result goes to `training.evaluate.card.LOFO` (JSON), which the model card renders. Exit status 0, 2 on bad
