@@ -36,7 +36,7 @@ from training import fit as training
 from training.evaluate import card, families, heldout
 from training.evaluate import report as evaluation
 from training.evaluate.card_tables import NO_ATTENTION, TRANSFORMER, attention_earns_its_cost
-from training.train import REAL_WEIGHT
+from training.train import REAL_WEIGHT, member_seeds
 
 
 @dataclass(frozen=True)
@@ -59,11 +59,6 @@ def training_variants(held_out: str) -> tuple[str, ...]:
     if held_out not in interference.VARIANTS:
         raise ValueError(f"unknown interference variant {held_out!r}; known: {', '.join(interference.VARIANTS)}")
     return tuple(v for v in interference.VARIANTS if v != held_out)
-
-
-def seeds(settings: LofoSettings) -> list[int]:
-    """The members' seeds."""
-    return [settings.seed + k for k in range(settings.members)]
 
 
 def training_set(held_out: str, settings: LofoSettings, seed: int) -> synthetic.SimSet:
@@ -118,7 +113,7 @@ def run_one(
             ),
             *real,
         ]
-        for seed in seeds(settings)
+        for seed in member_seeds(settings.seed, settings.members)
     }
     chosen = policies(
         _scorer(examples, settings, layers=1, progress=progress),

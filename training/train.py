@@ -49,7 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--decisions", type=int, default=DEFAULT_DECISIONS, help="simulated clusters to draw")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the data, the order and the weights")
     parser.add_argument(
-        "--members", type=_positive, default=DEFAULT_MEMBERS, help="models averaged (seeds SEED, SEED+1, ...)"
+        "--members", type=_members, default=DEFAULT_MEMBERS, help="models averaged (seeds SEED, SEED+1, ...)"
     )
     parser.add_argument("--epochs", type=int, default=training.Settings.epochs)
     parser.add_argument(
@@ -83,7 +83,7 @@ def _variants(text: str) -> tuple[str, ...]:
     return names
 
 
-def _positive(text: str) -> int:
+def _members(text: str) -> int:
     """`--members`: 1 to `model.MAX_MEMBERS`."""
     value = int(text)
     if not 1 <= value <= model.MAX_MEMBERS:
@@ -91,9 +91,9 @@ def _positive(text: str) -> int:
     return value
 
 
-def seeds(args: argparse.Namespace) -> list[int]:
-    """The members' seeds."""
-    return [args.seed + k for k in range(args.members)]
+def member_seeds(seed: int, members: int) -> list[int]:
+    """The seeds of an ensemble's members: `seed`, `seed` + 1, ..."""
+    return [seed + k for k in range(members)]
 
 
 def summary(args: argparse.Namespace, settings: training.Settings, **data: object) -> dict[str, object]:
@@ -104,7 +104,7 @@ def summary(args: argparse.Namespace, settings: training.Settings, **data: objec
             "sim_decisions": args.decisions,
             "sim_seed": args.seed,
             "members": args.members,
-            "member_seeds": seeds(args),
+            "member_seeds": member_seeds(args.seed, args.members),
             "sim_families": list(synthetic.TRAIN_FAMILIES),
             "sim_variants": list(args.variants),
             "sim_randomisation": asdict(Randomisation()),
@@ -132,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     real = training.real_examples(fine_tuning, weight=REAL_WEIGHT)
     members, sim_examples, sim_nodes, final_losses = [], 0, 0, []
     fit_seconds = 0.0
-    for seed in seeds(args):
+    for seed in member_seeds(args.seed, args.members):
         simset = synthetic.SimSet(seed, decisions=args.decisions, variants=args.variants, randomise=Randomisation())
         sim = training.sim_examples(simset, exclude=dataset.EVAL_PROFILES, seed=seed, progress=progress)
         prepared = training.prepare([*sim, *real, *collected])

@@ -7,13 +7,14 @@ import torch
 from sim import interference
 from training import fit, lofo
 from training.evaluate import card_tables
+from training.train import member_seeds
 
 SMALL = lofo.LofoSettings(decisions=24, epochs=1, eval_decisions=12)
 
 
 @pytest.mark.parametrize("held_out", [pytest.param(v, id=f"holding out {v}") for v in interference.VARIANTS])
 def test_the_held_out_variant_never_reaches_training(held_out: str) -> None:
-    for seed in lofo.seeds(SMALL):
+    for seed in member_seeds(SMALL.seed, SMALL.members):
         train = lofo.training_set(held_out, SMALL, seed)
         assert held_out not in set(train.data.variant.tolist())
         assert set(train.data.variant.tolist()) == set(interference.VARIANTS) - {held_out}
@@ -28,7 +29,7 @@ def test_an_unknown_variant_is_refused_with_the_known_ones() -> None:
 
 
 def test_each_member_of_a_run_draws_its_own_clusters() -> None:
-    assert lofo.seeds(SMALL) == [7, 8, 9]
+    assert member_seeds(SMALL.seed, SMALL.members) == [7, 8, 9]
     first, second = (lofo.training_set("additive", SMALL, seed) for seed in (7, 8))
     assert not np.array_equal(first.data.relative_p99, second.data.relative_p99, equal_nan=True)
 
