@@ -90,7 +90,7 @@ class Randomisation:
 
 CRITICAL_NEIGHBOURS = ("nginx", "redis", "http-echo")
 """Latency-critical training profiles a randomised cluster may already run (memcached is held out)."""
-ANTAGONISTS = ("ibench-cpu", "stress-cache", "stress-membw", "stress-io")
+ANTAGONISTS = tuple(workloads.STRESSORS)
 """Every kind of antagonist the simulator models (one per interference dimension)."""
 
 
