@@ -89,7 +89,7 @@ Where the literature and the measurements disagree, the measurements win:
 """
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -162,6 +162,8 @@ class Variant:
     """Cache effect: gain x P^power, or nothing below `THRESHOLD_FILL` of the L3 and a steep square after."""
     membw: Literal["knee", "mm1"] = "knee"
     """Bandwidth effect: gain x P^power / (1 - knee P), or M/M/1-like waiting `MM1_GAIN` x P / (1 - P)."""
+    about: str = field(default="", compare=False)
+    """The form in a few words, for the model card (not part of the form: two variants alike but for it are equal)."""
 
 
 THRESHOLD_FILL = 0.7
@@ -175,15 +177,20 @@ MM1_CAP = 0.98
 VARIANTS: Mapping[str, Variant] = {
     v.name: v
     for v in (
-        Variant("calibrated"),
-        Variant("additive", combine="sum"),
-        Variant("worst-of", combine="max"),
-        Variant("queueing-membw", membw="mm1"),
-        Variant("threshold-cache", llc="threshold"),
-        Variant("runqueue-cpu", cpu="runqueue"),
+        Variant("calibrated", about="the calibrated model"),
+        Variant("additive", combine="sum", about="effects that add up"),
+        Variant("worst-of", combine="max", about="the worst resource alone"),
+        Variant("queueing-membw", membw="mm1", about="M/M/1-like memory-bandwidth waiting P/(1-P)"),
+        Variant(
+            "threshold-cache",
+            llc="threshold",
+            about="a cache that costs nothing below 70 % of the L3 and rises steeply after",
+        ),
+        Variant("runqueue-cpu", cpu="runqueue", about="CPU delayed by over-subscription only"),
     )
 }
-"""The interference-model family a learned scorer trains on; `calibrated` is the project's model."""
+"""The interference-model family: `calibrated` is the project's model; a learned scorer trains on the members the
+real measurements allow (`training.synthetic.VARIANTS`) and is tested on each."""
 CALIBRATED = VARIANTS["calibrated"]
 
 

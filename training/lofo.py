@@ -2,7 +2,8 @@
 
 A scorer that learnt one simulator's functional form (the worst resource dominating, say) can look right on
 that simulator and wrong on a cluster that behaves otherwise. So for each member of `sim.interference.VARIANTS`
-this trains the transformer on the other members only (`training_variants`), with the same randomisation
+this trains the transformer on the other members the shipped model trains on (`training_variants`; the variants
+the real measurements rule out, `synthetic.IMPLAUSIBLE`, are test worlds only), with the same randomisation
 and real measurements as the shipped model, and evaluates every policy on decisions labelled by the member
 held out: the transformer with its attention block and without it (the ablation: the block stays only if
 it earns its cost on the held-out members), the heuristic tier, kube-scheduler's default scoring and the
@@ -11,7 +12,7 @@ their own filters. Regret: the pick's predicted P99 in milliseconds over the bes
 
 The runs are smaller than the shipped training (`--decisions`, `--epochs`: the defaults below take about six and a half
 minutes on one core, three members per side; `--variant` splits the work across processes, each variant's run
-being independent); the shipped model trains on every variant with `python -m training.train`.
+being independent); the shipped model trains on `synthetic.VARIANTS` with `python -m training.train`.
 The result goes to `training.evaluate.card.LOFO` (JSON), which the model card renders. Exit status 0, 2 on bad
 input.
 """
@@ -55,10 +56,11 @@ class LofoSettings:
 
 
 def training_variants(held_out: str) -> tuple[str, ...]:
-    """Every interference-model variant but `held_out` (ValueError when it is none of them)."""
+    """Every variant the shipped model trains on (`synthetic.VARIANTS`) but `held_out` (ValueError when it is no
+    variant at all): an implausible variant is only ever a test world."""
     if held_out not in interference.VARIANTS:
         raise ValueError(f"unknown interference variant {held_out!r}; known: {', '.join(interference.VARIANTS)}")
-    return tuple(v for v in interference.VARIANTS if v != held_out)
+    return tuple(v for v in synthetic.VARIANTS if v != held_out)
 
 
 def training_set(held_out: str, settings: LofoSettings, seed: int) -> synthetic.SimSet:

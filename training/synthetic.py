@@ -36,8 +36,13 @@ from sim.hardware import Hardware
 NOW = 1_800_000_000.0
 """NodeState timestamps of generated clusters (age is not checked when building examples)."""
 TRAIN_FAMILIES = tuple(f for f in FAMILIES if f not in dataset.EVAL_FAMILIES)
-VARIANTS = tuple(interference.VARIANTS)
-"""The interference-model family: the shipped model trains on every member."""
+IMPLAUSIBLE = ("runqueue-cpu",)
+"""Variants the real measurements rule out (`sim.calibration.agreement` under one half of the measured mixes): the
+run-queue form misses every mix with an iBench CPU hog (two hogs beside nginx on three cores measured 3.9-7.2x,
+it says 1.0x). `python -m training.lofo` still holds each of them out as a test world, but nothing trains on them:
+where the worlds disagree, a model taught this one learnt that a CPU hog beside a quiet cache is nearly harmless."""
+VARIANTS = tuple(v for v in interference.VARIANTS if v not in IMPLAUSIBLE)
+"""The interference-model family the shipped model trains on: every variant the measurements allow."""
 
 
 class SimulatorDriftError(RuntimeError):

@@ -1,12 +1,12 @@
 """`python -m training.train`: train the transformer tier's weights, then evaluate them and write the model card.
 
 Data: `--decisions` random simulated clusters from the training families (`training.synthetic`;
-pods of the held-out profiles are left out), labelled in turn by every interference-model variant
-(`--variants`, default all of `sim.interference.VARIANTS`) with randomised sensitivities, capacities,
-core speeds and telemetry lag (`sim.dataset.Randomisation`), the KubeMarla measurements outside the held-out campaigns
-(`--counters`; `--no-counters` to skip), and the collector's JSONL files (`--data FILE`, repeatable: real
-decisions with outcomes). `--members` models are trained alike, member k with seed `--seed` + k (its own
-draw of the simulated clusters, order and initialisation; the same measurements), and shipped as one
+pods of the held-out profiles are left out), labelled in turn by the interference-model variants (`--variants`,
+default `training.synthetic.VARIANTS`: every variant the real measurements allow) with randomised sensitivities,
+capacities, core speeds and telemetry lag (`sim.dataset.Randomisation`), the KubeMarla measurements outside the
+held-out campaigns (`--counters`; `--no-counters` to skip), and the collector's JSONL files (`--data FILE`,
+repeatable: real decisions with outcomes). `--members` models are trained alike, member k with seed `--seed` + k
+(its own draw of the simulated clusters, order and initialisation; the same measurements), and shipped as one
 `model.Ensemble` that averages them. The fit is seeded and deterministic on CPU; the weights go to `--out` (default
 `scoring.model_path`), then the held-out evaluation of `python -m training.evaluate` runs on the saved file
 and the model card is written. With the defaults it reproduces the shipped weights bit for bit and takes

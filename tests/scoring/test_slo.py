@@ -62,7 +62,7 @@ def test_the_pressure_reads_as_the_transformer_s_score_scale():
     assert slo.pressure_slowdown(np.array([0.0, 0.5, 1.0])) == pytest.approx([1.0, 5.0, 25.0])
 
 
-LEVELS = {"loud": (0.25, 0.7, 0.7), "mid": (0.12, 0.45, 0.5), "quiet": (0.05, 0.1, 0.2)}
+LEVELS = {"loud": (0.25, 0.7, 0.7), "mid": (0.15, 0.55, 0.6), "quiet": (0.05, 0.1, 0.2)}
 """llc_miss_rate, memory_bandwidth_ratio, cpu_utilization per node: only "quiet" leaves a 1-2 ms target room."""
 PREFER_CACHE = {
     "affinity": {

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from sim import interference
-from training import fit, lofo
+from sim import calibration, interference
+from training import fit, lofo, synthetic
 from training.evaluate import card_tables
 from training.train import member_seeds
 
@@ -17,8 +17,18 @@ def test_the_held_out_variant_never_reaches_training(held_out: str) -> None:
     for seed in member_seeds(SMALL.seed, SMALL.members):
         train = lofo.training_set(held_out, SMALL, seed)
         assert held_out not in set(train.data.variant.tolist())
-        assert set(train.data.variant.tolist()) == set(interference.VARIANTS) - {held_out}
+        assert set(train.data.variant.tolist()) == set(synthetic.VARIANTS) - {held_out}
     assert set(lofo.test_set(held_out, SMALL).data.variant.tolist()) == {held_out}
+
+
+def test_the_model_trains_on_exactly_the_variants_the_measurements_allow() -> None:
+    """A variant outside at least half of the measured mixes' P99 ranges is a test world only (run-queue CPU)."""
+    mixes = calibration.measured(calibration.load(calibration.DATA))
+    for name, variant in interference.VARIANTS.items():
+        inside, total = calibration.agreement(variant, mixes)
+        assert (name in synthetic.VARIANTS) is (inside >= total / 2), (name, inside, total)
+    assert synthetic.IMPLAUSIBLE == ("runqueue-cpu",)
+    assert set(synthetic.VARIANTS) | set(synthetic.IMPLAUSIBLE) == set(interference.VARIANTS)
 
 
 def test_an_unknown_variant_is_refused_with_the_known_ones() -> None:

@@ -44,8 +44,8 @@ def forced() -> dict[str, dict]:
             id=name,
             marks=pytest.mark.xfail(
                 strict=True,
-                reason="known regression (model card, Known limitations): trained on the interference family, the "
-                "model underweights CPU contention and sends CPU-sensitive http-echo to the cpu-bound worker-6",
+                reason="known limitation (model card, Known limitations, CPU contention): the model sends "
+                "CPU-sensitive http-echo to the cpu-bound worker-6",
             )
             if name == "default/http-echo"
             else (),
