@@ -60,3 +60,15 @@ def test_the_share_beside_noisy_neighbours_counts_the_latency_critical_arrivals_
 def test_missing_weights_are_a_clear_error_not_a_traceback(tmp_path, capsys):
     assert tuning.main(["--model", str(tmp_path / "absent.pt")]) == 2
     assert "absent.pt" in capsys.readouterr().err
+
+
+def test_fewer_arrivals_keep_the_cluster_size_with_fewer_pods_arriving():
+    dense, sparse = tuning.clusters(seeds=(501,)), tuning.clusters(seeds=(501,), arrivals=14)
+    assert [len(s.arrivals) for s in dense] == [tuning.ARRIVALS] * 3
+    assert [len(s.arrivals) for s in sparse] == [14] * 3
+    assert [len(s.nodes) for s in sparse] == [len(s.nodes) for s in dense] == [tuning.NODES] * 3
+
+
+def test_no_arrivals_is_refused_with_what_to_give(capsys):
+    assert tuning.main(["--arrivals", "0"]) == 2
+    assert "--arrivals must be at least 1, got 0" in capsys.readouterr().err

@@ -4,14 +4,15 @@ The benchmark's scenarios and the held-out families are for reporting only. A ch
 weights, the fresh-placement estimate, the SLO rule) or to the transformer's training (`--model WEIGHTS` adds the
 transformer tier, the heuristic taking what it declines) is judged here instead: clusters drawn by
 `sim.generators.mixed` from the *training* families (`training.synthetic.TRAIN_FAMILIES`: kubeattention, kubemarla,
-datacenter) with seeds no shipped scenario uses (`SEEDS`), 14 nodes and 40 arrivals each, replayed by every policy
-in burst and steady mode (`families.trajectory`: the snapshot a scheduler would see, the estimate applied, telemetry
-every 30 s). Three numbers per policy and mode: the mean regret of its decisions (the pick's predicted P99 over the
-best feasible node's at that moment, minus 1); the pooled P99 of the latency-critical arrivals once every arrival
-is placed (what the benchmark reports), as a geometric mean over the clusters of its ratio to kube-scheduler's
-default; and the share of those arrivals placed beside a noisy neighbour (the benchmark's *on noisy nodes*). The
-pooled P99 includes the harm a placement does to the pods placed before and after it, which per-decision regret
-does not. Pure but for the simulator's seeded draws; about a minute per policy on one core.
+datacenter) with seeds no shipped scenario uses (`SEEDS`), 14 nodes and 40 arrivals each (`--arrivals`: fewer leave
+room around the noisy nodes), replayed by every policy in burst and steady mode (`families.trajectory`: the snapshot
+a scheduler would see, the estimate applied, telemetry every 30 s). Three numbers per policy and mode: the mean
+regret of its decisions (the pick's predicted P99 over the best feasible node's at that moment, minus 1); the pooled
+P99 of the latency-critical arrivals once every arrival is placed (what the benchmark reports), as a geometric mean
+over the clusters of its ratio to kube-scheduler's default; and the share of those arrivals placed beside a noisy
+neighbour (the benchmark's *on noisy nodes*). The pooled P99 includes the harm a placement does to the pods placed
+before and after it, which per-decision regret does not. Pure but for the simulator's seeded draws; about a minute
+per policy on one core.
 """
 
 import argparse
@@ -48,8 +49,8 @@ class Tuning:
     """Arrivals the policy left pending (fewer pods placed make a quieter cluster: read the P99 beside it)."""
 
 
-def clusters(seeds: Sequence[int] = SEEDS) -> list[scenarios.Scenario]:
-    """The tuning clusters: every training family at every seed."""
+def clusters(seeds: Sequence[int] = SEEDS, *, arrivals: int = ARRIVALS) -> list[scenarios.Scenario]:
+    """The tuning clusters: every training family at every seed, `arrivals` pods arriving on each."""
     return [
         scenarios.parse(
             {
@@ -58,7 +59,7 @@ def clusters(seeds: Sequence[int] = SEEDS) -> list[scenarios.Scenario]:
                 "seed": seed,
                 "family": family,
                 "start": scenarios.DEFAULT_START,
-                "generator": {"name": "mixed", "params": {"nodes": NODES, "arrivals": ARRIVALS, "family": family}},
+                "generator": {"name": "mixed", "params": {"nodes": NODES, "arrivals": arrivals, "family": family}},
             }
         )
         for family in TRAIN_FAMILIES
@@ -104,13 +105,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.evaluate.tuning", description=__doc__.splitlines()[0])
     parser.add_argument("--mode", choices=families.MODES, action="append", help="arrival mode (default: both)")
     parser.add_argument("--model", help="transformer weights to judge beside the heuristic (default: none)")
+    parser.add_argument(
+        "--arrivals",
+        type=int,
+        default=ARRIVALS,
+        help=f"pods arriving on each cluster (default {ARRIVALS}; fewer leave room to avoid every noisy node)",
+    )
     args = parser.parse_args(argv)
+    if args.arrivals < 1:
+        print(f"error: --arrivals must be at least 1, got {args.arrivals}", file=sys.stderr)
+        return 2
     try:
         policies = families.rival_policies() if args.model is None else _with_transformer(Path(args.model))
     except ModelUnavailableError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    table = tune(policies, scenes=clusters(), modes=args.mode or families.MODES)
+    table = tune(policies, scenes=clusters(arrivals=args.arrivals), modes=args.mode or families.MODES)
     for mode, by_policy in table.items():
         base = by_policy["default"].p99_ms
         for name, t in by_policy.items():
