@@ -250,7 +250,7 @@ def render(
         "- Real counters: the goal (95 % of held-out pairs) is missed by one pair: the ensemble orders 2,154 of "
         "2,268 (94.97 %), its members alone 94.5 %, 94.2 % and 94.7 %. The previous ensemble, trained on the "
         "run-queue variant too, scored 95.5 %; this recipe's second triple of seeds (below) 95.3 %. The pairwise "
-        "term is what lifted both recipes from 88-92 % per member.",
+        "term is what lifted the previous recipe's members from 88-92 % (seeds 7, 8 and 9 without it).",
         "- Single seeds of a recipe differ on the held-out families by more than recipes do. The previous shipped "
         "weights were one seed (7); the same recipe with seeds 8 and 9 would each have lost at least one held-out "
         "family to the heuristic tier (cpu-antagonists 2.136 and 1.384 ms, near-full 1.560 and 1.436, against "
