@@ -11,7 +11,7 @@ them); their profile is pinned with `sim.ai-scheduler.io/profile`. Randomness on
 """
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -43,6 +43,9 @@ class Family:
     antagonist_profiles: Mapping[str, float] = field(default_factory=dict)
     workers: tuple[int, int] = (1, 4)
     hidden: float = 0.5
+    lone: float = 0.0
+    """Share of the noisy nodes that run their antagonists alone, without services: a dedicated batch or CI node,
+    whose telemetry shows the antagonist's pressure (a busy CPU, say) beside an otherwise quiet node."""
     missing: Mapping[str, float] = field(default_factory=dict)
     """Probability that a node lacks each counter source, on top of its hardware's."""
     limits: float = 0.3
@@ -175,6 +178,8 @@ def plan(rng: np.random.Generator, family: Family, *, nodes: int | None = None, 
     counters &= rng.random((n, len(COUNTERS))) >= np.array([family.missing.get(c, 0.0) for c in COUNTERS])
     background = rng.integers(family.background[0], family.background[1] + 1, size=n)
     noisy = rng.random(n) < family.noisy_nodes
+    if family.lone > 0:
+        background = np.where(noisy & (rng.random(n) < family.lone), 0, background)
     count = np.where(noisy, rng.integers(family.antagonists[0], family.antagonists[1] + 1, size=n), 0)
     pod_node = np.concatenate([np.repeat(np.arange(n), background), np.repeat(np.arange(n), count)])
     service = _pick(rng, family.background_profiles, int(background.sum())) if family.background_profiles else []
@@ -286,14 +291,23 @@ def entries(cluster: Plan, *, prefix: str = "node", spacing: float = 1.0) -> dic
 
 
 def mixed(
-    rng: np.random.Generator, *, nodes: int = 100, arrivals: int = 300, family: str = "datacenter"
+    rng: np.random.Generator,
+    *,
+    nodes: int = 100,
+    arrivals: int = 300,
+    family: str = "datacenter",
+    lone: float | None = None,
 ) -> dict[str, list[Any]]:
-    """A large mixed cluster: `nodes` nodes of `family` and `arrivals` arriving pods, one a second."""
+    """A large mixed cluster: `nodes` nodes of `family` and `arrivals` arriving pods, one a second; `lone` overrides
+    the family's share of noisy nodes whose antagonists run alone (`Family.lone`)."""
     if family not in FAMILIES:
         raise ValueError(f"unknown family {family!r}; known: {', '.join(sorted(FAMILIES))}")
     if nodes < 1 or arrivals < 0:
         raise ValueError(f"nodes must be at least 1 and arrivals non-negative, got {nodes} and {arrivals}")
-    return entries(plan(rng, FAMILIES[family], nodes=nodes, arrivals=arrivals))
+    if lone is not None and not 0.0 <= lone <= 1.0:
+        raise ValueError(f"lone is a share of the noisy nodes, from 0 to 1, got {lone}")
+    chosen = FAMILIES[family] if lone is None else replace(FAMILIES[family], lone=lone)
+    return entries(plan(rng, chosen, nodes=nodes, arrivals=arrivals))
 
 
 GENERATORS: dict[str, Callable[..., dict[str, list[Any]]]] = {"mixed": mixed}

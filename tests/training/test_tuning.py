@@ -72,3 +72,11 @@ def test_fewer_arrivals_keep_the_cluster_size_with_fewer_pods_arriving():
 def test_no_arrivals_is_refused_with_what_to_give(capsys):
     assert tuning.main(["--arrivals", "0"]) == 2
     assert "--arrivals must be at least 1, got 0" in capsys.readouterr().err
+    assert tuning.main(["--lone", "2"]) == 2
+    assert "--lone is a share of the noisy nodes, from 0 to 1, got 2" in capsys.readouterr().err
+
+
+def test_lone_antagonists_reach_the_tuning_clusters_only_when_asked():
+    plain, alone = tuning.clusters(seeds=(501,)), tuning.clusters(seeds=(501,), lone=1.0)
+    assert [s.nodes for s in plain] == [s.nodes for s in alone]
+    assert [s.pods for s in plain] != [s.pods for s in alone]

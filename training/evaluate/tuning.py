@@ -5,14 +5,15 @@ weights, the fresh-placement estimate, the SLO rule) or to the transformer's tra
 transformer tier, the heuristic taking what it declines) is judged here instead: clusters drawn by
 `sim.generators.mixed` from the *training* families (`training.synthetic.TRAIN_FAMILIES`: kubeattention, kubemarla,
 datacenter) with seeds no shipped scenario uses (`SEEDS`), 14 nodes and 40 arrivals each (`--arrivals`: fewer leave
-room around the noisy nodes), replayed by every policy in burst and steady mode (`families.trajectory`: the snapshot
-a scheduler would see, the estimate applied, telemetry every 30 s). Three numbers per policy and mode: the mean
-regret of its decisions (the pick's predicted P99 over the best feasible node's at that moment, minus 1); the pooled
-P99 of the latency-critical arrivals once every arrival is placed (what the benchmark reports), as a geometric mean
-over the clusters of its ratio to kube-scheduler's default; and the share of those arrivals placed beside a noisy
-neighbour (the benchmark's *on noisy nodes*). The pooled P99 includes the harm a placement does to the pods placed
-before and after it, which per-decision regret does not. Pure but for the simulator's seeded draws; about a minute
-per policy on one core.
+room around the noisy nodes; `--lone SHARE`: that share of the noisy nodes runs its antagonists alone, a busy CPU
+beside an otherwise quiet node, which the families' own draws rarely show), replayed by every policy in burst and
+steady mode (`families.trajectory`: the snapshot a scheduler would see, the estimate applied, telemetry every 30 s).
+Three numbers per policy and mode: the mean regret of its decisions (the pick's predicted P99 over the best feasible
+node's at that moment, minus 1); the pooled P99 of the latency-critical arrivals once every arrival is placed (what
+the benchmark reports), as a geometric mean over the clusters of its ratio to kube-scheduler's default; and the
+share of those arrivals placed beside a noisy neighbour (the benchmark's *on noisy nodes*). The pooled P99 includes
+the harm a placement does to the pods placed before and after it, which per-decision regret does not. Pure but for
+the simulator's seeded draws; about a minute per policy on one core.
 """
 
 import argparse
@@ -49,8 +50,10 @@ class Tuning:
     """Arrivals the policy left pending (fewer pods placed make a quieter cluster: read the P99 beside it)."""
 
 
-def clusters(seeds: Sequence[int] = SEEDS, *, arrivals: int = ARRIVALS) -> list[scenarios.Scenario]:
-    """The tuning clusters: every training family at every seed, `arrivals` pods arriving on each."""
+def clusters(seeds: Sequence[int] = SEEDS, *, arrivals: int = ARRIVALS, lone: float = 0.0) -> list[scenarios.Scenario]:
+    """The tuning clusters: every training family at every seed, `arrivals` pods arriving on each, and the share
+    `lone` of the noisy nodes running their antagonists alone (`sim.generators.Family.lone`)."""
+    extra = {"lone": lone} if lone > 0 else {}
     return [
         scenarios.parse(
             {
@@ -59,7 +62,10 @@ def clusters(seeds: Sequence[int] = SEEDS, *, arrivals: int = ARRIVALS) -> list[
                 "seed": seed,
                 "family": family,
                 "start": scenarios.DEFAULT_START,
-                "generator": {"name": "mixed", "params": {"nodes": NODES, "arrivals": arrivals, "family": family}},
+                "generator": {
+                    "name": "mixed",
+                    "params": {"nodes": NODES, "arrivals": arrivals, "family": family, **extra},
+                },
             }
         )
         for family in TRAIN_FAMILIES
@@ -111,16 +117,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=ARRIVALS,
         help=f"pods arriving on each cluster (default {ARRIVALS}; fewer leave room to avoid every noisy node)",
     )
+    parser.add_argument(
+        "--lone",
+        type=float,
+        default=0.0,
+        help="share of the noisy nodes whose antagonists run alone, 0 to 1 (default 0: the families' own draw)",
+    )
     args = parser.parse_args(argv)
     if args.arrivals < 1:
         print(f"error: --arrivals must be at least 1, got {args.arrivals}", file=sys.stderr)
+        return 2
+    if not 0.0 <= args.lone <= 1.0:
+        print(f"error: --lone is a share of the noisy nodes, from 0 to 1, got {args.lone:g}", file=sys.stderr)
         return 2
     try:
         policies = families.rival_policies() if args.model is None else _with_transformer(Path(args.model))
     except ModelUnavailableError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    table = tune(policies, scenes=clusters(arrivals=args.arrivals), modes=args.mode or families.MODES)
+    scenes = clusters(arrivals=args.arrivals, lone=args.lone)
+    table = tune(policies, scenes=scenes, modes=args.mode or families.MODES)
     for mode, by_policy in table.items():
         base = by_policy["default"].p99_ms
         for name, t in by_policy.items():

@@ -1,0 +1,36 @@
+"""Generated clusters: the share of noisy nodes that run their antagonists alone, without services."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from sim import generators, workloads
+
+
+def shared_noisy_nodes(family: generators.Family, seeds: range) -> int:
+    """Over the seeds' clusters, how many nodes run an antagonist beside a service."""
+    shared = 0
+    for seed in seeds:
+        plan = generators.plan(np.random.default_rng(seed), family, arrivals=1)
+        stressor = np.array([str(p) in workloads.STRESSORS for p in plan.pod_profile], dtype=bool)
+        shared += len(set(plan.pod_node[stressor].tolist()) & set(plan.pod_node[~stressor].tolist()))
+    return shared
+
+
+@pytest.mark.parametrize("name", ["kubeattention", "datacenter"])
+def test_lone_noisy_nodes_run_their_antagonists_without_services(name: str) -> None:
+    family = generators.FAMILIES[name]
+    assert shared_noisy_nodes(family, range(30)) > 0
+    assert shared_noisy_nodes(replace(family, lone=1.0), range(30)) == 0
+
+
+def test_the_mixed_generator_takes_a_lone_share_and_refuses_one_outside_0_to_1() -> None:
+    alone = generators.mixed(np.random.default_rng(3), nodes=20, arrivals=2, family="datacenter", lone=1.0)
+    kinds: dict[str, set[bool]] = {}
+    for pod in alone["pods"]:
+        kinds.setdefault(pod["node"], set()).add("args" in pod)  # only a stressor's entry carries its arguments
+    assert {True} in kinds.values() and {False} in kinds.values()
+    assert all(len(k) == 1 for k in kinds.values())
+    with pytest.raises(ValueError, match=r"lone is a share of the noisy nodes, from 0 to 1, got 1\.5"):
+        generators.mixed(np.random.default_rng(3), nodes=4, arrivals=1, lone=1.5)
