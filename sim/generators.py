@@ -297,16 +297,22 @@ def mixed(
     arrivals: int = 300,
     family: str = "datacenter",
     lone: float | None = None,
+    noisy: float | None = None,
 ) -> dict[str, list[Any]]:
     """A large mixed cluster: `nodes` nodes of `family` and `arrivals` arriving pods, one a second; `lone` overrides
-    the family's share of noisy nodes whose antagonists run alone (`Family.lone`)."""
+    the family's share of noisy nodes whose antagonists run alone (`Family.lone`), `noisy` its share of nodes that
+    host antagonists (`Family.noisy_nodes`)."""
     if family not in FAMILIES:
         raise ValueError(f"unknown family {family!r}; known: {', '.join(sorted(FAMILIES))}")
     if nodes < 1 or arrivals < 0:
         raise ValueError(f"nodes must be at least 1 and arrivals non-negative, got {nodes} and {arrivals}")
     if lone is not None and not 0.0 <= lone <= 1.0:
         raise ValueError(f"lone is a share of the noisy nodes, from 0 to 1, got {lone}")
-    chosen = FAMILIES[family] if lone is None else replace(FAMILIES[family], lone=lone)
+    if noisy is not None and not 0.0 <= noisy <= 1.0:
+        raise ValueError(f"noisy is a share of the nodes, from 0 to 1, got {noisy}")
+    chosen = FAMILIES[family]
+    chosen = chosen if lone is None else replace(chosen, lone=lone)
+    chosen = chosen if noisy is None else replace(chosen, noisy_nodes=noisy)
     return entries(plan(rng, chosen, nodes=nodes, arrivals=arrivals))
 
 

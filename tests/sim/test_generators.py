@@ -34,3 +34,13 @@ def test_the_mixed_generator_takes_a_lone_share_and_refuses_one_outside_0_to_1()
     assert all(len(k) == 1 for k in kinds.values())
     with pytest.raises(ValueError, match=r"lone is a share of the noisy nodes, from 0 to 1, got 1\.5"):
         generators.mixed(np.random.default_rng(3), nodes=4, arrivals=1, lone=1.5)
+
+
+@pytest.mark.parametrize(("share", "hosts"), [(0.0, 0), (1.0, 20)])
+def test_the_mixed_generator_takes_the_share_of_nodes_hosting_antagonists(share: float, hosts: int) -> None:
+    """kubemarla puts antagonists on 70 % of its nodes; the override puts them on none or on every one."""
+    cluster = generators.mixed(np.random.default_rng(3), nodes=20, arrivals=2, family="kubemarla", noisy=share)
+    stressed = {pod["node"] for pod in cluster["pods"] if "args" in pod}
+    assert len(stressed) == hosts
+    with pytest.raises(ValueError, match=r"noisy is a share of the nodes, from 0 to 1, got -0\.1"):
+        generators.mixed(np.random.default_rng(3), nodes=4, arrivals=1, noisy=-0.1)

@@ -74,9 +74,32 @@ def test_no_arrivals_is_refused_with_what_to_give(capsys):
     assert "--arrivals must be at least 1, got 0" in capsys.readouterr().err
     assert tuning.main(["--lone", "2"]) == 2
     assert "--lone is a share of the noisy nodes, from 0 to 1, got 2" in capsys.readouterr().err
+    assert tuning.main(["--noisy-nodes", "1.5"]) == 2
+    assert "--noisy-nodes is a share of the nodes, from 0 to 1, got 1.5" in capsys.readouterr().err
 
 
 def test_lone_antagonists_reach_the_tuning_clusters_only_when_asked():
     plain, alone = tuning.clusters(seeds=(501,)), tuning.clusters(seeds=(501,), lone=1.0)
     assert [s.nodes for s in plain] == [s.nodes for s in alone]
     assert [s.pods for s in plain] != [s.pods for s in alone]
+
+
+def test_the_oracle_replays_every_arrival_on_its_best_feasible_node():
+    """The reference row: no regret at any decision, and fewer latency-critical pods beside a noisy neighbour
+    than kube-scheduler's default, at a lower pooled P99, on a cluster where most nodes are quiet."""
+    (scene,) = tuning.clusters(seeds=(501,), arrivals=14, noisy=0.25)[:1]
+    best = families.trajectory(scene, families.Oracle(), mode="burst", seed=0)
+    blind = families.trajectory(scene, families.rival_policies()["default"](), mode="burst", seed=0)
+    assert len(best.outcomes) == 14 and None not in best.outcomes
+    assert [r for r, _ in best.outcomes] == pytest.approx([0.0] * 14, abs=1e-9)
+    assert max(r for r, _ in blind.outcomes) > 0.05
+    (best_p99, best_share), (blind_p99, blind_share) = (families.critical_outcome(r, seed=0) for r in (best, blind))
+    assert best_share < blind_share
+    assert best_p99 < blind_p99
+
+
+def test_the_share_of_nodes_hosting_antagonists_reaches_the_tuning_clusters_only_when_asked():
+    own, quiet = tuning.clusters(seeds=(501,)), tuning.clusters(seeds=(501,), noisy=0.0)
+    assert [s.nodes for s in own] == [s.nodes for s in quiet]
+    assert all(not any("args" in p["spec"]["containers"][0] for p in s.pods) for s in quiet)
+    assert any(any("args" in p["spec"]["containers"][0] for p in s.pods) for s in own)

@@ -45,7 +45,13 @@ SEEDS = (0, 1, 2)
 """Telemetry seeds: each replays the family's scenarios with another draw of the node agent's noise."""
 FAMILIES = (*scenarios.HELD_OUT_FAMILIES, *dataset.EVAL_FAMILIES)
 
-Build = Callable[[], Decider]
+
+class Oracle:
+    """The interference model's best feasible node in the true cluster as each pod arrives (`sim.oracle.best`),
+    as the benchmark's `oracle` policy: what a policy could reach, a reference row and never a shipped one."""
+
+
+Build = Callable[[], Decider | Oracle]
 """Makes a policy's decision chain (a fresh one per replay: tiers may keep state such as breakers)."""
 
 
@@ -107,9 +113,10 @@ class Replayed:
     """The latency-critical arrivals placed (`namespace/name`), for their latency in `state`."""
 
 
-def trajectory(scene: scenarios.Scenario, decider: Decider, *, mode: str, seed: int) -> Replayed:
+def trajectory(scene: scenarios.Scenario, decider: Decider | Oracle, *, mode: str, seed: int) -> Replayed:
     """The scenario's arrivals decided by `decider` one by one, each on the snapshot a scheduler would see (the
-    pods placed since telemetry counted by `cluster.estimate`, as the real loop does), then bound."""
+    pods placed since telemetry counted by `cluster.estimate`, as the real loop does), then bound; an `Oracle`
+    reads the true cluster instead."""
     arrived = scenarios.as_burst(scene) if mode == "burst" else scene
     nodes = [parse_node(n) for n in scene.nodes]
     placed: list[dict[str, Any]] = list(scene.pods)
@@ -122,19 +129,22 @@ def trajectory(scene: scenarios.Scenario, decider: Decider, *, mode: str, seed: 
         if mode == "steady" and arrival.at - published >= PERIOD:
             published, states = arrival.at, _states(state, now=arrival.at, seed=seed)
         snapshot = Snapshot.build(nodes, [parse_pod(p) for p in placed], states=states)
-        pod = parse_pod(arrival.pod)
-        decision = decider.decide(pod, estimate.apply(snapshot, estimate.Placed.of(recent)))
-        if decision.node is None:
+        pod, target = parse_pod(arrival.pod), workload(arrival.pod)
+        feasible = _feasible(pod, snapshot)
+        if isinstance(decider, Oracle):
+            node = oracle.best(state, target, feasible).node if feasible else None
+        else:
+            node = decider.decide(pod, estimate.apply(snapshot, estimate.Placed.of(recent))).node
+        if node is None:
             outcomes.append(None)
             continue
-        target = workload(arrival.pod)
-        cost = oracle.regret(state, target, decision.node, _feasible(pod, snapshot))
+        cost = oracle.regret(state, target, node, feasible)
         outcomes.append((cost.ratio - 1, oracle.is_latency_critical(target)))
         if oracle.is_latency_critical(target):
             critical.append(target.key)
-        placed.append(_bound(arrival.pod, decision.node))
+        placed.append(_bound(arrival.pod, node))
         recent.append((parse_pod(placed[-1]), arrival.at))
-        state = state.with_pod(target, decision.node)
+        state = state.with_pod(target, node)
     return Replayed(outcomes, state, critical)
 
 
