@@ -258,3 +258,19 @@ def test_the_traced_forward_pass_gives_the_eager_models_numbers_for_any_number_o
         traced = scorer._forward(tokens.float())
     assert traced.shape == (1, nodes, 2)
     assert torch.allclose(traced, eager, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("nodes", [1, 8, 9, 300])
+def test_inference_takes_the_same_softmax_as_training_whatever_the_number_of_keys(nodes: int) -> None:
+    """Nodes attending over the summaries take the softmax along the other axis at inference (faster on CPU);
+    the numbers are training's up to float rounding, with fewer, as many or more nodes than summaries."""
+    ensemble = model.load(Path(__file__).resolve().parents[3] / "scoring" / "transformer" / "model.pt").model
+    tokens = torch.from_numpy(np.random.default_rng(nodes).normal(size=(2, nodes, ensemble.config.features))).float()
+    mask = torch.ones(2, nodes, dtype=torch.bool)
+    mask[1, nodes // 2 + 1 :] = False
+    with torch.inference_mode():
+        inferred = ensemble.eval()(tokens, mask)
+        trained = ensemble.train()(tokens, mask)
+    assert [m.blocks[0].spread.few_keys for m in ensemble.models] == [True] * 3
+    assert not ensemble.models[0].blocks[0].gather.few_keys
+    assert torch.allclose(inferred, trained, rtol=1e-5, atol=1e-6)

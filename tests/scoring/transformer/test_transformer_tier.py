@@ -52,6 +52,7 @@ def test_the_lowest_predicted_slowdown_wins_and_every_feasible_node_is_scored(cl
     assert choice.scores["b"] > choice.scores["c"] > choice.scores["a"]
     assert choice.extra["regimes"] == {"a": "llc-bound", "b": "quiet", "c": "membw-bound"}
     assert "1.10x" in choice.reason
+    assert "node regime quiet" in choice.reason
 
 
 def test_scores_are_clamped_to_the_score_range(clock: FakeClock) -> None:
