@@ -36,7 +36,7 @@ from sim import counters, dataset, oracle
 from sim import scenario as scenarios
 from sim.cluster_state import ClusterState
 from sim.outcomes import evaluate as outcomes_of
-from sim.pods import workload
+from sim.pods import Workload, workload
 
 PERIOD = 30.0
 """Seconds between NodeState publications in `steady` mode (the benchmark's default period)."""
@@ -49,6 +49,9 @@ FAMILIES = (*scenarios.HELD_OUT_FAMILIES, *dataset.EVAL_FAMILIES)
 class Oracle:
     """The interference model's best feasible node in the true cluster as each pod arrives (`sim.oracle.best`),
     as the benchmark's `oracle` policy: what a policy could reach, a reference row and never a shipped one."""
+
+    def choose(self, state: ClusterState, pod: Workload, feasible: Sequence[str]) -> str | None:
+        return oracle.best(state, pod, feasible).node if feasible else None
 
 
 Build = Callable[[], Decider | Oracle]
@@ -132,7 +135,7 @@ def trajectory(scene: scenarios.Scenario, decider: Decider | Oracle, *, mode: st
         pod, target = parse_pod(arrival.pod), workload(arrival.pod)
         feasible = _feasible(pod, snapshot)
         if isinstance(decider, Oracle):
-            node = oracle.best(state, target, feasible).node if feasible else None
+            node = decider.choose(state, target, feasible)
         else:
             node = decider.decide(pod, estimate.apply(snapshot, estimate.Placed.of(recent))).node
         if node is None:
