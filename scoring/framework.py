@@ -7,7 +7,7 @@ runtime (`scoring.runtime`) runs them; plugins live one per module in `scoring.p
 """
 
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
@@ -137,13 +137,19 @@ class NodeValues(Mapping[str, V], Generic[V]):
 
     A decision carries every feasible node's score for `decide --json`, but the scheduler loop reads
     only the chosen one; building a thousand-entry dict per plugin per pod would cost more than
-    deciding, so the mapping materialises lazily.
+    deciding, so the mapping materialises lazily. `values` may be a function, called then: values
+    that cost more than the decision's own work (every node's regime label) are computed only if read.
     """
 
     __slots__ = ("_built", "_decimals", "_feasible", "_names", "_values")
 
     def __init__(
-        self, names: tuple[str, ...], feasible: np.ndarray, values: np.ndarray, *, decimals: int | None
+        self,
+        names: tuple[str, ...],
+        feasible: np.ndarray,
+        values: np.ndarray | Callable[[], np.ndarray],
+        *,
+        decimals: int | None,
     ) -> None:
         self._names = names
         self._feasible = feasible
@@ -153,7 +159,8 @@ class NodeValues(Mapping[str, V], Generic[V]):
 
     def _dict(self) -> dict[str, V]:
         if self._built is None:
-            values = self._values if self._decimals is None else np.round(self._values, self._decimals)
+            values = self._values() if callable(self._values) else self._values
+            values = values if self._decimals is None else np.round(values, self._decimals)
             ordered = [self._names[i] for i in self._feasible.tolist()]
             self._built = dict(zip(ordered, values.tolist(), strict=True))
         return self._built

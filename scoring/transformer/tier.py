@@ -17,6 +17,7 @@ anything else into the chain.
 
 import logging
 from collections.abc import Iterator, KeysView, Mapping
+from functools import partial
 from typing import Protocol
 
 import numpy as np
@@ -143,39 +144,18 @@ class TransformerTier:
             slo_unmet=verdict is not None and verdict.unmet,
             scores=Scores(names, feasible, final, snapshot.table.index),
             extra={
-                "regimes": Regimes(snapshot, feasible),
+                "regimes": NodeValues(names, feasible, partial(_labels, snapshot, feasible), decimals=None),
                 "predicted_slowdown": round(float(assessed.slowdown[best]), 3),
                 "predicted_harm": round(float(assessed.harm[best]), 3),
             },
         )
 
 
-class Regimes(Mapping[str, str]):
-    """Regime per feasible node (`decide --json` shows them), labelled on first read: the scheduler loop never
+def _labels(snapshot: Snapshot, feasible: np.ndarray) -> np.ndarray:
+    """Regime per feasible node (`decide --json` shows them), labelled only when read: the scheduler loop never
     reads them, and labelling every node of a 1,000-node cluster costs half a millisecond a decision (the
     estimate of the pods placed since telemetry makes every decision's telemetry new)."""
-
-    __slots__ = ("_built", "_feasible", "_snapshot")
-
-    def __init__(self, snapshot: Snapshot, feasible: np.ndarray) -> None:
-        self._snapshot = snapshot
-        self._feasible = feasible
-        self._built: NodeValues[str] | None = None
-
-    def _values(self) -> NodeValues[str]:
-        if self._built is None:
-            labels = self._snapshot.telemetry.derived(regimes.regimes)[self._feasible]
-            self._built = NodeValues(self._snapshot.names, self._feasible, labels, decimals=None)
-        return self._built
-
-    def __getitem__(self, node: str) -> str:
-        return self._values()[node]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._values())
-
-    def __len__(self) -> int:
-        return len(self._feasible)
+    return snapshot.telemetry.derived(regimes.regimes)[feasible]
 
 
 class Scores(Mapping[str, float]):
