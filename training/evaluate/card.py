@@ -266,7 +266,10 @@ def render(
         "10`: members 10, 11 and 12; 2026-12-05, not shipped): latency-critical P99 1.320, 1.116, 0.481, 1.302 and "
         "1.256 ms on cpu-antagonists, near-full, replica-burst, counter-gaps and heterogeneous, ahead of the "
         "heuristic tier and every peer on each, and 95.3 % of held-out pairs. The recipe held on both triples "
-        "measured (so did the previous one); two triples are not a distribution.",
+        "measured (so did the previous one); two triples are not a distribution. Twice the simulated clusters "
+        "(`--decisions 24000`, seeds 7-9 and 17-19, 2026-12-05, not shipped) did not help on the tuning clusters: "
+        "mean regret 0.26 and 0.30 against 0.27 and 0.29, pooled P99 against default's 0.76 and 0.75 against 0.74 "
+        "and 0.72 (40 arrivals), 0.82 and 0.95 against 0.83 and 0.81 (14 arrivals, a quarter of the nodes noisy).",
         "- The held-out family replays are small (one shipped scenario per family, 84 to 168 decisions). The pods "
         "placed in the same burst reach the model through the fresh-placement estimate (trained with telemetry "
         "lag), not through the attention block.",
