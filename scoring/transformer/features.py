@@ -81,15 +81,11 @@ def _transform(values: np.ndarray) -> np.ndarray:
 
 
 def _median(values: np.ndarray, known: np.ndarray) -> np.ndarray:
-    """Per column, the median of the known values; NaN where the column has none.
-
-    One partial sort (NaN last) that puts just the middle order statistics in place: half the cost of sorting
-    every column of a 1,000-node cluster, and this runs on every decision of a burst.
-    """
+    """Per column, the median of the known values; NaN where the column has none (one sort, NaN last)."""
+    ordered = np.sort(np.where(known, values, np.nan), axis=0)
     count = known.sum(axis=0)
-    low, high = np.maximum((count - 1) // 2, 0), count // 2
-    ordered = np.partition(np.where(known, values, np.nan), np.unique(np.concatenate([low, high])), axis=0)
     columns = np.arange(values.shape[1])
+    low, high = np.maximum((count - 1) // 2, 0), np.maximum(count // 2, 0)
     median = (ordered[low, columns] + ordered[high, columns]) / 2
     return np.where(count > 0, median, np.nan)
 

@@ -276,9 +276,9 @@ def render(
         "- Mean regret is dominated by a few large misses (compare the p95): in the held-out family, mostly pods "
         "beside IO-saturated nodes, a pressure the training families show rarely.",
         "- Latency: three members cost three forward passes, about 0.6 ms each at 1,000 nodes (0.17 ms without the "
-        "attention block). The p99 goal (5 ms per decision at 1,000 nodes) is missed: see Latency above (eight runs "
-        "on the same two-core machine, 2026-12-05, gave p50 4.6-5.2 ms and p99 5.4-6.3 ms). Per decision, the "
-        "model's passes take 1.6-1.9 ms, the cluster-wide telemetry features 0.8-1.0 ms (in a burst every decision "
+        "attention block). The p99 goal (5 ms per decision at 1,000 nodes) is missed: see Latency above (four runs "
+        "on the same two-core machine, 2026-12-05, gave p50 4.5-5.0 ms and p99 5.1-8.0 ms). Per decision, the "
+        "model's passes take 1.6-1.9 ms, the cluster-wide telemetry features 1.1 ms (in a burst every decision "
         "sees telemetry raised by the fresh-placement estimate, so they are recomputed for all 1,000 nodes each "
         "time) and the heuristic tier's scores, which break near-ties, 0.6 ms. Not taken: fewer members, members "
         "without the block (three cost 0.5 ms, but lose cpu-antagonists; see Architecture), features updated "
