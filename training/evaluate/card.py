@@ -233,7 +233,8 @@ def render(
         "measurements contradict it at every mix with a CPU hog (two iBench CPU hogs beside nginx on three cores "
         "measured 3.9-7.2x, it says 1.0x; `sim.calibration.agreement` 10 of 21 mixes). Trained on it with the other "
         "five, the previous ensemble read a CPU hog beside a quiet cache as nearly harmless, because there the "
-        "worlds disagree: in 3,000 randomised decisions (seed 11, calibrated labels), the 25 candidate rows of "
+        "worlds disagree: in 3,000 randomised decisions (seed 11, calibrated labels; `python -m "
+        "training.evaluate.calibration`), the 25 candidate rows of "
         "CPU-sensitive pods at 70-85 % CPU with LLC occupancy under 30 % are labelled 4.8x (the run-queue variant "
         "says 1.1x); it predicted 1.6x, this ensemble 4.2x (above 85 % CPU: 4.2x then, 10.2x now, labels 10.3x). "
         "Data changes had not moved it (tried 2026-12-05: CPU hogs alone on 30-60 % of the noisy nodes, sized to "
@@ -291,6 +292,7 @@ def render(
         "python -m training.lofo           # leave-one-interference-variant-out runs (scoring/transformer/lofo.json)",
         "python -m training.train          # writes scoring/transformer/model.pt and this card",
         "python -m training.evaluate       # re-evaluates the weights, rewrites this card; exits 1 below the floors",
+        "python -m training.evaluate.calibration --model scoring/transformer/model.pt  # misread nodes by CPU, LLC",
         "python benchmark/transformer_latency.py --record   # 1,000-node latency, quoted above",
         "```",
         "",
