@@ -134,12 +134,12 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.decisions < 1:
-        print("--decisions must be at least 1", file=sys.stderr)
+        print(f"error: --decisions must be at least 1, got {args.decisions}", file=sys.stderr)
         return 2
     try:
         scorer = model.Scorer.load(args.model)
     except ModelUnavailableError as exc:
-        print(f"cannot load {args.model}: {exc}", file=sys.stderr)
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     simset = synthetic.SimSet(args.seed, decisions=args.decisions, variants=(args.variant,), randomise=Randomisation())
     table = rows(scorer, (simset.decision(i) for i in range(len(simset))), sensitivity=Dimension(args.sensitivity))
