@@ -12,13 +12,14 @@ import re
 import signal
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from cluster.clock import Clock, SystemClock
 from cluster.config import ConfigError, Settings
 from runtime.assemble import TierChoice, build_decider
 from runtime.kube import ApiException, Kube, KubeConnectError, TransportError, identity
-from runtime.leader import FencedLock, FencedWriter, LeaseGate
+from runtime.leader import CampaignEndedError, FencedLock, FencedWriter, LeaseGate
 from runtime.loop import LoopSettings, Scheduler
 from runtime.writer import Writer
 from scoring.collector import Collector
@@ -118,6 +119,14 @@ def _cause(exc: BaseException) -> str:
     return found.group(1) if found else type(exc).__name__
 
 
+@dataclass(frozen=True)
+class Campaign:
+    """The lease this replica campaigns for, and the library's thread campaigning for it."""
+
+    lock: FencedLock
+    thread: threading.Thread
+
+
 def run(settings: Settings, kube: Kube, *, stop: threading.Event | None = None) -> int:
     """Schedule until SIGTERM/SIGINT (or `stop`), then shut down cleanly; returns the exit status."""
     stop = stop or threading.Event()
@@ -150,9 +159,9 @@ def run(settings: Settings, kube: Kube, *, stop: threading.Event | None = None) 
     try:
         scheduler.start()
         lost_lease = threading.Event()
-        lock = None
+        campaign: Campaign | None = None
         if gate is not None:
-            lock = _elect(settings, kube, scheduler, gate=gate, clock=clock, stop=stop, lost=lost_lease)
+            campaign = _elect(settings, kube, scheduler, gate=gate, clock=clock, stop=stop, lost=lost_lease)
         if scheduler.wait_ready(timeout=60):
             scheduler.stats.ready.set(1)
             gc.freeze()  # the synced cluster is long-lived: spare the collector rescanning it between decisions
@@ -160,8 +169,11 @@ def run(settings: Settings, kube: Kube, *, stop: threading.Event | None = None) 
         gc.enable()
     stop.wait()
     scheduler.stop()
-    if lock is not None:
-        lock.release()  # after the in-flight bindings: a standby takes over at its next retry
+    if campaign is not None:
+        campaign.lock.release()  # after the in-flight bindings: a standby takes over at its next retry
+        # The library's thread logs as it campaigns: end it before the interpreter does, or a line it writes
+        # while the interpreter finalises can abort the process (a daemon thread holding stderr's lock).
+        campaign.thread.join(timeout=settings.leader_election.retry_period + settings.scheduler.request_timeout)
     if server is not None:
         server.stop()
     return 1 if lost_lease.is_set() else 0
@@ -176,7 +188,7 @@ def _elect(
     clock: Clock,
     stop: threading.Event,
     lost: threading.Event,
-) -> FencedLock:
+) -> Campaign:
     """Campaign for the lease on a thread of its own; scheduling follows every renewal (see runtime.leader).
 
     Losing the lease ends the process (exit 1), as kube-scheduler does: it restarts as a follower.
@@ -213,12 +225,15 @@ def _elect(
     def campaign() -> None:
         try:
             elector.run()
+        except CampaignEndedError:
+            return  # lost or released: the callbacks have already said so
         except Exception:
             log.exception("leader election failed; stopping")
             stopped()
 
-    threading.Thread(target=campaign, name="leader-election", daemon=True).start()
-    return lock
+    thread = threading.Thread(target=campaign, name="leader-election", daemon=True)
+    thread.start()
+    return Campaign(lock, thread)
 
 
 def _on_signals(handler: Callable[[], None]) -> None:

@@ -38,6 +38,11 @@ class NotLeaderError(RuntimeError):
     """A binding refused because this replica's lease is not certainly current; the pod is retried."""
 
 
+class CampaignEndedError(Exception):
+    """Raised into the library's campaign once the lease is lost or given back: it ends the election thread
+    instead of letting it campaign (and log) on while the process shuts down."""
+
+
 class LeaseGate:
     """Whether this replica may bind now: open for `validity` seconds from the moment a successful
     renewal was sent, closed at once by `close`. Thread-safe; reads the injected monotonic clock."""
@@ -66,7 +71,9 @@ class FencedLock:
     """The library's `LeaseLock` (same `get`/`create`/`update` contract), reporting every outcome.
 
     `on_leading(True)` when a write makes this replica the holder, `on_leading(False)` at once when a
-    renewal fails; `on_lost(holder)` when the lease, read while leading, names another holder.
+    renewal fails; `on_lost(holder)` when the lease, read after this replica held it, names another holder
+    (a failed renewal may come first). After that, or after `release`, the campaign ends: reading the lease
+    raises `CampaignEndedError`.
     """
 
     def __init__(
@@ -86,6 +93,8 @@ class FencedLock:
         self._mutex = threading.Lock()
         self._leading = False
         self._released = False
+        self._held = False
+        self._lost = False
 
     # The library reads these three attributes of its lock.
     @property
@@ -101,14 +110,16 @@ class FencedLock:
         return self._lock.identity
 
     def get(self, name: str, namespace: str) -> tuple[bool, Any]:
+        if self._released or self._lost:
+            raise CampaignEndedError(f"the lease {namespace}/{name} was lost or released")
         found, record = self._lock.get(name, namespace)
         holder = getattr(record, "holder_identity", None) if found else None
-        if holder and holder != self.identity:
+        if holder and holder != self.identity and self._held:
             with self._mutex:
-                was_leading, self._leading = self._leading, False
-            if was_leading:
-                self._gate.close()
-                self._on_lost(holder)
+                self._leading, self._lost = False, True
+            self._gate.close()
+            self._on_lost(holder)
+            raise CampaignEndedError(f"the lease {namespace}/{name} is held by {holder}")
         return found, record
 
     def create(self, name: str, namespace: str, election_record: Any) -> bool:
@@ -125,6 +136,7 @@ class FencedLock:
             succeeded = bool(write())
             changed = succeeded != self._leading
             self._leading = succeeded
+            self._held = self._held or succeeded
         if succeeded:
             self._gate.renewed(sent_at)
         else:

@@ -29,7 +29,7 @@ from runtime.volumes import VolumeBinder
 from runtime.writer import Writer
 from scoring.collector import Collector
 from scoring.decide import Decider
-from scoring.framework import PodInfo
+from scoring.framework import NodeValues, PodInfo
 from scoring.plugins.volume_binding import VolumeBindingError
 from scoring.tiers import Decision
 from telemetry import logs
@@ -216,6 +216,9 @@ class Scheduler:
             return
         self._stop.set()
         self.queue.close()
+        for thread in self._threads:  # a worker mid-decision submits its binding before the wait below
+            if thread is not threading.current_thread():
+                thread.join(timeout=self.settings.shutdown_grace)
         with self._bindings_lock:
             pending = list(self._bindings)
         _, unfinished = wait(pending, timeout=self.settings.shutdown_grace)
@@ -411,7 +414,9 @@ class Scheduler:
 
     def _log(self, decision: Decision) -> None:
         values = {"event": "decision", **decision.summary()}
-        values.update(decision.extra)  # a tier's own facts, e.g. `llm`: where its answer came from
+        # A tier's own facts about the decision (`llm`: where its answer came from). Its per-node maps are left to
+        # `decide --json`: a line per pod listing every node would be as long as the cluster, and they are lazy.
+        values.update((key, value) for key, value in decision.extra.items() if not isinstance(value, NodeValues))
         log.info("decision" if decision.node else "unschedulable", extra=fields(**values))
 
     # -- background -------------------------------------------------------------------------------

@@ -151,13 +151,19 @@ class QuietReconnects(logging.Filter):
         return True
 
 
+def _plain(value: Any) -> Any:
+    """`json.dumps`'s fallback: a mapping of another type as the dict it reads as, anything else as its text,
+    so a field of an unexpected type never costs the whole line."""
+    return dict(value) if isinstance(value, Mapping) else str(value)
+
+
 def _render(value: Any) -> str:
     if isinstance(value, str):
         return json.dumps(value) if (not value or any(c in value for c in ' "=\n')) else value
     if isinstance(value, float):
         return f"{value:.3f}".rstrip("0").rstrip(".") if math.isfinite(value) else str(value)
     if isinstance(value, Mapping | list | tuple):
-        return json.dumps(json.dumps(value, separators=(",", ":"), sort_keys=True))
+        return json.dumps(json.dumps(value, default=_plain, separators=(",", ":"), sort_keys=True))
     return str(value)
 
 
@@ -190,7 +196,7 @@ class JsonFormatter(logging.Formatter):
             body.update(values)
         if record.exc_text:
             body["exception"] = record.exc_text
-        return json.dumps(body, default=str, separators=(",", ":"))
+        return json.dumps(body, default=_plain, separators=(",", ":"))
 
 
 _uncaught = logging.getLogger("scheduler.uncaught")

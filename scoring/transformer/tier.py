@@ -129,10 +129,11 @@ class TransformerTier:
         verdict = slo.apply(request.pod.needs.p99_target_ms, assessed.slowdown, final, best)
         best = verdict.best if verdict is not None else best
         chosen = int(feasible[best])
+        regime = str(regimes.regimes(snapshot.telemetry.metrics[[chosen]])[0])
         reason = scores.reason(
             slowdown=assessed.slowdown,
             best=best,
-            regime=str(regimes.regimes(snapshot.telemetry.metrics[[chosen]])[0]),
+            regime=regime,
             capped=bool((assessed.final < assessed.own).any()),
             noisy=pod.noisy,
             harm=assessed.harm,
@@ -144,6 +145,7 @@ class TransformerTier:
             slo_unmet=verdict is not None and verdict.unmet,
             scores=Scores(names, feasible, final, snapshot.table.index),
             extra={
+                "regime": regime,
                 "regimes": NodeValues(names, feasible, partial(_labels, snapshot, feasible), decimals=None),
                 "predicted_slowdown": round(float(assessed.slowdown[best]), 3),
                 "predicted_harm": round(float(assessed.harm[best]), 3),

@@ -56,6 +56,8 @@ def test_a_paused_leader_binds_nothing_after_the_other_replica_took_the_lease(tm
                     process.send_signal(signal.SIGCONT)
                 stop(process)
         log = (tmp_path / f"replica{replicas.index(leader)}.log").read_text()
+        after_loss = log[log.index("; stopping") :]
+        assert "leaderelection:" not in after_loss, "the campaign ends with the lease, not logging on into the exit"
         assert scheduled_by(emulator, first, "b") == []
         assert "before our binding" not in log, "the old leader sent a binding after the other took the lease"
         assert set(counts.values()) == {1} and len(counts) == 80

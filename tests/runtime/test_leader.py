@@ -9,7 +9,7 @@ from kubernetes.leaderelection.leaderelectionrecord import LeaderElectionRecord
 
 from cluster.clock import FakeClock
 from runtime.kube import Kube
-from runtime.leader import RELEASED_DURATION, FencedLock, LeaseGate
+from runtime.leader import RELEASED_DURATION, CampaignEndedError, FencedLock, LeaseGate
 from sim.apiserver import Emulator
 
 NAME, NAMESPACE, ME = "ai-llama-scheduler", "kube-system", "replica-a"
@@ -82,9 +82,11 @@ def test_acquiring_opens_the_gate_and_a_takeover_seen_on_read_closes_it(emulator
     lock, gate = fenced(emulator, clock, seen)
     assert gate.is_open() and seen.leading == [True]
     emulator.store.patch("leases", NAME, {"spec": {"holderIdentity": "replica-b"}}, namespace=NAMESPACE)
-    lock.get(NAME, NAMESPACE)
+    with pytest.raises(CampaignEndedError, match="held by replica-b"):  # the process restarts as a follower
+        lock.get(NAME, NAMESPACE)
     assert not gate.is_open() and seen.lost == ["replica-b"]
-    lock.get(NAME, NAMESPACE)
+    with pytest.raises(CampaignEndedError):
+        lock.get(NAME, NAMESPACE)
     assert seen.lost == ["replica-b"], "reported once"
 
 
@@ -99,6 +101,26 @@ def test_a_failed_renewal_closes_the_gate_at_once_and_a_later_one_reopens_it(emu
     assert gate.is_open() and seen.leading == [True, False, True]
 
 
+def test_a_takeover_seen_after_a_failed_renewal_still_ends_the_leadership(emulator: Emulator) -> None:
+    clock, seen = FakeClock(), Seen()
+    lock, gate = fenced(emulator, clock, seen)
+    emulator.store.patch("leases", NAME, {"spec": {"holderIdentity": "replica-b"}}, namespace=NAMESPACE)
+    emulator.faults.fail_next(1, verb="update", resource="leases", code=500)
+    assert lock.update(NAME, NAMESPACE, _record()) is False
+    assert seen.leading == [True, False] and seen.lost == []
+    with pytest.raises(CampaignEndedError, match="held by replica-b"):
+        lock.get(NAME, NAMESPACE)
+    assert seen.lost == ["replica-b"] and not gate.is_open()
+
+
+def test_a_follower_that_never_held_the_lease_campaigns_on(emulator: Emulator) -> None:
+    clock, follower = FakeClock(), Seen()
+    fenced(emulator, clock, Seen(), identity="replica-b")
+    lock, _ = fenced(emulator, clock, follower, acquires=False)
+    found, record = lock.get(NAME, NAMESPACE)
+    assert found and record.holder_identity == "replica-b" and follower == Seen()
+
+
 def test_release_gives_the_lease_away_and_never_takes_it_back(emulator: Emulator) -> None:
     clock, seen = FakeClock(), Seen()
     lock, gate = fenced(emulator, clock, seen)
@@ -106,7 +128,8 @@ def test_release_gives_the_lease_away_and_never_takes_it_back(emulator: Emulator
     spec = lease(emulator)["spec"]
     assert spec.get("holderIdentity") is None and spec["leaseDurationSeconds"] == RELEASED_DURATION
     assert not gate.is_open()
-    lock.get(NAME, NAMESPACE)
+    with pytest.raises(CampaignEndedError, match="released"):
+        lock.get(NAME, NAMESPACE)
     assert lock.update(NAME, NAMESPACE, _record()) is False
     assert lease(emulator)["spec"].get("holderIdentity") is None
 
