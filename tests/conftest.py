@@ -1,7 +1,8 @@
-"""Shared fixtures: a fake clock, a guard that fails any test reaching beyond loopback, and, under CI, no skipping
-for a missing tool."""
+"""Shared fixtures: a fake clock, guards that fail any test reaching beyond loopback or losing a log line to a
+formatting error, and, under CI, no skipping for a missing tool."""
 
 import ipaddress
+import logging
 import os
 import socket
 from collections.abc import Iterator
@@ -29,6 +30,24 @@ def _loopback_only(self: socket.socket, address: object) -> object:
 @pytest.fixture(autouse=True)
 def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect", _loopback_only)
+
+
+@pytest.fixture(autouse=True)
+def no_logging_errors(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A record that fails to format is printed to stderr and dropped, and nothing else notices: fail the test.
+
+    (Every transformer decision's line was lost that way for weeks while the suite stayed green.)"""
+    errors: list[str] = []
+
+    def record_error(handler: logging.Handler, record: logging.LogRecord) -> None:
+        try:  # a stream that an earlier test's capture closed is the harness's matter, not the record's
+            handler.format(record)
+        except Exception as error:
+            errors.append(f"{record.name} {record.msg!r}: {error!r}")
+
+    monkeypatch.setattr(logging.Handler, "handleError", record_error)
+    yield
+    assert not errors, f"log records lost to formatting errors: {errors[:3]}"
 
 
 @pytest.fixture
