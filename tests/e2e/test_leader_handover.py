@@ -55,6 +55,8 @@ def test_a_paused_leader_binds_nothing_after_the_other_replica_took_the_lease(tm
                 if process.poll() is None:
                     process.send_signal(signal.SIGCONT)
                 stop(process)
+        standby = replicas[1 - replicas.index(leader)]
+        assert standby.returncode == 0, "the replica that took over ends cleanly on SIGTERM"
         log = (tmp_path / f"replica{replicas.index(leader)}.log").read_text()
         after_loss = log[log.index("; stopping") :]
         assert "leaderelection:" not in after_loss, "the campaign ends with the lease, not logging on into the exit"
@@ -89,5 +91,6 @@ def test_sigterm_hands_the_lease_to_the_standby_within_its_retry_period(tmp_path
             for process in replicas:
                 stop(process)
     print(f"\nSIGTERM to the first pod bound by the standby: {handover:.2f}s")
+    assert [process.returncode for process in replicas] == [0, 0], "both replicas end cleanly on SIGTERM"
     assert second not in (None, first)
     assert handover < 5.0
