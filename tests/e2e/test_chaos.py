@@ -118,6 +118,7 @@ def scheduler(cluster: Cluster, tmp_path: Path) -> Iterator[subprocess.Popen]:
         yield process
     finally:
         stop(process)
+    assert process.returncode == 0, f"the scheduler did not end cleanly on SIGTERM:\n{_log(tmp_path)}"
 
 
 def _log(tmp_path: Path) -> str:
