@@ -246,7 +246,8 @@ def setup(*, level: str = "INFO", fmt: str = "text", secrets: Iterable[str] = ()
     for old_filter in [f for f in informer.filters if isinstance(f, QuietReconnects)]:
         informer.removeFilter(old_filter)
     informer.addFilter(QuietReconnects())
-    for noisy in ("kubernetes", "httpx", "httpx2", "httpcore", "httpcore2", "huggingface_hub"):
+    # torch among them: its exit hook logs FakeTensor cache statistics at INFO after every traced model.
+    for noisy in ("kubernetes", "httpx", "httpx2", "httpcore", "httpcore2", "huggingface_hub", "torch"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
     # urllib3 warns on every connection retry; the callers report the failure that matters once.
     logging.getLogger("urllib3").setLevel(logging.ERROR)
