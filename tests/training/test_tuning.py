@@ -14,6 +14,7 @@ def test_the_tuning_clusters_are_training_families_never_a_reported_scenario():
     scenes = tuning.clusters(seeds=(501,))
     assert {s.family for s in scenes} == {"kubeattention", "kubemarla", "datacenter"}
     reported = {scenarios.load(name).seed for name in scenarios.builtin()}
+    assert tuning.reported_seeds() == reported and 1 in reported
     assert not reported & set(tuning.SEEDS)
     assert not {s.family for s in scenes} & {*scenarios.HELD_OUT_FAMILIES, *EVAL_FAMILIES}
 
@@ -76,6 +77,19 @@ def test_no_arrivals_is_refused_with_what_to_give(capsys):
     assert "--lone is a share of the noisy nodes, from 0 to 1, got 2" in capsys.readouterr().err
     assert tuning.main(["--noisy-nodes", "1.5"]) == 2
     assert "--noisy-nodes is a share of the nodes, from 0 to 1, got 1.5" in capsys.readouterr().err
+    assert tuning.main(["--seeds", "601,1"]) == 2
+    assert "--seeds 1: a shipped scenario uses it; choose others" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        tuning.main(["--seeds", "601,x"])
+    assert "expected comma-separated integers, got '601,x'" in capsys.readouterr().err
+
+
+def test_fresh_seeds_draw_other_clusters():
+    default = tuning.clusters(seeds=tuning.SEEDS[:1])
+    fresh = tuning.clusters(seeds=(601,))
+    assert [s.family for s in fresh] == [s.family for s in default]
+    assert all(f.pods != d.pods for f, d in zip(fresh, default, strict=True)), "a fresh seed draws another cluster"
+    assert [len(s.arrivals) for s in fresh] == [tuning.ARRIVALS] * len(fresh)
 
 
 def test_lone_antagonists_reach_the_tuning_clusters_only_when_asked():

@@ -133,6 +133,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="share of the noisy nodes whose antagonists run alone, 0 to 1 (default 0: the families' own draw)",
     )
     parser.add_argument(
+        "--seeds",
+        type=_seeds,
+        default=SEEDS,
+        help=f"comma-separated generator seeds (default {','.join(map(str, SEEDS))}): a fresh draw confirms a "
+        "choice made on the default one; a seed a shipped scenario uses is refused",
+    )
+    parser.add_argument(
         "--noisy-nodes",
         type=float,
         help="share of the nodes hosting antagonists, 0 to 1 (default: each family's own, 0.25 to 0.7)",
@@ -147,13 +154,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.noisy_nodes is not None and not 0.0 <= args.noisy_nodes <= 1.0:
         print(f"error: --noisy-nodes is a share of the nodes, from 0 to 1, got {args.noisy_nodes:g}", file=sys.stderr)
         return 2
+    reported = sorted(set(args.seeds) & reported_seeds())
+    if reported:
+        print(
+            f"error: --seeds {','.join(map(str, reported))}: a shipped scenario uses it; choose others", file=sys.stderr
+        )
+        return 2
     try:
         policies = families.rival_policies() if args.model is None else _with_transformer(Path(args.model))
     except ModelUnavailableError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     policies = {**policies, ORACLE: families.Oracle}
-    scenes = clusters(arrivals=args.arrivals, lone=args.lone, noisy=args.noisy_nodes)
+    scenes = clusters(args.seeds, arrivals=args.arrivals, lone=args.lone, noisy=args.noisy_nodes)
     table = tune(policies, scenes=scenes, modes=args.mode or families.MODES)
     for mode, by_policy in table.items():
         base = by_policy["default"].p99_ms
@@ -162,6 +175,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{mode:<7}{name:<16} mean regret {t.mean_regret:6.3f}   pooled P99 vs default {vs:.3f}", end="")
             print(f"   latency-critical on noisy nodes {t.on_noisy:4.0%}   unplaced {t.unplaced}")
     return 0
+
+
+def reported_seeds() -> set[int]:
+    """The generator seeds of the shipped scenarios: tuning on one of them would tune on a reported cluster."""
+    return {scenarios.load(name).seed for name in scenarios.builtin()}
+
+
+def _seeds(text: str) -> tuple[int, ...]:
+    try:
+        seeds = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    return seeds
 
 
 def _with_transformer(weights: Path) -> dict[str, families.Build]:
