@@ -4,7 +4,8 @@ The benchmark's scenarios and the held-out families are for reporting only. A ch
 weights, the fresh-placement estimate, the SLO rule) or to the transformer's training (`--model WEIGHTS` adds the
 transformer tier, the heuristic taking what it declines) is judged here instead: clusters drawn by
 `sim.generators.mixed` from the *training* families (`training.synthetic.TRAIN_FAMILIES`: kubeattention, kubemarla,
-datacenter) with seeds no shipped scenario uses (`SEEDS`), 14 nodes and 40 arrivals each (`--arrivals`: fewer leave
+datacenter) with seeds no shipped scenario uses (`SEEDS`; `--seeds` draws others, to confirm on clusters a choice
+was not made on), 14 nodes and 40 arrivals each (`--arrivals`: fewer leave
 room around the noisy nodes; `--lone SHARE`: that share of the noisy nodes runs its antagonists alone, a busy CPU
 beside an otherwise quiet node, which the families' own draws rarely show; `--noisy-nodes SHARE`: that share of the
 nodes hosts antagonists, in place of each family's own, up to 0.7 on kubemarla), replayed by every policy in burst
@@ -184,10 +185,9 @@ def reported_seeds() -> set[int]:
 
 def _seeds(text: str) -> tuple[int, ...]:
     try:
-        seeds = tuple(int(part) for part in text.split(","))
+        return tuple(int(part) for part in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
-    return seeds
 
 
 def _with_transformer(weights: Path) -> dict[str, families.Build]:
