@@ -14,18 +14,22 @@ from sim.apiserver import Emulator
 from tests.e2e.cluster import bound, events, node, pod, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
+LOGS: dict[int, Path] = {}
+"""Each started scheduler's log, by pid: `stop` reads it once the process has ended."""
 
 
 def start(url: str, config: Path, log: Path) -> subprocess.Popen:
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(ROOT)}
     with log.open("ab") as out:
-        return subprocess.Popen(
+        process = subprocess.Popen(
             [sys.executable, "scheduler.py", "run", "--server", url, "--config", str(config)],
             cwd=ROOT,
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
         )
+    LOGS[process.pid] = log
+    return process
 
 
 def write_config(tmp_path: Path, **sections: dict) -> Path:
@@ -52,6 +56,8 @@ def bindings():
 
 
 def stop(process: subprocess.Popen) -> None:
+    """SIGTERM and wait (SIGKILL after 20 s); then a scheduler's log must hold no line lost to a formatting error
+    (logging prints `--- Logging error ---` and drops the line) and no interpreter abort."""
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
         try:
@@ -59,6 +65,10 @@ def stop(process: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+    log = LOGS.pop(process.pid, None)
+    text = log.read_text(errors="replace") if log is not None else ""
+    for sign in ("--- Logging error ---", "Fatal Python error"):
+        assert sign not in text, f"{log}: {text[text.index(sign) :][:1500]}"
 
 
 def test_killed_mid_burst_and_restarted_every_pod_is_bound_exactly_once(tmp_path, bindings):
