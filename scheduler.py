@@ -20,9 +20,9 @@ from cluster import config, estimate
 from cluster.clock import SystemClock
 from cluster.errors import UserError
 from cluster.manifests import load_pods, load_snapshot
-from cluster.objects import Pod
 from cluster.userfiles import clip
 from runtime.assemble import build_decider
+from runtime.placed_log import PlacedLog
 
 EXIT_OK = 0
 EXIT_UNDECIDED = 1
@@ -43,16 +43,16 @@ def _decide(args: argparse.Namespace) -> int:
     gc.freeze()  # the loaded cluster lives until exit: keep the collector from rescanning it between pods
     undecided = False
     rows = []
-    placed: list[tuple[Pod, float]] = []
+    placed = PlacedLog()  # each pod decided counts in the next pods' estimate, appended rather than rebuilt per pod
     now = SystemClock().now()
-    for pod in pods:
-        seen = estimate.apply(snapshot, estimate.Placed.of(placed))
+    for i, pod in enumerate(pods):
+        seen = estimate.apply(snapshot, placed.view(snapshot.table))
         decision = decider.decide(pod, seen)
         counted = estimate.summary(seen) if args.json else {}  # only `--json` shows it, so only it pays for it
         decision = replace(decision, estimate=counted) if counted else decision
         if decision.node is not None:
             snapshot = snapshot.with_pod(pod, decision.node)
-            placed.append((replace(pod, node_name=decision.node), now))
+            placed.add(f"{i}:{pod.key}", replace(pod, node_name=decision.node), now)  # a repeated name counts twice
         undecided = undecided or decision.declined
         if args.json:
             print(json.dumps(decision.to_json(), separators=(",", ":")), flush=True)
