@@ -173,7 +173,7 @@ def run(settings: Settings, kube: Kube, *, stop: threading.Event | None = None) 
         campaign.lock.release()  # after the in-flight bindings: a standby takes over at its next retry
         # The library's thread logs as it campaigns: end it before the interpreter does, or a line it writes
         # while the interpreter finalises can abort the process (a daemon thread holding stderr's lock).
-        campaign.thread.join(timeout=settings.leader_election.retry_period + settings.scheduler.request_timeout)
+        campaign.thread.join(timeout=election.retry_period + settings.scheduler.request_timeout)
     if server is not None:
         server.stop()
     return 1 if lost_lease.is_set() else 0
