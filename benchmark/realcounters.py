@@ -8,9 +8,11 @@ wrong). Pairs and scoring come from `training.evaluate` (`pair_counts`), on the 
 the transformer's fine-tuning and on all of them.
 
 Per policy: `default` and `heuristic` are the heuristic tier's scores with kube-scheduler's weights and
-with ours; `transformer` its trained weights (when they exist); `auto` is whichever local tier decides
-in the production chain (the transformer only when its shipped evidence puts it first; an LLM is not
-asked offline); the oracle knows the simulator, not these machines, so it has no score here.
+with ours; the load-aware peers their filters and scores over the measured CPU utilisation (C0 residency
+on this rig), rounded to integers as upstream's are; `transformer` its trained weights (when they
+exist); `auto` is whichever local tier decides in the production chain (the transformer only when its
+shipped evidence puts it first; an LLM is not asked offline); the oracle knows the simulator, not these
+machines, so it has no score here.
 """
 
 from collections.abc import Callable, Mapping, Sequence
@@ -18,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from cluster.config import Settings
-from scoring.runtime import KUBE_SCORE_WEIGHTS
+from scoring.runtime import KUBE_SCORE_WEIGHTS, PEERS
 from scoring.transformer.evidence import load_verdict
 
 DATA = "data/interference-measurements.csv"
@@ -35,6 +37,7 @@ def _scorers(settings: Settings) -> tuple[dict[str, Callable[..., Any] | None], 
     leads = transformer if earned is not None and earned.lead else None
     scorers = {
         "default": evaluate.heuristic_scorer(KUBE_SCORE_WEIGHTS),
+        **{peer: evaluate.peer_scorer(peer) for peer in PEERS},
         "heuristic": ours,
         "transformer": transformer,
         "auto": leads or ours,
@@ -42,6 +45,7 @@ def _scorers(settings: Settings) -> tuple[dict[str, Callable[..., Any] | None], 
     }
     notes = {
         "default": "the heuristic tier with kube-scheduler's weights (no interference signal)",
+        **{peer: "its filters and scores as the benchmark runs them, over measured CPU utilisation" for peer in PEERS},
         "heuristic": "the heuristic tier with our weights (InterferenceAware)",
         "transformer": f"weights {model}" if transformer else f"no weights at {model}",
         "auto": "the transformer tier (an LLM is not asked offline)"

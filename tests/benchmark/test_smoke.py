@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from benchmark import report, runner, visualize
+from scoring.runtime import PEERS
 
 PERCENTILES = ("p50_ms", "p90_ms", "p95_ms", "p99_ms")
 
@@ -68,7 +69,9 @@ def test_policies_say_what_ran_and_the_real_counter_check_is_reported(results: d
     counters = results["real_counters"]
     assert counters["status"] in ("ok", "not available yet")
     if counters["status"] == "ok":
-        assert counters["policies"]["heuristic"]["held_out"]["pairs"] > 0
+        held_out = {name: entry.get("held_out") for name, entry in counters["policies"].items()}
+        assert held_out["heuristic"]["pairs"] > 0
+        assert all(held_out[peer]["pairs"] == held_out["heuristic"]["pairs"] for peer in PEERS if peer in policies)
 
 
 def test_the_report_and_the_charts_come_from_the_file(results: dict[str, Any], tmp_path: Path) -> None:

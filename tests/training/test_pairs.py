@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 from training import counters
-from training.evaluate import heuristic_scorer, pair_counts, real_counter_pairs
+from training.evaluate import (
+    PairAccuracy,
+    counter_scorer,
+    heuristic_scorer,
+    pair_counts,
+    peer_scorer,
+    real_counter_pairs,
+)
 
 ROW = {
     "campaign": "C1", "replicas": "1", "rps": "500", "cpu_antagonists": "0", "l3_antagonists": "0",
@@ -75,3 +82,24 @@ def test_the_heuristic_reads_the_llc_miss_rate_of_the_real_rig() -> None:
 def test_only_held_out_campaigns_count_by_default() -> None:
     groups = counters.groups(group_rows())
     assert np.isnan(real_counter_pairs(by_p99, groups=groups))
+
+
+def c0_rows(*c0: str) -> list[dict[str, str]]:
+    return [{**ROW, "p99_ms": str(0.2 * 2**i), "c0res_pct_mean": m, "c0res_pct_p95": m} for i, m in enumerate(c0)]
+
+
+def test_the_load_aware_peers_rank_measured_cpu_as_their_benchmark_policies_do() -> None:
+    """C0 residency is the rig's CPU utilisation: LoadAware prefers the idler node, ties the nodes its integer
+    score cannot tell apart, and filters one above its 65 % threshold; TargetLoadPacking packs."""
+    (group,) = counters.groups(c0_rows("2.0", "2.3", "30.0", "70.0"))
+    states = [t.state for t in group.tests]
+    loadaware = list(peer_scorer("loadaware")(states, counters.NGINX))
+    assert loadaware[0] == loadaware[1] > loadaware[2] > loadaware[3] == -math.inf
+    packing = list(peer_scorer("trimaran-tlp")(states, counters.NGINX))
+    assert packing[1] > packing[0]
+    assert pair_counts(peer_scorer("loadaware"), groups=[group], campaigns=None) == PairAccuracy(6, 5, 1)
+
+
+def test_one_counter_alone_prefers_its_lower_reading() -> None:
+    groups = counters.groups(c0_rows("1.0", "5.0", "3.0"))
+    assert pair_counts(counter_scorer("cpu_utilization"), groups=groups, campaigns=None) == PairAccuracy(3, 2, 0)

@@ -8,9 +8,11 @@
 from training.evaluate.pairs import (
     PairAccuracy,
     PairScorer,
+    counter_scorer,
     heuristic_scorer,
     load_transformer_scorer,
     pair_counts,
+    peer_scorer,
     real_counter_pairs,
     transformer_scorer,
 )
@@ -18,9 +20,11 @@ from training.evaluate.pairs import (
 __all__ = [
     "PairAccuracy",
     "PairScorer",
+    "counter_scorer",
     "heuristic_scorer",
     "load_transformer_scorer",
     "pair_counts",
+    "peer_scorer",
     "real_counter_pairs",
     "transformer_scorer",
 ]

@@ -13,7 +13,7 @@ from scoring.transformer.features import FEATURE_NAMES
 from sim import calibration, interference
 from training import synthetic
 from training.evaluate import families, heldout
-from training.evaluate.report import POLICIES, SETS, TRANSFORMER, Report
+from training.evaluate.report import C0_ALONE, POLICIES, SETS, TRANSFORMER, Report
 
 NO_ATTENTION = "transformer-no-attention"
 
@@ -26,6 +26,7 @@ LABELS = {
     "trimaran-lvrb": "Trimaran LoadVariationRiskBalancing",
     "trimaran-tlp": "Trimaran TargetLoadPacking",
     NO_ATTENTION: "transformer without attention",
+    C0_ALONE: "C0 residency alone (lower is better)",
 }
 LOFO_POLICIES = (TRANSFORMER, NO_ATTENTION, "heuristic", "loadaware", "trimaran-lvrb", "trimaran-tlp", "default")
 

@@ -6,7 +6,9 @@ whose measured P99 differ by 1.5x or more, a policy is right when it scores the 
 higher (a tie is not a preference) for a latency-critical pod sensitive to llc, membw and cpu.
 
 `real_counter_pairs(scorer)` takes any callable that scores a list of NodeStates for a pod, so the
-benchmark can compare policies; `heuristic_scorer` and `transformer_scorer` adapt the two local tiers.
+benchmark can compare policies; `heuristic_scorer` and `transformer_scorer` adapt the two local tiers, and
+`peer_scorer` the load-aware schedulers a user would run instead (`scoring.runtime.PEERS`: their filters
+and scores over the measured CPU utilisation, which on this rig is C0 residency).
 By default only the campaigns held out from the transformer's fine-tuning are counted. Never imports
 torch (the transformer's predictor is passed in, or loaded lazily by `load_transformer_scorer`).
 """
@@ -22,6 +24,7 @@ from cluster.nodestate import NodeState
 from cluster.objects import Pod
 from scoring.framework import PodInfo
 from scoring.heuristic import HeuristicTier
+from scoring.runtime import PEERS, Profile, run_filters
 from scoring.transformer import features, scores
 from training import counters
 
@@ -75,13 +78,35 @@ def real_counter_pairs(
     return pair_counts(scorer, groups=groups, campaigns=campaigns).accuracy
 
 
-def heuristic_scorer(weights: Mapping[str, int] = DEFAULT_SCORE_WEIGHTS) -> PairScorer:
-    """The heuristic tier's weighted score (kube-scheduler's plugins with `weights`)."""
+def heuristic_scorer(weights: Mapping[str, int] = DEFAULT_SCORE_WEIGHTS, filters: Sequence[str] = ()) -> PairScorer:
+    """The heuristic tier's weighted score (kube-scheduler's plugins with `weights`); a node that one of `filters`
+    rejects scores -inf, below every node the pod may use."""
     tier = HeuristicTier(weights=weights)
+    profile = Profile.build(filters=filters, weights={})
 
     def score(states: Sequence[NodeState], pod: Pod) -> Sequence[float]:
         snapshot = counters.snapshot(states)
-        return tier.score(PodInfo.of(pod, snapshot), snapshot, np.arange(len(snapshot))).scores
+        info = PodInfo.of(pod, snapshot)
+        feasible = run_filters(profile, info, snapshot).feasible
+        values = np.full(len(snapshot), -np.inf)
+        if len(feasible):
+            values[feasible] = tier.score(info, snapshot, feasible).scores
+        return values
+
+    return score
+
+
+def peer_scorer(peer: str) -> PairScorer:
+    """A load-aware peer's filters and scores (`scoring.runtime.PEERS`), as its benchmark policy runs them."""
+    weights, filters = PEERS[peer]
+    return heuristic_scorer(weights, filters)
+
+
+def counter_scorer(metric: str) -> PairScorer:
+    """One counter alone, lower is better (its window mean): the reference a learned scorer must beat."""
+
+    def score(states: Sequence[NodeState], pod: Pod) -> Sequence[float]:
+        return [-s.metrics[metric].mean if metric in s.metrics else -np.inf for s in states]
 
     return score
 

@@ -16,7 +16,7 @@ from tqdm import tqdm
 from cluster.clock import SystemClock
 from cluster.config import ScoringSettings
 from scoring import regimes
-from scoring.runtime import KUBE_SCORE_WEIGHTS
+from scoring.runtime import KUBE_SCORE_WEIGHTS, PEERS
 from scoring.transformer.tier import Predictor, TransformerTier
 from sim import dataset
 from training import counters
@@ -25,6 +25,8 @@ from training.synthetic import TRAIN_FAMILIES, SimDecision, SimSet
 
 TRANSFORMER = "transformer"
 POLICIES = (TRANSFORMER, "heuristic", "default", heldout.RANDOM)
+C0_ALONE = "c0-residency"
+"""The real-counter reference: the NodeState's CPU utilisation alone, which on the measured rig is C0 residency."""
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,8 @@ def run(
         TRANSFORMER: pairs.transformer_scorer(predictor),
         "heuristic": pairs.heuristic_scorer(),
         "default": pairs.heuristic_scorer(KUBE_SCORE_WEIGHTS),
+        **{peer: pairs.peer_scorer(peer) for peer in PEERS},
+        C0_ALONE: pairs.counter_scorer("cpu_utilization"),
     }
     pair_table = {
         name: {
