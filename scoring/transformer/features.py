@@ -29,7 +29,7 @@ from cluster.needs import DIMENSIONS, Needs, WorkloadClass
 from cluster.nodestate import METRIC_NAMES, METRICS
 from cluster.snapshot import Snapshot
 from scoring.framework import PodInfo
-from scoring.pressure import telemetry_pressure
+from scoring.pressure import known_medians, telemetry_pressure
 
 FEATURE_VERSION = 1
 """Bumped whenever a token's meaning changes; weights of another version are refused at load."""
@@ -80,16 +80,6 @@ def _transform(values: np.ndarray) -> np.ndarray:
     return out
 
 
-def _median(values: np.ndarray, known: np.ndarray) -> np.ndarray:
-    """Per column, the median of the known values; NaN where the column has none (one sort, NaN last)."""
-    ordered = np.sort(np.where(known, values, np.nan), axis=0)
-    count = known.sum(axis=0)
-    columns = np.arange(values.shape[1])
-    low, high = np.maximum((count - 1) // 2, 0), np.maximum(count // 2, 0)
-    median = (ordered[low, columns] + ordered[high, columns]) / 2
-    return np.where(count > 0, median, np.nan)
-
-
 def cluster_telemetry(metrics: np.ndarray) -> np.ndarray:
     """[nodes, 55] float32 telemetry features of every node of a cluster ([nodes, 11, 3] metrics, NaN unknown).
 
@@ -103,7 +93,7 @@ def cluster_telemetry(metrics: np.ndarray) -> np.ndarray:
     known = np.isfinite(t).all(axis=1)
     values = t.reshape(n, 3 * width)
     known3 = np.tile(known, 3)
-    median = _median(values, known3)
+    median = known_medians(values, known3)
     filled = np.where(known3, values, median)
     block = np.empty((n, width, 5), dtype=np.float32)
     block[:, :, 0] = known

@@ -7,7 +7,7 @@ from cluster.nodestate import NodeState, Summary
 from cluster.snapshot import Snapshot
 from scoring.framework import PodInfo
 from scoring.plugins.interference_aware import InterferenceAware
-from scoring.pressure import telemetry_pressure
+from scoring.pressure import known_medians, telemetry_pressure
 from tests.builders import make_node, make_pod
 
 LATENCY_CRITICAL = {"ai-scheduler.io/workload-class": "latency-critical"}
@@ -79,3 +79,16 @@ def test_bandwidth_without_a_ratio_uses_the_nominal_peak():
     metrics = np.full((1, 11, 3), np.nan)
     metrics[0, 6] = (10.0, 0.0, 10.0)  # memory_bandwidth_gbps
     assert telemetry_pressure(metrics)[0, 1] == pytest.approx((0.5 - 0.25) / 0.6)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_cluster_median_that_fills_unknown_readings_in_is_numpys_median_of_the_known_ones(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    values = np.round(rng.lognormal(size=(int(rng.integers(1, 40)), 6)), 1)  # rounded: ties in the middle ranks
+    known = rng.random(values.shape) < [0.0, 0.05, 0.5, 0.9, 1.0, 1.0]
+    expected = [np.median(values[known[:, j], j]) if known[:, j].any() else np.nan for j in range(values.shape[1])]
+    np.testing.assert_array_equal(known_medians(values, known), expected)
+
+
+def test_no_node_has_no_median() -> None:
+    assert np.isnan(known_medians(np.empty((0, 3)), np.empty((0, 3), dtype=bool))).all()

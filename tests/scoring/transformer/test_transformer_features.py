@@ -41,19 +41,6 @@ def test_a_node_without_telemetry_takes_the_clusters_median_and_is_flagged_unkno
     assert tokens[snap.node_index("b"), COLUMN["llc_miss_rate.vs_median"]] == pytest.approx(0.1)
 
 
-def test_the_cluster_median_takes_the_known_values_of_each_metric_alone() -> None:
-    rng = np.random.default_rng(5)
-    values = rng.normal(size=(41, 7))
-    known = rng.random((41, 7)) < 0.6
-    known[:, 3] = False
-    known[:, 4] = np.arange(41) < 10  # an even count: the mean of the middle two
-    median = features._median(values, known)
-    for column in range(7):
-        if known[:, column].any():
-            assert median[column] == pytest.approx(np.median(values[known[:, column], column]), abs=1e-12)
-    assert np.isnan(median[3])
-
-
 def test_a_metric_no_node_measures_is_left_for_the_training_mean() -> None:
     snap = snapshot([state("a", **QUIET), state("b", **QUIET)])
     unknown = COLUMN["cpu_throttling_ratio.mean"]
