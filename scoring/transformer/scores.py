@@ -118,9 +118,10 @@ def with_preference(final: np.ndarray, preference: tuple[np.ndarray, int] | None
 
 def pick(scores: np.ndarray, hint: np.ndarray, name_of: Callable[[int], str]) -> int:
     """Position of the best node: the highest score, near-ties by the heuristic's `hint`, then by name."""
-    top = float(scores.max())
-    near = np.flatnonzero(scores >= top - NEAR_TIE_POINTS)
-    return int(min(near.tolist(), key=lambda k: (-float(hint[k]), name_of(k))))
+    near = np.flatnonzero(scores >= float(scores.max()) - NEAR_TIE_POINTS)
+    hinted = np.asarray(hint, dtype=float)[near]
+    tied = near[hinted == hinted.max()].tolist()
+    return int(tied[0]) if len(tied) == 1 else min(tied, key=name_of)
 
 
 def reason(
