@@ -277,7 +277,10 @@ def render(
         "term is what lifted the previous recipe's members from 88-92 % (seeds 7, 8 and 9 without it). Every "
         "reference is further below than the goal's premise said: C0 residency alone, the best single counter, "
         "orders 90.3 % of the held-out pairs here, not 97 % (its window p95 90.8 %), and the load-aware peers, "
-        "which score it as integers, 57-58 %.",
+        "which score it as integers, 57-58 %. The misses gather where antagonists are mixed: 95-97 % on the "
+        "three single-kind campaigns (Fight_Club_V02, Memento_V03, Memento_V04; 79 wrong of 2,022), 90.6 % and "
+        "81.8 % on the two mixed ones (Rear_Window_V01, 10 wrong of 106; Memento_V01_mix_scenarios, 25 wrong of "
+        "137, where C0 alone orders 82.5 %).",
         "- Single seeds of a recipe differ on the held-out families by more than recipes do. The previous shipped "
         "weights were one seed (7); the same recipe with seeds 8 and 9 would each have lost at least one held-out "
         "family to the heuristic tier (cpu-antagonists 2.136 and 1.384 ms, near-full 1.560 and 1.436, against "
