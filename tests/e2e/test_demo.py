@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -138,7 +139,14 @@ def test_a_signal_stops_demo_serve_with_exit_0_and_removes_its_kubeconfig(tmp_pa
             seen.append(lines.get(timeout=120))
         assert kubeconfig.exists() == (after == "Press Ctrl-C"), "".join(seen)
         process.send_signal(sig)
-        status = process.wait(timeout=30)
+        try:
+            status = process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGUSR1)
+            time.sleep(2)
+            process.kill()
+            process.wait()
+            pytest.fail(f"still running 30 s after {signal.Signals(sig).name}; its threads:\n{stderr.read()[-6000:]}")
         errors = stderr.read()
         reader.join(timeout=10)
         assert status == 0, errors

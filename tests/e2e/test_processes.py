@@ -4,6 +4,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -56,19 +57,43 @@ def bindings():
 
 
 def stop(process: subprocess.Popen) -> None:
-    """SIGTERM and wait (SIGKILL after 20 s); then a scheduler's log must hold no line lost to a formatting error
-    (logging prints `--- Logging error ---` and drops the line) and no interpreter abort."""
+    """SIGTERM and wait; a process still running after 20 s fails the test with every thread's stack (SIGUSR1).
+    Then a scheduler's log must hold no line lost to a formatting error (logging prints `--- Logging error ---`
+    and drops the line) and no interpreter abort."""
+    hung = False
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
+            hung = True
+            process.send_signal(signal.SIGUSR1)
+            time.sleep(2)
             process.kill()
             process.wait()
     log = LOGS.pop(process.pid, None)
     text = log.read_text(errors="replace") if log is not None else ""
+    assert not hung, f"{log}: still running 20 s after SIGTERM; its threads:\n{text[text.rfind('Thread 0x') - 4000 :]}"
     for sign in ("--- Logging error ---", "Fatal Python error"):
         assert sign not in text, f"{log}: {text[text.index(sign) :][:1500]}"
+
+
+def test_sigusr1_prints_every_threads_stack_and_the_scheduler_goes_on(tmp_path):
+    with Emulator(objects=[node("n1")]) as emulator:
+        log = tmp_path / "scheduler.log"
+        process = start(emulator.url, write_config(tmp_path), log)
+        try:
+            emulator.store.create("pods", pod("before-the-dump"))
+            wait_until(lambda: "before-the-dump" in bound(emulator), timeout=60, what="a binding before the dump")
+            process.send_signal(signal.SIGUSR1)
+            wait_until(lambda: "Current thread" in log.read_text(errors="replace"), timeout=10, what="the stacks")
+            emulator.store.create("pods", pod("after-the-dump"))
+            wait_until(lambda: "after-the-dump" in bound(emulator), timeout=30, what="a binding after the dump")
+        finally:
+            stop(process)
+        text = log.read_text(errors="replace")
+    assert 'File "' in text and "in _work" in text, text[-3000:]
+    assert process.returncode == 0
 
 
 def test_killed_mid_burst_and_restarted_every_pod_is_bound_exactly_once(tmp_path, bindings):
