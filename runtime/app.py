@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from cluster.clock import Clock, SystemClock
+from cluster.clock import Clock, SystemClock, wait_for
 from cluster.config import ConfigError, Settings
 from runtime.assemble import TierChoice, build_decider
 from runtime.kube import ApiException, Kube, KubeConnectError, TransportError, identity
@@ -168,7 +168,7 @@ def run(settings: Settings, kube: Kube, *, stop: threading.Event | None = None) 
             gc.freeze()  # the synced cluster is long-lived: spare the collector rescanning it between decisions
     finally:
         gc.enable()
-    stop.wait()
+    wait_for(stop)
     scheduler.stop()
     if campaign is not None:
         campaign.lock.release()  # after the in-flight bindings: a standby takes over at its next retry

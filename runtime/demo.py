@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from cluster.clock import SystemClock
+from cluster.clock import SystemClock, wait_for
 from cluster.config import KUBE_SCORE_WEIGHTS, Settings
 from cluster.errors import UserError
 from cluster.manifests import objects
@@ -120,7 +120,7 @@ def run(
                     f"Serving. In another shell:\n  export KUBECONFIG={kubeconfig}\n  kubectl get pods -A -o wide"
                 )
                 console.print("Press Ctrl-C (or send SIGTERM) to stop.")
-                stop.wait()
+                wait_for(stop)
             if stop.is_set():
                 console.print("Stopped.")
         finally:

@@ -44,7 +44,7 @@ from typing import Any
 
 import yaml
 
-from cluster.clock import Clock, SystemClock
+from cluster.clock import Clock, SystemClock, wait_for
 from sim import scenario
 from sim.api_control import ControlServer
 from sim.api_disruption import DisruptionController
@@ -278,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
             f"node telemetry published; its {len(served.arrivals)} arrivals are not created",
             flush=True,
         )
-    stop.wait()
+    wait_for(stop)
     if control is not None:
         control.stop()
     (world or emulator).stop()
