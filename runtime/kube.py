@@ -37,6 +37,9 @@ STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
 WATCH_SECONDS = 300
 WATCH_GRACE = 30
 STOP_POLL_SECONDS = 0.05
+STOP_SECONDS = 10.0
+"""How long an informer's `stop` waits for its thread. The thread is a daemon: one wedged in a handler is left
+behind, with a warning, rather than hold the shutdown (and the lease) past the pod's termination grace period."""
 RESOURCE_PATHS = {
     "pods": "/api/v1/pods",
     "nodes": "/api/v1/nodes",
@@ -213,7 +216,7 @@ class Kube:
         """
         path = RESOURCE_PATHS[resource]
         lister = self.raw_lister(lambda **query: self.get(path, **query), on_watch=on_synced)
-        return _Informer(list_func=lister, field_selector=field_selector)
+        return _Informer(resource, list_func=lister, field_selector=field_selector)
 
     def raw_lister(
         self, method: Callable[..., Any], *, on_watch: Callable[[], None] | None = None
@@ -420,8 +423,9 @@ class _Informer(SharedInformer):
     from a backup) lists again from scratch, as client-go's reflector does; the client would otherwise resume
     from the same version forever and never see another change."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, resource: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.resource = resource
         self._cache = KeysOnlyStore()
         self.add_event_handler(ERROR, self._on_error)
 
@@ -448,14 +452,19 @@ class _Informer(SharedInformer):
     def stop(self) -> None:
         """The client's stop without its race: a stop that lands during the list finds no watch to end, and the
         loop then opens one that blocks until the server's timeout (minutes), and `join` with it. So end the
-        current watch, whenever there is one, until the loop has exited."""
+        current watch, whenever there is one, until the loop has exited, for `STOP_SECONDS` at most."""
         self._stop_event.set()
         thread = self._thread
-        while thread is not None and thread.is_alive():
+        for _ in range(round(STOP_SECONDS / STOP_POLL_SECONDS)):
+            if thread is None or not thread.is_alive():
+                break
             watch = self._watch
             if watch is not None:
                 watch.stop()
             thread.join(STOP_POLL_SECONDS)
+        else:
+            if thread is not None and thread.is_alive():
+                log.warning("the %s informer did not stop within %gs; leaving its thread", self.resource, STOP_SECONDS)
         self._thread = None
 
 

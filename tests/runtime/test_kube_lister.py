@@ -9,6 +9,7 @@ import pytest
 from kubernetes.informer import ADDED, DELETED, MODIFIED
 from kubernetes.watch import Watch
 
+from runtime import kube as kube_module
 from runtime.kube import Kube
 from sim.apiserver import Emulator
 from tests.builders import pod_json
@@ -174,3 +175,21 @@ def test_a_stop_during_the_first_list_does_not_wait_for_the_watch_to_time_out() 
         informer._stop_event.wait(10)
         release.set()  # the list ends after the stop: the client's loop now opens a watch anyway
         assert stopped.wait(10), "stop() waited for the watch's server-side timeout"
+
+
+def test_a_stop_leaves_a_thread_wedged_in_a_handler_behind_with_a_warning(monkeypatch, caplog) -> None:
+    """A handler that never returns must not hold the shutdown, and the lease, past the pod's grace period."""
+    monkeypatch.setattr(kube_module, "STOP_SECONDS", 0.5)
+    inside, release, stopped = threading.Event(), threading.Event(), threading.Event()
+    with Emulator([pod_json("p1")]) as emulator:
+        informer = Kube.connect(server=emulator.url, timeout=5).informer("pods")
+        informer.add_event_handler(ADDED, lambda _: (inside.set(), release.wait(30)))
+        informer.start()
+        try:
+            assert inside.wait(10)
+            stopper = threading.Thread(target=lambda: (informer.stop(), stopped.set()), daemon=True)
+            stopper.start()
+            assert stopped.wait(10), "stop() waited for the wedged handler"
+        finally:
+            release.set()
+    assert "the pods informer did not stop within 0.5s; leaving its thread" in caplog.text
