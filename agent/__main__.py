@@ -10,7 +10,6 @@ import argparse
 import json
 import logging
 import os
-import signal
 import socket
 import sys
 import threading
@@ -20,6 +19,7 @@ from agent import cgroup, exporter, perf, psi, publisher, resctrl
 from agent.collector import Collector
 from agent.loop import Agent, Sink
 from cluster.clock import SystemClock
+from cluster.signals import on_stop_signals
 
 log = logging.getLogger("agent")
 
@@ -190,8 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     agent = Agent(sources, node=args.node, clock=clock, window_seconds=args.window, interval=args.interval, sinks=sinks)
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    on_stop_signals(stop.set)
     agent.open()
     try:
         state = agent.run(stop, steps=agent.samples_per_window + 1 if args.once else None)

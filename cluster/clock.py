@@ -9,20 +9,6 @@ import threading
 import time
 from typing import Protocol
 
-SIGNAL_POLL_SECONDS = 0.5
-
-
-def wait_for(event: threading.Event) -> None:
-    """Block the main thread until `event` is set by a signal handler (SIGTERM, Ctrl-C), waking every
-    `SIGNAL_POLL_SECONDS`.
-
-    Not `event.wait()`: the kernel may hand a process's signal to any of its threads, and Python runs the
-    handler only when the main thread executes again, which an untimed wait never lets it do (a serving
-    demo once ignored Ctrl-C that way).
-    """
-    while not event.wait(SIGNAL_POLL_SECONDS):
-        pass
-
 
 class Clock(Protocol):
     """Wall time for timestamps, monotonic time for intervals, and a sleep that honours both."""

@@ -6,18 +6,16 @@ signal handling — and returns the exit status. The demo, the benchmarks and th
 call `build` against the emulated cluster so they exercise exactly what production runs.
 """
 
-import faulthandler
 import gc
 import logging
 import re
-import signal
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from cluster.clock import Clock, SystemClock, wait_for
+from cluster.clock import Clock, SystemClock
 from cluster.config import ConfigError, Settings
+from cluster.signals import on_stop_signals
 from runtime.assemble import TierChoice, build_decider
 from runtime.kube import ApiException, Kube, KubeConnectError, TransportError, identity
 from runtime.leader import CampaignEndedError, FencedLock, FencedWriter, LeaseGate
@@ -131,7 +129,7 @@ class Campaign:
 def run(settings: Settings, kube: Kube, *, stop: threading.Event | None = None) -> int:
     """Schedule until SIGTERM/SIGINT (or `stop`), then shut down cleanly; returns the exit status."""
     stop = stop or threading.Event()
-    _on_signals(stop.set)
+    on_stop_signals(stop.set)
     clock = SystemClock()
     election = settings.leader_election
     gate = LeaseGate(clock, validity=election.renew_deadline) if election.enabled else None
@@ -168,7 +166,7 @@ def run(settings: Settings, kube: Kube, *, stop: threading.Event | None = None) 
             gc.freeze()  # the synced cluster is long-lived: spare the collector rescanning it between decisions
     finally:
         gc.enable()
-    wait_for(stop)
+    stop.wait()
     scheduler.stop()
     if campaign is not None:
         campaign.lock.release()  # after the in-flight bindings: a standby takes over at its next retry
@@ -235,17 +233,6 @@ def _elect(
     thread = threading.Thread(target=campaign, name="leader-election", daemon=True)
     thread.start()
     return Campaign(lock, thread)
-
-
-def _on_signals(handler: Callable[[], None]) -> None:
-    """SIGTERM and Ctrl-C call `handler` (a clean stop). SIGUSR1 prints every thread's stack to stderr and goes
-    on (`kill -USR1 PID`): what a process that does not stop, or does not decide, is waiting on. The dump holds
-    file, line and function names only, never values, so no secret reaches it."""
-    if threading.current_thread() is not threading.main_thread():
-        return
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: handler())
-    faulthandler.register(signal.SIGUSR1, all_threads=True)
 
 
 def setup_logging(settings: Settings) -> None:

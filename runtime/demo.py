@@ -24,12 +24,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from cluster.clock import SystemClock, wait_for
+from cluster.clock import SystemClock
 from cluster.config import KUBE_SCORE_WEIGHTS, Settings
 from cluster.errors import UserError
 from cluster.manifests import objects
 from cluster.nodestate import NodeState
 from cluster.parse import ManifestError, parse_pod
+from cluster.signals import on_stop_signals
 from cluster.snapshot import Snapshot
 from runtime import app
 from runtime.kube import Kube
@@ -100,7 +101,7 @@ def run(
         raise DemoError(f"{pods_file}: no Pod objects")
     for pod in pods:
         pod.setdefault("metadata", {}).setdefault("namespace", "default")
-    app._on_signals(stop.set)  # as `run` does: SIGTERM and Ctrl-C end the demo the way its last step would
+    on_stop_signals(stop.set)  # as `run` does: SIGTERM and Ctrl-C end the demo the way its last step would
     url = world.start()
     kubeconfig = Path.cwd() / KUBECONFIG
     try:
@@ -120,7 +121,7 @@ def run(
                     f"Serving. In another shell:\n  export KUBECONFIG={kubeconfig}\n  kubectl get pods -A -o wide"
                 )
                 console.print("Press Ctrl-C (or send SIGTERM) to stop.")
-                wait_for(stop)
+                stop.wait()
             if stop.is_set():
                 console.print("Stopped.")
         finally:

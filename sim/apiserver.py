@@ -34,7 +34,6 @@ its only import from the project), so a bug there cannot hide itself here.
 
 import argparse
 import json
-import signal
 import sys
 import tempfile
 import threading
@@ -44,7 +43,8 @@ from typing import Any
 
 import yaml
 
-from cluster.clock import Clock, SystemClock, wait_for
+from cluster.clock import Clock, SystemClock
+from cluster.signals import on_stop_signals
 from sim import scenario
 from sim.api_control import ControlServer
 from sim.api_disruption import DisruptionController
@@ -262,8 +262,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     stop = threading.Event()  # handled before the URL is printed: whoever reads it may stop us at once
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+    on_stop_signals(stop.set)
     url = world.start(args.host, args.port) if world is not None else emulator.start(args.host, args.port)
     kubeconfig = args.kubeconfig or str(Path(tempfile.mkdtemp(prefix="sim-apiserver-")) / "kubeconfig")
     emulator.write_kubeconfig(kubeconfig)
@@ -278,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
             f"node telemetry published; its {len(served.arrivals)} arrivals are not created",
             flush=True,
         )
-    wait_for(stop)
+    stop.wait()
     if control is not None:
         control.stop()
     (world or emulator).stop()
