@@ -28,8 +28,8 @@ From a shell: `python -m sim.apiserver --cluster FILE --port N [--deny create:po
 `--control-port`, the `CONTROL=...` URL of the fault controls (`sim.api_control`: inject failures, reset the
 store, drop watches while it runs), and serves until SIGINT/SIGTERM. `--scenario seed-001` (a name or a file
 under `sim/scenarios/`) serves a scenario instead, with its node agents publishing telemetry (`sim.cluster`);
-its arrivals are the benchmark's to create. It is independent of the product's model code (`cluster.clock` is
-its only import from the project), so a bug there cannot hide itself here.
+its arrivals are the benchmark's to create. It is independent of the product's model code (`cluster.clock` and
+`cluster.signals` are its only imports from the project), so a bug there cannot hide itself here.
 """
 
 import argparse
