@@ -35,7 +35,8 @@ def test_an_unschedulable_pod_is_reported_retried_and_bound_once_a_node_fits():
             "lastTransitionTime": None,
             "lastProbeTime": None,
         }
-        assert running.queue.lengths()["unschedulable"] == 1
+        # the worker records the failure (writer first, then queue): the queue may trail the Event by a moment
+        wait_until(lambda: running.queue.lengths()["unschedulable"] == 1, timeout=10, what="the unschedulable queue")
         # a node change that does not help: the pod is retried (after its backoff) and fails the same way,
         # which is counted on the same Event rather than piling up new ones
         emulator.store.patch("nodes", "n0", {"metadata": {"labels": {"rack": "r1"}}})
