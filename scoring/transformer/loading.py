@@ -14,10 +14,18 @@ so the chain stays deterministic for `demo` and the tests), and what they wait f
 left of the load once the lists are through; a load that hangs costs the bounded wait once, never per
 pod. A load that fails (a corrupt checkpoint) logs the same warning as at start before, and the tier
 then declines every pod with that cause.
+
+A process that exits while a load runs (a scheduler stopped in its first seconds) waits for it first, for
+`EXIT_WAIT_SECONDS` at most: the interpreter's exit halts a daemon thread wherever it is, and torch halted
+mid-load aborts the process (SIGABRT, "terminate called without an active exception") in place of its exit
+status.
 """
 
+import atexit
 import logging
 import threading
+import time
+import weakref
 from collections.abc import Callable
 
 from cluster.clock import Clock
@@ -28,6 +36,8 @@ log = logging.getLogger("scheduler")
 
 WAIT_SECONDS = 30.0
 """How long after the load began decisions wait for it, in all, before the tier declines instead."""
+EXIT_WAIT_SECONDS = WAIT_SECONDS
+"""How long the process's exit waits for loads still running, in all."""
 
 
 class BackgroundTier:
@@ -42,6 +52,7 @@ class BackgroundTier:
         self._failure = ""
         self._give_up_at = clock.monotonic() + wait_seconds
         self._thread = threading.Thread(target=self._load, args=(load,), name="transformer-load", daemon=True)
+        _LOADING.add(self)
         self._thread.start()
 
     def __repr__(self) -> str:
@@ -80,3 +91,15 @@ class BackgroundTier:
             log.exception("transformer tier disabled: its load failed; deciding without it")
         finally:
             self._loaded.set()
+
+
+_LOADING: "weakref.WeakSet[BackgroundTier]" = weakref.WeakSet()
+"""Every tier built; one whose load is done is skipped at exit at once, and a collected one drops out."""
+
+
+@atexit.register
+def _wait_for_loads() -> None:
+    """At exit, before daemon threads are halted: let running loads finish (the module docstring says why)."""
+    deadline = time.monotonic() + EXIT_WAIT_SECONDS
+    for tier in list(_LOADING):
+        tier.wait(max(0.0, deadline - time.monotonic()))

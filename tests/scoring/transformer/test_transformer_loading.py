@@ -1,6 +1,9 @@
 """The transformer tier loaded in the background: decisions wait for it (bounded), a failed load declines."""
 
 import logging
+import subprocess
+import sys
+import textwrap
 import threading
 
 import pytest
@@ -127,3 +130,31 @@ def test_only_the_auto_chain_loads_in_the_background(tier_choice):
     settings = Settings.model_validate({"scoring": {"model_path": str(shipped())}})
     decider = build_decider(settings, tier=tier_choice, background=True)
     assert not any(isinstance(t, BackgroundTier) for t in decider.tiers)
+
+
+def exit_during_load(load_body: str, *, exit_wait: float = 30.0) -> subprocess.CompletedProcess:
+    """A process that starts a background load and returns from its main at once."""
+    code = textwrap.dedent(f"""
+        import time
+        from cluster.clock import SystemClock
+        from scoring.transformer import loading
+
+        loading.EXIT_WAIT_SECONDS = {exit_wait}
+
+        def load():
+            {load_body}
+
+        loading.BackgroundTier(load, clock=SystemClock())
+    """)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_a_process_exiting_mid_load_waits_for_the_load_first():
+    """Halted mid-load by the interpreter's exit, torch aborts the process (SIGABRT) instead of exiting 0."""
+    done = exit_during_load('time.sleep(1.0); print("loaded", flush=True)')
+    assert (done.returncode, done.stdout) == (0, "loaded\n"), done.stderr
+
+
+def test_a_hung_load_holds_the_exit_for_the_bound_only():
+    done = exit_during_load("time.sleep(3600)", exit_wait=0.5)
+    assert done.returncode == 0, done.stderr
