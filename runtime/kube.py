@@ -13,7 +13,8 @@ import json
 import logging
 import os
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -466,6 +467,17 @@ class _Informer(SharedInformer):
             if thread is not None and thread.is_alive():
                 log.warning("the %s informer did not stop within %gs; leaving its thread", self.resource, STOP_SECONDS)
         self._thread = None
+
+
+def stop_informers(informers: Sequence[SharedInformer]) -> None:
+    """Stop every informer at once: a wedged one takes `STOP_SECONDS` to give up on, and a dozen of them one
+    after another would outlast the pod's termination grace period (30 s by default), and with it the lease's
+    release. Together they take `STOP_SECONDS` at most in all."""
+    if not informers:
+        return
+    with ThreadPoolExecutor(max_workers=len(informers), thread_name_prefix="stop-informer") as pool:
+        for stopped in [pool.submit(informer.stop) for informer in informers]:
+            stopped.result()
 
 
 def too_large_resource_version(error: object) -> bool:

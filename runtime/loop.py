@@ -11,6 +11,7 @@ in flight and logs the final stats.
 import functools
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, wait
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from cluster.snapshot import Snapshot
 from cluster.spread import RESOURCES as WORKLOAD_RESOURCES
 from cluster.volumes import RESOURCES as STORAGE_RESOURCES
 from runtime.cache import ADDED, DELETED, MODIFIED, SchedulerCache
-from runtime.kube import Kube, SharedInformer
+from runtime.kube import Kube, SharedInformer, stop_informers
 from runtime.preemption import Preemptor
 from runtime.queue import QueuedPod, SchedulingQueue
 from runtime.volumes import VolumeBinder
@@ -211,17 +212,19 @@ class Scheduler:
             log.warning("lost the lease; scheduling stopped")
 
     def stop(self) -> None:
-        """Stop taking pods, let in-flight bindings finish (bounded), log the final stats."""
+        """Stop taking pods, let in-flight decisions and bindings finish (`shutdown_grace` in all), stop the
+        informers together, log the final stats: the whole stays inside the pod's termination grace period."""
         if self._stop.is_set():
             return
         self._stop.set()
         self.queue.close()
+        deadline = time.monotonic() + self.settings.shutdown_grace  # real threads: the real clock
         for thread in self._threads:  # a worker mid-decision submits its binding before the wait below
             if thread is not threading.current_thread():
-                thread.join(timeout=self.settings.shutdown_grace)
+                thread.join(timeout=max(0.0, deadline - time.monotonic()))
         with self._bindings_lock:
             pending = list(self._bindings)
-        _, unfinished = wait(pending, timeout=self.settings.shutdown_grace)
+        _, unfinished = wait(pending, timeout=max(0.0, deadline - time.monotonic()))
         if unfinished:
             log.warning("%d binding(s) still in flight after %.0fs", len(unfinished), self.settings.shutdown_grace)
         self.writer.close(wait=not unfinished)
@@ -229,7 +232,7 @@ class Scheduler:
             self.collector.close()
         for informer in self._informers:
             logs.stopping(getattr(getattr(informer, "_thread", None), "ident", None))
-            informer.stop()
+        stop_informers(self._informers)
         if self.source is not None:
             self.source.stop()
         self.log_stats(final=True)

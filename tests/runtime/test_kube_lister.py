@@ -193,3 +193,27 @@ def test_a_stop_leaves_a_thread_wedged_in_a_handler_behind_with_a_warning(monkey
         finally:
             release.set()
     assert "the pods informer did not stop within 0.5s; leaving its thread" in caplog.text
+
+
+def test_wedged_informers_are_stopped_together_not_one_after_another(monkeypatch, caplog) -> None:
+    """Each wedged informer takes `STOP_SECONDS` to give up on; a dozen in a row would outlast the pod's grace
+    period. Every stop must have begun before any ends: a barrier that sequential stops would break."""
+    monkeypatch.setattr(kube_module, "STOP_SECONDS", 0.5)
+    release = threading.Event()
+    with Emulator([pod_json("p1")]) as emulator:
+        kube = Kube.connect(server=emulator.url, timeout=5)
+        informers = [kube.informer("pods"), kube.informer("pods")]
+        inside = [threading.Event() for _ in informers]
+        together = threading.Barrier(len(informers), timeout=10)
+        for informer, entered in zip(informers, inside, strict=True):
+            informer.add_event_handler(ADDED, lambda _, entered=entered: (entered.set(), release.wait(30)))
+            stop = informer.stop
+            monkeypatch.setattr(informer, "stop", lambda stop=stop: (together.wait(), stop()))
+            informer.start()
+        try:
+            assert all(entered.wait(10) for entered in inside)
+            kube_module.stop_informers(informers)
+        finally:
+            release.set()
+    assert not together.broken
+    assert caplog.text.count("the pods informer did not stop within 0.5s; leaving its thread") == 2
