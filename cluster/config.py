@@ -35,6 +35,8 @@ ENV_KEYS: Mapping[str, str] = {
     "LOG_FORMAT": "logging.format",
 }
 TOKEN_ENV = "HUGGINGFACE_TOKEN"
+DAY = 86_400
+"""Seconds; the longest leader-election period accepted (a longer one is a typo, and past 2^63 a crash)."""
 _LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _HOSTNAME = re.compile(rf"(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*")
 
@@ -180,7 +182,8 @@ class TelemetrySettings(_Section):
     def _known_metrics(cls, queries: dict[str, str]) -> dict[str, str]:
         unknown = sorted(set(queries) - set(METRICS))
         if unknown:
-            raise ValueError(f"unknown metric(s) {', '.join(unknown)}; allowed: {', '.join(METRICS)}")
+            named = ", ".join(clip(name, 40) for name in unknown)
+            raise ValueError(f"unknown metric(s) {named}; allowed: {', '.join(METRICS)}")
         return queries
 
     @model_validator(mode="after")
@@ -221,16 +224,16 @@ class LeaderElectionSettings(_Section):
     """Name of the coordination.k8s.io Lease."""
     lease_namespace: str = "kube-system"
     """Namespace of the Lease."""
-    lease_duration: int = Field(15, ge=1)
+    lease_duration: int = Field(15, ge=1, le=DAY)
     """Seconds a lease is valid without renewal; must exceed `renew_deadline`."""
-    renew_deadline: int = Field(10, ge=1)
+    renew_deadline: int = Field(10, ge=1, le=DAY)
     """Seconds the leader keeps trying to renew before it stops scheduling; must exceed 1.2 × `retry_period`."""
-    retry_period: int = Field(2, ge=1)
+    retry_period: int = Field(2, ge=1, le=DAY)
     """Seconds between acquire and renew attempts."""
 
     @model_validator(mode="after")
     def _ordered(self) -> "LeaderElectionSettings":
-        if not self.lease_duration > self.renew_deadline > 1.2 * self.retry_period:
+        if not (self.lease_duration > self.renew_deadline and 5 * self.renew_deadline > 6 * self.retry_period):
             raise ValueError(
                 "needs lease_duration > renew_deadline > 1.2 * retry_period "
                 f"(got {self.lease_duration}, {self.renew_deadline}, {self.retry_period})"

@@ -8,7 +8,7 @@ reads the same fields from its PDB lister.
 from dataclasses import dataclass
 
 from cluster.objects import LabelSelector, RawObject
-from cluster.parse import ManifestError, parse_label_selector
+from cluster.parse import ManifestError, malformed_is_manifest_error, parse_label_selector
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,7 @@ class Budget:
         return f"{self.namespace}/{self.name}"
 
 
+@malformed_is_manifest_error("poddisruptionbudget")
 def parse_budget(raw: RawObject) -> Budget:
     """A policy/v1 PodDisruptionBudget; a malformed one raises ManifestError naming the field."""
     meta = raw.get("metadata") or {}

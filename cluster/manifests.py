@@ -14,7 +14,7 @@ from typing import Any, TypeGuard
 
 from cluster import nodestate, spread
 from cluster.objects import Node, Pod, RawObject
-from cluster.parse import ManifestError, parse_node, parse_pod
+from cluster.parse import ManifestError, parse_namespace, parse_node, parse_pod
 from cluster.snapshot import Snapshot
 from cluster.spread import Workloads
 from cluster.userfiles import UserFileError, json_document, read_text, yaml_documents
@@ -92,8 +92,8 @@ def load_snapshot(path: str | Path, *, warn: nodestate.Warn | None = None) -> Sn
                 if pod.node_name:
                     pods.append(pod)
             elif kind == "Namespace":
-                meta = obj.get("metadata") or {}
-                namespaces[str(meta.get("name"))] = dict(meta.get("labels") or {})
+                name, labels = parse_namespace(obj)
+                namespaces[name] = labels
             elif kind in STORAGE_KINDS:
                 volumes, problem = apply_event(volumes, STORAGE_KINDS[kind], ADDED, obj)
                 if problem is not None:

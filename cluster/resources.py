@@ -72,14 +72,13 @@ def _to_int(name: str, quantity: Any) -> int:
         raise QuantityError(f"invalid quantity {quantity!r} for {name}") from exc
     if not value.is_finite():
         raise QuantityError(f"invalid quantity {quantity!r} for {name}")
-    if name == CPU:
-        value = value * 1000
+    scale = 1000 if name == CPU else 1
     if value < 0:
         raise QuantityError(f"negative quantity {quantity!r} for {name}")
-    if value > MAX_QUANTITY:
+    if value > Decimal(MAX_QUANTITY) / scale:  # before scaling: "1e999999" cores in millicores overflows Decimal
         unit = "millicores" if name == CPU else "units"
         raise QuantityError(f"quantity {quantity!r} for {name} exceeds 2^53 {unit}, more than any node has")
-    return math.ceil(value)
+    return math.ceil(value * scale)
 
 
 def parse_list(raw: Any, *, invalid: int | None = None) -> dict[str, int]:

@@ -24,8 +24,9 @@ class UserFileError(UserError, ValueError):
 
 
 def clip(text: str, limit: int = MAX_DETAIL) -> str:
-    """`text` on one line and at most `limit` characters, so an error about a huge value stays readable."""
-    flat = " ".join(str(text).split())
+    """`text` on one line and at most `limit` characters, so an error about a huge value stays readable; a lone
+    surrogate (YAML's "\\ud800") escaped, as no stream or exception message can encode it."""
+    flat = " ".join(str(text).encode("utf-8", "backslashreplace").decode("utf-8").split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 

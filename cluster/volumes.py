@@ -15,7 +15,7 @@ from typing import Any
 from cluster import resources
 from cluster.labels import selector_matches
 from cluster.objects import LabelSelector, NodeSelectorTerm, Requirement
-from cluster.parse import ManifestError, parse_label_selector, parse_node_selector
+from cluster.parse import ManifestError, malformed_is_manifest_error, parse_label_selector, parse_node_selector
 from cluster.resources import QuantityError
 
 SELECTED_NODE = "volume.kubernetes.io/selected-node"
@@ -214,6 +214,7 @@ def claim_class(annotations: Mapping[str, Any], spec: Mapping[str, Any]) -> str:
     return str(spec.get("storageClassName") or "")
 
 
+@malformed_is_manifest_error("persistentvolumeclaim")
 def parse_claim(obj: Mapping[str, Any]) -> Claim:
     """A Claim from the API's JSON; ManifestError names what cannot be read."""
     meta = _meta(obj, "persistentvolumeclaim")
@@ -240,6 +241,7 @@ def parse_claim(obj: Mapping[str, Any]) -> Claim:
     )
 
 
+@malformed_is_manifest_error("persistentvolume")
 def parse_volume(obj: Mapping[str, Any]) -> Volume:
     """A Volume from the API's JSON; ManifestError names what cannot be read."""
     meta = _meta(obj, "persistentvolume")
@@ -271,6 +273,7 @@ def parse_volume(obj: Mapping[str, Any]) -> Volume:
     )
 
 
+@malformed_is_manifest_error("storageclass")
 def parse_storage_class(obj: Mapping[str, Any]) -> StorageClass:
     """A StorageClass from the API's JSON; `allowedTopologies` become `In` node selector terms."""
     meta = _meta(obj, "storageclass")
@@ -297,6 +300,7 @@ def parse_storage_class(obj: Mapping[str, Any]) -> StorageClass:
     )
 
 
+@malformed_is_manifest_error("csinode")
 def parse_csinode(obj: Mapping[str, Any]) -> CSINode:
     """A CSINode from the API's JSON: each driver's `allocatable.count`, where the driver reports one."""
     meta = _meta(obj, "csinode")
@@ -308,6 +312,7 @@ def parse_csinode(obj: Mapping[str, Any]) -> CSINode:
     return CSINode(name=str(meta["name"]), limits=limits)
 
 
+@malformed_is_manifest_error("csidriver")
 def parse_csidriver(obj: Mapping[str, Any]) -> CSIDriver:
     """A CSIDriver from the API's JSON: `spec.storageCapacity` true opts the driver into capacity checks."""
     meta = _meta(obj, "csidriver")
@@ -315,6 +320,7 @@ def parse_csidriver(obj: Mapping[str, Any]) -> CSIDriver:
     return CSIDriver(name=str(meta["name"]), storage_capacity=spec.get("storageCapacity") is True)
 
 
+@malformed_is_manifest_error("csistoragecapacity")
 def parse_storage_capacity(obj: Mapping[str, Any]) -> StorageCapacity:
     """A CSIStorageCapacity from the API's JSON (its fields sit at the top level, beside metadata); ManifestError
     names what cannot be read."""
@@ -367,7 +373,8 @@ NAMESPACED = ("persistentvolumeclaims", "csistoragecapacities")
 
 
 def _key(resource: str, raw: Mapping[str, Any]) -> str:
-    meta = raw.get("metadata") or {}
+    meta = raw.get("metadata")
+    meta = meta if isinstance(meta, Mapping) else {}
     name = str(meta.get("name") or "")
     return f"{meta.get('namespace') or 'default'}/{name}" if resource in NAMESPACED else name
 

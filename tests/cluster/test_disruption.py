@@ -57,6 +57,16 @@ def test_parse_budget(raw: dict[str, Any], expected: Budget) -> None:
             "poddisruptionbudget shop/web: spec.selector must be a label selector",
             id="a selector written as a string",
         ),
+        pytest.param(
+            {**pdb(), "status": "healthy"},
+            "poddisruptionbudget shop/web: malformed ('str' object has no attribute 'get')",
+            id="a status written as a string",
+        ),
+        pytest.param(
+            {"metadata": "web"},
+            "poddisruptionbudget (unnamed): malformed ('str' object has no attribute 'get')",
+            id="metadata written as a string",
+        ),
     ],
 )
 def test_a_malformed_budget_is_one_clear_error(raw: dict[str, Any], message: str) -> None:

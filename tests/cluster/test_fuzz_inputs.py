@@ -102,6 +102,8 @@ USER_CASES = [
     config_case("metrics:\n  address: '300.1.2.3 '\n", "metrics.address", "an address that is no address"),
     config_case("telemetry:\n  queries: {bogus: up}\n", "telemetry.queries", "an unknown metric query"),
     config_case("leader_election:\n  lease_duration: 1\n", "leader_election", "inconsistent lease timings"),
+    config_case(f"leader_election:\n  retry_period: {BIG}\n", "leader_election.retry_period", "a 400-digit period"),
+    config_case('telemetry:\n  queries: {"\\ud800": up}\n', "unknown metric(s) \\ud800", "a lone surrogate key"),
     config_case("scheduler:\n\tname: x\n", "not valid YAML at line 2", "a tab in YAML indentation"),
     dotenv_case(PNG, ".env: not UTF-8", "a binary .env"),
     dotenv_case("LOG_LEVEL=\x00\n", ".env: contains a NUL byte", "a NUL in .env"),
@@ -133,6 +135,27 @@ USER_CASES = [
     snapshot_case("s.json", snapshot_of(a_node(allocatable={"memory": int(BIG)})), "memory", "a 400-digit memory"),
     snapshot_case("s.json", snapshot_of({**a_node(), "spec": {"taints": "all"}}), "spec.taints", "taints as a string"),
     snapshot_case("s.json", snapshot_of({**a_node(), "spec": "x"}), "spec must be an object", "a node spec string"),
+    snapshot_case(
+        "s.json",
+        snapshot_of(a_node(), {"kind": "PersistentVolumeClaim", "metadata": {"name": "c"}, "status": "x"}),
+        "persistentvolumeclaim c: malformed",
+        "a claim status string",
+    ),
+    snapshot_case(
+        "s.json",
+        snapshot_of(a_node(), {"kind": "CSINode", "metadata": {"name": "n"}, "spec": {"drivers": 1}}),
+        "csinode n: malformed",
+        "CSINode drivers a number",
+    ),
+    snapshot_case(
+        "s.json",
+        snapshot_of(a_node(), {"kind": "Namespace", "metadata": {"name": "ns", "labels": ["a"]}}),
+        "namespace ns: metadata.labels",
+        "namespace labels a list",
+    ),
+    snapshot_case(
+        "s.json", snapshot_of(a_node(), {"kind": "Namespace", "metadata": "x"}), "no metadata.name", "namespace meta"
+    ),
     snapshot_case("s.json", snapshot_of({"kind": "Node", "metadata": {}}), "metadata.name", "a node without a name"),
     snapshot_case(
         "s.json", snapshot_of({"kind": "Node", "metadata": {"name": "n"}, "status": []}), "status", "a node status list"
@@ -153,6 +176,7 @@ USER_CASES = [
     ),
     pod_case(a_pod(container(resources={"requests": [{"cpu": "1"}]})), "resources", "requests as a list"),
     pod_case(a_pod(container(resources={"requests": {"memory": 1e30}})), "exceeds 2^53", "a pod of 1e30 bytes"),
+    pod_case(a_pod(container(resources={"requests": {"cpu": "1e999999"}})), "exceeds 2^53", "1e999999 cores"),
     pod_case(a_pod(container(resources={"requests": {"memory": int(BIG)}})), "memory", "a 400-digit memory request"),
     pod_case(a_pod(container(resources={"requests": {"cpu": "NaN"}})), "cpu", "a NaN CPU request"),
     pod_case(a_pod(container(resources={"requests": {"cpu": "-1"}})), "negative", "a negative CPU request"),
@@ -290,6 +314,7 @@ POD_CASES = [
     pytest.param({"memory": int(BIG)}, resources.MEMORY, id="a 400-digit memory"),
     pytest.param({"memory": float("inf")}, resources.MEMORY, id="infinite memory"),
     pytest.param({"cpu": "NaN"}, resources.CPU, id="NaN CPUs"),
+    pytest.param({"cpu": "1e999999"}, resources.CPU, id="1e999999 CPUs, past Decimal's range in millicores"),
     pytest.param({"cpu": [1]}, resources.CPU, id="CPUs as a list"),
     pytest.param({"example.com/gpu": "1e400"}, "example.com/gpu", id="an extended resource of 1e400"),
 ]
