@@ -66,6 +66,10 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return dict(pairs)
 
 
+_UNDECODABLE = (ValueError, RecursionError)
+"""What `json` raises besides a syntax error: an integer past Python's 4,300 digits, arrays nested past the stack."""
+
+
 def _decode(text: str) -> Any:
     """The one JSON value `text` holds, telling prose around JSON apart from no JSON at all.
 
@@ -75,16 +79,22 @@ def _decode(text: str) -> Any:
     stripped = text.strip()
     try:
         return json.loads(stripped, object_pairs_hook=_no_duplicates, strict=False)
+    except AnswerRejectedError:
+        raise
     except json.JSONDecodeError as exc:
         start = stripped.find("{")
         if start >= 0:
             try:
                 json.JSONDecoder(object_pairs_hook=_no_duplicates, strict=False).raw_decode(stripped, start)
-            except json.JSONDecodeError:
+            except AnswerRejectedError:
+                raise
+            except _UNDECODABLE:
                 pass
             else:
                 raise AnswerRejectedError(Rejection.PROSE, "text around the JSON object") from None
         raise AnswerRejectedError(Rejection.NOT_JSON, f"not JSON ({exc.msg})") from None
+    except _UNDECODABLE:
+        raise AnswerRejectedError(Rejection.NOT_JSON, "not JSON (nested too deeply, or a number too long)") from None
 
 
 def _printable(text: str) -> str:

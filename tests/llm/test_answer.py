@@ -49,6 +49,11 @@ def test_valid_answers(text: str, node: str, reason: str) -> None:
         pytest.param(reply("   "), Rejection.EMPTY, id="blank content"),
         pytest.param(reply('{"node": "n1", "reason": '), Rejection.NOT_JSON, id="truncated JSON"),
         pytest.param(reply("I would pick n1."), Rejection.NOT_JSON, id="prose without JSON"),
+        pytest.param(reply("[" * 100_000), Rejection.NOT_JSON, id="arrays nested past the interpreter's stack"),
+        pytest.param(reply('{"node": "n1", "reason": ' + "1" * 5000 + "}"), Rejection.NOT_JSON, id="a 5000-digit int"),
+        pytest.param(
+            reply('Sure: {"node": ' + "[" * 100_000), Rejection.NOT_JSON, id="prose, then nesting past the stack"
+        ),
         pytest.param(reply('Sure! {"node": "n1", "reason": "x"}'), Rejection.PROSE, id="prose before the JSON"),
         pytest.param(reply('{"node": "n1", "reason": "x"} Hope this helps'), Rejection.PROSE, id="prose after"),
         pytest.param(reply('```json\n{"node": "n1", "reason": "x"}\n```'), Rejection.PROSE, id="a code fence"),
