@@ -54,7 +54,7 @@ class FileSource:
                 self._report(f"telemetry file {self._path} does not exist; all nodes unknown until it does")
                 self._signature, self._states = None, {}
                 return False
-            except (OSError, ValueError) as exc:
+            except (OSError, ValueError, RecursionError) as exc:  # RecursionError: JSON nested past the stack
                 self._report(f"telemetry file {self._path} is unreadable ({exc}); keeping the previous states")
                 return False
             if not isinstance(data, Mapping):

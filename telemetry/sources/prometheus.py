@@ -14,6 +14,7 @@ Runs on its own thread; never in the decision path, never writes to Prometheus.
 
 import json
 import logging
+import math
 import threading
 import urllib.error
 import urllib.parse
@@ -148,12 +149,23 @@ def assemble(
         result[node] = {
             "version": VERSION,
             "node": node,
-            "timestamp": format_timestamp(min(candidates)) if candidates else None,
+            "timestamp": _stamp(candidates),
             "window_seconds": state["window"],
             "metrics": state["metrics"],
             "sources": state["sources"],
         }
     return result
+
+
+def _stamp(epochs: list[float]) -> str | None:
+    """The oldest of `epochs` in RFC 3339; None (no timestamp: every metric unknown, as `parse` warns) when there
+    is none or one no clock reads, NaN, ±Inf or past the year 9999 (a foreign exporter's gauge, not an agent's)."""
+    if not epochs or not all(math.isfinite(t) for t in epochs):
+        return None
+    try:
+        return format_timestamp(min(epochs))
+    except (OverflowError, ValueError, OSError):
+        return None
 
 
 def http_query(settings: PrometheusSettings) -> Query:
@@ -193,9 +205,15 @@ def decode(body: bytes, expression: str) -> Vector:
         kind = answer.get("errorType", "error") if isinstance(answer, Mapping) else "error"
         raise PrometheusError(f"query {expression!r} failed: {kind}: {detail}")
     data = answer.get("data") or {}
-    if data.get("resultType") != "vector":
-        raise PrometheusError(f"query {expression!r} returned {data.get('resultType')!r}, not an instant vector")
-    return list(data.get("result") or [])
+    kind = data.get("resultType") if isinstance(data, Mapping) else type(data).__name__
+    if kind != "vector":
+        raise PrometheusError(f"query {expression!r} returned {kind!r}, not an instant vector")
+    result = data.get("result") or []
+    if not isinstance(result, list) or not all(
+        isinstance(item, Mapping) and isinstance(item.get("metric", {}), Mapping) for item in result
+    ):
+        raise PrometheusError(f"query {expression!r} returned a vector whose elements are not series objects")
+    return result
 
 
 class PrometheusSource:
@@ -234,8 +252,15 @@ class PrometheusSource:
             return MappingProxyType(dict(self._states))
 
     def _run(self) -> None:
+        """Poll until stopped; a poll that fails in a way nobody foresaw is logged and the next one runs anyway, as
+        a dead poller would leave every node's telemetry to age out for good."""
         while not self._stop.is_set():
-            self.poll_once()
+            try:
+                self.poll_once()
+            except Exception:
+                log.exception(
+                    "Prometheus telemetry poll crashed; polling again in %gs", self._settings.interval_seconds
+                )
             if self._clock.wait(self._stop, self._settings.interval_seconds):
                 return
 
@@ -250,7 +275,7 @@ class PrometheusSource:
             raw = assemble(
                 agent, custom, node_label=self._settings.node_label, custom_window_seconds=self._settings.window_seconds
             )
-        except (PrometheusError, KeyError, TypeError, ValueError) as exc:
+        except (PrometheusError, KeyError, TypeError, ValueError, OverflowError) as exc:
             if not self._failing:
                 log.warning("Prometheus telemetry poll failed; keeping the last states until they age out: %s", exc)
             self._failing = True

@@ -43,6 +43,7 @@ def test_reads_states_keyed_by_node_and_rereads_on_change(tmp_path: Path) -> Non
     [
         pytest.param('{"worker-1": {"version": 1,', "unreadable", id="a half-written file"),
         pytest.param("[1, 2]", "not a JSON object keyed by node name", id="a list instead of a map"),
+        pytest.param('{"w": ' + "[" * 100_000 + "]" * 100_000 + "}", "unreadable", id="nesting past the stack"),
     ],
 )
 def test_a_bad_rewrite_keeps_the_previous_states(

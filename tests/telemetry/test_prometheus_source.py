@@ -88,6 +88,17 @@ def test_summary_queries_are_subqueries_over_the_window() -> None:
             id="a range result is refused",
         ),
         pytest.param(b"<html>proxy error</html>", "not JSON", id="a proxy's HTML page"),
+        pytest.param(b'{"status":"success","data":[1]}', "'list', not an instant vector", id="data a list"),
+        pytest.param(
+            b'{"status":"success","data":{"resultType":"vector","result":["x"]}}',
+            "elements are not series objects",
+            id="a vector of strings",
+        ),
+        pytest.param(
+            b'{"status":"success","data":{"resultType":"vector","result":[{"metric":"x","value":[1,"1"]}]}}',
+            "elements are not series objects",
+            id="labels a string",
+        ),
     ],
 )
 def test_decode_errors(body: bytes, message: str) -> None:
@@ -173,3 +184,53 @@ def test_only_custom_queries_when_every_metric_is_mapped() -> None:
     source = PrometheusSource(PrometheusSettings(url="http://p", queries=queries), clock=FakeClock(), query=prometheus)
     assert source.poll_once()
     assert AGENT_SELECTOR not in prometheus.queries and len(prometheus.queries) == 33
+
+
+@pytest.mark.parametrize(
+    ("vector", "nodes"),
+    [
+        pytest.param([*agent_vector()[:3], sample("state_timestamp_seconds", "+Inf", node="worker-1")], 1, id="+Inf"),
+        pytest.param([*agent_vector()[:3], sample("state_timestamp_seconds", "NaN", node="worker-1")], 1, id="NaN"),
+        pytest.param([sample("state_timestamp_seconds", "1e20", node="worker-1")], 0, id="the year 3e12 alone"),
+    ],
+)
+def test_a_state_timestamp_no_clock_reads_leaves_the_node_unknown(vector: list[dict], nodes: int) -> None:
+    """A foreign exporter's gauge under the agent's name: that node's metrics are unknown, the others' are kept."""
+    prometheus = FakePrometheus()
+    prometheus.answer = [*vector, *agent_vector("worker-2")]
+    source = PrometheusSource(PrometheusSettings(url="http://p"), clock=FakeClock(), query=prometheus)
+    assert source.poll_once()
+    states = source.states()
+    assert states["worker-1"].timestamp is None and len(states["worker-1"].metrics) == nodes
+    assert not age_out(states["worker-1"], now=NOW, max_age_seconds=120).known
+    assert age_out(states["worker-2"], now=NOW, max_age_seconds=120).known
+
+
+def test_a_sample_time_past_a_float_fails_the_poll_not_the_poller() -> None:
+    prometheus = FakePrometheus()
+    prometheus.answer = [{"metric": {"__name__": "ai_scheduler_node_cpi", "node": "w"}, "value": [10**400, "1"]}]
+    source = PrometheusSource(PrometheusSettings(url="http://p"), clock=FakeClock(), query=prometheus)
+    assert not source.poll_once()
+
+
+def test_the_poller_outlives_a_poll_that_crashes(caplog: pytest.LogCaptureFixture) -> None:
+    """Whatever a poll raises, the thread polls again: a dead poller leaves every node's telemetry to age out."""
+    calls: list[str] = []
+    polled_twice = threading.Event()
+
+    def query(expression: str) -> list[dict]:
+        calls.append(expression)
+        if len(calls) == 1:
+            raise RuntimeError("nobody foresaw this")
+        polled_twice.set()
+        return agent_vector()
+
+    source = PrometheusSource(PrometheusSettings(url="http://p", interval_seconds=15), clock=FakeClock(), query=query)
+    with caplog.at_level(logging.ERROR):
+        source.start()
+        try:
+            assert polled_twice.wait(timeout=10)
+        finally:
+            source.stop()
+    assert "worker-1" in source.states()
+    assert any("poll crashed" in r.getMessage() for r in caplog.records)
