@@ -353,11 +353,12 @@ def load(
     for variable, key in ENV_KEYS.items():
         value: str | None
         if variable in environment:
-            value, origins[key] = environment[variable], f"environment variable {variable}"
+            value, origin = environment[variable], f"environment variable {variable}"
         else:
-            value, origins[key] = from_file.get(variable), f"{dotenv} ({variable})"
+            value, origin = from_file.get(variable), f"{dotenv} ({variable})"
         if value not in (None, ""):
             _set(tree, key, value)
+            origins[key] = origin
     token = environment[TOKEN_ENV] if TOKEN_ENV in environment else from_file.get(TOKEN_ENV)
     if token:
         tree["huggingface_token"] = token

@@ -103,6 +103,7 @@ USER_CASES = [
     config_case("telemetry:\n  queries: {bogus: up}\n", "telemetry.queries", "an unknown metric query"),
     config_case("leader_election:\n  lease_duration: 1\n", "leader_election", "inconsistent lease timings"),
     config_case(f"leader_election:\n  retry_period: {BIG}\n", "leader_election.retry_period", "a 400-digit period"),
+    config_case("logging:\n  level: VERBOSE\n", "config.yaml: logging.level", "a bad level blamed on the config file"),
     config_case('telemetry:\n  queries: {"\\ud800": up}\n', "unknown metric(s) \\ud800", "a lone surrogate key"),
     config_case("scheduler:\n\tname: x\n", "not valid YAML at line 2", "a tab in YAML indentation"),
     dotenv_case(PNG, ".env: not UTF-8", "a binary .env"),
