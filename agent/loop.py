@@ -18,6 +18,25 @@ from cluster.nodestate import METRICS, NodeState
 log = logging.getLogger(__name__)
 
 Sink = Callable[[NodeState], object]
+MIN_INTERVAL = 0.01
+"""Seconds; one USER_HZ tick, the unit /proc/stat counts CPU time in: a shorter interval measures nothing
+more and only spins the loop on the node it is meant to observe."""
+MAX_SAMPLES_PER_WINDOW = 3600
+"""An hour of the default 1 s samples: each keeps ~1 KB (eleven metrics) and every step sorts the window,
+so a longer one would crowd the agent's 64 MiB limit and its CPU share."""
+
+
+def check_cadence(window_seconds: float, interval: float) -> None:
+    """ValueError saying why the loop cannot keep this cadence (NaN and infinity fail every bound)."""
+    if not interval >= MIN_INTERVAL:
+        raise ValueError(f"need interval >= {MIN_INTERVAL}s, got {interval}s")
+    if not interval <= window_seconds:
+        raise ValueError(f"need 0 < interval <= window, got interval {interval}s and window {window_seconds}s")
+    if not window_seconds / interval <= MAX_SAMPLES_PER_WINDOW:
+        raise ValueError(
+            f"need at most {MAX_SAMPLES_PER_WINDOW} samples per window, got window {window_seconds}s "
+            f"of {interval}s intervals"
+        )
 
 
 class Agent:
@@ -33,8 +52,7 @@ class Agent:
         interval: float = 1.0,
         sinks: Sequence[Sink] = (),
     ) -> None:
-        if interval <= 0 or window_seconds < interval:
-            raise ValueError(f"need 0 < interval <= window, got interval {interval}s and window {window_seconds}s")
+        check_cadence(window_seconds, interval)
         self._collectors = tuple(collectors)
         self._node = node
         self._clock = clock

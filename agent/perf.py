@@ -32,6 +32,9 @@ PERF_FLAG_FD_CLOEXEC = 1 << 3
 PERF_EVENT_IOC_ENABLE = 0x2400  # _IO('$', 0)
 PERF_IOC_FLAG_GROUP = 1
 SYSCALL_NUMBERS = {"x86_64": 298, "aarch64": 241, "riscv64": 241, "ppc64le": 319, "s390x": 331, "i686": 336}
+MAX_CPUS = 8192
+"""The largest NR_CPUS any architecture's Kconfig allows (x86_64 with MAXSMP): a CPU list naming a higher
+CPU is not the kernel's, and expanding a range like `0-99999999` would build a list that long."""
 
 
 @dataclass(frozen=True)
@@ -127,13 +130,18 @@ def failure_reason(code: int, *, paranoid: int | None = None) -> str:
 
 
 def parse_cpu_list(text: str) -> list[int]:
-    """sysfs CPU list ("0-3,8,10-11") to CPU numbers."""
+    """sysfs CPU list ("0-3,8,10-11") to CPU numbers; ValueError for a range the kernel would not write."""
     cpus: list[int] = []
     for part in text.strip().split(","):
         if not part:
             continue
-        low, _, high = part.partition("-")
-        cpus.extend(range(int(low), int(high or low) + 1))
+        low_text, _, high_text = part.partition("-")
+        low, high = int(low_text), int(high_text or low_text)
+        if low > high:
+            raise ValueError(f"CPU range {part!r} runs backwards")
+        if high >= MAX_CPUS:
+            raise ValueError(f"CPU {high} is beyond the kernel's NR_CPUS limit of {MAX_CPUS}")
+        cpus.extend(range(low, high + 1))
     return cpus
 
 
@@ -211,13 +219,29 @@ class PerfCollector:
             return None
 
     def _cpus(self) -> list[int]:
+        """The online CPUs, or every CPU `os.cpu_count` knows where sysfs does not say.
+
+        ValueError (the reason) when sysfs does say but lists no CPU or an impossible one: guessing
+        then could count on CPUs that are not there, so perf is reported unavailable instead.
+        """
+        path = os.path.join(self._sys_root, "devices/system/cpu/online")
         try:
-            return parse_cpu_list(read_text(os.path.join(self._sys_root, "devices/system/cpu/online")))
-        except (OSError, ValueError):
+            text = read_text(path)
+        except OSError:
             return list(range(os.cpu_count() or 1))
+        try:
+            cpus = parse_cpu_list(text)
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from exc
+        if not cpus:
+            raise ValueError(f"{path} lists no online CPU")
+        return cpus
 
     def open(self) -> Availability:
-        cpus = self._cpus()
+        try:
+            cpus = self._cpus()
+        except ValueError as exc:
+            return self._availability({}, everything=str(exc))
         reasons: dict[str, str] = {}
         usable: list[EventSpec] = []
         first: list[int] = []

@@ -2,18 +2,21 @@ import json
 import os
 import subprocess
 import sys
+import typing
 from pathlib import Path
 
 import pytest
 
+from agent.__main__ import LOG_LEVELS
+from cluster.config import LoggingSettings
 from cluster.nodestate import parse
 from tests.telemetry.trees import NodeTree
 
 ROOT = Path(__file__).parents[2]
 
 
-def _agent(*args: str, timeout: float = 30) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "NODE_NAME": "cli-node"}
+def _agent(*args: str, timeout: float = 30, log_level: str = "INFO") -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NODE_NAME": "cli-node", "LOG_LEVEL": log_level}
     return subprocess.run(
         [sys.executable, "-m", "agent", *args],
         capture_output=True,
@@ -72,12 +75,41 @@ def test_once_on_a_fixture_tree_reports_what_the_tree_allows(tmp_path: Path) -> 
         pytest.param(["--window", "1", "--interval", "2"], "need 0 < interval <= window", id="interval past window"),
         pytest.param(["--memory-bandwidth-peak-gbps", "-5"], "positive number of GB/s", id="a negative peak"),
         pytest.param(["--metrics-port", "70000"], "--metrics-port 70000", id="a port out of range"),
+        pytest.param(
+            ["--window", "inf"],
+            "argument --window: must be a finite, positive number of seconds, got 'inf'",
+            id="an infinite window",
+        ),
+        pytest.param(["--interval", "-1"], "argument --interval: must be a finite, positive", id="a negative interval"),
+        pytest.param(
+            ["--window", "1e308", "--interval", "1e-308"],
+            "--interval 1e-308 and --window 1e+308: need interval >= 0.01s",
+            id="a sample count past any float",
+        ),
+        pytest.param(
+            ["--interval", "1e-300", "--window", "1"], "need interval >= 0.01s", id="an interval that would busy-loop"
+        ),
+        pytest.param(["--window", "100000"], "need at most 3600 samples per window", id="a window of too many samples"),
     ],
 )
 def test_bad_flags_exit_2_naming_the_flag(args: list[str], message: str) -> None:
-    result = _agent("--once", *args)
+    result = _agent("--once", *args, timeout=10)
     assert result.returncode == 2
     assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("level", ["verbose", "5", ""])
+def test_an_unknown_log_level_is_one_error_line_and_exit_2(level: str) -> None:
+    result = _agent("--once", log_level=level, timeout=10)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"python -m agent: error: LOG_LEVEL {level!r}: must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL"
+    ]
+
+
+def test_the_log_levels_are_the_schedulers() -> None:
+    assert typing.get_args(LoggingSettings.model_fields["level"].annotation) == LOG_LEVELS
 
 
 def test_the_peak_file_feeds_the_bandwidth_ratio(tmp_path: Path) -> None:

@@ -123,3 +123,24 @@ def test_run_stops_when_told(tmp_path: Path) -> None:
 def test_bad_cadence_is_refused(interval: float, window: float) -> None:
     with pytest.raises(ValueError, match="interval"):
         Agent([], node="n", clock=FakeClock(), window_seconds=window, interval=interval)
+
+
+@pytest.mark.parametrize(
+    ("interval", "window", "message"),
+    [
+        pytest.param(1.0, float("inf"), "at most 3600 samples per window", id="an infinite window"),
+        pytest.param(1e-308, 1e308, "need interval >= 0.01s", id="a sample count past any float"),
+        pytest.param(1e-300, 1.0, "need interval >= 0.01s", id="an interval that would busy-loop"),
+        pytest.param(float("nan"), 30.0, "need interval >= 0.01s", id="a NaN interval"),
+        pytest.param(1.0, float("nan"), "need 0 < interval <= window", id="a NaN window"),
+        pytest.param(1.0, 3601.0, "at most 3600 samples per window", id="one sample too many"),
+    ],
+)
+def test_a_cadence_the_loop_cannot_keep_is_refused(interval: float, window: float, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Agent([], node="n", clock=FakeClock(), window_seconds=window, interval=interval)
+
+
+def test_the_cadence_bounds_are_inclusive() -> None:
+    assert Agent([], node="n", clock=FakeClock(), window_seconds=1.0, interval=0.01).samples_per_window == 100
+    assert Agent([], node="n", clock=FakeClock(), window_seconds=3600.0, interval=1.0).samples_per_window == 3600

@@ -105,6 +105,21 @@ def test_failure_reason(code: int, words: str) -> None:
 
 def test_parse_cpu_list() -> None:
     assert perf.parse_cpu_list("0-3,8,10-11\n") == [0, 1, 2, 3, 8, 10, 11]
+    assert perf.parse_cpu_list(f"0-{perf.MAX_CPUS - 1}") == list(range(perf.MAX_CPUS))
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        pytest.param("3-1", "CPU range '3-1' runs backwards", id="a reversed range"),
+        pytest.param("0-18446744073709551616", "NR_CPUS limit of 8192", id="past 2**64: no OverflowError"),
+        pytest.param("0-9000", "CPU 9000 is beyond", id="a range past NR_CPUS is not expanded"),
+        pytest.param("0,8192", "CPU 8192 is beyond", id="a single CPU past NR_CPUS"),
+    ],
+)
+def test_parse_cpu_list_refuses_what_the_kernel_would_not_write(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        perf.parse_cpu_list(text)
 
 
 class FakeKernel:
@@ -203,6 +218,25 @@ def test_open_failures_are_reported_as_absent(tmp_path: Path, fail: dict, presen
     assert all(reason in text for text in availability.missing.values())
     if not present:
         assert not kernel.enabled
+
+
+@pytest.mark.parametrize(
+    ("online", "reason"),
+    [
+        pytest.param("\n", "lists no online CPU", id="an empty CPU list"),
+        pytest.param("3-1\n", "CPU range '3-1' runs backwards", id="a reversed range"),
+        pytest.param("0-99999999\n", "CPU 99999999 is beyond the kernel's NR_CPUS limit", id="an impossible CPU"),
+    ],
+)
+def test_an_unusable_cpu_list_makes_perf_unavailable_saying_why(tmp_path: Path, online: str, reason: str) -> None:
+    tree = NodeTree(tmp_path, cpus=2)
+    (tree.sys / "devices/system/cpu/online").write_text(online)
+    kernel = FakeKernel([])
+    availability = kernel.collector(tree).open()
+    assert availability.metrics == ()
+    assert set(availability.missing) == set(perf.METRIC_EVENTS)
+    assert all("devices/system/cpu/online" in text and reason in text for text in availability.missing.values())
+    assert kernel.open_fds == set()
 
 
 def _fake_close(closed: list[int]):
