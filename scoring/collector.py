@@ -135,7 +135,7 @@ def read(paths: Iterable[str | Path]) -> tuple[list[Joined], int]:
             for line in handle:
                 try:
                     record = json.loads(line)
-                except ValueError:
+                except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser recurses
                     record = None
                 if not isinstance(record, dict) or not isinstance(record.get("pod"), str):
                     bad += 1

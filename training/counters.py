@@ -17,6 +17,7 @@ Pure except `load`, which reads the CSV.
 """
 
 import csv
+import io
 import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -26,6 +27,7 @@ from pathlib import Path
 from cluster.nodestate import NodeState, Summary
 from cluster.parse import parse_node, parse_pod
 from cluster.snapshot import Snapshot
+from cluster.userfiles import UserFileError, clip, read_text
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "interference-measurements.csv"
 PAIR_RATIO = 1.5
@@ -126,10 +128,17 @@ def node_state(row: Mapping[str, str], node: str) -> NodeState | None:
 
 
 def groups(rows: Sequence[Mapping[str, str]]) -> list[Group]:
-    """Tests with counters grouped by campaign, replicas and RPS, in file order."""
+    """Tests with counters grouped by campaign, replicas and RPS, in file order.
+
+    CountersError naming the row (counted from 1 after the header) that is short, lacks a column or holds a
+    counter that is not a number, zero or too large to compute with.
+    """
     found: dict[tuple[str, int, int], list[Test]] = defaultdict(list)
-    try:
-        for row in rows:
+    for number, row in enumerate(rows, 1):
+        try:
+            short = [column for column, value in row.items() if value is None]
+            if short:  # csv.DictReader fills a short row's missing cells with None
+                raise ValueError(f"the row ends before column {short[0]!r}")
             key = (row["campaign"], int(row["replicas"]), int(row["rps"]))
             state = node_state(row, f"test-{len(found[key]) + 1:03d}")
             if state is None:
@@ -139,21 +148,28 @@ def groups(rows: Sequence[Mapping[str, str]]) -> list[Group]:
             found[key].append(
                 Test(*key, mix, _f(row, "p99_ms"), float(baseline) if baseline else None, state)  # type: ignore[arg-type]
             )
-    except (KeyError, ValueError, ZeroDivisionError) as exc:
-        raise CountersError(f"measurements row {row.get('campaign')!r}: {type(exc).__name__} {exc}") from exc
+        except (KeyError, ValueError, ArithmeticError) as exc:  # ArithmeticError: a zero or overflowing counter
+            problem = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__} {exc}"
+            raise CountersError(
+                clip(f"measurements row {number} (campaign {row.get('campaign')!r}): {problem}")
+            ) from exc
     return [Group(*key, tuple(tests)) for key, tests in found.items() if len(tests) > 1]
 
 
 def load(path: str | Path = DATA) -> list[Group]:
-    """The groups of the measurements file; CountersError when it is absent or malformed."""
-    path = Path(path)
+    """The groups of the measurements file; CountersError naming the file when it is absent, not UTF-8 text, not
+    CSV or malformed."""
     try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            return groups(list(csv.DictReader(handle)))
-    except OSError as exc:
-        raise CountersError(
-            f"{path}: cannot read the KubeMarla measurements ({exc.strerror}); pass --counters PATH"
-        ) from exc
+        text = read_text(path)
+    except UserFileError as exc:
+        raise CountersError(f"{exc}; pass --counters PATH with the KubeMarla measurements") from exc
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        return groups(list(reader))
+    except csv.Error as exc:
+        raise CountersError(f"{path}: line {reader.reader.line_num}: not CSV ({exc})") from exc
+    except CountersError as exc:
+        raise CountersError(f"{path}: {exc}") from exc
 
 
 def snapshot(states: Sequence[NodeState]) -> Snapshot:

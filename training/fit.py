@@ -30,7 +30,7 @@ import torch
 from tqdm import tqdm
 
 from cluster import nodestate
-from cluster.needs import WorkloadClass
+from cluster.needs import DIMENSIONS, WorkloadClass
 from cluster.snapshot import Snapshot
 from scoring import collector
 from scoring.framework import PodInfo
@@ -161,24 +161,110 @@ def real_examples(groups: Iterable[counters.Group], *, weight: float = 1.0) -> l
     return out
 
 
+def _finite(value: Any) -> float | None:
+    """A JSON number as a finite float, else None: JSON also holds NaN, Infinity and integers too large for a float
+    (OverflowError in arithmetic), none of which is a measurement."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
 def outcome_label(outcome: Mapping[str, Any] | None) -> float | None:
     """ln(slowdown) an outcome record implies for its node, or None when it says nothing about interference.
 
-    An observed P99 with the pod's P99 alone gives the slowdown; an OOM kill or eviction (the pod served
-    nothing there) counts as the scorer's maximum slowdown; restarts alone are not a placement signal.
+    An observed P99 with the pod's P99 alone (finite positive numbers) gives the slowdown; an OOM kill or eviction
+    (the pod served nothing there) counts as the scorer's maximum slowdown; restarts alone are not a placement
+    signal.
     """
     if not outcome:
         return None
-    p99, alone = outcome.get("p99_ms"), outcome.get("baseline_p99_ms")
-    if isinstance(p99, int | float) and isinstance(alone, int | float) and p99 > 0 and alone > 0:
-        return math.log(max(p99 / alone, 1.0))
+    p99, alone = _finite(outcome.get("p99_ms")), _finite(outcome.get("baseline_p99_ms"))
+    if p99 is not None and alone is not None and p99 > 0 and alone > 0:
+        return max(math.log(p99) - math.log(alone), 0.0)  # a difference of logs: the ratio may overflow
     if outcome.get("oom_killed") or outcome.get("evicted"):
         return math.log(scores.MAX_SLOWDOWN)
     return None
 
 
+_NODE_ROWS: dict[str, tuple[int, ...]] = {
+    "telemetry": (features.TELEMETRY_WIDTH,),
+    "pressure": (len(DIMENSIONS),),
+    "allocatable": (2,),
+    "requested": (2,),
+    "pods": (),
+    "max_pods": (),
+    "declared": (2, len(DIMENSIONS)),
+}
+"""Per array of a decision record's `nodes` (`NodeInputs`), the shape of one candidate's entry."""
+
+
+def _array(value: Any, field: str, shape: tuple[int, ...]) -> np.ndarray:
+    """`value` as a float array of `shape`; ValueError naming `field` otherwise."""
+    if not isinstance(value, list):
+        raise ValueError(f"{field}: expected a list with one entry per candidate")
+    try:
+        array = np.asarray(value, dtype=float)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"{field}: not an array of numbers (ragged, or a value that is not a float)") from None
+    if array.shape != shape:
+        raise ValueError(f"{field}: shape {list(array.shape)}, expected {list(shape)} for {shape[0]} candidates")
+    return array
+
+
+def _flags(value: Any, field: str) -> tuple[bool, ...]:
+    """One JSON boolean per dimension (the collector writes them so; `bool("false")` would read as true)."""
+    if not isinstance(value, list) or len(value) != len(DIMENSIONS) or not all(isinstance(f, bool) for f in value):
+        raise ValueError(f"{field}: expected {len(DIMENSIONS)} true/false flags, one per dimension")
+    return tuple(value)
+
+
+def _amount(value: Any, field: str) -> float:
+    """A pod request: a finite number >= 0 (an infinite one would poison the scale fitted on the tokens)."""
+    number = _finite(value)
+    if number is None or number < 0:
+        raise ValueError(f"{field}: expected a finite number >= 0")
+    return number
+
+
+def collector_inputs(record: Mapping[str, Any]) -> tuple[NodeInputs, PodInputs, int]:
+    """A decision record's node and pod inputs and the chosen node's position among its candidates.
+
+    Checked against the shapes `features.tokens` reads, so that a malformed record is refused here rather than in
+    the middle of a fit; ValueError naming the field.
+    """
+    candidates = record.get("candidates")
+    if not isinstance(candidates, list) or record.get("node") not in candidates:
+        raise ValueError("candidates: expected a list that holds the chosen node")
+    raw = record.get("nodes")
+    if not isinstance(raw, Mapping):
+        raise ValueError("nodes: expected an object of per-candidate arrays")
+    arrays = {name: _array(raw.get(name), f"nodes.{name}", (len(candidates), *row)) for name, row in _NODE_ROWS.items()}
+    spec = record.get("pod_inputs")
+    if not isinstance(spec, Mapping):
+        raise ValueError("pod_inputs: expected an object")
+    try:
+        workload_class = WorkloadClass(spec.get("class"))
+    except ValueError:
+        raise ValueError(f"pod_inputs.class: expected one of {', '.join(c.value for c in WorkloadClass)}") from None
+    pod = PodInputs(
+        workload_class,
+        _flags(spec.get("sensitivity"), "pod_inputs.sensitivity"),
+        _flags(spec.get("noisy"), "pod_inputs.noisy"),
+        _amount(spec.get("cpu_millicores"), "pod_inputs.cpu_millicores"),
+        _amount(spec.get("memory_bytes"), "pod_inputs.memory_bytes"),
+    )
+    return NodeInputs(**arrays), pod, candidates.index(record["node"])
+
+
 def collector_examples(paths: Sequence[str | Path], *, weight: float = 1.0) -> tuple[list[Example], dict[str, int]]:
-    """Labelled decisions of the collector's JSONL files (the chosen node's outcome), and counts of what was skipped."""
+    """Labelled decisions of the collector's JSONL files (the chosen node's outcome), and counts of what was skipped.
+
+    A malformed decision (see `collector_inputs`) counts as an unreadable line.
+    """
     joined, unreadable = collector.read(paths)
     skipped = {"unreadable lines": unreadable, "no outcome": 0, "outcome without a label": 0, "other features": 0}
     out = []
@@ -195,23 +281,8 @@ def collector_examples(paths: Sequence[str | Path], *, weight: float = 1.0) -> t
             skipped["other features"] += 1
             continue
         try:
-            raw = record["nodes"]
-            nodes = NodeInputs(
-                *(np.asarray(raw[f], dtype=float) for f in ("telemetry", "pressure", "allocatable", "requested")),
-                pods=np.asarray(raw["pods"], dtype=float),
-                max_pods=np.asarray(raw["max_pods"], dtype=float),
-                declared=np.asarray(raw["declared"], dtype=float),
-            )
-            spec = record["pod_inputs"]
-            pod = PodInputs(
-                WorkloadClass(spec["class"]),
-                tuple(bool(f) for f in spec["sensitivity"]),
-                tuple(bool(f) for f in spec["noisy"]),
-                float(spec["cpu_millicores"]),
-                float(spec["memory_bytes"]),
-            )
-            chosen = list(record["candidates"]).index(record["node"])
-        except (KeyError, TypeError, ValueError):
+            nodes, pod, chosen = collector_inputs(record)
+        except ValueError:
             skipped["unreadable lines"] += 1
             continue
         target = np.full(len(nodes), np.nan)
