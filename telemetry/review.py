@@ -5,15 +5,19 @@ is `key=value` pairs after the message (values JSON-quoted when they hold spaces
 behind the timestamp `kubectl logs --timestamps` adds. Every number is counted from the per-event
 lines (decisions, bindings, breaker transitions, LLM calls and retries), so a killed process or a log
 cut short still adds up; the periodic `stats` summary only cross-checks them. A `start` line opens a
-new process, so a log spanning restarts gets one section per process and a total. Pure.
+new process, so a log spanning restarts gets one section per process and a total. A line whose
+`event` is no scheduler event's name (or no string at all) is another program's and is skipped; a
+time without a zone is UTC, as `telemetry.logs` writes every time; a latency that is no usable
+number (NaN, infinite, negative, too long for a float) is left out. Pure.
 """
 
 import json
 import re
+import sys
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from telemetry.stats import percentile
@@ -167,7 +171,7 @@ def review(lines: Iterable[str]) -> Review:
         result.lines += 1
         record = parse_line(line)
         event = record.get("event") if record else None
-        if record is None or event not in EVENTS:
+        if record is None or not isinstance(event, str) or event not in EVENTS:
             result.skipped += 1
             if record is not None and current is not None:
                 _seen_at(current, record)
@@ -190,12 +194,15 @@ def _seen_at(process: Process, record: Mapping[str, Any]) -> None:
 
 
 def _time(value: Any) -> datetime | None:
+    """A line's time; one without a zone is UTC, as the scheduler writes every time, so another writer's stamp
+    stays comparable with ours."""
     if not isinstance(value, str):
         return None
     try:
-        return datetime.fromisoformat(value)
+        when = datetime.fromisoformat(value)
     except ValueError:
         return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def _count(process: Process, event: str, record: Mapping[str, Any]) -> None:
@@ -239,7 +246,9 @@ def _decision(process: Process, record: Mapping[str, Any]) -> None:
 
 
 def _sample(samples: list[float], value: Any) -> None:
-    if isinstance(value, int | float) and not isinstance(value, bool):
+    """Add a latency when it is one: NaN, infinity, a negative or an integer too long for a float would make every
+    percentile meaningless (or the conversion raise)."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= sys.float_info.max:
         samples.append(float(value))
 
 

@@ -134,6 +134,49 @@ def test_edge_cases_of_real_logs(lines, expected):
     assert (expected.get("mismatch") or "") in mismatches and bool(mismatches) is ("mismatch" in expected)
 
 
+LLM_CALL = '{"time":"2026-11-22T10:00:01.000+00:00","event":"llm_call","outcome":"ok","latency_ms":%s}'
+
+
+@pytest.mark.parametrize(
+    "lines, expected",
+    [
+        pytest.param(
+            ['{"time":"2024-01-01T00:00:00Z","event":"start"}', '{"time":"2024-01-01 00:00:01"}'],
+            {"processes": 1, "skipped": 1, "span": 1.0},
+            id="a time without a zone is UTC, comparable with the scheduler's",
+        ),
+        pytest.param(
+            ['{"event":{"type":"Normal","reason":"Scheduled"}}', '{"event":["start"]}'],
+            {"processes": 0, "skipped": 2, "span": None},
+            id="a JSON line whose event is no string is another program's",
+        ),
+        pytest.param(
+            ['2026-11-22T10:00:00.000Z INFO kubelet: synced event="{\\"type\\": \\"Normal\\"}"'],
+            {"processes": 0, "skipped": 1, "span": None},
+            id="a text line whose event is a mapping is another program's",
+        ),
+        pytest.param(
+            [LLM_CALL % ("1" * 400), LLM_CALL % "NaN", LLM_CALL % "Infinity", LLM_CALL % "-5", LLM_CALL % "12.5"],
+            {"processes": 1, "skipped": 0, "span": 0.0, "llm_calls": 5, "llm_latencies": [12.5]},
+            id="a latency too long for a float, NaN, infinite or negative is left out, the call still counted",
+        ),
+        pytest.param(
+            ["2026-11-22T10:00:00.000Z INFO scheduler.llm: LLM call event=llm_call outcome=ok latency_ms=1e999"],
+            {"processes": 1, "skipped": 0, "span": 0.0, "llm_calls": 1, "llm_latencies": []},
+            id="a text latency that overflows a float is left out",
+        ),
+    ],
+)
+def test_lines_no_scheduler_writes_never_break_the_counts(lines, expected):
+    result = review(lines)
+    total = result.total()
+    assert (len(result.processes), result.skipped) == (expected["processes"], expected["skipped"])
+    assert total.span_seconds() == expected["span"]
+    assert sum(total.llm_calls.values()) == expected.get("llm_calls", 0)
+    assert total.llm_latencies_ms == expected.get("llm_latencies", [])
+    json.dumps(report_json(result, source="x.log"), allow_nan=False)
+
+
 def test_the_time_span_runs_from_the_first_to_the_last_line_of_a_process():
     result = review(
         [
@@ -182,6 +225,7 @@ def test_the_command_prints_a_table_or_json_with_numbers_as_numbers(logger, fmt,
         pytest.param("", id="an empty file"),
         pytest.param("hello\nworld\n", id="free text"),
         pytest.param('{"level":"INFO","message":"GET /healthz"}\n', id="JSON lines of some other program"),
+        pytest.param('{"kind":"Event","event":{"type":"Normal"}}\n', id="JSON lines whose event is no string"),
     ],
 )
 def test_a_file_with_no_scheduler_lines_is_one_line_and_exit_2(text, tmp_path: Path, capsys):
