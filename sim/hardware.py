@@ -30,6 +30,9 @@ from typing import Any
 
 ANNOTATION = "sim.ai-scheduler.io/hardware"
 DEFAULT_GENERATION = "cascade-lake"
+MAX_FIELD = 1e6
+"""Largest value an overridden field may take: a million cores, GiB, MB of L3 or GB/s is beyond any one node by
+orders of magnitude, and keeps what is derived from it (memory in MiB, bandwidth shares) finite."""
 
 
 class HardwareError(ValueError):
@@ -134,7 +137,8 @@ _COUNTERS = {f.name for f in fields(Counters)}
 def build(
     generation: str = DEFAULT_GENERATION, *, counters: Mapping[str, Any] | None = None, **overrides: Any
 ) -> Hardware:
-    """A preset, with fields (`cores`, `l3_mb`, ...) and counters overridden; raises HardwareError naming the key."""
+    """A preset, with fields (`cores`, `l3_mb`, ...; each positive and at most MAX_FIELD) and counters overridden;
+    raises HardwareError naming the key."""
     if generation not in GENERATIONS:
         raise HardwareError(f"unknown hardware generation {generation!r}; known: {', '.join(sorted(GENERATIONS))}")
     unknown = set(overrides) - _OVERRIDABLE
@@ -143,8 +147,10 @@ def build(
     base = GENERATIONS[generation]
     values: dict[str, Any] = {}
     for name, value in overrides.items():
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise HardwareError(f"hardware field {name!r} must be a number, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= MAX_FIELD:
+            raise HardwareError(
+                f"hardware field {name!r} must be a positive number of at most {MAX_FIELD:g}, got {value!r}"
+            )
         values[name] = int(value) if name == "cores" else float(value)
     if counters is not None:
         bad = set(counters) - _COUNTERS

@@ -16,12 +16,18 @@ Pods and arrivals: `name` (with `count`), `namespace`, `image`, `command`, `args
 `affinity`, `priorityClassName`; pods need `node`; arrivals take `at` (seconds after `start`, default one after the
 previous arrival) and `every` (seconds between replicas, default 1).
 
+Bounds, so a short file cannot take minutes and gigabytes to load: at most `MAX_NODES` nodes and `MAX_PODS` pods
+(running and arriving together), counts and generator parameters included; `start` no earlier than 1970-01-02 and
+every arrival no later than 9999-12-31T23:59:59Z (the last time RFC 3339 writes); `at` and `every` finite.
+
 `load(path)` returns a `Scenario`: Node and Pod dicts exactly as an API server would hold them (defaulted fields,
 uids derived from the seed, RFC 3339 timestamps, an InternalIP per node in scenario order), each node's
 `Hardware` and each pod's profile (the ground truth, hidden neighbours included). Invalid files raise
-`ScenarioError` naming the file, the entry and the key.
+`ScenarioError` naming the file, the entry and the key; so does a file that is not UTF-8 or not one YAML
+document, or one with YAML aliases (`cluster.userfiles`).
 """
 
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -29,8 +35,8 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import numpy as np
-import yaml
 
+from cluster.userfiles import UserFileError, read_text, yaml_documents
 from sim import generators, manifests, workloads
 from sim import hardware as hw
 from sim.cluster_state import ClusterState
@@ -43,6 +49,17 @@ DEFAULT_START = "2026-01-05T09:00:00Z"
 HELD_OUT_FAMILIES = ("cpu-antagonists", "near-full", "replica-burst", "counter-gaps")
 """Families of shipped scenarios that exist only to be reported on: no training data is drawn from them and no
 parameter is tuned on them (`sim.generators.FAMILIES`, which training samples, must never name one)."""
+MAX_NODES = 10_000
+"""Nodes a scenario may hold: twice the benchmark's largest synthetic cluster (5,000 nodes); shipped ones have 100."""
+MAX_PODS = 100_000
+"""Pods a scenario may hold, running and arriving: twice the 50,000 running pods of that 5,000-node cluster."""
+EARLIEST_START = datetime(1970, 1, 2, tzinfo=UTC).timestamp()
+"""Nodes register a day before `start`; no cluster's clock reads a time before the Unix epoch."""
+LATEST_TIME = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp()
+"""The last second an RFC 3339 timestamp can name: no arrival may come later."""
+_LIMITS = {"nodes": MAX_NODES, "pods": MAX_PODS}
+_GENERATED = {"nodes": "nodes", "arrivals": "pods"}
+"""Generator parameters that size what it makes (→ what they count), checked before it runs: it draws them all."""
 _TOP = (
     "name",
     "description",
@@ -116,17 +133,17 @@ def load(path: str | Path) -> Scenario:
     file = Path(path)
     if not file.exists():
         file = next((f for f in (BUILTIN / f"{path}.yaml", BUILTIN / str(path)) if f.is_file()), file)
-    try:
-        data = yaml.safe_load(file.read_text())
-    except FileNotFoundError:
+    if not file.exists():
         raise ScenarioError(
             f"{file}: no such file, nor a built-in scenario of that name (built in: {', '.join(builtin())})"
-        ) from None
-    except OSError as exc:
-        raise ScenarioError(f"{file}: cannot read: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ScenarioError(f"{file}: not valid YAML: {exc}") from None
-    return parse(data, source=str(file))
+        )
+    try:
+        documents = yaml_documents(read_text(file), file)
+    except UserFileError as exc:
+        raise ScenarioError(str(exc)) from None
+    if len(documents) > 1:
+        raise ScenarioError(f"{file}: holds {len(documents)} YAML documents; a scenario is one")
+    return parse(documents[0] if documents else None, source=str(file))
 
 
 def builtin() -> tuple[str, ...]:
@@ -153,10 +170,11 @@ def parse(data: Any, *, source: str = "<scenario>") -> Scenario:
         arrivals_in = arrivals_in + made["arrivals"]
     nodes, hardware = [], {}
     for index, entry in enumerate(nodes_in):
-        for node in _nodes(check, entry, f"nodes[{index}]", default_hw=default_hw, start=start, seed=seed):
+        path = f"nodes[{index}]"
+        for node in _nodes(check, entry, path, default_hw=default_hw, start=start, seed=seed, held=len(nodes)):
             name_ = node["metadata"]["name"]
             if name_ in hardware:
-                check.fail(f"nodes[{index}].name", f"duplicate node {name_!r}")
+                check.fail(f"{path}.name", f"duplicate node {name_!r}")
             hardware[name_] = hw.from_node(node)
             nodes.append(_addressed(node, len(nodes)))
     pods, profiles = [], {}
@@ -167,7 +185,7 @@ def parse(data: Any, *, source: str = "<scenario>") -> Scenario:
         if node not in hardware:
             check.fail(f"{path}.node", f"no node {node!r} in the scenario")
         pod_entry = {k: v for k, v in item.items() if k != "node"}
-        made = _pods(check, pod_entry, path, seed=seed, created=start - 3600, scheduler="default-scheduler", node=node)
+        made = _pods(check, pod_entry, path, seed=seed, created=start - 3600, node=node, held=len(pods))
         pods.extend(_register(check, pod, path, profiles) for pod in made)
     arrivals: list[Arrival] = []
     clock: float | None = None
@@ -177,9 +195,15 @@ def parse(data: Any, *, source: str = "<scenario>") -> Scenario:
         first = check.number(item.get("at", 0.0 if clock is None else clock + 1.0), f"{path}.at")
         every = check.number(item.get("every", 1.0), f"{path}.every")
         pod_entry = {k: v for k, v in item.items() if k not in ("at", "every")}
-        made = _pods(check, pod_entry, path, seed=seed, created=start, scheduler=scheduler, node=None)
+        held = len(pods) + len(arrivals)
+        made = _pods(check, pod_entry, path, seed=seed, created=start, scheduler=scheduler, node=None, held=held)
         for i, pod in enumerate(made):
             clock = first + i * every
+            if start + clock > LATEST_TIME:
+                late = f"pod {pod['metadata']['name']!r} would arrive {clock:g} s after the start"
+                check.fail(
+                    f"{path}.every" if i else f"{path}.at", f"{late}, later than {manifests.rfc3339(LATEST_TIME)}"
+                )
             pod["metadata"]["creationTimestamp"] = manifests.rfc3339(start + clock)
             arrivals.append(Arrival(at=start + clock, pod=_register(check, pod, path, profiles)))
     arrivals.sort(key=lambda a: a.at)
@@ -197,6 +221,10 @@ def parse(data: Any, *, source: str = "<scenario>") -> Scenario:
     )
 
 
+def _bound(what: str) -> str:
+    return f"the {_LIMITS[what]} {what} a scenario may hold (sim.scenario.MAX_{what.upper()})"
+
+
 def _addressed(node: dict[str, Any], index: int) -> dict[str, Any]:
     """The node with the InternalIP its kubelet would register (10.0.0.1 on), before its Hostname address."""
     n = index + 1
@@ -211,6 +239,10 @@ def _generate(check: "_Checker", spec: Mapping[str, Any], seed: int) -> dict[str
     if function is None:
         check.fail("generator.name", f"unknown generator {name!r}; known: {', '.join(sorted(generators.GENERATORS))}")
     params = check.mapping(spec.get("params", {}), "generator.params", None)
+    for key, what in _GENERATED.items():
+        value = params.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool) and value > _LIMITS[what]:
+            check.fail(f"generator.params.{key}", f"{value!r} is more than {_bound(what)}")
     try:
         return function(np.random.default_rng(seed), **params)
     except (TypeError, ValueError) as exc:
@@ -229,11 +261,11 @@ def _register(check: "_Checker", pod: dict[str, Any], path: str, profiles: dict[
 
 
 def _nodes(
-    check: "_Checker", entry: Any, path: str, *, default_hw: Any, start: float, seed: int
+    check: "_Checker", entry: Any, path: str, *, default_hw: Any, start: float, seed: int, held: int
 ) -> list[dict[str, Any]]:
     item = check.mapping(entry, path, _NODE, required=("name",))
     base = check.string(item["name"], f"{path}.name")
-    count = check.integer(item.get("count", 1), f"{path}.count", low=1)
+    count = check.count(item.get("count", 1), f"{path}.count", held=held, what="nodes")
     raw = item.get("hardware", default_hw)
     raw = {"generation": raw} if isinstance(raw, str) else check.mapping(raw, f"{path}.hardware", None)
     counters = check.mapping(item.get("counters", {}), f"{path}.counters", None)
@@ -278,11 +310,12 @@ def _pods(
     *,
     seed: int,
     created: float,
-    scheduler: str,
+    scheduler: str = "default-scheduler",
     node: str | None,
+    held: int,
 ) -> list[dict[str, Any]]:
     base = check.string(item["name"], f"{path}.name")
-    count = check.integer(item.get("count", 1), f"{path}.count", low=1)
+    count = check.count(item.get("count", 1), f"{path}.count", held=held, what="pods")
     resources = {}
     for kind in ("requests", "limits"):
         values = check.mapping(item.get(kind, {}), f"{path}.{kind}", None)
@@ -368,9 +401,17 @@ class _Checker:
             self.fail(path, f"must be an integer{f' of at least {low}' if low is not None else ''}, got {value!r}")
         return value
 
+    def count(self, value: Any, path: str, *, held: int, what: str) -> int:
+        """Replicas of an entry, refused where they take the scenario past its bound on `what` (nodes, pods)."""
+        count = self.integer(value, path, low=1)
+        if held + count > _LIMITS[what]:
+            self.fail(path, f"{count} more {what} would make {held + count}, more than {_bound(what)}")
+        return count
+
     def number(self, value: Any, path: str) -> float:
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            self.fail(path, f"must be a non-negative number, got {value!r}")
+        """A finite non-negative number: NaN, infinity or an integer too long for a float has no time to stand for."""
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= sys.float_info.max:
+            self.fail(path, f"must be a finite non-negative number, got {value!r}")
         return float(value)
 
     def quantity(self, value: Any, path: str) -> Any:
@@ -381,8 +422,13 @@ class _Checker:
         return value
 
     def time(self, value: Any, path: str) -> float:
+        """Epoch seconds of an RFC 3339 time (UTC when it names no zone) from EARLIEST_START to LATEST_TIME."""
         try:
             moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
         except ValueError:
             self.fail(path, f"must be an RFC 3339 time such as {DEFAULT_START}, got {value!r}")
-        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+        epoch = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+        if not EARLIEST_START <= epoch <= LATEST_TIME:
+            earliest, latest = manifests.rfc3339(EARLIEST_START), manifests.rfc3339(LATEST_TIME)
+            self.fail(path, f"must be from {earliest} to {latest}, got {value!r}")
+        return epoch

@@ -1,13 +1,19 @@
 """Scenario files: the shipped ones load into API-server-shaped JSON, and bad files fail naming the key."""
 
 import copy
+import os
+import re
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from sim import hardware, scenario
-from sim.scenario import ScenarioError
+from sim.scenario import MAX_NODES, MAX_PODS, ScenarioError
+
+ROOT = Path(__file__).resolve().parents[2]
 
 MINIMAL = {
     "name": "tiny",
@@ -144,7 +150,7 @@ def broken(path: str, value: object) -> dict:
         ),
         pytest.param(
             broken("arrivals.0.at", -1),
-            r"arrivals\[0\]\.at: must be a non-negative number",
+            r"arrivals\[0\]\.at: must be a finite non-negative number, got -1",
             id="a negative arrival time",
         ),
         pytest.param(broken("arrivals.0.requets", {}), r"arrivals\[0\]\.requets: unknown key", id="a misspelt key"),
@@ -160,12 +166,89 @@ def broken(path: str, value: object) -> dict:
             id="a bad generator parameter",
         ),
         pytest.param(broken("start", "yesterday"), r"start: must be an RFC 3339 time", id="a bad start time"),
+        pytest.param(
+            broken("arrivals.0.at", float("nan")),
+            r"arrivals\[0\]\.at: must be a finite non-negative number, got nan",
+            id="an arrival at NaN",
+        ),
+        pytest.param(
+            broken("arrivals.0.at", float("inf")),
+            r"arrivals\[0\]\.at: must be a finite non-negative number, got inf",
+            id="an arrival at infinity",
+        ),
+        pytest.param(
+            broken("arrivals.0.every", float("inf")),
+            r"arrivals\[0\]\.every: must be a finite non-negative number, got inf",
+            id="replicas an infinity apart",
+        ),
+        pytest.param(
+            broken("arrivals.0.at", 10**400),
+            r"arrivals\[0\]\.at: must be a finite non-negative number",
+            id="an arrival time too long for a float",
+        ),
+        pytest.param(
+            broken("start", "0001-01-01T00:00:00Z"),
+            r"start: must be from 1970-01-02T00:00:00Z to 9999-12-31T23:59:59Z, got '0001-01-01T00:00:00Z'",
+            id="a start whose nodes would register before year 1",
+        ),
+        pytest.param(
+            broken("start", "9999-12-31T23:59:59-01:00"),
+            r"start: must be from 1970-01-02T00:00:00Z to 9999-12-31T23:59:59Z",
+            id="a start after the last RFC 3339 time",
+        ),
+        pytest.param(
+            broken("start", "9999-12-31T23:59:59Z"),
+            r"arrivals\[0\]\.every: pod 'redis-2' would arrive 1 s after the start, later than 9999-12-31T23:59:59Z",
+            id="an arrival after the last RFC 3339 time",
+        ),
+        pytest.param(
+            broken("nodes.0.hardware", {"generation": "skylake-sp", "cores": float("nan")}),
+            r"nodes\[0\]\.hardware: hardware field 'cores' must be a positive number of at most 1e\+06, got nan",
+            id="NaN cores",
+        ),
+        pytest.param(
+            broken("nodes.0.hardware", {"memory_gib": 1e308}),
+            r"nodes\[0\]\.hardware: hardware field 'memory_gib' must be a positive number of at most",
+            id="memory no node has",
+        ),
+        pytest.param(
+            broken("nodes.0.count", 100_000_000),
+            rf"nodes\[0\]\.count: 100000000 more nodes would make 100000000, more than the {MAX_NODES} nodes",
+            id="a node count past the bound",
+        ),
+        pytest.param(
+            broken("pods.0.count", 100_000_000),
+            rf"pods\[0\]\.count: 100000000 more pods would make 100000000, more than the {MAX_PODS} pods",
+            id="a running pod count past the bound",
+        ),
+        pytest.param(
+            broken("arrivals.0.count", MAX_PODS),
+            rf"arrivals\[0\]\.count: {MAX_PODS} more pods would make {MAX_PODS + 1}, more than the {MAX_PODS} pods",
+            id="arrivals that with the running pods pass the bound",
+        ),
+        pytest.param(
+            broken("generator", {"name": "mixed", "params": {"nodes": 100_000_000}}),
+            rf"generator\.params\.nodes: 100000000 is more than the {MAX_NODES} nodes a scenario may hold",
+            id="a generated cluster past the node bound",
+        ),
+        pytest.param(
+            broken("generator", {"name": "mixed", "params": {"arrivals": 1e9}}),
+            rf"generator\.params\.arrivals: 1000000000.0 is more than the {MAX_PODS} pods a scenario may hold",
+            id="generated arrivals past the pod bound",
+        ),
         pytest.param([1, 2], r"top level: must be a mapping", id="not a mapping at all"),
     ],
 )
 def test_bad_scenarios_name_the_bad_key(data: object, message: str) -> None:
     with pytest.raises(ScenarioError, match=message):
         scenario.parse(data, source="bad.yaml")
+
+
+def test_the_node_bound_counts_every_entry() -> None:
+    data = broken("nodes", [{"name": "n", "count": MAX_NODES}, {"name": "one-more"}])
+    data["pods"] = []
+    with pytest.raises(ScenarioError, match=rf"nodes\[1\]\.count: 1 more nodes would make {MAX_NODES + 1}"):
+        scenario.parse(data)
 
 
 def test_duplicate_nodes_from_counts_are_refused() -> None:
@@ -178,15 +261,42 @@ def test_duplicate_nodes_from_counts_are_refused() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        pytest.param("name: [unclosed", "not valid YAML", id="broken YAML"),
+        pytest.param("name: [unclosed", "not valid YAML at line 1", id="broken YAML"),
         pytest.param(
             None, r"no such file, nor a built-in scenario of that name \(built in: .*seed-001", id="a missing file"
         ),
+        pytest.param(b"name: \xff\xfe\nseed: 1\n", r"not UTF-8 text \(byte 0xff at offset 6\)", id="not UTF-8"),
+        pytest.param(
+            "name: a\nseed: 1\n---\nname: b\n", "holds 2 YAML documents; a scenario is one", id="two documents"
+        ),
+        pytest.param(
+            "name: a\nseed: &s 1\nfamily: *s\n",
+            r"not valid YAML at line 3, column 9: YAML aliases \(\*s\) are not accepted",
+            id="an alias",
+        ),
+        pytest.param(f"name: a\nseed: {'9' * 5000}\n", r"not valid YAML \(Exceeds the limit", id="a 5000-digit seed"),
     ],
 )
-def test_unreadable_files_say_so(tmp_path: Path, text: str | None, message: str) -> None:
+def test_unreadable_files_say_so(tmp_path: Path, text: str | bytes | None, message: str) -> None:
     path = tmp_path / "scenario.yaml"
-    if text is not None:
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    elif text is not None:
         path.write_text(text)
-    with pytest.raises(ScenarioError, match=message):
+    with pytest.raises(ScenarioError, match=rf"^{re.escape(str(path))}: {message}"):
         scenario.load(path)
+
+
+def test_the_demo_refuses_a_bad_scenario_in_one_line_and_exit_2(tmp_path: Path) -> None:
+    (tmp_path / "bad.yaml").write_text("name: t\nseed: 1\nnodes: [{name: w, count: 100000000}]\n")
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scheduler.py"), "demo", "--scenario", "bad.yaml"],
+        check=False,
+        cwd=tmp_path,
+        capture_output=True,
+        timeout=120,
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path), "PYTHONPATH": str(ROOT)},
+    )
+    assert (result.returncode, result.stdout) == (2, b""), result.stderr[-2000:]
+    (line,) = result.stderr.decode().splitlines()
+    assert line.startswith("error: bad.yaml: nodes[0].count: 100000000 more nodes would make 100000000")
