@@ -36,8 +36,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -65,12 +63,7 @@ MODEL = (
 
 def variant(name: str, index: int) -> scenarios.Scenario:
     """Seed `index` of a scenario: 0 is the file as shipped, k > 0 the same file with its seed plus k."""
-    if index == 0:
-        return scenarios.load(name)
-    path = Path(name) if Path(name).exists() else scenarios.BUILTIN / f"{name}.yaml"
-    data = yaml.safe_load(path.read_text())
-    data["seed"] = int(data["seed"]) + index
-    return scenarios.parse(data, source=str(path))
+    return scenarios.load(name, seed_shift=index)
 
 
 def arranged(scenario: scenarios.Scenario, mode: str) -> scenarios.Scenario:

@@ -128,8 +128,9 @@ def as_burst(scenario: Scenario) -> Scenario:
     return replace(scenario, arrivals=arrivals)
 
 
-def load(path: str | Path) -> Scenario:
-    """A scenario file; `path` may also name a built-in scenario (`seed-001` or `seed-001.yaml`)."""
+def load(path: str | Path, *, seed_shift: int = 0) -> Scenario:
+    """A scenario file; `path` may also name a built-in scenario (`seed-001` or `seed-001.yaml`). `seed_shift` is
+    added to its seed: another draw of the same scenario (the benchmark's runs)."""
     file = Path(path)
     if not file.exists():
         file = next((f for f in (BUILTIN / f"{path}.yaml", BUILTIN / str(path)) if f.is_file()), file)
@@ -143,7 +144,7 @@ def load(path: str | Path) -> Scenario:
         raise ScenarioError(str(exc)) from None
     if len(documents) > 1:
         raise ScenarioError(f"{file}: holds {len(documents)} YAML documents; a scenario is one")
-    return parse(documents[0] if documents else None, source=str(file))
+    return parse(documents[0] if documents else None, source=str(file), seed_shift=seed_shift)
 
 
 def builtin() -> tuple[str, ...]:
@@ -151,12 +152,12 @@ def builtin() -> tuple[str, ...]:
     return tuple(sorted(p.stem for p in BUILTIN.glob("*.yaml")))
 
 
-def parse(data: Any, *, source: str = "<scenario>") -> Scenario:
-    """A scenario from its decoded YAML."""
+def parse(data: Any, *, source: str = "<scenario>", seed_shift: int = 0) -> Scenario:
+    """A scenario from its decoded YAML, its seed shifted by `seed_shift`."""
     check = _Checker(source)
     top = check.mapping(data, "", _TOP, required=("name", "seed"))
     name = check.string(top["name"], "name")
-    seed = check.integer(top["seed"], "seed")
+    seed = check.integer(top["seed"], "seed") + seed_shift
     start = check.time(top.get("start", DEFAULT_START), "start")
     default_hw = top.get("hardware", hw.DEFAULT_GENERATION)
     scheduler = check.string(top.get("scheduler", SCHEDULER), "scheduler")

@@ -300,3 +300,15 @@ def test_the_demo_refuses_a_bad_scenario_in_one_line_and_exit_2(tmp_path: Path) 
     assert (result.returncode, result.stdout) == (2, b""), result.stderr[-2000:]
     (line,) = result.stderr.decode().splitlines()
     assert line.startswith("error: bad.yaml: nodes[0].count: 100000000 more nodes would make 100000000")
+
+
+def test_a_seed_shift_draws_the_same_scenario_again_through_the_same_checks(tmp_path: Path) -> None:
+    """The benchmark's runs of one scenario: the seed moves, the file is read and checked as `load` always does."""
+    shipped, shifted = scenario.load("seed-001"), scenario.load("seed-001", seed_shift=2)
+    assert shifted.seed == shipped.seed + 2
+    assert [n["metadata"]["name"] for n in shifted.nodes] == [n["metadata"]["name"] for n in shipped.nodes]
+    assert shifted.nodes[0]["metadata"]["uid"] != shipped.nodes[0]["metadata"]["uid"]
+    latin1 = tmp_path / "latin1.yaml"
+    latin1.write_bytes(b"name: caf\xe9\nseed: 1\n")
+    with pytest.raises(scenario.ScenarioError, match="not UTF-8"):
+        scenario.load(latin1, seed_shift=1)
