@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.__main__ import LOG_LEVELS
+from agent.__main__ import LOG_FORMATS, LOG_LEVELS
 from cluster.config import LoggingSettings
 from cluster.nodestate import parse
 from tests.telemetry.trees import NodeTree
@@ -15,8 +15,11 @@ from tests.telemetry.trees import NodeTree
 ROOT = Path(__file__).parents[2]
 
 
-def _agent(*args: str, timeout: float = 30, log_level: str = "INFO") -> subprocess.CompletedProcess:
+def _agent(
+    *args: str, timeout: float = 30, log_level: str = "INFO", log_format: str = "text"
+) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "NODE_NAME": "cli-node", "LOG_LEVEL": log_level}
+    env["LOG_FORMAT"] = log_format
     return subprocess.run(
         [sys.executable, "-m", "agent", *args],
         capture_output=True,
@@ -110,6 +113,16 @@ def test_an_unknown_log_level_is_one_error_line_and_exit_2(level: str) -> None:
 
 def test_the_log_levels_are_the_schedulers() -> None:
     assert typing.get_args(LoggingSettings.model_fields["level"].annotation) == LOG_LEVELS
+    assert typing.get_args(LoggingSettings.model_fields["format"].annotation) == LOG_FORMATS
+
+
+def test_an_unknown_log_format_is_one_error_line_and_exit_2() -> None:
+    """The scheduler refuses LOG_FORMAT=jsonl; the agent fell back to text without a word."""
+    result = _agent("--once", log_format="jsonl", timeout=10)
+    assert (result.returncode, result.stderr.splitlines()) == (
+        2,
+        ["python -m agent: error: LOG_FORMAT 'jsonl': must be one of text, json"],
+    )
 
 
 def test_the_peak_file_feeds_the_bandwidth_ratio(tmp_path: Path) -> None:
