@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from cluster.errors import UserError
 from cluster.nodestate import METRICS
-from cluster.userfiles import UserFileError, clip, read_text, yaml_documents
+from cluster.userfiles import UserFileError, clip, read_text, yaml_document
 
 DEFAULT_MODEL = "meta-llama/Llama-3.3-70B-Instruct"
 StructuredOutput = Literal["auto", "response_format", "llamacpp", "vllm", "none"]
@@ -306,12 +306,9 @@ def _origin(error: Mapping[str, Any], origins: Mapping[str, str], config_path: P
 
 def _read_config(config_path: Path) -> dict[str, Any]:
     try:
-        documents = yaml_documents(read_text(config_path), config_path)
+        loaded = yaml_document(config_path, "a config")
     except UserFileError as exc:
         raise ConfigError(str(exc)) from None
-    if len(documents) > 1:
-        raise ConfigError(f"{config_path}: holds {len(documents)} YAML documents; a config is one mapping")
-    loaded = documents[0] if documents else None
     if loaded is not None and not isinstance(loaded, dict):
         raise ConfigError(f"{config_path}: the top level must be a mapping of sections, not {type(loaded).__name__}")
     tree = loaded or {}

@@ -93,6 +93,15 @@ def yaml_documents(text: str, source: str | Path) -> list[Any]:
             loader.dispose()
 
 
+def yaml_document(path: str | Path, kind: str) -> Any:
+    """The one YAML document of the file at `path` (None when it holds none); UserFileError when it cannot be read
+    or holds several, a `kind` ("a config", "a scenario") being one."""
+    documents = yaml_documents(read_text(path), path)
+    if len(documents) > 1:
+        raise UserFileError(f"{path}: holds {len(documents)} YAML documents; {kind} is one")
+    return documents[0] if documents else None
+
+
 def json_document(text: str, source: str | Path) -> Any:
     """The JSON value of `text`, refusing nesting deeper than the interpreter can parse; UserFileError naming
     `source`."""

@@ -36,7 +36,7 @@ from typing import Any, NoReturn
 
 import numpy as np
 
-from cluster.userfiles import UserFileError, read_text, yaml_documents
+from cluster.userfiles import UserFileError, yaml_document
 from sim import generators, manifests, workloads
 from sim import hardware as hw
 from sim.cluster_state import ClusterState
@@ -139,12 +139,10 @@ def load(path: str | Path, *, seed_shift: int = 0) -> Scenario:
             f"{file}: no such file, nor a built-in scenario of that name (built in: {', '.join(builtin())})"
         )
     try:
-        documents = yaml_documents(read_text(file), file)
+        data = yaml_document(file, "a scenario")
     except UserFileError as exc:
         raise ScenarioError(str(exc)) from None
-    if len(documents) > 1:
-        raise ScenarioError(f"{file}: holds {len(documents)} YAML documents; a scenario is one")
-    return parse(documents[0] if documents else None, source=str(file), seed_shift=seed_shift)
+    return parse(data, source=str(file), seed_shift=seed_shift)
 
 
 def builtin() -> tuple[str, ...]:
