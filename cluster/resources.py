@@ -37,6 +37,8 @@ _POD_LEVEL = (CPU, MEMORY)
 
 MAX_QUANTITY = 2**53
 """The largest quantity accepted, in millicores or base units (see the module docstring)."""
+_MAX_CORES = Decimal(MAX_QUANTITY) / 1000
+"""MAX_QUANTITY millicores in cores, the unit a CPU quantity is read in."""
 _MAX_TEXT = 64
 """Characters in a quantity string; the longest real one ("9007199254740992m") has 17."""
 
@@ -75,7 +77,7 @@ def _to_int(name: str, quantity: Any) -> int:
     scale = 1000 if name == CPU else 1
     if value < 0:
         raise QuantityError(f"negative quantity {quantity!r} for {name}")
-    if value > Decimal(MAX_QUANTITY) / scale:  # before scaling: "1e999999" cores in millicores overflows Decimal
+    if value > (_MAX_CORES if name == CPU else MAX_QUANTITY):  # before scaling: 1e999999 cores overflow Decimal
         unit = "millicores" if name == CPU else "units"
         raise QuantityError(f"quantity {quantity!r} for {name} exceeds 2^53 {unit}, more than any node has")
     return math.ceil(value * scale)
