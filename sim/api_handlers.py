@@ -6,6 +6,8 @@ Called by the HTTP facade with a parsed route, query and JSON body; answers `(co
 does. No sockets here.
 """
 
+import re
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,11 +26,16 @@ PATCH_CONTENT_TYPES = {
 }
 
 
+_UINT64 = re.compile(r"[0-9]{1,20}")
+"""A resourceVersion as etcd writes it: ASCII digits (`str.isdigit` also takes "²"), at most a uint64's 20."""
+_INT64 = re.compile(r"-?[0-9]{1,19}")
+
+
 def parse_resource_version(value: str | None) -> int | None:
     """A resourceVersion query parameter: None when absent or empty, 400 when not a number."""
     if not value:
         return None
-    if not value.isdigit():
+    if not _UINT64.fullmatch(value):
         raise api_errors.bad_request(f'Invalid value: "{value}": resourceVersion must be a non-negative integer')
     return int(value)
 
@@ -37,9 +44,18 @@ def _int_param(query: Mapping[str, str], name: str) -> int:
     value = query.get(name, "")
     if value == "":
         return 0
-    if not value.lstrip("-").isdigit():
+    if not _INT64.fullmatch(value):
         raise api_errors.bad_request(f'{name}: Invalid value: "{value}": must be an integer')
     return int(value)
+
+
+def watch_timeout(query: Mapping[str, str], default: float) -> float:
+    """A watch's `timeoutSeconds`: `default` when absent or not a positive integer (0 asks for the default), and
+    at most what a wait can take (`threading.TIMEOUT_MAX`; a larger one broke the stream after its first events)."""
+    asked = query.get("timeoutSeconds", "")
+    if not _INT64.fullmatch(asked) or int(asked) <= 0:
+        return default
+    return min(float(asked), threading.TIMEOUT_MAX)
 
 
 def _object_body(body: Any, what: str) -> JSON:
@@ -187,12 +203,16 @@ def _table(route: Route, objects: list[JSON], *, now: float, rv: str, token: str
 
 def _bind(store: Store, route: Route, binding: JSON, dry_run: bool) -> tuple[int, JSON]:
     meta = binding.get("metadata") or {}
+    if not isinstance(meta, dict):
+        raise api_errors.bad_request("metadata must be a JSON object")
     name = route.name or meta.get("name", "")
     if route.name and meta.get("name") and meta["name"] != route.name:
         raise api_errors.bad_request("name in URL does not match name in Binding object")
     if not name:
         raise api_errors.invalid("Binding", "", "metadata.name", "Required value: name or generateName is required")
     target = binding.get("target") or {}
+    if not isinstance(target, dict) or not isinstance(target.get("name", ""), str):
+        raise api_errors.invalid("Binding", name, "target", "Invalid value: must be an object naming a node")
     if target.get("kind") not in (None, "", "Node"):
         raise api_errors.invalid(
             "Binding", name, "target.kind", f"Invalid value: \"{target['kind']}\": must be empty or 'Node'"

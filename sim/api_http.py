@@ -236,7 +236,7 @@ class _Handler(BaseHTTPRequestHandler):
         length = self.headers.get("Content-Length")
         if not length:
             return b""
-        if not length.isdigit():
+        if not (length.isascii() and length.isdigit() and len(length) <= 19):
             self.close_connection = True
             raise api_errors.bad_request(f"invalid Content-Length: {length!r}")
         if int(length) > _MAX_BODY:
@@ -251,6 +251,8 @@ class _Handler(BaseHTTPRequestHandler):
             line = self.rfile.readline(_MAX_LINE + 1)
             try:
                 size = int(line.split(b";")[0].strip(), 16)
+                if size < 0:
+                    raise ValueError(size)
             except ValueError:
                 self.close_connection = True
                 raise api_errors.bad_request(f"malformed chunk size line {line[:40]!r}") from None
@@ -275,6 +277,8 @@ class _Handler(BaseHTTPRequestHandler):
             return json.loads(raw)
         except ValueError as exc:
             raise api_errors.bad_request(f"the request body is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise api_errors.bad_request("the request body is not valid JSON: nested too deeply") from None
 
     def _non_resource(self, method: str, path: str) -> bytes | None:
         """Discovery and health documents, or None for a resource path."""

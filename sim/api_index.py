@@ -161,5 +161,5 @@ def decode_continue(token: str) -> tuple[int, Key]:
         data = json.loads(base64.urlsafe_b64decode(token.encode()))
         namespace, _, name = data["start"].partition("/")
         return int(data["rv"]), (namespace, name)
-    except (ValueError, KeyError, TypeError, binascii.Error):
+    except (ValueError, KeyError, TypeError, AttributeError, OverflowError, binascii.Error):
         raise api_errors.bad_request(f"continue key is not valid: {token}") from None

@@ -13,7 +13,7 @@ import secrets
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, NoReturn
 
 from sim import api_errors, api_objects
 from sim.patch import PatchError, PatchTestError, deep_copy, json_patch, merge_patch, strategic_merge_patch
@@ -158,8 +158,39 @@ _GATED = {
 }
 
 
+MAX_NAME = 253
+"""Characters in an object's name (a DNS subdomain's limit, the longest any kind allows)."""
+
+
+def check_shape(obj: JSON) -> None:
+    """422 for an object whose metadata or top-level sections have the wrong JSON type, as kube-apiserver's
+    ObjectMeta validation (`ValidatePathSegmentName`, string maps for labels and annotations) answers: stored,
+    a name of 123 would break every list of its kind (names are sorted) and a `spec` of "x" every table view."""
+    meta, kind = obj["metadata"], obj.get("kind", "")
+    name = meta.get("name")
+    shown = name if isinstance(name, str) else ""
+
+    def refuse(field: str, why: str) -> NoReturn:
+        raise api_errors.invalid(kind, shown, field, why)
+
+    if name is not None and not (isinstance(name, str) and 0 < len(name) <= MAX_NAME):
+        refuse("metadata.name", f"Invalid value: {name!r}: a name is a string of 1 to {MAX_NAME} characters")
+    if isinstance(name, str) and (name in (".", "..") or "/" in name or "%" in name):
+        refuse("metadata.name", f'Invalid value: "{name}": may not be "." or ".." and may not contain "/" or "%"')
+    if not isinstance(meta.get("generateName", ""), str):
+        refuse("metadata.generateName", "Invalid value: must be a string")
+    for field in ("labels", "annotations"):
+        values = meta.get(field)
+        if values is not None and not (isinstance(values, dict) and all(isinstance(v, str) for v in values.values())):
+            refuse(f"metadata.{field}", "Invalid value: must be a map of strings to strings")
+    for section in ("spec", "status"):
+        if section in obj and obj[section] is not None and not isinstance(obj[section], dict):
+            refuse(section, "Invalid value: must be an object")
+
+
 def prepare_create(store: str, obj: JSON, *, now: float, keep_status: bool = False) -> JSON:
     """Apply the server's defaulting to a new object it owns (name generation, uid, timestamps, kind rules)."""
+    check_shape(obj)
     meta = obj["metadata"]
     if not meta.get("name"):
         prefix = meta.get("generateName")
@@ -284,6 +315,7 @@ def _resized(old: JSON, new: JSON) -> JSON:
 def prepare_update(store: str, old: JSON, new: JSON, *, subresource: str = "") -> JSON:
     """Carry over what an update may not change (identity, and `status` or `spec` per endpoint)."""
     meta, old_meta = new.setdefault("metadata", {}), old["metadata"]
+    check_shape({**new, "metadata": {**meta, "name": old_meta["name"]}})
     if meta.get("uid") and meta["uid"] != old_meta["uid"]:
         why = f"Precondition failed: UID in precondition: {meta['uid']}, UID in object meta: {old_meta['uid']}"
         raise api_errors.conflict(store, old_meta["name"], why)

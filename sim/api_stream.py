@@ -45,8 +45,7 @@ class WatchStream:
         since = api_handlers.parse_resource_version(query.get("resourceVersion"))
         initial_events = query.get("sendInitialEvents", "").lower() == "true"
         bookmarks = query.get("allowWatchBookmarks", "").lower() == "true"
-        asked = query.get("timeoutSeconds", "")
-        timeout = float(asked) if asked.isdigit() and int(asked) > 0 else self.settings.watch_timeout  # 0: default
+        timeout = api_handlers.watch_timeout(query, self.settings.watch_timeout)
         if since and not initial_events:
             self._wait_fresh(since)
         try:

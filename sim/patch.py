@@ -231,7 +231,7 @@ def _pointer(text: Any) -> list[str]:
 def _index(container: list[Any], part: str, *, insert: bool) -> int:
     if insert and part == "-":
         return len(container)
-    if not part.isdigit():
+    if not (part.isascii() and part.isdigit() and len(part) <= 19):
         raise PatchError(f"invalid array index: {part!r}")
     index = int(part)
     if index > len(container) or (not insert and index == len(container)):

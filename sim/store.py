@@ -221,7 +221,7 @@ class Store:
         if patch_type not in api_strategy.PATCH_TYPES:
             raise ValueError(f"patch_type must be one of {api_strategy.PATCH_TYPES}, not {patch_type!r}")
         expected = None
-        if patch_type != "json" and isinstance(patch, dict):
+        if patch_type != "json" and isinstance(patch, dict) and isinstance(patch.get("metadata") or {}, dict):
             expected = (patch.get("metadata") or {}).get("resourceVersion")
 
         def apply(old: JSON) -> JSON:
@@ -461,6 +461,8 @@ class Store:
             if expected and expected != old["metadata"].get("resourceVersion"):
                 raise api_errors.stale(resource, name, group)
             new = build(old)
+            if not isinstance(new.get("metadata"), dict):
+                raise api_errors.invalid(table.resource.kind, name, "metadata", "Invalid value: must be an object")
             if new["metadata"].get("name", name) != name:
                 other = new["metadata"].get("name")
                 raise api_errors.bad_request(

@@ -1,0 +1,206 @@
+"""Malformed requests get kube-apiserver's 4xx Status, and nothing they carry is stored to break later reads.
+
+Raw HTTP (`http.client`), so the test controls every byte a client could send. Each row once broke the emulator:
+a stored name of 123 made every node list a 500 (names are sorted), a stored `spec` of "x" or labels as a list
+broke `kubectl get` (the Table form), a binding to a list stored `nodeName` as a list, and the rest came back as
+500s with a traceback.
+"""
+
+import base64
+import http.client
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from sim.apiserver import Emulator
+
+NODE = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node-1"}}
+POD = {
+    "apiVersion": "v1",
+    "kind": "Pod",
+    "metadata": {"name": "p1", "namespace": "default"},
+    "spec": {"containers": [{"name": "app", "image": "nginx"}]},
+}
+TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io"
+MERGE = "application/merge-patch+json"
+LEASES = "/apis/coordination.k8s.io/v1/namespaces/default/leases"
+
+
+def token(raw: str) -> str:
+    return base64.urlsafe_b64encode(raw.encode()).decode()
+
+
+def call(
+    emulator: Emulator,
+    method: str,
+    path: str,
+    body: Any = None,
+    content_type: str = "application/json",
+    accept: str = "application/json",
+) -> tuple[int, dict]:
+    connection = http.client.HTTPConnection(emulator.url.removeprefix("http://"), timeout=10)
+    payload = body if isinstance(body, str) or body is None else json.dumps(body)
+    connection.request(method, path, body=payload, headers={"Content-Type": content_type, "Accept": accept})
+    answer = connection.getresponse()
+    return answer.status, json.loads(answer.read() or b"{}")
+
+
+@pytest.fixture
+def emulator() -> Iterator[Emulator]:
+    with Emulator([NODE, POD]) as running:
+        yield running
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "content_type", "status", "fragment"),
+    [
+        pytest.param(
+            "POST",
+            "/api/v1/nodes",
+            {"metadata": {"name": 123}},
+            "application/json",
+            422,
+            "metadata.name",
+            id="a number for a name",
+        ),
+        pytest.param(
+            "POST",
+            LEASES,
+            {"metadata": {"name": "a/b"}},
+            "application/json",
+            422,
+            "may not contain",
+            id="a slash in a name",
+        ),
+        pytest.param(
+            "POST",
+            "/api/v1/nodes",
+            {"metadata": {"name": "x" * 254}},
+            "application/json",
+            422,
+            "1 to 253 characters",
+            id="a name of 254 characters",
+        ),
+        pytest.param(
+            "POST",
+            "/api/v1/nodes",
+            {"metadata": {"generateName": 5}},
+            "application/json",
+            422,
+            "metadata.generateName",
+            id="a number for generateName",
+        ),
+        pytest.param(
+            "POST",
+            "/api/v1/nodes",
+            {"metadata": {"name": "n2", "labels": ["a"]}},
+            "application/json",
+            422,
+            "metadata.labels",
+            id="labels as a list",
+        ),
+        pytest.param(
+            "POST",
+            "/api/v1/nodes",
+            {"metadata": {"name": "n2"}, "status": "x"},
+            "application/json",
+            422,
+            "status: Invalid value",
+            id="a status string",
+        ),
+        pytest.param(
+            "POST",
+            "/apis/policy/v1/namespaces/default/poddisruptionbudgets",
+            {"metadata": {"name": "b"}, "spec": "x"},
+            "application/json",
+            422,
+            "spec: Invalid value",
+            id="a budget spec string",
+        ),
+        pytest.param(
+            "PATCH",
+            "/api/v1/namespaces/default/pods/p1",
+            {"spec": "x"},
+            MERGE,
+            422,
+            "spec",
+            id="a patch making spec a string",
+        ),
+        pytest.param(
+            "POST",
+            "/api/v1/namespaces/default/pods/p1/binding",
+            {"target": {"name": ["a"]}},
+            "application/json",
+            422,
+            "target",
+            id="a binding to a list",
+        ),
+        pytest.param(
+            "POST",
+            "/api/v1/nodes",
+            "[" * 100_000 + "]" * 100_000,
+            "application/json",
+            400,
+            "nested too deeply",
+            id="JSON nested past the stack",
+        ),
+        pytest.param(
+            "GET",
+            "/api/v1/nodes?resourceVersion=%C2%B2",
+            None,
+            "application/json",
+            400,
+            "resourceVersion",
+            id="a superscript digit for a version",
+        ),
+        pytest.param(
+            "GET", "/api/v1/nodes?limit=" + "9" * 5000, None, "application/json", 400, "limit", id="a 5000-digit limit"
+        ),
+        pytest.param(
+            "GET",
+            "/api/v1/nodes?limit=1&continue=" + token('{"rv": 1, "start": 5}'),
+            None,
+            "application/json",
+            400,
+            "continue key",
+            id="a forged continue token",
+        ),
+        pytest.param(
+            "GET",
+            "/api/v1/nodes?limit=1&continue=" + token('{"rv": 1e400, "start": "a/b"}'),
+            None,
+            "application/json",
+            400,
+            "continue key",
+            id="a continue version past a float",
+        ),
+    ],
+)
+def test_a_bad_request_is_refused_and_leaves_the_server_whole(
+    emulator: Emulator, method: str, path: str, body: Any, content_type: str, status: int, fragment: str
+) -> None:
+    code, answer = call(emulator, method, path, body, content_type)
+    assert (code, answer.get("kind"), answer.get("code")) == (status, "Status", status)
+    assert fragment in answer["message"]
+    listed, nodes = call(emulator, "GET", "/api/v1/nodes")
+    assert listed == 200 and [n["metadata"]["name"] for n in nodes["items"]] == ["node-1"]
+    table, _ = call(emulator, "GET", "/api/v1/nodes", accept=TABLE)
+    assert table == 200
+    _, pod = call(emulator, "GET", "/api/v1/namespaces/default/pods/p1")
+    assert isinstance(pod["spec"], dict) and "nodeName" not in pod["spec"]
+
+
+def test_a_watch_asking_for_more_than_a_wait_can_take_streams_events(emulator: Emulator) -> None:
+    """timeoutSeconds=99999999999 overflowed the wait after the first events and cut the stream."""
+    connection = http.client.HTTPConnection(emulator.url.removeprefix("http://"), timeout=10)
+    connection.request("GET", "/api/v1/nodes?watch=1&timeoutSeconds=99999999999")
+    answer = connection.getresponse()
+    assert answer.status == 200
+    first = json.loads(answer.readline())
+    assert first["type"] == "ADDED" and first["object"]["metadata"]["name"] == "node-1"
+    call(emulator, "POST", "/api/v1/nodes", {"metadata": {"name": "node-2"}})
+    second = json.loads(answer.readline())
+    assert second["type"] == "ADDED" and second["object"]["metadata"]["name"] == "node-2"
+    connection.close()
