@@ -32,7 +32,6 @@ EXIT_BROKEN_PIPE = 141
 """128 + SIGPIPE, what a shell reports for a writer whose reader (`| head`) went away."""
 MAX_ERROR = 400
 """Characters of an error line: enough for a path, a key and a value, not for a whole expanded document."""
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 def _decide(args: argparse.Namespace) -> int:
@@ -219,7 +218,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--log-level",
         type=str.upper,
-        choices=LOG_LEVELS,
+        choices=config.LOG_LEVELS,
         default="WARNING",
         help="scheduler log level during the demo (default WARNING)",
     )

@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from dotenv import dotenv_values
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
@@ -35,6 +35,9 @@ ENV_KEYS: Mapping[str, str] = {
     "LOG_FORMAT": "logging.format",
 }
 TOKEN_ENV = "HUGGINGFACE_TOKEN"
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+LOG_LEVELS: tuple[str, ...] = get_args(LogLevel)
+"""The levels `logging.level` (env LOG_LEVEL) and `--log-level` accept."""
 DAY = 86_400
 """Seconds; the longest leader-election period accepted (a longer one is a typo, and past 2^63 a crash)."""
 _LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -194,7 +197,7 @@ class TelemetrySettings(_Section):
 
 
 class LoggingSettings(_Section):
-    level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    level: LogLevel = "INFO"
     """Log level (env LOG_LEVEL)."""
     format: Literal["text", "json"] = "text"
     """Log line format (env LOG_FORMAT)."""
