@@ -217,11 +217,11 @@ def _can_ignore_budget(pod: JSON) -> bool:
 
 def evict(store: Store, namespace: str, name: str, eviction: JSON, *, dry_run: bool = False) -> JSON:
     """Serve `POST pods/NAME/eviction`: the 201 `Status` of a pod evicted, or the `ApiError` refusing it."""
-    meta = eviction.get("metadata") or {}
+    meta = api_errors.section(eviction, "metadata")
     if meta.get("name") and meta["name"] != name:
         raise api_errors.bad_request("name in URL does not match name in Eviction object")
-    options = eviction.get("deleteOptions") or {}
-    preconditions = options.get("preconditions") or {}
+    options = api_errors.section(eviction, "deleteOptions")
+    preconditions = api_errors.section(options, "preconditions")
     dry_run = dry_run or "All" in (options.get("dryRun") or [])
     pod = store.get("pods", name, namespace=namespace, copy=False)
     if not _can_ignore_budget(pod):

@@ -139,6 +139,17 @@ def bad_request(message: str) -> ApiError:
     return ApiError(400, "BadRequest", message)
 
 
+def section(body: Any, field: str) -> dict[str, Any]:
+    """`body[field]` when it is an object, {} when absent or null; a 400 naming the field otherwise (a request's
+    `preconditions` or `deleteOptions` written as a string)."""
+    value = body.get(field) if isinstance(body, dict) else None
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise bad_request(f"{field} must be a JSON object")
+    return value
+
+
 def invalid(kind: str, name: str, field: str, why: str, group: str = "") -> ApiError:
     """A 422 for an object that fails validation, e.g. a forbidden pod spec update."""
     message = f'{kind}{"." + group if group else ""} "{name}" is invalid: {field}: {why}'

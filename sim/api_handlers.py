@@ -133,7 +133,7 @@ def handle(
         )
         return 200, r.to_wire(patched)
     if route.verb == "delete":
-        preconditions = (body or {}).get("preconditions") or {} if isinstance(body, dict) else {}
+        preconditions = api_errors.section(body, "preconditions")
         deleted = store.delete(
             store_name,
             name,

@@ -11,6 +11,7 @@ import functools
 import re
 import secrets
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, NoReturn
@@ -65,7 +66,7 @@ def parse_quantity(text: Any) -> Decimal:
         if suffix[:1] in ("e", "E") and suffix[1:].lstrip("+-").isdigit():
             return number * Decimal(10) ** int(suffix[1:])
         return number * Decimal(_SUFFIXES[suffix])
-    except (InvalidOperation, KeyError):
+    except (ArithmeticError, KeyError):  # ArithmeticError: InvalidOperation, and Overflow past Decimal's exponents
         raise api_errors.bad_request(f"quantities must match the regular expression '{_QUANTITY_RE.pattern}'") from None
 
 
@@ -186,6 +187,24 @@ def check_shape(obj: JSON) -> None:
     for section in ("spec", "status"):
         if section in obj and obj[section] is not None and not isinstance(obj[section], dict):
             refuse(section, "Invalid value: must be an object")
+    if kind == "Pod" and isinstance(obj.get("spec"), dict):
+        _check_pod_shape(obj["spec"], refuse)
+
+
+def _check_pod_shape(spec: JSON, refuse: Callable[[str, str], NoReturn]) -> None:
+    """The pod fields the emulator's defaulting and QoS read: lists of objects, and resources as maps."""
+    for field in ("containers", "initContainers", "tolerations"):
+        items = spec.get(field)
+        if items is not None and not (isinstance(items, list) and all(isinstance(i, dict) for i in items)):
+            refuse(f"spec.{field}", "Invalid value: must be a list of objects")
+    for field in ("containers", "initContainers"):
+        for i, container in enumerate(spec.get(field) or []):
+            resources = container.get("resources")
+            if resources is not None and not (
+                isinstance(resources, dict)
+                and all(isinstance(resources.get(k) or {}, dict) for k in ("requests", "limits"))
+            ):
+                refuse(f"spec.{field}[{i}].resources", "Invalid value: requests and limits must be maps")
 
 
 def prepare_create(store: str, obj: JSON, *, now: float, keep_status: bool = False) -> JSON:
