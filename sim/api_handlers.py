@@ -202,9 +202,7 @@ def _table(route: Route, objects: list[JSON], *, now: float, rv: str, token: str
 
 
 def _bind(store: Store, route: Route, binding: JSON, dry_run: bool) -> tuple[int, JSON]:
-    meta = binding.get("metadata") or {}
-    if not isinstance(meta, dict):
-        raise api_errors.bad_request("metadata must be a JSON object")
+    meta = api_errors.section(binding, "metadata")
     name = route.name or meta.get("name", "")
     if route.name and meta.get("name") and meta["name"] != route.name:
         raise api_errors.bad_request("name in URL does not match name in Binding object")
