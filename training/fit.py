@@ -31,6 +31,7 @@ from tqdm import tqdm
 
 from cluster import nodestate
 from cluster.needs import DIMENSIONS, WorkloadClass
+from cluster.resources import MAX_QUANTITY
 from cluster.snapshot import Snapshot
 from scoring import collector
 from scoring.framework import PodInfo
@@ -190,28 +191,50 @@ def outcome_label(outcome: Mapping[str, Any] | None) -> float | None:
     return None
 
 
-_NODE_ROWS: dict[str, tuple[int, ...]] = {
-    "telemetry": (features.TELEMETRY_WIDTH,),
-    "pressure": (len(DIMENSIONS),),
-    "allocatable": (2,),
-    "requested": (2,),
-    "pods": (),
-    "max_pods": (),
-    "declared": (2, len(DIMENSIONS)),
+@dataclass(frozen=True)
+class _Row:
+    """What one candidate's entry of a decision record's `nodes` array may hold."""
+
+    shape: tuple[int, ...]
+    low: float
+    high: float
+    unknown: bool = False
+    """NaN allowed: a metric no node of the cluster measured (`cluster_telemetry` leaves it NaN)."""
+
+
+TELEMETRY_LIMIT = 1e4
+"""|value| of a telemetry feature: the transformed scales keep every valid metric within about ±1,500 (the log of
+the largest float is 709), and a larger one would overflow the float32 squares the feature scale is fitted with."""
+
+_NODE_ROWS: dict[str, _Row] = {
+    "telemetry": _Row((features.TELEMETRY_WIDTH,), -TELEMETRY_LIMIT, TELEMETRY_LIMIT, unknown=True),
+    "pressure": _Row((len(DIMENSIONS),), 0.0, 1.0),
+    "allocatable": _Row((2,), 0.0, float(MAX_QUANTITY)),
+    "requested": _Row((2,), 0.0, float(MAX_QUANTITY)),
+    "pods": _Row((), 0.0, float(MAX_QUANTITY)),
+    "max_pods": _Row((), 0.0, float(MAX_QUANTITY)),
+    "declared": _Row((2, len(DIMENSIONS)), 0.0, float(MAX_QUANTITY)),
 }
-"""Per array of a decision record's `nodes` (`NodeInputs`), the shape of one candidate's entry."""
+"""Per array of a decision record's `nodes` (`NodeInputs`): one candidate's entry, in the ranges the scheduler
+writes (a value beyond them, or infinite, would make the feature scale, and so every loss, NaN)."""
 
 
-def _array(value: Any, field: str, shape: tuple[int, ...]) -> np.ndarray:
-    """`value` as a float array of `shape`; ValueError naming `field` otherwise."""
+def _array(value: Any, field: str, count: int, row: _Row) -> np.ndarray:
+    """`value` as a float array of `count` entries of `row`; ValueError naming `field` otherwise."""
     if not isinstance(value, list):
         raise ValueError(f"{field}: expected a list with one entry per candidate")
     try:
         array = np.asarray(value, dtype=float)
     except (TypeError, ValueError, OverflowError):
         raise ValueError(f"{field}: not an array of numbers (ragged, or a value that is not a float)") from None
+    shape = (count, *row.shape)
     if array.shape != shape:
-        raise ValueError(f"{field}: shape {list(array.shape)}, expected {list(shape)} for {shape[0]} candidates")
+        raise ValueError(f"{field}: shape {list(array.shape)}, expected {list(shape)} for {count} candidates")
+    known = ~np.isnan(array)
+    if not row.unknown and not known.all():
+        raise ValueError(f"{field}: holds NaN, which only telemetry may (a metric nobody measured)")
+    if not ((array[known] >= row.low) & (array[known] <= row.high)).all():
+        raise ValueError(f"{field}: a value outside [{row.low:g}, {row.high:g}] (or infinite)")
     return array
 
 
@@ -242,7 +265,7 @@ def collector_inputs(record: Mapping[str, Any]) -> tuple[NodeInputs, PodInputs, 
     raw = record.get("nodes")
     if not isinstance(raw, Mapping):
         raise ValueError("nodes: expected an object of per-candidate arrays")
-    arrays = {name: _array(raw.get(name), f"nodes.{name}", (len(candidates), *row)) for name, row in _NODE_ROWS.items()}
+    arrays = {name: _array(raw.get(name), f"nodes.{name}", len(candidates), row) for name, row in _NODE_ROWS.items()}
     spec = record.get("pod_inputs")
     if not isinstance(spec, Mapping):
         raise ValueError("pod_inputs: expected an object")

@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from scoring import collector
@@ -86,6 +87,17 @@ BAD_DECISIONS = [
                  id="cpu beyond a float"),
     pytest.param("pod_inputs.memory_bytes", "1Gi", "pod_inputs.memory_bytes: expected a finite number",
                  id="memory a quantity string"),
+    pytest.param("nodes.telemetry", [[1e300] * features.TELEMETRY_WIDTH] * 2,
+                 "nodes.telemetry: a value outside [-10000, 10000]", id="telemetry past what any metric gives"),
+    pytest.param("nodes.telemetry", [[math.inf] * features.TELEMETRY_WIDTH] * 2,
+                 "nodes.telemetry: a value outside", id="infinite telemetry"),
+    pytest.param("nodes.pressure", [[0.1, 0.1, 0.1, 1.5]] * 2, "nodes.pressure: a value outside [0, 1]",
+                 id="pressure above saturated"),
+    pytest.param("nodes.pressure", [[0.1, 0.1, 0.1, math.nan]] * 2, "nodes.pressure: holds NaN",
+                 id="NaN pressure"),
+    pytest.param("nodes.allocatable", [[math.inf, 2.0**33]] * 2, "nodes.allocatable: a value outside",
+                 id="infinite allocatable"),
+    pytest.param("nodes.pods", [-1, 5], "nodes.pods: a value outside [0, ", id="negative pod count"),
 ]  # fmt: skip
 
 
@@ -100,6 +112,22 @@ def test_a_malformed_decision_is_skipped_before_training(tmp_path: Path, field: 
     examples, skipped = collected(tmp_path, decision(**{field: value}), OUTCOME)
     assert examples == []
     assert skipped["unreadable lines"] == 1
+
+
+def test_unknown_telemetry_is_kept_and_a_bad_record_cannot_poison_the_scale(tmp_path: Path) -> None:
+    """NaN telemetry is a metric nobody measured (filled with the training mean). A value past what any metric
+    gives used to reach the feature scale: 1e30 stretched it so that every good record's telemetry standardised
+    to one value, and one past float32 (1e300, infinity) made the scale, and so every loss, NaN."""
+    unknown = [[math.nan] * features.TELEMETRY_WIDTH, [0.5] * features.TELEMETRY_WIDTH]
+    huge = [[1e30] * features.TELEMETRY_WIDTH] * 2
+    lines = [decision(**{"nodes.telemetry": unknown}), OUTCOME, decision(**{"uid": "u2", "nodes.telemetry": huge}),
+             {**OUTCOME, "uid": "u2"}]  # fmt: skip
+    examples, skipped = collected(tmp_path, *lines)
+    assert len(examples) == 1
+    assert skipped["unreadable lines"] == 1
+    prepared = training.prepare(examples + examples)
+    assert np.isfinite(prepared.scale.std).all()
+    assert np.isfinite(prepared.tokens[0]).all()
 
 
 @pytest.mark.parametrize(
