@@ -155,9 +155,10 @@ def parse(data: Any, *, source: str = "<scenario>", seed_shift: int = 0) -> Scen
     check = _Checker(source)
     top = check.mapping(data, "", _TOP, required=("name", "seed"))
     name = check.string(top["name"], "name")
-    seed = check.integer(top["seed"], "seed") + seed_shift
+    seed = check.integer(top["seed"], "seed", low=0) + seed_shift  # numpy's generators take no negative seed
     start = check.time(top.get("start", DEFAULT_START), "start")
     default_hw = top.get("hardware", hw.DEFAULT_GENERATION)
+    _hardware(check, default_hw, "hardware", {})  # checked here, so that a bad default is not blamed on nodes[0]
     scheduler = check.string(top.get("scheduler", SCHEDULER), "scheduler")
     nodes_in = check.sequence(top.get("nodes", []), "nodes")
     pods_in = check.sequence(top.get("pods", []), "pods")
@@ -248,6 +249,19 @@ def _generate(check: "_Checker", spec: Mapping[str, Any], seed: int) -> dict[str
         check.fail("generator.params", str(exc))
 
 
+def _hardware(check: "_Checker", raw: Any, path: str, counters: Mapping[str, Any]) -> Hardware:
+    """A node's `hardware` (a generation's name, or a mapping of one and its overrides) with its `counters`."""
+    raw = {"generation": raw} if isinstance(raw, str) else check.mapping(raw, path, None)
+    try:
+        return hw.build(
+            raw.get("generation", hw.DEFAULT_GENERATION),
+            counters=counters or None,
+            **{k: v for k, v in raw.items() if k != "generation"},
+        )
+    except HardwareError as exc:
+        check.fail(path, str(exc))
+
+
 def _register(check: "_Checker", pod: dict[str, Any], path: str, profiles: dict[str, str]) -> dict[str, Any]:
     key = f"{pod['metadata']['namespace']}/{pod['metadata']['name']}"
     if key in profiles:
@@ -265,17 +279,8 @@ def _nodes(
     item = check.mapping(entry, path, _NODE, required=("name",))
     base = check.string(item["name"], f"{path}.name")
     count = check.count(item.get("count", 1), f"{path}.count", held=held, what="nodes")
-    raw = item.get("hardware", default_hw)
-    raw = {"generation": raw} if isinstance(raw, str) else check.mapping(raw, f"{path}.hardware", None)
     counters = check.mapping(item.get("counters", {}), f"{path}.counters", None)
-    try:
-        spec = hw.build(
-            raw.get("generation", hw.DEFAULT_GENERATION),
-            counters=counters or None,
-            **{k: v for k, v in raw.items() if k != "generation"},
-        )
-    except HardwareError as exc:
-        check.fail(f"{path}.hardware", str(exc))
+    spec = _hardware(check, item.get("hardware", default_hw), f"{path}.hardware", counters)
     taints = []
     for i, raw_taint in enumerate(check.sequence(item.get("taints", []), f"{path}.taints")):
         taint = check.mapping(raw_taint, f"{path}.taints[{i}]", ("key", "value", "effect"), required=("key", "effect"))

@@ -108,6 +108,12 @@ def broken(path: str, value: object) -> dict:
     [
         pytest.param(broken("seed", ...), r"top level|seed: required key is missing", id="a missing seed"),
         pytest.param(broken("seed", "one"), r"seed: must be an integer", id="a seed that is not a number"),
+        pytest.param(broken("seed", -3), r"seed: must be an integer of at least 0, got -3", id="a negative seed"),
+        pytest.param(
+            broken("hardware", "pentium"),
+            r"^bad.yaml: hardware: unknown hardware generation 'pentium'",
+            id="a bad default generation is blamed on the top-level key",
+        ),
         pytest.param(broken("colour", "blue"), r"colour: unknown key", id="an unknown top-level key"),
         pytest.param(broken("nodes.0.cpus", 4), r"nodes\[0\]\.cpus: unknown key", id="an unknown node key"),
         pytest.param(
