@@ -161,6 +161,35 @@ _GATED = {
 
 MAX_NAME = 253
 """Characters in an object's name (a DNS subdomain's limit, the longest any kind allows)."""
+MAX_LABEL = 63
+"""Characters in a DNS label (a Namespace's or Service's name)."""
+
+_LABEL = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+_NAME_RULES: dict[str, tuple[re.Pattern[str], int, str]] = {
+    "subdomain": (
+        re.compile(rf"{_LABEL}(\.{_LABEL})*"),
+        MAX_NAME,
+        "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must "
+        "start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is "
+        f"'{_LABEL}(\\.{_LABEL})*')",
+    ),
+    "label": (
+        re.compile(_LABEL),
+        MAX_LABEL,
+        "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and "
+        f"end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '{_LABEL}')",
+    ),
+    "dns1035": (
+        re.compile("[a-z]([-a-z0-9]*[a-z0-9])?"),
+        MAX_LABEL,
+        "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic "
+        "character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for "
+        "validation is '[a-z]([-a-z0-9]*[a-z0-9])?')",
+    ),
+}
+_NAME_RULE_OF_KIND = {"Pod": "subdomain", "Node": "subdomain", "Namespace": "label", "Service": "dns1035"}
+"""The kinds whose names kube-apiserver checks as DNS names (`ValidatePodName`, `ValidateNodeName`,
+`ValidateNamespaceName`, `ValidateServiceName`); other kinds take any path segment, as checked below for all."""
 
 
 def check_shape(obj: JSON) -> None:
@@ -178,6 +207,8 @@ def check_shape(obj: JSON) -> None:
         refuse("metadata.name", f"Invalid value: {name!r}: a name is a string of 1 to {MAX_NAME} characters")
     if isinstance(name, str) and (name in (".", "..") or "/" in name or "%" in name):
         refuse("metadata.name", f'Invalid value: "{name}": may not be "." or ".." and may not contain "/" or "%"')
+    if isinstance(name, str):
+        check_dns_name(kind, name)
     if not isinstance(meta.get("generateName", ""), str):
         refuse("metadata.generateName", "Invalid value: must be a string")
     for field in ("labels", "annotations"):
@@ -189,6 +220,21 @@ def check_shape(obj: JSON) -> None:
             refuse(section, "Invalid value: must be an object")
     if kind == "Pod" and isinstance(obj.get("spec"), dict):
         _check_pod_shape(obj["spec"], refuse)
+
+
+def check_dns_name(kind: str, name: str) -> None:
+    """422 for a name that breaks its kind's DNS rule (`_NAME_RULE_OF_KIND`; other kinds have none): a pod
+    named `Web` is refused by a real cluster, so the emulator must not let a test pass with it."""
+    rule = _NAME_RULES.get(_NAME_RULE_OF_KIND.get(kind, ""))
+    if rule is None:
+        return
+    pattern, longest, what = rule
+    if len(name) > longest:
+        raise api_errors.invalid(
+            kind, name, "metadata.name", f'Invalid value: "{name}": must be no more than {longest} characters'
+        )
+    if not pattern.fullmatch(name):
+        raise api_errors.invalid(kind, name, "metadata.name", f'Invalid value: "{name}": {what}')
 
 
 def _check_pod_shape(spec: JSON, refuse: Callable[[str, str], NoReturn]) -> None:
@@ -218,6 +264,7 @@ def prepare_create(store: str, obj: JSON, *, now: float, keep_status: bool = Fal
                 obj.get("kind", ""), "", "metadata.name", "Required value: name or generateName is required"
             )
         meta["name"] = prefix + "".join(secrets.choice(_NAME_ALPHABET) for _ in range(5))
+        check_dns_name(obj.get("kind", ""), meta["name"])  # a prefix such as "Web-" makes an invalid name
     if not keep_status or not meta.get("uid"):
         meta["uid"] = str(uuid.uuid4())
     if not keep_status or not meta.get("creationTimestamp"):

@@ -254,3 +254,41 @@ def test_a_watch_asking_for_more_than_a_wait_can_take_streams_events(emulator: E
     second = json.loads(answer.readline())
     assert second["type"] == "ADDED" and second["object"]["metadata"]["name"] == "node-2"
     connection.close()
+
+
+@pytest.mark.parametrize(
+    ("path", "kind", "name", "fragment"),
+    [
+        pytest.param("/api/v1/nodes", "Node", "Node-1", "lowercase RFC 1123 subdomain", id="an uppercase node"),
+        pytest.param("/api/v1/namespaces/default/pods", "Pod", "web_1", "RFC 1123 subdomain", id="an underscore"),
+        pytest.param("/api/v1/namespaces/default/pods", "Pod", "web-", "RFC 1123 subdomain", id="a trailing dash"),
+        pytest.param("/api/v1/namespaces", "Namespace", "a.b", "RFC 1123 label", id="a dot in a namespace"),
+        pytest.param("/api/v1/namespaces", "Namespace", "n" * 64, "no more than 63", id="a 64-character namespace"),
+        pytest.param("/api/v1/namespaces/default/services", "Service", "1web", "DNS-1035 label", id="a digit first"),
+    ],
+)
+def test_a_name_that_breaks_its_kinds_dns_rule_is_refused(
+    emulator: Emulator, path: str, kind: str, name: str, fragment: str
+) -> None:
+    """kube-apiserver checks pod and node names as DNS subdomains, namespaces as DNS labels and services as
+    DNS-1035 labels; the emulator stored them all, so a test could pass with a name a real cluster refuses."""
+    code, answer = call(emulator, "POST", path, {"kind": kind, "metadata": {"name": name}})
+    assert (code, answer.get("reason")) == (422, "Invalid")
+    assert fragment in answer["message"] and f'"{name}"' in answer["message"]
+    listed, _ = call(emulator, "GET", f"{path}/{name}")
+    assert listed == 404
+
+
+def test_names_that_keep_the_dns_rules_and_kinds_without_one_are_stored(emulator: Emulator) -> None:
+    for path, kind, name in [
+        ("/api/v1/nodes", "Node", "ip-10-0-0-1.ec2.internal"),
+        ("/api/v1/namespaces/default/pods", "Pod", "web-0.v2"),
+        ("/api/v1/namespaces", "Namespace", "team-7"),
+        (LEASES, "Lease", "Mixed_Case.lock"),
+    ]:
+        body = {**(POD if kind == "Pod" else {}), "kind": kind, "metadata": {"name": name}}
+        code, stored = call(emulator, "POST", path, body)
+        assert code == 201, (name, stored)
+    generated = {**POD, "metadata": {"generateName": "Web-"}}
+    code, answer = call(emulator, "POST", "/api/v1/namespaces/default/pods", generated)
+    assert code == 422 and "RFC 1123 subdomain" in answer["message"]
