@@ -53,12 +53,44 @@ SIGNALS: tuple[Signal, ...] = (
     Signal(Dimension.IO, "psi_io_some", 5.0, 50.0),
 )
 _M = {name: i for i, name in enumerate(METRIC_NAMES)}
+_COLUMNS = [_M[s.metric] for s in SIGNALS]
+_QUIET = np.array([s.quiet for s in SIGNALS])
+_SPAN = np.array([s.saturated - s.quiet for s in SIGNALS])
+_RATIO = next(i for i, s in enumerate(SIGNALS) if s.metric == "memory_bandwidth_ratio")
+_BY_DIMENSION = [[i for i, s in enumerate(SIGNALS) if DIM_INDEX[s.dimension] == d] for d in range(len(DIMENSIONS))]
 
 
-def _reading(metrics: np.ndarray, metric: str) -> np.ndarray:
-    """Per node: (mean + p95) / 2 of one metric, NaN where unknown."""
-    m = metrics[:, _M[metric]]
-    return (m[:, 0] + m[:, 2]) / 2
+def _readings(metrics: np.ndarray, columns: list[int]) -> np.ndarray:
+    """Per node and metric of `columns`: (mean + p95) / 2, NaN where unknown, non-finite or negative."""
+    m = metrics[:, columns]
+    with np.errstate(invalid="ignore"):
+        value = (m[:, :, 0] + m[:, :, 2]) / 2
+    return np.where(np.isfinite(value) & (value >= 0), value, np.nan)
+
+
+def signal_levels(metrics: np.ndarray, *, fill: bool) -> np.ndarray:
+    """[nodes, len(SIGNALS)] each signal's level, 0 quiet .. 1 saturated, from [nodes, 11, 3] metrics; an unknown
+    reading is NaN, or with `fill` the cluster's median reading of that signal (NaN still where no node knows it).
+
+    Memory bandwidth as a share of peak falls back to GB/s over `NOMINAL_PEAK_GBPS` where only GB/s is known.
+    """
+    metrics = np.asarray(metrics, dtype=float)
+    readings = _readings(metrics, _COLUMNS)
+    estimated = np.minimum(_readings(metrics, [_M["memory_bandwidth_gbps"]])[:, 0] / NOMINAL_PEAK_GBPS, 1.0)
+    readings[:, _RATIO] = np.where(np.isnan(readings[:, _RATIO]), estimated, readings[:, _RATIO])
+    if fill:
+        known = ~np.isnan(readings)
+        readings = np.where(known, readings, known_medians(readings, known))
+    return np.clip((readings - _QUIET) / _SPAN, 0.0, 1.0)
+
+
+def dimension_levels(levels: np.ndarray) -> np.ndarray:
+    """[nodes, 4] a dimension's level is its worst known signal's (DIMENSIONS order); NaN where none is known."""
+    out = np.full((levels.shape[0], len(DIMENSIONS)), np.nan)
+    for d, signals in enumerate(_BY_DIMENSION):
+        if signals:
+            out[:, d] = np.fmax.reduce(levels[:, signals], axis=1)
+    return out
 
 
 def known_medians(values: np.ndarray, known: np.ndarray) -> np.ndarray:
@@ -78,23 +110,9 @@ def known_medians(values: np.ndarray, known: np.ndarray) -> np.ndarray:
 
 
 def telemetry_pressure(metrics: np.ndarray) -> np.ndarray:
-    """Pressure per node and dimension (shape [nodes, 4]) from NodeState metrics ([nodes, 11, 3], NaN unknown)."""
-    n = metrics.shape[0]
-    pressure = np.zeros((n, len(DIMENSIONS)))
-    readings = {s.metric: _reading(metrics, s.metric) for s in SIGNALS}
-    ratio = readings["memory_bandwidth_ratio"]
-    estimated = _reading(metrics, "memory_bandwidth_gbps") / NOMINAL_PEAK_GBPS
-    readings["memory_bandwidth_ratio"] = np.where(np.isnan(ratio), np.minimum(estimated, 1.0), ratio)
-    x = np.stack([readings[signal.metric] for signal in SIGNALS], axis=1)
-    known = ~np.isnan(x)
-    x = np.where(known, x, known_medians(x, known))
-    for k, signal in enumerate(SIGNALS):
-        if not known[:, k].any():
-            continue
-        level = np.clip((x[:, k] - signal.quiet) / (signal.saturated - signal.quiet), 0.0, 1.0)
-        d = DIM_INDEX[signal.dimension]
-        pressure[:, d] = np.maximum(pressure[:, d], level)
-    return pressure
+    """Pressure per node and dimension (shape [nodes, 4]) from NodeState metrics ([nodes, 11, 3], NaN unknown);
+    0 in a dimension no node measures."""
+    return np.nan_to_num(dimension_levels(signal_levels(metrics, fill=True)), nan=0.0)
 
 
 def declared_pressure(noisy_counts: np.ndarray) -> np.ndarray:

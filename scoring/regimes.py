@@ -17,9 +17,8 @@ from enum import StrEnum
 import numpy as np
 
 from cluster.needs import DIMENSIONS, Dimension
-from cluster.nodestate import METRIC_NAMES
 from cluster.snapshot import DIM_INDEX
-from scoring.pressure import NOMINAL_PEAK_GBPS, SIGNALS
+from scoring.pressure import dimension_levels, signal_levels
 
 BOUND_LEVEL = 0.35
 """Level (0 quiet .. 1 saturated) from which a dimension dominates a node."""
@@ -40,36 +39,12 @@ BOUND: dict[Dimension, Regime] = {
     Dimension.CPU: Regime.CPU,
     Dimension.IO: Regime.IO,
 }
-_M = {name: i for i, name in enumerate(METRIC_NAMES)}
 _LABELS = np.array([BOUND[d].value for d in DIMENSIONS])
-_SIGNAL_METRICS = [_M[s.metric] for s in SIGNALS]
-_QUIET = np.array([s.quiet for s in SIGNALS])
-_SPAN = np.array([s.saturated - s.quiet for s in SIGNALS])
-_RATIO = next(i for i, s in enumerate(SIGNALS) if s.metric == "memory_bandwidth_ratio")
-_BY_DIMENSION = [[i for i, s in enumerate(SIGNALS) if DIM_INDEX[s.dimension] == d] for d in range(len(DIMENSIONS))]
-
-
-def _readings(metrics: np.ndarray, columns: list[int]) -> np.ndarray:
-    """Per node and metric of `columns`: (mean + p95) / 2, NaN where unknown, non-finite or negative."""
-    m = metrics[:, columns]
-    with np.errstate(invalid="ignore"):
-        value = (m[:, :, 0] + m[:, :, 2]) / 2
-    return np.where(np.isfinite(value) & (value >= 0), value, np.nan)
 
 
 def levels(metrics: np.ndarray) -> np.ndarray:
     """[nodes, 4] level per dimension (DIMENSIONS order) from [nodes, 11, 3] metrics; NaN where no signal is known."""
-    metrics = np.asarray(metrics, dtype=float)
-    readings = _readings(metrics, _SIGNAL_METRICS)
-    estimated = np.minimum(_readings(metrics, [_M["memory_bandwidth_gbps"]])[:, 0] / NOMINAL_PEAK_GBPS, 1.0)
-    ratio = readings[:, _RATIO]
-    readings[:, _RATIO] = np.where(np.isnan(ratio), estimated, ratio)
-    level = np.clip((readings - _QUIET) / _SPAN, 0.0, 1.0)
-    out = np.full((metrics.shape[0], len(DIMENSIONS)), np.nan)
-    for d, signals in enumerate(_BY_DIMENSION):
-        if signals:
-            out[:, d] = np.fmax.reduce(level[:, signals], axis=1)
-    return out
+    return dimension_levels(signal_levels(metrics, fill=False))
 
 
 def classify(level: np.ndarray) -> np.ndarray:
