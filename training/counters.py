@@ -130,7 +130,7 @@ def node_state(row: Mapping[str, str], node: str) -> NodeState | None:
 def groups(rows: Sequence[Mapping[str, str]]) -> list[Group]:
     """Tests with counters grouped by campaign, replicas and RPS, in file order.
 
-    CountersError naming the row (counted from 1 after the header) that is short, lacks a column or holds a
+    CountersError naming the row (counted from 1 after the header) that is short or long, lacks a column or holds a
     counter that is not a number, zero or too large to compute with.
     """
     found: dict[tuple[str, int, int], list[Test]] = defaultdict(list)
@@ -139,6 +139,8 @@ def groups(rows: Sequence[Mapping[str, str]]) -> list[Group]:
             short = [column for column, value in row.items() if value is None]
             if short:  # csv.DictReader fills a short row's missing cells with None
                 raise ValueError(f"the row ends before column {short[0]!r}")
+            if None in row:  # and files a long row's extra cells under None: a comma in a cell shifted the columns
+                raise ValueError(f"the row has {len(row[None])} more cells than the header")  # type: ignore[index]
             key = (row["campaign"], int(row["replicas"]), int(row["rps"]))
             state = node_state(row, f"test-{len(found[key]) + 1:03d}")
             if state is None:

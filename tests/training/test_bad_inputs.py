@@ -190,6 +190,17 @@ def test_a_malformed_measurements_row_is_named(tmp_path: Path, rows: list, cut: 
         counters.load(path)
 
 
+def test_a_row_with_more_cells_than_the_header_is_named(tmp_path: Path) -> None:
+    """An unquoted comma in a campaign's name shifts every later cell one column on; the numbers may still
+    parse, so the row must be refused rather than read into the wrong counters."""
+    path = measurements(tmp_path, ROW, ROW)
+    lines = path.read_text().splitlines()
+    lines[-1] = lines[-1].replace("C1", "C1,rerun", 1)
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(counters.CountersError, match=r"measurements row 2 \(campaign 'C1'\): the row has 1 more cells"):
+        counters.load(path)
+
+
 def test_a_measurements_file_that_is_not_utf8_is_named(tmp_path: Path) -> None:
     path = measurements(tmp_path, ROW)
     path.write_bytes(path.read_bytes().replace(b"C1", b"C\xff"))
