@@ -292,7 +292,7 @@ def apply(snapshot: Snapshot, placed: Placed) -> Snapshot:
     fresh = replace(empty, pods=pods, milli_cpu=milli, memory=memory, noisy=noisy, counters=counters)
     cores = snapshot.table.allocatable[:, 0].astype(float)
     added = np.where(cores > 0, milli / np.where(cores > 0, cores, 1.0), 0.0)
-    telemetry = Telemetry(measured.states, raise_metrics(measured.metrics, added, counters), measured.timestamps)
+    telemetry = measured.raised(raise_metrics(measured.metrics, added, counters), np.column_stack([added, counters]))
     return replace(snapshot, telemetry=telemetry, fresh=fresh)
 
 

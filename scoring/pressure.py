@@ -27,7 +27,8 @@ import numpy as np
 
 from cluster.needs import DIMENSIONS, Dimension
 from cluster.nodestate import METRIC_NAMES
-from cluster.snapshot import DIM_INDEX, Snapshot
+from cluster.snapshot import DIM_INDEX, Derivation, Snapshot
+from scoring.medians import Middle, known_medians
 
 # A node's memory bandwidth when only GB/s is known (no resctrl ratio): the measured NUC's practical peak.
 NOMINAL_PEAK_GBPS = 20.0
@@ -68,19 +69,20 @@ def _readings(metrics: np.ndarray, columns: list[int]) -> np.ndarray:
     return np.where(np.isfinite(value) & (value >= 0), value, np.nan)
 
 
-def signal_levels(metrics: np.ndarray, *, fill: bool) -> np.ndarray:
-    """[nodes, len(SIGNALS)] each signal's level, 0 quiet .. 1 saturated, from [nodes, 11, 3] metrics; an unknown
-    reading is NaN, or with `fill` the cluster's median reading of that signal (NaN still where no node knows it).
-
-    Memory bandwidth as a share of peak falls back to GB/s over `NOMINAL_PEAK_GBPS` where only GB/s is known.
-    """
+def signal_readings(metrics: np.ndarray) -> np.ndarray:
+    """[nodes, len(SIGNALS)] each signal's reading from [nodes, 11, 3] metrics, NaN where unknown; memory bandwidth
+    as a share of peak falls back to GB/s over `NOMINAL_PEAK_GBPS` where only GB/s is known. Row by row."""
     metrics = np.asarray(metrics, dtype=float)
     readings = _readings(metrics, _COLUMNS)
     estimated = np.minimum(_readings(metrics, [_M["memory_bandwidth_gbps"]])[:, 0] / NOMINAL_PEAK_GBPS, 1.0)
     readings[:, _RATIO] = np.where(np.isnan(readings[:, _RATIO]), estimated, readings[:, _RATIO])
-    if fill:
-        known = ~np.isnan(readings)
-        readings = np.where(known, readings, known_medians(readings, known))
+    return readings
+
+
+def signal_levels(readings: np.ndarray, fill: np.ndarray | None = None) -> np.ndarray:
+    """Each reading's level, 0 quiet .. 1 saturated; an unknown one is NaN, or the signal's `fill` when given."""
+    if fill is not None:
+        readings = np.where(np.isnan(readings), fill, readings)
     return np.clip((readings - _QUIET) / _SPAN, 0.0, 1.0)
 
 
@@ -93,26 +95,41 @@ def dimension_levels(levels: np.ndarray) -> np.ndarray:
     return out
 
 
-def known_medians(values: np.ndarray, known: np.ndarray) -> np.ndarray:
-    """Per column of [nodes, columns] `values`, the median of its `known` entries; NaN where it has none.
+@dataclass(frozen=True, eq=False)
+class _Readings:
+    """`telemetry_pressure`'s state: the readings, their medians (kept once brought up to date) and the pressure."""
 
-    The cluster's typical reading, which fills unknown telemetry in; computed once per telemetry version for
-    every candidate, so it selects the middle ranks (a partition, contiguous per column) instead of sorting.
-    """
-    if not len(values):
-        return np.full(values.shape[1], np.nan)
-    count = known.sum(axis=0)
-    low, high = np.maximum((count - 1) // 2, 0), np.maximum(count // 2, 0)
-    columns = np.where(known, values, np.inf).T.copy()
-    columns.partition(np.unique(np.concatenate([low, high])), axis=1)
-    rows = np.arange(columns.shape[0])
-    return np.where(count > 0, (columns[rows, low] + columns[rows, high]) / 2, np.nan)
+    readings: np.ndarray
+    middle: Middle | None
+    pressure: np.ndarray
 
 
-def telemetry_pressure(metrics: np.ndarray) -> np.ndarray:
+class TelemetryPressure(Derivation[_Readings, np.ndarray]):
     """Pressure per node and dimension (shape [nodes, 4]) from NodeState metrics ([nodes, 11, 3], NaN unknown);
-    0 in a dimension no node measures."""
-    return np.nan_to_num(dimension_levels(signal_levels(metrics, fill=True)), nan=0.0)
+    an unknown reading counts as the cluster's median of that signal, and a dimension no node measures as 0.
+    Memoised per telemetry version and brought up to date row by row (`Derivation`), like the transformer's."""
+
+    def state(self, metrics: np.ndarray) -> _Readings:
+        readings = signal_readings(metrics)
+        return _Readings(readings, None, _pressure(readings, known_medians(readings, ~np.isnan(readings))))
+
+    def update(self, state: _Readings, metrics: np.ndarray, rows: np.ndarray) -> _Readings:
+        before = state.readings
+        readings = before.copy()
+        readings[rows] = signal_readings(metrics[rows])
+        middle = state.middle or Middle.of(before, ~np.isnan(before))
+        middle = middle.updated(readings, ~np.isnan(readings), (before[rows], ~np.isnan(before[rows])), rows)
+        return _Readings(readings, middle, _pressure(readings, middle.medians))
+
+    def value(self, state: _Readings) -> np.ndarray:
+        return state.pressure
+
+
+def _pressure(readings: np.ndarray, medians: np.ndarray) -> np.ndarray:
+    return np.nan_to_num(dimension_levels(signal_levels(readings, medians)), nan=0.0)
+
+
+telemetry_pressure = TelemetryPressure()
 
 
 def declared_pressure(noisy_counts: np.ndarray) -> np.ndarray:

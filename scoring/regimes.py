@@ -18,7 +18,7 @@ import numpy as np
 
 from cluster.needs import DIMENSIONS, Dimension
 from cluster.snapshot import DIM_INDEX
-from scoring.pressure import dimension_levels, signal_levels
+from scoring.pressure import dimension_levels, signal_levels, signal_readings
 
 BOUND_LEVEL = 0.35
 """Level (0 quiet .. 1 saturated) from which a dimension dominates a node."""
@@ -44,7 +44,7 @@ _LABELS = np.array([BOUND[d].value for d in DIMENSIONS])
 
 def levels(metrics: np.ndarray) -> np.ndarray:
     """[nodes, 4] level per dimension (DIMENSIONS order) from [nodes, 11, 3] metrics; NaN where no signal is known."""
-    return dimension_levels(signal_levels(metrics, fill=False))
+    return dimension_levels(signal_levels(signal_readings(metrics)))
 
 
 def classify(level: np.ndarray) -> np.ndarray:

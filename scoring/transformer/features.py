@@ -21,15 +21,16 @@ A token holds, for one node:
 - the pod: class, sensitivity and noisy flags, log2 cpu and memory requests.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from cluster.needs import DIMENSIONS, Needs, WorkloadClass
 from cluster.nodestate import METRIC_NAMES, METRICS
-from cluster.snapshot import Snapshot
+from cluster.snapshot import Derivation, Snapshot
 from scoring.framework import PodInfo
-from scoring.pressure import known_medians, telemetry_pressure
+from scoring.medians import Middle, known_medians
+from scoring.pressure import telemetry_pressure
 
 FEATURE_VERSION = 1
 """Bumped whenever a token's meaning changes; weights of another version are refused at load."""
@@ -80,21 +81,66 @@ def _transform(values: np.ndarray) -> np.ndarray:
     return out
 
 
-def cluster_telemetry(metrics: np.ndarray) -> np.ndarray:
+def _transformed(metrics: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per node: [nodes, 3, 11] each metric's mean, p95 and spread (mean + std, less the mean) on its scale, and
+    [nodes, 11] whether all three are known. Row by row: a node's rows depend on its own metrics only."""
+    clean = sanitize(metrics)
+    t = _transform(np.stack([clean[:, :, 0], clean[:, :, 2], clean[:, :, 0] + clean[:, :, 1]], axis=1))
+    t[:, 2] -= t[:, 0]
+    return t, np.isfinite(t).all(axis=1)
+
+
+@dataclass(frozen=True, eq=False)
+class _Context:
+    """`cluster_telemetry`'s state: the transformed metrics, their medians and the features."""
+
+    transformed: np.ndarray
+    known: np.ndarray
+    middle: Middle | None
+    """Kept once the state has been brought up to date; a fresh state selects its medians directly (cheaper when
+    no decision follows before the next publication)."""
+    features: np.ndarray
+
+    def values(self) -> tuple[np.ndarray, np.ndarray]:
+        """[nodes, 33] the transformed metrics and their known flags, as the medians are taken over them."""
+        n, width = self.known.shape
+        return self.transformed.reshape(n, 3 * width), np.tile(self.known, 3)
+
+
+class ClusterTelemetry(Derivation[_Context, np.ndarray]):
     """[nodes, 55] float32 telemetry features of every node of a cluster ([nodes, 11, 3] metrics, NaN unknown).
 
     The context (the median that fills unknown values in) is the whole cluster. It depends on the
-    telemetry only, so the tier memoises it per telemetry version (`Telemetry.derived`).
+    telemetry only, so the tier memoises it per telemetry version (`Telemetry.derived`), and brings it up to
+    date from the previous decision's when the estimate raised a few nodes' metrics since (`Derivation`).
     """
-    clean = sanitize(metrics)
-    n, width = clean.shape[0], len(METRIC_NAMES)
-    t = _transform(np.stack([clean[:, :, 0], clean[:, :, 2], clean[:, :, 0] + clean[:, :, 1]], axis=1))
-    t[:, 2] -= t[:, 0]
-    known = np.isfinite(t).all(axis=1)
+
+    def state(self, metrics: np.ndarray) -> _Context:
+        t, known = _transformed(metrics)
+        fresh = _Context(t, known, None, np.empty(0, dtype=np.float32))
+        return replace(fresh, features=_features(t, known, known_medians(*fresh.values())))
+
+    def update(self, state: _Context, metrics: np.ndarray, rows: np.ndarray) -> _Context:
+        before, known_before = state.values()
+        t, known = state.transformed.copy(), state.known.copy()
+        t[rows], known[rows] = _transformed(metrics[rows])
+        after = _Context(t, known, None, state.features)
+        middle = state.middle or Middle.of(before, known_before)
+        middle = middle.updated(*after.values(), (before[rows], known_before[rows]), rows)
+        return replace(after, middle=middle, features=_features(t, known, middle.medians))
+
+    def value(self, state: _Context) -> np.ndarray:
+        return state.features
+
+
+cluster_telemetry = ClusterTelemetry()
+
+
+def _features(t: np.ndarray, known: np.ndarray, median: np.ndarray) -> np.ndarray:
+    """The [nodes, 55] block from the transformed metrics and the cluster's medians of them."""
+    n, width = known.shape
     values = t.reshape(n, 3 * width)
-    known3 = np.tile(known, 3)
-    median = known_medians(values, known3)
-    filled = np.where(known3, values, median)
+    filled = np.where(np.tile(known, 3), values, median)
     block = np.empty((n, width, 5), dtype=np.float32)
     block[:, :, 0] = known
     block[:, :, 1] = filled[:, :width]

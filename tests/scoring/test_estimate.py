@@ -17,12 +17,13 @@ from cluster.needs import Dimension, WorkloadClass
 from cluster.nodestate import METRIC_NAMES, NodeState, Summary
 from cluster.objects import Pod
 from cluster.parse import parse_pod
-from cluster.snapshot import DIM_INDEX, Snapshot
+from cluster.snapshot import DIM_INDEX, MAX_UPDATED_ROWS, Derivation, Snapshot
 from llm.prompt import METRIC_LABELS
 from runtime.assemble import build_decider
 from runtime.cache import ADDED, SchedulerCache
 from scoring.decide import Decider, Tier
-from scoring.pressure import node_pressure
+from scoring.pressure import node_pressure, telemetry_pressure
+from scoring.transformer.features import cluster_telemetry
 from tests.builders import make_node, make_pod, node_json, pod_json
 from tests.llm.conftest import llm_settings
 from tests.llm.fake_llm import FakeLLM
@@ -361,3 +362,83 @@ def test_the_simulated_rig_agrees_with_the_measured_one_for_one_more_antagonist(
     for kind in ("llc", "membw"):
         for name in ("llc_miss_rate", "memory_bandwidth_ratio"):
             assert simulated[kind][name] == pytest.approx(measured[kind][name], rel=0.35, abs=0.01), (kind, name)
+
+
+# -- telemetry raised pod by pod: brought up to date from the previous decision's ---------------------------------
+
+
+def varied_cluster(nodes: int = 40, seed: int = 3) -> Snapshot:
+    """Nodes with telemetry published a minute ago, each metric known on most nodes and unknown on some."""
+    rng = np.random.default_rng(seed)
+    states = {}
+    for i in range(nodes):
+        metrics = {}
+        for m in METRIC_NAMES:
+            spec = nodestate.METRICS[m]
+            if rng.random() < 0.8:
+                mean = float(rng.uniform(0.01, spec.high if spec.high is not None else 20.0))
+                metrics[m] = Summary(
+                    mean, mean / 10, mean if spec.high is not None and mean * 1.2 > spec.high else mean * 1.2
+                )
+        states[f"n{i:02d}"] = NodeState(f"n{i:02d}", NOW - 60, 30, metrics, {s: True for s in nodestate.SOURCES})
+    return Snapshot.build([make_node(name, cpu="16", memory="64Gi") for name in states], [], states=states)
+
+
+def test_telemetry_raised_pod_by_pod_derives_the_same_bits_as_computed_afresh() -> None:
+    """Each decision's telemetry differs from the previous one's in the node that got the last pod; the transformer's
+    features and InterferenceAware's pressure are brought up to date from there, and must equal a fresh computation."""
+    snapshot = varied_cluster()
+    placed: list[tuple[Pod, float]] = []
+    brought_up_to_date = 0
+    for i in range(60):
+        seen = estimate.apply(snapshot, estimate.Placed.of(placed))
+        telemetry = seen.telemetry
+        basis = telemetry.basis
+        brought_up_to_date += basis is not None and basis.telemetry is not None
+        for derivation in (cluster_telemetry, telemetry_pressure):
+            assert telemetry.derived(derivation).tobytes() == derivation(telemetry.metrics).tobytes()
+        node = seen.names[(i * 7) % len(seen)]
+        pod = make_pod(f"p{i}", cpu="500m", node=node, annotations={"ai-scheduler.io/noisy": "llc"} if i % 3 else {})
+        snapshot = snapshot.with_pod(pod, node)
+        placed.append((pod, NOW))
+    assert brought_up_to_date == 58, (
+        "every raise after the first starts from the previous one (the first decision had nothing placed)"
+    )
+    latest = estimate.apply(snapshot, estimate.Placed.of(placed)).telemetry
+    assert latest.basis is not None and latest.basis.telemetry is not None
+    assert latest.basis.telemetry.basis is None or latest.basis.telemetry.basis.telemetry is None, (
+        "only one earlier telemetry is held: a burst's estimates must not chain"
+    )
+
+
+def test_unchanged_raises_share_one_telemetry_and_many_changed_rows_compute_afresh() -> None:
+    class Counting(Derivation[np.ndarray, np.ndarray]):
+        def __init__(self) -> None:
+            self.fresh = self.updates = 0
+
+        def state(self, metrics: np.ndarray) -> np.ndarray:
+            self.fresh += 1
+            return np.nansum(metrics, axis=(1, 2))
+
+        def update(self, state: np.ndarray, metrics: np.ndarray, rows: np.ndarray) -> np.ndarray:
+            self.updates += 1
+            out = state.copy()
+            out[rows] = np.nansum(metrics[rows], axis=(1, 2))
+            return out
+
+        def value(self, state: np.ndarray) -> np.ndarray:
+            return state
+
+    snapshot = varied_cluster()
+    counting = Counting()
+    pods = [make_pod(f"p{i}", cpu="1", node=snapshot.names[i]) for i in range(MAX_UPDATED_ROWS + 2)]
+    first = estimate.apply(snapshot, estimate.Placed.of([(pods[0], NOW)])).telemetry
+    first.derived(counting)
+    assert estimate.apply(snapshot, estimate.Placed.of([(pods[0], NOW)])).telemetry is first
+    one_more = estimate.apply(snapshot, estimate.Placed.of([(p, NOW) for p in pods[:2]])).telemetry
+    np.testing.assert_array_equal(one_more.derived(counting), np.nansum(one_more.metrics, axis=(1, 2)))
+    assert (counting.fresh, counting.updates) == (1, 1)
+    many = estimate.apply(snapshot, estimate.Placed.of([(p, NOW) for p in pods[2:]])).telemetry
+    assert len(many.basis.rows) > MAX_UPDATED_ROWS
+    many.derived(counting)
+    assert (counting.fresh, counting.updates) == (2, 1)

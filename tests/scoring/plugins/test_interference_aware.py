@@ -6,8 +6,9 @@ import pytest
 from cluster.nodestate import NodeState, Summary
 from cluster.snapshot import Snapshot
 from scoring.framework import PodInfo
+from scoring.medians import known_medians
 from scoring.plugins.interference_aware import InterferenceAware
-from scoring.pressure import known_medians, telemetry_pressure
+from scoring.pressure import telemetry_pressure
 from tests.builders import make_node, make_pod
 
 LATENCY_CRITICAL = {"ai-scheduler.io/workload-class": "latency-critical"}
