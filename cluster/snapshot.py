@@ -144,12 +144,31 @@ class Telemetry:
     _derived: dict[object, object] = field(default_factory=dict, repr=False)
     _raised: list[tuple[np.ndarray, "Telemetry"]] = field(default_factory=list, repr=False)
     """The last telemetry `raised` from this one, with its key."""
+    _forgotten: list[tuple[tuple[int, ...], "Telemetry"]] = field(default_factory=list, repr=False)
+    """The last telemetry made from this one `forgetting` some rows, with them."""
 
     @classmethod
     def of(cls, states: Sequence[NodeState]) -> "Telemetry":
         rows = [_metric_row(s) for s in states]
         empty = np.zeros((0, len(METRIC_NAMES), len(STATS)))
         return cls(tuple(states), np.stack(rows) if rows else empty, _timestamps(states))
+
+    def forgetting(self, rows: tuple[int, ...]) -> "Telemetry":
+        """This telemetry with the nodes at `rows` unknown (their NodeStates too old to count); the same object for
+        the same rows as last time, so that what is derived from it, and raised from it, carries on."""
+        last = self._forgotten[-1] if self._forgotten else None
+        if last is not None and last[0] == rows:
+            return last[1]
+        metrics = self.metrics.copy()
+        metrics[list(rows)] = np.nan
+        states = list(self.states)
+        for i in rows:
+            states[i] = nodestate.unknown(states[i].node)
+        timestamps = self.timestamps.copy()
+        timestamps[list(rows)] = np.nan
+        telemetry = Telemetry(tuple(states), metrics, timestamps)
+        self._forgotten[:] = [(rows, telemetry)]
+        return telemetry
 
     def raised(self, metrics: np.ndarray, key: np.ndarray) -> "Telemetry":
         """This telemetry with `metrics` (the estimate's raised copy) in place of its own; `key` [nodes, k] is what
@@ -479,11 +498,4 @@ class Snapshot:
             stale_rows = np.flatnonzero(np.abs(now - timestamps) > max_age_seconds).tolist()
         if not stale_rows:
             return self
-        metrics = self.metrics.copy()
-        metrics[stale_rows] = np.nan
-        states = list(self.states)
-        for i in stale_rows:
-            states[i] = nodestate.unknown(states[i].node)
-        timestamps = timestamps.copy()
-        timestamps[stale_rows] = np.nan
-        return replace(self, telemetry=Telemetry(tuple(states), metrics, timestamps))
+        return replace(self, telemetry=self.telemetry.forgetting(tuple(stale_rows)))

@@ -442,3 +442,20 @@ def test_unchanged_raises_share_one_telemetry_and_many_changed_rows_compute_afre
     assert len(many.basis.rows) > MAX_UPDATED_ROWS
     many.derived(counting)
     assert (counting.fresh, counting.updates) == (2, 1)
+
+
+def test_a_node_whose_telemetry_aged_out_does_not_stop_the_next_decision_starting_from_the_last() -> None:
+    """Ageing makes the stale node unknown on every decision; it used to build a new telemetry each time, so the
+    next decision's estimate had no earlier one to start from."""
+    snapshot = varied_cluster(nodes=12)
+    stale = replace(snapshot.telemetry.states[3], timestamp=NOW - 600)
+    snapshot = snapshot.with_state(stale)
+    first = snapshot.aged(now=NOW, max_age_seconds=120)
+    again = snapshot.aged(now=NOW + 5, max_age_seconds=120)
+    assert again.telemetry is first.telemetry
+    assert np.isnan(first.telemetry.metrics[3]).all() and not first.telemetry.states[3].known
+    pods = [make_pod(f"p{i}", cpu="1", node=snapshot.names[i]) for i in range(2)]
+    raised = estimate.apply(first, estimate.Placed.of([(pods[0], NOW)])).telemetry
+    later = estimate.apply(again, estimate.Placed.of([(p, NOW) for p in pods])).telemetry
+    assert later.basis is not None and later.basis.telemetry is raised
+    assert later.derived(cluster_telemetry).tobytes() == cluster_telemetry(later.metrics).tobytes()
