@@ -459,3 +459,23 @@ def test_a_node_whose_telemetry_aged_out_does_not_stop_the_next_decision_startin
     later = estimate.apply(again, estimate.Placed.of([(p, NOW) for p in pods])).telemetry
     assert later.basis is not None and later.basis.telemetry is raised
     assert later.derived(cluster_telemetry).tobytes() == cluster_telemetry(later.metrics).tobytes()
+
+
+def test_the_scheduler_cache_starts_each_decisions_telemetry_from_the_last_in_a_burst() -> None:
+    """What the scheduler loop does: snapshot, decide, assume. Every snapshot after the first two is raised from
+    the previous one's telemetry, so the tiers' features are brought up to date rather than recomputed."""
+    cache = stale_cluster(age=60.0)
+    decider = build_decider(Settings(), tier="transformer")
+    started_from_last = 0
+    for k in range(8):
+        snapshot = cache.snapshot()
+        basis = snapshot.telemetry.basis
+        started_from_last += basis is not None and basis.telemetry is not None
+        pod = make_pod(f"web-{k}", cpu="2", memory="1Gi", annotations=SENSITIVE)
+        decision = decider.decide(pod, snapshot)
+        assert decision.node is not None and cache.assume(pod, decision.node)
+        assert (
+            snapshot.telemetry.derived(cluster_telemetry).tobytes()
+            == cluster_telemetry(snapshot.telemetry.metrics).tobytes()
+        )
+    assert started_from_last == 6

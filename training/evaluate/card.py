@@ -300,13 +300,15 @@ def render(
         "- Mean regret is dominated by a few large misses (compare the p95): in the held-out family, mostly pods "
         "beside IO-saturated nodes, a pressure the training families show rarely.",
         "- Latency: three members cost three forward passes, about 0.6 ms each at 1,000 nodes (0.17 ms without the "
-        "attention block). The p99 goal (5 ms per decision at 1,000 nodes) is missed: see Latency above (four runs "
-        "on the same two-core machine, 2026-12-05, gave p50 4.5-5.0 ms and p99 5.1-8.0 ms). Per decision, the "
-        "model's passes take 1.6-1.9 ms, the cluster-wide telemetry features 1.1 ms (in a burst every decision "
-        "sees telemetry raised by the fresh-placement estimate, so they are recomputed for all 1,000 nodes each "
-        "time) and the heuristic tier's scores, which break near-ties, 0.6 ms. Not taken: fewer members, members "
-        "without the block (three cost 0.5 ms, but lose cpu-antagonists; see Architecture), features updated "
-        "incrementally.",
+        "attention block). The p99 goal (5 ms per decision at 1,000 nodes) is missed in a burst: see Latency above. "
+        "Per decision, the model's passes take 1.6-1.9 ms, the cluster-wide telemetry features and pressure about "
+        "0.5 ms (in a burst every decision sees telemetry raised by the fresh-placement estimate; since 2026-12-06 "
+        "they are brought up to date from the previous decision's, which differs in one node, instead of recomputed "
+        "for all 1,000 nodes, which took 1.1 ms) and the heuristic tier's scores, which break near-ties, 0.6 ms. "
+        "Timed in turns against the code before that change on the same two-core machine (four rounds, one left "
+        "out for a slow spell of the machine): p50 4.0-4.6 ms and p99 5.4-6.7 ms against 5.1-5.3 ms and 7.2-7.6 "
+        "ms. Not taken: fewer members, members without the block (three cost 0.5 ms, but lose cpu-antagonists; see "
+        "Architecture).",
         "",
         "## Reproduce",
         "",
