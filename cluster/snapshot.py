@@ -120,8 +120,9 @@ class Derivation(Generic[S, T]):
 
 @dataclass
 class Basis:
-    """An earlier telemetry of the same nodes and the rows in which this one differs from it. Held only until the
-    next telemetry is raised from this one (`forget`): a burst's estimates would otherwise chain every one before."""
+    """An earlier telemetry of the same nodes and the rows in which this one differs from it. Held only until every
+    `Derivation` it had is brought up to date, or the next telemetry is raised from this one (`forget`): a burst's
+    estimates would otherwise chain every one before."""
 
     telemetry: "Telemetry | None"
     rows: np.ndarray
@@ -209,7 +210,14 @@ class Telemetry:
             else:
                 state = derivation.state(self.metrics)
             self._derived[derivation] = state
+            if basis is not None and earlier is not None and _covers(self._derived, earlier._derived):
+                basis.forget()  # nothing more to bring up to date from it: let it go
         return state  # type: ignore[return-value]
+
+
+def _covers(derived: Mapping[object, object], earlier: Mapping[object, object]) -> bool:
+    """Every `Derivation` computed for the earlier telemetry is computed for this one too."""
+    return all(d in derived for d in list(earlier) if isinstance(d, Derivation))
 
 
 def _timestamps(states: Sequence[NodeState]) -> np.ndarray:
