@@ -45,10 +45,11 @@ from typing import NamedTuple
 import numpy as np
 
 from cluster import resources
+from cluster.metrics import Telemetry
 from cluster.needs import WorkloadClass, parse_needs
 from cluster.nodestate import METRIC_NAMES, METRICS
 from cluster.objects import Pod
-from cluster.snapshot import DIM_INDEX, NodeTable, Snapshot, Telemetry, declared_of
+from cluster.snapshot import DIM_INDEX, NodeTable, Snapshot, declared_of
 
 CPU_SCALING_PERCENT = 85
 MEMORY_SCALING_PERCENT = 70

@@ -25,9 +25,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cluster.metrics import Derivation
 from cluster.needs import DIMENSIONS, Dimension
 from cluster.nodestate import METRIC_NAMES
-from cluster.snapshot import DIM_INDEX, Derivation, Snapshot
+from cluster.snapshot import DIM_INDEX, Snapshot
 from scoring.medians import Middle, known_medians
 
 # A node's memory bandwidth when only GB/s is known (no resctrl ratio): the measured NUC's practical peak.

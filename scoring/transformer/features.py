@@ -25,9 +25,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from cluster.metrics import Derivation
 from cluster.needs import DIMENSIONS, Needs, WorkloadClass
 from cluster.nodestate import METRIC_NAMES, METRICS
-from cluster.snapshot import Derivation, Snapshot
+from cluster.snapshot import Snapshot
 from scoring.framework import PodInfo
 from scoring.medians import Middle, known_medians
 from scoring.pressure import telemetry_pressure

@@ -13,11 +13,12 @@ import pytest
 from cluster import estimate, nodestate
 from cluster.clock import FakeClock
 from cluster.config import Settings
+from cluster.metrics import MAX_UPDATED_ROWS, Derivation
 from cluster.needs import Dimension, WorkloadClass
 from cluster.nodestate import METRIC_NAMES, NodeState, Summary
 from cluster.objects import Pod
 from cluster.parse import parse_pod
-from cluster.snapshot import DIM_INDEX, MAX_UPDATED_ROWS, Derivation, Snapshot
+from cluster.snapshot import DIM_INDEX, Snapshot
 from llm.prompt import METRIC_LABELS
 from runtime.assemble import build_decider
 from runtime.cache import ADDED, SchedulerCache

@@ -5,8 +5,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from cluster.metrics import Telemetry
 from cluster.nodestate import METRIC_NAMES
-from cluster.snapshot import Telemetry
 from scoring.decide import Decider
 from scoring.framework import PodInfo
 from scoring.heuristic import HeuristicTier
