@@ -37,7 +37,7 @@ def known_medians(values: np.ndarray, known: np.ndarray) -> np.ndarray:
 @dataclass(frozen=True, eq=False)
 class Middle:
     """Per column: the known values of ranks `below` .. `below + length - 1` in ascending order (`window`, padded
-    with +inf), how many known values there are, and their median."""
+    with +inf), how many known values there are, and their median. Known values must be finite (+inf pads)."""
 
     window: np.ndarray
     """[columns, width] ascending per column, +inf past `length`."""
@@ -86,7 +86,7 @@ class Middle:
 
     def replaced(self, old: np.ndarray, old_known: np.ndarray, new: np.ndarray, new_known: np.ndarray) -> "Middle":
         """The same columns with one row's entries changed from `old` to `new` ([columns] each, with their known
-        flags); None-free: when the middle leaves the window, `covers_middle` is False and the caller selects anew."""
+        flags). When the middle leaves the window, `covers_middle` turns False and `updated` selects anew."""
         window, length, below, count = self.window, self.length, self.below, self.count
         width = window.shape[1]
         positions = np.arange(width)

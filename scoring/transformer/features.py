@@ -21,7 +21,7 @@ A token holds, for one node:
 - the pod: class, sensitivity and noisy flags, log2 cpu and memory requests.
 """
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -102,10 +102,11 @@ class _Context:
     no decision follows before the next publication)."""
     features: np.ndarray
 
-    def values(self) -> tuple[np.ndarray, np.ndarray]:
-        """[nodes, 33] the transformed metrics and their known flags, as the medians are taken over them."""
-        n, width = self.known.shape
-        return self.transformed.reshape(n, 3 * width), np.tile(self.known, 3)
+
+def _columns(t: np.ndarray, known: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """[nodes, 33] the transformed metrics and their known flags, the columns the medians are taken over."""
+    n, width = known.shape
+    return t.reshape(n, 3 * width), np.tile(known, 3)
 
 
 class ClusterTelemetry(Derivation[_Context, np.ndarray]):
@@ -118,17 +119,15 @@ class ClusterTelemetry(Derivation[_Context, np.ndarray]):
 
     def state(self, metrics: np.ndarray) -> _Context:
         t, known = _transformed(metrics)
-        fresh = _Context(t, known, None, np.empty(0, dtype=np.float32))
-        return replace(fresh, features=_features(t, known, known_medians(*fresh.values())))
+        return _Context(t, known, None, _features(t, known, known_medians(*_columns(t, known))))
 
     def update(self, state: _Context, metrics: np.ndarray, rows: np.ndarray) -> _Context:
-        before, known_before = state.values()
+        before, known_before = _columns(state.transformed, state.known)
         t, known = state.transformed.copy(), state.known.copy()
         t[rows], known[rows] = _transformed(metrics[rows])
-        after = _Context(t, known, None, state.features)
         middle = state.middle or Middle.of(before, known_before)
-        middle = middle.updated(*after.values(), (before[rows], known_before[rows]), rows)
-        return replace(after, middle=middle, features=_features(t, known, middle.medians))
+        middle = middle.updated(*_columns(t, known), (before[rows], known_before[rows]), rows)
+        return _Context(t, known, middle, _features(t, known, middle.medians))
 
     def value(self, state: _Context) -> np.ndarray:
         return state.features
