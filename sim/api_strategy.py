@@ -165,13 +165,15 @@ MAX_LABEL = 63
 """Characters in a DNS label (a Namespace's or Service's name)."""
 
 _LABEL = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+_SUBDOMAIN = rf"{_LABEL}(\.{_LABEL})*"
+_DNS1035 = "[a-z]([-a-z0-9]*[a-z0-9])?"
 _NAME_RULES: dict[str, tuple[re.Pattern[str], int, str]] = {
     "subdomain": (
-        re.compile(rf"{_LABEL}(\.{_LABEL})*"),
+        re.compile(_SUBDOMAIN),
         MAX_NAME,
         "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must "
         "start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is "
-        f"'{_LABEL}(\\.{_LABEL})*')",
+        f"'{_SUBDOMAIN}')",
     ),
     "label": (
         re.compile(_LABEL),
@@ -180,11 +182,11 @@ _NAME_RULES: dict[str, tuple[re.Pattern[str], int, str]] = {
         f"end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '{_LABEL}')",
     ),
     "dns1035": (
-        re.compile("[a-z]([-a-z0-9]*[a-z0-9])?"),
+        re.compile(_DNS1035),
         MAX_LABEL,
         "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic "
         "character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for "
-        "validation is '[a-z]([-a-z0-9]*[a-z0-9])?')",
+        f"validation is '{_DNS1035}')",
     ),
 }
 _NAME_RULE_OF_KIND = {"Pod": "subdomain", "Node": "subdomain", "Namespace": "label", "Service": "dns1035"}
