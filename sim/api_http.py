@@ -1,9 +1,10 @@
 """The HTTP facade: a threading HTTP/1.1 server that speaks the kube-apiserver's REST protocol.
 
-One thread per connection (clients keep connections alive), JSON in and out, `Status` objects for errors, and
-watch streams as chunked newline-delimited JSON fed from the store's per-watcher queues. Requests pass fault
-injection first. The server never blocks store writers: a watch stream that cannot keep up is closed by its
-queue, and a client that goes away only ends its own thread. Sits between the socket and `api_handlers`.
+One thread per connection (clients keep connections alive), JSON in and out, `Status` objects for errors, watch
+streams as chunked newline-delimited JSON fed from the store's per-watcher queues, and long lists in chunks as
+they are encoded. Requests pass fault injection first. The server never blocks store writers: a watch stream that
+cannot keep up is closed by its queue, and a client that goes away only ends its own thread. Sits between the
+socket and `api_handlers`.
 """
 
 import contextlib
@@ -21,7 +22,7 @@ from cluster.clock import Clock
 from sim import api_authz, api_discovery, api_errors, api_handlers, api_protobuf
 from sim.api_resources import REVIEWS
 from sim.api_routes import Route, parse_route
-from sim.api_stream import WatchStream, encode
+from sim.api_stream import WatchStream, encode, streams, write_list
 from sim.faults import Faults
 from sim.store import Store
 
@@ -220,6 +221,9 @@ class _Handler(BaseHTTPRequestHandler):
                 table="as=Table" in self.headers.get("Accept", ""),
                 now=server.clock.now(),
             )
+            if code == 200 and streams(payload):
+                self.log_request(code, write_list(self.wfile, payload, close=self.close_connection))
+                return
             self._send(code, encode(payload))
         except api_errors.ApiError as exc:
             retry_after = (exc.details or {}).get("retryAfterSeconds")
