@@ -46,10 +46,10 @@ import numpy as np
 
 from cluster import resources
 from cluster.metrics import Telemetry
-from cluster.needs import WorkloadClass, parse_needs
+from cluster.needs import DIMENSIONS, WorkloadClass, parse_needs
 from cluster.nodestate import METRIC_NAMES, METRICS
 from cluster.objects import Pod
-from cluster.snapshot import DIM_INDEX, NodeTable, Snapshot, declared_of
+from cluster.snapshot import DIM_INDEX, NodeTable, Snapshot
 
 CPU_SCALING_PERCENT = 85
 MEMORY_SCALING_PERCENT = 70
@@ -201,7 +201,7 @@ def row(pod: Pod) -> Row:
     return Row(
         cpu=pod.requests.get(resources.CPU, 0),
         memory=pod.requests.get(resources.MEMORY, 0),
-        noisy=tuple(int(v) for v in declared_of(pod)[1]),
+        noisy=tuple(int(d in needs.noisy) for d in DIMENSIONS),
         busy=busy_milli(pod, needs.workload_class),
         kind=kind,
         workload=_CLASS_ROWS[needs.workload_class],
