@@ -23,6 +23,15 @@ def test_load_a_kubectl_list(make_node: Any, make_pod: Any, tmp_path: Path) -> N
     assert [(o["kind"], o["metadata"]["name"]) for o in load_objects(path)] == [("Node", "n1"), ("Pod", "p1")]
 
 
+def test_a_json_file_is_read_as_json_not_as_yaml(make_node: Any, tmp_path: Path) -> None:
+    """YAML 1.1 reads an exponent without a dot as a string; JSON, as kubectl writes it, as a number."""
+    node = make_node("n1")
+    node["status"]["capacity"] = {"pods": 1e2}
+    path = tmp_path / "cluster.json"
+    path.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": [node]}).replace("100.0", "1e2"))
+    assert load_objects(path)[0]["status"]["capacity"]["pods"] == 100
+
+
 def test_load_a_typed_list_whose_items_lack_kind(make_pod: Any, tmp_path: Path) -> None:
     pod = make_pod("p1")
     del pod["kind"], pod["apiVersion"]
