@@ -38,6 +38,8 @@ def encode(payload: Any) -> bytes:
 
 LIST_BATCH = 500
 """Items encoded per chunk of a streamed list."""
+_CHUNKED_OK = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
+_LAST_CHUNK = b"0\r\n\r\n"
 
 
 def streams(payload: Any) -> bool:
@@ -52,8 +54,7 @@ def streams(payload: Any) -> bool:
 
 def write_list(wfile: BinaryIO, payload: JSON, *, close: bool) -> int:
     """Write a 200 response of `payload` (one `streams` accepts), `LIST_BATCH` items per chunk; the body's length."""
-    head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
-    wfile.write((head + ("Connection: close\r\n" if close else "") + "\r\n").encode())
+    wfile.write((_CHUNKED_OK + ("Connection: close\r\n" if close else "") + "\r\n").encode())
     items = payload["items"]
     opening = encode({k: v for k, v in payload.items() if k != "items"})[:-1] + b',"items":['
     size = 0
@@ -63,7 +64,7 @@ def write_list(wfile: BinaryIO, payload: JSON, *, close: bool) -> int:
         _write_chunk(wfile, data)
         size += len(data)
     _write_chunk(wfile, b"]}")
-    wfile.write(b"0\r\n\r\n")
+    wfile.write(_LAST_CHUNK)
     return size + 2
 
 
@@ -149,14 +150,13 @@ class WatchStream:
             clock.wait(watcher.ready, max(0.0, wake - now))
 
     def _start(self) -> None:
-        head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
-        self.wfile.write((head + "Cache-Control: no-cache, private\r\n\r\n").encode())
+        self.wfile.write((_CHUNKED_OK + "Cache-Control: no-cache, private\r\n\r\n").encode())
 
     def _chunk(self, data: bytes) -> None:
         _write_chunk(self.wfile, data)
 
     def _end(self) -> None:
-        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.write(_LAST_CHUNK)
 
     def _events(self, watcher: Watcher, events: Iterable[WatchEvent]) -> bytes:
         """Encoded events; each change's object is serialised once per group/version for all watchers."""
