@@ -104,7 +104,7 @@ class Decider:
                 continue
             index = snapshot.node_index(choice.node)
             if index is None or not np.any(request.feasible == index):
-                fallbacks[tier.tier.value] = f"chose {choice.node!r}, which is not a feasible node"
+                fallbacks[tier.tier.value] = f"infeasible: chose {choice.node!r}, which is not a feasible node"
                 continue
             return Decision(
                 pod=pod.key,

@@ -73,9 +73,9 @@ class BackgroundTier:
         if not self._loaded.is_set():
             left = min(self._give_up_at, request.deadline) - self._clock.monotonic()
             if left <= 0 or not self._clock.wait(self._loaded, left):
-                raise TierDeclinedError("the transformer tier is still loading")
+                raise TierDeclinedError("loading: the transformer tier is still loading")
         if self._tier is None:
-            raise TierDeclinedError(f"the transformer tier did not load: {self._failure}")
+            raise TierDeclinedError(f"unavailable: the transformer tier did not load: {self._failure}")
         return self._tier.choose(request)
 
     def _load(self, load: Callable[[], TierDecider]) -> None:

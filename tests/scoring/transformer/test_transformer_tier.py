@@ -1,5 +1,7 @@
 """The tier in the chain: scores and regimes, the latency budget and its breaker, hardened input and output."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -10,6 +12,7 @@ from scoring.heuristic import HeuristicTier
 from scoring.tiers import Tier, TierDeclinedError
 from scoring.transformer.model import Predicted, Scorer
 from scoring.transformer.tier import Scores, TransformerTier, log
+from telemetry.review import review
 from telemetry.stats import Stats
 from tests.builders import make_pod
 from tests.scoring.transformer.helpers import (
@@ -111,6 +114,19 @@ def test_an_overrun_falls_back_to_the_heuristic(clock: FakeClock) -> None:
     assert decision.tier is Tier.HEURISTIC
     assert decision.node == "b"
     assert "over the 45 ms budget" in decision.fallbacks["transformer"]
+
+
+def test_overruns_of_any_length_are_one_cause_in_the_log_review(clock: FakeClock) -> None:
+    """`scheduler.py stats` counts fallbacks by the code before the colon, not by the whole message."""
+    lines = []
+    for seconds in (0.050, 0.070):
+        slow = FakePredictor(clock=clock, seconds=seconds)
+        decider = Decider(heuristic=HeuristicTier(), tiers=[tier(slow, clock)], clock=clock)
+        decision = decider.decide(latency_critical(), three_nodes())
+        assert decision.fallbacks["transformer"].startswith("overrun: scoring took ")
+        record = {"event": "decision", "pod": decision.pod, "node": decision.node, "tier": decision.tier.value}
+        lines.append(json.dumps(record | {"fallbacks": decision.fallbacks}))
+    assert review(lines).total().fallbacks == {"transformer: overrun": 2}
 
 
 def test_repeated_overruns_open_the_breaker_and_a_trial_closes_it(clock: FakeClock) -> None:
