@@ -169,6 +169,13 @@ def perf_runs_warmup(result: Mapping[str, Any]) -> int:
     return 0
 
 
+def _fallbacks(run: Mapping[str, Any]) -> str:
+    """ "; fallbacks: transformer: overrun 2" for a run whose tiers declined pods (results since 2026-12-06 count
+    them by cause), else nothing."""
+    counted = run.get("fallbacks") or {}
+    return f"; fallbacks: {', '.join(f'{cause} {n}' for cause, n in counted.items())}" if counted else ""
+
+
 def details(result: Mapping[str, Any]) -> list[str]:
     lines = []
     if "throughput" in result:
@@ -182,7 +189,8 @@ def details(result: Mapping[str, Any]) -> list[str]:
             f"pods): production chain {s['pods_per_second']:.0f} pods/s (decided by {decided}), heuristic tier "
             f"alone {t['heuristic_only']['pods_per_second']:.0f} pods/s, against a bind-only ceiling of "
             f"{c['binds_per_second']:.0f} binds/s ({c['processes']} client processes × {c['threads']} threads); "
-            f"peak RSS {s['peak_rss_mb']:.0f} MB (heuristic alone {t['heuristic_only']['peak_rss_mb']:.0f} MB)."
+            f"peak RSS {s['peak_rss_mb']:.0f} MB (heuristic alone {t['heuristic_only']['peak_rss_mb']:.0f} MB)"
+            f"{_fallbacks(s)}."
         )
     if "llm" in result:
         t = result["llm"]
@@ -194,7 +202,7 @@ def details(result: Mapping[str, Any]) -> list[str]:
             f"{' (time limit reached)' if s['timed_out'] else ''}; decided by {decided}; "
             f"{t['llm_server']['requests']} LLM requests, at most {t['llm_server']['max_in_flight']} in flight; "
             f"cache hits {lookups.get('llm_cache_lookups[hit]', 0):.0f} of "
-            f"{sum(lookups.values()):.0f} lookups."
+            f"{sum(lookups.values()):.0f} lookups{_fallbacks(s)}."
         )
     if "scale" in result:
         t = result["scale"]
@@ -203,8 +211,8 @@ def details(result: Mapping[str, Any]) -> list[str]:
         lines.append(
             f"- Scale: {t['cluster']['nodes']:,} nodes, {t['cluster']['running_pods']:,} running pods (fresh "
             f"telemetry on every node) and {s['pending']:,} pending: ready in {s['seconds_to_ready']:.1f} s, "
-            f"{s['pods_per_second']:.0f} pods/s, peak RSS {s['peak_rss_mb']:.0f} MB. Importing the scheduler "
-            f"alone takes {imports.get('scheduler', float('nan')):.1f} s, with the transformer tier (torch) "
+            f"{s['pods_per_second']:.0f} pods/s, peak RSS {s['peak_rss_mb']:.0f} MB{_fallbacks(s)}. Importing the "
+            f"scheduler alone takes {imports.get('scheduler', float('nan')):.1f} s, with the transformer tier (torch) "
             f"{imports.get('scheduler_and_transformer', float('nan')):.1f} s of that start-up."
         )
     for name, spots in (

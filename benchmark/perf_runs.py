@@ -6,8 +6,9 @@
   reports (filters, scores, tiers; snapshot building excluded), after a short warm-up that is not counted.
 - `scheduler_burst`: `scheduler.py run` as a separate process against `python -m sim.apiserver` (another
   process) loaded with a cluster whose pending pods are all there at start: seconds from process start to
-  `/readyz`, pods bound per second from ready until none is pending, peak RSS (`VmHWM`), and the
-  scheduler's own counters from `/metrics`. Optionally sampled by py-spy (`benchmark/profiling.py`).
+  `/readyz`, pods bound per second from ready until none is pending, peak RSS (`VmHWM`), the
+  scheduler's own counters from `/metrics`, and its fallbacks by cause, read from its log as `scheduler.py stats`
+  reads it. Optionally sampled by py-spy (`benchmark/profiling.py`).
 """
 
 import json
@@ -33,6 +34,7 @@ from runtime.assemble import TierUnavailableError, build_decider
 from scoring.decide import Decider
 from scoring.heuristic import HeuristicTier
 from scoring.runtime import KUBE_SCORE_WEIGHTS
+from telemetry.review import review
 
 ROOT = Path(__file__).resolve().parents[1]
 WARMUP = 10
@@ -180,6 +182,7 @@ def scheduler_burst(
             if spy is not None:
                 spy.stop()
     seconds = done - ready
+    fallbacks = review(process.log.read_text(errors="replace").splitlines()).total().fallbacks
     return {
         "pending": pending,
         "left_pending": left,
@@ -189,4 +192,5 @@ def scheduler_burst(
         "timed_out": left > 0,
         **memory,
         "metrics": counters,
+        "fallbacks": dict(sorted(fallbacks.items())),
     }

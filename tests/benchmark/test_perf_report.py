@@ -70,6 +70,13 @@ def test_a_baseline_adds_the_before_column() -> None:
     assert rows(after, RESULT)["pods/s, burst, production chain"] == [">= 300", "250", "320", "yes"]
 
 
+def test_the_burst_line_counts_fallbacks_by_cause_when_the_results_have_them() -> None:
+    assert "fallbacks" not in perf_report.details(RESULT)[0]
+    counted = copy.deepcopy(RESULT)
+    counted["throughput"]["scheduler"]["fallbacks"] = {"transformer: overrun": 9, "transformer: loading": 1}
+    assert perf_report.details(counted)[0].endswith("; fallbacks: transformer: overrun 9, transformer: loading 1.")
+
+
 def test_the_markdown_names_its_source_machine_and_tiers() -> None:
     text = perf_report.markdown(RESULT, source="benchmark/results/perf-x.json")
     assert "python benchmark/perf.py --input benchmark/results/perf-x.json --readme" in text
