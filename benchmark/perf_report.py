@@ -170,8 +170,8 @@ def perf_runs_warmup(result: Mapping[str, Any]) -> int:
 
 
 def _fallbacks(run: Mapping[str, Any]) -> str:
-    """ "; fallbacks: transformer: overrun 2" for a run whose tiers declined pods (results since 2026-12-06 count
-    them by cause), else nothing."""
+    """The report's `; fallbacks: transformer: overrun 2` for a run whose tiers declined pods (results since
+    2026-12-06 count them by cause), else nothing."""
     counted = run.get("fallbacks") or {}
     return f"; fallbacks: {', '.join(f'{cause} {n}' for cause, n in counted.items())}" if counted else ""
 
