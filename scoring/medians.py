@@ -19,6 +19,12 @@ HALF_WINDOW = 24
 the window is drawn again."""
 
 
+def middle_ranks(count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per column, the ranks (from 0) of the two middle values among `count` known ones (equal when odd; 0 when
+    none): the median is their mean."""
+    return np.maximum((count - 1) // 2, 0), np.maximum(count // 2, 0)
+
+
 def known_medians(values: np.ndarray, known: np.ndarray) -> np.ndarray:
     """Per column of [nodes, columns] `values`, the median of its `known` entries; NaN where it has none.
 
@@ -27,7 +33,7 @@ def known_medians(values: np.ndarray, known: np.ndarray) -> np.ndarray:
     if not len(values):
         return np.full(values.shape[1], np.nan)
     count = known.sum(axis=0)
-    low, high = np.maximum((count - 1) // 2, 0), np.maximum(count // 2, 0)
+    low, high = middle_ranks(count)
     columns = np.where(known, values, np.inf).T.copy()
     columns.partition(np.unique(np.concatenate([low, high])), axis=1)
     rows = np.arange(columns.shape[0])
@@ -55,7 +61,7 @@ class Middle:
             empty = np.zeros(columns, dtype=np.int64)
             return cls(np.full((columns, 0), np.inf), empty, empty, empty, np.full(columns, np.nan))
         count = known.sum(axis=0)
-        low, high = np.maximum((count - 1) // 2, 0), np.maximum(count // 2, 0)
+        low, high = middle_ranks(count)
         start = np.maximum(low - HALF_WINDOW, 0)
         stop = np.minimum(high + HALF_WINDOW + 1, count)
         ordered = np.where(known, values, np.inf).T.copy()
@@ -69,7 +75,7 @@ class Middle:
 
     @classmethod
     def _finish(cls, window: np.ndarray, length: np.ndarray, below: np.ndarray, count: np.ndarray) -> "Middle":
-        low, high = np.maximum((count - 1) // 2, 0) - below, np.maximum(count // 2, 0) - below
+        low, high = (rank - below for rank in middle_ranks(count))
         rows = np.arange(window.shape[0])
         if window.shape[1]:  # ranks outside the window read its edge: `covers_middle` then sends for a new one
             last = window.shape[1] - 1
@@ -81,7 +87,7 @@ class Middle:
 
     def covers_middle(self) -> bool:
         """Every column with known values has both middle ranks inside its window."""
-        low, high = np.maximum((self.count - 1) // 2, 0) - self.below, np.maximum(self.count // 2, 0) - self.below
+        low, high = (rank - self.below for rank in middle_ranks(self.count))
         return bool(((self.count == 0) | ((low >= 0) & (high < self.length))).all())
 
     def replaced(self, old: np.ndarray, old_known: np.ndarray, new: np.ndarray, new_known: np.ndarray) -> "Middle":
