@@ -243,6 +243,18 @@ def render(
         "footprint, was tried with redis arrivals left out of training (2026-12-06, not shipped): redis's mean cost "
         "regret fell from 0.117 to 0.096 but its harm error did not shrink (-0.105 to -0.108), so the rule written "
         "before the run failed.",
+        "- The fresh-placement estimate raises PSI `cpu some` by per-pod increments fitted beside a quiet nginx "
+        "(`cluster/estimate.py`), which miss that waiting is convex in CPU use. On the tuning clusters (40 arrivals "
+        "placed in a burst by the heuristic tier, seeds 501-504 and 601-604) the estimated PSI of the nodes that "
+        "received pods was 20-22 points from what they published once the pods ran (46-50 where that was 10 % or "
+        "more). Raising it instead by M/M/c's rise in the probability of waiting (Erlang C, from the measured CPU "
+        "use to the estimated one) cut that to 6.5-7.4 (11-12.5) and, with these weights, lowered the "
+        "transformer's pooled P99 of latency-critical pods against default's on the tuning clusters (mean of eight "
+        "cells 0.785 to 0.760; 3-4 more of 347 latency-critical pods left unplaced on one dense draw), but in the "
+        "held-out family replays its cpu-antagonists P99 rose from 1.343 to 1.486 ms, behind the heuristic tier's "
+        "1.478, which would have demoted the transformer; weights retrained with that estimate were worse on the "
+        "tuning clusters (up to 5 %). Neither was taken (2026-12-06, each step judged by a rule written before it "
+        "ran): the weights learnt the estimate as it is, its under-read CPU pressure included.",
         "- Simulated labels come from a family of interference models around one calibrated on one NUC's "
         "measurements; real fine-tuning data is a single rig running nginx. Accuracy on other hardware and "
         "workloads is unmeasured until the collector has gathered outcomes there "
