@@ -453,7 +453,9 @@ class _Informer(SharedInformer):
     def stop(self) -> None:
         """The client's stop without its race: a stop that lands during the list finds no watch to end, and the
         loop then opens one that blocks until the server's timeout (minutes), and `join` with it. So end the
-        current watch, whenever there is one, until the loop has exited, for `STOP_SECONDS` at most."""
+        current watch, whenever there is one, until the loop has exited, for `STOP_SECONDS` at most. A thread
+        left behind (wedged in a handler) is kept: once its handler returns, another `stop` ends the watch it
+        then opens."""
         self._stop_event.set()
         thread = self._thread
         for _ in range(round(STOP_SECONDS / STOP_POLL_SECONDS)):
@@ -466,6 +468,7 @@ class _Informer(SharedInformer):
         else:
             if thread is not None and thread.is_alive():
                 log.warning("the %s informer did not stop within %gs; leaving its thread", self.resource, STOP_SECONDS)
+                return
         self._thread = None
 
 

@@ -185,13 +185,20 @@ def test_a_stop_leaves_a_thread_wedged_in_a_handler_behind_with_a_warning(monkey
         informer = Kube.connect(server=emulator.url, timeout=5).informer("pods")
         informer.add_event_handler(ADDED, lambda _: (inside.set(), release.wait(30)))
         informer.start()
+        wedged = informer._thread
         try:
             assert inside.wait(10)
             stopper = threading.Thread(target=lambda: (informer.stop(), stopped.set()), daemon=True)
             stopper.start()
             assert stopped.wait(10), "stop() waited for the wedged handler"
+            assert wedged is not None and wedged.is_alive()
         finally:
             release.set()
+        # Released, the thread goes on to a watch; a second stop ends it while the server is up, so it never
+        # logs a reconnect into a later test's output.
+        monkeypatch.setattr(kube_module, "STOP_SECONDS", 10)
+        informer.stop()
+    assert wedged is not None and not wedged.is_alive()
     assert "the pods informer did not stop within 0.5s; leaving its thread" in caplog.text
 
 
@@ -210,10 +217,14 @@ def test_wedged_informers_are_stopped_together_not_one_after_another(monkeypatch
             stop = informer.stop
             monkeypatch.setattr(informer, "stop", lambda stop=stop: (together.wait(), stop()))
             informer.start()
+        wedged = [informer._thread for informer in informers]
         try:
             assert all(entered.wait(10) for entered in inside)
             kube_module.stop_informers(informers)
         finally:
             release.set()
+        monkeypatch.setattr(kube_module, "STOP_SECONDS", 10)
+        kube_module.stop_informers(informers)
+    assert not any(thread is not None and thread.is_alive() for thread in wedged)
     assert not together.broken
     assert caplog.text.count("the pods informer did not stop within 0.5s; leaving its thread") == 2
