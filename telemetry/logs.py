@@ -229,10 +229,27 @@ def _main_hook(kind: type[BaseException], error: BaseException, trace: Traceback
     log_uncaught(kind, error, trace, thread=threading.current_thread().name)
 
 
+class _Stderr(logging.StreamHandler):
+    """A handler that writes to whatever `sys.stderr` is when the record is emitted, not to the one it was made
+    with: a thread that logs after its caller swapped stderr (and closed the old one) must not lose the line to
+    "I/O operation on closed file"."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _: TextIO) -> None:
+        """`StreamHandler` assigns its stream; this one always reads the current `sys.stderr`."""
+
+
 def setup(*, level: str = "INFO", fmt: str = "text", secrets: Iterable[str] = (), stream: TextIO | None = None) -> None:
     """Route every logger — and every uncaught exception, in any thread — to one handler with the chosen
-    format and the redactor."""
-    handler = logging.StreamHandler(stream or sys.stderr)
+    format and the redactor (on `stream`, or on standard error as it is at each line)."""
+    handler = logging.StreamHandler(stream) if stream is not None else _Stderr()
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     handler.addFilter(Redactor(secrets))
     root = logging.getLogger()

@@ -2,6 +2,7 @@
 after a traced model, kubernetes' and the HTTP clients' per-request lines) stay out at the default level, their
 warnings stay in; urllib3's per-retry warnings stay out too (the caller reports the failure once)."""
 
+import io
 import logging
 import sys
 import threading
@@ -34,3 +35,17 @@ def test_urllib3_retries_stay_out_and_errors_stay_in() -> None:
     logs.setup(level="INFO")
     logger = logging.getLogger("urllib3.connectionpool")
     assert not logger.isEnabledFor(logging.WARNING) and logger.isEnabledFor(logging.ERROR)
+
+
+def test_lines_go_to_standard_error_as_it_is_when_they_are_logged(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A thread that logs after stderr was swapped and the old one closed (a test's capture, a daemon's
+    redirection) writes to the new one rather than failing on the closed file."""
+    first, second = io.StringIO(), io.StringIO()
+    monkeypatch.setattr(sys, "stderr", first)
+    logs.setup(level="INFO")
+    monkeypatch.setattr(sys, "stderr", second)
+    first.close()
+    logging.getLogger("scheduler").warning("after the swap")
+    written = second.getvalue()
+    assert "after the swap" in written
+    assert "Logging error" not in written
