@@ -252,10 +252,12 @@ def render(
         "transformer's pooled P99 of latency-critical pods against default's on the tuning clusters (mean of eight "
         "cells 0.785 to 0.760; 3-4 more of 347 latency-critical pods left unplaced on one dense draw), but in the "
         "held-out family replays its cpu-antagonists P99 rose from 1.343 to 1.486 ms, behind the heuristic tier's "
-        "1.478, which would have demoted the transformer; weights retrained with that estimate failed the same "
-        "rule (up to 5 % worse in a cell, mean 0.777 against 0.785: within the spread between seed triples, below, "
-        "so undecided rather than worse). Neither was taken (2026-12-06, each step judged by a rule written before it "
-        "ran): the weights learnt the estimate as it is, its under-read CPU pressure included.",
+        "1.478, which would have demoted the transformer. Weights retrained with that estimate failed the same "
+        "rule, within the spread between seed triples (below); with a second triple on each side (seeds 10-12, "
+        "rule written first), the means of the two were 1.2-2.6 % worse in three of the eight cells and 5.5-7.7 % "
+        "better in two (mean 0.778 to 0.772 of default's), so that failed too. Neither was taken (2026-12-06, "
+        "each step judged by a rule written before it ran): the weights learnt the estimate as it is, its "
+        "under-read CPU pressure included.",
         "- Simulated labels come from a family of interference models around one calibrated on one NUC's "
         "measurements; real fine-tuning data is a single rig running nginx. Accuracy on other hardware and "
         "workloads is unmeasured until the collector has gathered outcomes there "
