@@ -272,8 +272,7 @@ class LLMTier:
 
     def _decline(self, cause: Cause, detail: str) -> NoReturn:
         self.stats.llm_rejected(cause)
-        message = detail if detail.startswith(cause) else f"{cause}: {detail}"
-        raise TierDeclinedError(message)
+        raise TierDeclinedError(cause, detail)
 
     def _choice(
         self, request: Request, node: str, reason: str, *, source: str, candidates: int, attempts: int = 0

@@ -18,7 +18,7 @@ from cluster.snapshot import Snapshot
 from scoring.framework import PodInfo
 from scoring.heuristic import HeuristicTier
 from scoring.runtime import DEFAULT_FILTERS, FilterOutcome, Profile, run_filters
-from scoring.tiers import Decision, Request, Tier, TierDecider, TierDeclinedError, clip_reason
+from scoring.tiers import Decision, DeclineCause, Request, Tier, TierDecider, TierDeclinedError, clip_reason
 
 
 class Decider:
@@ -104,7 +104,8 @@ class Decider:
                 continue
             index = snapshot.node_index(choice.node)
             if index is None or not np.any(request.feasible == index):
-                fallbacks[tier.tier.value] = f"infeasible: chose {choice.node!r}, which is not a feasible node"
+                chose = f"chose {choice.node!r}, which is not a feasible node"
+                fallbacks[tier.tier.value] = f"{DeclineCause.INFEASIBLE}: {chose}"
                 continue
             return Decision(
                 pod=pod.key,

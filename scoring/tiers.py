@@ -29,9 +29,25 @@ class Tier(StrEnum):
     HEURISTIC = "heuristic"
 
 
+class DeclineCause(StrEnum):
+    """Why the transformer tier, or the chain on a tier's behalf, passed a pod on (the LLM tier's own causes are
+    `llm.tier.Cause`)."""
+
+    OVERRUN = "overrun"
+    BREAKER_OPEN = "breaker_open"
+    DEADLINE = "deadline"
+    LOADING = "loading"
+    UNAVAILABLE = "unavailable"
+    INVALID = "invalid"
+    INFEASIBLE = "infeasible"
+
+
 class TierDeclinedError(Exception):
-    """A tier declined to decide this pod; the message says why (shown in the decision). It starts with a short
+    """A tier declined to decide this pod; the message says why (shown in the decision). It starts with the
     cause code and a colon (`overrun: scoring took 52.1 ms, …`), by which `scheduler.py stats` counts fallbacks."""
+
+    def __init__(self, cause: str, detail: str) -> None:
+        super().__init__(detail if detail.startswith(cause) else f"{cause}: {detail}")
 
 
 @dataclass(frozen=True, eq=False)

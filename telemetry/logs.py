@@ -234,9 +234,6 @@ class _Stderr(logging.StreamHandler):
     with: a thread that logs after its caller swapped stderr (and closed the old one) must not lose the line to
     "I/O operation on closed file"."""
 
-    def __init__(self) -> None:
-        super().__init__(sys.stderr)
-
     @property
     def stream(self) -> TextIO:
         return sys.stderr

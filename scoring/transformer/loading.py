@@ -29,7 +29,7 @@ import weakref
 from collections.abc import Callable
 
 from cluster.clock import Clock
-from scoring.tiers import Choice, Request, Tier, TierDecider, TierDeclinedError
+from scoring.tiers import Choice, DeclineCause, Request, Tier, TierDecider, TierDeclinedError
 from scoring.transformer import ModelUnavailableError
 
 log = logging.getLogger("scheduler")
@@ -73,9 +73,9 @@ class BackgroundTier:
         if not self._loaded.is_set():
             left = min(self._give_up_at, request.deadline) - self._clock.monotonic()
             if left <= 0 or not self._clock.wait(self._loaded, left):
-                raise TierDeclinedError("loading: the transformer tier is still loading")
+                raise TierDeclinedError(DeclineCause.LOADING, "the transformer tier is still loading")
         if self._tier is None:
-            raise TierDeclinedError(f"unavailable: the transformer tier did not load: {self._failure}")
+            raise TierDeclinedError(DeclineCause.UNAVAILABLE, f"the transformer tier did not load: {self._failure}")
         return self._tier.choose(request)
 
     def _load(self, load: Callable[[], TierDecider]) -> None:

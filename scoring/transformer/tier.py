@@ -28,7 +28,7 @@ from cluster.snapshot import Snapshot
 from scoring import regimes, slo
 from scoring.breaker import CircuitBreaker, State, reporting_listener
 from scoring.framework import NodeScores, NodeValues
-from scoring.tiers import Choice, Request, Tier, TierDeclinedError
+from scoring.tiers import Choice, DeclineCause, Request, Tier, TierDeclinedError
 from scoring.transformer import features, model, model_path, scores
 from scoring.transformer.features import NodeInputs, PodInputs
 from telemetry.stats import Stats
@@ -87,25 +87,31 @@ class TransformerTier:
     def choose(self, request: Request) -> Choice:
         """The node with the lowest predicted slowdown (see `scores`), or TierDeclinedError."""
         if self.clock.monotonic() >= request.deadline:
-            raise TierDeclinedError("deadline: the pod's decision deadline had passed before the transformer tier ran")
+            raise TierDeclinedError(
+                DeclineCause.DEADLINE, "the pod's decision deadline had passed before the transformer tier ran"
+            )
         permit = self.breaker.acquire() if self.breaker is not None else None
         if self.breaker is not None and permit is None:
             wait = self.breaker.reopens_in()
-            detail = f" (trial in {wait:.0f}s)" if wait else " (trial in flight)"
-            raise TierDeclinedError(f"breaker_open: latency breaker open after repeated budget overruns{detail}")
+            trial = f"trial in {wait:.0f}s" if wait else "trial in flight"
+            raise TierDeclinedError(
+                DeclineCause.BREAKER_OPEN, f"latency breaker open after repeated budget overruns ({trial})"
+            )
         started = self.clock.monotonic()
         try:
             choice = self._score(request)
         except ValueError as exc:
             if permit is not None and self.breaker is not None:
                 self.breaker.release(permit)
-            raise TierDeclinedError(f"invalid: model input or output rejected: {exc}") from exc
+            raise TierDeclinedError(DeclineCause.INVALID, f"model input or output rejected: {exc}") from exc
         elapsed_ms = (self.clock.monotonic() - started) * 1000
         overrun = elapsed_ms > self.budget_ms
         if permit is not None and self.breaker is not None:
             self.breaker.record(permit, ok=not overrun)
         if overrun:
-            raise TierDeclinedError(f"overrun: scoring took {elapsed_ms:.1f} ms, over the {self.budget_ms:g} ms budget")
+            raise TierDeclinedError(
+                DeclineCause.OVERRUN, f"scoring took {elapsed_ms:.1f} ms, over the {self.budget_ms:g} ms budget"
+            )
         return choice
 
     def _score(self, request: Request) -> Choice:
