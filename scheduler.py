@@ -38,7 +38,7 @@ def _decide(args: argparse.Namespace) -> int:
     settings = config.load(args.config)
     snapshot = load_snapshot(args.snapshot)
     pods = load_pods(args.pod)
-    decider = build_decider(settings, tier=args.tier, strategy=args.strategy)
+    decider = build_decider(settings, tier=args.tier, strategy=args.strategy, every_node=True)
     gc.freeze()  # the loaded cluster lives until exit: keep the collector from rescanning it between pods
     undecided = False
     rows = []

@@ -53,7 +53,10 @@ def percentiles(values: Sequence[float]) -> dict[str, float]:
 def decider_for(tier: str, settings: Settings) -> Decider:
     """`default` is kube-scheduler's scoring; other names are forced tiers (TierUnavailableError if absent)."""
     if tier == "default":
-        return Decider(heuristic=HeuristicTier(weights=KUBE_SCORE_WEIGHTS))
+        return Decider(
+            heuristic=HeuristicTier(weights=KUBE_SCORE_WEIGHTS),
+            percentage_of_nodes_to_score=settings.scoring.percentage_of_nodes_to_score,
+        )
     return build_decider(settings, tier=tier)
 
 

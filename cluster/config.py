@@ -160,6 +160,10 @@ class ScoringSettings(_Section):
     shipped model 0.67-0.83; the gate also refuses a model whose mean regret is not below the heuristic's."""
     pair_accuracy_floor: float = Field(0.85, ge=0.0, le=1.0)
     """Pairwise ranking accuracy on held-out real counters below which `python -m training.evaluate` exits 1."""
+    percentage_of_nodes_to_score: int = Field(0, ge=0, le=100)
+    """Share of the feasible nodes the tiers score in a large cluster, as kube-scheduler's
+    `percentageOfNodesToScore`: 0 adapts to the cluster's size (every node under 100 nodes, then at least 100:
+    420 of 1,000, 500 of 5,000), 100 scores every feasible node. `decide` always scores every feasible node."""
     weights: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_SCORE_WEIGHTS))
     """Score plugin weights of the heuristic tier (kube-scheduler's defaults plus InterferenceAware), positive
     integers by plugin name; a map given here replaces the whole default, so list every plugin that should score."""

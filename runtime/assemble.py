@@ -40,9 +40,11 @@ def build_decider(
     clock: Clock | None = None,
     stats: Stats | None = None,
     background: bool = False,
+    every_node: bool = False,
 ) -> Decider:
     """The chain for `tier`; `stats` receives the tiers' counters (the scheduler loop passes its own);
-    `background` loads the transformer tier of the `auto` chain on a thread of its own."""
+    `background` loads the transformer tier of the `auto` chain on a thread of its own; `every_node` scores
+    every feasible node whatever `scoring.percentage_of_nodes_to_score` says (`decide`, CONTRACTS §4)."""
     clock = clock or SystemClock()
     left_out = sorted(set(DEFAULT_SCORE_WEIGHTS) - set(settings.scoring.weights))
     if left_out:
@@ -75,6 +77,7 @@ def build_decider(
         clock=clock,
         deadline_seconds=settings.llm.deadline_seconds,
         fallback=tier == "auto",
+        percentage_of_nodes_to_score=100 if every_node else settings.scoring.percentage_of_nodes_to_score,
     )
 
 

@@ -18,11 +18,15 @@ from cluster.snapshot import Snapshot
 from scoring.framework import PodInfo
 from scoring.heuristic import HeuristicTier
 from scoring.runtime import DEFAULT_FILTERS, FilterOutcome, Profile, run_filters
+from scoring.sampling import Ring
 from scoring.tiers import Decision, DeclineCause, Request, Tier, TierDecider, TierDeclinedError, clip_reason
 
 
 class Decider:
-    """Runs the filters once and the tiers in order; thread-safe when its tiers are."""
+    """Runs the filters once and the tiers in order; thread-safe when its tiers are.
+
+    With `percentage_of_nodes_to_score` under 100 (0: adaptive), a large cluster's tiers score only the share
+    of the feasible nodes kube-scheduler would (`scoring.sampling`); the default scores every feasible node."""
 
     def __init__(
         self,
@@ -33,6 +37,7 @@ class Decider:
         clock: Clock | None = None,
         deadline_seconds: float = 20.0,
         fallback: bool = True,
+        percentage_of_nodes_to_score: int = 100,
     ) -> None:
         self.heuristic = heuristic
         self.tiers = tuple(tiers)
@@ -40,6 +45,7 @@ class Decider:
         self.clock = clock or SystemClock()
         self.deadline_seconds = deadline_seconds
         self.fallback = fallback
+        self.ring = Ring(percentage_of_nodes_to_score)
 
     @property
     def first_tier(self) -> Tier:
@@ -78,7 +84,9 @@ class Decider:
                 warnings=warnings,
                 needs=needs,
             )
-        feasible = _nominated_first(pod, snapshot, outcome.feasible)
+        feasible = _nominated(pod, snapshot, outcome.feasible)
+        if feasible is None:
+            feasible = self.ring.take(outcome.scanned, outcome.feasible, len(snapshot))
         heuristic = self.heuristic.score(info, snapshot, feasible)
         request = Request(info, snapshot, feasible, heuristic, started + self.deadline_seconds)
         fallbacks: dict[str, str] = {}
@@ -140,10 +148,11 @@ class Decider:
         )
 
 
-def _nominated_first(pod: Pod, snapshot: Snapshot, feasible: np.ndarray) -> np.ndarray:
+def _nominated(pod: Pod, snapshot: Snapshot, feasible: np.ndarray) -> np.ndarray | None:
     """Only the pod's nominated node when it passes the filters (upstream's `evaluateNominatedNode`): the
-    room a preemption made there is what the pod waited for, and its victims must not go for nothing."""
+    room a preemption made there is what the pod waited for, and its victims must not go for nothing.
+    None when the pod has no feasible nominated node."""
     nominated = snapshot.node_index(pod.nominated_node_name) if pod.nominated_node_name else None
     if nominated is not None and np.any(feasible == nominated):
         return np.array([nominated], dtype=np.int64)
-    return feasible
+    return None

@@ -107,6 +107,8 @@ class FilterOutcome:
     feasible: np.ndarray
     failures: Failures
     num_nodes: int
+    scanned: np.ndarray
+    """The nodes the filters ran on, ascending: every node unless a pre-filter narrowed them."""
     pre_filter_message: str = ""
 
     @property
@@ -127,7 +129,8 @@ def run_filters(profile: Profile, pod: PodInfo, snapshot: Snapshot) -> FilterOut
     for pre in profile.pre_filters:
         names, rejection = pre.pre_filter(pod, snapshot)
         if rejection:
-            return FilterOutcome(np.empty(0, dtype=np.int64), fail_all(candidates, rejection), len(snapshot), rejection)
+            none = np.empty(0, dtype=np.int64)
+            return FilterOutcome(none, fail_all(candidates, rejection), len(snapshot), none, rejection)
         if names is not None:
             restricting.append(pre.name)
             allowed = names if allowed is None else allowed & names
@@ -136,6 +139,7 @@ def run_filters(profile: Profile, pod: PodInfo, snapshot: Snapshot) -> FilterOut
         reason = f"node(s) didn't satisfy plugin(s) [{' '.join(sorted(restricting))}]"
         failures.update(fail_all(candidates[~inside], reason))
         candidates = candidates[inside]
+    scanned = candidates
     for plugin in profile.filters:
         if not len(candidates):
             break
@@ -143,7 +147,7 @@ def run_filters(profile: Profile, pod: PodInfo, snapshot: Snapshot) -> FilterOut
         if failed:
             failures.update(failed)
             candidates = candidates[~np.isin(candidates, list(failed))]
-    return FilterOutcome(candidates, failures, len(snapshot))
+    return FilterOutcome(candidates, failures, len(snapshot), scanned)
 
 
 @dataclass(frozen=True, eq=False)

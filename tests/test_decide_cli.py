@@ -250,3 +250,18 @@ def test_services_in_the_snapshot_select_whom_the_default_constraints_spread(tmp
     result = decide("--snapshot", str(snapshot), "--pod", str(pods), "--json", "--tier", "heuristic")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["plugin_scores"]["PodTopologySpread"] == expected
+
+
+def test_every_feasible_node_is_scored_however_large_the_cluster(tmp_path):
+    nodes = [
+        {"apiVersion": "v1", "kind": "Node", "metadata": {"name": f"n{i:03d}"},
+         "status": {"allocatable": {"cpu": "4", "memory": "8Gi", "pods": "110"},
+                    "conditions": [{"type": "Ready", "status": "True"}]}}
+        for i in range(150)
+    ]  # fmt: skip
+    snapshot = tmp_path / "cluster.json"
+    snapshot.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": nodes}))
+    result = decide("--snapshot", str(snapshot), "--pod", str(PODS), "--json", "--tier", "heuristic")
+    assert result.returncode == 0, result.stderr
+    first = json.loads(result.stdout.splitlines()[0])
+    assert len(first["scores"]) == 150  # CONTRACTS §4, though the scheduler's default scores 100 of 150

@@ -50,6 +50,12 @@ def test_environment_beats_dotenv_beats_yaml(tmp_path):
             "'round_robin'",
             id="not one of the choices",
         ),
+        pytest.param(
+            "scoring:\n  percentage_of_nodes_to_score: 101\n",
+            {},
+            "scoring.percentage_of_nodes_to_score: 101 is not allowed: Input should be less than or equal to 100",
+            id="a percentage over 100",
+        ),
         pytest.param("cache:\n  tll: 5\n", {}, "cache.tll: unknown key", id="a misspelt key"),
         pytest.param("", {"LOG_FORMAT": "xml"}, "logging.format: 'xml' is not allowed", id="bad environment value"),
         pytest.param("- a\n- b\n", {}, "the top level must be a mapping", id="not a mapping"),

@@ -3,11 +3,13 @@
 import pytest
 
 from cluster.config import Settings
+from cluster.snapshot import Snapshot
 from llm.tier import LLMTier
 from runtime.assemble import TierUnavailableError, build_decider
 from scoring.transformer import model_path
 from scoring.transformer.evidence import load_verdict
 from telemetry.stats import Stats
+from tests.builders import make_node, make_pod
 from tests.llm.conftest import TOKEN, llm_settings
 
 ENDPOINT = "http://127.0.0.1:9"
@@ -87,3 +89,12 @@ def test_a_weights_map_that_leaves_default_plugins_out_says_which(
         build_decider(settings, tier="heuristic")
     found = [r.getMessage() for r in caplog.records if "scoring.weights" in r.getMessage()]
     assert found == ([] if warning is None else [f"{warning} (a weights map replaces the whole default)"])
+
+
+def test_the_chain_scores_the_share_of_nodes_the_settings_ask_for_and_decide_every_node() -> None:
+    snapshot = Snapshot.build([make_node(f"n{i:03d}") for i in range(250)], [])
+    pod = make_pod("p", cpu="1")
+    assert len(build_decider(Settings(), tier="heuristic").decide(pod, snapshot).scores) == 120
+    every = Settings(scoring={"percentage_of_nodes_to_score": 100})
+    assert len(build_decider(every, tier="heuristic").decide(pod, snapshot).scores) == 250
+    assert len(build_decider(Settings(), tier="heuristic", every_node=True).decide(pod, snapshot).scores) == 250
