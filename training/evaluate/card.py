@@ -264,6 +264,19 @@ def render(
         "measurements; real fine-tuning data is a single rig running nginx. Accuracy on other hardware and "
         "workloads is unmeasured until the collector has gathered outcomes there "
         "(`python -m training.train --data FILE`).",
+        "- The simulator that labels the training clusters is calibrated (`python -m sim.calibration_fit`) on the "
+        "per-mix medians of every same-protocol campaign, the held-out ones (Fight_Club_V02, Memento_V03, "
+        "Memento_V04, Memento_V01_mix_scenarios) included; only fine-tuning leaves them out. Refitted on the "
+        "other campaigns alone (same objective and start, 2026-12-06), the constants move (CPU gain 40.5 to 34.2, "
+        "memory-bandwidth power 2.42 to 2.75, queueing wait 0.189 to 0.273; the queue's scale is barely "
+        "identified, 20 to 67). This recipe trained on labels from the refitted simulator (seeds 7-9, not "
+        "shipped) orders 95.3 % of the held-out pairs (2,162 of 2,268; members 95.1 %, 93.7 % and 95.4 %) against "
+        "94.97 % for these weights, and in the held-out family replays gives 1.311, 1.171, 0.481, 1.303 and "
+        "1.218 ms (cpu-antagonists, near-full, replica-burst, counter-gaps, heterogeneous) against 1.337, 1.095, "
+        "0.481, 1.314 and 1.216, still ahead of the heuristic tier on each: the calibration's view of the "
+        "held-out campaigns does not inflate the pair accuracy beyond the spread of seeds. The benchmark's world "
+        "should keep every measurement; training on a calibration without the held-out campaigns is the cleaner "
+        "protocol and is not yet how these weights were made.",
         "- Node speed is in the target, but no input names it: the model reads it from the node's size and its "
         "counters (CPI), so a node type it never saw is judged by its telemetry alone.",
         "- The leave-one-out runs are smaller than the shipped training (see their settings) and evaluated on "
