@@ -32,6 +32,17 @@ DATA = Path(__file__).resolve().parents[1] / "data" / "interference-measurements
 SAME_PROTOCOL = ("Fight_Club", "Memento")
 """Campaign name prefixes whose single-kind and mixed runs share one protocol."""
 TELEMETRY = ("cpu_utilization", "cpi", "llc_miss_rate", "memory_bandwidth_gbps")
+HELD_OUT_CAMPAIGNS = (
+    "Fight_Club_V02",
+    "Memento_V03",
+    "Memento_V04",
+    "Memento_V01_mix_scenarios",
+    "Rear_Window_V01",
+    "Memento_V02_3_MixedScenarios_Remains",
+)
+"""Single-kind campaigns and mixes from both protocols, kept out of everything the learned scorer learns from (its
+fine-tuning, and `interference.TRAINING_CALIBRATION`, the simulator its training clusters are labelled with): its
+held-out real-counter pairs come from them."""
 
 
 @dataclass(frozen=True, order=True)
@@ -96,6 +107,11 @@ def load(path: Path = DATA) -> list[Row]:
     """The CSV's rows; FileNotFoundError when absent."""
     with path.open(newline="") as handle:
         return list(csv.DictReader(handle))
+
+
+def not_held_out(rows: Iterable[Row]) -> list[Row]:
+    """The rows of the campaigns a learned scorer may learn from (every campaign but `HELD_OUT_CAMPAIGNS`)."""
+    return [row for row in rows if row["campaign"] not in HELD_OUT_CAMPAIGNS]
 
 
 def mix_of(row: Row) -> Mix:

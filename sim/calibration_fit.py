@@ -1,6 +1,8 @@
 """Refit the interference model's constants to the KubeMarla measurements: `python -m sim.calibration_fit`.
 
-How the shipped `interference.CALIBRATION` was obtained, so it can be redone when the data or the model change.
+How the shipped `interference.CALIBRATION` was obtained, so it can be redone when the data or the model change;
+`--not-held-out` fits, from the same start, to the campaigns a learned scorer may learn from
+(`interference.TRAINING_CALIBRATION`, which labels its training clusters).
 The objective, over every same-protocol mix of `sim.calibration.measured`: squared log errors of nginx's P99 (weight
 3), P50 (2) and P90 (1) slowdowns against the measured medians, a steep penalty (30) for a P99 outside the mix's
 interquartile range shrunk by 4 %, and a soft one keeping `MAX_P99_SLOWDOWN` between 18x and 24x (above every
@@ -9,6 +11,7 @@ computed once; each evaluation is one vectorised latency solve. Nelder-Mead (ada
 `FITTED`, in numpy. The profiles' fitted figures (stressor intensities, memBW pollution) stay fixed here.
 """
 
+import argparse
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, replace
@@ -124,7 +127,14 @@ def minimise(f: Callable[[np.ndarray], float], x0: np.ndarray, *, iterations: in
 
 
 if __name__ == "__main__":
-    table = calibration.measured(calibration.load())
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--not-held-out",
+        action="store_true",
+        help="fit to the campaigns the learned scorer may learn from (interference.TRAINING_CALIBRATION)",
+    )
+    rows = calibration.load()
+    table = calibration.measured(calibration.not_held_out(rows) if parser.parse_args().not_held_out else rows)
     before = Objective(table)(CALIBRATION)
     fitted = fit(table)
     print(f"objective {before:.4f} -> {Objective(table)(fitted):.4f}")

@@ -196,10 +196,12 @@ def generate(
     window: int = counters.WINDOW_SECONDS,
     variants: Sequence[str] = ("calibrated",),
     randomise: Randomisation | None = None,
+    calibration: interference.Calibration = interference.CALIBRATION,
 ) -> TrainingSet:
     """`decisions` random clusters, families in turn, each with one arriving pod (of `profiles` when given).
 
-    Decision d is labelled by `variants[(d // len(families)) % len(variants)]`, so every family meets every variant.
+    Decision d is labelled by `variants[(d // len(families)) % len(variants)]`, so every family meets every variant,
+    each with the constants of `calibration` (training labels with `interference.TRAINING_CALIBRATION`).
     """
     unknown = [f for f in families if f not in FAMILIES] + [p for p in profiles or () if p not in workloads.PROFILES]
     if unknown:
@@ -215,7 +217,7 @@ def generate(
         family = family_of(families[d % len(families)], profiles=profiles, randomise=randomise)
         plans.append(generators.plan(rng, family, arrivals=1))
     chosen = [variants[(d // len(families)) % len(variants)] for d in range(decisions)]
-    return _label(plans, rng, window=window, variants=chosen, randomise=randomise)
+    return _label(plans, rng, window=window, variants=chosen, randomise=randomise, calibration=calibration)
 
 
 _SUMS = ("cpu", "footprint", "stream", "thrash", "io")
@@ -228,6 +230,7 @@ def _label(
     window: int,
     variants: Sequence[str],
     randomise: Randomisation | None,
+    calibration: interference.Calibration,
 ) -> TrainingSet:
     sizes = np.array([len(p.cores) for p in plans])
     width, total = int(sizes.max()), int(sizes.sum())
@@ -281,6 +284,7 @@ def _label(
         variant[decision],
         p50_ms=a.p50_ms,
         p99_ms=a.p99_ms,
+        calibration=calibration,
     )
     harm = _harm(
         pod_index,
@@ -293,6 +297,7 @@ def _label(
         sensitivity=sensitivity,
         variant=variant,
         total=total,
+        calibration=calibration,
     )
     a_memory = a.memory_mib * 2**20
     fits = (requested + a_request[decision] <= machine.cores + 1e-9) & (
@@ -350,6 +355,7 @@ def _harm(
     sensitivity: np.ndarray,
     variant: np.ndarray,
     total: int,
+    calibration: interference.Calibration,
 ) -> np.ndarray:
     """Per node, the sum over its latency-critical pods of ln(P99 once the arriving pod, `joining` there, runs
     beside them / P99 before): what the oracle's `inflicted` reports, in one log."""
@@ -362,7 +368,7 @@ def _harm(
     v_factor = sensitivity[pod_decision[critical], pod_index[critical]]
     v_sensitivity = tuple(getattr(victim, f"s_{d}") * v_factor[:, k] for k, d in enumerate(workloads.DIMENSIONS))
     v_hw = SimpleNamespace(**{k: v[at] for k, v in vars(machine).items()})
-    common = {"p50_ms": victim.p50_ms, "p99_ms": victim.p99_ms}
+    common = {"p50_ms": victim.p50_ms, "p99_ms": victim.p99_ms, "calibration": calibration}
     before, _ = _p99(v_sensitivity, around, mine, v_hw, variant[pod_decision[critical]], **common)
     after, _ = _p99(v_sensitivity, joined, mine, v_hw, variant[pod_decision[critical]], **common)
     return np.bincount(at, np.log(np.maximum(after / before, 1.0)), total)
@@ -385,6 +391,7 @@ def _p99(
     *,
     p50_ms: np.ndarray,
     p99_ms: np.ndarray,
+    calibration: interference.Calibration,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Predicted P99 and P99 alone of each target (arrays aligned), each under its row's interference variant."""
     p99 = np.empty(len(variant))
@@ -408,6 +415,7 @@ def _p99(
             p99_ms=take(p99_ms),
             speed=take(machine.core_speed),
             variant=form,
+            calibration=calibration,
         )
         p99[rows] = latency.quantiles(model, (0.99,))[:, 0]
         alone[rows] = model.alone_p99

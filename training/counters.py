@@ -10,7 +10,7 @@ PSI or cgroup data). Rows without counters are left out.
 A *group* is one campaign, replica count and RPS: its tests become the candidate nodes of one cluster
 (identical NUC nodes, `snapshot`), and of two tests whose P99 differ by `PAIR_RATIO` or more, the one
 with the lower P99 is the better node for a latency-critical pod sensitive to llc, membw and cpu
-(`NGINX`, KubeMarla's 500m/512Mi target). `HELD_OUT_CAMPAIGNS` are never used for fine-tuning, so
+(`NGINX`, KubeMarla's 500m/512Mi target). `sim.calibration.HELD_OUT_CAMPAIGNS` are never used for fine-tuning, so
 accuracy on them is held-out accuracy.
 
 Pure except `load`, which reads the CSV.
@@ -31,15 +31,6 @@ from cluster.userfiles import UserFileError, clip, read_text
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "interference-measurements.csv"
 PAIR_RATIO = 1.5
-HELD_OUT_CAMPAIGNS = (
-    "Fight_Club_V02",
-    "Memento_V03",
-    "Memento_V04",
-    "Memento_V01_mix_scenarios",
-    "Rear_Window_V01",
-    "Memento_V02_3_MixedScenarios_Remains",
-)
-"""Single-kind campaigns and mixes from both protocols; the rest may be used for fine-tuning."""
 NODE_ALLOCATABLE = {"cpu": "3", "memory": "2888Mi", "pods": "110"}
 """A 3-CPU Minikube node of the NUC (3 GiB, kubelet's 94 %)."""
 NGINX = parse_pod(

@@ -32,6 +32,7 @@ from sim import dataset, generators, interference, manifests
 from sim.dataset import Randomisation
 from sim.generators import FAMILIES
 from sim.hardware import Hardware
+from sim.interference import CALIBRATION, Calibration
 
 NOW = 1_800_000_000.0
 """NodeState timestamps of generated clusters (age is not checked when building examples)."""
@@ -101,6 +102,7 @@ class SimSet:
         profiles: Sequence[str] | None = None,
         variants: Sequence[str] = ("calibrated",),
         randomise: Randomisation | None = None,
+        calibration: Calibration = CALIBRATION,
     ) -> None:
         rng = np.random.default_rng(seed)
         twin = np.random.default_rng()
@@ -110,7 +112,13 @@ class SimSet:
         self.profiles = tuple(profiles) if profiles is not None else None
         self.variants = tuple(variants)
         self.data = dataset.generate(
-            rng, decisions=decisions, families=families, profiles=profiles, variants=variants, randomise=randomise
+            rng,
+            decisions=decisions,
+            families=families,
+            profiles=profiles,
+            variants=variants,
+            randomise=randomise,
+            calibration=calibration,
         )
         self.plans = [
             generators.plan(

@@ -5,11 +5,12 @@ Each candidate is a token (`features.tokens`). A linear embedding turns it into 
 node the cluster's context: `inducing` learnt queries attend over all candidates (summaries of the
 cluster), and every candidate attends over those summaries. This is self-attention across the
 candidates at O(N·M) instead of O(N²), so a 1,000-node decision stays within a few milliseconds on
-one CPU thread, and it is independent of the candidates' order. With `layers=0` there is no attention (each
-node's prediction is its own token's). A per-node head predicts two numbers: ln(the pod's P99 on the node over
-its P99 alone on the reference core), which node speed moves either way, and the harm it does there,
-sum over the node's latency-critical pods of ln(their P99 with it / without), >= 0 (softplus). Padding tokens
-(training batches) are masked out of the keys.
+one CPU thread, and it is independent of the candidates' order. With `layers=0`, as shipped (the ablation in
+the model card), there is no attention: each node's prediction is its own token's, the cluster's context
+reaching it through the features' distance from the cluster's medians. A per-node head predicts two numbers:
+ln(the pod's P99 on the node over its P99 alone on the reference core), which node speed moves either way, and
+the harm it does there, sum over the node's latency-critical pods of ln(their P99 with it / without), >= 0
+(softplus). Padding tokens (training batches) are masked out of the keys.
 
 What ships is an `Ensemble`: members trained alike but for their seed (their draw of the simulated clusters,
 the example order and the initialisation), whose outputs are averaged. One seed's weights are one draw of
@@ -67,9 +68,10 @@ class ModelConfig:
     heads: int = 2
     inducing: int = 8
     """Learnt summary queries per attention block."""
-    layers: int = 1
-    """Attention blocks (0: none). One earns its cost in the leave-one-variant-out ablation (`python -m
-    training.lofo`, rendered in the model card)."""
+    layers: int = 0
+    """Attention blocks (0: none). Since the training labels stopped reading the held-out campaigns (2026-12-06),
+    one block no longer earns its cost in the leave-one-variant-out ablation (`python -m training.lofo`, rendered
+    in the model card), so the shipped members have none; the block stays for that ablation."""
     hidden: int = 32
     """Width of each block's per-node feed-forward layer and of the head."""
 

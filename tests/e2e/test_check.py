@@ -119,7 +119,7 @@ def test_a_healthy_cluster_passes_every_check(
         "permission patch events",
     ]
     assert rows["telemetry"]["detail"].startswith("3/3 nodes have fresh telemetry")
-    assert "3 member(s), 44,454 parameters" in rows["transformer weights"]["detail"]
+    assert "3 member(s), 11,814 parameters" in rows["transformer weights"]["detail"]
     assert "llama-local at " + fake_llm.url in rows["llm"]["detail"]
     (ping,) = fake_llm.requests
     assert ping.body is not None and ping.body["max_tokens"] == 1

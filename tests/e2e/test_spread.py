@@ -22,8 +22,8 @@ SERVICE = {
     "metadata": {"name": "web", "namespace": "default"},
     "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]},
 }
-NODES = [
-    node("n0", cpu="64", memory="256Gi"),
+NODES = [  # n0 big enough that the model alone would put every replica there, not so big that spreading cannot win
+    node("n0", cpu="128", memory="512Gi"),
     node("n1", cpu="8", memory="32Gi"),
     node("n2", cpu="8", memory="32Gi"),
 ]

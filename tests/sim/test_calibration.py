@@ -176,3 +176,13 @@ def test_the_minimiser_keeps_its_start_when_it_is_the_minimum_and_leaves_it_when
     moves = calibration_fit.minimise(lambda x: float(np.sum((x - start - 0.3) ** 2)), start, iterations=400)
     assert np.array_equal(stays, start)
     assert moves == pytest.approx(start + 0.3, abs=1e-3)
+
+
+def test_the_training_calibration_is_the_fit_without_the_held_out_campaigns(rows: list[dict[str, str]]) -> None:
+    """The learned scorer's labels come from constants fitted without the campaigns it is evaluated on."""
+    kept = calibration.not_held_out(rows)
+    assert {r["campaign"] for r in rows} - {r["campaign"] for r in kept} == set(calibration.HELD_OUT_CAMPAIGNS)
+    held_in = calibration_fit.Objective(calibration.measured(kept))
+    everything = calibration_fit.Objective(calibration.measured(rows))
+    assert held_in(interference.TRAINING_CALIBRATION) < held_in(interference.CALIBRATION)
+    assert everything(interference.CALIBRATION) < everything(interference.TRAINING_CALIBRATION)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from cluster import nodestate
-from sim import dataset, generators, oracle, scenario
+from sim import dataset, generators, interference, oracle, scenario
 from sim.pods import workload
 
 NOW = 1_767_603_600.0
@@ -58,6 +58,20 @@ def test_labels_match_the_oracle_on_the_same_cluster_built_from_json(family: str
         assert labelled.slowdown[0, : len(names)] == pytest.approx([predictions[n].slowdown for n in names], rel=1e-4)
         fitting = set(oracle.candidates(built.state(), pod))
         assert {n for k, n in enumerate(names) if labelled.candidates[0, k]} == fitting
+
+
+def test_labels_follow_the_calibration_they_are_given() -> None:
+    """Training labels use `TRAINING_CALIBRATION`: the vectorised path takes the constants it is given, as the
+    oracle does, and they differ from the world's."""
+    calibrated = interference.TRAINING_CALIBRATION
+    labelled = dataset.generate(np.random.default_rng(2), decisions=1, families=["kubemarla"], calibration=calibrated)
+    world = dataset.generate(np.random.default_rng(2), decisions=1, families=["kubemarla"])
+    plan = generators.plan(np.random.default_rng(2), generators.FAMILIES["kubemarla"], arrivals=1)
+    built = scenario.parse({"name": "check", "seed": 2, **generators.entries(plan)})
+    predictions = oracle.predict(built.state(), built.arrivals[0].pod, calibration=calibrated)
+    names = sorted(predictions)
+    assert labelled.slowdown[0, : len(names)] == pytest.approx([predictions[n].slowdown for n in names], rel=1e-4)
+    assert not np.allclose(labelled.slowdown[0, : len(names)], world.slowdown[0, : len(names)], rtol=1e-3)
 
 
 def test_an_example_materialises_as_contract_json(data: dataset.TrainingSet) -> None:

@@ -26,6 +26,7 @@ from scoring.framework import PodInfo
 from scoring.heuristic import HeuristicTier
 from scoring.runtime import PEERS, Profile, run_filters
 from scoring.transformer import features, scores
+from sim.calibration import HELD_OUT_CAMPAIGNS
 from training import counters
 
 PairScorer = Callable[[Sequence[NodeState], Pod], Sequence[float]]
@@ -48,7 +49,7 @@ def pair_counts(
     scorer: PairScorer,
     *,
     groups: Sequence[counters.Group] | None = None,
-    campaigns: Sequence[str] | None = counters.HELD_OUT_CAMPAIGNS,
+    campaigns: Sequence[str] | None = HELD_OUT_CAMPAIGNS,
     ratio: float = counters.PAIR_RATIO,
 ) -> PairAccuracy:
     """Pairs, right answers and ties of `scorer` over the groups of `campaigns` (None: every campaign)."""
@@ -72,7 +73,7 @@ def real_counter_pairs(
     scorer: PairScorer,
     *,
     groups: Sequence[counters.Group] | None = None,
-    campaigns: Sequence[str] | None = counters.HELD_OUT_CAMPAIGNS,
+    campaigns: Sequence[str] | None = HELD_OUT_CAMPAIGNS,
 ) -> float:
     """Pairwise accuracy of `scorer` on the held-out campaigns (or `campaigns`; None: all)."""
     return pair_counts(scorer, groups=groups, campaigns=campaigns).accuracy

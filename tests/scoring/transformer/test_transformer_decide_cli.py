@@ -36,23 +36,7 @@ def forced() -> dict[str, dict]:
     return {d["pod"]: d for d in map(json.loads, result.stdout.splitlines())}
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(
-            name,
-            id=name,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="known limitation (model card, Known limitations, CPU contention): the model sends "
-                "CPU-sensitive http-echo to the cpu-bound worker-6",
-            )
-            if name == "default/http-echo"
-            else (),
-        )
-        for name in LATENCY_CRITICAL
-    ],
-)
+@pytest.mark.parametrize("name", LATENCY_CRITICAL)
 def test_latency_critical_pods_go_to_quiet_nodes(forced: dict[str, dict], name: str) -> None:
     decision = forced[name]
     assert decision["tier"] == "transformer"
