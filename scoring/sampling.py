@@ -26,10 +26,16 @@ ADAPTIVE = 0
 """`percentage_of_nodes_to_score` that follows the cluster's size, as kube-scheduler's default does."""
 
 
-def nodes_to_find(percentage: int, num_nodes: int) -> int:
-    """How many feasible nodes to score among `num_nodes` (upstream's `numFeasibleNodesToFind`, to the integer)."""
+def checked(percentage: int) -> int:
+    """`percentage`, or ValueError naming the setting when it is outside 0 (adaptive) to 100."""
     if not 0 <= percentage <= 100:
         raise ValueError(f"percentage_of_nodes_to_score is {percentage}; it must be 0 (adaptive) to 100")
+    return percentage
+
+
+def nodes_to_find(percentage: int, num_nodes: int) -> int:
+    """How many feasible nodes to score among `num_nodes` (upstream's `numFeasibleNodesToFind`, to the integer)."""
+    checked(percentage)
     if num_nodes < MIN_FEASIBLE_NODES_TO_FIND:
         return num_nodes
     if percentage == ADAPTIVE:
@@ -61,8 +67,7 @@ class Ring:
     """Where the next pod's scan starts; thread-safe, one per decision chain (upstream: one per scheduler)."""
 
     def __init__(self, percentage: int = ADAPTIVE) -> None:
-        nodes_to_find(percentage, 0)
-        self.percentage = percentage
+        self.percentage = checked(percentage)
         self._start = 0
         self._lock = threading.Lock()
 

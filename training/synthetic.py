@@ -12,9 +12,11 @@ The dataset does not return its cluster plans, so they are redrawn from a copy o
 state, as `generate` draws them; `SimSet` checks each redrawn plan against the dataset (node counts,
 the fitting candidates) and raises `SimulatorDriftError` if the simulator has changed how it draws.
 Each decision is labelled under one interference-model variant (`variants`, in turn; `sim.interference.VARIANTS`)
-and, with `randomise`, drawn with randomised sensitivities, capacities, core speeds and telemetry lag. The pods a
-lagging decision placed since its NodeStates are fed to the fresh-placement estimate (`cluster.estimate`), as the
-scheduler's cache feeds it, so the model learns on the telemetry every tier reads in production.
+with the constants of `calibration` (training passes `TRAINING_CALIBRATION`, fitted without the held-out campaigns;
+evaluation keeps the world's `CALIBRATION`) and, with `randomise`, drawn with randomised sensitivities, capacities,
+core speeds and telemetry lag. The pods a lagging decision placed since its NodeStates are fed to the
+fresh-placement estimate (`cluster.estimate`), as the scheduler's cache feeds it, so the model learns on the
+telemetry every tier reads in production.
 Used by training and evaluation only (it imports the simulator); the serving tier never imports it.
 """
 

@@ -401,6 +401,7 @@ def render(
         "## Reproduce",
         "",
         "```",
+        "python -m sim.calibration_fit --not-held-out   # the constants that label training (TRAINING_CALIBRATION)",
         "python -m training.lofo           # leave-one-interference-variant-out runs (scoring/transformer/lofo.json)",
         "python -m training.train          # writes scoring/transformer/model.pt and this card",
         "python -m training.evaluate       # re-evaluates the weights, rewrites this card; exits 1 below the floors",
