@@ -9,7 +9,7 @@ from training import fit, lofo, synthetic
 from training.evaluate import card_tables
 from training.train import member_seeds
 
-SMALL = lofo.LofoSettings(decisions=24, epochs=1, eval_decisions=12)
+SMALL = lofo.LofoSettings(decisions=24, epochs=1, eval_decisions=12, members=3)
 
 
 @pytest.mark.parametrize("held_out", [pytest.param(v, id=f"holding out {v}") for v in interference.VARIANTS])

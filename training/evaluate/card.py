@@ -239,6 +239,7 @@ def render(
         "```",
         "python -m sim.calibration_fit --not-held-out   # the constants that label training (TRAINING_CALIBRATION)",
         "python -m training.lofo           # leave-one-interference-variant-out runs (scoring/transformer/lofo.json)",
+        "python -m training.loco           # leave-one-fine-tuning-campaign-out pairs (add --layers 1 for the block)",
         "python -m training.train          # writes scoring/transformer/model.pt and this card",
         "python -m training.evaluate       # re-evaluates the weights, rewrites this card; exits 1 below the floors",
         "python -m training.evaluate.calibration --model scoring/transformer/model.pt  # misread nodes by CPU, LLC",
