@@ -137,6 +137,16 @@ KNOWN_LIMITATIONS: tuple[str, ...] = (
     "ran on at the published leave-one-variant-out size (calibrated 7.6 % against 7.0 %, additive 7.3 % "
     "against 6.6 %, queueing-membw 7.4 % against 7.3 %, threshold-cache 8.5 % against 8.3 %), so it was not "
     "taken either. Every change that ordered more of these pairs has cost simulated regret.",
+    "- What the rig calls CPU use is not what the simulator publishes. Mapped as `data/README.md` says "
+    "(`cpu_utilization` = C0 residency / 100), the rig's CPU use stays at 0.01-0.03 with one to four iBench CPU "
+    "hogs beside nginx on its three cores, and reaches 0.13-0.37 only in mixed runs (campaigns outside the "
+    "held-out ones, `sim.calibration.measured`), where the simulator's NUC publishes 0.47-1.00 for the same "
+    "mixes (`sim.calibration.modelled`). Yet on the fine-tuning pairs it is the counter that orders the most "
+    "pairs alone (89.9 %; memory bandwidth 72.9 %, LLC miss ratio 72.4 %, CPI 44.6 %), while among simulated "
+    "candidates for nginx (training calibration, 600 clusters) memory bandwidth orders more than CPU use (78.2 % "
+    "against 74.5 %). A scorer fitted to the simulator reads the rig's CPU use on a scale it never saw there, "
+    "which is presumably why the changes that compare nodes with each other (the block, ranks) order more real "
+    "pairs. The data does not record which cores the C0 residency was read on (2026-12-06, not acted on).",
     "- Single seeds of a recipe differ on the held-out families by more than recipes do. The weights shipped "
     "before the 2026-12-05 ensembles were one seed (7); the same recipe with seeds 8 and 9 would each have lost "
     "at least one held-out "
