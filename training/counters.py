@@ -28,6 +28,7 @@ from cluster.nodestate import NodeState, Summary
 from cluster.parse import parse_node, parse_pod
 from cluster.snapshot import Snapshot
 from cluster.userfiles import UserFileError, clip, read_text
+from sim.calibration import HELD_OUT_CAMPAIGNS
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "interference-measurements.csv"
 PAIR_RATIO = 1.5
@@ -163,6 +164,11 @@ def load(path: str | Path = DATA) -> list[Group]:
         raise CountersError(f"{path}: line {reader.reader.line_num}: not CSV ({exc})") from exc
     except CountersError as exc:
         raise CountersError(f"{path}: {exc}") from exc
+
+
+def fine_tuning(groups: Sequence[Group]) -> list[Group]:
+    """The groups a learned scorer may learn from: every campaign but `sim.calibration.HELD_OUT_CAMPAIGNS`."""
+    return [g for g in groups if g.campaign not in HELD_OUT_CAMPAIGNS]
 
 
 def snapshot(states: Sequence[NodeState]) -> Snapshot:

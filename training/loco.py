@@ -21,9 +21,6 @@ from pathlib import Path
 
 from scoring.transformer.model import Checkpoint, Ensemble, ModelConfig, Scorer
 from sim import dataset
-from sim.calibration import HELD_OUT_CAMPAIGNS
-from sim.dataset import Randomisation
-from sim.interference import TRAINING_CALIBRATION
 from training import counters, synthetic
 from training import fit as training
 from training.evaluate import pairs
@@ -43,11 +40,6 @@ class Fold:
     correct: int
 
 
-def fine_tuning(groups: Sequence[counters.Group]) -> list[counters.Group]:
-    """The measured groups training may read: every campaign but the held-out ones."""
-    return [g for g in groups if g.campaign not in HELD_OUT_CAMPAIGNS]
-
-
 def folds(
     groups: Sequence[counters.Group],
     *,
@@ -58,17 +50,11 @@ def folds(
     progress: bool = False,
 ) -> list[Fold]:
     """Per seed and fine-tuning campaign: one member trained without the campaign, scored on its pairs."""
-    usable = fine_tuning(groups)
+    usable = counters.fine_tuning(groups)
     campaigns = sorted({g.campaign for g in usable})
     out = []
     for seed in seeds:
-        simset = synthetic.SimSet(
-            seed,
-            decisions=decisions,
-            variants=synthetic.VARIANTS,
-            randomise=Randomisation(),
-            calibration=TRAINING_CALIBRATION,
-        )
+        simset = synthetic.training_set(seed, decisions=decisions)
         sim = training.sim_examples(simset, exclude=dataset.EVAL_PROFILES, seed=seed, progress=progress)
         settings = training.Settings(seed=seed, epochs=epochs, config=config or ModelConfig())
         for campaign in campaigns:

@@ -32,9 +32,7 @@ from tqdm import tqdm
 
 from scoring.transformer.model import Checkpoint, Ensemble, ModelConfig, Scorer
 from sim import dataset, interference
-from sim.calibration import HELD_OUT_CAMPAIGNS
 from sim.dataset import Randomisation
-from sim.interference import TRAINING_CALIBRATION
 from training import counters, synthetic
 from training import fit as training
 from training.evaluate import card, families, heldout
@@ -71,13 +69,7 @@ def training_variants(held_out: str) -> tuple[str, ...]:
 def training_set(held_out: str, settings: LofoSettings, seed: int) -> synthetic.SimSet:
     """The decisions the member of `seed` trains on when `held_out` is held out: the training families, the
     other variants."""
-    return synthetic.SimSet(
-        seed,
-        decisions=settings.decisions,
-        variants=training_variants(held_out),
-        randomise=Randomisation(),
-        calibration=TRAINING_CALIBRATION,
-    )
+    return synthetic.training_set(seed, decisions=settings.decisions, variants=training_variants(held_out))
 
 
 def test_set(held_out: str, settings: LofoSettings) -> synthetic.SimSet:
@@ -115,7 +107,7 @@ def run_one(
     held_out: str, settings: LofoSettings, groups: Sequence[counters.Group], *, progress: bool = False
 ) -> dict[str, heldout.Metrics]:
     """Train with `held_out` left out (with and without attention), evaluate every policy on it."""
-    fine_tuning = [g for g in groups if g.campaign not in HELD_OUT_CAMPAIGNS]
+    fine_tuning = counters.fine_tuning(groups)
     real = training.real_examples(fine_tuning, weight=REAL_WEIGHT)
     examples = {
         seed: [

@@ -34,7 +34,7 @@ from sim import dataset, generators, interference, manifests
 from sim.dataset import Randomisation
 from sim.generators import FAMILIES
 from sim.hardware import Hardware
-from sim.interference import CALIBRATION, Calibration
+from sim.interference import CALIBRATION, TRAINING_CALIBRATION, Calibration
 
 NOW = 1_800_000_000.0
 """NodeState timestamps of generated clusters (age is not checked when building examples)."""
@@ -192,3 +192,11 @@ class SimSet:
 
 def _named(node: Node, name: str) -> Node:
     return replace(node, name=name, labels={**node.labels, "kubernetes.io/hostname": name})
+
+
+def training_set(seed: int, *, decisions: int, variants: Sequence[str] = VARIANTS) -> SimSet:
+    """The simulated clusters a member of `seed` trains on: the training families under `variants`, randomised, and
+    labelled by `TRAINING_CALIBRATION` (the simulator fitted without the held-out campaigns)."""
+    return SimSet(
+        seed, decisions=decisions, variants=variants, randomise=Randomisation(), calibration=TRAINING_CALIBRATION
+    )

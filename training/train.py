@@ -28,9 +28,7 @@ from cluster import config
 from scoring.transformer import ModelUnavailableError, model, model_path
 from scoring.transformer.model import ModelConfig
 from sim import dataset, interference
-from sim.calibration import HELD_OUT_CAMPAIGNS
 from sim.dataset import Randomisation
-from sim.interference import TRAINING_CALIBRATION
 from training import counters, synthetic
 from training import fit as training
 from training.evaluate import card as model_card
@@ -133,18 +131,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     settings = training.Settings(seed=args.seed, epochs=args.epochs, config=ModelConfig(layers=args.layers))
-    fine_tuning = [] if args.no_counters else [g for g in groups if g.campaign not in HELD_OUT_CAMPAIGNS]
+    fine_tuning = [] if args.no_counters else counters.fine_tuning(groups)
     real = training.real_examples(fine_tuning, weight=REAL_WEIGHT)
     members, sim_examples, sim_nodes, final_losses = [], 0, 0, []
     fit_seconds = 0.0
     for seed in member_seeds(args.seed, args.members):
-        simset = synthetic.SimSet(
-            seed,
-            decisions=args.decisions,
-            variants=args.variants,
-            randomise=Randomisation(),
-            calibration=TRAINING_CALIBRATION,
-        )
+        simset = synthetic.training_set(seed, decisions=args.decisions, variants=args.variants)
         sim = training.sim_examples(simset, exclude=dataset.EVAL_PROFILES, seed=seed, progress=progress)
         prepared = training.prepare([*sim, *real, *collected])
         fit_started = time.monotonic()

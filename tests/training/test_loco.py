@@ -12,14 +12,14 @@ GROUPS = counters.load()
 
 
 def test_only_the_fine_tuning_campaigns_are_trained_on_or_scored() -> None:
-    usable = loco.fine_tuning(GROUPS)
+    usable = counters.fine_tuning(GROUPS)
     assert {g.campaign for g in usable} == {g.campaign for g in GROUPS} - set(HELD_OUT_CAMPAIGNS)
     assert set(HELD_OUT_CAMPAIGNS) <= {g.campaign for g in GROUPS}  # the split has something to leave out
 
 
 def test_each_campaign_is_left_out_once_per_seed_and_scored_on_all_its_pairs() -> None:
     result = loco.folds(GROUPS, seeds=[3], decisions=8, epochs=1)
-    usable = loco.fine_tuning(GROUPS)
+    usable = counters.fine_tuning(GROUPS)
     expected = {c: sum(len(g.pairs()) for g in usable if g.campaign == c) for c in {g.campaign for g in usable}}
     assert {f.campaign: f.pairs for f in result} == expected
     assert [f.seed for f in result] == [3] * len(expected)

@@ -19,7 +19,6 @@ from scoring import regimes
 from scoring.runtime import KUBE_SCORE_WEIGHTS, PEERS
 from scoring.transformer.tier import Predictor, TransformerTier
 from sim import dataset
-from sim.calibration import HELD_OUT_CAMPAIGNS
 from training import counters
 from training.evaluate import families, heldout, pairs
 from training.synthetic import TRAIN_FAMILIES, SimDecision, SimSet
@@ -129,7 +128,7 @@ def run(
                 for profile in dataset.EVAL_PROFILES
             }
     groups = counters.load() if groups is None else groups
-    fine_tuning = sorted({g.campaign for g in groups} - set(HELD_OUT_CAMPAIGNS))
+    fine_tuning = sorted({g.campaign for g in counters.fine_tuning(groups)})
     scorers = {
         TRANSFORMER: pairs.transformer_scorer(predictor),
         "heuristic": pairs.heuristic_scorer(),
