@@ -21,7 +21,7 @@ from cluster.clock import Clock
 from cluster.nodestate import NodeState
 from cluster.objects import NAMESPACE_NAME_LABEL, Node, Pod, RawObject
 from cluster.parse import ManifestError, parse_namespace, parse_node, parse_pod
-from cluster.snapshot import NodeTable, Snapshot
+from cluster.snapshot import Snapshot
 from cluster.spread import Workloads
 from cluster.volumes import Volumes, apply_event
 from runtime.fingerprint import accounting, pod_fingerprint, scheduled_at, scheduling_view
@@ -229,7 +229,7 @@ class SchedulerCache:
         with self._lock:
             self._refresh_source()
             aged = self._built().aged(now=now, max_age_seconds=self._max_age)
-            return estimate.apply(aged, self._recent(now, aged.table)), self._version
+            return estimate.apply(aged, self._recent(now, aged)), self._version
 
     def assume(
         self,
@@ -343,10 +343,12 @@ class SchedulerCache:
             self._snapshot = self._snapshot.without_pod(old)
         return True
 
-    def _recent(self, now: float, table: NodeTable) -> estimate.Placed:
-        """The pods placed within the age limit (and a report interval), as the estimator's columns."""
+    def _recent(self, now: float, snapshot: Snapshot) -> estimate.Placed:
+        """The pods placed within the age limit (and a report interval) and after their node's NodeState, as the
+        estimator's columns: the log stays as long as the placements the estimate can still count."""
         self._placed.prune(now - self._max_age - PLACED_KEPT_SECONDS)
-        return self._placed.view(table)
+        self._placed.supersede(snapshot.table, snapshot.telemetry.timestamps)
+        return self._placed.view(snapshot.table)
 
     def _refresh_source(self) -> None:
         if self._source is None:

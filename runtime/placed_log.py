@@ -14,7 +14,8 @@ from cluster.snapshot import NodeTable
 
 class PlacedLog:
     """The recently placed pods as growing columns: a snapshot takes a view of them, not a copy, so a burst
-    of N decisions costs N appends, not N rebuilds. Removing and pruning rebuild (rare)."""
+    of N decisions costs N appends, not N rebuilds. Forgetting rows (a removed pod, the age limit, a NodeState
+    newer than the placement) compacts the columns by a mask: nothing is parsed again."""
 
     def __init__(self) -> None:
         self._rows: dict[str, tuple[Pod, float]] = {}
@@ -25,8 +26,12 @@ class PlacedLog:
     def __contains__(self, key: str) -> bool:
         return key in self._rows
 
+    def __len__(self) -> int:
+        return self._count
+
     def _reset(self, capacity: int) -> None:
         self._count = 0
+        self._keys: list[str] = []
         self._pods: list[Pod] = []
         self._nodes: list[str] = []
         self._at = np.empty(capacity)
@@ -42,18 +47,16 @@ class PlacedLog:
         """Log `pod` (bound or assumed) as placed at `at`, replacing an earlier entry of the same key."""
         if key in self._rows:
             self.remove(key)
-        self._rows[sys.intern(key)] = (pod, at)
-        self._append(pod, at)
-        self._oldest = min(self._oldest, at)
-
-    def _append(self, pod: Pod, at: float) -> None:
+        key = sys.intern(key)
+        self._rows[key] = (pod, at)
         if self._count == len(self._at):
-            for name in ("_at", "_cpu", "_memory", "_noisy", "_busy", "_kind", "_workload", "_index"):
+            for name in _COLUMNS:
                 old = getattr(self, name)
                 grown = np.empty((2 * len(old), *old.shape[1:]), dtype=old.dtype)
                 grown[: self._count] = old[: self._count]
                 setattr(self, name, grown)
         k = self._count
+        self._keys.append(key)
         self._pods.append(pod)
         self._nodes.append(pod.node_name)
         r = estimate.row(pod)
@@ -61,30 +64,61 @@ class PlacedLog:
         self._busy[k], self._kind[k], self._workload[k] = r.busy, r.kind, r.workload
         self._index[k] = self._table.index.get(pod.node_name, -1) if self._table is not None else -1
         self._count += 1
+        self._oldest = min(self._oldest, at)
 
     def remove(self, key: str) -> None:
         """Forget a pod (a failed binding, a deleted pod)."""
         if self._rows.pop(key, None) is not None:
-            self._rebuild()
+            keep = np.ones(self._count, dtype=bool)
+            keep[self._keys.index(key)] = False
+            self._keep(keep)
 
     def prune(self, oldest: float) -> None:
         """Forget every placement made before `oldest` (older than any NodeState the estimate still counts from)."""
         if self._oldest < oldest:
-            self._rows = {key: (pod, at) for key, (pod, at) in self._rows.items() if at >= oldest}
-            self._rebuild()
+            self._keep(self._at[: self._count] >= oldest)
 
-    def _rebuild(self) -> None:
-        self._reset(max(64, 2 * len(self._rows)))
-        for pod, at in self._rows.values():
-            self._append(pod, at)
-        self._oldest = min((at for _, at in self._rows.values()), default=float("inf"))
+    def supersede(self, table: NodeTable, timestamps: np.ndarray) -> None:
+        """Forget the placements their node's NodeState already covers: made before its `timestamps` entry (aligned
+        with `table`; NaN: no NodeState, keep). The estimate counts a pod only after its node's last NodeState,
+        and a node's NodeStates only move forward, so such a row would never count again."""
+        if not self._count or not len(timestamps):
+            return
+        index = self._indices(table)
+        known = index >= 0
+        with np.errstate(invalid="ignore"):
+            covered = known & (self._at[: self._count] < timestamps[np.maximum(index, 0)])
+        if covered.any():
+            self._keep(~covered)
 
-    def view(self, table: NodeTable) -> estimate.Placed:
-        """The logged placements as the estimate's columns, indexed by `table`'s nodes (no copy)."""
+    def _keep(self, keep: np.ndarray) -> None:
+        """Compact every column to the rows `keep` marks, into new arrays: earlier views keep their own rows."""
+        positions = np.flatnonzero(keep)
+        count = len(positions)
+        capacity = max(64, 2 * count)
+        for name in _COLUMNS:
+            column = getattr(self, name)
+            compact = np.empty((capacity, *column.shape[1:]), dtype=column.dtype)
+            compact[:count] = column[positions]
+            setattr(self, name, compact)
+        self._keys = [self._keys[i] for i in positions]
+        self._pods = [self._pods[i] for i in positions]
+        self._nodes = [self._nodes[i] for i in positions]
+        self._rows = {key: self._rows[key] for key in self._keys}
+        self._count = count
+        self._oldest = float(self._at[:count].min()) if count else float("inf")
+
+    def _indices(self, table: NodeTable) -> np.ndarray:
+        """Each row's node index in `table`, -1 where the node is gone (recomputed only when the table changes)."""
         if table is not self._table:
             self._table = table
             self._index = self._index.copy()  # earlier views keep the indices of their own table
             self._index[: self._count] = [table.index.get(name, -1) for name in self._nodes]
+        return self._index[: self._count]
+
+    def view(self, table: NodeTable) -> estimate.Placed:
+        """The logged placements as the estimate's columns, indexed by `table`'s nodes (no copy)."""
+        index = self._indices(table)
         k = self._count
         return estimate.Placed(
             pods=tuple(self._pods),
@@ -96,6 +130,9 @@ class PlacedLog:
             busy=self._busy[:k],
             kind=self._kind[:k],
             workload=self._workload[:k],
-            index=self._index[:k],
+            index=index,
             table=table,
         )
+
+
+_COLUMNS = ("_at", "_cpu", "_memory", "_noisy", "_busy", "_kind", "_workload", "_index")

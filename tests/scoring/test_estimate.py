@@ -139,6 +139,25 @@ def test_a_newer_node_state_drops_the_pods_it_already_measures():
     assert after.metrics[a, 0, 0] == pytest.approx(0.95)
 
 
+def test_the_log_keeps_only_the_placements_the_estimate_can_still_count():
+    """A NodeState newer than a placement measures it: the row leaves the log, so a long run at a high rate keeps
+    one telemetry period of placements, not the whole age limit's; a snapshot taken before keeps its own rows."""
+    cache = stale_cluster()
+    for k in range(3):
+        assert cache.assume(make_pod(f"web-{k}", cpu="4", annotations=SENSITIVE), "a")
+    assert cache.assume(make_pod("web-b", cpu="4", annotations=SENSITIVE), "b")
+    before = cache.snapshot()
+    annotations = {nodestate.ANNOTATION: node_state("a", 0.95, age=-1.0)}
+    cache.node_event("MODIFIED", node_json("a", cpu="32", memory="128Gi", annotations=annotations))
+    after = cache.snapshot()
+    assert [p.name for p in after.fresh.placed.pods] == ["web-b"]
+    assert after.fresh.pods[after.node_index("b")] == 1
+    assert [p.name for p in before.fresh.placed.pods] == ["web-0", "web-1", "web-2", "web-b"]
+    assert before.fresh.placed.index.tolist() == [before.node_index("a")] * 3 + [before.node_index("b")]
+    assert cache.assume(make_pod("web-c", cpu="4", annotations=SENSITIVE), "c")
+    assert [p.name for p in cache.snapshot().fresh.placed.pods] == ["web-b", "web-c"]
+
+
 def test_pods_bound_by_others_count_from_their_scheduled_condition():
     cache = stale_cluster()
     raw = pod_json("other", cpu="8", node="b")
