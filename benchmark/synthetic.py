@@ -23,6 +23,12 @@ METRICS = {
 }
 
 
+BOUND = "2026-11-22T09:00:00Z"
+"""When the running pods were bound (their `PodScheduled` condition): an hour before their nodes' NodeStates, which
+therefore measure them, as in a cluster that has been running a while. Without it the API server emulator stamps
+them bound as it loads them, after every NodeState, and the fresh-placement estimate counts all of them."""
+
+
 def node_state(name: str, rng: random.Random, noisy: bool) -> str:
     metrics = {}
     for metric, (low, high) in METRICS.items():
@@ -102,7 +108,12 @@ def pod(name: str, *, node: str = "", annotations: dict[str, str] | None = None,
             "annotations": annotations or {},
         },
         "spec": spec,
-        "status": {"phase": "Running" if node else "Pending"},
+        "status": {
+            "phase": "Running",
+            "conditions": [{"type": "PodScheduled", "status": "True", "lastTransitionTime": BOUND}],
+        }
+        if node
+        else {"phase": "Pending"},
     }
 
 
