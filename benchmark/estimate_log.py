@@ -3,8 +3,9 @@
 The scheduler cache (`runtime.cache`) is driven on a fake clock: `--nodes` nodes whose agents republish their
 NodeState every `--period` seconds in staggered cohorts, and pods assumed at `--rate` per second for `--seconds`.
 Reported: the placements within the age limit (`telemetry.max_age_seconds` plus a report interval), how many the
-cache still keeps (those no NodeState has measured yet), and the wall time of `versioned_snapshot` (the view every
-decision takes: telemetry aged, the estimate applied) over the last `--repeat` calls.
+cache still keeps (those an estimator may count: after their node's NodeState, or within the load-aware peers'
+look-back before it), how many our estimate counts, and the median wall time of `versioned_snapshot` (the view
+every decision takes: telemetry aged, the estimate applied) over `--repeat` calls at the end.
 
     python benchmark/estimate_log.py [--nodes 1000] [--rate 100] [--seconds 240] [--period 30]
 """

@@ -16,8 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+import numpy as np
+
 from cluster import estimate, nodestate, spread
 from cluster.clock import Clock
+from cluster.metrics import Telemetry
 from cluster.nodestate import NodeState
 from cluster.objects import NAMESPACE_NAME_LABEL, Node, Pod, RawObject
 from cluster.parse import ManifestError, parse_namespace, parse_node, parse_pod
@@ -26,12 +29,18 @@ from cluster.spread import Workloads
 from cluster.volumes import Volumes, apply_event
 from runtime.fingerprint import accounting, pod_fingerprint, scheduled_at, scheduling_view
 from runtime.placed_log import PlacedLog
+from scoring.plugins import load_aware, target_load_packing
 from telemetry.sources import Source
 
 log = logging.getLogger(__name__)
 
 ADDED, MODIFIED, DELETED = "ADDED", "MODIFIED", "DELETED"
 SOURCE_REFRESH_SECONDS = 1.0
+LOOKBACK_SECONDS = max(
+    load_aware.DEFAULT_REPORT_INTERVAL_SECONDS, target_load_packing.METRICS_AGENT_REPORTING_INTERVAL_SECONDS
+)
+"""How long before a NodeState's timestamp the load-aware peers still count a placement, at least (Koordinator looks
+back the NodeState's window when it is longer): its placements older than that leave the placed log."""
 PLACED_KEPT_SECONDS = 120.0
 """How long past the telemetry age limit a placement time is kept: peers look back up to a report interval
 (60 s) before a NodeState's timestamp, and an older NodeState is unknown anyway."""
@@ -77,6 +86,7 @@ class SchedulerCache:
         self._fingerprints: dict[str, tuple[Any, ...]] = {}
         self._assumed: dict[str, str] = {}
         self._placed = PlacedLog()
+        self._superseded_by: Telemetry | None = None
         """The recently bound or assumed pods and when, for `cluster.estimate`; pruned past the age limit."""
         self._volumes = Volumes()
         """The claims, volumes, storage classes, CSINodes, CSIDrivers and capacities (`cluster.volumes`), in every
@@ -344,10 +354,14 @@ class SchedulerCache:
         return True
 
     def _recent(self, now: float, snapshot: Snapshot) -> estimate.Placed:
-        """The pods placed within the age limit (and a report interval) and after their node's NodeState, as the
-        estimator's columns: the log stays as long as the placements the estimate can still count."""
+        """The pods placed within the age limit (and a report interval) that an estimator may still count (after
+        their node's NodeState less `LOOKBACK_SECONDS`, or its window when longer), as the estimators' columns."""
         self._placed.prune(now - self._max_age - PLACED_KEPT_SECONDS)
-        self._placed.supersede(snapshot.table, snapshot.telemetry.timestamps)
+        telemetry = self._built().telemetry  # its NodeStates as published: it changes only when one of them does
+        if telemetry is not self._superseded_by:
+            self._superseded_by = telemetry
+            windows = np.array([max(s.window_seconds or 0.0, LOOKBACK_SECONDS) for s in telemetry.states])
+            self._placed.supersede(snapshot.table, telemetry.timestamps - windows)
         return self._placed.view(snapshot.table)
 
     def _refresh_source(self) -> None:

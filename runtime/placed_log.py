@@ -14,17 +14,17 @@ from cluster.snapshot import NodeTable
 
 class PlacedLog:
     """The recently placed pods as growing columns: a snapshot takes a view of them, not a copy, so a burst
-    of N decisions costs N appends, not N rebuilds. Forgetting rows (a removed pod, the age limit, a NodeState
-    newer than the placement) compacts the columns by a mask: nothing is parsed again."""
+    of N decisions costs N appends, not N rebuilds. Forgetting rows (a removed pod, the age limit, a NodeState that
+    no estimator looks back past) compacts the columns by a mask: nothing is parsed again."""
 
     def __init__(self) -> None:
-        self._rows: dict[str, tuple[Pod, float]] = {}
+        self._present: set[str] = set()
         self._table: NodeTable | None = None
         self._oldest = float("inf")
         self._reset(64)
 
     def __contains__(self, key: str) -> bool:
-        return key in self._rows
+        return key in self._present
 
     def __len__(self) -> int:
         return self._count
@@ -45,10 +45,10 @@ class PlacedLog:
 
     def add(self, key: str, pod: Pod, at: float) -> None:
         """Log `pod` (bound or assumed) as placed at `at`, replacing an earlier entry of the same key."""
-        if key in self._rows:
+        if key in self._present:
             self.remove(key)
         key = sys.intern(key)
-        self._rows[key] = (pod, at)
+        self._present.add(key)
         if self._count == len(self._at):
             for name in _COLUMNS:
                 old = getattr(self, name)
@@ -68,7 +68,8 @@ class PlacedLog:
 
     def remove(self, key: str) -> None:
         """Forget a pod (a failed binding, a deleted pod)."""
-        if self._rows.pop(key, None) is not None:
+        if key in self._present:
+            self._present.discard(key)
             keep = np.ones(self._count, dtype=bool)
             keep[self._keys.index(key)] = False
             self._keep(keep)
@@ -78,16 +79,16 @@ class PlacedLog:
         if self._oldest < oldest:
             self._keep(self._at[: self._count] >= oldest)
 
-    def supersede(self, table: NodeTable, timestamps: np.ndarray) -> None:
-        """Forget the placements their node's NodeState already covers: made before its `timestamps` entry (aligned
-        with `table`; NaN: no NodeState, keep). The estimate counts a pod only after its node's last NodeState,
-        and a node's NodeStates only move forward, so such a row would never count again."""
-        if not self._count or not len(timestamps):
+    def supersede(self, table: NodeTable, cutoffs: np.ndarray) -> None:
+        """Forget the placements made before their node's entry of `cutoffs` (aligned with `table`; NaN: keep).
+        The cache passes each NodeState's timestamp less the longest look-back any estimator takes before it:
+        a node's NodeStates only move forward, so such a row would never be counted again."""
+        if not self._count or not len(cutoffs):
             return
         index = self._indices(table)
         known = index >= 0
         with np.errstate(invalid="ignore"):
-            covered = known & (self._at[: self._count] < timestamps[np.maximum(index, 0)])
+            covered = known & (self._at[: self._count] < cutoffs[np.maximum(index, 0)])
         if covered.any():
             self._keep(~covered)
 
@@ -104,7 +105,7 @@ class PlacedLog:
         self._keys = [self._keys[i] for i in positions]
         self._pods = [self._pods[i] for i in positions]
         self._nodes = [self._nodes[i] for i in positions]
-        self._rows = {key: self._rows[key] for key in self._keys}
+        self._present = set(self._keys)
         self._count = count
         self._oldest = float(self._at[:count].min()) if count else float("inf")
 

@@ -21,8 +21,10 @@ from cluster.parse import parse_pod
 from cluster.snapshot import DIM_INDEX, Snapshot
 from llm.prompt import METRIC_LABELS
 from runtime.assemble import build_decider
-from runtime.cache import ADDED, SchedulerCache
+from runtime.cache import ADDED, LOOKBACK_SECONDS, SchedulerCache
 from scoring.decide import Decider, Tier
+from scoring.framework import PodInfo
+from scoring.plugins import load_aware
 from scoring.pressure import node_pressure, telemetry_pressure
 from scoring.transformer.features import cluster_telemetry
 from tests.builders import make_node, make_pod, node_json, pod_json
@@ -139,21 +141,37 @@ def test_a_newer_node_state_drops_the_pods_it_already_measures():
     assert after.metrics[a, 0, 0] == pytest.approx(0.95)
 
 
-def test_the_log_keeps_only_the_placements_the_estimate_can_still_count():
-    """A NodeState newer than a placement measures it: the row leaves the log, so a long run at a high rate keeps
-    one telemetry period of placements, not the whole age limit's; a snapshot taken before keeps its own rows."""
-    cache = stale_cluster()
+def test_the_log_keeps_only_the_placements_an_estimator_can_still_count():
+    """A placement leaves the log once its node's NodeState is newer than it by more than the load-aware peers look
+    back (`LOOKBACK_SECONDS`), so a long run at a high rate keeps about one telemetry period of placements, not the
+    whole age limit's; a snapshot taken before keeps its own rows."""
+    clock = FakeClock(NOW)
+    cache = SchedulerCache(scheduler_name="ai-llama-scheduler", clock=clock, max_age_seconds=120)
+    for name in "abc":
+        cache.node_event(
+            ADDED, node_json(name, cpu="32", annotations={nodestate.ANNOTATION: node_state(name, 0.3, age=0)})
+        )
     for k in range(3):
         assert cache.assume(make_pod(f"web-{k}", cpu="4", annotations=SENSITIVE), "a")
     assert cache.assume(make_pod("web-b", cpu="4", annotations=SENSITIVE), "b")
-    before = cache.snapshot()
-    annotations = {nodestate.ANNOTATION: node_state("a", 0.95, age=-1.0)}
-    cache.node_event("MODIFIED", node_json("a", cpu="32", memory="128Gi", annotations=annotations))
+
+    def republish(name: str, after: float) -> None:
+        annotations = {nodestate.ANNOTATION: node_state(name, 0.9, age=-after)}
+        cache.node_event("MODIFIED", node_json(name, cpu="32", annotations=annotations))
+
+    republish("a", 20.0)  # measures them, but a peer still looks back over them (its window, 30 s)
+    within = cache.snapshot()
+    assert within.fresh.pods.tolist() == [0, 1, 0]
+    assert [p.name for p in within.fresh.placed.pods] == ["web-0", "web-1", "web-2", "web-b"]
+    republish("a", LOOKBACK_SECONDS + 1)
     after = cache.snapshot()
     assert [p.name for p in after.fresh.placed.pods] == ["web-b"]
-    assert after.fresh.pods[after.node_index("b")] == 1
-    assert [p.name for p in before.fresh.placed.pods] == ["web-0", "web-1", "web-2", "web-b"]
-    assert before.fresh.placed.index.tolist() == [before.node_index("a")] * 3 + [before.node_index("b")]
+    assert after.fresh.pods.tolist() == [0, 1, 0]
+    incoming = make_pod("next", cpu="1")
+    peer = [load_aware.estimated_used(PodInfo.of(incoming, s), s, np.arange(3))[1] for s in (within, after)]
+    assert peer[0][0, 0] - peer[1][0, 0] == pytest.approx(3 * 3400)  # LoadAware counted them within its look-back
+    assert [p.name for p in within.fresh.placed.pods] == ["web-0", "web-1", "web-2", "web-b"]
+    assert within.fresh.placed.index.tolist() == [0, 0, 0, 1]
     assert cache.assume(make_pod("web-c", cpu="4", annotations=SENSITIVE), "c")
     assert [p.name for p in cache.snapshot().fresh.placed.pods] == ["web-b", "web-c"]
 
