@@ -281,15 +281,19 @@ def apply(snapshot: Snapshot, placed: Placed) -> Snapshot:
         np.zeros((n, len(DIM_INDEX))),
         np.zeros((n, len(NOISY_METRICS))),
     )
-    rows = empty.since(measured.timestamps, inclusive=True)  # a NodeState's window ends at its timestamp
+    rows = np.flatnonzero(empty.since(measured.timestamps, inclusive=True))  # a window ends at its timestamp
     pods = np.bincount(index[rows], minlength=n)
-    if not pods.any():
+    if not len(rows):
         return replace(snapshot, fresh=replace(empty, pods=pods))
-    milli = empty.per_node(rows, placed.busy)
-    noisy = np.stack([empty.per_node(rows, placed.noisy[:, d].astype(float)) for d in range(len(DIM_INDEX))], axis=1)
-    memory = empty.per_node(rows, memory_estimate(placed.memory_request))
-    per_pod = counter_adds(placed.kind, placed.workload, placed.busy, placed.cpu_request)
-    counters = np.stack([empty.per_node(rows, per_pod[:, m]) for m in range(len(NOISY_METRICS))], axis=1)
+
+    def per_node(values: np.ndarray) -> np.ndarray:  # `values` of the counted rows only: the log holds more
+        return np.bincount(index[rows], weights=values, minlength=n)
+
+    milli = per_node(placed.busy[rows])
+    noisy = np.stack([per_node(placed.noisy[rows, d].astype(float)) for d in range(len(DIM_INDEX))], axis=1)
+    memory = per_node(memory_estimate(placed.memory_request[rows]))
+    per_pod = counter_adds(placed.kind[rows], placed.workload[rows], placed.busy[rows], placed.cpu_request[rows])
+    counters = np.stack([per_node(per_pod[:, m]) for m in range(len(NOISY_METRICS))], axis=1)
     fresh = replace(empty, pods=pods, milli_cpu=milli, memory=memory, noisy=noisy, counters=counters)
     cores = snapshot.table.allocatable[:, 0].astype(float)
     added = np.where(cores > 0, milli / np.where(cores > 0, cores, 1.0), 0.0)
