@@ -58,7 +58,9 @@ def take(scanned: np.ndarray, feasible: np.ndarray, start: int, percentage: int)
     if len(feasible) <= wanted:
         return Sample(feasible, len(scanned))
     order = np.roll(scanned, -(start % len(scanned)))
-    passed = np.isin(order, feasible)
+    passing = np.zeros(int(scanned[-1]) + 1, dtype=bool)  # indexed by node: cheaper than `np.isin`'s sort
+    passing[feasible] = True
+    passed = passing[order]
     last = int(np.flatnonzero(passed)[wanted - 1])
     return Sample(np.sort(order[: last + 1][passed[: last + 1]]), last + 1)
 
