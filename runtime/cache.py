@@ -86,8 +86,9 @@ class SchedulerCache:
         self._fingerprints: dict[str, tuple[Any, ...]] = {}
         self._assumed: dict[str, str] = {}
         self._placed = PlacedLog()
-        self._superseded_by: Telemetry | None = None
         """The recently bound or assumed pods and when, for `cluster.estimate`; pruned past the age limit."""
+        self._superseded_by: Telemetry | None = None
+        """The telemetry the placed log was last pruned against (`_recent`)."""
         self._volumes = Volumes()
         """The claims, volumes, storage classes, CSINodes, CSIDrivers and capacities (`cluster.volumes`), in every
         snapshot."""

@@ -26,9 +26,6 @@ class PlacedLog:
     def __contains__(self, key: str) -> bool:
         return key in self._present
 
-    def __len__(self) -> int:
-        return self._count
-
     def _reset(self, capacity: int) -> None:
         self._count = 0
         self._keys: list[str] = []
