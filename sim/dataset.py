@@ -86,8 +86,20 @@ class Randomisation:
     """Draw weight of each of `ANTAGONISTS` a family does not run already, among its antagonists. Each family
     runs the antagonists of its source's experiments (kubeattention's no CPU hog, kubemarla's no IO stressor);
     a model that never sees a kind of contention on a kind of hardware learns that it does not happen there."""
+    stacks: float = 0.0
+    """Share of decisions that also carry stacks (`generators.stack`: `STACK_NODES` nodes, each with `STACK_PODS`
+    more of the family's arriving pods). A scheduler's own placements pile onto the nodes that look best, so late
+    arrivals meet nodes carrying far more pods than a family's background; a model trained without stacks never saw
+    such a node and kept piling arrivals onto one. Off by default (`python -m training.train --stacks` sets it; the
+    shipped weights were trained without: model card, Known limitations); at 0 the draws are those without it."""
+    stack_fresh: float = 0.5
+    """Each stacked pod was placed since the NodeState (a burst's) with this probability; the others are in it."""
 
 
+STACK_NODES = (1, 3)
+"""How many nodes of a decision with stacks carry one."""
+STACK_PODS = (2, 12)
+"""How many pods a stack holds before the fit (300 arrivals piled up to 14-21 onto one node of 100 or 40)."""
 CRITICAL_NEIGHBOURS = ("nginx", "redis", "http-echo")
 """Latency-critical training profiles a randomised cluster may already run (memcached is held out)."""
 ANTAGONISTS = tuple(workloads.STRESSORS)
@@ -212,12 +224,35 @@ def generate(
             f"unknown interference variant {strange[0] if strange else None!r}; "
             f"known: {', '.join(interference.VARIANTS)}"
         )
-    plans = []
-    for d in range(decisions):
-        family = family_of(families[d % len(families)], profiles=profiles, randomise=randomise)
-        plans.append(generators.plan(rng, family, arrivals=1))
+    drawn = [draw(rng, families[d % len(families)], profiles=profiles, randomise=randomise) for d in range(decisions)]
     chosen = [variants[(d // len(families)) % len(variants)] for d in range(decisions)]
-    return _label(plans, rng, window=window, variants=chosen, randomise=randomise, calibration=calibration)
+    return _label(
+        [plan for plan, _ in drawn],
+        rng,
+        window=window,
+        variants=chosen,
+        randomise=randomise,
+        calibration=calibration,
+        stacked=np.concatenate([mask for _, mask in drawn]),
+    )
+
+
+def draw(
+    rng: np.random.Generator,
+    family: str,
+    *,
+    profiles: Sequence[str] | None = None,
+    randomise: Randomisation | None = None,
+) -> tuple[Plan, np.ndarray]:
+    """One decision's cluster as `generate` draws it, and a boolean per running pod: True for a stacked pod placed
+    since the NodeState."""
+    plan = generators.plan(rng, family_of(family, profiles=profiles, randomise=randomise), arrivals=1)
+    before = len(plan.pod_node)
+    if randomise is None or randomise.stacks <= 0 or rng.random() >= randomise.stacks:
+        return plan, np.zeros(before, dtype=bool)
+    plan = generators.stack(rng, plan, FAMILIES[family], nodes=STACK_NODES, pods=STACK_PODS, exclude=EVAL_PROFILES)
+    stacked = np.arange(len(plan.pod_node)) >= before
+    return plan, stacked & (rng.random(len(stacked)) < randomise.stack_fresh)
 
 
 _SUMS = ("cpu", "footprint", "stream", "thrash", "io")
@@ -231,6 +266,7 @@ def _label(
     variants: Sequence[str],
     randomise: Randomisation | None,
     calibration: interference.Calibration,
+    stacked: np.ndarray,
 ) -> TrainingSet:
     sizes = np.array([len(p.cores) for p in plans])
     width, total = int(sizes.max()), int(sizes.sum())
@@ -250,14 +286,14 @@ def _label(
     decision = np.repeat(np.arange(len(plans)), sizes)
     pod_decision = np.repeat(np.arange(len(plans)), pod_counts)
     sensitivity = np.ones((len(plans), len(_ORDER), len(workloads.DIMENSIONS)))
-    fresh = np.zeros(len(pod_node), dtype=bool)
+    fresh = stacked
     if randomise is not None:
         sensitivity = np.exp(randomise.sensitivity * rng.standard_normal(sensitivity.shape))
         machine.l3_mb = machine.l3_mb * np.exp(randomise.capacity * rng.standard_normal(total))
         machine.mem_bw_gbps = machine.mem_bw_gbps * np.exp(randomise.capacity * rng.standard_normal(total))
         machine.core_speed = machine.core_speed * np.exp(randomise.speed * rng.standard_normal(total))
         lagged = rng.random(len(plans)) < randomise.lag_decisions
-        fresh = lagged[pod_decision] & (rng.random(len(pod_node)) < randomise.lag_pods)
+        fresh = stacked | (lagged[pod_decision] & (rng.random(len(pod_node)) < randomise.lag_pods))
     variant = np.array(variants)
     columns = _columns(pod_index)
     used = np.minimum(columns.cpu * units, limit)

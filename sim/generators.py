@@ -10,7 +10,7 @@ Hidden neighbours carry a neutral image and no `ai-scheduler.io/noisy` annotatio
 them); their profile is pinned with `sim.ai-scheduler.io/profile`. Randomness only from the generator passed in.
 """
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -195,9 +195,7 @@ def plan(rng: np.random.Generator, family: Family, *, nodes: int | None = None, 
     )
     share = np.where(is_stressor, 1.0, 0.6)
     fits = _fit(pod_node, request, cores, share)
-    arrival_profile = _pick(rng, family.arrivals, arrivals)
-    arrival_request = rng.choice(SIZES[:4], size=arrivals)
-    arrival_limit = np.where(rng.random(arrivals) < family.limits, arrival_request * 2.0, np.nan)
+    arrival_profile, arrival_request, arrival_limit = _arrivals(rng, family.arrivals, arrivals, family.limits)
     return Plan(
         family=family.name,
         generation=generation,
@@ -215,13 +213,58 @@ def plan(rng: np.random.Generator, family: Family, *, nodes: int | None = None, 
     )
 
 
+def stack(
+    rng: np.random.Generator,
+    plan: Plan,
+    family: Family,
+    *,
+    nodes: tuple[int, int],
+    pods: tuple[int, int],
+    exclude: Collection[str] = (),
+) -> Plan:
+    """`plan` with a burst's stacks appended to its running pods (they come last): between `nodes[0]` and `nodes[1]`
+    nodes drawn at random, each given between `pods[0]` and `pods[1]` more of the family's arriving pods (less
+    `exclude`), drawn as arrivals are and kept in order while the node's requests stay within its cores.
+
+    In a burst the scheduler's own placements pile onto the nodes that looked quietest at the last publication; a
+    stack is what such a node carries before its telemetry catches up."""
+    n = len(plan.cores)
+    chosen = rng.choice(n, size=min(n, int(rng.integers(nodes[0], nodes[1] + 1))), replace=False)
+    node = np.repeat(chosen, rng.integers(pods[0], pods[1] + 1, size=len(chosen)))
+    weights = {p: w for p, w in family.arrivals.items() if p not in exclude}
+    profile, request, limit = _arrivals(rng, weights, len(node), family.limits)
+    already = np.bincount(plan.pod_node, plan.pod_request, n)
+    keep = _fit(node, request, plan.cores.astype(float), np.ones(len(node)), already)
+    return replace(
+        plan,
+        pod_node=np.concatenate([plan.pod_node, node[keep]]),
+        pod_profile=np.concatenate([plan.pod_profile, profile[keep]]),
+        pod_units=np.concatenate([plan.pod_units, (request / _reference(profile))[keep]]),
+        pod_request=np.concatenate([plan.pod_request, request[keep]]),
+        pod_limit=np.concatenate([plan.pod_limit, limit[keep]]),
+        pod_hidden=np.concatenate([plan.pod_hidden, np.zeros(int(keep.sum()), dtype=bool)]),
+    )
+
+
+def _arrivals(
+    rng: np.random.Generator, weights: Mapping[str, float], count: int, limits: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Profiles, CPU requests (cores) and CPU limits (NaN for none) of `count` arriving pods."""
+    profile = _pick(rng, weights, count)
+    request = rng.choice(SIZES[:4], size=count)
+    return profile, request, np.where(rng.random(count) < limits, request * 2.0, np.nan)
+
+
 def _reference(profiles: np.ndarray) -> np.ndarray:
     return np.array([workloads.PROFILES[p].reference_cpu for p in profiles], dtype=float)
 
 
-def _fit(node: np.ndarray, request: np.ndarray, capacity: np.ndarray, share: np.ndarray) -> np.ndarray:
-    """Keep pods, in order, while their node's requests stay within `share` of its `capacity` (never over-committed)."""
-    used = np.zeros(len(capacity))
+def _fit(
+    node: np.ndarray, request: np.ndarray, capacity: np.ndarray, share: np.ndarray, used: np.ndarray | None = None
+) -> np.ndarray:
+    """Keep pods, in order, while their node's requests (beside `used`, already there) stay within `share` of its
+    `capacity` (never over-committed)."""
+    used = np.zeros(len(capacity)) if used is None else used.astype(float)
     keep = np.zeros(len(node), dtype=bool)
     for i, (n, r) in enumerate(zip(node, request, strict=True)):
         if used[n] + r <= capacity[n] * share[i]:

@@ -24,7 +24,7 @@ from sim import dataset
 from training import counters, synthetic
 from training import fit as training
 from training.evaluate import pairs
-from training.train import DEFAULT_DECISIONS, REAL_WEIGHT
+from training.train import DEFAULT_DECISIONS, REAL_WEIGHT, share
 
 DEFAULT_SEEDS = (7, 8)
 """Two seeds: on the 2,474 fine-tuning pairs one seed's members and another's differ by one to one and a half
@@ -45,6 +45,7 @@ def folds(
     *,
     seeds: Sequence[int] = DEFAULT_SEEDS,
     decisions: int = DEFAULT_DECISIONS,
+    stacks: float = 0.0,
     epochs: int = training.Settings.epochs,
     config: ModelConfig | None = None,
     progress: bool = False,
@@ -54,7 +55,7 @@ def folds(
     campaigns = sorted({g.campaign for g in usable})
     out = []
     for seed in seeds:
-        simset = synthetic.training_set(seed, decisions=decisions)
+        simset = synthetic.training_set(seed, decisions=decisions, stacks=stacks)
         sim = training.sim_examples(simset, exclude=dataset.EVAL_PROFILES, seed=seed, progress=progress)
         settings = training.Settings(seed=seed, epochs=epochs, config=config or ModelConfig())
         for campaign in campaigns:
@@ -76,6 +77,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m training.loco", description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, action="append", help="member seed (repeatable; default 7 and 8)")
     parser.add_argument("--decisions", type=int, default=DEFAULT_DECISIONS, help="simulated clusters per member")
+    parser.add_argument("--stacks", type=share, default=0.0, help="share of the clusters with stacks of arrivals")
     parser.add_argument("--epochs", type=int, default=training.Settings.epochs)
     parser.add_argument("--layers", type=int, default=ModelConfig.layers, help="attention blocks (as shipped: 0)")
     parser.add_argument("--counters", default=str(counters.DATA), help="the KubeMarla measurements CSV")
@@ -99,6 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         groups,
         seeds=seeds,
         decisions=args.decisions,
+        stacks=args.stacks,
         epochs=args.epochs,
         config=ModelConfig(layers=args.layers),
         progress=not args.quiet,
@@ -110,7 +113,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.out:
         body = {
             "generated_by": "python -m training.loco",
-            "settings": {"seeds": seeds, "decisions": args.decisions, "epochs": args.epochs, "layers": args.layers},
+            "settings": {
+                "seeds": seeds,
+                "decisions": args.decisions,
+                "stacks": args.stacks,
+                "epochs": args.epochs,
+                "layers": args.layers,
+            },
             "folds": [asdict(f) for f in result],
             "pooled": pooled(result),
         }

@@ -38,7 +38,7 @@ from training import fit as training
 from training.evaluate import card, families, heldout
 from training.evaluate import report as evaluation
 from training.evaluate.card_tables import NO_ATTENTION, TRANSFORMER, attention_earns_its_cost
-from training.train import REAL_WEIGHT, member_seeds
+from training.train import REAL_WEIGHT, member_seeds, share
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,8 @@ class LofoSettings:
     """The size of each leave-one-out run (smaller than the shipped training: CPU is scarce)."""
 
     decisions: int = 6000
+    stacks: float = 0.0
+    """Share of the training clusters with stacks of arrivals (`sim.dataset.Randomisation.stacks`)."""
     epochs: int = 15
     eval_decisions: int = 1000
     seed: int = 7
@@ -69,7 +71,9 @@ def training_variants(held_out: str) -> tuple[str, ...]:
 def training_set(held_out: str, settings: LofoSettings, seed: int) -> synthetic.SimSet:
     """The decisions the member of `seed` trains on when `held_out` is held out: the training families, the
     other variants."""
-    return synthetic.training_set(seed, decisions=settings.decisions, variants=training_variants(held_out))
+    return synthetic.training_set(
+        seed, decisions=settings.decisions, variants=training_variants(held_out), stacks=settings.stacks
+    )
 
 
 def test_set(held_out: str, settings: LofoSettings) -> synthetic.SimSet:
@@ -149,7 +153,7 @@ def document(table: Mapping[str, Mapping[str, heldout.Metrics]], settings: LofoS
         "generated_by": "python -m training.lofo",
         "settings": asdict(settings),
         "eval_families": list(synthetic.TRAIN_FAMILIES),
-        "randomisation": asdict(Randomisation()),
+        "randomisation": asdict(Randomisation(stacks=settings.stacks)),
         "variants": {
             variant: {
                 policy: {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in asdict(m).items()}
@@ -164,6 +168,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m training.lofo", description=__doc__.splitlines()[0])
     defaults = LofoSettings()
     parser.add_argument("--decisions", type=int, default=defaults.decisions, help="training clusters per run")
+    parser.add_argument("--stacks", type=share, default=defaults.stacks, help="share of them with stacks of arrivals")
     parser.add_argument("--epochs", type=int, default=defaults.epochs, help="epochs per run")
     parser.add_argument("--members", type=int, default=defaults.members, help="models per transformer")
     parser.add_argument("--eval-decisions", type=int, default=defaults.eval_decisions, help="held-out clusters")
@@ -191,7 +196,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     settings = LofoSettings(
-        decisions=args.decisions, epochs=args.epochs, eval_decisions=args.eval_decisions, members=args.members
+        decisions=args.decisions,
+        stacks=args.stacks,
+        epochs=args.epochs,
+        eval_decisions=args.eval_decisions,
+        members=args.members,
     )
     table = run(settings, groups, variants=args.variant or tuple(interference.VARIANTS), progress=not args.quiet)
     body = document(table, settings)

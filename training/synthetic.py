@@ -123,9 +123,7 @@ class SimSet:
             calibration=calibration,
         )
         self.plans = [
-            generators.plan(
-                twin, dataset.family_of(families[d % len(families)], profiles=profiles, randomise=randomise), arrivals=1
-            )
+            dataset.draw(twin, families[d % len(families)], profiles=profiles, randomise=randomise)[0]
             for d in range(decisions)
         ]
         for d, plan in enumerate(self.plans):
@@ -194,9 +192,14 @@ def _named(node: Node, name: str) -> Node:
     return replace(node, name=name, labels={**node.labels, "kubernetes.io/hostname": name})
 
 
-def training_set(seed: int, *, decisions: int, variants: Sequence[str] = VARIANTS) -> SimSet:
-    """The simulated clusters a member of `seed` trains on: the training families under `variants`, randomised, and
-    labelled by `TRAINING_CALIBRATION` (the simulator fitted without the held-out campaigns)."""
+def training_set(seed: int, *, decisions: int, variants: Sequence[str] = VARIANTS, stacks: float = 0.0) -> SimSet:
+    """The simulated clusters a member of `seed` trains on: the training families under `variants`, randomised (with
+    stacks of arrivals in `stacks` of them: `Randomisation.stacks`), and labelled by `TRAINING_CALIBRATION` (the
+    simulator fitted without the held-out campaigns)."""
     return SimSet(
-        seed, decisions=decisions, variants=variants, randomise=Randomisation(), calibration=TRAINING_CALIBRATION
+        seed,
+        decisions=decisions,
+        variants=variants,
+        randomise=Randomisation(stacks=stacks),
+        calibration=TRAINING_CALIBRATION,
     )

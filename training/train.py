@@ -47,6 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", help="config file (default: config.yaml when present)")
     parser.add_argument("--out", help="weights file (default: scoring.model_path)")
     parser.add_argument("--decisions", type=int, default=DEFAULT_DECISIONS, help="simulated clusters to draw")
+    parser.add_argument(
+        "--stacks", type=share, default=0.0, help="share of the clusters with stacks of arrivals (default 0)"
+    )
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the data, the order and the weights")
     parser.add_argument(
         "--members", type=_members, default=DEFAULT_MEMBERS, help="models averaged (seeds SEED, SEED+1, ...)"
@@ -94,6 +97,14 @@ def _members(text: str) -> int:
     return value
 
 
+def share(text: str) -> float:
+    """`--stacks`: a share, 0 to 1."""
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text}: give a share from 0 to 1")
+    return value
+
+
 def member_seeds(seed: int, members: int) -> list[int]:
     """The seeds of an ensemble's members: `seed`, `seed` + 1, ..."""
     return [seed + k for k in range(members)]
@@ -110,7 +121,7 @@ def summary(args: argparse.Namespace, settings: training.Settings, **data: objec
             "member_seeds": member_seeds(args.seed, args.members),
             "sim_families": list(synthetic.TRAIN_FAMILIES),
             "sim_variants": list(args.variants),
-            "sim_randomisation": asdict(Randomisation()),
+            "sim_randomisation": asdict(Randomisation(stacks=args.stacks)),
             "held_out_profiles": list(dataset.EVAL_PROFILES),
             "held_out_families": list(dataset.EVAL_FAMILIES),
             **data,
@@ -136,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     members, sim_examples, sim_nodes, final_losses = [], 0, 0, []
     fit_seconds = 0.0
     for seed in member_seeds(args.seed, args.members):
-        simset = synthetic.training_set(seed, decisions=args.decisions, variants=args.variants)
+        simset = synthetic.training_set(seed, decisions=args.decisions, variants=args.variants, stacks=args.stacks)
         sim = training.sim_examples(simset, exclude=dataset.EVAL_PROFILES, seed=seed, progress=progress)
         prepared = training.prepare([*sim, *real, *collected])
         fit_started = time.monotonic()

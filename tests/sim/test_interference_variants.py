@@ -154,3 +154,34 @@ def test_a_randomised_training_family_runs_every_kind_of_antagonist_and_keeps_it
     assert all(randomised[k] == v for k, v in own.items())
     plain = dataset.family_of(name, randomise=dataset.Randomisation(antagonist_kinds=0.0)).antagonist_profiles
     assert plain == own
+
+
+def test_stacks_pile_arrivals_onto_a_few_nodes_after_the_family_s_own_draw() -> None:
+    """A stack is a run of the family's arriving pods (never an evaluation profile) on one node, appended to the
+    family's own draw and within the node's cores; `stack_fresh` of them were placed since the NodeState."""
+    piles = []
+    everything = dataset.Randomisation(stacks=1.0, stack_fresh=1.0)
+    for seed in range(20):
+        plain, none = dataset.draw(np.random.default_rng(seed), "datacenter", randomise=dataset.Randomisation())
+        plan, mask = dataset.draw(np.random.default_rng(seed), "datacenter", randomise=everything)
+        assert not none.any()
+        own = len(plain.pod_node)
+        assert np.array_equal(plan.pod_node[:own], plain.pod_node) and mask[own:].all() and not mask[:own].any()
+        assert set(plan.pod_profile[mask].tolist()) <= set(generators.FAMILIES["datacenter"].arrivals)
+        assert not set(plan.pod_profile[mask].tolist()) & set(dataset.EVAL_PROFILES)
+        assert np.all(np.bincount(plan.pod_node, plan.pod_request, len(plan.cores)) <= plan.cores + 1e-9)
+        assert 1 <= len(set(plan.pod_node[mask].tolist())) <= dataset.STACK_NODES[1]
+        piles += np.bincount(plan.pod_node[mask]).tolist()
+    assert max(piles) >= 8, "some stack holds many pods"
+
+    stacked = fresh = 0
+    for seed in range(40):
+        plain, _ = dataset.draw(np.random.default_rng(seed), "datacenter", randomise=dataset.Randomisation())
+        plan, mask = dataset.draw(np.random.default_rng(seed), "datacenter", randomise=dataset.Randomisation(stacks=1))
+        stacked += len(plan.pod_node) - len(plain.pod_node)
+        fresh += int(mask.sum())
+    assert 0.35 * stacked < fresh < 0.65 * stacked, "about half of the stacked pods are fresh by default"
+
+    default = dataset.generate(np.random.default_rng(9), decisions=60, randomise=dataset.Randomisation())
+    stacked_set = dataset.generate(np.random.default_rng(9), decisions=60, randomise=everything)
+    assert sum(int(f.sum()) for f in stacked_set.fresh) > sum(int(f.sum()) for f in default.fresh) + 60

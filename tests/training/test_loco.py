@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from sim.calibration import HELD_OUT_CAMPAIGNS
-from training import counters, loco
+from training import counters, loco, lofo, train
 
 GROUPS = counters.load()
 
@@ -34,5 +34,14 @@ def test_the_command_writes_its_folds_and_refuses_bad_sizes(tmp_path: Path, caps
     assert body["settings"]["seeds"] == [3]
     assert {f["campaign"] for f in body["folds"]}.isdisjoint(HELD_OUT_CAMPAIGNS)
     assert "held-out campaigns not read" in capsys.readouterr().out
+    assert body["settings"]["stacks"] == 0.0
     assert loco.main(["--decisions", "0"]) == 2
     assert loco.main(["--counters", str(tmp_path / "missing.csv")]) == 2
+
+
+def test_a_share_of_stacks_outside_0_to_1_is_refused_by_every_training_command(capsys: pytest.CaptureFixture) -> None:
+    for command in (loco.main, lofo.main, train.main):
+        with pytest.raises(SystemExit) as exit_:
+            command(["--stacks", "1.5"])
+        assert exit_.value.code == 2
+        assert "1.5: give a share from 0 to 1" in capsys.readouterr().err

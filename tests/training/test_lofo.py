@@ -1,5 +1,7 @@
 """Leave one interference variant out: the split never leaks it into training; the card's table and the ablation."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -36,6 +38,15 @@ def test_an_unknown_variant_is_refused_with_the_known_ones() -> None:
         lofo.training_variants("cubic")
     assert lofo.main(["--variant", "cubic"]) == 2
     assert lofo.main(["--members", "0"]) == 2
+
+
+def test_stacks_reach_the_training_clusters_and_never_the_test_world() -> None:
+    """`--stacks` piles fresh arrivals onto a few nodes of the training draws; the held-out world stays as drawn."""
+    stacked = replace(SMALL, stacks=1.0)
+    plain_fresh = sum(int(f.sum()) for f in lofo.training_set("additive", SMALL, 7).data.fresh)
+    assert sum(int(f.sum()) for f in lofo.training_set("additive", stacked, 7).data.fresh) > plain_fresh + 12
+    plain, test = lofo.test_set("additive", SMALL), lofo.test_set("additive", stacked)
+    assert np.array_equal(plain.data.relative_p99, test.data.relative_p99, equal_nan=True)
 
 
 def test_each_member_of_a_run_draws_its_own_clusters() -> None:
