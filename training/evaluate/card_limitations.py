@@ -50,7 +50,7 @@ KNOWN_LIMITATIONS: tuple[str, ...] = (
     "counter-gaps steady, and `scheduler.py decide --tier transformer` on examples/cluster-6-workers.json sent "
     "redis-latency, http-echo and frontend-1 to the cpu-bound worker-6, the 2026-12-05 weights' fault that a test "
     "pins. It was not shipped; held-out real pairs 92.1 %, held-out-profile regret 4.6 % (ml-training 13.1 %) in its"
-    " card. Half-seen stacks show nodes whose telemetry reads busy with many small pods that barely hurt a "
+    " card. Presumably half-seen stacks show nodes whose telemetry reads busy with many small pods that barely hurt a "
     "CPU-sensitive pod; every stacked pod fresh (out of the telemetry, as a burst's are) at 17,143 clusters was the "
     "fifth variant, first registered as exploratory for the time left and then, after its first judge alone, held to"
     " the fourth's remaining rules with the thresholds unchanged: burst pooled P99 0.754x and steady 0.988x on fresh"
