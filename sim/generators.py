@@ -227,7 +227,7 @@ def stack(
     `exclude`), drawn as arrivals are and kept in order while the node's requests stay within its cores.
 
     In a burst the scheduler's own placements pile onto the nodes that looked quietest at the last publication; a
-    stack is what such a node carries before its telemetry catches up."""
+    stack is what such a node carries."""
     n = len(plan.cores)
     chosen = rng.choice(n, size=min(n, int(rng.integers(nodes[0], nodes[1] + 1))), replace=False)
     node = np.repeat(chosen, rng.integers(pods[0], pods[1] + 1, size=len(chosen)))

@@ -24,7 +24,7 @@ from sim import dataset
 from training import counters, synthetic
 from training import fit as training
 from training.evaluate import pairs
-from training.train import DEFAULT_DECISIONS, REAL_WEIGHT, share
+from training.train import DEFAULT_DECISIONS, DEFAULT_STACKS, REAL_WEIGHT, share
 
 DEFAULT_SEEDS = (7, 8)
 """Two seeds: on the 2,474 fine-tuning pairs one seed's members and another's differ by one to one and a half
@@ -45,7 +45,7 @@ def folds(
     *,
     seeds: Sequence[int] = DEFAULT_SEEDS,
     decisions: int = DEFAULT_DECISIONS,
-    stacks: float = 0.0,
+    stacks: float = DEFAULT_STACKS,
     epochs: int = training.Settings.epochs,
     config: ModelConfig | None = None,
     progress: bool = False,
@@ -77,7 +77,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m training.loco", description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, action="append", help="member seed (repeatable; default 7 and 8)")
     parser.add_argument("--decisions", type=int, default=DEFAULT_DECISIONS, help="simulated clusters per member")
-    parser.add_argument("--stacks", type=share, default=0.0, help="share of the clusters with stacks of arrivals")
+    parser.add_argument("--stacks", type=share, default=DEFAULT_STACKS, help="share with stacks of arrivals")
     parser.add_argument("--epochs", type=int, default=training.Settings.epochs)
     parser.add_argument("--layers", type=int, default=ModelConfig.layers, help="attention blocks (as shipped: 0)")
     parser.add_argument("--counters", default=str(counters.DATA), help="the KubeMarla measurements CSV")

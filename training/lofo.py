@@ -38,7 +38,7 @@ from training import fit as training
 from training.evaluate import card, families, heldout
 from training.evaluate import report as evaluation
 from training.evaluate.card_tables import NO_ATTENTION, TRANSFORMER, attention_earns_its_cost
-from training.train import REAL_WEIGHT, member_seeds, share
+from training.train import DEFAULT_STACKS, REAL_WEIGHT, member_seeds, share
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ class LofoSettings:
     """The size of each leave-one-out run (smaller than the shipped training: CPU is scarce)."""
 
     decisions: int = 6000
-    stacks: float = 0.0
+    stacks: float = DEFAULT_STACKS
     """Share of the training clusters with stacks of arrivals (`sim.dataset.Randomisation.stacks`)."""
     epochs: int = 15
     eval_decisions: int = 1000

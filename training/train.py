@@ -36,6 +36,9 @@ from training.evaluate import families
 from training.evaluate import report as evaluation
 
 DEFAULT_DECISIONS = 12_000
+DEFAULT_STACKS = 0.0
+"""Share of the simulated clusters with stacks of arrivals (`sim.dataset.Randomisation.stacks`; model card, Known
+limitations, for why the shipped weights have none)."""
 DEFAULT_SEED = 7
 DEFAULT_MEMBERS = 3
 REAL_WEIGHT = 10.0
@@ -48,7 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", help="weights file (default: scoring.model_path)")
     parser.add_argument("--decisions", type=int, default=DEFAULT_DECISIONS, help="simulated clusters to draw")
     parser.add_argument(
-        "--stacks", type=share, default=0.0, help="share of the clusters with stacks of arrivals (default 0)"
+        "--stacks", type=share, default=DEFAULT_STACKS, help="share of the clusters with stacks of arrivals"
     )
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the data, the order and the weights")
     parser.add_argument(
