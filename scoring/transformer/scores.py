@@ -23,11 +23,6 @@ the median measured candidate (in P99 and in cost): CONTRACTS §1 makes unknown 
 and a node whose agent broke must not attract the pods that most need a quiet node. Its declared
 neighbours may still make it worse (the model's prediction, when higher, stands).
 
-The model learnt from clusters where at most a few pods were placed since a node's NodeState; in a burst the
-scheduler's own placements pile onto the nodes that look best, and there its prediction stays flat while the
-P99 rises with the pile. `burst_calibrated` raises the predicted factor by `BURST_LOG_SLOPE` in log per pod the
-fresh-placement estimate counts on the node (`cluster.estimate`), the under-prediction measured on the simulator.
-
 Predicted slowdowns within `NEAR_TIE` of the best are a tie the model cannot resolve (its error is
 larger); among them the heuristic tier's score decides (resource balance and declared pressure), then
 the node name, so picks are reproducible.
@@ -50,13 +45,6 @@ FASTEST = 1.5
 is 1.2x, randomised by about 10 %)."""
 HARM_WEIGHT = 1.0
 """Weight of the harm to latency-critical neighbours against the pod's own ln P99 (see the module docstring)."""
-BURST_LOG_SLOPE = 0.026
-"""What each pod placed since a node's NodeState adds to ln of the predicted P99 factor there: the slope of
-ln(simulated / predicted factor) on the count of a burst's pods already on the chosen node, over the tier's 865
-decisions in bursts on generated clusters of the training family datacenter (`mixed` generator, 100 nodes and 300
-arrivals, seeds 800-802; 40 and 120, seeds 820-822; with the weights of 2026-12-06). Fitted once, on those seeds
-only; the intercept (0.004) would shift every node alike. By count: 0 pods -0.003, 1-2 0.072, 3-5 0.089, 6-9 0.154,
-10 or more 0.367 (chosen nodes only: a node is chosen where the model under-predicts, so this leans high)."""
 NEAR_TIE = 0.01
 """Relative cost difference under which two nodes count as tied."""
 NEAR_TIE_POINTS = MAX_NODE_SCORE * math.log1p(NEAR_TIE) / math.log(FASTEST * MAX_SLOWDOWN)
@@ -65,11 +53,6 @@ NEAR_TIE_POINTS = MAX_NODE_SCORE * math.log1p(NEAR_TIE) / math.log(FASTEST * MAX
 def cost(relative_p99: np.ndarray, harm: np.ndarray) -> np.ndarray:
     """The pod's own predicted P99 factor times what it does to its latency-critical neighbours (module docstring)."""
     return np.asarray(relative_p99, dtype=float) * np.exp(HARM_WEIGHT * np.asarray(harm, dtype=float))
-
-
-def burst_calibrated(relative_p99: np.ndarray, fresh_pods: np.ndarray) -> np.ndarray:
-    """Predicted P99 factors raised by `BURST_LOG_SLOPE` per pod placed since the node's NodeState."""
-    return np.asarray(relative_p99, dtype=float) * np.exp(BURST_LOG_SLOPE * np.asarray(fresh_pods, dtype=float))
 
 
 def score(costs: np.ndarray) -> np.ndarray:
