@@ -121,7 +121,9 @@ class TransformerTier:
         predicted = self.predictor.predict(features.tokens(nodes, pod, self.predictor.fill))
         if predicted.relative_p99.shape != (len(feasible),) or predicted.harm.shape != (len(feasible),):
             raise ValueError(f"{predicted.relative_p99.shape} predictions for {len(feasible)} nodes")
-        assessed = scores.assess(predicted.relative_p99, predicted.harm, nodes, pod)
+        fresh = snapshot.fresh.pods[feasible] if snapshot.fresh is not None else np.zeros(len(feasible))
+        relative_p99 = scores.burst_calibrated(predicted.relative_p99, fresh)
+        assessed = scores.assess(relative_p99, predicted.harm, nodes, pod)
         final = scores.with_preference(assessed.final, request.heuristic.preference)
         names = snapshot.names
 

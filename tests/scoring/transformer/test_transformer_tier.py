@@ -5,11 +5,13 @@ import json
 import numpy as np
 import pytest
 
+from cluster import estimate
 from cluster.clock import FakeClock
 from scoring.breaker import CircuitBreaker, State, reporting_listener
 from scoring.decide import Decider
 from scoring.heuristic import HeuristicTier
 from scoring.tiers import Tier, TierDeclinedError
+from scoring.transformer import scores
 from scoring.transformer.model import Predicted, Scorer
 from scoring.transformer.tier import Scores, TransformerTier, log
 from telemetry.review import review
@@ -93,6 +95,25 @@ def test_predicted_harm_to_latency_critical_neighbours_lowers_a_node_s_score(clo
     assert choice.node == "b"
     assert choice.scores["a"] < choice.scores["b"] - 15
     assert choice.extra["predicted_harm"] == pytest.approx(0.0)
+
+
+def test_pods_placed_since_a_nodes_telemetry_raise_its_predicted_p99(clock: FakeClock) -> None:
+    """The model predicts the same factor on both nodes; a burst's pods piled on `a` (counted by the fresh-placement
+    estimate) beyond the range the model was trained on raise it there by BURST_LOG_SLOPE each, so the next pod goes
+    to `b`; within that range the prediction stands."""
+    snap = snapshot([state("a", **QUIET), state("b", **QUIET)])
+    piled = [(make_pod(f"burst-{i}", node="a", cpu="100m"), 1.8e9 + 1) for i in range(10)]
+    seen = estimate.apply(snap, estimate.Placed.of(piled))
+    predictor = FakePredictor(lambda tokens: np.array([1.2, 1.2]))
+    choice = tier(predictor, clock).choose(request(latency_critical(), seen))
+    assert choice.node == "b"
+    assert choice.extra["predicted_slowdown"] == pytest.approx(1.2)
+    calibrated = scores.burst_calibrated(np.array([1.2, 1.2]), seen.fresh.pods)
+    beyond = 10 - scores.TRAINED_FRESH_PODS
+    assert calibrated == pytest.approx([1.2 * np.exp(beyond * scores.BURST_LOG_SLOPE), 1.2])
+    assert scores.burst_calibrated(np.array([1.2]), np.array([scores.TRAINED_FRESH_PODS])) == pytest.approx([1.2])
+    assert choice.scores["a"] < choice.scores["b"]
+    assert tier(predictor, clock).choose(request(latency_critical(), snap)).node == "a"  # a tie: the name decides
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf], ids=["NaN", "infinite"])
