@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from scoring.transformer import PROJECT_ROOT, evidence
+from scoring.transformer import PROJECT_ROOT, evidence, scores
 from scoring.transformer.features import FEATURE_NAMES, FEATURE_VERSION
 from scoring.transformer.model import Scorer, parameters
 from sim import interference
@@ -72,7 +72,11 @@ def render(
         "(`100 * (1 - ln(1.5 cost) / ln(1.5 x 25))`: 100 for a quiet core "
         "1.5x the reference's, 0 at the simulator's saturation), keeps InterferenceAware's rule that a pod "
         "declared noisy stays away from declared-sensitive neighbours, and picks the best node; near-ties (within "
-        "1 % cost) go to the heuristic tier's preference. A pod whose scoring overruns "
+        "1 % cost) go to the heuristic tier's preference. In a burst the model's prediction stays flat while the P99 "
+        "of a node rises with the pods piled on it since its NodeState, so beyond the "
+        f"{scores.TRAINED_FRESH_PODS} such pods training showed on a node, each more raises the predicted P99 factor "
+        f"there by {scores.BURST_LOG_SLOPE} in log (fitted on the simulator: Known limitations). A pod whose "
+        "scoring overruns "
         "`scoring.latency_budget_ms` falls back to the heuristic tier; repeated overruns open the tier's breaker.",
         "",
         "## Architecture and size",
