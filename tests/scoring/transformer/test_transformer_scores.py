@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from scoring.transformer import scores
+from training.synthetic import training_set
 
 
 @pytest.mark.parametrize(
@@ -96,3 +97,20 @@ def test_the_reason_says_when_the_harm_to_neighbours_decided(best: int, harm: li
         slowdown=np.array([1.1, 1.4]), best=best, regime="quiet", capped=False, noisy=(False,) * 4, harm=np.array(harm)
     )
     assert text.startswith(lead)
+
+
+def test_the_burst_calibration_starts_where_the_training_draws_end() -> None:
+    """`TRAINED_FRESH_PODS` is the 99th percentile, per node, of the pods placed since the NodeState in the shipped
+    recipe's simulated clusters; a recipe that shows more of them (stacks) moves it, and the constant must follow."""
+
+    def fresh_per_node(stacks: float) -> np.ndarray:
+        simset = training_set(7, decisions=600, stacks=stacks)
+        return np.concatenate(
+            [
+                np.bincount(plan.pod_node[fresh], minlength=len(plan.cores))
+                for plan, fresh in zip(simset.plans, simset.data.fresh, strict=True)
+            ]
+        )
+
+    assert np.quantile(fresh_per_node(0.0), 0.99) == scores.TRAINED_FRESH_PODS
+    assert np.quantile(fresh_per_node(0.3), 0.99) > scores.TRAINED_FRESH_PODS
