@@ -154,6 +154,10 @@ class ScoringSettings(_Section):
     """Seconds the transformer tier stays off after its breaker opens."""
     threads: int = Field(1, ge=1, le=64)
     """CPU threads for transformer inference."""
+    burst_log_slope: float | None = Field(None, ge=0)
+    """What each pod placed since a node's NodeState, beyond the few the transformer saw in training, adds to ln
+    of its predicted P99 factor there (`scoring.transformer.scores.burst_calibrated`): null uses the slope fitted
+    on the simulator with the shipped weights, 0 turns the calibration off."""
     accuracy_floor: float = Field(0.6, ge=0.0, le=1.0)
     """Held-out top-1 agreement with the oracle under which `python -m training.evaluate` exits 1 (gates a model).
     Agreement is on P99 in milliseconds, node speed included, where the heuristic tier reaches 0.39-0.65 and the

@@ -60,7 +60,11 @@ factor there: the slope of ln(simulated / predicted factor) on max(0, pods - 4),
 pods the chosen node already carried, over the tier's 865 decisions in bursts on generated clusters of the training
 family datacenter (`mixed` generator, 100 nodes and 300 arrivals, seeds 800-802; 40 and 120, seeds 820-822; the
 weights of 2026-12-06; 256 of them beyond 4). Fitted once, on those seeds only; the intercept (0.048) would shift
-every node alike. Chosen nodes only: a node is chosen where the model under-predicts, so this leans high."""
+every node alike. Chosen nodes only: a node is chosen where the model under-predicts, so this leans high. To refit:
+copies of `sim/scenarios/mixed-100.yaml` with those seeds and generator params, `python benchmark/runner.py
+--scenario FILE --policy auto --mode burst --seeds 3 --no-burst --requests 5000` with `scoring.burst_log_slope: 0`,
+and per transformer decision ln(chosen_p99_ms / alone_p99_ms) less ln(the factor its reason gives); a rerun gave
+0.040 (a pod whose scoring overran its latency budget fell back to the heuristic tier there)."""
 NEAR_TIE = 0.01
 """Relative cost difference under which two nodes count as tied."""
 NEAR_TIE_POINTS = MAX_NODE_SCORE * math.log1p(NEAR_TIE) / math.log(FASTEST * MAX_SLOWDOWN)
@@ -71,11 +75,11 @@ def cost(relative_p99: np.ndarray, harm: np.ndarray) -> np.ndarray:
     return np.asarray(relative_p99, dtype=float) * np.exp(HARM_WEIGHT * np.asarray(harm, dtype=float))
 
 
-def burst_calibrated(relative_p99: np.ndarray, fresh_pods: np.ndarray) -> np.ndarray:
-    """Predicted P99 factors raised by `BURST_LOG_SLOPE` per pod placed since the node's NodeState beyond the
-    `TRAINED_FRESH_PODS` the model was trained on."""
+def burst_calibrated(relative_p99: np.ndarray, fresh_pods: np.ndarray, *, slope: float = BURST_LOG_SLOPE) -> np.ndarray:
+    """Predicted P99 factors raised by `slope` in log per pod placed since the node's NodeState beyond the
+    `TRAINED_FRESH_PODS` the model was trained on (`scoring.burst_log_slope` sets it; 0 leaves them as they are)."""
     beyond = np.maximum(np.asarray(fresh_pods, dtype=float) - TRAINED_FRESH_PODS, 0.0)
-    return np.asarray(relative_p99, dtype=float) * np.exp(BURST_LOG_SLOPE * beyond)
+    return np.asarray(relative_p99, dtype=float) * np.exp(slope * beyond)
 
 
 def score(costs: np.ndarray) -> np.ndarray:

@@ -59,15 +59,18 @@ class TransformerTier:
         clock: Clock,
         budget_ms: float = 45.0,
         breaker: CircuitBreaker | None = None,
+        burst_log_slope: float = scores.BURST_LOG_SLOPE,
     ) -> None:
         self.predictor = predictor
         self.clock = clock
         self.budget_ms = budget_ms
         self.breaker = breaker
+        self.burst_log_slope = burst_log_slope
 
     @classmethod
     def from_settings(cls, settings: Settings, *, clock: Clock, stats: Stats | None = None) -> "TransformerTier":
-        """The tier with the configured weights, budget and breaker; ModelUnavailableError when the weights fail."""
+        """The tier with the configured weights, budget, breaker and burst calibration; ModelUnavailableError when
+        the weights fail."""
         scoring = settings.scoring
         predictor = model.Scorer.load(model_path(scoring.model_path), threads=scoring.threads)
         stats = stats or Stats()
@@ -79,7 +82,14 @@ class TransformerTier:
             listener=reporting_listener(stats, "transformer", "transformer latency breaker", log),
         )
         stats.breaker("transformer", State.CLOSED.value, tripped=False)
-        return cls(predictor=predictor, clock=clock, budget_ms=scoring.latency_budget_ms, breaker=breaker)
+        slope = scores.BURST_LOG_SLOPE if scoring.burst_log_slope is None else scoring.burst_log_slope
+        return cls(
+            predictor=predictor,
+            clock=clock,
+            budget_ms=scoring.latency_budget_ms,
+            breaker=breaker,
+            burst_log_slope=slope,
+        )
 
     def __repr__(self) -> str:
         return f"TransformerTier(budget_ms={self.budget_ms:g}, breaker={self.breaker!r})"
@@ -122,7 +132,7 @@ class TransformerTier:
         if predicted.relative_p99.shape != (len(feasible),) or predicted.harm.shape != (len(feasible),):
             raise ValueError(f"{predicted.relative_p99.shape} predictions for {len(feasible)} nodes")
         fresh = snapshot.fresh.pods[feasible] if snapshot.fresh is not None else np.zeros(len(feasible))
-        relative_p99 = scores.burst_calibrated(predicted.relative_p99, fresh)
+        relative_p99 = scores.burst_calibrated(predicted.relative_p99, fresh, slope=self.burst_log_slope)
         assessed = scores.assess(relative_p99, predicted.harm, nodes, pod)
         final = scores.with_preference(assessed.final, request.heuristic.preference)
         names = snapshot.names

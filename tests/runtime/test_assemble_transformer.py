@@ -11,7 +11,7 @@ import pytest
 from cluster.config import Settings
 from runtime.assemble import TierUnavailableError, build_decider
 from scoring.tiers import Tier
-from scoring.transformer import PROJECT_ROOT, evidence
+from scoring.transformer import PROJECT_ROOT, evidence, scores
 from scoring.transformer.tier import TransformerTier
 from telemetry.stats import Stats
 from tests.scoring.transformer.helpers import QUIET, THRASHED, latency_critical, shipped, snapshot, state, vouched
@@ -41,6 +41,26 @@ def test_forcing_the_transformer_runs_it_alone_with_the_configured_budget() -> N
     assert isinstance(tier, TransformerTier)
     assert (tier.budget_ms, tier.breaker.policy.failure_threshold) == (12, 2)
     assert decider.fallback is False
+
+
+@pytest.mark.parametrize(
+    ("configured", "slope"),
+    [
+        pytest.param(None, scores.BURST_LOG_SLOPE, id="unset: the fitted slope"),
+        pytest.param(0.0, 0.0, id="0: the calibration off"),
+        pytest.param(0.1, 0.1, id="a slope of the operator's"),
+    ],
+)
+def test_the_burst_calibration_is_configured(configured: float | None, slope: float) -> None:
+    settings = Settings.model_validate({"scoring": {"model_path": str(shipped()), "burst_log_slope": configured}})
+    (tier,) = build_decider(settings, tier="transformer").tiers
+    assert isinstance(tier, TransformerTier)
+    assert tier.burst_log_slope == slope
+
+
+def test_a_negative_burst_slope_is_refused_with_the_key_named() -> None:
+    with pytest.raises(ValueError, match="burst_log_slope"):
+        Settings.model_validate({"scoring": {"burst_log_slope": -0.1}})
 
 
 def _corrupt(path: Path) -> Path:
