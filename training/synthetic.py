@@ -192,7 +192,9 @@ def _named(node: Node, name: str) -> Node:
     return replace(node, name=name, labels={**node.labels, "kubernetes.io/hostname": name})
 
 
-def training_set(seed: int, *, decisions: int, variants: Sequence[str] = VARIANTS, stacks: float = 0.0) -> SimSet:
+def training_set(
+    seed: int, *, decisions: int, variants: Sequence[str] = VARIANTS, stacks: float = Randomisation.stacks
+) -> SimSet:
     """The simulated clusters a member of `seed` trains on: the training families under `variants`, randomised (with
     stacks of arrivals in `stacks` of them: `Randomisation.stacks`), and labelled by `TRAINING_CALIBRATION` (the
     simulator fitted without the held-out campaigns)."""

@@ -36,7 +36,7 @@ from training.evaluate import families
 from training.evaluate import report as evaluation
 
 DEFAULT_DECISIONS = 12_000
-DEFAULT_STACKS = 0.0
+DEFAULT_STACKS = Randomisation.stacks
 """Share of the simulated clusters with stacks of arrivals (`sim.dataset.Randomisation.stacks`; model card, Known
 limitations, for why the shipped weights have none)."""
 DEFAULT_SEED = 7
