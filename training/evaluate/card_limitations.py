@@ -117,7 +117,10 @@ KNOWN_LIMITATIONS: tuple[str, ...] = (
     "1.277, replica-burst 0.485 to 0.469, near-full 1.145 to 1.138; heterogeneous rose from 1.162 to 1.195) and "
     "the held-out profiles' mean regret from 3.1 to 2.4 %, but the held-out scenarios' rose from 5.8 to 7.0 % and "
     "the held-out real-counter pairs fell from 92.9 % to 90.8 %, under the 91.9 % its rule asked for, where the "
-    "judges stopped.",
+    "judges stopped. Its members alone ordered 91.8, 88.3 and 91.6 % of those pairs (the shipped members 91.6, "
+    "93.0 and 92.5 %): seed 8's draw lost most of it, so one triple does not say whether the feature or the draw "
+    "cost the pairs; the protocol for that question is `python -m training.loco`, which leaves the held-out "
+    "campaigns unread.",
     "- Harm is learnt from the simulator only (the measurements and the collector's outcomes carry none), and "
     "the harm weight (1) is a choice, not a fit. A lighter weight was tried (2026-12-06, not shipped): 0.75 met "
     "the rule written before the runs on three draws of tuning clusters (`--seeds` 501-504, 601-604 and "
