@@ -98,7 +98,8 @@ KNOWN_LIMITATIONS: tuple[str, ...] = (
     "P99, not the harm to the pods already on the pile, which the model under-predicts too.",
     "- The harm to the pile. Over every feasible candidate of the tier's burst decisions on the seeds the "
     "calibration was fitted on (800-802 and 820-822, calibration off: 103,811 candidates of 1,260 decisions; "
-    "`python benchmark/pile_calibration.py`, 2026-12-06), the model's harm stays at 0.07-0.13 whatever the pods counted since a node's NodeState, while "
+    "`python benchmark/pile_calibration.py`, 2026-12-06), the model's harm stays at 0.07-0.13 whatever the pods "
+    "counted since a node's NodeState, while "
     "the simulator's (`sim.oracle.inflicted`, in one log) rises with them: 0.21 (3-4 pods), 0.34 (5-6), 0.49 "
     "(7-9), 0.66 (10-14) and 1.05 (15 or more). The pod's own factor, core speed counted on both sides, is within "
     "0.05 in log up to 14 pods (+0.12 beyond): the under-prediction in a pile is mostly the harm, which the "
