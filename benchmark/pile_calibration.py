@@ -40,9 +40,10 @@ from cluster import config  # noqa: E402
 from cluster.clock import Clock  # noqa: E402
 from runtime.assemble import build_decider  # noqa: E402
 from scoring.decide import Decider  # noqa: E402
-from scoring.tiers import Choice, Request, Tier  # noqa: E402
+from scoring.tiers import Choice, Request, Tier, TierDecider  # noqa: E402
 from scoring.transformer import model  # noqa: E402
 from scoring.transformer.scores import TRAINED_FRESH_PODS  # noqa: E402
+from scoring.transformer.tier import Predictor, TransformerTier  # noqa: E402
 from sim import oracle  # noqa: E402
 from sim import scenario as scenarios  # noqa: E402
 from sim.cluster import SimCluster  # noqa: E402
@@ -69,7 +70,7 @@ class Recorded:
 class RecordingPredictor:
     """The tier's predictor, keeping its last prediction (decisions run one at a time)."""
 
-    def __init__(self, inner: model.Scorer) -> None:
+    def __init__(self, inner: Predictor) -> None:
         self.inner = inner
         self.fill = inner.fill
         self.last: model.Predicted | None = None
@@ -83,7 +84,7 @@ class RecordingPredictor:
 class Tracer:
     """A `TierDecider` around the transformer tier that records every decision it makes."""
 
-    inner: Any
+    inner: TierDecider
     predictor: RecordingPredictor
     decisions: dict[str, Recorded] = field(default_factory=dict)
     tier: Tier = Tier.TRANSFORMER
@@ -91,7 +92,8 @@ class Tracer:
     def choose(self, request: Request) -> Choice:
         choice = self.inner.choose(request)
         predicted = self.predictor.last
-        assert predicted is not None
+        if predicted is None:
+            raise RuntimeError("the transformer tier chose a node without asking its predictor")
         snapshot, feasible = request.snapshot, request.feasible
         fresh = snapshot.fresh.pods[feasible] if snapshot.fresh is not None else np.zeros(len(feasible))
         self.decisions[request.pod.pod.key] = Recorded(
@@ -115,8 +117,10 @@ class Traced:
     def __call__(self, *, world: SimCluster, clock: Clock, stats: Stats) -> Built:
         chain = build_decider(self.settings, tier="transformer", clock=clock, stats=stats)
         (tier,) = chain.tiers
-        predictor = RecordingPredictor(tier.predictor)  # type: ignore[attr-defined]
-        tier.predictor = predictor  # type: ignore[attr-defined]
+        if not isinstance(tier, TransformerTier):
+            raise TypeError(f"expected the transformer tier, got {tier!r}")
+        predictor = RecordingPredictor(tier.predictor)
+        tier.predictor = predictor
         self.tracer = Tracer(tier, predictor)
         decider = Decider(
             heuristic=chain.heuristic,
@@ -257,16 +261,38 @@ def measure(clusters: Sequence[tuple[int, int, int]], seeds: int, settings: conf
     return summary(Columns.of(rows))
 
 
+def cluster_arg(text: str) -> tuple[int, int, int]:
+    """`--cluster NODES:ARRIVALS:FIRST_SEED`, three positive integers."""
+    parts = text.split(":")
+    try:
+        nodes, arrivals, seed = (int(p) for p in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not NODES:ARRIVALS:FIRST_SEED (three integers)") from None
+    if min(nodes, arrivals) < 1 or seed < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: nodes and arrivals must be positive, the seed not negative")
+    return nodes, arrivals, seed
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} seeds: at least 1")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--cluster", action="append", help="NODES:ARRIVALS:FIRST_SEED (repeatable; default: the fit clusters)"
+        "--cluster",
+        action="append",
+        type=cluster_arg,
+        help="NODES:ARRIVALS:FIRST_SEED (repeatable; default: the fit clusters)",
     )
-    parser.add_argument("--seeds", type=int, default=3, help="seeds per cluster, from its first (default 3)")
+    parser.add_argument("--seeds", type=_positive, default=3, help="seeds per cluster, from its first (default 3)")
     parser.add_argument("--config", help="config file (default: config.yaml if present); the calibration is off")
     parser.add_argument("--output", type=Path, help="also write the summary as JSON here")
     args = parser.parse_args(argv)
-    clusters = [tuple(int(x) for x in c.split(":")) for c in args.cluster] if args.cluster else FIT_CLUSTERS
+    clusters = args.cluster or FIT_CLUSTERS
     logs.setup(level="WARNING")
     result = measure(clusters, args.seeds, config.load(args.config))
     text = json.dumps(result, indent=2)

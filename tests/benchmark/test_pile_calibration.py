@@ -57,3 +57,18 @@ def test_a_small_burst_is_traced_decision_by_decision() -> None:
     result = pile_calibration.summary(Columns.of(rows))
     assert result["decisions"] == len(decisions)
     assert result["candidates"] == sum(len(r.names) for r in decisions.values())
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--cluster", "40:x:1"], "is not NODES:ARRIVALS:FIRST_SEED"),
+        (["--cluster", "0:120:1"], "nodes and arrivals must be positive"),
+        (["--seeds", "0"], "at least 1"),
+    ],
+)
+def test_bad_arguments_are_refused_with_a_message(argv: list[str], message: str, capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        pile_calibration.main(argv)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
