@@ -292,9 +292,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", help="config file (default: config.yaml if present); the calibration is off")
     parser.add_argument("--output", type=Path, help="also write the summary as JSON here")
     args = parser.parse_args(argv)
-    clusters = args.cluster or FIT_CLUSTERS
     logs.setup(level="WARNING")
-    result = measure(clusters, args.seeds, config.load(args.config))
+    try:
+        settings = config.load(args.config)
+    except config.ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    result = measure(args.cluster or FIT_CLUSTERS, args.seeds, settings)
     text = json.dumps(result, indent=2)
     print(text)
     if args.output:

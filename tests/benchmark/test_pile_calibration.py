@@ -72,3 +72,10 @@ def test_bad_arguments_are_refused_with_a_message(argv: list[str], message: str,
         pile_calibration.main(argv)
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_bad_config_is_refused_with_its_error(tmp_path, capsys: pytest.CaptureFixture) -> None:
+    bad = tmp_path / "config.yaml"
+    bad.write_text("scoring:\n  burst_log_slope: -1\n")
+    assert pile_calibration.main(["--config", str(bad), "--seeds", "1"]) == 2
+    assert "burst_log_slope" in capsys.readouterr().err
