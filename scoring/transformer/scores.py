@@ -66,9 +66,9 @@ the core speed the model's factor includes, while piles form on faster nodes (me
 1.09 within; with each node's speed taken out the slope is 0.035: read after the judges, so the judged value
 stands). `python benchmark/pile_calibration.py` replays those clusters with the calibration off: its chosen-node
 fit, on the model's own factors rather than those the decisions' reasons give (rounded, and unmeasured nodes raised
-to the median), gives 0.034; over every candidate, core speed
-counted, the factor is within 0.05 in log up to 14 pods (slope 0.006), and what a pile's P99s lose is mostly the
-harm to its pods, which the model predicts flat (the model card's "harm to the pile")."""
+to the median), gives 0.034; over every candidate, core speed counted, the factor is within 0.05 in log up to 14
+pods (slope 0.006), and what a pile's P99s lose is mostly the harm to its pods, which the model predicts flat (the
+model card's "harm to the pile")."""
 NEAR_TIE = 0.01
 """Relative cost difference under which two nodes count as tied."""
 NEAR_TIE_POINTS = MAX_NODE_SCORE * math.log1p(NEAR_TIE) / math.log(FASTEST * MAX_SLOWDOWN)
