@@ -212,7 +212,11 @@ KNOWN_LIMITATIONS: tuple[str, ...] = (
     "The variant stays a test world in the leave-one-out table.",
     "- The held-out simulated sets price picks by P99 in milliseconds (node speed included) rather than by "
     "slowdown, which is harder for every policy (the heuristic tier's top-1 fell from 70-77 % to 39-65 % with "
-    "that change); `scoring.accuracy_floor` went from 0.85 to 0.6 with it.",
+    "that change); `scoring.accuracy_floor` went from 0.85 to 0.6 with it. They cannot see the harm: drawn "
+    "without the training randomisation, none of their decisions has a candidate where the arriving pod would "
+    "slow a latency-critical neighbour (harm 0 on every candidate of 200 decisions per set, checked 2026-12-06), "
+    "so their regret judges each pod's own P99 only, and a model that prices the harm can only lose there. The "
+    "held-out family replays, which pool every latency-critical pod's P99, are where the harm shows.",
     "- Regimes are a rule over InterferenceAware's calibrated levels, not learnt.",
     "- Real counters: the goal (95 % of held-out pairs) is missed: the ensemble orders 2,106 of the 2,268 "
     "held-out pairs (92.9 %), its members alone 91.6 %, 93.0 % and 92.5 %. The attention block is what it "
