@@ -26,6 +26,7 @@ state dict (each member's feature scale as buffers) and the training summary. An
 import io
 import math
 import pickle
+import threading
 import warnings
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
@@ -300,14 +301,27 @@ class Predicted(NamedTuple):
 
 
 class Scorer:
-    """Inference: tokens of one decision → predicted P99 and harm per node. Thread-safe (read-only weights)."""
+    """Inference: tokens of one decision → predicted P99 and harm per node. Thread-safe (read-only weights).
+
+    `threads` is set in every thread that predicts, not only in the one that loads: OpenMP keeps the count per
+    thread, and a forward pass of only linear layers (no attention block) never applies torch's setting to a new
+    thread. Without that, the scheduler's decision thread ran each pass on as many OpenMP threads as there are
+    cores, whose spinning cost about 3 ms of CPU per decision on two cores (`benchmark/perf.py`'s burst)."""
 
     def __init__(self, checkpoint: Checkpoint, *, threads: int = 1) -> None:
         self.model = folded(checkpoint.model.eval())
         self.fill = self.model.fill
         self.summary = checkpoint.summary
-        torch.set_num_threads(max(1, threads))
+        self.threads = max(1, threads)
+        self._threads_set = threading.local()
+        self._use_threads()
         self._forward = _traced(self.model)
+
+    def _use_threads(self) -> None:
+        """`threads` for torch in the calling thread, once per thread (the class docstring says why)."""
+        if not getattr(self._threads_set, "done", False):
+            torch.set_num_threads(self.threads)
+            self._threads_set.done = True
 
     @classmethod
     def load(cls, path: str | Path, *, threads: int = 1) -> "Scorer":
@@ -319,6 +333,7 @@ class Scorer:
             raise ValueError(f"tokens of shape {tokens.shape}, expected [nodes, {self.model.config.features}]")
         if not np.isfinite(tokens).all():
             raise ValueError("tokens hold NaN or infinite values")
+        self._use_threads()
         with torch.inference_mode():
             out = self._forward(torch.from_numpy(np.ascontiguousarray(tokens, dtype=np.float32))[None])[0].numpy()
         if not np.isfinite(out).all():

@@ -1,6 +1,10 @@
 """The network and its checkpoint: padding and order do not leak, bad files are refused clearly, training repeats."""
 
+import ctypes
+import os
+import threading
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +49,47 @@ def test_predictions_are_a_positive_p99_factor_and_a_non_negative_harm(tmp_path:
     predicted = scorer.predict(np.random.default_rng(0).normal(size=(4, F)).astype(np.float32))
     assert predicted.relative_p99.shape == predicted.harm.shape == (4,)
     assert (predicted.relative_p99 > 0).all() and (predicted.harm >= 0).all()
+
+
+def _openmp_threads() -> int | None:
+    """The calling thread's OpenMP thread count, asked of the OpenMP runtime torch loaded (asking torch would
+    apply its own setting to the thread first); None where no such runtime is found."""
+    maps = Path("/proc/self/maps")
+    found = [line.split()[-1] for line in maps.read_text().splitlines() if "libgomp" in line] if maps.exists() else []
+    return int(ctypes.CDLL(found[0]).omp_get_max_threads()) if found else None
+
+
+def test_a_thread_that_predicts_runs_the_configured_number_of_threads(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model.save(tmp_path / "m.pt", SlowdownModel(replace(TINY, layers=0)).eval(), {})  # as shipped: no block
+    wanted = (os.cpu_count() or 1) + 1  # no thread's default: only the setting gives it
+    before = torch.get_num_threads()
+    loaded: list[Scorer] = []
+    seen: list[int | None] = []
+    ready = threading.Event()
+
+    def decide() -> None:  # running before the weights load, as the scheduler's decision thread is
+        ready.wait()
+        loaded[0].predict(np.zeros((3, F), dtype=np.float32))
+        seen.append(_openmp_threads())
+
+    def load() -> None:  # in a thread of its own, as `scoring.transformer.loading` loads
+        try:
+            loaded.append(Scorer.load(tmp_path / "m.pt", threads=wanted))
+        finally:
+            ready.set()
+
+    threads = [threading.Thread(target=decide), threading.Thread(target=load)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        torch.set_num_threads(before)
+    if seen == [None]:
+        pytest.skip("torch was built without GNU OpenMP here")
+    assert seen == [wanted]
 
 
 def test_a_checkpoint_round_trips(tmp_path: Path) -> None:
