@@ -29,7 +29,7 @@ from cluster.metrics import Derivation
 from cluster.needs import DIMENSIONS, Dimension
 from cluster.nodestate import METRIC_NAMES
 from cluster.snapshot import DIM_INDEX, Snapshot
-from scoring.medians import Middle, known_medians
+from scoring.medians import Middle, known_medians, rows_brought_up_to_date
 
 # A node's memory bandwidth when only GB/s is known (no resctrl ratio): the measured NUC's practical peak.
 NOMINAL_PEAK_GBPS = 20.0
@@ -118,9 +118,12 @@ class TelemetryPressure(Derivation[_Readings, np.ndarray]):
         before = state.readings
         readings = before.copy()
         readings[rows] = signal_readings(metrics[rows])
-        middle = state.middle or Middle.of(before, ~np.isnan(before))
-        middle = middle.updated(readings, ~np.isnan(readings), (before[rows], ~np.isnan(before[rows])), rows)
-        return _Readings(readings, middle, _pressure(readings, middle.medians))
+        previous = state.middle or Middle.of(before, ~np.isnan(before))
+        middle = previous.updated(readings, ~np.isnan(readings), (before[rows], ~np.isnan(before[rows])), rows)
+        pressure = rows_brought_up_to_date(
+            state.pressure, (previous.medians, middle.medians), rows, lambda at: _pressure(readings[at], middle.medians)
+        )
+        return _Readings(readings, middle, pressure)
 
     def value(self, state: _Readings) -> np.ndarray:
         return state.pressure

@@ -30,7 +30,7 @@ from cluster.needs import DIMENSIONS, Needs, WorkloadClass
 from cluster.nodestate import METRIC_NAMES, METRICS
 from cluster.snapshot import Snapshot
 from scoring.framework import PodInfo
-from scoring.medians import Middle, known_medians
+from scoring.medians import Middle, known_medians, rows_brought_up_to_date
 from scoring.pressure import telemetry_pressure
 
 FEATURE_VERSION = 1
@@ -125,9 +125,15 @@ class ClusterTelemetry(Derivation[_Context, np.ndarray]):
         before, known_before = _columns(state.transformed, state.known)
         t, known = state.transformed.copy(), state.known.copy()
         t[rows], known[rows] = _transformed(metrics[rows])
-        middle = state.middle or Middle.of(before, known_before)
-        middle = middle.updated(*_columns(t, known), (before[rows], known_before[rows]), rows)
-        return _Context(t, known, middle, _features(t, known, middle.medians))
+        previous = state.middle or Middle.of(before, known_before)
+        middle = previous.updated(*_columns(t, known), (before[rows], known_before[rows]), rows)
+        features = rows_brought_up_to_date(
+            state.features,
+            (previous.medians, middle.medians),
+            rows,
+            lambda at: _features(t[at], known[at], middle.medians),
+        )
+        return _Context(t, known, middle, features)
 
     def value(self, state: _Context) -> np.ndarray:
         return state.features

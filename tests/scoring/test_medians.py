@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from scoring.medians import HALF_WINDOW, Middle, known_medians
+from scoring.medians import HALF_WINDOW, Middle, known_medians, rows_brought_up_to_date
 
 
 def changes(seed: int, *, ties: bool) -> tuple[int, list[tuple[np.ndarray, np.ndarray, np.ndarray]]]:
@@ -62,3 +62,23 @@ def test_no_rows_and_no_known_values() -> None:
     known = np.array([[False], [True]])
     became = unknown.updated(values, known, (values[[1]], np.zeros((1, 1), dtype=bool)), np.array([1]))
     assert became.medians[0] == 3.0
+
+
+@pytest.mark.parametrize(
+    ("after", "computed"),
+    [(np.array([1.0, np.nan]), [[1, 3]]), (np.array([1.5, np.nan]), [slice(None)])],
+    ids=["medians unmoved: the changed rows only", "a median moved: every row"],
+)
+def test_a_row_wise_value_is_computed_again_where_it_can_have_changed(after: np.ndarray, computed: list) -> None:
+    values = np.arange(10.0).reshape(5, 2)
+    asked: list = []
+
+    def of(at: np.ndarray | slice) -> np.ndarray:
+        asked.append(at.tolist() if isinstance(at, np.ndarray) else at)
+        return values[at] * 10 + after[0]
+
+    previous = values * 10 + 1.0
+    value = rows_brought_up_to_date(previous, (np.array([1.0, np.nan]), after), np.array([1, 3]), of)
+    assert asked == computed
+    assert np.array_equal(value, values * 10 + after[0])
+    assert previous[0, 0] == 1.0, "the previous value is left as it was"
