@@ -150,7 +150,7 @@ def rows_brought_up_to_date(
     """A value computed row by row from the rows and the medians (`of(selection)`), brought up to date once `rows`
     changed: when the medians (before, after) did not move, only those rows are computed again, the other rows
     kept from `previous` (the same bits as computing every row); else every row is. In a burst a decision raises
-    one node of thousands, and that rarely moves a median."""
+    one node of thousands, which often leaves every median where it was."""
     before, after = medians
     if not np.array_equal(before, after, equal_nan=True):
         return of(slice(None))
