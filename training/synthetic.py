@@ -193,15 +193,21 @@ def _named(node: Node, name: str) -> Node:
 
 
 def training_set(
-    seed: int, *, decisions: int, variants: Sequence[str] = VARIANTS, stacks: float = Randomisation.stacks
+    seed: int,
+    *,
+    decisions: int,
+    variants: Sequence[str] = VARIANTS,
+    stacks: float = Randomisation.stacks,
+    requests: float = Randomisation.requests,
 ) -> SimSet:
     """The simulated clusters a member of `seed` trains on: the training families under `variants`, randomised (with
-    stacks of arrivals in `stacks` of them: `Randomisation.stacks`), and labelled by `TRAINING_CALIBRATION` (the
-    simulator fitted without the held-out campaigns)."""
+    stacks of arrivals in `stacks` of them, `Randomisation.stacks`, and the arriving pod's request read with noise of
+    sigma `requests`, `Randomisation.requests`), and labelled by `TRAINING_CALIBRATION` (the simulator fitted without
+    the held-out campaigns)."""
     return SimSet(
         seed,
         decisions=decisions,
         variants=variants,
-        randomise=Randomisation(stacks=stacks),
+        randomise=Randomisation(stacks=stacks, requests=requests),
         calibration=TRAINING_CALIBRATION,
     )

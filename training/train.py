@@ -53,6 +53,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--stacks", type=share, default=DEFAULT_STACKS, help="share of the clusters with stacks of arrivals"
     )
+    parser.add_argument(
+        "--request-noise",
+        type=noise,
+        default=Randomisation.requests,
+        help="sigma of the lognormal noise on the arriving pod's CPU request as the model reads it (0: none)",
+    )
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the data, the order and the weights")
     parser.add_argument(
         "--members", type=_members, default=DEFAULT_MEMBERS, help="models averaged (seeds SEED, SEED+1, ...)"
@@ -108,6 +114,14 @@ def share(text: str) -> float:
     return value
 
 
+def noise(text: str) -> float:
+    """`--request-noise`: a lognormal sigma, 0 to 1."""
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text}: give a sigma from 0 to 1")
+    return value
+
+
 def member_seeds(seed: int, members: int) -> list[int]:
     """The seeds of an ensemble's members: `seed`, `seed` + 1, ..."""
     return [seed + k for k in range(members)]
@@ -124,7 +138,7 @@ def summary(args: argparse.Namespace, settings: training.Settings, **data: objec
             "member_seeds": member_seeds(args.seed, args.members),
             "sim_families": list(synthetic.TRAIN_FAMILIES),
             "sim_variants": list(args.variants),
-            "sim_randomisation": asdict(Randomisation(stacks=args.stacks)),
+            "sim_randomisation": asdict(Randomisation(stacks=args.stacks, requests=args.request_noise)),
             "held_out_profiles": list(dataset.EVAL_PROFILES),
             "held_out_families": list(dataset.EVAL_FAMILIES),
             **data,
@@ -150,7 +164,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     members, sim_examples, sim_nodes, final_losses = [], 0, 0, []
     fit_seconds = 0.0
     for seed in member_seeds(args.seed, args.members):
-        simset = synthetic.training_set(seed, decisions=args.decisions, variants=args.variants, stacks=args.stacks)
+        simset = synthetic.training_set(
+            seed, decisions=args.decisions, variants=args.variants, stacks=args.stacks, requests=args.request_noise
+        )
         sim = training.sim_examples(simset, exclude=dataset.EVAL_PROFILES, seed=seed, progress=progress)
         prepared = training.prepare([*sim, *real, *collected])
         fit_started = time.monotonic()
