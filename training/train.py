@@ -106,20 +106,21 @@ def _members(text: str) -> int:
     return value
 
 
-def share(text: str) -> float:
-    """`--stacks`: a share, 0 to 1."""
+def _from_0_to_1(text: str, what: str) -> float:
     value = float(text)
     if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"{text}: give a share from 0 to 1")
+        raise argparse.ArgumentTypeError(f"{text}: give a {what} from 0 to 1")
     return value
+
+
+def share(text: str) -> float:
+    """`--stacks`: a share, 0 to 1."""
+    return _from_0_to_1(text, "share")
 
 
 def noise(text: str) -> float:
     """`--request-noise`: a lognormal sigma, 0 to 1."""
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"{text}: give a sigma from 0 to 1")
-    return value
+    return _from_0_to_1(text, "sigma")
 
 
 def member_seeds(seed: int, members: int) -> list[int]:
