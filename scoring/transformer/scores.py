@@ -50,7 +50,8 @@ FASTEST = 1.5
 """Core speed over the reference core's that a quiet node needs to score 100 (the fastest generation simulated
 is 1.2x, randomised by about 10 %)."""
 HARM_WEIGHT = 1.0
-"""Weight of the harm to latency-critical neighbours against the pod's own ln P99 (see the module docstring)."""
+"""Weight of the harm to latency-critical neighbours against the pod's own ln P99 (see the module docstring): the
+one training ranks with, and the default of `scoring.harm_weight`."""
 TRAINED_FRESH_PODS = 4
 """Pods placed since a node's NodeState that the model has seen on a node: the 99th percentile per node of the
 shipped recipe's simulated clusters (seed 7, 3,000 decisions: none on 67 % of the nodes, at most 7)."""
@@ -66,9 +67,10 @@ NEAR_TIE = 0.01
 NEAR_TIE_POINTS = MAX_NODE_SCORE * math.log1p(NEAR_TIE) / math.log(FASTEST * MAX_SLOWDOWN)
 
 
-def cost(relative_p99: np.ndarray, harm: np.ndarray) -> np.ndarray:
-    """The pod's own predicted P99 factor times what it does to its latency-critical neighbours (module docstring)."""
-    return np.asarray(relative_p99, dtype=float) * np.exp(HARM_WEIGHT * np.asarray(harm, dtype=float))
+def cost(relative_p99: np.ndarray, harm: np.ndarray, *, weight: float = HARM_WEIGHT) -> np.ndarray:
+    """The pod's own predicted P99 factor times what it does to its latency-critical neighbours (module docstring),
+    the harm counted at `weight` (`scoring.harm_weight`)."""
+    return np.asarray(relative_p99, dtype=float) * np.exp(weight * np.asarray(harm, dtype=float))
 
 
 def burst_calibrated(relative_p99: np.ndarray, fresh_pods: np.ndarray, *, slope: float = BURST_LOG_SLOPE) -> np.ndarray:
@@ -115,11 +117,18 @@ class Assessed:
     """0..100 with the noisy pod's cap: the tier's scores."""
 
 
-def assess(relative_p99: np.ndarray, harm: np.ndarray, nodes: NodeInputs, pod: PodInputs) -> Assessed:
+def assess(
+    relative_p99: np.ndarray,
+    harm: np.ndarray,
+    nodes: NodeInputs,
+    pod: PodInputs,
+    *,
+    harm_weight: float = HARM_WEIGHT,
+) -> Assessed:
     """The tier's scores from the model's predictions for `nodes` (the one path the tier and evaluation share)."""
     measured = nodes.measured()
     slowdown = neutral_unknown(np.asarray(relative_p99, dtype=float), measured)
-    costs = neutral_unknown(cost(slowdown, harm), measured)
+    costs = neutral_unknown(cost(slowdown, harm, weight=harm_weight), measured)
     own = score(costs)
     capped = np.minimum(own, noisy_cap(pod.noisy, np.asarray(nodes.declared)[:, 0, :]))
     return Assessed(slowdown, np.asarray(harm, dtype=float), own, capped)

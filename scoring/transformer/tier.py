@@ -60,17 +60,19 @@ class TransformerTier:
         budget_ms: float = 45.0,
         breaker: CircuitBreaker | None = None,
         burst_log_slope: float = scores.BURST_LOG_SLOPE,
+        harm_weight: float = scores.HARM_WEIGHT,
     ) -> None:
         self.predictor = predictor
         self.clock = clock
         self.budget_ms = budget_ms
         self.breaker = breaker
         self.burst_log_slope = burst_log_slope
+        self.harm_weight = harm_weight
 
     @classmethod
     def from_settings(cls, settings: Settings, *, clock: Clock, stats: Stats | None = None) -> "TransformerTier":
-        """The tier with the configured weights, budget, breaker and burst calibration; ModelUnavailableError when
-        the weights fail."""
+        """The tier with the configured weights, budget, breaker, burst calibration and harm weight;
+        ModelUnavailableError when the weights fail."""
         scoring = settings.scoring
         predictor = model.Scorer.load(model_path(scoring.model_path), threads=scoring.threads)
         stats = stats or Stats()
@@ -89,6 +91,7 @@ class TransformerTier:
             budget_ms=scoring.latency_budget_ms,
             breaker=breaker,
             burst_log_slope=slope,
+            harm_weight=scoring.harm_weight,
         )
 
     def __repr__(self) -> str:
@@ -133,7 +136,7 @@ class TransformerTier:
             raise ValueError(f"{predicted.relative_p99.shape} predictions for {len(feasible)} nodes")
         fresh = snapshot.fresh.pods[feasible] if snapshot.fresh is not None else np.zeros(len(feasible))
         relative_p99 = scores.burst_calibrated(predicted.relative_p99, fresh, slope=self.burst_log_slope)
-        assessed = scores.assess(relative_p99, predicted.harm, nodes, pod)
+        assessed = scores.assess(relative_p99, predicted.harm, nodes, pod, harm_weight=self.harm_weight)
         final = scores.with_preference(assessed.final, request.heuristic.preference)
         names = snapshot.names
 

@@ -58,6 +58,20 @@ def test_the_burst_calibration_is_configured(configured: float | None, slope: fl
     assert tier.burst_log_slope == slope
 
 
+def test_the_harm_weight_is_configured() -> None:
+    default = build_decider(Settings.model_validate({"scoring": {"model_path": str(shipped())}}), tier="transformer")
+    configured = Settings.model_validate({"scoring": {"model_path": str(shipped()), "harm_weight": 0.5}})
+    (tier,) = build_decider(configured, tier="transformer").tiers
+    assert isinstance(tier, TransformerTier) and tier.harm_weight == 0.5
+    assert [t.harm_weight for t in default.tiers if isinstance(t, TransformerTier)] == [scores.HARM_WEIGHT]
+
+
+@pytest.mark.parametrize("weight", [-0.5, 11.0])
+def test_a_harm_weight_out_of_range_is_refused_with_the_key_named(weight: float) -> None:
+    with pytest.raises(ValueError, match="harm_weight"):
+        Settings.model_validate({"scoring": {"harm_weight": weight}})
+
+
 def test_a_negative_burst_slope_is_refused_with_the_key_named() -> None:
     with pytest.raises(ValueError, match="burst_log_slope"):
         Settings.model_validate({"scoring": {"burst_log_slope": -0.1}})

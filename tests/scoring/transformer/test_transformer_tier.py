@@ -97,6 +97,28 @@ def test_predicted_harm_to_latency_critical_neighbours_lowers_a_node_s_score(clo
     assert choice.extra["predicted_harm"] == pytest.approx(0.0)
 
 
+@pytest.mark.parametrize(
+    ("weight", "node", "lead"),
+    [
+        pytest.param(1.0, "b", "lowest predicted cost with the harm", id="1: spares the neighbour, 1.3x own"),
+        pytest.param(0.2, "a", "lowest predicted interference", id="0.2: 1.0x x 2^0.2 on a beats 1.3x on b"),
+        pytest.param(0.0, "a", "lowest predicted interference", id="0: the neighbour does not count"),
+    ],
+)
+def test_the_harm_weight_sets_how_much_the_neighbours_count(
+    clock: FakeClock, weight: float, node: str, lead: str
+) -> None:
+    """A latency-critical neighbour on `a` whose P99 the arriving pod would double (ln 2), against 1.3x the pod's own
+    P99 on the empty `b`: the cost is own x exp(weight x harm), so b wins at 1 (1.3 < 2) and a below ln 1.3 / ln 2."""
+    victim = make_pod("victim", node="a", cpu="100m", annotations=LATENCY_CRITICAL)
+    snap = snapshot([state("a", **QUIET), state("b", **QUIET)], [victim])
+    predictor = FakePredictor(lambda tokens: np.array([1.0, 1.3]), harm=lambda tokens: np.array([np.log(2.0), 0.0]))
+    sharing = TransformerTier(predictor=predictor, clock=clock, budget_ms=BUDGET_MS, harm_weight=weight)
+    choice = sharing.choose(request(latency_critical("arriving"), snap))
+    assert choice.node == node
+    assert choice.reason.startswith(lead)
+
+
 def test_pods_placed_since_a_nodes_telemetry_raise_its_predicted_p99(clock: FakeClock) -> None:
     """The model predicts the same factor on both nodes; a burst's pods piled on `a` (counted by the fresh-placement
     estimate) beyond the range the model was trained on raise it there by BURST_LOG_SLOPE each, so the next pod goes
