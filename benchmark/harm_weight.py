@@ -34,7 +34,6 @@ if str(ROOT) not in sys.path:
 from benchmark import runner  # noqa: E402
 from benchmark.pile_calibration import GENERATOR, cluster_arg  # noqa: E402
 from cluster import config  # noqa: E402
-from telemetry import logs  # noqa: E402
 
 DEFAULT_WEIGHTS = (1.0, 0.5, 0.0)
 POLICY = "auto"
@@ -136,11 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, help="also write the results as JSON here")
     parser.add_argument("--markdown", type=Path, help="also write the table here")
     args = parser.parse_args(argv)
-    logs.setup(level="WARNING")
-    try:
-        settings = config.load(args.config)
-    except config.ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    settings = runner.load_settings(args.config)
+    if settings is None:
         return 2
     with tempfile.TemporaryDirectory() as scratch:
         names = list(args.scenario or []) + [generated(Path(scratch), *g) for g in args.generated]

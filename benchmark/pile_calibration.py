@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmark import replay  # noqa: E402
+from benchmark import replay, runner  # noqa: E402
 from benchmark.measure import arrival_key  # noqa: E402
 from benchmark.policies import Built  # noqa: E402
 from cluster import config  # noqa: E402
@@ -47,7 +47,6 @@ from scoring.transformer.tier import Predictor, TransformerTier  # noqa: E402
 from sim import oracle  # noqa: E402
 from sim import scenario as scenarios  # noqa: E402
 from sim.cluster import SimCluster  # noqa: E402
-from telemetry import logs  # noqa: E402
 from telemetry.stats import Stats  # noqa: E402
 
 GENERATOR = ROOT / "sim" / "scenarios" / "mixed-100.yaml"
@@ -292,11 +291,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", help="config file (default: config.yaml if present); the calibration is off")
     parser.add_argument("--output", type=Path, help="also write the summary as JSON here")
     args = parser.parse_args(argv)
-    logs.setup(level="WARNING")
-    try:
-        settings = config.load(args.config)
-    except config.ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    settings = runner.load_settings(args.config)
+    if settings is None:
         return 2
     result = measure(args.cluster or FIT_CLUSTERS, args.seeds, settings)
     text = json.dumps(result, indent=2)

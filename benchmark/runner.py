@@ -223,13 +223,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def load_settings(path: str | None) -> config.Settings | None:
+    """The benchmark scripts' settings (`path`, else config.yaml if present), quiet logging; None after printing the
+    config's error (the scripts then exit 2)."""
     logs.setup(level="WARNING")
     try:
-        settings = config.load(args.config)
+        return config.load(path)
     except config.ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    settings = load_settings(args.config)
+    if settings is None:
         return 2
     try:
         for name in args.scenario or []:
