@@ -158,11 +158,11 @@ class ScoringSettings(_Section):
     """What each pod placed since a node's NodeState, beyond the few the transformer saw in training, adds to ln
     of its predicted P99 factor there (`scoring.transformer.scores.burst_calibrated`): null uses the slope fitted
     on the simulator with the shipped weights, 0 turns the calibration off."""
-    harm_weight: float = Field(1.0, ge=0.0, le=10.0)
+    harm_weight: float | None = Field(None, ge=0.0, le=10.0)
     """How much the transformer counts the harm an arriving pod does to the latency-critical pods already on a node
     against its own predicted P99 (`scoring.transformer.scores.cost`, in log: 1 weighs doubling one neighbour's P99
     as doubling the pod's own; 0 ignores the neighbours, so each pod takes the node where it alone runs best, and
-    more pods land beside noisy neighbours). The shipped weights were trained to rank at 1;
+    more pods land beside noisy neighbours): null uses the weight the shipped model was trained to rank with (1).
     `docs/benchmark/harm-weight.md` measures the trade."""
     accuracy_floor: float = Field(0.6, ge=0.0, le=1.0)
     """Held-out top-1 agreement with the oracle under which `python -m training.evaluate` exits 1 (gates a model).

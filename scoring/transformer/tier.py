@@ -91,7 +91,7 @@ class TransformerTier:
             budget_ms=scoring.latency_budget_ms,
             breaker=breaker,
             burst_log_slope=slope,
-            harm_weight=scoring.harm_weight,
+            harm_weight=scores.HARM_WEIGHT if scoring.harm_weight is None else scoring.harm_weight,
         )
 
     def __repr__(self) -> str:

@@ -58,7 +58,7 @@ def test_the_burst_calibration_is_configured(configured: float | None, slope: fl
     assert tier.burst_log_slope == slope
 
 
-def test_the_harm_weight_is_configured() -> None:
+def test_the_harm_weight_is_configured_and_unset_is_the_trained_one() -> None:
     default = build_decider(Settings.model_validate({"scoring": {"model_path": str(shipped())}}), tier="transformer")
     configured = Settings.model_validate({"scoring": {"model_path": str(shipped()), "harm_weight": 0.5}})
     (tier,) = build_decider(configured, tier="transformer").tiers
