@@ -3,6 +3,18 @@ tried against it, with its rule and its numbers (rendered whole by `training.eva
 experiment is run or the weights change; `python -m training.evaluate` rewrites the card from it."""
 
 KNOWN_LIMITATIONS: tuple[str, ...] = (
+    "- What has been tried and not shipped, by idea, and which bullet below holds its rules, seeds and numbers "
+    '(read it before trying an idea again). Training: stacks of arrivals in eight variants ("In a burst"); '
+    'a convex CPU-pressure estimate, at serving and retrained ("The fresh-placement estimate"); lone '
+    'antagonists and the run-queue variant ("CPU contention"); the arriving pod\'s request read with noise '
+    '("A pod\'s request"); what a profile uses per requested unit randomised ("A profile the model never '
+    'trained on"); a count of sensitive pods as a feature ("The harm to the pile"); more clusters and other '
+    'seed triples ("Single seeds"). Real counters: node ranks, pooled embeddings, a per-node layer, rig-like '
+    'telemetry and the weight of the measurements ("Real counters"); a quantile map of CPU use and its scale '
+    'randomised ("What the rig calls CPU use"). Serving: burst calibrations and refitted pile slopes ("The '
+    'burst calibration", "The harm to the pile"); harm weights from 0 to 2 ("Harm is learnt"); a '
+    'tighter SLO reading ("The SLO rule"); declared caps both ways, wider near-tie bands, guards on bound '
+    'labels and a price on the members\' disagreement ("Two serving rules").',
     "- These weights (2026-12-06) are the recipe and seeds of the weights shipped on 2026-12-05 with two "
     "changes. The simulated clusters are labelled by `sim.interference.TRAINING_CALIBRATION`, the simulator "
     "fitted without the campaigns held out for evaluation (`python -m sim.calibration_fit --not-held-out`); "
