@@ -125,7 +125,7 @@ def markdown(result: dict[str, Any], command: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--weights", type=weights_arg, default=DEFAULT_WEIGHTS, help="harm weights (default 1,0.5,0)")
-    parser.add_argument("--seeds", type=int, help="seeds per scenario (default: --quick's 2)")
+    parser.add_argument("--seeds", type=int, help="seeds per scenario (default: 2 for --quick's, else the runner's 5)")
     parser.add_argument("--scenario", action="append", help="a built-in scenario or a file (default: --quick's)")
     parser.add_argument(
         "--generated", action="append", type=cluster_arg, default=[], help="NODES:ARRIVALS:FIRST_SEED (repeatable)"
@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, help="also write the results as JSON here")
     parser.add_argument("--markdown", type=Path, help="also write the table here")
     args = parser.parse_args(argv)
-    settings = runner.load_settings(args.config)
+    settings = runner.load_settings(args.config, args.scenario or [])
     if settings is None:
         return 2
     with tempfile.TemporaryDirectory() as scratch:

@@ -32,6 +32,7 @@ import os
 import platform
 import subprocess
 import sys
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -223,27 +224,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def load_settings(path: str | None) -> config.Settings | None:
-    """The benchmark scripts' settings (`path`, else config.yaml if present), quiet logging; None after printing the
-    config's error (the scripts then exit 2)."""
+def load_settings(path: str | None, names: Sequence[str] = ()) -> config.Settings | None:
+    """The benchmark scripts' settings (`path`, else config.yaml if present), quiet logging, and the scenarios
+    `names` checked; None after printing what is wrong with either (the scripts then exit 2)."""
     logs.setup(level="WARNING")
     try:
-        return config.load(path)
-    except config.ConfigError as exc:
+        settings = config.load(path)
+        for name in names:
+            scenarios.load(name)
+    except (config.ConfigError, scenarios.ScenarioError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return None
+    return settings
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    settings = load_settings(args.config)
+    settings = load_settings(args.config, args.scenario or [])
     if settings is None:
-        return 2
-    try:
-        for name in args.scenario or []:
-            scenarios.load(name)
-    except scenarios.ScenarioError as exc:
-        print(f"error: {exc}", file=sys.stderr)
         return 2
     began = datetime.now(UTC)
     header = {

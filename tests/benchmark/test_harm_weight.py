@@ -49,6 +49,11 @@ def test_a_sweep_on_a_small_scenario_replays_each_weight(tmp_path: Path) -> None
         assert row["by_weight"]["0"]["p99_ms"] > 1.05 * row["by_weight"]["1"]["p99_ms"]
 
 
+def test_an_unknown_scenario_exits_2_naming_it(capsys: pytest.CaptureFixture[str]) -> None:
+    assert harm_weight.main(["--scenario", "no-such-scenario"]) == 2
+    assert "no-such-scenario" in capsys.readouterr().err
+
+
 def test_a_bad_config_exits_2_with_the_key_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("scoring:\n  harm_weight: -1\n")
