@@ -32,7 +32,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmark import runner  # noqa: E402
-from benchmark.pile_calibration import GENERATOR, cluster_arg  # noqa: E402
+from benchmark.pile_calibration import cluster_arg, generated  # noqa: E402
 from cluster import config  # noqa: E402
 
 DEFAULT_WEIGHTS = (1.0, 0.5, 0.0)
@@ -50,12 +50,11 @@ def weights_arg(text: str) -> tuple[float, ...]:
     return tuple(dict.fromkeys(values))
 
 
-def generated(directory: Path, nodes: int, arrivals: int, seed: int) -> str:
+def scenario_file(directory: Path, nodes: int, arrivals: int, seed: int) -> str:
     """A scenario file of the datacenter generator at that size and first seed, written under `directory`."""
-    data = yaml.safe_load(GENERATOR.read_text())
     name = f"generated-{nodes}-{arrivals}-{seed}"
-    data.update(name=name, seed=seed, description=f"{nodes} nodes, {arrivals} arrivals: {data['description']}")
-    data["generator"]["params"].update(nodes=nodes, arrivals=arrivals)
+    data = generated(name, nodes, arrivals, seed)
+    data["description"] = f"{nodes} nodes, {arrivals} arrivals: {data['description']}"
     path = directory / f"{name}.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return str(path)
@@ -112,7 +111,7 @@ def markdown(result: dict[str, Any], command: str) -> str:
     for row in result["cells"].values():
         by = row["by_weight"]
         first = by[weights[0]]
-        p99 = [f"{by[weights[0]]['p99_ms']:.3f}"] + [
+        p99 = [f"{first['p99_ms']:.3f}"] + [
             f"{by[w]['p99_ms']:.3f} ({100 * (by[w]['p99_ms'] / first['p99_ms'] - 1):+.1f}%)" for w in weights[1:]
         ]
         noisy = [f"{by[w]['beside_noisy']} of {by[w]['latency_critical']}" for w in weights]
@@ -139,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     if settings is None:
         return 2
     with tempfile.TemporaryDirectory() as scratch:
-        names = list(args.scenario or []) + [generated(Path(scratch), *g) for g in args.generated]
+        names = list(args.scenario or []) + [scenario_file(Path(scratch), *g) for g in args.generated]
         runner_argv = ["--policy", POLICY, "--no-burst"] + ["--quick"] * (not names)
         runner_argv += [a for name in names for a in ("--scenario", name)]
         runner_argv += ["--seeds", str(args.seeds)] * (args.seeds is not None)

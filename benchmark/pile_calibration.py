@@ -131,11 +131,17 @@ class Traced:
         return Built(decider, "transformer tier, traced")
 
 
+def generated(name: str, nodes: int, arrivals: int, seed: int) -> dict[str, Any]:
+    """The scenario file's data of the training family's generator (`GENERATOR`) at that size and seed."""
+    data = yaml.safe_load(GENERATOR.read_text())
+    data.update(name=name, seed=seed)
+    data["generator"]["params"].update(nodes=nodes, arrivals=arrivals)
+    return data
+
+
 def cluster(nodes: int, arrivals: int, seed: int) -> scenarios.Scenario:
     """The training family's generated cluster of that size and seed, replayed as a burst."""
-    data = yaml.safe_load(GENERATOR.read_text())
-    data.update(name=f"pile-{nodes}-{arrivals}-{seed}", seed=seed)
-    data["generator"]["params"].update(nodes=nodes, arrivals=arrivals)
+    data = generated(f"pile-{nodes}-{arrivals}-{seed}", nodes, arrivals, seed)
     return scenarios.as_burst(scenarios.parse(data, source=str(GENERATOR)))
 
 
