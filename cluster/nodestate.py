@@ -25,8 +25,9 @@ STATS = ("mean", "std", "p95")
 SOURCES = ("perf", "resctrl", "psi", "cgroup")
 
 
-FeatureScale = Literal["fraction", "percent", "log", "log1p"]
-"""How the transformer's features read a metric: 0..1 as is, 0..100 / 100, ln(x), ln(1 + x)."""
+FeatureScale = Literal["fraction", "percent", "log", "log1p", "log_fraction"]
+"""How the transformer's features read a metric: 0..1 as is, 0..100 / 100, ln(x), ln(1 + x), or ln(x + 0.003) for a
+fraction whose small values differ by orders of magnitude (CPU use)."""
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,15 @@ def _psi(name: str) -> MetricSpec:
 METRICS: dict[str, MetricSpec] = {
     spec.name: spec
     for spec in (
-        _fraction("cpu_utilization", "cpu_utilization_pct"),
+        MetricSpec(
+            "cpu_utilization",
+            0.0,
+            1.0,
+            unit="fraction",
+            prompt_label="cpu_utilization_pct",
+            prompt_factor=100.0,
+            feature_scale="log_fraction",
+        ),
         _fraction("cpu_throttling_ratio", "cpu_throttling_pct"),
         MetricSpec(
             "cpi",

@@ -8,9 +8,9 @@ learnt from. Pure numpy: never imports torch, never reads a file.
 
 A token holds, for one node:
 - per NodeState metric: whether it is known; mean, p95 and spread (t(mean + std) - t(mean)) on a
-  per-metric scale t (log for CPI, log1p for MPKI and GB/s, fractions as they are, PSI / 100); and the
-  mean's distance from the cluster's median (context given directly, because it carries across
-  hardware generations). An unknown value takes the cluster's median (CONTRACTS §1: unknown is
+  per-metric scale t (log for CPI, log1p for MPKI and GB/s, log of 0.003 + CPU use, other fractions as they are,
+  PSI / 100); and the mean's distance from the cluster's median (context given directly, because it carries
+  across hardware generations). An unknown value takes the cluster's median (CONTRACTS §1: unknown is
   typical, never zero), or the training set's mean (0 after scaling) where no node knows it; the
   known flag keeps measured and filled-in values apart. The cluster is every node of the snapshot, so
   this part depends on the telemetry alone and is memoised per telemetry version;
@@ -33,11 +33,17 @@ from scoring.framework import PodInfo
 from scoring.medians import Middle, known_medians, rows_brought_up_to_date
 from scoring.pressure import telemetry_pressure
 
-FEATURE_VERSION = 1
-"""Bumped whenever a token's meaning changes; weights of another version are refused at load."""
+FEATURE_VERSION = 2
+"""Bumped whenever a token's meaning changes; weights of another version are refused at load (2: CPU use on a log
+scale)."""
+LOG_FRACTION_OFFSET = 0.003
+"""Added to CPU use before its log. On lightly loaded nodes what orders interference is the ratio of their CPU use
+(the KubeMarla rig reads under 1 % with nginx alone and 1-3 % beside one to four CPU hogs), which a fraction's
+scale flattens; the offset keeps an idle node finite, and left-out campaigns order their pairs alike with any
+from 0.01 % to 0.3 %."""
 
 _KIND = np.array([METRICS[m].feature_scale for m in METRIC_NAMES])
-_LOG, _LOG1P, _PERCENT = _KIND == "log", _KIND == "log1p", _KIND == "percent"
+_LOG, _LOG1P, _PERCENT, _LOG_FRACTION = _KIND == "log", _KIND == "log1p", _KIND == "percent", _KIND == "log_fraction"
 _CLASSES = tuple(WorkloadClass)
 _GIB = float(2**30)
 
@@ -77,6 +83,7 @@ def _transform(values: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         out[..., _LOG] = np.log(out[..., _LOG])
         out[..., _LOG1P] = np.log1p(out[..., _LOG1P])
+        out[..., _LOG_FRACTION] = np.log(out[..., _LOG_FRACTION] + LOG_FRACTION_OFFSET)
     out[..., _PERCENT] /= 100.0
     out[~np.isfinite(out)] = np.nan
     return out

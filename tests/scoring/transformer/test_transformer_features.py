@@ -66,6 +66,17 @@ def test_non_finite_or_negative_telemetry_is_unknown(bad: float) -> None:
     assert np.isfinite(features.tokens(nodes, PodInputs.of(PodInfo.of(latency_critical(), broken)), fill)).all()
 
 
+def test_cpu_use_is_read_on_a_log_scale_so_light_loads_stay_apart() -> None:
+    """0.4 % against 4 % (CPU use as the KubeMarla rig reads it on a quiet node and a busy one) differs by
+    ln(43 / 7) = 1.8, as much as 20 % against 100 % does; as fractions it would be 0.036, 20 times less."""
+    snap = snapshot([state("a", cpu_utilization=0.004), state("b", cpu_utilization=0.04),
+                     state("c", cpu_utilization=0.2), state("d", cpu_utilization=1.0)])  # fmt: skip
+    mean = rows(snap)[:, COLUMN["cpu_utilization.mean"]]
+    assert mean[1] - mean[0] == pytest.approx(np.log(0.043 / 0.007), rel=1e-4)
+    assert mean[3] - mean[2] == pytest.approx(np.log(1.003 / 0.203), rel=1e-4)
+    assert mean[0] == pytest.approx(np.log(0.004 + features.LOG_FRACTION_OFFSET), rel=1e-5)
+
+
 def test_resources_are_read_after_placing_the_pod() -> None:
     snap = snapshot([state("a", **QUIET)])
     tokens = rows(snap)
