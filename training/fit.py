@@ -286,7 +286,8 @@ def collector_inputs(record: Mapping[str, Any]) -> tuple[NodeInputs, PodInputs, 
 def collector_examples(paths: Sequence[str | Path], *, weight: float = 1.0) -> tuple[list[Example], dict[str, int]]:
     """Labelled decisions of the collector's JSONL files (the chosen node's outcome), and counts of what was skipped.
 
-    A malformed decision (see `collector_inputs`) counts as an unreadable line.
+    A malformed decision (see `collector_inputs`) counts as an unreadable line; one recorded under an earlier feature
+    version is read as this version reads it (`features.upgraded_telemetry`), and one it cannot read is counted.
     """
     joined, unreadable = collector.read(paths)
     skipped = {"unreadable lines": unreadable, "no outcome": 0, "outcome without a label": 0, "other features": 0}
@@ -300,7 +301,8 @@ def collector_examples(paths: Sequence[str | Path], *, weight: float = 1.0) -> t
         if label is None:
             skipped["outcome without a label"] += 1
             continue
-        if record.get("feature_version") != features.FEATURE_VERSION:
+        version = record.get("feature_version")
+        if type(version) is not int or version not in features.READABLE_VERSIONS:
             skipped["other features"] += 1
             continue
         try:
@@ -308,6 +310,7 @@ def collector_examples(paths: Sequence[str | Path], *, weight: float = 1.0) -> t
         except ValueError:
             skipped["unreadable lines"] += 1
             continue
+        nodes = replace(nodes, telemetry=features.upgraded_telemetry(nodes.telemetry, version))
         target = np.full(len(nodes), np.nan)
         target[chosen] = label
         out.append(Example(nodes, pod, target, np.full(len(nodes), np.nan), weight=weight, source="collector"))

@@ -36,6 +36,8 @@ from scoring.pressure import telemetry_pressure
 FEATURE_VERSION = 2
 """Bumped whenever a token's meaning changes; weights of another version are refused at load (2: CPU use on a log
 scale)."""
+READABLE_VERSIONS = (1, FEATURE_VERSION)
+"""Feature versions of the collector's records that training reads: 1 upgraded by `upgraded_telemetry`."""
 LOG_FRACTION_OFFSET = 0.003
 """Added to CPU use before its log. On lightly loaded nodes what orders interference is the ratio of their CPU use
 (the KubeMarla rig reads under 1 % with nginx alone and 1-3 % beside one to four CPU hogs), which a fraction's
@@ -66,6 +68,7 @@ FEATURE_NAMES: tuple[str, ...] = _names()
 
 
 TELEMETRY_WIDTH = 5 * len(METRIC_NAMES)
+_CPU_COLUMNS = 5 * METRIC_NAMES.index("cpu_utilization")
 _DECLARED = 1.0 - np.power(0.5, np.arange(65, dtype=float))
 """1 - 0.5^count for 0..64 declared pods (a table: a power per node and dimension costs more than the model)."""
 
@@ -161,6 +164,28 @@ def _features(t: np.ndarray, known: np.ndarray, median: np.ndarray) -> np.ndarra
     block[:, :, 3] = filled[:, 2 * width :]
     block[:, :, 4] = np.where(known, t[:, 0] - median[:width], 0.0)
     return block.reshape(n, -1)
+
+
+def upgraded_telemetry(telemetry: np.ndarray, version: int) -> np.ndarray:
+    """[N, 55] telemetry features recorded under feature `version` (the collector's JSONL), as this version reads
+    them, so that outcomes gathered before a change of scale still train; ValueError for a version it cannot read.
+
+    1 read CPU use as a fraction: its mean, p95 and spread convert exactly, and its distance from the cluster's
+    median through that median (exact but for the mean of two middle values in an even-sized cluster)."""
+    if version == FEATURE_VERSION:
+        return telemetry
+    if version != 1:
+        raise ValueError(f"feature version {version}: this build reads {READABLE_VERSIONS}")
+    out = np.array(telemetry, dtype=float)
+    known, mean, p95, spread, vs_median = (out[:, _CPU_COLUMNS + i].copy() for i in range(5))
+    with np.errstate(invalid="ignore"):
+        log_mean = np.log(mean + LOG_FRACTION_OFFSET)
+        out[:, _CPU_COLUMNS + 1] = log_mean
+        out[:, _CPU_COLUMNS + 2] = np.log(p95 + LOG_FRACTION_OFFSET)
+        out[:, _CPU_COLUMNS + 3] = np.log(mean + spread + LOG_FRACTION_OFFSET) - log_mean
+        median = np.maximum(mean - vs_median, 0.0)
+        out[:, _CPU_COLUMNS + 4] = np.where(known > 0, log_mean - np.log(median + LOG_FRACTION_OFFSET), 0.0)
+    return out
 
 
 @dataclass(frozen=True, eq=False)

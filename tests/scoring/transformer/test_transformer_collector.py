@@ -126,3 +126,27 @@ def test_a_full_queue_drops_instead_of_blocking(tmp_path: Path, clock: FakeClock
         sink.decision(pod, snap, decision)
     assert sink.dropped > 0
     sink.close()
+
+
+def test_a_record_of_feature_version_1_trains_as_this_version_reads_it(tmp_path: Path, clock: FakeClock) -> None:
+    """Outcomes gathered before CPU use went on a log scale still train: the fraction's mean, p95, spread and
+    distance from the median are rewritten on the log scale, as if recorded now; an unknown version is counted."""
+    cpu = {"a": 0.01, "b": 0.2, "c": 0.6}
+    snap = snapshot([state(name, **{**QUIET, "cpu_utilization": value}) for name, value in cpu.items()])
+    pod = latency_critical()
+    decision = Decider(heuristic=HeuristicTier(), clock=clock).decide(pod, snap)
+    path = tmp_path / "c.jsonl"
+    sink = Collector(path, clock=clock)
+    sink.decision(pod, snap, decision)
+    sink.close()
+    (record,) = lines(path)
+    now = np.array(record["nodes"]["telemetry"])
+    then = dict(record, feature_version=1, uid="first")
+    first = [[1.0, v, min(1.1 * v, 1.0), 0.05 * v, v - 0.2] for v in (cpu[n] for n in record["candidates"])]
+    then["nodes"] = dict(record["nodes"], telemetry=[f + row[5:] for f, row in zip(first, now.tolist(), strict=True)])
+    unknown = dict(record, feature_version=7, uid="other")
+    outcome = {"kind": "outcome", "pod": pod.key, "uid": "first", "p99_ms": 3.0, "baseline_p99_ms": 1.5}
+    path.write_text("".join(json.dumps(r) + "\n" for r in (then, unknown, outcome, dict(outcome, uid="other"))))
+    (example,), skipped = training.collector_examples([path])
+    assert example.nodes.telemetry == pytest.approx(now, abs=1e-4, nan_ok=True)
+    assert skipped["other features"] == 1
