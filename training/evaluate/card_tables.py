@@ -8,8 +8,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from cluster.nodestate import METRICS
 from scoring.transformer import evidence
-from scoring.transformer.features import FEATURE_NAMES
+from scoring.transformer.features import FEATURE_NAMES, LOG_FRACTION_OFFSET
 from sim import calibration, interference
 from training import synthetic
 from training.evaluate import families, heldout
@@ -256,13 +257,25 @@ def latency_lines(latency: Mapping[str, Any] | None) -> list[str]:
 
 
 def feature_groups() -> list[str]:
-    """What a token holds, by group (the names come from the features module, so they cannot drift)."""
+    """What a token holds, by group (names and scales come from the features module and the metric table, so they
+    cannot drift)."""
     prefixes = sorted({name.split(".")[0] for name in FEATURE_NAMES if "." in name})
     metrics = [p for p in prefixes if not p.startswith(("pod", "pressure", "noisy", "sensitive"))]
+    reading = {
+        "log": "ln x",
+        "log1p": "ln(1 + x)",
+        "log_fraction": f"ln({LOG_FRACTION_OFFSET:g} + x)",
+        "percent": "x / 100",
+    }
+    scales = [
+        f"{reading[scale]} for {', '.join(sorted(m for m in metrics if METRICS[m].feature_scale == scale))}"
+        for scale in reading
+        if any(METRICS[m].feature_scale == scale for m in metrics)
+    ]
     return [
         f"- per NodeState metric ({len(metrics)}: {', '.join(metrics)}): known flag, mean, p95 and spread on the "
-        "metric's scale, distance of the mean from the cluster's median; unknown values take the cluster's median "
-        "(never zero), the known flag tells them apart;",
+        f"metric's scale ({'; '.join(scales)}; the other fractions as they are), distance of the mean from the "
+        "cluster's median; unknown values take the cluster's median (never zero), the known flag tells them apart;",
         "- the node once the pod is placed: cpu, memory and pod-slot fractions; log2 of its cpu and memory;",
         "- declared neighbours per dimension: 1 - 0.5^count of pods annotated noisy, and of pods annotated sensitive;",
         "- InterferenceAware's telemetry pressure per dimension and its worst on the pod's sensitive dimensions;",
