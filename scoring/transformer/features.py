@@ -27,7 +27,7 @@ import numpy as np
 
 from cluster.metrics import Derivation
 from cluster.needs import DIMENSIONS, Needs, WorkloadClass
-from cluster.nodestate import METRIC_NAMES, METRICS
+from cluster.nodestate import LOG_FRACTION_OFFSET, METRIC_NAMES, METRICS
 from cluster.snapshot import Snapshot
 from scoring.framework import PodInfo
 from scoring.medians import Middle, known_medians, rows_brought_up_to_date
@@ -38,11 +38,6 @@ FEATURE_VERSION = 2
 scale)."""
 READABLE_VERSIONS = (1, FEATURE_VERSION)
 """Feature versions of the collector's records that training reads: 1 upgraded by `upgraded_telemetry`."""
-LOG_FRACTION_OFFSET = 0.003
-"""Added to CPU use before its log. On lightly loaded nodes what orders interference is the ratio of their CPU use
-(the KubeMarla rig reads under 1 % with nginx alone and 1-3 % beside one to four CPU hogs), which a fraction's
-scale flattens; the offset keeps an idle node finite, and left-out campaigns order their pairs alike with any
-from 0.01 % to 0.3 %."""
 
 _KIND = np.array([METRICS[m].feature_scale for m in METRIC_NAMES])
 _LOG, _LOG1P, _PERCENT, _LOG_FRACTION = _KIND == "log", _KIND == "log1p", _KIND == "percent", _KIND == "log_fraction"

@@ -266,7 +266,7 @@ KNOWN_LIMITATIONS: tuple[str, ...] = (
     "- Regimes are a rule over InterferenceAware's calibrated levels, not learnt.",
     "- Real counters: the goal (95 % of held-out pairs) is missed: the ensemble orders 2,135 of the 2,268 "
     "held-out pairs (94.1 %), its members alone 94.0 %, 91.8 % and 94.3 %. Reading CPU use on a log scale "
-    "(ln(0.003 + x), `scoring.transformer.features.LOG_FRACTION_OFFSET`; 2026-12-07) lifted it from 92.9 %. "
+    "(ln(0.003 + x), `cluster.nodestate.LOG_FRACTION_OFFSET`; 2026-12-07) lifted it from 92.9 %. "
     "How it was found, on the fine-tuning campaigns alone (the held-out ones unread): a pairwise logistic model "
     "over the four mapped counters' window means and p95s, fitted leave-one-campaign-out, orders 94.8 % of the "
     "left-out pairs on log scales and 93.1 % on the scales the tokens used (CPU use and the LLC miss ratio as "

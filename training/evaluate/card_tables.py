@@ -8,9 +8,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from cluster.nodestate import METRICS
+from cluster.nodestate import LOG_FRACTION_OFFSET, METRICS
 from scoring.transformer import evidence
-from scoring.transformer.features import FEATURE_NAMES, LOG_FRACTION_OFFSET
+from scoring.transformer.features import FEATURE_NAMES
 from sim import calibration, interference
 from training import synthetic
 from training.evaluate import families, heldout
