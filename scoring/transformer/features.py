@@ -75,13 +75,17 @@ def sanitize(metrics: np.ndarray) -> np.ndarray:
         return np.where(np.isfinite(m) & (m >= 0), m, np.nan)
 
 
+def _log_fraction(values: np.ndarray) -> np.ndarray:
+    return np.log(values + LOG_FRACTION_OFFSET)
+
+
 def _transform(values: np.ndarray) -> np.ndarray:
     """Metric values ([..., 11], NaN unknown) each on its own scale; invalid values come out NaN."""
     out = np.array(values, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         out[..., _LOG] = np.log(out[..., _LOG])
         out[..., _LOG1P] = np.log1p(out[..., _LOG1P])
-        out[..., _LOG_FRACTION] = np.log(out[..., _LOG_FRACTION] + LOG_FRACTION_OFFSET)
+        out[..., _LOG_FRACTION] = _log_fraction(out[..., _LOG_FRACTION])
     out[..., _PERCENT] /= 100.0
     out[~np.isfinite(out)] = np.nan
     return out
@@ -174,12 +178,12 @@ def upgraded_telemetry(telemetry: np.ndarray, version: int) -> np.ndarray:
     out = np.array(telemetry, dtype=float)
     known, mean, p95, spread, vs_median = (out[:, _CPU_COLUMNS + i].copy() for i in range(5))
     with np.errstate(invalid="ignore"):
-        log_mean = np.log(mean + LOG_FRACTION_OFFSET)
+        log_mean = _log_fraction(mean)
         out[:, _CPU_COLUMNS + 1] = log_mean
-        out[:, _CPU_COLUMNS + 2] = np.log(p95 + LOG_FRACTION_OFFSET)
-        out[:, _CPU_COLUMNS + 3] = np.log(mean + spread + LOG_FRACTION_OFFSET) - log_mean
+        out[:, _CPU_COLUMNS + 2] = _log_fraction(p95)
+        out[:, _CPU_COLUMNS + 3] = _log_fraction(mean + spread) - log_mean
         median = np.maximum(mean - vs_median, 0.0)
-        out[:, _CPU_COLUMNS + 4] = np.where(known > 0, log_mean - np.log(median + LOG_FRACTION_OFFSET), 0.0)
+        out[:, _CPU_COLUMNS + 4] = np.where(known > 0, log_mean - _log_fraction(median), 0.0)
     return out
 
 
