@@ -72,8 +72,8 @@ class ModelConfig:
     layers: int = 0
     """Attention blocks (0: none). Since the training labels stopped reading the held-out campaigns (2026-12-06),
     one block no longer earns its cost in the leave-one-variant-out ablation (`python -m training.lofo`, rendered
-    in the model card; re-judged at five members of 6,000 decisions), so the shipped members have none; the block
-    stays for that ablation."""
+    in the model card; re-judged at five members of 6,000 decisions, and again with CPU use on a log scale), so the
+    shipped members have none; the block stays for that ablation."""
     hidden: int = 32
     """Width of each block's per-node feed-forward layer and of the head."""
 
