@@ -63,7 +63,6 @@ FEATURE_NAMES: tuple[str, ...] = _names()
 
 
 TELEMETRY_WIDTH = 5 * len(METRIC_NAMES)
-_CPU_COLUMNS = 5 * METRIC_NAMES.index("cpu_utilization")
 _DECLARED = 1.0 - np.power(0.5, np.arange(65, dtype=float))
 """1 - 0.5^count for 0..64 declared pods (a table: a power per node and dimension costs more than the model)."""
 
@@ -169,21 +168,23 @@ def upgraded_telemetry(telemetry: np.ndarray, version: int) -> np.ndarray:
     """[N, 55] telemetry features recorded under feature `version` (the collector's JSONL), as this version reads
     them, so that outcomes gathered before a change of scale still train; ValueError for a version it cannot read.
 
-    1 read CPU use as a fraction: its mean, p95 and spread convert exactly, and its distance from the cluster's
-    median through that median (exact but for the mean of two middle values in an even-sized cluster)."""
+    1 read every `log_fraction` metric (CPU use) as a fraction: its mean, p95 and spread convert exactly, and its
+    distance from the cluster's median through that median (exact but for the mean of two middle values in an
+    even-sized cluster)."""
     if version == FEATURE_VERSION:
         return telemetry
     if version != 1:
         raise ValueError(f"feature version {version}: this build reads {READABLE_VERSIONS}")
     out = np.array(telemetry, dtype=float)
-    known, mean, p95, spread, vs_median = (out[:, _CPU_COLUMNS + i].copy() for i in range(5))
-    with np.errstate(invalid="ignore"):
-        log_mean = _log_fraction(mean)
-        out[:, _CPU_COLUMNS + 1] = log_mean
-        out[:, _CPU_COLUMNS + 2] = _log_fraction(p95)
-        out[:, _CPU_COLUMNS + 3] = _log_fraction(mean + spread) - log_mean
-        median = np.maximum(mean - vs_median, 0.0)
-        out[:, _CPU_COLUMNS + 4] = np.where(known > 0, log_mean - _log_fraction(median), 0.0)
+    for first in 5 * np.flatnonzero(_LOG_FRACTION):
+        known, mean, p95, spread, vs_median = (out[:, first + i].copy() for i in range(5))
+        with np.errstate(invalid="ignore"):
+            log_mean = _log_fraction(mean)
+            out[:, first + 1] = log_mean
+            out[:, first + 2] = _log_fraction(p95)
+            out[:, first + 3] = _log_fraction(mean + spread) - log_mean
+            median = np.maximum(mean - vs_median, 0.0)
+            out[:, first + 4] = np.where(known > 0, log_mean - _log_fraction(median), 0.0)
     return out
 
 
