@@ -8,7 +8,7 @@ import torch
 
 from sim import calibration, interference
 from training import fit, lofo, synthetic
-from training.evaluate import card_tables
+from training.evaluate import card_tables, heldout
 from training.train import member_seeds
 
 SMALL = lofo.LofoSettings(decisions=24, epochs=1, eval_decisions=12, members=3)
@@ -139,3 +139,20 @@ def test_the_measurements_rank_every_clear_pair_not_only_the_best_node() -> None
 
     assert gap(False) < 0.01
     assert gap(True) > 1.0
+
+
+def test_the_cost_regret_counts_the_harm_a_pick_does_where_the_regret_sees_its_own_p99_only() -> None:
+    test = lofo.test_set("additive", replace(SMALL, eval_decisions=300))
+    decisions = [d for i in range(len(test)) if (d := test.decision(i)) is not None]
+    split = [d for d in decisions if np.argmin(d.p99_ms) != np.argmin(np.log(d.p99_ms) + np.nan_to_num(d.harm))]
+    assert split, "no decision where sparing the neighbours moves the best pick"
+
+    def own(decision: synthetic.SimDecision, _pod: object, _hint: object) -> int:  # the quickest node alone
+        return int(np.argmin(decision.p99_ms))
+
+    def spare(decision: synthetic.SimDecision, _pod: object, _hint: object) -> int:  # neighbours counted
+        return int(np.argmin(np.log(decision.p99_ms) + np.nan_to_num(decision.harm)))
+
+    tallies = heldout.evaluate(split, {"own": own, "spare": spare})
+    assert tallies["own"].summary().mean_regret == 0.0 < tallies["spare"].summary().mean_regret
+    assert tallies["spare"].summary().mean_cost_regret == 0.0 < tallies["own"].summary().mean_cost_regret

@@ -8,7 +8,8 @@ KNOWN_LIMITATIONS: tuple[str, ...] = (
     'a convex CPU-pressure estimate, at serving and retrained ("The fresh-placement estimate"); lone '
     'antagonists and the run-queue variant ("CPU contention"); the arriving pod\'s request read with noise '
     '("A pod\'s request"); what a profile uses per requested unit randomised ("A profile the model never '
-    'trained on"); a count of sensitive pods as a feature ("The harm to the pile"); more clusters and other '
+    'trained on"); a count of sensitive pods as a feature ("The harm to the pile"); latency-critical neighbours '
+    'at their replicas\' size ("Latency-critical neighbours drawn small"); more clusters and other '
     'seed triples ("Single seeds"). Real counters: node ranks, pooled embeddings, a per-node layer, rig-like '
     "telemetry, the weight of the measurements, a simulated second-by-second CPI spread, a log of CPU use "
     'beside the fraction and the LLC miss ratio on a log scale ("Real counters"); a quantile map of CPU use and '
@@ -33,7 +34,9 @@ KNOWN_LIMITATIONS: tuple[str, ...] = (
     "the size the table shows now; rule unchanged, written down before the run): summed mean regret 0.462 with "
     "the block against 0.439 without, lower on 3 of the 6 variants, so it stays out. Rerun with CPU use on the "
     "log scale (2026-12-07, same settings; the table shows it): 0.502 against 0.440, lower on 1 of the 6 "
-    "(worst-of, 0.0716 against 0.0719), so it stays out there too. The relabelling was "
+    "(worst-of, 0.0716 against 0.0719), so it stays out there too; its cost regret, which counts the harm to "
+    "the latency-critical neighbours, was added on 2026-12-07 (the same runs again, every other number "
+    "reproduced exactly). The relabelling was "
     "measured in a scratch copy before it was made (one member, then three with the block: 95.3 % of the "
     "held-out pairs against 94.97 %) and is "
     "made for the protocol; dropping the block follows the ablation's rule, and costs real-counter pairs "
@@ -198,6 +201,37 @@ KNOWN_LIMITATIONS: tuple[str, ...] = (
     "footprint, was tried with redis arrivals left out of training (2026-12-06, not shipped): redis's mean cost "
     "regret fell from 0.117 to 0.096 but its harm error did not shrink (-0.105 to -0.108), so the rule written "
     "before the run failed.",
+    "- Latency-critical neighbours drawn small (2026-12-07, not shipped). Read on `cpu-antagonists` (seed 21, "
+    "both modes) and on one generated cluster of the training families (to diagnose; no judge), the harm the "
+    "model predicts follows how many latency-critical pods a node carries more than how loaded it is: with one "
+    "or two it predicted 0.19 on `cpu-antagonists` where the simulator gives 0.07-0.11 (0.21 against 0.02 on "
+    "its quiet nodes), and 0.23 against 0.235 on the generated cluster; with three or four, 0.34-0.41 against "
+    "0.06 on `cpu-antagonists`, 0.18-0.24 against 0.39-0.47 on the generated cluster. The nginx and memcached "
+    "pods that `cpu-antagonists` puts beside a hog leave its quiet nodes on that harm. Training drew every "
+    "latency-critical neighbour (nginx, redis and http-echo among a family's services) at one of the sizes "
+    "services ask for, 0.25 to 4 cores, its work scaled by the request over its profile's (an http-echo asking "
+    "4 cores runs 40 of its replicas' work), so a node carrying latency-critical pods was a busy one. Drawing "
+    "each at its profile's reference request with probability one half instead, as a service's replicas run "
+    "(`Randomisation.critical_replicas`; the benchmark's world and every evaluation set unchanged; seeds 7-9 "
+    "and 10-12, the recipe otherwise the shipped one), was judged by a rule written before its run. It passed "
+    "the chain-order gate with 94.4 % of the held-out real-counter pairs (2,142; members 94.6, 93.9 and "
+    "94.5 %; seeds 10-12 94.0 %) and family replays of 1.331, 1.152, 0.471, 1.251 and 1.189 ms "
+    "(cpu-antagonists, near-full, replica-burst, counter-gaps, heterogeneous; cpu-antagonists' mean regret "
+    "40.7 % to 14.3 %), the held-out profiles' mean regret rising from 1.9 to 6.3 % (ml-training 3.2 to "
+    "18.6 %); and on fresh generated clusters (seeds 1700-1702 and 1720-1722, two triples a side) a pooled P99 "
+    "of latency-critical pods of 0.995x in bursts and 0.997x steady, with 21 of 1,754 beside a noisy neighbour "
+    "in bursts against 38 (9 against 11 steady) and SLO violations 324 against 336 (241 against 264); seeds "
+    "7-9 alone were 1.039x in bursts. It failed the leave-one-variant-out rule: summed mean regret 0.468 "
+    "against the published 0.440 (1.063x; 1.03x allowed), higher on every variant (run-queue +9.0 %). That "
+    "regret prices each pod's own P99 only, so, after the failure and said so here, a regret that counts the "
+    "harm was added (the cost regret of the leave-one-variant-out table) and the rule written again on it "
+    "before both recipes ran: 0.381 against 0.365 (1.043x; 1.03x allowed), higher on five variants of six, so "
+    "it was not shipped and the benchmark was not run. Read after the verdicts, for the record: on the "
+    "`cpu-antagonists` cells of `--quick` its seeds 7-9 put 1 of 36 latency-critical pods beside a noisy "
+    "neighbour in a burst and 1 steady, the goal's 5 %, with a lower pooled P99 in three of the four cells "
+    "(seeds 10-12: "
+    "2 and 1), and its harm on that scenario's quiet nodes fell but stays two to four times the simulator's "
+    "(0.26 against 0.06 with three or four latency-critical neighbours, in a burst).",
     "- The fresh-placement estimate raises PSI `cpu some` by per-pod increments fitted beside a quiet nginx "
     "(`cluster/estimate.py`), which miss that waiting is convex in CPU use. On the tuning clusters (40 arrivals "
     "placed in a burst by the heuristic tier, seeds 501-504 and 601-604) the estimated PSI of the nodes that "

@@ -46,6 +46,11 @@ def _fraction(value: Any) -> str:
     return pct(value) if isinstance(value, int | float) else "n/a"
 
 
+def _log_units(value: Any) -> str:
+    """A regret in log units (n/a where a run did not record it)."""
+    return f"{value:.4f}" if isinstance(value, int | float) else "n/a"
+
+
 def lofo_table(lofo: Mapping[str, Any] | None) -> list[str]:
     """The leave-one-variant-out table, each variant's lowest mean regret in bold, and the ablation's verdict."""
     if not lofo:
@@ -60,12 +65,15 @@ def lofo_table(lofo: Mapping[str, Any] | None) -> list[str]:
         f"{settings.get('eval_decisions')} clusters of the training scenario families "
         f"({', '.join(lofo.get('eval_families', []))}, seed {settings.get('eval_seed')}) labelled by the variant "
         "held out, training profiles only. Regret: the pick's P99 in milliseconds over the best candidate's, "
-        "minus 1. Every policy picks through its serving code on the same snapshots; the peers with their own "
-        "filters (a pod they leave unplaced is counted apart).",
+        "minus 1: the arriving pod's own P99 alone. Cost regret: the pick's ln P99 plus the harm it does there "
+        "(the sum of ln slowdowns of the latency-critical pods already on the node, as the tier's cost counts it), "
+        "minus the lowest such cost among the candidates, in log units: what the pick does to its neighbours "
+        "too, which the regret cannot see. Every policy picks through its serving code on the same snapshots; "
+        "the peers with their own filters (a pod they leave unplaced is counted apart).",
         "",
         "| held-out interference variant | policy | decisions | mean regret | p95 regret | latency-critical mean "
-        "regret | unplaced |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "regret | mean cost regret | unplaced |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for variant, table in variants.items():
         present = [p for p in LOFO_POLICIES if p in table]
@@ -75,7 +83,8 @@ def lofo_table(lofo: Mapping[str, Any] | None) -> list[str]:
             regret = f"**{_fraction(m['mean_regret'])}**" if policy == best else _fraction(m["mean_regret"])
             lines.append(
                 f"| {variant} | {LABELS[policy]} | {m['decisions']} | {regret} | {_fraction(m['p95_regret'])} | "
-                f"{_fraction(m.get('critical_mean_regret'))} | {m.get('unplaced', 0)} |"
+                f"{_fraction(m.get('critical_mean_regret'))} | {_log_units(m.get('mean_cost_regret'))} | "
+                f"{m.get('unplaced', 0)} |"
             )
     mixes = calibration.measured(calibration.load())
     agreed = {v: calibration.agreement(interference.VARIANTS[v], mixes) for v in variants if v in interference.VARIANTS}

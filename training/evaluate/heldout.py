@@ -10,6 +10,10 @@ load-aware peers with their own filters). The oracle is the candidate with the l
   decisions have a runner-up within 1 %), and strict top-1 (the very same node);
 - regret: the pick's P99 over the oracle's, minus 1 (0.10 = a 10 % higher P99), mean and p95, and the mean
   over latency-critical arriving pods; a chain that leaves the pod unplaced is counted apart;
+- cost regret: the pick's ln P99 plus the harm it does there (the simulator's sum of ln slowdowns of the
+  latency-critical pods already on the node: the tier's cost, `scores.HARM_WEIGHT` 1), minus the lowest such cost
+  among the candidates. The regret above prices the arriving pod alone, so a model that spares its neighbours can
+  only lose there; this one counts what the pick does to them too;
 - `random`: the expectation of a uniformly random pick, for scale.
 Pure given the decisions; the simulator is reached only through `training.synthetic`.
 """
@@ -41,13 +45,15 @@ class Tally:
     """Per-decision outcomes of one policy on one set."""
 
     regret: list[float] = field(default_factory=list)
+    cost: list[float] = field(default_factory=list)
     agree: list[float] = field(default_factory=list)
     strict: list[float] = field(default_factory=list)
     profiles: list[str] = field(default_factory=list)
     unplaced: int = 0
 
-    def add(self, regret: float, agree: float, strict: float, profile: str) -> None:
+    def add(self, regret: float, agree: float, strict: float, profile: str, cost: float) -> None:
         self.regret.append(regret)
+        self.cost.append(cost)
         self.agree.append(agree)
         self.strict.append(strict)
         self.profiles.append(profile)
@@ -63,6 +69,7 @@ class Tally:
             mean_regret=float(regret.mean()) if keep else float("nan"),
             p95_regret=float(np.percentile(regret, 95)) if keep else float("nan"),
             critical_mean_regret=float(critical.mean()) if len(critical) else float("nan"),
+            mean_cost_regret=float(np.mean([self.cost[i] for i in keep])) if keep else float("nan"),
             unplaced=self.unplaced if profile is None else 0,
         )
 
@@ -76,6 +83,8 @@ class Metrics:
     p95_regret: float
     critical_mean_regret: float = float("nan")
     """Mean regret over the latency-critical arriving pods."""
+    mean_cost_regret: float = float("nan")
+    """Mean regret of ln P99 plus the harm to latency-critical neighbours (the module docstring)."""
     unplaced: int = 0
 
 
@@ -131,13 +140,25 @@ def evaluate(decisions: Iterable[SimDecision], policies: Mapping[str, Policy]) -
         p99 = decision.p99_ms
         best = int(np.argmin(p99))
         ratio = p99 / p99[best]
+        cost = np.log(p99) + np.nan_to_num(decision.harm)
+        cost_regret = cost - cost.min()
         for name, policy in policies.items():
             k = policy(decision, pod, heuristic)
             if k is None:
                 tallies[name].unplaced += 1
                 continue
-            tallies[name].add(float(ratio[k] - 1), float(ratio[k] <= 1 + AGREEMENT), float(k == best), decision.profile)
+            tallies[name].add(
+                float(ratio[k] - 1),
+                float(ratio[k] <= 1 + AGREEMENT),
+                float(k == best),
+                decision.profile,
+                float(cost_regret[k]),
+            )
         tallies[RANDOM].add(
-            float(np.mean(ratio - 1)), float(np.mean(ratio <= 1 + AGREEMENT)), 1 / len(ratio), decision.profile
+            float(np.mean(ratio - 1)),
+            float(np.mean(ratio <= 1 + AGREEMENT)),
+            1 / len(ratio),
+            decision.profile,
+            float(np.mean(cost_regret)),
         )
     return tallies
