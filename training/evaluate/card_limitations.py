@@ -231,7 +231,10 @@ KNOWN_LIMITATIONS: tuple[str, ...] = (
     "neighbour in a burst and 1 steady, the goal's 5 %, with a lower pooled P99 in three of the four cells "
     "(seeds 10-12: "
     "2 and 1), and its harm on that scenario's quiet nodes fell but stays two to four times the simulator's "
-    "(0.26 against 0.06 with three or four latency-critical neighbours, in a burst).",
+    "(0.26 against 0.06 with three or four latency-critical neighbours, in a burst). One caveat on both "
+    "leave-one-variant-out verdicts: their test sets keep the draw the published table used, every "
+    "latency-critical neighbour large, which is the shipped recipe's training draw and not this one's; a judge "
+    "that scores both recipes on test sets drawn both ways, written before it runs, is what is left to try.",
     "- The fresh-placement estimate raises PSI `cpu some` by per-pod increments fitted beside a quiet nginx "
     "(`cluster/estimate.py`), which miss that waiting is convex in CPU use. On the tuning clusters (40 arrivals "
     "placed in a burst by the heuristic tier, seeds 501-504 and 601-604) the estimated PSI of the nodes that "
