@@ -11,9 +11,9 @@ load-aware peers with their own filters). The oracle is the candidate with the l
 - regret: the pick's P99 over the oracle's, minus 1 (0.10 = a 10 % higher P99), mean and p95, and the mean
   over latency-critical arriving pods; a chain that leaves the pod unplaced is counted apart;
 - cost regret: the pick's ln P99 plus the harm it does there (the simulator's sum of ln slowdowns of the
-  latency-critical pods already on the node: the tier's cost, `scores.HARM_WEIGHT` 1), minus the lowest such cost
-  among the candidates. The regret above prices the arriving pod alone, so a model that spares its neighbours can
-  only lose there; this one counts what the pick does to them too;
+  latency-critical pods already on the node, weighed by `HARM_WEIGHT` as the tier's cost weighs it), minus the
+  lowest such cost among the candidates. The regret above prices the arriving pod alone, so a model that spares
+  its neighbours can only lose there; this one counts what the pick does to them too;
 - `random`: the expectation of a uniformly random pick, for scale.
 Pure given the decisions; the simulator is reached only through `training.synthetic`.
 """
@@ -29,6 +29,7 @@ from scoring.framework import PodInfo
 from scoring.heuristic import HeuristicTier
 from scoring.runtime import KUBE_SCORE_WEIGHTS
 from scoring.tiers import HeuristicScores, Request, TierDecider, TierDeclinedError
+from scoring.transformer.scores import HARM_WEIGHT
 from sim import workloads
 from training.synthetic import SimDecision
 
@@ -140,7 +141,7 @@ def evaluate(decisions: Iterable[SimDecision], policies: Mapping[str, Policy]) -
         p99 = decision.p99_ms
         best = int(np.argmin(p99))
         ratio = p99 / p99[best]
-        cost = np.log(p99) + np.nan_to_num(decision.harm)
+        cost = np.log(p99) + HARM_WEIGHT * np.nan_to_num(decision.harm)
         cost_regret = cost - cost.min()
         for name, policy in policies.items():
             k = policy(decision, pod, heuristic)
