@@ -171,6 +171,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--stacks", type=share, default=defaults.stacks, help="share of them with stacks of arrivals")
     parser.add_argument("--epochs", type=int, default=defaults.epochs, help="epochs per run")
     parser.add_argument("--members", type=int, default=defaults.members, help="models per transformer")
+    parser.add_argument(
+        "--seed", type=int, default=defaults.seed, help="first member's seed (another draw of the same recipe)"
+    )
     parser.add_argument("--eval-decisions", type=int, default=defaults.eval_decisions, help="held-out clusters")
     parser.add_argument("--variant", action="append", default=[], help="hold out only these (repeatable)")
     parser.add_argument("--counters", default=str(counters.DATA), help="the KubeMarla measurements CSV")
@@ -201,6 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         epochs=args.epochs,
         eval_decisions=args.eval_decisions,
         members=args.members,
+        seed=args.seed,
     )
     table = run(settings, groups, variants=args.variant or tuple(interference.VARIANTS), progress=not args.quiet)
     body = document(table, settings)

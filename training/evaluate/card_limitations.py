@@ -245,7 +245,10 @@ KNOWN_LIMITATIONS: tuple[str, ...] = (
     "but failed the leave-one-variant-out rule on both regrets: 0.470 against 0.440 (1.068x; queueing-membw "
     "+15 %) and a cost regret of 0.378 against 0.365 (1.035x; 1.03x allowed), so it was not shipped either. "
     "A quarter of the dose lost more own regret there than a half did: these runs move by several percent "
-    "with any retraining, which a 3 % margin on one run per recipe does not absorb.",
+    "with any retraining, which a 3 % margin on one run per recipe does not absorb: the shipped recipe itself "
+    "with members 17-21 instead of 7-11 (`python -m training.lofo --seed 17`, 2026-12-07) gives 0.458 against "
+    "its published 0.440 (1.039x; threshold-cache +8.7 %) and a cost regret of 0.376 against 0.365 (1.028x), "
+    "so a judge by that table needs several draws a side before a margin of a few percent means anything.",
     "- The fresh-placement estimate raises PSI `cpu some` by per-pod increments fitted beside a quiet nginx "
     "(`cluster/estimate.py`), which miss that waiting is convex in CPU use. On the tuning clusters (40 arrivals "
     "placed in a burst by the heuristic tier, seeds 501-504 and 601-604) the estimated PSI of the nodes that "
