@@ -185,11 +185,11 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     unknown = [v for v in args.variant if v not in interference.VARIANTS]
-    if unknown or min(args.decisions, args.epochs, args.eval_decisions, args.members) < 1:
+    if unknown or min(args.decisions, args.epochs, args.eval_decisions, args.members) < 1 or args.seed < 0:
         what = (
             f"unknown interference variant {unknown[0]!r}"
             if unknown
-            else "--decisions, --epochs, --eval-decisions and --members must be >= 1"
+            else "--decisions, --epochs, --eval-decisions and --members must be >= 1, --seed >= 0"
         )
         print(f"error: {what}; known variants: {', '.join(interference.VARIANTS)}", file=sys.stderr)
         return 2

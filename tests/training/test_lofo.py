@@ -38,6 +38,7 @@ def test_an_unknown_variant_is_refused_with_the_known_ones() -> None:
         lofo.training_variants("cubic")
     assert lofo.main(["--variant", "cubic"]) == 2
     assert lofo.main(["--members", "0"]) == 2
+    assert lofo.main(["--seed", "-1"]) == 2
 
 
 def test_stacks_reach_the_training_clusters_and_never_the_test_world() -> None:
