@@ -133,7 +133,8 @@ def test_randomisation_varies_labels_and_lags_telemetry_deterministically() -> N
     first, second = draw(), draw()
     plain = dataset.generate(np.random.default_rng(9), decisions=80)
     assert np.array_equal(first.relative_p99, second.relative_p99, equal_nan=True)
-    assert not np.allclose(first.relative_p99[first.nodes], plain.relative_p99[plain.nodes])
+    randomised, fixed = first.relative_p99[first.nodes], plain.relative_p99[plain.nodes]
+    assert randomised.shape != fixed.shape or not np.allclose(randomised, fixed)  # a draw may change the candidates
     lagged = [f.mean() for f in first.fresh if len(f) and f.any()]
     assert lagged and 0.0 < float(np.mean(lagged)) < 1.0
 
