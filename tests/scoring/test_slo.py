@@ -68,7 +68,8 @@ def test_the_pressure_reads_as_the_transformer_s_score_scale():
     assert slo.pressure_slowdown(np.array([0.0, 0.5, 1.0])) == pytest.approx([1.0, 5.0, 25.0])
 
 
-LEVELS = {"loud": (0.25, 0.7, 0.7), "mid": (0.15, 0.6, 0.6), "quiet": (0.05, 0.1, 0.2)}
+Levels = dict[str, tuple[float, float, float]]
+LEVELS: Levels = {"loud": (0.25, 0.7, 0.7), "mid": (0.15, 0.6, 0.6), "quiet": (0.05, 0.1, 0.2)}
 """llc_miss_rate, memory_bandwidth_ratio, cpu_utilization per node: only "quiet" leaves a 1-2 ms target room."""
 PILED = {**LEVELS, "loud": (0.35, 0.9, 0.9), "mid": (0.25, 0.75, 0.8)}
 """The same nodes louder, for the case where no node may meet the target: at `LEVELS` "mid"'s predicted slowdown
@@ -90,7 +91,7 @@ PREFER_CACHE = {
 }
 
 
-def state(name: str, levels: dict[str, tuple[float, float, float]]) -> NodeState:
+def state(name: str, levels: Levels) -> NodeState:
     llc, membw, cpu = levels[name]
     metrics = {
         "cpu_utilization": cpu,
@@ -103,7 +104,7 @@ def state(name: str, levels: dict[str, tuple[float, float, float]]) -> NodeState
     return NodeState(name, timestamp=NOW - 10, metrics={k: Summary(v, 0.01, v) for k, v in metrics.items()})
 
 
-def cluster(names: tuple[str, ...], levels: dict[str, tuple[float, float, float]] = LEVELS) -> Snapshot:
+def cluster(names: tuple[str, ...], levels: Levels = LEVELS) -> Snapshot:
     """The nodes, with a cache pod on "mid" that the web pod prefers to sit beside (so the tiers lean to "mid")."""
     nodes = [make_node(n, cpu="16", memory="64Gi") for n in names]
     cache = make_pod("cache-0", node="mid", cpu="100m", labels={"app": "cache"})

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from scoring.transformer.scores import HARM_WEIGHT
 from sim import calibration, interference
 from training import fit, lofo, synthetic
 from training.evaluate import card_tables, heldout
@@ -143,16 +144,19 @@ def test_the_measurements_rank_every_clear_pair_not_only_the_best_node() -> None
 
 
 def test_the_cost_regret_counts_the_harm_a_pick_does_where_the_regret_sees_its_own_p99_only() -> None:
+    def cost(decision: synthetic.SimDecision) -> np.ndarray:  # as the tier's cost counts the neighbours
+        return np.log(decision.p99_ms) + HARM_WEIGHT * np.nan_to_num(decision.harm)
+
     test = lofo.test_set("additive", replace(SMALL, eval_decisions=300))
     decisions = [d for i in range(len(test)) if (d := test.decision(i)) is not None]
-    split = [d for d in decisions if np.argmin(d.p99_ms) != np.argmin(np.log(d.p99_ms) + np.nan_to_num(d.harm))]
+    split = [d for d in decisions if np.argmin(d.p99_ms) != np.argmin(cost(d))]
     assert split, "no decision where sparing the neighbours moves the best pick"
 
     def own(decision: synthetic.SimDecision, _pod: object, _hint: object) -> int:  # the quickest node alone
         return int(np.argmin(decision.p99_ms))
 
     def spare(decision: synthetic.SimDecision, _pod: object, _hint: object) -> int:  # neighbours counted
-        return int(np.argmin(np.log(decision.p99_ms) + np.nan_to_num(decision.harm)))
+        return int(np.argmin(cost(decision)))
 
     tallies = heldout.evaluate(split, {"own": own, "spare": spare})
     assert tallies["own"].summary().mean_regret == 0.0 < tallies["spare"].summary().mean_regret
