@@ -82,6 +82,13 @@ class Randomisation:
     critical_neighbours: float = 1.0
     """Draw weight of each of `CRITICAL_NEIGHBOURS` among the family's running services (the families run no
     latency-critical pod, so without them there would be no harm to learn)."""
+    critical_replicas: float = 0.5
+    """Probability that each latency-critical neighbour runs at its profile's reference request, as a service's
+    replicas do (`generators.Family.critical_replicas`), instead of one of the sizes services ask for (an http-echo
+    asking 4 cores runs 40 of its replicas' work). Drawn only among them at their sizes, nodes carrying
+    latency-critical pods were always busy, and the model read every such node as one where a new pod harms them:
+    on a quiet node of small replicas it predicted ten times the harm the simulator gives. At 0 the draws are those
+    without it."""
     antagonist_kinds: float = 1.0
     """Draw weight of each of `ANTAGONISTS` a family does not run already, among its antagonists. Each family
     runs the antagonists of its source's experiments (kubeattention's no CPU hog, kubemarla's no IO stressor);
@@ -122,7 +129,11 @@ def family_of(
         family = replace(family, arrivals=dict.fromkeys(profiles, 1.0))
     if randomise is not None and randomise.critical_neighbours > 0:
         extra = dict.fromkeys(CRITICAL_NEIGHBOURS, randomise.critical_neighbours)
-        family = replace(family, background_profiles={**family.background_profiles, **extra})
+        family = replace(
+            family,
+            background_profiles={**family.background_profiles, **extra},
+            critical_replicas=randomise.critical_replicas,
+        )
     if randomise is not None and randomise.antagonist_kinds > 0:
         kinds = dict.fromkeys(ANTAGONISTS, randomise.antagonist_kinds)
         family = replace(family, antagonist_profiles={**kinds, **family.antagonist_profiles})

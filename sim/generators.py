@@ -48,6 +48,9 @@ class Family:
     whose telemetry shows the antagonist's pressure (a busy CPU, say) beside an otherwise quiet node."""
     missing: Mapping[str, float] = field(default_factory=dict)
     """Probability that a node lacks each counter source, on top of its hardware's."""
+    critical_replicas: float = 0.0
+    """Probability that a latency-critical service pod runs at its profile's reference request (one unit of work, as a
+    service's replicas do) instead of one of `SIZES`; drawn only when above 0, so other draws are unchanged."""
     limits: float = 0.3
     arrivals: Mapping[str, float] = field(default_factory=dict)
 
@@ -188,6 +191,10 @@ def plan(rng: np.random.Generator, family: Family, *, nodes: int | None = None, 
     is_stressor = np.arange(len(profile)) >= background.sum()
     workers = rng.integers(family.workers[0], family.workers[1] + 1, size=len(profile))
     request = rng.choice(SIZES, size=len(profile))
+    if family.critical_replicas > 0:
+        critical = np.array([workloads.PROFILES[p].latency_critical for p in profile], dtype=bool) & ~is_stressor
+        replica = critical & (rng.random(len(profile)) < family.critical_replicas)
+        request = np.where(replica, _reference(profile), request)
     units = np.where(is_stressor, workers, request / _reference(profile))
     request = np.where(is_stressor, np.minimum(workers, 0.25 * workers + 0.25), request)
     limit = np.where(

@@ -79,7 +79,10 @@ def training_set(held_out: str, settings: LofoSettings, seed: int) -> synthetic.
 def test_set(held_out: str, settings: LofoSettings) -> synthetic.SimSet:
     """The decisions it is evaluated on: the training families again, labelled by the held-out variant only."""
     return synthetic.SimSet(
-        settings.eval_seed, decisions=settings.eval_decisions, variants=(held_out,), randomise=Randomisation()
+        settings.eval_seed,
+        decisions=settings.eval_decisions,
+        variants=(held_out,),
+        randomise=Randomisation(critical_replicas=0.0),
     )
 
 

@@ -1,11 +1,12 @@
-"""Generated clusters: the share of noisy nodes that run their antagonists alone, without services."""
+"""Generated clusters: the share of noisy nodes that run their antagonists alone, without services, and the size of
+the latency-critical services."""
 
 from dataclasses import replace
 
 import numpy as np
 import pytest
 
-from sim import generators, workloads
+from sim import dataset, generators, workloads
 
 
 def shared_noisy_nodes(family: generators.Family, seeds: range) -> int:
@@ -44,3 +45,25 @@ def test_the_mixed_generator_takes_the_share_of_nodes_hosting_antagonists(share:
     assert len(stressed) == hosts
     with pytest.raises(ValueError, match=r"noisy is a share of the nodes, from 0 to 1, got -0\.1"):
         generators.mixed(np.random.default_rng(3), nodes=4, arrivals=1, noisy=-0.1)
+
+
+def critical_units(family: generators.Family, seeds: range) -> list[float]:
+    """The units of work of every latency-critical service pod over the seeds' clusters."""
+    units: list[float] = []
+    for seed in seeds:
+        plan = generators.plan(np.random.default_rng(seed), family, arrivals=1)
+        critical = [workloads.PROFILES[str(p)].latency_critical for p in plan.pod_profile]
+        units += [float(u) for u, c in zip(plan.pod_units, critical, strict=True) if c]
+    return units
+
+
+def test_training_draws_latency_critical_neighbours_as_small_replicas_as_well_as_at_every_size() -> None:
+    # An http-echo asking 4 cores runs 40 of its replicas' work: drawn only at the services' sizes, every node
+    # carrying latency-critical pods was busy, and the model read a quiet node of small replicas as a harmful one.
+    family = dataset.family_of("datacenter", randomise=dataset.Randomisation())
+    assert family.critical_replicas == dataset.Randomisation.critical_replicas == 0.5
+    units = critical_units(family, range(40))
+    replicas = sum(u == 1.0 for u in units) / len(units)
+    assert len(units) > 100 and 0.5 < replicas < 0.75  # half by the draw, the rest of SIZES hit the reference too
+    assert max(units) >= 8
+    assert set(critical_units(replace(family, critical_replicas=1.0), range(40))) == {1.0}
