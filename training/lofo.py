@@ -77,7 +77,9 @@ def training_set(held_out: str, settings: LofoSettings, seed: int) -> synthetic.
 
 
 def test_set(held_out: str, settings: LofoSettings) -> synthetic.SimSet:
-    """The decisions it is evaluated on: the training families again, labelled by the held-out variant only."""
+    """The decisions it is evaluated on: the training families again, labelled by the held-out variant only. Their
+    latency-critical neighbours keep the services' sizes (`critical_replicas` 0), so every published table is scored
+    on the same decisions whichever draw the recipe trains on."""
     return synthetic.SimSet(
         settings.eval_seed,
         decisions=settings.eval_decisions,
