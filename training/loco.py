@@ -24,7 +24,7 @@ from sim import dataset
 from training import counters, synthetic
 from training import fit as training
 from training.evaluate import pairs
-from training.train import DEFAULT_DECISIONS, DEFAULT_STACKS, REAL_WEIGHT, share
+from training.train import DEFAULT_DECISIONS, DEFAULT_STACKS, REAL_WEIGHT, positive, share
 
 DEFAULT_SEEDS = (7, 8)
 """Two seeds: on the 2,474 fine-tuning pairs one seed's members and another's differ by one to one and a half
@@ -48,6 +48,7 @@ def folds(
     stacks: float = DEFAULT_STACKS,
     epochs: int = training.Settings.epochs,
     config: ModelConfig | None = None,
+    real_weight: float = REAL_WEIGHT,
     progress: bool = False,
 ) -> list[Fold]:
     """Per seed and fine-tuning campaign: one member trained without the campaign, scored on its pairs."""
@@ -59,7 +60,7 @@ def folds(
         sim = training.sim_examples(simset, exclude=dataset.EVAL_PROFILES, seed=seed, progress=progress)
         settings = training.Settings(seed=seed, epochs=epochs, config=config or ModelConfig())
         for campaign in campaigns:
-            real = training.real_examples([g for g in usable if g.campaign != campaign], weight=REAL_WEIGHT)
+            real = training.real_examples([g for g in usable if g.campaign != campaign], weight=real_weight)
             net, _ = training.fit(training.prepare([*sim, *real]), settings, progress=False)
             scorer = pairs.transformer_scorer(Scorer(Checkpoint(Ensemble([net]), {})))
             counted = pairs.pair_counts(scorer, groups=usable, campaigns=[campaign])
@@ -80,6 +81,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--stacks", type=share, default=DEFAULT_STACKS, help="share with stacks of arrivals")
     parser.add_argument("--epochs", type=int, default=training.Settings.epochs)
     parser.add_argument("--layers", type=int, default=ModelConfig.layers, help="attention blocks (as shipped: 0)")
+    parser.add_argument(
+        "--real-weight", type=positive, default=REAL_WEIGHT, help="simulated decisions each measured group counts as"
+    )
     parser.add_argument("--counters", default=str(counters.DATA), help="the KubeMarla measurements CSV")
     parser.add_argument("--out", help="also write the folds and the pooled accuracy here (JSON)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -104,6 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         stacks=args.stacks,
         epochs=args.epochs,
         config=ModelConfig(layers=args.layers),
+        real_weight=args.real_weight,
         progress=not args.quiet,
     )
     for fold in result:
@@ -119,6 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "stacks": args.stacks,
                 "epochs": args.epochs,
                 "layers": args.layers,
+                "real_weight": args.real_weight,
             },
             "folds": [asdict(f) for f in result],
             "pooled": pooled(result),

@@ -18,6 +18,7 @@ evaluation fell below a configured floor, 2 on bad input.
 """
 
 import argparse
+import math
 import sys
 import time
 from collections.abc import Sequence
@@ -78,6 +79,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--counters", default=str(counters.DATA), help="the KubeMarla measurements CSV")
     parser.add_argument("--no-counters", action="store_true", help="do not fine-tune on the measurements")
+    parser.add_argument(
+        "--real-weight", type=positive, default=REAL_WEIGHT, help="simulated decisions each measured group counts as"
+    )
     parser.add_argument("--data", action="append", default=[], help="collector JSONL file (repeatable)")
     parser.add_argument("--eval-decisions", type=int, default=1500, help="simulated clusters per held-out set")
     parser.add_argument("--no-eval", action="store_true", help="skip the evaluation and the model card")
@@ -116,6 +120,14 @@ def _from_0_to_1(text: str, what: str) -> float:
 def share(text: str) -> float:
     """`--stacks`: a share, 0 to 1."""
     return _from_0_to_1(text, "share")
+
+
+def positive(text: str) -> float:
+    """`--real-weight`: a finite number above 0."""
+    value = float(text)
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"{text}: give a finite weight above 0")
+    return value
 
 
 def noise(text: str) -> float:
@@ -161,7 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     settings = training.Settings(seed=args.seed, epochs=args.epochs, config=ModelConfig(layers=args.layers))
     fine_tuning = [] if args.no_counters else counters.fine_tuning(groups)
-    real = training.real_examples(fine_tuning, weight=REAL_WEIGHT)
+    real = training.real_examples(fine_tuning, weight=args.real_weight)
     members, sim_examples, sim_nodes, final_losses = [], 0, 0, []
     fit_seconds = 0.0
     for seed in member_seeds(args.seed, args.members):
@@ -186,7 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         real_groups=len(real),
         real_tests=sum(len(g.tests) for g in fine_tuning),
         real_campaigns=sorted({g.campaign for g in fine_tuning}),
-        real_weight=REAL_WEIGHT,
+        real_weight=args.real_weight,
         collector_examples=len(collected),
         collector_skipped=skipped,
         collector_files=[Path(p).name for p in args.data],

@@ -35,6 +35,7 @@ def test_the_command_writes_its_folds_and_refuses_bad_sizes(tmp_path: Path, caps
     assert {f["campaign"] for f in body["folds"]}.isdisjoint(HELD_OUT_CAMPAIGNS)
     assert "held-out campaigns not read" in capsys.readouterr().out
     assert body["settings"]["stacks"] == 0.0
+    assert body["settings"]["real_weight"] == train.REAL_WEIGHT
     assert loco.main(["--decisions", "0"]) == 2
     assert loco.main(["--counters", str(tmp_path / "missing.csv")]) == 2
 
@@ -45,3 +46,12 @@ def test_a_share_of_stacks_outside_0_to_1_is_refused_by_every_training_command(c
             command(["--stacks", "1.5"])
         assert exit_.value.code == 2
         assert "1.5: give a share from 0 to 1" in capsys.readouterr().err
+
+
+def test_a_real_weight_that_is_not_a_finite_positive_number_is_refused(capsys: pytest.CaptureFixture) -> None:
+    for command in (loco.main, train.main):
+        for bad in ("0", "-3", "nan", "inf"):
+            with pytest.raises(SystemExit) as exit_:
+                command(["--real-weight", bad])
+            assert exit_.value.code == 2
+            assert f"{bad}: give a finite weight above 0" in capsys.readouterr().err
