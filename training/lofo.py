@@ -38,7 +38,7 @@ from training import fit as training
 from training.evaluate import card, families, heldout
 from training.evaluate import report as evaluation
 from training.evaluate.card_tables import NO_ATTENTION, TRANSFORMER, attention_earns_its_cost
-from training.train import DEFAULT_STACKS, REAL_WEIGHT, member_seeds, share
+from training.train import DEFAULT_STACKS, REAL_WEIGHT, member_seeds, positive, share
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,8 @@ class LofoSettings:
     size is the one the verdict was re-judged at (2026-12-06)."""
     eval_seed: int = 2301
     """Seed of the held-out decisions (never a training seed)."""
+    real_weight: float = REAL_WEIGHT
+    """Simulated decisions each measured group counts as (`python -m training.train --real-weight`)."""
 
 
 def training_variants(held_out: str) -> tuple[str, ...]:
@@ -117,7 +119,7 @@ def run_one(
 ) -> dict[str, heldout.Metrics]:
     """Train with `held_out` left out (with and without attention), evaluate every policy on it."""
     fine_tuning = counters.fine_tuning(groups)
-    real = training.real_examples(fine_tuning, weight=REAL_WEIGHT)
+    real = training.real_examples(fine_tuning, weight=settings.real_weight)
     examples = {
         seed: [
             *training.sim_examples(
@@ -181,6 +183,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--eval-decisions", type=int, default=defaults.eval_decisions, help="held-out clusters")
     parser.add_argument("--variant", action="append", default=[], help="hold out only these (repeatable)")
+    parser.add_argument(
+        "--real-weight",
+        type=positive,
+        default=defaults.real_weight,
+        help="simulated decisions each measured group counts as",
+    )
     parser.add_argument("--counters", default=str(counters.DATA), help="the KubeMarla measurements CSV")
     parser.add_argument("--out", default=str(card.LOFO), help="where to write the result")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -210,6 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         eval_decisions=args.eval_decisions,
         members=args.members,
         seed=args.seed,
+        real_weight=args.real_weight,
     )
     table = run(settings, groups, variants=args.variant or tuple(interference.VARIANTS), progress=not args.quiet)
     body = document(table, settings)

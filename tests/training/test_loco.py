@@ -49,7 +49,7 @@ def test_a_share_of_stacks_outside_0_to_1_is_refused_by_every_training_command(c
 
 
 def test_a_real_weight_that_is_not_a_finite_positive_number_is_refused(capsys: pytest.CaptureFixture) -> None:
-    for command in (loco.main, train.main):
+    for command in (loco.main, lofo.main, train.main):
         for bad in ("0", "-3", "nan", "inf"):
             with pytest.raises(SystemExit) as exit_:
                 command(["--real-weight", bad])
