@@ -70,7 +70,9 @@ def test_the_pressure_reads_as_the_transformer_s_score_scale():
 
 Levels = dict[str, tuple[float, float, float]]
 LEVELS: Levels = {"loud": (0.25, 0.7, 0.7), "mid": (0.15, 0.6, 0.6), "quiet": (0.05, 0.1, 0.2)}
-"""llc_miss_rate, memory_bandwidth_ratio, cpu_utilization per node: only "quiet" leaves a 1-2 ms target room."""
+"""llc_miss_rate, memory_bandwidth_ratio, cpu_utilization per node: only "quiet" leaves a 1-2 ms target room.
+For the transformer "mid" is close to the margin: the shipped weights read it above, and a retrained recipe that read
+it at 2.67x (the margin is 2.81x) failed this test and was not shipped (model card, Known limitations)."""
 PILED = {**LEVELS, "loud": (0.35, 0.9, 0.9), "mid": (0.25, 0.75, 0.8)}
 """The same nodes louder, for the case where no node may meet the target: at `LEVELS` "mid"'s predicted slowdown
 sits near the headroom, and whether it meets a 1 ms target there turns on the seeds a model was trained with."""
