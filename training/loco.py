@@ -24,7 +24,7 @@ from sim import dataset
 from training import counters, synthetic
 from training import fit as training
 from training.evaluate import pairs
-from training.train import DEFAULT_DECISIONS, DEFAULT_STACKS, REAL_WEIGHT, positive, share
+from training.train import DEFAULT_DECISIONS, DEFAULT_STACKS, REAL_WEIGHT, add_real_weight, share
 
 DEFAULT_SEEDS = (7, 8)
 """Two seeds: on the 2,474 fine-tuning pairs one seed's members and another's differ by one to one and a half
@@ -81,9 +81,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--stacks", type=share, default=DEFAULT_STACKS, help="share with stacks of arrivals")
     parser.add_argument("--epochs", type=int, default=training.Settings.epochs)
     parser.add_argument("--layers", type=int, default=ModelConfig.layers, help="attention blocks (as shipped: 0)")
-    parser.add_argument(
-        "--real-weight", type=positive, default=REAL_WEIGHT, help="simulated decisions each measured group counts as"
-    )
+    add_real_weight(parser)
     parser.add_argument("--counters", default=str(counters.DATA), help="the KubeMarla measurements CSV")
     parser.add_argument("--out", help="also write the folds and the pooled accuracy here (JSON)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")

@@ -38,7 +38,7 @@ from training import fit as training
 from training.evaluate import card, families, heldout
 from training.evaluate import report as evaluation
 from training.evaluate.card_tables import NO_ATTENTION, TRANSFORMER, attention_earns_its_cost
-from training.train import DEFAULT_STACKS, REAL_WEIGHT, member_seeds, positive, share
+from training.train import DEFAULT_STACKS, REAL_WEIGHT, add_real_weight, member_seeds, share
 
 
 @dataclass(frozen=True)
@@ -183,12 +183,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--eval-decisions", type=int, default=defaults.eval_decisions, help="held-out clusters")
     parser.add_argument("--variant", action="append", default=[], help="hold out only these (repeatable)")
-    parser.add_argument(
-        "--real-weight",
-        type=positive,
-        default=defaults.real_weight,
-        help="simulated decisions each measured group counts as",
-    )
+    add_real_weight(parser)
     parser.add_argument("--counters", default=str(counters.DATA), help="the KubeMarla measurements CSV")
     parser.add_argument("--out", default=str(card.LOFO), help="where to write the result")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")

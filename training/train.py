@@ -79,9 +79,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--counters", default=str(counters.DATA), help="the KubeMarla measurements CSV")
     parser.add_argument("--no-counters", action="store_true", help="do not fine-tune on the measurements")
-    parser.add_argument(
-        "--real-weight", type=positive, default=REAL_WEIGHT, help="simulated decisions each measured group counts as"
-    )
+    add_real_weight(parser)
     parser.add_argument("--data", action="append", default=[], help="collector JSONL file (repeatable)")
     parser.add_argument("--eval-decisions", type=int, default=1500, help="simulated clusters per held-out set")
     parser.add_argument("--no-eval", action="store_true", help="skip the evaluation and the model card")
@@ -128,6 +126,13 @@ def positive(text: str) -> float:
     if not (math.isfinite(value) and value > 0):
         raise argparse.ArgumentTypeError(f"{text}: give a finite weight above 0")
     return value
+
+
+def add_real_weight(parser: argparse.ArgumentParser) -> None:
+    """`--real-weight`, as every training command (train, loco, lofo) reads it."""
+    parser.add_argument(
+        "--real-weight", type=positive, default=REAL_WEIGHT, help="simulated decisions each measured group counts as"
+    )
 
 
 def noise(text: str) -> float:
