@@ -10,8 +10,10 @@ import pytest
 import yaml
 
 import scheduler
+from cluster.config import ScoringSettings
 from cluster.nodestate import NodeState, Summary
 from runtime import permissions
+from scoring.transformer import model, model_path
 from sim.apiserver import Emulator
 from tests.e2e import cluster
 from tests.llm.fake_llm import FakeLLM, Reply
@@ -119,7 +121,11 @@ def test_a_healthy_cluster_passes_every_check(
         "permission patch events",
     ]
     assert rows["telemetry"]["detail"].startswith("3/3 nodes have fresh telemetry")
-    assert "3 member(s), 11,814 parameters" in rows["transformer weights"]["detail"]
+    shipped = model.load(model_path(ScoringSettings().model_path)).model
+    assert (
+        f"{len(shipped.members)} member(s), {model.parameters(shipped):,} parameters"
+        in rows["transformer weights"]["detail"]
+    )
     assert "llama-local at " + fake_llm.url in rows["llm"]["detail"]
     (ping,) = fake_llm.requests
     assert ping.body is not None and ping.body["max_tokens"] == 1

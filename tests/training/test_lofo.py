@@ -143,6 +143,25 @@ def test_the_measurements_rank_every_clear_pair_not_only_the_best_node() -> None
     assert gap(True) > 1.0
 
 
+def test_the_measurements_leave_tests_within_the_rigs_noise_unordered() -> None:
+    """P99 1.0, 1.1 and 4 ms: swapping the two within the noise margin costs ListNet, not the measurements' ranking."""
+    mask = torch.ones(1, 3, dtype=torch.bool)
+    target = torch.full((1, 3, 2), float("nan"))
+    rank = -torch.log(torch.tensor([[1.0, 1.1, 4.0]]))
+    weight = torch.ones(1)
+    right = torch.tensor([[[0.0, 0.0], [float(np.log(1.1)), 0.0], [float(np.log(4.0)), 0.0]]])
+    swapped = right[:, [1, 0, 2]]
+
+    def gap(pairwise: bool) -> float:
+        flag = torch.tensor([pairwise])
+        return float(fit.loss(swapped, mask, target, rank, weight, rank_weight=1.0, pairwise=flag)) - float(
+            fit.loss(right, mask, target, rank, weight, rank_weight=1.0, pairwise=flag)
+        )
+
+    assert gap(False) > 0.3
+    assert gap(True) == pytest.approx(0.0, abs=1e-6)
+
+
 def test_the_cost_regret_counts_the_harm_a_pick_does_where_the_regret_sees_its_own_p99_only() -> None:
     def cost(decision: synthetic.SimDecision) -> np.ndarray:  # as the tier's cost counts the neighbours
         return np.log(decision.p99_ms) + HARM_WEIGHT * np.nan_to_num(decision.harm)

@@ -160,8 +160,9 @@ def render(
         f"Per member, its seed, {train.get('epochs')} epochs, batch {train.get('batch_size')}, AdamW "
         f"(lr {train.get('learning_rate')}, one-cycle schedule, weight decay {train.get('weight_decay')}), loss: "
         f"Huber on ln relative P99 + Huber on harm (each where known: the measurements and the collector know no "
-        f"harm) + {train.get('rank_weight')} x ListNet ranking of each decision's candidates by the log cost, "
-        "and on the measurements RankNet over every pair of tests whose P99s differ by 1.5x or more; "
+        f"harm) + {train.get('rank_weight')} x a ranking by the log cost: ListNet over each simulated decision's "
+        "candidates, and on the measurements RankNet over every pair of tests whose P99s differ by 1.5x or more "
+        "(alone: ListNet would also order tests within the rig's noise); "
         f"{train.get('threads')} CPU thread(s), deterministic algorithms; final training loss per member "
         f"{train.get('final_loss')}. `python -m training.train` with the defaults reproduces the shipped file bit "
         "for bit (same torch version and thread count).",
