@@ -121,45 +121,33 @@ def test_the_ranking_orders_candidates_by_the_cost_harm_included() -> None:
     )
 
 
+def _swap_gap(p99_ms: list[float], predicted_log_p99: list[float], swap: tuple[int, int], *, pairwise: bool) -> float:
+    """How much more the ranking loss of one measured group costs when the predictions of two tests are swapped."""
+    mask = torch.ones(1, len(p99_ms), dtype=torch.bool)
+    target = torch.full((1, len(p99_ms), 2), float("nan"))
+    rank = -torch.log(torch.tensor([p99_ms]))
+    weight = torch.ones(1)
+    order = list(range(len(p99_ms)))
+    order[swap[0]], order[swap[1]] = order[swap[1]], order[swap[0]]
+    right = torch.tensor([[[v, 0.0] for v in predicted_log_p99]])
+    swapped = right[:, order]
+    flag = torch.tensor([pairwise])
+    return float(fit.loss(swapped, mask, target, rank, weight, rank_weight=1.0, pairwise=flag)) - float(
+        fit.loss(right, mask, target, rank, weight, rank_weight=1.0, pairwise=flag)
+    )
+
+
 def test_the_measurements_rank_every_clear_pair_not_only_the_best_node() -> None:
     """Three measured tests, P99 1, 2 and 4 ms: swapping the two worst barely moves ListNet, and RankNet sees it."""
-    mask = torch.ones(1, 3, dtype=torch.bool)
-    target = torch.full((1, 3, 2), float("nan"))
-    rank = -torch.log(torch.tensor([[1.0, 2.0, 4.0]]))
-    weight = torch.ones(1)
-
-    def cost(log_p99: list[float]) -> torch.Tensor:
-        return torch.tensor([[[v, 0.0] for v in log_p99]])
-
-    right, swapped = cost([0.0, 0.7, 1.4]), cost([0.0, 1.4, 0.7])
-
-    def gap(pairwise: bool) -> float:
-        flag = torch.tensor([pairwise])
-        return float(fit.loss(swapped, mask, target, rank, weight, rank_weight=1.0, pairwise=flag)) - float(
-            fit.loss(right, mask, target, rank, weight, rank_weight=1.0, pairwise=flag)
-        )
-
-    assert gap(False) < 0.01
-    assert gap(True) > 1.0
+    assert _swap_gap([1.0, 2.0, 4.0], [0.0, 0.7, 1.4], (1, 2), pairwise=False) < 0.01
+    assert _swap_gap([1.0, 2.0, 4.0], [0.0, 0.7, 1.4], (1, 2), pairwise=True) > 1.0
 
 
 def test_the_measurements_leave_tests_within_the_rigs_noise_unordered() -> None:
     """P99 1.0, 1.1 and 4 ms: swapping the two within the noise margin costs ListNet, not the measurements' ranking."""
-    mask = torch.ones(1, 3, dtype=torch.bool)
-    target = torch.full((1, 3, 2), float("nan"))
-    rank = -torch.log(torch.tensor([[1.0, 1.1, 4.0]]))
-    weight = torch.ones(1)
-    right = torch.tensor([[[0.0, 0.0], [float(np.log(1.1)), 0.0], [float(np.log(4.0)), 0.0]]])
-    swapped = right[:, [1, 0, 2]]
-
-    def gap(pairwise: bool) -> float:
-        flag = torch.tensor([pairwise])
-        return float(fit.loss(swapped, mask, target, rank, weight, rank_weight=1.0, pairwise=flag)) - float(
-            fit.loss(right, mask, target, rank, weight, rank_weight=1.0, pairwise=flag)
-        )
-
-    assert gap(False) > 0.3
-    assert gap(True) == pytest.approx(0.0, abs=1e-6)
+    predicted = [0.0, float(np.log(1.1)), float(np.log(4.0))]
+    assert _swap_gap([1.0, 1.1, 4.0], predicted, (0, 1), pairwise=False) > 0.3
+    assert _swap_gap([1.0, 1.1, 4.0], predicted, (0, 1), pairwise=True) == pytest.approx(0.0, abs=1e-6)
 
 
 def test_the_cost_regret_counts_the_harm_a_pick_does_where_the_regret_sees_its_own_p99_only() -> None:
